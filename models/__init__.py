@@ -1,0 +1,1 @@
+"""Hierarchical prior families: one module per family."""

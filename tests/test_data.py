@@ -1,0 +1,311 @@
+import doctest
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayes_passk import data as data_module
+from bayes_passk.data import (
+    ALIASES,
+    InputError,
+    PassData,
+    load,
+    load_attempts,
+    load_counts,
+    load_humaneval,
+    save_counts,
+    validate_counts,
+)
+
+
+def jsonl(records):
+    return "".join(json.dumps(record) + "\n" for record in records)
+
+
+COUNTS = pd.DataFrame(
+    {
+        "problem_id": ["p1", "p2", "p1", "p2", "p3"],
+        "n": [10, 250, 10, 4_000_000, 7],
+        "c": [3, 0, 10, 1, 7],
+        "group": ["m1", "m1", "m2", "m2", "m2"],
+    }
+)
+
+
+def assert_counts(data, problem_id, n, c, group=None):
+    assert data.problem_id.tolist() == problem_id
+    assert data.n.tolist() == n
+    assert data.c.tolist() == c
+    assert data.group.tolist() == (group or [""] * len(problem_id))
+    assert data.n.dtype == np.int64 and data.c.dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("counts.csv", COUNTS.to_csv(index=False)),
+        ("counts.jsonl", jsonl(COUNTS.to_dict("records"))),
+        ("counts.json", json.dumps(COUNTS.to_dict("records"), indent=2)),
+        ("counts.parquet", COUNTS),
+    ],
+)
+def test_counts_in_every_format_with_groups_and_ragged_n(write, name, content):
+    path = write(name, content)
+    expected = (COUNTS.problem_id.tolist(), COUNTS.n.tolist(), COUNTS.c.tolist())
+    assert_counts(load_counts(path), *expected, COUNTS.group.tolist())
+    assert_counts(load(path), *expected, COUNTS.group.tolist())
+    assert load(path).groups == ["m1", "m2"]
+    assert_counts(
+        load_counts(path, group="m2"),
+        ["p1", "p2", "p3"],
+        [10, 4_000_000, 7],
+        [10, 1, 7],
+        ["m2"] * 3,
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "alias"),
+    [(field, alias) for field in ("problem_id", "n", "c", "group") for alias in ALIASES[field]],
+)
+def test_every_documented_column_alias(write, field, alias):
+    frame = COUNTS.rename(columns={field: alias})
+    path = write("aliased.csv", frame.to_csv(index=False))
+    data = load_counts(path)
+    assert_counts(
+        data,
+        COUNTS.problem_id.tolist(),
+        COUNTS.n.tolist(),
+        COUNTS.c.tolist(),
+        COUNTS.group.tolist(),
+    )
+
+
+def test_large_language_monkeys_column_names_with_ragged_n(write):
+    text = (
+        "Model,Problem Idx,Num. Samples,Num. Samples Correct\n"
+        "Pythia 12B,0,10000,12\n"
+        "Pythia 12B,1,500,0\n"
+        "Pythia 1B,0,10000,3\n"
+    )
+    data = load(write("monkeys.csv", text), group="Pythia 12B")
+    assert_counts(data, ["0", "1"], [10000, 500], [12, 0], ["Pythia 12B"] * 2)
+
+
+def test_column_names_match_ignoring_case_and_spaces_and_extra_columns_are_ignored(write):
+    path = write("loose.csv", " PROBLEM_ID ,N,C,notes\nx,4,1,hello\n")
+    assert_counts(load_counts(path), ["x"], [4], [1])
+
+
+def test_numbers_written_as_whole_floats_are_counts(write):
+    path = write("floats.jsonl", jsonl([{"problem_id": 7, "n": 10.0, "c": "3"}]))
+    assert_counts(load_counts(path), ["7"], [10], [3])
+
+
+def test_problem_ids_keep_their_text(write):
+    path = write("ids.csv", "problem_id,n,c\n007,3,1\nHumanEval/12,3,0\n")
+    assert load_counts(path).problem_id.tolist() == ["007", "HumanEval/12"]
+
+
+def test_blank_lines_are_skipped_and_counted_in_line_numbers(write):
+    path = write("gaps.csv", "problem_id,n,c\n\nA,3,1\n\nB,3,4\n")
+    with pytest.raises(InputError, match=r"row 2 \(line 5\), column 'c'"):
+        load_counts(path)
+
+
+ATTEMPTS = pd.DataFrame(
+    {
+        "problem_id": ["b", "a", "b", "a", "b", "a"],
+        "success": [True, False, True, False, False, False],
+        "model": ["m1", "m1", "m1", "m1", "m1", "m2"],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("attempts.csv", ATTEMPTS.to_csv(index=False)),
+        ("attempts.csv", ATTEMPTS.assign(success=ATTEMPTS.success.astype(int)).to_csv(index=False)),
+        (
+            "attempts.csv",
+            ATTEMPTS.assign(success=ATTEMPTS.success.map({True: "true", False: "FALSE"})).to_csv(
+                index=False
+            ),
+        ),
+        ("attempts.jsonl", jsonl(ATTEMPTS.to_dict("records"))),
+        ("attempts.parquet", ATTEMPTS),
+        ("attempts.parquet", ATTEMPTS.assign(success=ATTEMPTS.success.astype(int))),
+    ],
+)
+def test_attempts_are_counted_per_group_and_problem_in_order_of_first_attempt(write, name, content):
+    path = write(name, content)
+    expected = (["b", "a", "a"], [3, 2, 1], [2, 0, 0], ["m1", "m1", "m2"])
+    assert_counts(load_attempts(path), *expected)
+    assert_counts(load(path), *expected)
+    assert_counts(load_attempts(path, group="m2"), ["a"], [1], [0], ["m2"])
+
+
+def test_attempts_without_group(write):
+    path = write("attempts.csv", "task_id,success\nt1,1\nt2,0\nt1,1\nt1,0\n")
+    assert_counts(load_attempts(path), ["t1", "t2"], [3, 1], [2, 0])
+
+
+def test_humaneval_results(write):
+    samples = [
+        {"task_id": "HumanEval/0", "completion": "pass", "result": "passed", "passed": True},
+        {"task_id": "HumanEval/1", "completion": "x", "result": "failed: ", "passed": False},
+        {"task_id": "HumanEval/0", "completion": "y", "result": "timed out", "passed": False},
+    ]
+    path = write("samples.jsonl_results.jsonl", jsonl(samples))
+    expected = (["HumanEval/0", "HumanEval/1"], [2, 1], [1, 0])
+    assert_counts(load_humaneval(path), *expected)
+    assert_counts(load(path), *expected)
+    assert_counts(load(path, format="humaneval"), *expected)
+
+
+def test_humaneval_must_be_json(write):
+    path = write("samples.csv", "task_id,passed\nt,true\n")
+    with pytest.raises(InputError, match="must be JSON lines"):
+        load_humaneval(path)
+    assert_counts(load(path), ["t"], [1], [1])  # a CSV with `passed` reads as attempts
+
+
+def test_explicit_format_overrides_detection(write):
+    path = write("counts.csv", "problem_id,success,n,c\nA,1,5,2\n")
+    assert_counts(load(path, format="counts"), ["A"], [5], [2])
+    assert_counts(load(path, format="attempts"), ["A"], [1], [1])
+    with pytest.raises(InputError, match="unknown format 'excel'"):
+        load(path, format="excel")
+
+
+def test_save_counts_round_trip(write, tmp_path):
+    path = write("counts.csv", COUNTS.to_csv(index=False))
+    data = load_counts(path)
+    out = tmp_path / "copy.csv"
+    save_counts(data, out)
+    for left, right in zip(load_counts(out), data, strict=True):
+        np.testing.assert_array_equal(left, right)
+    single = PassData.from_counts(["a", "b"], n=[3, 4], c=[0, 4])
+    save_counts(single, out)
+    assert out.read_text().splitlines()[0] == "problem_id,n,c"
+    assert_counts(load_counts(out), ["a", "b"], [3, 4], [0, 4])
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_save_counts_into_missing_folder_raises(tmp_path):
+    with pytest.raises(InputError, match="cannot write"):
+        save_counts(PassData.from_counts(["a"], [1], [1]), tmp_path / "missing" / "x.csv")
+
+
+def test_to_frame():
+    frame = PassData.from_counts(["a", "b"], n=[3, 4], c=[1, 2], group=["g", "g"]).to_frame()
+    assert frame.columns.tolist() == ["problem_id", "n", "c", "group"]
+    assert frame.to_dict("list") == {
+        "problem_id": ["a", "b"],
+        "n": [3, 4],
+        "c": [1, 2],
+        "group": ["g", "g"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("n", "c", "group", "message"),
+    [
+        ([3, 4], [1, 5], None, r"row 2, column 'c': 5 successes exceed the 4 attempts"),
+        ([3, -4], [1, 0], None, r"row 2, column 'n': negative count -4"),
+        ([3, 0], [1, 0], None, r"row 2, column 'n': n is 0"),
+        ([3, 4], [-1, 0], None, r"row 1, column 'c': negative count -1"),
+        ([3, 2.5], [1, 0], None, r"row 2, column 'n': expected a whole number, got 2.5"),
+        ([3, np.nan], [1, 0], None, r"row 2, column 'n': empty or missing value"),
+        (
+            [3, 4],
+            [1, 0],
+            ["g", "g"],
+            r"row 2, column 'problem_id': problem 'a' in group 'g' appears twice, in row 1 and",
+        ),
+    ],
+)
+def test_from_counts_validates(n, c, group, message):
+    with pytest.raises(InputError, match=message):
+        PassData.from_counts(["a", "b"] if group is None else ["a", "a"], n, c, group)
+
+
+def test_from_counts_allows_the_same_problem_in_different_groups():
+    data = PassData.from_counts(["a", "a"], [3, 4], [1, 0], ["g1", "g2"])
+    assert data.groups == ["g1", "g2"]
+
+
+def test_validate_counts_names_the_source():
+    bad = PassData(np.array(["a"]), np.array([0]), np.array([0]), np.array([""]))
+    with pytest.raises(InputError, match=r"^results.csv, row 1, column 'n': n is 0"):
+        validate_counts(bad, source="results.csv")
+    good = PassData.from_counts(["a"], [2], [1])
+    assert validate_counts(good) is good
+
+
+def test_parquet_rows_are_numbered_without_lines(write):
+    frame = pd.DataFrame({"problem_id": ["a", "b"], "n": [5, 5], "c": [1, 6]})
+    path = write("bad.parquet", frame)
+    with pytest.raises(InputError, match=r"bad.parquet, row 2, column 'c': 6 successes exceed"):
+        load_counts(path)
+
+
+def test_parquet_nulls_are_missing_values(write):
+    frame = pd.DataFrame({"problem_id": ["a", "b"], "n": [5, None], "c": [1, 2]})
+    with pytest.raises(InputError, match=r"row 2, column 'n': empty or missing value"):
+        load_counts(write("nulls.parquet", frame))
+
+
+def test_parquet_without_pyarrow_says_how_to_install_it(write, monkeypatch):
+    path = write("counts.parquet", COUNTS)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(InputError, match=r"pip install bayes_passk\[parquet\]"):
+        load(path)
+
+
+def test_json_array_rows_and_nested_values(write):
+    path = write("counts.json", json.dumps([{"problem_id": "a", "n": [1, 2], "c": 0}]))
+    with pytest.raises(
+        InputError, match=r"counts.json, row 1, column 'n': expected a whole number, got '\[1, 2\]'"
+    ):
+        load(path)
+
+
+def test_json_lines_must_be_objects(write):
+    path = write("counts.jsonl", '{"problem_id": "a", "n": 1, "c": 0}\n[1, 2, 3]\n')
+    with pytest.raises(InputError, match=r"line 2: expected a JSON object"):
+        load(path)
+
+
+def test_a_json_cell_missing_from_one_line_is_a_missing_value(write):
+    path = write(
+        "counts.jsonl", jsonl([{"problem_id": "a", "n": 1, "c": 0}, {"problem_id": "b", "n": 2}])
+    )
+    with pytest.raises(
+        InputError, match=r"row 2 \(line 2\), column 'c': empty or missing value \(None\)"
+    ):
+        load(path)
+
+
+def test_two_columns_for_one_field_are_ambiguous(write):
+    path = write("two.csv", "problem_id,task_id,n,c\na,b,1,0\n")
+    with pytest.raises(InputError, match="columns 'problem_id', 'task_id' all name 'problem_id'"):
+        load(path)
+
+
+def test_attempts_reject_values_that_are_not_booleans(write):
+    path = write(
+        "attempts.jsonl",
+        jsonl([{"problem_id": "a", "success": True}, {"problem_id": "a", "success": 2}]),
+    )
+    with pytest.raises(
+        InputError, match=r"row 2 \(line 2\), column 'success': expected true/false or 1/0, got 2"
+    ):
+        load(path)
+
+
+def test_docstring_examples():
+    assert doctest.testmod(data_module).failed == 0

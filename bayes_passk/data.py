@@ -304,7 +304,9 @@ def _read_table(path: str | os.PathLike) -> _Table:
         try:
             text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as error:
-            raise InputError(f"cannot read {path}: not UTF-8 text ({error.reason})") from None
+            raise InputError(
+                f"cannot read {path}: not UTF-8 text ({error.reason} at byte {error.start})"
+            ) from None
         except OSError as error:
             raise InputError(f"cannot read {path}: {error.strerror or error}") from None
         table = readers[suffix](str(path), text)

@@ -1,0 +1,320 @@
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from bayes_passk import cli
+from bayes_passk.cli import main
+from bayes_passk.estimators import pass_at_k
+
+GOOD = "problem_id,n,c\nA,10,3\nB,250,0\nC,4,4\n"
+
+# (file name, content, fragments the message must contain): one case per kind of bad input.
+BAD_INPUTS = {
+    "c above n": (
+        "bad.csv",
+        "problem_id,n,c\nA,10,3\nB,5,7\n",
+        ["bad.csv", "row 2 (line 3)", "column 'c'", "7 successes exceed the 5 attempts"],
+    ),
+    "negative n": (
+        "bad.csv",
+        "problem_id,n,c\nA,-10,0\n",
+        ["row 1 (line 2)", "column 'n'", "negative count -10"],
+    ),
+    "negative c": (
+        "bad.csv",
+        "problem_id,n,c\nA,10,2\nB,10,-1\n",
+        ["row 2 (line 3)", "column 'c'", "negative count -1"],
+    ),
+    "non-integer count": (
+        "bad.csv",
+        "problem_id,n,c\nA,10,2.5\n",
+        ["row 1 (line 2)", "column 'c'", "whole number", "'2.5'"],
+    ),
+    "empty cell": (
+        "bad.csv",
+        "problem_id,n,c\nA,10,2\nB,,1\n",
+        ["row 2 (line 3)", "column 'n'", "empty or missing value"],
+    ),
+    "NaN cell": ("bad.csv", "problem_id,n,c\nA,NaN,2\n", ["row 1 (line 2)", "column 'n'", "'NaN'"]),
+    "empty problem id": (
+        "bad.csv",
+        "problem_id,n,c\n ,10,2\n",
+        ["row 1 (line 2)", "column 'problem_id'", "empty or missing value"],
+    ),
+    "JSON null": (
+        "bad.jsonl",
+        '{"problem_id": "A", "n": 3, "c": 1}\n{"problem_id": "B", "n": null, "c": 1}\n',
+        ["bad.jsonl", "row 2 (line 2)", "column 'n'", "None"],
+    ),
+    "missing column": (
+        "bad.csv",
+        "problem_id,num_samples\nA,10\n",
+        [
+            "missing required column 'c'",
+            "num_correct",
+            "columns found: 'problem_id', 'num_samples'",
+        ],
+    ),
+    "duplicate problem": (
+        "bad.csv",
+        "model,task_id,n,c\nm,A,10,2\nm,B,10,2\nm,A,5,1\n",
+        [
+            "row 3 (line 4)",
+            "column 'task_id'",
+            "problem 'A' in group 'm' appears twice",
+            "row 1 (line 2) and row 3 (line 4)",
+        ],
+    ),
+    "empty file": ("bad.csv", "", ["bad.csv is empty"]),
+    "header only": (
+        "bad.csv",
+        "problem_id,n,c\n",
+        ["bad.csv has no data rows", "'problem_id', 'n', 'c'"],
+    ),
+    "n is zero": (
+        "bad.csv",
+        "problem_id,n,c\nA,10,2\nB,0,0\n",
+        ["row 2 (line 3)", "column 'n'", "n is 0"],
+    ),
+    "not UTF-8": (
+        "bad.csv",
+        b"problem_id,n,c\nA,\xff\xfe,1\n",
+        ["cannot read", "bad.csv", "not UTF-8"],
+    ),
+    "unsupported type": (
+        "bad.xlsx",
+        "whatever",
+        ["unsupported file type '.xlsx'", ".csv, .parquet, .jsonl or .json"],
+    ),
+    "corrupt Parquet": (
+        "bad.parquet",
+        b"not parquet at all",
+        ["cannot read", "bad.parquet as Parquet"],
+    ),
+    "invalid JSON line": (
+        "bad.jsonl",
+        '{"problem_id": "A", "n": 3, "c": 1}\n{"problem_id": \n',
+        ["bad.jsonl, line 2: invalid JSON"],
+    ),
+    "ragged CSV row": (
+        "bad.csv",
+        "problem_id,n,c\nA,10,2,9\n",
+        ["row 1 (line 2)", "expected 3 fields", "found 4"],
+    ),
+    "bad success value": (
+        "bad.csv",
+        "problem_id,success\nA,true\nA,yes\n",
+        ["row 2 (line 3)", "column 'success'", "'yes'"],
+    ),
+}
+
+
+@pytest.fixture(params=sorted(BAD_INPUTS))
+def bad_input(request, write):
+    name, content, fragments = BAD_INPUTS[request.param]
+    return write(name, content), fragments
+
+
+def assert_clean_error(rc, stdout, stderr, fragments):
+    assert rc == 2
+    assert stderr.startswith("bayes-passk: error: ")
+    assert stderr.count("\n") == 1
+    assert "Traceback" not in stderr
+    assert stdout == ""
+    for fragment in fragments:
+        assert fragment in stderr
+
+
+def test_every_bad_input_is_one_clear_error_and_writes_nothing(bad_input, tmp_path, capsys):
+    path, fragments = bad_input
+    out = tmp_path / "out.csv"
+    rc = main(["estimate", path, "--k", "1", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, fragments)
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_nonexistent_file(tmp_path, capsys):
+    out = tmp_path / "out.csv"
+    rc = main(["estimate", str(tmp_path / "nope.csv"), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["file not found", "nope.csv"])
+    assert not out.exists()
+
+
+def test_unknown_group_lists_known_groups(write, tmp_path, capsys):
+    path = write("groups.csv", "model,problem_id,n,c\nm1,A,3,1\nm2,A,4,2\n")
+    out = tmp_path / "out.csv"
+    rc = main(["estimate", path, "--group", "m3", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert_clean_error(
+        rc, captured.out, captured.err, ["unknown group 'm3'", "groups.csv", "known groups: m1, m2"]
+    )
+    assert not out.exists()
+
+
+def test_group_without_group_column(write, capsys):
+    rc = main(["estimate", write("one.csv", GOOD), "--group", "m1"])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["unknown group 'm1'", "no group column"])
+
+
+def test_several_groups_need_a_choice(write, capsys):
+    path = write("groups.csv", "model,problem_id,n,c\nm1,A,3,1\nm2,A,4,2\n")
+    rc = main(["estimate", path])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["2 groups", "--group", "m1, m2"])
+    assert main(["estimate", path, "--group", "m2", "--k", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"k": [1], "pass_at_k": [0.5]}
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["estimate", "x.csv", "--k", "0"], "argument --k: expected a positive integer, got '0'"),
+        (
+            ["estimate", "x.csv", "--k", "ten"],
+            "argument --k: expected a positive integer, got 'ten'",
+        ),
+        (["estimate", "x.csv", "--format", "excel"], "argument --format: invalid choice: 'excel'"),
+        (["estimate"], "the following arguments are required: PATH_OR_DATASET"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_usage_errors_use_the_same_format(argv, fragment, capsys):
+    rc = main(argv)
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, [fragment])
+
+
+def test_help_exits_zero(capsys):
+    assert main(["estimate", "--help"]) == 0
+    assert "PATH_OR_DATASET" in capsys.readouterr().out
+
+
+def test_estimate_table(write, capsys):
+    assert main(["estimate", write("counts.csv", GOOD), "--k", "1", "4", "10", "100"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("counts.csv: 3 problems, 4 to 250 attempts each")
+    assert lines[1].split() == ["k", "pass@k", "problems", "with", "n", ">=", "k"]
+    expected = pass_at_k([10, 250, 4], [3, 0, 4], [1, 4]).mean(axis=1)
+    assert lines[2].split() == ["1", f"{expected[0]:.6g}", "3"]
+    assert lines[3].split() == ["4", f"{expected[1]:.6g}", "3"]
+    assert lines[4].split() == ["10", "nan", "2"]
+    assert lines[5].split() == ["100", "nan", "1"]
+    assert lines[6].startswith("nan: some problems have fewer than k attempts")
+    assert len({len(line) for line in lines[1:6]}) == 1  # aligned
+
+
+def test_estimate_json_and_out(write, tmp_path, capsys):
+    out = tmp_path / "estimate.csv"
+    argv = [
+        "estimate",
+        write("counts.csv", GOOD),
+        "--k",
+        "1",
+        "2",
+        "5",
+        "--json",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    expected = pass_at_k([10, 250, 4], [3, 0, 4], [1, 2]).mean(axis=1)
+    assert result["k"] == [1, 2, 5]
+    assert result["pass_at_k"][:2] == pytest.approx(expected.tolist(), rel=1e-15)
+    assert result["pass_at_k"][2] is None
+    table = pd.read_csv(out)
+    assert table.columns.tolist() == ["k", "pass_at_k", "problems_with_n_at_least_k"]
+    assert table["problems_with_n_at_least_k"].tolist() == [3, 3, 2]
+    assert table["pass_at_k"][:2].tolist() == pytest.approx(expected.tolist(), rel=1e-15)
+
+
+def test_estimate_reads_attempts_and_humaneval(write, capsys):
+    attempts = write("attempts.csv", "problem_id,success\nA,1\nA,0\nB,0\nB,0\n")
+    assert main(["estimate", attempts, "--k", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pass_at_k"] == [0.25]
+    samples = write(
+        "samples.jsonl", '{"task_id": "t", "passed": true}\n{"task_id": "t", "passed": false}\n'
+    )
+    assert main(["estimate", samples, "--k", "2", "--json", "--format", "humaneval"]) == 0
+    assert json.loads(capsys.readouterr().out)["pass_at_k"] == [1.0]
+
+
+def test_out_into_a_missing_folder_is_an_error(write, tmp_path, capsys):
+    out = tmp_path / "missing" / "out.csv"
+    rc = main(["estimate", write("counts.csv", GOOD), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 2 and captured.err.startswith("bayes-passk: error: cannot write")
+    assert not out.parent.exists()
+
+
+def test_every_subcommand_is_registered_with_a_runner():
+    parser = cli.build_parser()
+    for name, subcommand in cli.SUBCOMMANDS.items():
+        assert callable(subcommand.run) and subcommand.help
+        assert (
+            parser.parse_args([name] + (["x.csv"] if name == "estimate" else [])).run
+            is subcommand.run
+        )
+
+
+def test_embedded_dataset_by_name(capsys):
+    datasets = pytest.importorskip("bayes_passk.datasets")
+    assert main(["estimate", "pythia-math", "--group", "Pythia 12B", "--k", "1", "--json"]) == 0
+    data = datasets.load("pythia-math", group="Pythia 12B")
+    assert json.loads(capsys.readouterr().out)["pass_at_k"] == pytest.approx(
+        [data.c.sum() / data.n.sum()]
+    )
+    rc = main(["estimate", "pythia-math", "--group", "Pythia 13B"])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["Pythia 13B", "Pythia 12B"])
+    rc = main(["estimate", "pythia-math", "--group", "Pythia 12B", "--format", "counts"])
+    assert_clean_error(rc, *capsys.readouterr(), ["--format applies to files"])
+
+
+def test_datasets_lists_the_embedded_datasets(capsys):
+    datasets = pytest.importorskip("bayes_passk.datasets")
+    assert main(["datasets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["name", "kind", "groups"]
+    listed = {line.split()[0]: line.split()[1:3] for line in lines[1:]}
+    for info in datasets.list_datasets():
+        assert listed[info.name] == [info.kind, str(len(info.groups))]
+
+
+def test_a_local_file_wins_over_a_dataset_name(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pythia-math").write_text("x")  # no extension: read as a file, not the dataset
+    rc = main(["estimate", "pythia-math"])
+    assert_clean_error(rc, *capsys.readouterr(), ["unsupported file type '(no extension)'"])
+
+
+def run_module(*args, cwd):
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    command = [sys.executable, "-m", "bayes_passk.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("case", ["c above n", "duplicate problem", "not UTF-8"])
+def test_bad_input_through_a_subprocess(case, write, tmp_path):
+    name, content, fragments = BAD_INPUTS[case]
+    out = tmp_path / "out.csv"
+    result = run_module("estimate", write(name, content), "--out", str(out), cwd=tmp_path)
+    assert_clean_error(result.returncode, result.stdout, result.stderr, fragments)
+    assert not out.exists()
+
+
+def test_usage_error_and_success_through_a_subprocess(write, tmp_path):
+    result = run_module("estimate", "--k", "-3", "x.csv", cwd=tmp_path)
+    assert_clean_error(result.returncode, result.stdout, result.stderr, ["argument --k"])
+    result = run_module("estimate", write("counts.csv", GOOD), "--k", "1", "--json", cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == ""
+    assert json.loads(result.stdout)["k"] == [1]

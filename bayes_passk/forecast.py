@@ -1,0 +1,302 @@
+r"""Posterior pass@k forecasts, Rao-Blackwellised, with credible intervals and Monte Carlo errors.
+
+For each posterior draw theta of the hyperparameters and each k:
+
+- ``benchmark`` target, pass@k of the fitted problems, mean_i (1 - (1 - p_i)^k): given theta the
+  p_i are independent with known conditional moments, so its conditional mean is
+  1 - S(k) with S(k) = mean_i E[(1 - p_i)^k | n_i, c_i, theta], and its conditional variance is
+  sum_i Var[(1 - p_i)^k | n_i, c_i, theta] / P^2, using E[(1 - p_i)^(2k) | ...];
+- ``new`` target, pass@k of a fresh problem from the same population: 1 - E[(1 - p)^k | theta],
+  a function of theta alone.
+
+Each conditional expectation is a ratio of quadratures (`bayes_passk.functionals`) rather than an
+average of (1 - p_i)^k over sampled p_i, which at k >> n is dominated by rare draws. The
+posterior mean is the average of the conditional means; the median and the equal-tailed interval
+come from one draw per theta of a Beta with the conditional mean and variance (exact for the
+``new`` target, a moment-matched approximation of the within-theta spread for ``benchmark``).
+Monte Carlo standard errors come from the effective sample size (ArviZ).
+
+The exponent: the posterior of the left-tail exponent a (-log pass@k ~ C k^(-a) as k grows), and
+of the local slope -d log(-log pass@k) / d log k at the largest k asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import partial
+from typing import NamedTuple
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayes_passk.estimators import mean_pass_at_k
+from bayes_passk.families import PriorFamily
+from bayes_passk.functionals import log_moment
+
+DEFAULT_KS = tuple(int(k) for k in np.unique(np.round(np.logspace(0, 6, 25))))
+TARGETS = ("benchmark", "new")
+SLOPE_STEP = 0.01  # log-k step of the finite difference for the local slope
+
+
+class Summary(NamedTuple):
+    """Posterior summary of a scalar: mean, median, equal-tailed interval, MCSE of the mean."""
+
+    mean: float
+    median: float
+    lower: float
+    upper: float
+    mcse: float
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain floats, for JSON."""
+        return {name: _finite(value) for name, value in self._asdict().items()}
+
+
+class Forecast(NamedTuple):
+    """pass@k forecast: one row per k; see `forecast`."""
+
+    method: str
+    target: str
+    ci: float
+    k: np.ndarray
+    mean: np.ndarray
+    median: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    mcse: np.ndarray
+    mcse_lower: np.ndarray
+    mcse_upper: np.ndarray
+    unbiased: np.ndarray
+    exponent: Summary
+    local_slope: Summary
+    diagnostics: dict
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table: one row per k with the method, target and interval level."""
+        return pd.DataFrame(
+            {
+                "method": self.method,
+                "target": self.target,
+                "ci": self.ci,
+                "k": self.k,
+                "mean": self.mean,
+                "median": self.median,
+                "lower": self.lower,
+                "upper": self.upper,
+                "mcse": self.mcse,
+                "mcse_lower": self.mcse_lower,
+                "mcse_upper": self.mcse_upper,
+                "unbiased": self.unbiased,
+            }
+        )
+
+    def to_json(self) -> str:
+        """One JSON object: method, target, ci, k, mean, median, lower, upper, mcse, exponent,
+        local_slope, diagnostics."""
+        exponent = self.exponent.to_dict()
+        return json.dumps(
+            {
+                "method": self.method,
+                "target": self.target,
+                "ci": self.ci,
+                "k": [int(k) for k in self.k],
+                **{
+                    name: [_finite(v) for v in getattr(self, name)]
+                    for name in ("mean", "median", "lower", "upper", "mcse")
+                },
+                "exponent": {n: exponent[n] for n in ("mean", "lower", "upper")},
+                "local_slope": {n: self.local_slope.to_dict()[n] for n in ("mean", "lower", "upper")},
+                "diagnostics": self.diagnostics,
+            }
+        )
+
+
+def forecast(
+    result,
+    ks=None,
+    ci: float = 0.9,
+    target: str = "benchmark",
+    *,
+    max_draws: int = 1000,
+    seed: int = 0,
+) -> Forecast:
+    """Posterior pass@k at each k, for the fitted problems or for new ones.
+
+    Args:
+        result: a `bayes_passk.Fit`.
+        ks: attempts per problem to forecast at (default `DEFAULT_KS`, 1 to 1e6 on a log grid).
+        ci: level of the equal-tailed credible interval.
+        target: ``"benchmark"`` (these problems) or ``"new"`` (a fresh problem).
+        max_draws: posterior draws used (thinned evenly within each chain).
+        seed: seed for the Beta draws behind the median and the interval.
+
+    Returns:
+        A `Forecast`; its per-draw values are also stored in ``result.idata.posterior_predictive``.
+
+    Example:
+        >>> import bayes_passk as bp
+        >>> data = bp.PassData.from_counts(["a", "b", "c"], n=[50, 50, 50], c=[0, 3, 20])
+        >>> result = bp.fit(data, chains=2, warmup=200, samples=200, progress=False, check=False)
+        >>> f = result.forecast([1, 1000], ci=0.9)
+        >>> bool(f.lower[1] <= f.mean[1] <= f.upper[1])
+        True
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must lie strictly between 0 and 1, got {ci}")
+    ks = np.asarray(DEFAULT_KS if ks is None else ks, dtype=np.int64).ravel()
+    if ks.size == 0 or (ks < 1).any():
+        raise ValueError(f"every k must be a positive integer, got {ks.tolist()}")
+    draws = posterior_pass_at_k(result, ks, max_draws=max_draws, seed=seed)
+    result.idata.posterior_predictive = draws
+    conditional = draws[f"{target}_given_hyper"]
+    sampled = draws[target]
+    alpha = (1 - ci) / 2
+    quantiles = sampled.quantile([alpha, 0.5, 1 - alpha], dim=("chain", "draw")).values
+    a_draws = result.idata.posterior["a"]
+    slope = draws[f"{target}_local_slope"]
+    data = result.data
+    unbiased = mean_pass_at_k(data, ks) if target == "benchmark" else np.full(ks.shape, np.nan)
+    diagnostics = result.diagnostics()
+    return Forecast(
+        method=f"bayes-{result.family.name}",
+        target=target,
+        ci=ci,
+        k=ks,
+        mean=conditional.mean(("chain", "draw")).values,
+        median=quantiles[1],
+        lower=quantiles[0],
+        upper=quantiles[2],
+        mcse=_mcse(conditional, "mean"),
+        mcse_lower=_mcse(sampled, "quantile", alpha),
+        mcse_upper=_mcse(sampled, "quantile", 1 - alpha),
+        unbiased=unbiased,
+        exponent=summarize(a_draws, ci),
+        local_slope=summarize(slope, ci),
+        diagnostics={
+            "r_hat_max": diagnostics.r_hat_max,
+            "ess_bulk_min": diagnostics.ess_bulk_min,
+            "ess_tail_min": diagnostics.ess_tail_min,
+            "divergences": diagnostics.divergences,
+            "ok": diagnostics.ok,
+        },
+    )
+
+
+def posterior_pass_at_k(result, ks, max_draws: int = 1000, seed: int = 0) -> xr.Dataset:
+    """Per-draw pass@k for both targets, as a Dataset with dims (chain, draw, k).
+
+    Variables: ``benchmark_given_hyper`` and ``new_given_hyper`` (conditional means given the
+    hyperparameters), ``benchmark`` and ``new`` (one draw each from the conditional
+    distribution), and ``benchmark_local_slope``, ``new_local_slope`` at the largest k.
+    """
+    posterior = result.idata.posterior
+    step = max(1, math.ceil(posterior.sizes["chain"] * posterior.sizes["draw"] / max_draws))
+    thinned = posterior.isel(draw=slice(None, None, step))
+    params = type(result.params)(*(thinned[name].values for name in result.params._fields))
+    data = result.data
+    rows, weight = np.unique(np.stack([data.n, data.c], axis=1), axis=0, return_counts=True)
+    k_max = float(ks.max())
+    all_ks = np.concatenate([ks.astype(float), [k_max * math.exp(SLOPE_STEP)]])
+    survival, variance, survival_new = _survival(
+        result.family,
+        params,
+        jnp.asarray(rows[:, 0], float),
+        jnp.asarray(rows[:, 1], float),
+        jnp.asarray(weight, float),
+        jnp.asarray(all_ks),
+    )
+    survival, variance, survival_new = (np.asarray(x) for x in (survival, variance, survival_new))
+    rng = np.random.default_rng(seed)
+    benchmark = 1 - survival[..., :-1]
+    coords = {"chain": thinned["chain"].values, "draw": thinned["draw"].values, "k": ks}
+    dims = ("chain", "draw", "k")
+    return xr.Dataset(
+        {
+            "benchmark_given_hyper": (dims, benchmark),
+            "benchmark": (dims, _beta_draws(rng, benchmark, variance[..., :-1])),
+            "new_given_hyper": (dims, 1 - survival_new[..., :-1]),
+            "new": (dims, 1 - survival_new[..., :-1]),
+            "benchmark_local_slope": (dims[:2], _local_slope(survival)),
+            "new_local_slope": (dims[:2], _local_slope(survival_new)),
+        },
+        coords=coords,
+        attrs={"local_slope_k": k_max},
+    )
+
+
+def summarize(draws: xr.DataArray, ci: float) -> Summary:
+    """Mean, median, equal-tailed `ci` interval and MCSE of the mean of (chain, draw) values."""
+    alpha = (1 - ci) / 2
+    lower, median, upper = np.quantile(draws.values, [alpha, 0.5, 1 - alpha])
+    return Summary(
+        mean=float(draws.mean()),
+        median=float(median),
+        lower=float(lower),
+        upper=float(upper),
+        mcse=float(_mcse(draws, "mean")),
+    )
+
+
+@partial(jax.jit, static_argnums=0)
+def _survival(family: PriorFamily, params, n, c, weight, ks):
+    """Per draw and k: S(k) = mean_i E[(1-p_i)^k | ...], its variance, and E[(1-p)^k].
+
+    Rows are the distinct (n, c) pairs, ``weight`` the number of problems sharing each.
+    """
+    m = n - c
+    num_problems = jnp.sum(weight)
+    moment = jax.vmap(log_moment, in_axes=(None, None, 0, 0))
+
+    def per_draw(theta):
+        log_base = moment(family, theta, c, m)
+        log_new_base = log_moment(family, theta, 0.0, 0.0)
+
+        def per_k(k):
+            s1 = jnp.exp(moment(family, theta, c, m + k) - log_base)
+            s2 = jnp.exp(moment(family, theta, c, m + 2 * k) - log_base)
+            mean = jnp.sum(weight * s1) / num_problems
+            variance = jnp.sum(weight * jnp.clip(s2 - s1**2, 0.0)) / num_problems**2
+            new = jnp.exp(log_moment(family, theta, 0.0, k) - log_new_base)
+            return mean, variance, new
+
+        return jax.vmap(per_k)(ks)
+
+    flat = jax.tree.map(jnp.ravel, params)
+    out = jax.lax.map(per_draw, flat, batch_size=16)
+    shape = jnp.shape(params[0])
+    return tuple(x.reshape(shape + (-1,)) for x in out)
+
+
+def _beta_draws(rng: np.random.Generator, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """One draw per entry from the Beta with this mean and variance (the mean where var ~ 0)."""
+    spread = mean * (1 - mean)
+    usable = (variance > 1e-14) & (variance < spread)
+    concentration = np.where(usable, spread / np.where(usable, variance, 1.0) - 1, 1.0)
+    alpha = np.clip(mean * concentration, 1e-300, None)
+    beta = np.clip((1 - mean) * concentration, 1e-300, None)
+    return np.where(usable, rng.beta(alpha, beta), mean)
+
+
+def _local_slope(survival: np.ndarray) -> np.ndarray:
+    """-d log(-log pass@k) / d log k between the last two k, per draw."""
+    log_neg_log_pass = np.log(-np.log1p(-survival[..., -2:]))
+    return -(log_neg_log_pass[..., 1] - log_neg_log_pass[..., 0]) / SLOPE_STEP
+
+
+def _mcse(draws: xr.DataArray, method: str, prob: float | None = None) -> np.ndarray:
+    kwargs = {} if prob is None else {"prob": prob}
+    values = az.mcse(xr.Dataset({"x": draws}), method=method, **kwargs)["x"].values
+    return np.asarray(values, dtype=float)
+
+
+def _finite(value) -> float | None:
+    """A float for JSON; None for NaN or infinity (JSON has neither)."""
+    value = float(value)
+    return value if math.isfinite(value) else None

@@ -1,0 +1,276 @@
+"""Fit the hierarchical model by NUTS and keep the result as ArviZ InferenceData.
+
+`fit` samples the hyperparameters with the per-problem rates integrated out (see
+`bayes_passk.hierarchy`), several chains at once, JIT-compiled. Identical (n, c) rows are
+fitted once with a weight, so 128 problems with 100 attempts each cost a few dozen quadratures
+per gradient. The returned `Fit` holds the InferenceData:
+
+- ``posterior``: the hyperparameters, and ``p_mean`` = E[p_i | n_i, c_i, hyperparameters] per
+  draw and problem;
+- ``sample_stats``: NUTS statistics (``diverging``, ``n_steps``, ``acceptance_rate``, ``energy``);
+- ``observed_data``: ``n`` and ``c``, with problem ids and groups as coordinates;
+- ``log_likelihood``: log P(c_i | n_i, hyperparameters) per problem (for LOO);
+- ``posterior_predictive``: the pass@k forecast per draw (see `bayes_passk.forecast`).
+
+Example:
+    >>> import bayes_passk as bp
+    >>> data = bp.PassData.from_counts(["a", "b", "c"], n=[50, 50, 50], c=[0, 3, 20])
+    >>> result = bp.fit(data, chains=2, warmup=200, samples=200, progress=False, check=False)
+    >>> sorted(result.idata.groups())[:3]
+    ['log_likelihood', 'observed_data', 'posterior']
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from functools import partial
+from typing import NamedTuple
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import xarray as xr
+from numpyro.infer import MCMC, NUTS
+
+from bayes_passk.data import PassData
+from bayes_passk.families import PriorFamily, get_family
+from bayes_passk.functionals import log_marginal_likelihood, log_moment
+from bayes_passk.hierarchy import hierarchical_model
+
+R_HAT_MAX = 1.01
+ESS_MIN = 400
+
+
+class ConvergenceWarning(UserWarning):
+    """NUTS diagnostics outside the accepted range (r_hat > 1.01, ESS < 400, divergences)."""
+
+
+class Diagnostics(NamedTuple):
+    """Convergence summary over the hyperparameters."""
+
+    r_hat_max: float
+    ess_bulk_min: float
+    ess_tail_min: float
+    divergences: int
+
+    @property
+    def problems(self) -> list[str]:
+        """The failing checks, in words; empty when all pass."""
+        found = []
+        if not self.r_hat_max <= R_HAT_MAX:
+            found.append(f"r_hat_max = {self.r_hat_max:.3f} > {R_HAT_MAX}")
+        if not self.ess_bulk_min >= ESS_MIN:
+            found.append(f"ess_bulk_min = {self.ess_bulk_min:.0f} < {ESS_MIN}")
+        if not self.ess_tail_min >= ESS_MIN:
+            found.append(f"ess_tail_min = {self.ess_tail_min:.0f} < {ESS_MIN}")
+        if self.divergences > 0:
+            found.append(f"{self.divergences} divergent transitions")
+        return found
+
+    @property
+    def ok(self) -> bool:
+        """True when r_hat, both ESS and the divergence count pass."""
+        return not self.problems
+
+
+class Fit:
+    """A fitted model: the InferenceData, the prior family and the data it was fitted to."""
+
+    def __init__(self, idata: az.InferenceData):
+        self.idata = idata
+        self.family = get_family(idata.attrs["prior"])
+
+    @property
+    def data(self) -> PassData:
+        """The fitted counts, rebuilt from ``observed_data``."""
+        observed = self.idata.observed_data
+        return PassData(
+            observed["problem"].values.astype(str),
+            observed["n"].values.astype(np.int64),
+            observed["c"].values.astype(np.int64),
+            observed["group"].values.astype(str),
+        )
+
+    @property
+    def params(self):
+        """Posterior draws of the family's hyperparameters, arrays of shape (chain, draw)."""
+        names = _params_type(self.family)._fields
+        return _params_type(self.family)(*(self.idata.posterior[f].values for f in names))
+
+    def diagnostics(self) -> Diagnostics:
+        """r_hat, bulk and tail ESS over the sampled hyperparameters, and divergences."""
+        names = [v for v in _sampled_sites(self.family)]
+        summary = az.summary(self.idata, var_names=names, kind="diagnostics")
+        return Diagnostics(
+            r_hat_max=float(summary["r_hat"].max()),
+            ess_bulk_min=float(summary["ess_bulk"].min()),
+            ess_tail_min=float(summary["ess_tail"].min()),
+            divergences=int(self.idata.sample_stats["diverging"].values.sum()),
+        )
+
+    def forecast(self, ks=None, ci: float = 0.9, target: str = "benchmark", **kwargs):
+        """Posterior pass@k; see `bayes_passk.forecast.forecast`."""
+        from bayes_passk.forecast import forecast
+
+        return forecast(self, ks, ci=ci, target=target, **kwargs)
+
+    def save(self, path) -> None:
+        """Write the InferenceData to netCDF (atomically: nothing is left on failure)."""
+        tmp = f"{path}.partial"
+        try:
+            self.idata.to_netcdf(tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    def __repr__(self) -> str:
+        posterior = self.idata.posterior
+        return (
+            f"Fit(prior={self.family.name!r}, problems={posterior.sizes['problem']}, "
+            f"chains={posterior.sizes['chain']}, draws={posterior.sizes['draw']})"
+        )
+
+
+def load_fit(path) -> Fit:
+    """Read a `Fit` saved with `Fit.save`."""
+    return Fit(az.from_netcdf(path))
+
+
+def fit(
+    data: PassData,
+    prior: str | PriorFamily = "scaled-beta",
+    seed: int = 0,
+    chains: int = 4,
+    warmup: int = 1000,
+    samples: int = 1000,
+    *,
+    group: str | None = None,
+    target_accept: float = 0.9,
+    progress: bool | None = None,
+    check: bool = True,
+) -> Fit:
+    """Sample the posterior of the hierarchical model for one group of `data` by NUTS.
+
+    Args:
+        data: counts per problem (`PassData`); with several groups, pick one with ``group``.
+        prior: a family name from `bayes_passk.families.registry` or a `PriorFamily`.
+        seed: seed of the PRNG key.
+        chains: number of chains; on CPU they run in parallel over the host's devices when
+            there are enough (see `bayes_passk.__init__`), else vectorised on one.
+        warmup: warm-up (adaptation) iterations per chain.
+        samples: kept draws per chain.
+        group: the group to fit, when `data` holds several.
+        target_accept: NUTS target acceptance probability.
+        progress: show a progress bar (default: when stderr is a terminal).
+        check: warn with `ConvergenceWarning` naming each failing diagnostic.
+
+    Returns:
+        A `Fit`.
+    """
+    data = data.single_group(group)
+    family = get_family(prior)
+    rows, index, weight = np.unique(
+        np.stack([data.n, data.c], axis=1), axis=0, return_inverse=True, return_counts=True
+    )
+    n_rows, c_rows = jnp.asarray(rows[:, 0], float), jnp.asarray(rows[:, 1], float)
+    progress = sys.stderr.isatty() if progress is None else progress
+    method = "parallel" if jax.local_device_count() >= chains else "vectorized"
+    mcmc = MCMC(
+        NUTS(partial(hierarchical_model, family), target_accept_prob=target_accept),
+        num_warmup=warmup,
+        num_samples=samples,
+        num_chains=chains,
+        chain_method=method,
+        progress_bar=progress,
+    )
+    mcmc.run(
+        jax.random.key(seed),
+        n_rows,
+        c_rows,
+        weight=jnp.asarray(weight, float),
+        marginalize=True,
+        extra_fields=("diverging", "num_steps", "accept_prob", "energy"),
+    )
+    draws = mcmc.get_samples(group_by_chain=True)
+    params = _params_type(family)(*(draws[f] for f in _params_type(family)._fields))
+    log_lik_rows, p_mean_rows = _row_summaries(family, params, n_rows, c_rows)
+    index = index.ravel()
+
+    problem = {"problem": data.problem_id}
+    idata = az.from_dict(
+        posterior={
+            **{name: np.asarray(value) for name, value in draws.items()},
+            "p_mean": np.asarray(p_mean_rows)[..., index],
+        },
+        sample_stats=_sample_stats(mcmc, chains),
+        log_likelihood={"c": np.asarray(log_lik_rows)[..., index]},
+        observed_data={"n": data.n, "c": data.c},
+        coords=problem,
+        dims={"p_mean": ["problem"], "c": ["problem"], "n": ["problem"]},
+        attrs={"prior": family.name, "group": str(data.group[0]) if data.num_problems else ""},
+    )
+    group_coord = xr.DataArray(data.group.astype(str), dims="problem")
+    idata.map(
+        lambda dataset: dataset.assign_coords(group=group_coord),
+        groups=["posterior", "log_likelihood", "observed_data"],
+        inplace=True,
+    )
+    result = Fit(idata)
+    if check:
+        diagnostics = result.diagnostics()
+        if not diagnostics.ok:
+            warnings.warn(
+                f"NUTS diagnostics failed for prior {family.name!r}: "
+                + "; ".join(diagnostics.problems)
+                + ". Run longer (warmup/samples), or treat the forecast with caution.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+    return result
+
+
+def _sample_stats(mcmc: MCMC, chains: int) -> dict[str, np.ndarray]:
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    stats = {
+        "diverging": extra["diverging"],
+        "n_steps": extra["num_steps"],
+        "acceptance_rate": extra["accept_prob"],
+        "energy": extra["energy"],
+    }
+    return {name: np.asarray(value).reshape(chains, -1) for name, value in stats.items()}
+
+
+@partial(jax.jit, static_argnums=0)
+def _row_summaries(family: PriorFamily, params, n, c):
+    """log P(c | n, theta) and E[p | n, c, theta] per draw and row, shapes (chain, draw, rows)."""
+
+    def per_draw(theta):
+        def per_row(n_row, c_row):
+            log_base = log_moment(family, theta, c_row, n_row - c_row)
+            log_lik = log_marginal_likelihood(family, theta, n_row, c_row)
+            log_p = log_moment(family, theta, c_row + 1.0, n_row - c_row) - log_base
+            return log_lik, jnp.exp(log_p)
+
+        return jax.vmap(per_row)(n, c)
+
+    flat = jax.tree.map(jnp.ravel, params)
+    log_lik, p_mean = jax.lax.map(per_draw, flat, batch_size=64)
+    shape = jnp.shape(params[0])
+    return log_lik.reshape(shape + (-1,)), p_mean.reshape(shape + (-1,))
+
+
+def _params_type(family: PriorFamily) -> type:
+    """The NamedTuple type `family.hyperprior` returns."""
+    with numpyro.handlers.seed(rng_seed=0):
+        return type(family.hyperprior())
+
+
+def _sampled_sites(family: PriorFamily) -> list[str]:
+    """Names of the hyperprior's sample sites (the coordinates NUTS moves in), and derived ones."""
+    trace = numpyro.handlers.trace(numpyro.handlers.seed(family.hyperprior, 0)).get_trace()
+    return list(trace)

@@ -12,7 +12,7 @@ jax.config.update("jax_enable_x64", True)
 if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
     numpyro.set_host_device_count(os.cpu_count() or 1)
 
-from bayes_passk import data, datasets, estimators  # noqa: E402
+from bayes_passk import data, datasets, estimators, forecast  # noqa: E402
 from bayes_passk.data import InputError, PassData  # noqa: E402
 from bayes_passk.inference import ConvergenceWarning, Fit, fit, load_fit  # noqa: E402
 
@@ -24,6 +24,7 @@ __all__ = [
     "data",
     "datasets",
     "estimators",
+    "forecast",
     "fit",
     "load_fit",
 ]

@@ -171,6 +171,165 @@ def run_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_FORECAST = ("pythia-math", "Pythia 12B", 100)
+
+
+def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``forecast``."""
+    from bayes_passk.families import registry
+
+    parser.add_argument(
+        "source",
+        nargs="?",
+        metavar="PATH_OR_DATASET",
+        help="a counts/attempts/human-eval file or an embedded dataset (default: Pythia 12B on "
+        "MATH subsampled to 100 attempts per problem, with the truth from all 10,000 overlaid)",
+    )
+    parser.add_argument("--group", help="the group (model) to fit when the data hold several")
+    parser.add_argument("--format", choices=data_module.FORMATS, default="auto")
+    parser.add_argument("--prior", choices=list(registry()), default="scaled-beta")
+    parser.add_argument(
+        "--k", nargs="+", type=positive_int, help="k values (default: log grid from 1 to 1e6)"
+    )
+    parser.add_argument("--ci", type=probability, default=0.9, help="interval level (0.9)")
+    parser.add_argument("--target", choices=["benchmark", "new"], default="benchmark")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--attempts",
+        type=positive_int,
+        metavar="M",
+        help="subsample an embedded per-attempt dataset to M attempts per problem (seed --seed)",
+    )
+    parser.add_argument("--chains", type=positive_int, default=4)
+    parser.add_argument("--warmup", type=positive_int, default=1000)
+    parser.add_argument("--samples", type=positive_int, default=1000)
+    parser.add_argument(
+        "--out", metavar="DIR", help="write forecast.csv, forecast.png and posterior.nc there"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+
+def run_forecast(args: argparse.Namespace) -> int:
+    """Fit the model, forecast pass@k, print the table or JSON, and write the outputs."""
+    import warnings
+
+    import bayes_passk as bp
+    from bayes_passk import datasets
+    from bayes_passk.forecast import DEFAULT_KS
+    from bayes_passk.plots import plot_forecast, save_figure
+
+    source, group, attempts = args.source, args.group, args.attempts
+    if source is None:
+        source, default_group, default_attempts = DEFAULT_FORECAST
+        group = group or default_group
+        attempts = attempts or default_attempts
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory")
+    truth = None
+    if attempts is not None:
+        embedded = {info.name: info for info in datasets.list_datasets()}
+        if source not in embedded or embedded[source].kind != "attempts" or Path(source).exists():
+            raise InputError("--attempts applies to embedded per-attempt datasets only")
+        data = datasets.load(source, group=group, attempts_per_problem=attempts, seed=args.seed)
+        truth = datasets.load(source, group=group)
+    else:
+        data = load_input(source, args.format, group)
+    ks = np.array(args.k if args.k else DEFAULT_KS, dtype=np.int64)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", bp.ConvergenceWarning)
+        result = bp.fit(
+            data,
+            prior=args.prior,
+            seed=args.seed,
+            chains=args.chains,
+            warmup=args.warmup,
+            samples=args.samples,
+        )
+        forecast = result.forecast(ks, ci=args.ci, target=args.target, seed=args.seed)
+    for warning in caught:
+        print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
+
+    label = data.groups[0] or Path(source).stem
+    true_values = None if truth is None else mean_pass_at_k(truth, ks)
+    if out is not None:
+        table = forecast.to_frame()
+        if true_values is not None:
+            table["truth"] = true_values
+        curves = None if true_values is None else {label: (ks, true_values)}
+        figure = plot_forecast({label: forecast}, truth=curves, title=f"{label}, {args.prior}")
+        out.mkdir(parents=True, exist_ok=True)
+        _write_all(
+            {
+                out / "forecast.csv": lambda path: table.to_csv(path, index=False),
+                out / "forecast.png": lambda path: save_figure(figure, path),
+                out / "posterior.nc": lambda path: result.idata.to_netcdf(path),
+            }
+        )
+    if args.json:
+        print(forecast.to_json())
+        return 0
+    _print_forecast(source, data, forecast, true_values)
+    return 0
+
+
+def _print_forecast(source: str, data: PassData, forecast, true_values) -> None:
+    fewest, most = int(data.n.min()), int(data.n.max())
+    attempts = f"{fewest}" if fewest == most else f"{fewest} to {most}"
+    group = f" ({data.groups[0]})" if data.groups != [""] else ""
+    print(
+        f"{source}{group}: {data.num_problems} problems, {attempts} attempts each; "
+        f"{forecast.method}, target {forecast.target}"
+    )
+    header = ["k", "mean", "median", f"{forecast.ci:.0%} lower", "upper", "mcse", "unbiased"]
+    columns = [forecast.mean, forecast.median, forecast.lower, forecast.upper, forecast.mcse]
+    columns.append(forecast.unbiased)
+    if true_values is not None:
+        header.append("truth")
+        columns.append(true_values)
+    rows = [[str(k), *(f"{column[i]:.4g}" for column in columns)] for i, k in enumerate(forecast.k)]
+    print(format_table(header, rows))
+    e, s = forecast.exponent, forecast.local_slope
+    print(f"exponent a: {e.mean:.3f} [{e.lower:.3f}, {e.upper:.3f}]")
+    print(
+        f"local slope of -log pass@k at k = {forecast.k.max()}: "
+        f"{s.mean:.3f} [{s.lower:.3f}, {s.upper:.3f}]"
+    )
+    d = forecast.diagnostics
+    verdict = "ok" if d["ok"] else "FAILED (see warning)"
+    print(
+        f"diagnostics: r_hat_max {d['r_hat_max']:.3f}, ess_bulk_min {d['ess_bulk_min']:.0f}, "
+        f"ess_tail_min {d['ess_tail_min']:.0f}, divergences {d['divergences']}: {verdict}"
+    )
+
+
+def _write_all(writers: dict) -> None:
+    """Write every file under a temporary name, then rename them all: all or nothing."""
+    partials = {path: path.with_name(f".{path.name}.partial") for path in writers}
+    try:
+        for path, write in writers.items():
+            write(partials[path])
+        for path, partial in partials.items():
+            partial.replace(path)
+    except OSError as error:
+        raise InputError(f"cannot write to {next(iter(writers)).parent}: {error}") from None
+    finally:
+        for partial in partials.values():
+            partial.unlink(missing_ok=True)
+
+
+def probability(text: str) -> float:
+    """Parse a level strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """Parse a command line integer >= 1."""
     try:
@@ -225,6 +384,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "unbiased pass@k of observed counts, averaged over problems",
         add_estimate_arguments,
         run_estimate,
+    ),
+    "forecast": Subcommand(
+        "fit the hierarchical model and forecast pass@k with credible intervals",
+        add_forecast_arguments,
+        run_forecast,
     ),
 }
 

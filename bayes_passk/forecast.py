@@ -96,8 +96,7 @@ class Forecast(NamedTuple):
         )
 
     def to_json(self) -> str:
-        """One JSON object: method, target, ci, k, mean, median, lower, upper, mcse, exponent,
-        local_slope, diagnostics."""
+        """Return one JSON object with the forecast, exponent, local slope and diagnostics."""
         exponent = self.exponent.to_dict()
         return json.dumps(
             {
@@ -110,7 +109,9 @@ class Forecast(NamedTuple):
                     for name in ("mean", "median", "lower", "upper", "mcse")
                 },
                 "exponent": {n: exponent[n] for n in ("mean", "lower", "upper")},
-                "local_slope": {n: self.local_slope.to_dict()[n] for n in ("mean", "lower", "upper")},
+                "local_slope": {
+                    n: self.local_slope.to_dict()[n] for n in ("mean", "lower", "upper")
+                },
                 "diagnostics": self.diagnostics,
             }
         )
@@ -297,6 +298,6 @@ def _mcse(draws: xr.DataArray, method: str, prob: float | None = None) -> np.nda
 
 
 def _finite(value) -> float | None:
-    """A float for JSON; None for NaN or infinity (JSON has neither)."""
+    """Return a float for JSON, None for NaN or infinity (JSON has neither)."""
     value = float(value)
     return value if math.isfinite(value) else None

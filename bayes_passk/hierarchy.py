@@ -66,10 +66,8 @@ class IntegratedBinomial(dist.Distribution):
         return dist.Binomial(self.total_count, probs=p).sample(key_c)
 
     def log_prob(self, value):
-        """log C(n, c) + log J(c, n - c), elementwise."""
-        one = jnp.vectorize(
-            lambda n, c: log_marginal_likelihood(self.family, self.params, n, c)
-        )
+        """Log C(n, c) + log J(c, n - c), elementwise."""
+        one = jnp.vectorize(lambda n, c: log_marginal_likelihood(self.family, self.params, n, c))
         return one(self.total_count.astype(float), jnp.asarray(value, dtype=float))
 
 

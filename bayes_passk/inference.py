@@ -150,7 +150,7 @@ def fit(
     samples: int = 1000,
     *,
     group: str | None = None,
-    target_accept: float = 0.9,
+    target_accept: float = 0.95,
     progress: bool | None = None,
     check: bool = True,
 ) -> Fit:
@@ -247,7 +247,7 @@ def _sample_stats(mcmc: MCMC, chains: int) -> dict[str, np.ndarray]:
 
 @partial(jax.jit, static_argnums=0)
 def _row_summaries(family: PriorFamily, params, n, c):
-    """log P(c | n, theta) and E[p | n, c, theta] per draw and row, shapes (chain, draw, rows)."""
+    """Log P(c | n, theta) and E[p | n, c, theta] per draw and row, shapes (chain, draw, rows)."""
 
     def per_draw(theta):
         def per_row(n_row, c_row):
@@ -265,7 +265,7 @@ def _row_summaries(family: PriorFamily, params, n, c):
 
 
 def _params_type(family: PriorFamily) -> type:
-    """The NamedTuple type `family.hyperprior` returns."""
+    """Return the NamedTuple type that `family.hyperprior` returns."""
     with numpyro.handlers.seed(rng_seed=0):
         return type(family.hyperprior())
 

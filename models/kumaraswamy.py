@@ -4,17 +4,20 @@ Density (a b / s^a) p^(a - 1) (1 - (p / s)^a)^(b - 1) on (0, s), CDF 1 - (1 - (p
 inverse CDF p = s (1 - (1 - v)^(1/b))^(1/a) (Schaeffer et al. 2025). Near p = 0 the density
 behaves like p^(a - 1), so -log pass@k falls as k^(-a) for large k.
 
-Hyperparameters. NUTS samples the left-tail exponent ``a``, the median single-attempt success
-rate ``median`` = s (1 - 2^(-1/b))^(1/a) (closed form, unlike the mean), and ``u`` in (0, 1)
-placing the scale in (median, 1): s = median + (1 - median) u, then
-b = -log 2 / log(1 - (median / s)^a). As for the scaled Beta, when every observed rate is far
-below s the data fix a and the density near 0, a b s^(-a) p^(a - 1), hence the median, but hardly
-s; in (a, median, u) that weak direction is the single coordinate u.
+Hyperparameters. NUTS samples the left-tail exponent ``a``, the mean single-attempt success rate
+``mean`` = E[p] = s b B(1 + 1/a, b), and ``u`` in (0, 1) placing the scale in (mean, 1):
+s = mean + (1 - mean) u, then b solves the mean equation (`solve_b`). As for the scaled Beta,
+when every observed rate is far below s the data fix a and the density near 0,
+a b s^(-a) p^(a - 1), hence the mean ~ s Gamma(1 + 1/a) b^(-1/a), but hardly s; in
+(a, mean, u) that weak direction is the single coordinate u. The mean, not the median, is the
+location parameter because it is what the data pin down (it is pass@1): a uniform prior on the
+median would put almost no mass on the medians below 1e-4 that small models have, and bias a
+upwards.
 
 Priors (weakly informative, fixed before seeing any data):
 
 - a ~ LogNormal(log 0.3, 1), as for the scaled Beta;
-- median ~ Uniform(0, 1);
+- mean ~ Uniform(0, 1);
 - u ~ Uniform(0, 1).
 
 Per-problem latent: the inverse-CDF non-centred form, v_i ~ Uniform(0, 1) and
@@ -30,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
+from jax.scipy.special import betaln, digamma, gammaln
 
 from bayes_passk.families import PriorFamily
 from bayes_passk.hierarchy import hierarchical_model
@@ -44,18 +48,51 @@ class Params(NamedTuple):
 
 
 def hyperprior() -> Params:
-    """Sample (a, median, u) and return the implied (a, b, s); see the module docstring."""
+    """Sample (a, mean, u) and return the implied (a, b, s); see the module docstring."""
     a = numpyro.sample("a", dist.LogNormal(jnp.log(0.3), 1.0))
-    median = numpyro.sample("median", dist.Uniform(0.0, 1.0))
+    mean = numpyro.sample("mean", dist.Uniform(0.0, 1.0))
     u = numpyro.sample("u", dist.Uniform(0.0, 1.0))
-    scale = numpyro.deterministic("scale", median + (1.0 - median) * u)
-    log_median_q_a = a * (jnp.log(median) - jnp.log(scale))
-    b = numpyro.deterministic("b", -jnp.log(2.0) / jnp.log1p(-jnp.exp(log_median_q_a)))
+    scale = numpyro.deterministic("scale", mean + (1.0 - mean) * u)
+    b = numpyro.deterministic("b", solve_b(a, jnp.log(mean) - jnp.log(scale)))
     return Params(a, b, scale)
 
 
+def solve_b(a, log_mean_q, iterations: int = 40):
+    """Solve for the b with E[q] = b B(1 + 1/a, b) = exp(log_mean_q), by Newton's method in log b.
+
+    E[q] falls monotonically from 1 (b -> 0) to 0 (b -> inf), as Gamma(1 + 1/a) b^(-1/a) for
+    large b, which gives the start. The iterations run without gradient; one last Newton step
+    carries the derivative of the root (the implicit function theorem), so NUTS sees exact
+    gradients at a fixed cost.
+
+    Example:
+        >>> from jax.scipy.special import betaln
+        >>> b = solve_b(0.5, jnp.log(0.1))
+        >>> round(float(jnp.exp(jnp.log(b) + betaln(3.0, b))), 12)
+        0.1
+    """
+
+    def residual(log_b, a, log_mean_q):
+        return log_b + betaln(1.0 + 1.0 / a, jnp.exp(log_b)) - log_mean_q
+
+    def slope(log_b, a):
+        b = jnp.exp(log_b)
+        return 1.0 + b * (digamma(b) - digamma(1.0 + 1.0 / a + b))
+
+    fixed_a, fixed_log_mean_q = jax.lax.stop_gradient((a, log_mean_q))
+
+    def newton(log_b, _):
+        step = residual(log_b, fixed_a, fixed_log_mean_q) / slope(log_b, fixed_a)
+        return log_b - jnp.clip(step, -2.0, 2.0), None
+
+    start = a * (gammaln(1.0 + 1.0 / a) - log_mean_q)
+    start = jax.lax.stop_gradient(jnp.maximum(start, jnp.log(1e-3)))
+    root, _ = jax.lax.scan(newton, start, None, length=iterations)
+    return jnp.exp(root - residual(root, a, log_mean_q) / slope(root, a))
+
+
 def log_rate(v, params: Params):
-    """log p = log s + log(1 - (1 - v)^(1/b)) / a, the inverse CDF."""
+    """Log p = log s + log(1 - (1 - v)^(1/b)) / a, the inverse CDF."""
     return jnp.log(params.scale) + jnp.log(-jnp.expm1(jnp.log1p(-v) / params.b)) / params.a
 
 
@@ -85,5 +122,5 @@ FAMILY = PriorFamily(
 
 
 def model(n, c=None, weight=None, marginalize=False):
-    """The hierarchical scaled-Kumaraswamy binomial model (see `bayes_passk.hierarchy`)."""
+    """Run the hierarchical scaled-Kumaraswamy binomial model (see `bayes_passk.hierarchy`)."""
     return hierarchical_model(FAMILY, n, c, weight, marginalize)

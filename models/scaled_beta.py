@@ -62,12 +62,12 @@ def hyperprior() -> Params:
 
 
 def _kumaraswamy_b(params: Params):
-    """b' = 1 / (a B(a, b)): the Kumaraswamy(a, b') with the same density A q^(a - 1) near 0."""
+    """B' = 1 / (a B(a, b)): the Kumaraswamy(a, b') with the same density A q^(a - 1) near 0."""
     return jnp.exp(-jnp.log(params.a) - betaln(params.a, params.b))
 
 
 def _q_from_v(v, a, b_kuma):
-    """log q for the Kumaraswamy(a, b') inverse CDF q = (1 - (1 - v)^(1/b'))^(1/a)."""
+    """Log q for the Kumaraswamy(a, b') inverse CDF q = (1 - (1 - v)^(1/b'))^(1/a)."""
     return jnp.log(-jnp.expm1(jnp.log1p(-v) / b_kuma)) / a
 
 
@@ -105,7 +105,7 @@ class BetaByKumaraswamy(dist.Distribution):
         return -jnp.expm1(b_kuma * jnp.log(-jnp.expm1(self.a * log_q)))
 
     def log_prob(self, value):
-        """log pi_Beta(q) - log pi_K(q) at q = F_K^{-1}(v)."""
+        """Log pi_Beta(q) - log pi_K(q) at q = F_K^{-1}(v)."""
         a, b = self.a, self.b
         b_kuma = _kumaraswamy_b(Params(a, b, 1.0))
         log_q = _q_from_v(value, a, b_kuma)
@@ -117,7 +117,7 @@ class BetaByKumaraswamy(dist.Distribution):
 
 
 def log_rate(v, params: Params):
-    """log p = log s + log F_K^{-1}(v)."""
+    """Log p = log s + log F_K^{-1}(v)."""
     return jnp.log(params.scale) + _q_from_v(v, params.a, _kumaraswamy_b(params))
 
 
@@ -139,5 +139,5 @@ FAMILY = PriorFamily(
 
 
 def model(n, c=None, weight=None, marginalize=False):
-    """The hierarchical scaled-Beta binomial model (see `bayes_passk.hierarchy`)."""
+    """Run the hierarchical scaled-Beta binomial model (see `bayes_passk.hierarchy`)."""
     return hierarchical_model(FAMILY, n, c, weight, marginalize)

@@ -1,0 +1,82 @@
+"""Plots of pass@k forecasts: the posterior curve with its credible band on a log k axis.
+
+Example:
+    >>> import bayes_passk as bp
+    >>> data = bp.PassData.from_counts(["a", "b", "c"], n=[50, 50, 50], c=[0, 3, 20])
+    >>> result = bp.fit(data, chains=2, warmup=200, samples=200, progress=False, check=False)
+    >>> figure = plot_forecast({"demo": result.forecast([1, 10, 100, 1000])})
+    >>> len(figure.axes)
+    1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never opens a window or needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bayes_passk.forecast import Forecast  # noqa: E402
+
+
+def plot_forecast(
+    forecasts: Mapping[str, Forecast],
+    truth: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    title: str | None = None,
+):
+    """Plot forecasts on one log-k figure: posterior means, credible bands, unbiased estimates.
+
+    Each named forecast gets its mean curve, its band, and the unbiased estimates where k <= n;
+    ``truth`` optionally adds (k, pass@k) curves by the same names.
+
+    Returns:
+        The matplotlib Figure (save it with ``figure.savefig(path, dpi=150)``).
+    """
+    figure, axes = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (name, forecast) in enumerate(forecasts.items()):
+        color = colors[index % len(colors)]
+        label = name or forecast.method
+        axes.fill_between(
+            forecast.k,
+            forecast.lower,
+            forecast.upper,
+            color=color,
+            alpha=0.2,
+            linewidth=0,
+            label=f"{label}: {forecast.ci:.0%} credible interval",
+        )
+        axes.plot(forecast.k, forecast.mean, color=color, label=f"{label}: posterior mean")
+        seen = np.isfinite(forecast.unbiased)
+        if seen.any():
+            axes.plot(
+                forecast.k[seen],
+                forecast.unbiased[seen],
+                "o",
+                color=color,
+                markersize=4,
+                label=f"{label}: unbiased estimate (k <= n)",
+            )
+        if truth and name in truth:
+            k, value = truth[name]
+            axes.plot(k, value, "--", color="black", linewidth=1, label=f"{label}: truth")
+    axes.set_xscale("log")
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("attempts per problem k")
+    target = next(iter(forecasts.values())).target if forecasts else "benchmark"
+    axes.set_ylabel("pass@k" + (" (new problem)" if target == "new" else ""))
+    axes.grid(True, which="major", alpha=0.3)
+    axes.legend(fontsize=8, loc="upper left")
+    if title:
+        axes.set_title(title)
+    return figure
+
+
+def save_figure(figure, path) -> None:
+    """Save as PNG at 150 dpi and close the figure."""
+    figure.savefig(path, dpi=150, format="png")
+    plt.close(figure)

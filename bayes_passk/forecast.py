@@ -293,7 +293,8 @@ def _local_slope(survival: np.ndarray) -> np.ndarray:
 
 def _mcse(draws: xr.DataArray, method: str, prob: float | None = None) -> np.ndarray:
     kwargs = {} if prob is None else {"prob": prob}
-    values = az.mcse(xr.Dataset({"x": draws}), method=method, **kwargs)["x"].values
+    with np.errstate(invalid="ignore", divide="ignore"):  # constant draws: NaN, not a warning
+        values = az.mcse(xr.Dataset({"x": draws}), method=method, **kwargs)["x"].values
     return np.asarray(values, dtype=float)
 
 

@@ -103,8 +103,9 @@ class Fit:
 
     def diagnostics(self) -> Diagnostics:
         """r_hat, bulk and tail ESS over the sampled hyperparameters, and divergences."""
-        names = [v for v in _sampled_sites(self.family)]
-        summary = az.summary(self.idata, var_names=names, kind="diagnostics")
+        names = _sampled_sites(self.family)
+        with np.errstate(invalid="ignore", divide="ignore"):  # constant draws: NaN r_hat
+            summary = az.summary(self.idata, var_names=names, kind="diagnostics")
         return Diagnostics(
             r_hat_max=float(summary["r_hat"].max()),
             ess_bulk_min=float(summary["ess_bulk"].min()),

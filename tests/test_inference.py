@@ -1,0 +1,218 @@
+import json
+
+import numpy as np
+import pytest
+from scipy.special import betaln
+
+import bayes_passk as bp
+from bayes_passk.cli import main
+
+# 24 problems, 60 attempts each, rates from a Beta(0.4, 6): a small, sparse benchmark.
+RNG = np.random.default_rng(7)
+P_TRUE = RNG.beta(0.4, 6.0, size=24)
+DATA = bp.PassData.from_counts(
+    [f"p{i}" for i in range(24)], n=np.full(24, 60), c=RNG.binomial(60, P_TRUE)
+)
+SMALL = dict(chains=2, warmup=300, samples=300, progress=False)
+
+
+@pytest.fixture(scope="module")
+def result():
+    return bp.fit(DATA, prior="scaled-beta", seed=1, check=False, **SMALL)
+
+
+def test_inference_data_groups_and_coordinates(result):
+    idata = result.idata
+    for group in ("posterior", "sample_stats", "observed_data", "log_likelihood"):
+        assert group in idata.groups()
+    assert list(idata.observed_data["problem"].values) == list(DATA.problem_id)
+    assert idata.observed_data["group"].shape == (24,)
+    np.testing.assert_array_equal(idata.observed_data["c"].values, DATA.c)
+    assert idata.posterior["p_mean"].shape == (2, 300, 24)
+    assert idata.log_likelihood["c"].shape == (2, 300, 24)
+    assert idata.attrs["prior"] == "scaled-beta"
+    # E[p_i | data] lies between the raw rate and the population mean (shrinkage).
+    p_mean = idata.posterior["p_mean"].mean(("chain", "draw")).values
+    assert ((p_mean > 0) & (p_mean < 1)).all()
+    zero = DATA.c == 0
+    assert (p_mean[zero] < p_mean[~zero].mean()).all()
+
+
+def test_log_likelihood_sums_to_the_joint(result):
+    # Identical (n, c) rows are fitted once with a weight; the per-problem log likelihood
+    # must still be one value per problem, equal across problems with equal counts.
+    ll = result.idata.log_likelihood["c"].values[0, 0]
+    for c in np.unique(DATA.c):
+        same = ll[DATA.c == c]
+        np.testing.assert_allclose(same, same[0])
+
+
+def test_forecast_shapes_order_and_table(result):
+    ks = [1, 10, 60, 1000, 100_000]
+    f = result.forecast(ks, ci=0.8)
+    assert (np.diff(f.mean) > 0).all()
+    assert (f.lower <= f.median).all() and (f.median <= f.upper).all()
+    assert (f.mcse > 0).all() and (f.mcse < 0.01).all()
+    table = f.to_frame()
+    assert list(table["k"]) == ks
+    assert {"mean", "median", "lower", "upper", "mcse", "unbiased", "target"} <= set(table)
+    # The unbiased estimator exists only where k <= n = 60.
+    assert np.isfinite(f.unbiased[:3]).all() and np.isnan(f.unbiased[3:]).all()
+    assert 0 < f.exponent.lower < f.exponent.mean < f.exponent.upper
+    assert set(result.idata.posterior_predictive.data_vars) >= {"benchmark", "new"}
+
+
+def test_forecast_at_k_1_matches_the_observed_rate(result):
+    # pass@1 of the benchmark is the average rate; 24 x 60 attempts pin it to about +-0.01.
+    f = result.forecast([1])
+    observed = DATA.c.sum() / DATA.n.sum()
+    assert f.lower[0] < observed < f.upper[0]
+
+
+def test_new_target_differs_from_benchmark(result):
+    benchmark = result.forecast([10_000], target="benchmark")
+    new = result.forecast([10_000], target="new")
+    assert new.target == "new" and np.isnan(new.unbiased).all()
+    # A fresh problem is less certain than the average over problems already seen.
+    assert new.upper[0] - new.lower[0] > benchmark.upper[0] - benchmark.lower[0]
+
+
+def test_bad_forecast_arguments(result):
+    with pytest.raises(ValueError, match="unknown target"):
+        result.forecast([1], target="old")
+    with pytest.raises(ValueError, match="ci"):
+        result.forecast([1], ci=1.5)
+    with pytest.raises(ValueError, match="positive"):
+        result.forecast([0, 10])
+
+
+def test_rao_blackwellised_forecast_matches_the_conjugate_closed_form(result):
+    # With every draw at the same (a, b, s = 1), the benchmark forecast is the closed form
+    # 1 - mean_i B(a + c_i, b + n_i - c_i + k) / B(a + c_i, b + n_i - c_i), up to quadrature
+    # error (~1e-8 relative), for every k.
+    a, b = 0.4, 6.0
+    fixed = bp.Fit(result.idata.copy())
+    posterior = fixed.idata.posterior
+    posterior["a"][:] = a
+    posterior["b"][:] = b
+    posterior["scale"][:] = 1.0
+    ks = np.array([1, 10, 1000, 10**6, 10**9])
+    f = fixed.forecast(ks, max_draws=20)
+    n, c = DATA.n[:, None], DATA.c[:, None]
+    survival = np.exp(betaln(a + c, b + n - c + ks) - betaln(a + c, b + n - c)).mean(axis=0)
+    np.testing.assert_allclose(f.mean, 1 - survival, rtol=1e-7)
+    new = fixed.forecast(ks, max_draws=20, target="new")
+    np.testing.assert_allclose(new.mean, 1 - np.exp(betaln(a, b + ks) - betaln(a, b)), rtol=1e-7)
+    # The exponent of a fresh problem's -log pass@k tends to a.
+    assert abs(new.local_slope.mean - a) < 0.01
+
+
+def test_within_draw_spread_matches_simulation(result):
+    # Given fixed hyperparameters the benchmark pass@k is random only through the p_i, whose
+    # posteriors are Beta(a + c_i, b + n_i - c_i). Its 10% and 90% quantiles, from 20,000
+    # simulations, must match the moment-matched Beta within its approximation (0.01 absolute).
+    a, b, k = 0.4, 6.0, 100
+    fixed = bp.Fit(result.idata.copy())
+    for name, value in (("a", a), ("b", b), ("scale", 1.0)):
+        fixed.idata.posterior[name][:] = value
+    f = fixed.forecast([k], ci=0.8)
+    rng = np.random.default_rng(0)
+    p = rng.beta(a + DATA.c, b + DATA.n - DATA.c, size=(20_000, 24))
+    simulated = (1 - (1 - p) ** k).mean(axis=1)
+    lower, upper = np.quantile(simulated, [0.1, 0.9])
+    assert abs(f.lower[0] - lower) < 0.01 and abs(f.upper[0] - upper) < 0.01
+    assert abs(f.mean[0] - simulated.mean()) < 4 * simulated.std() / np.sqrt(20_000)
+
+
+def test_netcdf_round_trip(result, tmp_path):
+    path = tmp_path / "fit.nc"
+    result.save(path)
+    loaded = bp.load_fit(path)
+    assert loaded.family.name == "scaled-beta"
+    np.testing.assert_array_equal(loaded.data.c, DATA.c)
+    assert list(loaded.data.problem_id) == list(DATA.problem_id)
+    np.testing.assert_array_equal(
+        loaded.idata.posterior["a"].values, result.idata.posterior["a"].values
+    )
+    assert loaded.diagnostics() == result.diagnostics()
+    np.testing.assert_allclose(loaded.forecast([100]).mean, result.forecast([100]).mean)
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_short_run_warns_and_names_the_failing_diagnostic():
+    with pytest.warns(bp.ConvergenceWarning, match="ess_bulk_min"):
+        bp.fit(DATA, prior="scaled-beta", chains=2, warmup=20, samples=20, progress=False)
+
+
+def test_unknown_prior_and_ambiguous_groups():
+    with pytest.raises(ValueError, match="known priors"):
+        bp.fit(DATA, prior="gaussian")
+    two = bp.PassData.from_counts(["a", "a"], n=[5, 5], c=[1, 2], group=["x", "y"])
+    with pytest.raises(bp.InputError, match="choose one"):
+        bp.fit(two)
+
+
+def test_kumaraswamy_fit_and_forecast():
+    result = bp.fit(DATA, prior="kumaraswamy", seed=0, check=False, **SMALL)
+    f = result.forecast([1, 1000])
+    assert f.method == "bayes-kumaraswamy"
+    assert f.lower[1] <= f.mean[1] <= f.upper[1]
+
+
+def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys):
+    counts = tmp_path / "counts.csv"
+    DATA.to_frame().drop(columns="group").to_csv(counts, index=False)
+    out = tmp_path / "out"
+    argv = ["forecast", str(counts), "--k", "1", "1000", "--chains", "2", "--warmup", "300"]
+    argv += ["--samples", "300", "--json", "--out", str(out), "--ci", "0.8"]
+    assert main(argv) == 0
+    stdout = capsys.readouterr().out
+    payload = json.loads(stdout)  # exactly one JSON object on stdout
+    assert set(payload) >= {
+        "method",
+        "target",
+        "ci",
+        "k",
+        "mean",
+        "median",
+        "lower",
+        "upper",
+        "mcse",
+        "exponent",
+        "diagnostics",
+    }
+    assert payload["method"] == "bayes-scaled-beta" and payload["target"] == "benchmark"
+    assert payload["ci"] == 0.8 and payload["k"] == [1, 1000]
+    for name in ("mean", "median", "lower", "upper", "mcse"):
+        assert len(payload[name]) == 2 and all(isinstance(v, float) for v in payload[name])
+    assert set(payload["exponent"]) == {"mean", "lower", "upper"}
+    assert set(payload["diagnostics"]) >= {"r_hat_max", "ess_bulk_min", "divergences", "ok"}
+    assert isinstance(payload["diagnostics"]["ok"], bool)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "forecast.csv",
+        "forecast.png",
+        "posterior.nc",
+    ]
+    assert bp.load_fit(out / "posterior.nc").data.num_problems == 24
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "fragment"),
+    [
+        ("problem_id,n,c\na,10,11\n", [], "11 successes exceed the 10 attempts"),
+        ("problem_id,n,c\na,10,1\n", ["--ci", "1.5"], "expected a number in (0, 1)"),
+        ("problem_id,n,c\na,10,1\n", ["--prior", "gauss"], "invalid choice"),
+        ("problem_id,n,c\na,10,1\n", ["--attempts", "5"], "--attempts applies"),
+    ],
+)
+def test_cli_forecast_bad_input_exits_2_and_writes_nothing(
+    content, extra, fragment, tmp_path, capsys
+):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    out = tmp_path / "out"
+    assert main(["forecast", str(path), "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bayes-passk: error:") and fragment in err
+    assert "Traceback" not in err
+    assert not out.exists()

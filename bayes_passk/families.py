@@ -22,6 +22,8 @@ from functools import cache
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
+import numpyro
 import numpyro.distributions as dist
 
 
@@ -51,6 +53,33 @@ class PriorFamily(NamedTuple):
     log_scale: Callable[[Any], jax.Array]
     tail_exponent: Callable[[Any], jax.Array]
     description: str
+
+
+class ScaledParams(NamedTuple):
+    """Hyperparameters of a two-shape scaled family: shapes a, b and scale s."""
+
+    a: jax.Array
+    b: jax.Array
+    scale: jax.Array
+
+
+def tail_mean_scale_prior() -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Sample the left-tail exponent a, the mean rate and the scale s in (mean, 1).
+
+    The weakly informative priors shared by the scaled families in `bayes_passk.models`:
+
+    - a ~ LogNormal(log 0.3, 1): a = 1 is a flat density near p = 0; published fits of
+      repeated sampling report a between 0.05 and 0.5; 95% of the mass lies in (0.04, 2.1);
+    - mean = E[p] ~ Uniform(0, 1): the location the data pin down best (it is pass@1);
+    - u ~ Uniform(0, 1) and s = mean + (1 - mean) u: the scale uniform between mean and 1.
+
+    Returns:
+        (a, mean, scale); ``scale`` is registered as a deterministic site.
+    """
+    a = numpyro.sample("a", dist.LogNormal(jnp.log(0.3), 1.0))
+    mean = numpyro.sample("mean", dist.Uniform(0.0, 1.0))
+    u = numpyro.sample("u", dist.Uniform(0.0, 1.0))
+    return a, mean, numpyro.deterministic("scale", mean + (1.0 - mean) * u)
 
 
 @cache

@@ -27,32 +27,21 @@ problem with no successes, whose posterior is nearly its prior, adds no funnel.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 from jax.scipy.special import betaln, digamma, gammaln
 
-from bayes_passk.families import PriorFamily
+from bayes_passk.families import PriorFamily, ScaledParams, tail_mean_scale_prior
 from bayes_passk.hierarchy import hierarchical_model
 
-
-class Params(NamedTuple):
-    """Hyperparameters: Kumaraswamy shapes a, b and scale s."""
-
-    a: jax.Array
-    b: jax.Array
-    scale: jax.Array
+Params = ScaledParams
 
 
 def hyperprior() -> Params:
     """Sample (a, mean, u) and return the implied (a, b, s); see the module docstring."""
-    a = numpyro.sample("a", dist.LogNormal(jnp.log(0.3), 1.0))
-    mean = numpyro.sample("mean", dist.Uniform(0.0, 1.0))
-    u = numpyro.sample("u", dist.Uniform(0.0, 1.0))
-    scale = numpyro.deterministic("scale", mean + (1.0 - mean) * u)
+    a, mean, scale = tail_mean_scale_prior()
     b = numpyro.deterministic("b", solve_b(a, jnp.log(mean) - jnp.log(scale)))
     return Params(a, b, scale)
 

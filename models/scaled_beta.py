@@ -31,8 +31,6 @@ Pythia models. The latent form serves the prior predictive and research on sampl
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 import numpyro
@@ -41,24 +39,15 @@ from jax.scipy.special import betaln
 from numpyro.distributions import constraints
 from numpyro.distributions.util import promote_shapes
 
-from bayes_passk.families import PriorFamily
+from bayes_passk.families import PriorFamily, ScaledParams, tail_mean_scale_prior
 from bayes_passk.hierarchy import hierarchical_model
 
-
-class Params(NamedTuple):
-    """Hyperparameters: Beta shapes a, b and scale s."""
-
-    a: jax.Array
-    b: jax.Array
-    scale: jax.Array
+Params = ScaledParams
 
 
 def hyperprior() -> Params:
     """Sample (a, mean, u) and return the implied (a, b, s); see the module docstring."""
-    a = numpyro.sample("a", dist.LogNormal(jnp.log(0.3), 1.0))
-    mean = numpyro.sample("mean", dist.Uniform(0.0, 1.0))
-    u = numpyro.sample("u", dist.Uniform(0.0, 1.0))
-    scale = numpyro.deterministic("scale", mean + (1.0 - mean) * u)
+    a, mean, scale = tail_mean_scale_prior()
     b = numpyro.deterministic("b", a * (scale / mean - 1.0))
     return Params(a, b, scale)
 

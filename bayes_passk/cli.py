@@ -187,7 +187,22 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--group", help="the group (model) to fit when the data hold several")
     parser.add_argument("--format", choices=data_module.FORMATS, default="auto")
-    parser.add_argument("--prior", choices=list(registry()), default="scaled-beta")
+    parser.add_argument(
+        "--method",
+        choices=forecast_methods(),
+        help="bayes-<prior> (default: bayes-scaled-beta) or one of the papers' point methods",
+    )
+    parser.add_argument(
+        "--prior",
+        choices=list(registry()),
+        help="prior family of the Bayesian model (short for --method bayes-<prior>)",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=positive_int,
+        metavar="N",
+        help="point methods: percentile intervals from N bootstrap resamples of the problems",
+    )
     parser.add_argument(
         "--k", nargs="+", type=positive_int, help="k values (default: log grid from 1 to 1e6)"
     )
@@ -215,9 +230,11 @@ def run_forecast(args: argparse.Namespace) -> int:
 
     import bayes_passk as bp
     from bayes_passk import datasets
+    from bayes_passk.baselines import fit_baseline
     from bayes_passk.forecast import DEFAULT_KS
     from bayes_passk.plots import plot_forecast, save_figure
 
+    method = _forecast_method(args)
     source, group, attempts = args.source, args.group, args.attempts
     if source is None:
         source, default_group, default_attempts = DEFAULT_FORECAST
@@ -237,19 +254,26 @@ def run_forecast(args: argparse.Namespace) -> int:
         data = load_input(source, args.format, group)
     ks = np.array(args.k if args.k else DEFAULT_KS, dtype=np.int64)
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", bp.ConvergenceWarning)
-        result = bp.fit(
-            data,
-            prior=args.prior,
-            seed=args.seed,
-            chains=args.chains,
-            warmup=args.warmup,
-            samples=args.samples,
-        )
-        forecast = result.forecast(ks, ci=args.ci, target=args.target, seed=args.seed)
-    for warning in caught:
-        print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
+    writers = {}
+    if method.startswith("bayes-"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", bp.ConvergenceWarning)
+            result = bp.fit(
+                data,
+                prior=method.removeprefix("bayes-"),
+                seed=args.seed,
+                chains=args.chains,
+                warmup=args.warmup,
+                samples=args.samples,
+            )
+            forecast = result.forecast(ks, ci=args.ci, target=args.target, seed=args.seed)
+        for warning in caught:
+            print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
+        if out is not None:
+            writers[out / "posterior.nc"] = lambda path: result.idata.to_netcdf(path)
+    else:
+        fitted = fit_baseline(data, method)
+        forecast = fitted.forecast(ks, ci=args.ci, bootstrap=args.bootstrap or 0, seed=args.seed)
 
     label = data.groups[0] or Path(source).stem
     true_values = None if truth is None else mean_pass_at_k(truth, ks)
@@ -258,20 +282,40 @@ def run_forecast(args: argparse.Namespace) -> int:
         if true_values is not None:
             table["truth"] = true_values
         curves = None if true_values is None else {label: (ks, true_values)}
-        figure = plot_forecast({label: forecast}, truth=curves, title=f"{label}, {args.prior}")
+        figure = plot_forecast({label: forecast}, truth=curves, title=f"{label}, {method}")
+        writers[out / "forecast.csv"] = lambda path: table.to_csv(path, index=False)
+        writers[out / "forecast.png"] = lambda path: save_figure(figure, path)
         out.mkdir(parents=True, exist_ok=True)
-        _write_all(
-            {
-                out / "forecast.csv": lambda path: table.to_csv(path, index=False),
-                out / "forecast.png": lambda path: save_figure(figure, path),
-                out / "posterior.nc": lambda path: result.idata.to_netcdf(path),
-            }
-        )
+        _write_all(writers)
     if args.json:
         print(forecast.to_json())
         return 0
     _print_forecast(source, data, forecast, true_values)
     return 0
+
+
+def forecast_methods() -> list[str]:
+    """``bayes-<family>`` for every registered prior family, then the point methods."""
+    from bayes_passk.baselines import METHODS
+    from bayes_passk.families import registry
+
+    return [f"bayes-{name}" for name in registry()] + list(METHODS)
+
+
+def _forecast_method(args: argparse.Namespace) -> str:
+    """Return the method named by --method or --prior; reject conflicting options."""
+    method = args.method or f"bayes-{args.prior or 'scaled-beta'}"
+    if args.prior and method != f"bayes-{args.prior}":
+        raise InputError(f"--prior {args.prior} contradicts --method {method}")
+    if method.startswith("bayes-"):
+        if args.bootstrap:
+            raise InputError("--bootstrap applies to the point methods, not to " + method)
+    elif args.target != "benchmark":
+        raise InputError(
+            f"--target {args.target}: the point method {method} forecasts the "
+            "benchmark's pass@k only"
+        )
+    return method
 
 
 def _print_forecast(source: str, data: PassData, forecast, true_values) -> None:
@@ -282,26 +326,45 @@ def _print_forecast(source: str, data: PassData, forecast, true_values) -> None:
         f"{source}{group}: {data.num_problems} problems, {attempts} attempts each; "
         f"{forecast.method}, target {forecast.target}"
     )
-    header = ["k", "mean", "median", f"{forecast.ci:.0%} lower", "upper", "mcse", "unbiased"]
-    columns = [forecast.mean, forecast.median, forecast.lower, forecast.upper, forecast.mcse]
-    columns.append(forecast.unbiased)
+    named = {
+        "mean": forecast.mean,
+        "median": forecast.median,
+        f"{forecast.ci:.0%} lower": forecast.lower,
+        "upper": forecast.upper,
+        "mcse": forecast.mcse,
+        "unbiased": forecast.unbiased,
+    }
+    if forecast.diagnostics is None:  # a point method: its estimate, no median or MCSE
+        named = {"estimate": forecast.mean, **named}
+        del named["mean"], named["median"], named["mcse"]
     if true_values is not None:
-        header.append("truth")
-        columns.append(true_values)
-    rows = [[str(k), *(f"{column[i]:.4g}" for column in columns)] for i, k in enumerate(forecast.k)]
-    print(format_table(header, rows))
-    e, s = forecast.exponent, forecast.local_slope
-    print(f"exponent a: {e.mean:.3f} [{e.lower:.3f}, {e.upper:.3f}]")
-    print(
-        f"local slope of -log pass@k at k = {forecast.k.max()}: "
-        f"{s.mean:.3f} [{s.lower:.3f}, {s.upper:.3f}]"
-    )
+        named["truth"] = true_values
+    # Columns that are NaN throughout (intervals of an un-bootstrapped point method) say nothing.
+    named = {name: column for name, column in named.items() if not np.isnan(column).all()}
+    rows = [
+        [str(k), *(f"{column[i]:.4g}" for column in named.values())]
+        for i, k in enumerate(forecast.k)
+    ]
+    print(format_table(["k", *named], rows))
+    print(f"exponent: {_with_interval(forecast.exponent)}")
+    slope = forecast.local_slope
+    if not math.isnan(slope.mean):
+        print(f"local slope of -log pass@k at k = {forecast.k.max()}: {_with_interval(slope)}")
     d = forecast.diagnostics
+    if d is None:
+        return
     verdict = "ok" if d["ok"] else "FAILED (see warning)"
     print(
         f"diagnostics: r_hat_max {d['r_hat_max']:.3f}, ess_bulk_min {d['ess_bulk_min']:.0f}, "
         f"ess_tail_min {d['ess_tail_min']:.0f}, divergences {d['divergences']}: {verdict}"
     )
+
+
+def _with_interval(summary) -> str:
+    """'0.25 [0.2, 0.3]', or '0.25' when there is no interval."""
+    if math.isnan(summary.lower):
+        return f"{summary.mean:.3f}"
+    return f"{summary.mean:.3f} [{summary.lower:.3f}, {summary.upper:.3f}]"
 
 
 def _write_all(writers: dict) -> None:

@@ -224,8 +224,8 @@ def posterior_pass_at_k(result, ks, max_draws: int = 1000, seed: int = 0) -> xr.
             "benchmark": (dims, _beta_draws(rng, benchmark, variance[..., :-1])),
             "new_given_hyper": (dims, 1 - survival_new[..., :-1]),
             "new": (dims, 1 - survival_new[..., :-1]),
-            "benchmark_local_slope": (dims[:2], _local_slope(survival)),
-            "new_local_slope": (dims[:2], _local_slope(survival_new)),
+            "benchmark_local_slope": (dims[:2], slope_at_largest_k(survival)),
+            "new_local_slope": (dims[:2], slope_at_largest_k(survival_new)),
         },
         coords=coords,
         attrs={"local_slope_k": k_max},
@@ -285,7 +285,7 @@ def _beta_draws(rng: np.random.Generator, mean: np.ndarray, variance: np.ndarray
     return np.where(usable, rng.beta(alpha, beta), mean)
 
 
-def _local_slope(survival: np.ndarray) -> np.ndarray:
+def slope_at_largest_k(survival: np.ndarray) -> np.ndarray:
     """-d log(-log pass@k) / d log k between the last two k, per draw."""
     log_neg_log_pass = np.log(-np.log1p(-survival[..., -2:]))
     return -(log_neg_log_pass[..., 1] - log_neg_log_pass[..., 0]) / SLOPE_STEP

@@ -24,8 +24,8 @@ import numpy as np
 
 from bayes_passk.families import PriorFamily
 
-STEP = 1.0 / 16.0
-HALF_WIDTH = 3.25
+STEP = 1.0 / 32.0
+HALF_WIDTH = 2.75
 NEWTON_STEPS = 16
 
 _t = np.arange(-HALF_WIDTH, HALF_WIDTH + STEP / 2, STEP)
@@ -46,7 +46,8 @@ def _log_integrand(family: PriorFamily, params, c, m, y):
     log_q = -jax.nn.softplus(-y)
     log1m_q = -jax.nn.softplus(y)
     log_s = family.log_scale(params)
-    log1m_s = jnp.log(-jnp.expm1(log_s))
+    # s = 1 (u rounding to 1) would make log(1 - s) = -inf and its gradient 0 * inf = NaN.
+    log1m_s = jnp.log(-jnp.expm1(jnp.minimum(log_s, -1e-300)))
     # 1 - s q = (1 - s) q + (1 - q), accurate when q is close to 1.
     log1m_p = jnp.logaddexp(log1m_s + log_q, log1m_q)
     return (

@@ -57,9 +57,18 @@ def _kumaraswamy_b(params: Params):
     return jnp.exp(-jnp.log(params.a) - betaln(params.a, params.b))
 
 
+def _log1mexp(x):
+    """Log(1 - e^x) for x < 0, accurate at both ends (Maechler 2012)."""
+    return jnp.where(x < -jnp.log(2.0), jnp.log1p(-jnp.exp(x)), jnp.log(-jnp.expm1(x)))
+
+
 def _q_from_v(v, a, b_kuma):
-    """Log q for the Kumaraswamy(a, b') inverse CDF q = (1 - (1 - v)^(1/b'))^(1/a)."""
-    return jnp.log(-jnp.expm1(jnp.log1p(-v) / b_kuma)) / a
+    """Log q and log(1 - q) for the Kumaraswamy(a, b') inverse CDF q = (1 - (1 - v)^(1/b'))^(1/a).
+
+    Goes through log w, w = (1 - v)^(1/b') = 1 - q^a, so that 1 - q keeps its digits as q -> 1.
+    """
+    log_q = _log1mexp(jnp.log1p(-v) / b_kuma) / a
+    return log_q, _log1mexp(log_q)
 
 
 class BetaByKumaraswamy(dist.Distribution):
@@ -91,16 +100,19 @@ class BetaByKumaraswamy(dist.Distribution):
         key_a, key_b = jax.random.split(key)
         log_ga = jax.random.loggamma(key_a, self.a, shape)
         log_gb = jax.random.loggamma(key_b, self.b, shape)
-        log_q = log_ga - jnp.logaddexp(log_ga, log_gb)
+        # log q = -log(1 + G_b / G_a), not log G_a - log(G_a + G_b), which cancels to 0 as q -> 1.
+        log_q = -jax.nn.softplus(log_gb - log_ga)
         b_kuma = _kumaraswamy_b(Params(self.a, self.b, 1.0))
-        return -jnp.expm1(b_kuma * jnp.log(-jnp.expm1(self.a * log_q)))
+        v = -jnp.expm1(b_kuma * jnp.log(-jnp.expm1(self.a * log_q)))
+        # v rounds to 1 when 1 - q^a < 1e-16^(1/b') (b << 1 piles mass at q = 1), where
+        # log_prob is NaN; the largest float below 1 moves q by less than that.
+        return jnp.minimum(v, 1.0 - jnp.finfo(v.dtype).epsneg)
 
     def log_prob(self, value):
         """Log pi_Beta(q) - log pi_K(q) at q = F_K^{-1}(v)."""
         a, b = self.a, self.b
         b_kuma = _kumaraswamy_b(Params(a, b, 1.0))
-        log_q = _q_from_v(value, a, b_kuma)
-        log1m_q = jnp.log(-jnp.expm1(log_q))
+        log_q, log1m_q = _q_from_v(value, a, b_kuma)
         log1m_qa = jnp.log1p(-value) / b_kuma
         log_beta = (a - 1) * log_q + (b - 1) * log1m_q - betaln(a, b)
         log_kuma = jnp.log(a * b_kuma) + (a - 1) * log_q + (b_kuma - 1) * log1m_qa
@@ -109,7 +121,7 @@ class BetaByKumaraswamy(dist.Distribution):
 
 def log_rate(v, params: Params):
     """Log p = log s + log F_K^{-1}(v)."""
-    return jnp.log(params.scale) + _q_from_v(v, params.a, _kumaraswamy_b(params))
+    return jnp.log(params.scale) + _q_from_v(v, params.a, _kumaraswamy_b(params))[0]
 
 
 def log_density_q(log_q, log1m_q, params: Params):

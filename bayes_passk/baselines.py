@@ -1,0 +1,351 @@
+r"""The seed papers' point estimators, behind the same forecast interface as the Bayesian fit.
+
+Every method takes a `PassData`, fits by least squares or maximum likelihood, and returns a
+`BaselineFit` whose ``forecast(ks)`` gives pass@k for the benchmark's problems and whose
+``exponent`` is its power-law exponent:
+
+- ``regression``: least squares of log(-log pass@k) on log k over the unbiased estimates at
+  101 log-spaced k up to the smallest n (Brown et al. 2024; Schaeffer et al. 2025). Brown et
+  al.'s coverage form pass@k ~ exp(a k^b) is the same line: log(-log pass@k) = log(-a) + b log k,
+  so it is not a separate method. Forecast exp(-A k^(-b)), exponent b.
+- ``discretized-beta``, ``discretized-kumaraswamy``: the per-problem rates c_i / n_i are binned
+  ([0, r/2], then 10 log-spaced edges per decade from the resolution r = 1 / max n to 1, so every
+  zero-success problem falls in the left-tail bucket) and the scaled distribution is fitted to
+  the bin counts by maximum likelihood, scale fixed at the largest observed rate
+  (Schaeffer et al. 2025; ``fit_scale=True`` fits it too). Forecast 1 - E[(1 - p)^k], exponent a.
+- ``beta-binomial``: two-parameter beta-binomial MLE, forecast 1 - B(a, b + k) / B(a, b)
+  (Kazdan et al. 2025). Ragged n is fine: each problem has its own likelihood term.
+- ``scaled-beta-binomial``, ``kumaraswamy-binomial``: three-parameter MLE of the binomial
+  likelihood integrated over the scaled prior (Schaeffer et al. 2025), by the same float64
+  quadrature the Bayesian model uses, with exact gradients (JAX), no multi-precision arithmetic.
+
+Parameters are optimised in log space (scale through a logistic map) with bounded L-BFGS-B from
+several starts. Data that cannot identify a method (no success at all, or every problem always
+solved) raise `InputError` instead of returning NaN.
+
+Example:
+    >>> import bayes_passk as bp
+    >>> data = bp.PassData.from_counts(["a", "b", "c", "d"], n=[100] * 4, c=[0, 1, 5, 40])
+    >>> fitted = fit_baseline(data, "beta-binomial")
+    >>> forecast = fitted.forecast([1, 1000])
+    >>> bool(forecast.mean[0] < forecast.mean[1] < 1)
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache, partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import optimize, special
+
+from bayes_passk.data import InputError, PassData
+from bayes_passk.estimators import mean_pass_at_k
+from bayes_passk.families import ScaledParams, get_family
+from bayes_passk.forecast import DEFAULT_KS, SLOPE_STEP, Forecast, Summary, slope_at_largest_k
+from bayes_passk.functionals import log_marginal_likelihood, log_survival_new
+
+REGRESSION_POINTS = 101
+BINS_PER_DECADE = 10
+SCALED_STARTS = 2
+
+
+class BaselineFit(NamedTuple):
+    """A fitted point method: its name, parameters, exponent and the data it saw."""
+
+    method: str
+    params: dict[str, float]
+    exponent: float
+    data: PassData
+    options: dict
+
+    def pass_at_k(self, ks) -> np.ndarray:
+        """Point forecast of pass@k at each k."""
+        ks = np.asarray(ks, dtype=float)
+        return METHODS[self.method].pass_at_k(self.params, ks)
+
+    def forecast(self, ks=None, ci: float = 0.9, bootstrap: int = 0, seed: int = 0) -> Forecast:
+        """pass@k at each k as a `Forecast`; intervals only with ``bootstrap`` > 0 replicates.
+
+        The bootstrap resamples problems with replacement, refits, and reports equal-tailed
+        percentile intervals of pass@k and of the exponent.
+        """
+        ks = np.asarray(DEFAULT_KS if ks is None else ks, dtype=np.int64).ravel()
+        if ks.size == 0 or (ks < 1).any():
+            raise ValueError(f"every k must be a positive integer, got {ks.tolist()}")
+        if not 0 < ci < 1:
+            raise ValueError(f"ci must lie strictly between 0 and 1, got {ci}")
+        # One more k just past the largest gives the local slope of -log pass@k there.
+        all_ks = np.append(ks, ks.max() * np.exp(SLOPE_STEP))
+        point = self.pass_at_k(all_ks)
+        nan = np.full(ks.shape, np.nan)
+        lower, upper = nan, nan
+        exponent = Summary(self.exponent, self.exponent, np.nan, np.nan, np.nan)
+        slope = float(slope_at_largest_k(1 - point))
+        local_slope = Summary(slope, slope, np.nan, np.nan, np.nan)
+        if bootstrap > 0:
+            curves, exponents = _bootstrap(self, all_ks, bootstrap, seed)
+            quantiles = [(1 - ci) / 2, (1 + ci) / 2]
+            lower, upper = np.nanquantile(curves[:, :-1], quantiles, axis=0)
+            exponent = exponent._replace(**_interval(exponents, quantiles))
+            slopes = slope_at_largest_k(1 - curves)
+            local_slope = local_slope._replace(**_interval(slopes, quantiles))
+        return Forecast(
+            method=self.method,
+            target="benchmark",
+            ci=ci,
+            k=ks,
+            mean=point[:-1],
+            median=point[:-1],
+            lower=lower,
+            upper=upper,
+            mcse=nan,
+            mcse_lower=nan,
+            mcse_upper=nan,
+            unbiased=mean_pass_at_k(self.data, ks),
+            exponent=exponent,
+            local_slope=local_slope,
+            diagnostics=None,
+        )
+
+
+class _Method(NamedTuple):
+    fit: Callable[..., tuple[dict[str, float], float]]
+    pass_at_k: Callable[[dict[str, float], np.ndarray], np.ndarray]
+
+
+def fit_baseline(data: PassData, method: str, **options) -> BaselineFit:
+    """Fit one of `METHODS` to `data` (one group).
+
+    Args:
+        data: counts per problem.
+        method: a name in `METHODS`.
+        **options: method options: ``fit_scale`` (discretized methods).
+
+    Returns:
+        A `BaselineFit`.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known methods: {', '.join(METHODS)}")
+    data = data.single_group()
+    if data.c.sum() == 0:
+        raise InputError(f"{method}: no problem has a success, so nothing identifies the fit")
+    if (data.c == data.n).all():
+        raise InputError(f"{method}: every attempt succeeded, so nothing identifies the fit")
+    params, exponent = METHODS[method].fit(data, **options)
+    return BaselineFit(method, params, float(exponent), data, dict(options))
+
+
+# --- regression -------------------------------------------------------------------------------
+
+
+def _fit_regression(data: PassData) -> tuple[dict[str, float], float]:
+    ks = np.unique(np.round(np.logspace(0, np.log10(data.n.min()), REGRESSION_POINTS)))
+    estimates = mean_pass_at_k(data, ks.astype(np.int64))
+    usable = (estimates > 0) & (estimates < 1)
+    if usable.sum() < 2:
+        raise InputError("regression: fewer than two k with 0 < pass@k < 1 to fit a line to")
+    slope, intercept = np.polyfit(np.log(ks[usable]), np.log(-np.log(estimates[usable])), 1)
+    return {"log_A": float(intercept), "b": float(-slope)}, -slope
+
+
+def _regression_pass_at_k(params, ks):
+    return np.exp(-np.exp(params["log_A"] - params["b"] * np.log(ks)))
+
+
+# --- beta-binomial ----------------------------------------------------------------------------
+
+
+def _fit_beta_binomial(data: PassData) -> tuple[dict[str, float], float]:
+    n, c = data.n.astype(float), data.c.astype(float)
+
+    def negative_log_likelihood(theta):
+        a, b = np.exp(theta)
+        return -np.sum(special.betaln(c + a, n - c + b) - special.betaln(a, b))
+
+    rate = (c / n).mean()
+    starts = [np.log([a, a * (1 - rate) / max(rate, 1e-9)]) for a in (0.05, 0.3, 1.0)]
+    theta = _minimize(negative_log_likelihood, starts, bounds=[(-12, 8), (-12, 16)])
+    a, b = np.exp(theta)
+    return {"a": float(a), "b": float(b)}, a
+
+
+def _beta_binomial_pass_at_k(params, ks):
+    a, b = params["a"], params["b"]
+    return -np.expm1(special.betaln(a, b + ks) - special.betaln(a, b))
+
+
+# --- discretized scaled distributions ---------------------------------------------------------
+
+
+def discretization_edges(resolution: float) -> np.ndarray:
+    """Bin edges: 0, r/2, then 10 log-spaced edges per decade from r to 1.
+
+    Example:
+        >>> discretization_edges(1e-2)[:4].round(5).tolist()
+        [0.0, 0.005, 0.01, 0.01259]
+    """
+    decades = -np.log10(resolution)
+    upper = np.logspace(np.log10(resolution), 0, int(round(decades * BINS_PER_DECADE)) + 1)
+    return np.concatenate([[0.0, resolution / 2], upper])
+
+
+def _beta_cdf(x, a, b):
+    return special.betainc(a, b, np.clip(x, 0, 1))
+
+
+def _kumaraswamy_cdf(x, a, b):
+    with np.errstate(divide="ignore"):  # x = 1: log1p(-1) = -inf gives the right CDF, 1
+        return -np.expm1(b * np.log1p(-(np.clip(x, 0, 1) ** a)))
+
+
+def _fit_discretized(data: PassData, cdf, fit_scale: bool = False):
+    rates = data.c / data.n
+    edges = discretization_edges(1.0 / data.n.max())
+    counts, _ = np.histogram(rates, bins=edges)
+    occupied = counts > 0
+    low, high, counts = edges[:-1][occupied], edges[1:][occupied], counts[occupied]
+    top = rates.max()
+
+    def unpack(theta):
+        a, b = np.exp(theta[:2])
+        scale = top + (1 - top) * special.expit(theta[2]) if fit_scale else top
+        return a, b, scale
+
+    def negative_log_likelihood(theta):
+        a, b, scale = unpack(theta)
+        mass = cdf(high / scale, a, b) - cdf(low / scale, a, b)
+        return -np.sum(counts * np.log(np.clip(mass, 1e-300, None)))
+
+    starts = [np.log([a, b]) for a in (0.05, 0.3, 1.0) for b in (1.0, 5.0)]
+    bounds = [(-12, 8), (-12, 16)]
+    if fit_scale:
+        starts = [np.append(start, 0.0) for start in starts]
+        bounds.append((-20, 20))
+    a, b, scale = unpack(_minimize(negative_log_likelihood, starts, bounds))
+    return {"a": float(a), "b": float(b), "scale": float(scale)}, a
+
+
+# --- three-parameter binomial MLE over the scaled prior ---------------------------------------
+
+
+def _fit_scaled_binomial(data: PassData, family_name: str):
+    rows, weight = np.unique(np.stack([data.n, data.c], axis=1), axis=0, return_counts=True)
+    # Pad to a power of two with weight-0 rows, so that most data sets share one compilation.
+    size = max(16, 1 << int(np.ceil(np.log2(len(rows)))))
+    pad = size - len(rows)
+    n = jnp.asarray(np.concatenate([rows[:, 0], np.ones(pad)]), float)
+    c = jnp.asarray(np.concatenate([rows[:, 1], np.zeros(pad)]), float)
+    w = jnp.asarray(np.concatenate([weight, np.zeros(pad)]), float)
+    value_and_grad = _negative_log_likelihood(family_name)
+    top = float((data.c / data.n).max())
+
+    def objective(theta):
+        value, grad = value_and_grad(jnp.asarray(theta), n, c, w)
+        return float(value), np.asarray(grad, dtype=float)
+
+    # The likelihood can have separate optima in the weakly identified scale: screen a grid of
+    # starts by value, then optimise from the best few.
+    grid = [
+        np.array([np.log(a), np.log(b), special.logit(s)])
+        for a in (0.05, 0.2, 0.8)
+        for b in (1.0, 10.0)
+        for s in (min(0.999, max(2 * top, 0.01)), 0.9)
+    ]
+    starts = sorted(grid, key=lambda theta: objective(theta)[0])[:SCALED_STARTS]
+    theta = _minimize(objective, starts, bounds=[(-8, 5), (-10, 14), (-12, 12)], jac=True)
+    a, b, scale = np.exp(theta[0]), np.exp(theta[1]), special.expit(theta[2])
+    return {"a": float(a), "b": float(b), "scale": float(scale)}, a
+
+
+@cache
+def _negative_log_likelihood(family_name: str):
+    """Compiled value and gradient of -sum_i w_i log P(c_i | n_i) in (log a, log b, logit s)."""
+    family = get_family(family_name)
+
+    def negative_log_likelihood(theta, n, c, w):
+        params = ScaledParams(jnp.exp(theta[0]), jnp.exp(theta[1]), jax.nn.sigmoid(theta[2]))
+        log_lik = jax.vmap(lambda n_, c_: log_marginal_likelihood(family, params, n_, c_))(n, c)
+        return -jnp.sum(w * log_lik)
+
+    return jax.jit(jax.value_and_grad(negative_log_likelihood))
+
+
+@cache
+def _survival_curve(family_name: str):
+    """Compiled 1 - E[(1 - p)^k] over k for a scaled family with parameters (a, b, s)."""
+    family = get_family(family_name)
+
+    def pass_at_k(a, b, scale, ks):
+        params = ScaledParams(a, b, scale)
+        return -jnp.expm1(jax.vmap(lambda k: log_survival_new(family, params, k))(ks))
+
+    return jax.jit(pass_at_k)
+
+
+def _scaled_pass_at_k(family_name: str):
+    def pass_at_k(params, ks):
+        curve = _survival_curve(family_name)
+        return np.asarray(curve(params["a"], params["b"], params["scale"], jnp.asarray(ks, float)))
+
+    return pass_at_k
+
+
+# --- shared -----------------------------------------------------------------------------------
+
+
+def _minimize(objective, starts, bounds, jac: bool = False) -> np.ndarray:
+    """Best L-BFGS-B optimum over several starts (the likelihoods can be multimodal)."""
+    best = None
+    for start in starts:
+        start = np.clip(start, [lo for lo, _ in bounds], [hi for _, hi in bounds])
+        result = optimize.minimize(objective, start, jac=jac, method="L-BFGS-B", bounds=bounds)
+        if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
+            best = result
+    if best is None:
+        raise InputError("the fit failed from every starting point (non-finite likelihood)")
+    return best.x
+
+
+def _interval(values, quantiles) -> dict[str, float]:
+    lower, upper = np.nanquantile(values, quantiles)
+    return {"lower": float(lower), "upper": float(upper)}
+
+
+def _bootstrap(fitted: BaselineFit, ks, replicates: int, seed: int):
+    rng = np.random.default_rng(seed)
+    data = fitted.data
+    curves = np.full((replicates, ks.size), np.nan)
+    exponents = np.full(replicates, np.nan)
+    for index in range(replicates):
+        pick = rng.integers(0, data.num_problems, data.num_problems)
+        sample = PassData(data.problem_id[pick], data.n[pick], data.c[pick], data.group[pick])
+        try:
+            refit = fit_baseline(sample, fitted.method, **fitted.options)
+        except InputError:
+            continue  # a resample without information; its quantiles stay NaN
+        curves[index] = refit.pass_at_k(ks)
+        exponents[index] = refit.exponent
+    return curves, exponents
+
+
+METHODS: dict[str, _Method] = {
+    "regression": _Method(_fit_regression, _regression_pass_at_k),
+    "discretized-beta": _Method(
+        partial(_fit_discretized, cdf=_beta_cdf), _scaled_pass_at_k("scaled-beta")
+    ),
+    "discretized-kumaraswamy": _Method(
+        partial(_fit_discretized, cdf=_kumaraswamy_cdf), _scaled_pass_at_k("kumaraswamy")
+    ),
+    "beta-binomial": _Method(_fit_beta_binomial, _beta_binomial_pass_at_k),
+    "scaled-beta-binomial": _Method(
+        partial(_fit_scaled_binomial, family_name="scaled-beta"), _scaled_pass_at_k("scaled-beta")
+    ),
+    "kumaraswamy-binomial": _Method(
+        partial(_fit_scaled_binomial, family_name="kumaraswamy"), _scaled_pass_at_k("kumaraswamy")
+    ),
+}

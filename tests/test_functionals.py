@@ -1,0 +1,338 @@
+"""Quadrature moments of the prior families against mpmath oracles.
+
+The quantity under test is E[(1 - p)^k], for a fresh problem J(0, k) / J(0, 0) and for a problem
+seen with c successes in n attempts J(c, n - c + k) / J(c, n - c), where
+J(c, m) = int (s q)^c (1 - s q)^m pi(q) dq (see `bayes_passk.functionals`).
+
+Oracles:
+
+- scaled Beta, moderate m: J(c, m) = s^c B(a + c, b) / B(a, b) 2F1(-m, a + c; a + b + c; s), by
+  mpmath's hyp2f1 at 30 digits;
+- huge m (k = 1e6, 1e9), where the terminating series has up to 1e9 terms, and every Kumaraswamy
+  moment: mpmath.quad at 20 digits of the integrand in y = logit q, split at its mode and at
+  the widths of its exponential tails. Its own error estimate is asserted below 1e-12, and
+  `test_quad_oracle_matches_closed_forms` checks it against hyp2f1 and exact Kumaraswamy moments.
+
+mpmath takes ~0.1 s per quadrature, so by default the parameter grid is a 9-run Latin square over
+a in {0.05, 0.3, 1.5}, b in {0.7, 3, 200}, s in {0.035, 0.5, 1}: every pair of levels of (a, b),
+(a, s) and (b, s) appears once. The other 18 points of the full 3 x 3 x 3 grid run with -m slow.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import mpmath as mp
+import numpy as np
+import pytest
+from bayes_passk.models.kumaraswamy import FAMILY as KUMA
+from bayes_passk.models.kumaraswamy import Params as KumaParams
+from bayes_passk.models.scaled_beta import FAMILY as BETA
+from bayes_passk.models.scaled_beta import Params as BetaParams
+from scipy import special, stats
+
+import bayes_passk  # noqa: F401  (float64)
+from bayes_passk.functionals import (
+    log_marginal_likelihood,
+    log_survival_new,
+    log_survival_seen,
+)
+
+A_GRID = (0.05, 0.3, 1.5)
+B_GRID = (0.7, 3.0, 200.0)
+S_GRID = (0.035, 0.5, 1.0)
+SEEN = ((100, 0), (100, 3), (10000, 9000))
+K_MODERATE = (1, 10, 1000, 10000)
+K_HUGE = (10**6, 10**9)
+
+# Measured on the full 27-point grid, every (n, c) and k in K_MODERATE + K_HUGE (oracle error
+# < 1e-20), with the sinh-sinh rule of step 1/32: max relative error on E[(1 - p)^k] of 1.5e-10
+# for the scaled Beta and 3.1e-10 for the Kumaraswamy, apart from the Kumaraswamy with
+# a = 0.05, b = 3. There the integrand in y has its peak at y* = -22 with width 16 and a second,
+# unit-scale feature at y = 0 (where 1 - q^a turns into a (1 - q)); the rule's nodes are ~1.6
+# apart there, which leaves 1.4e-5 (step 1/16: 5e-4; step 1/64: 1e-7, at twice the cost). The
+# tolerances are about 3 to 6 times these maxima, far above the oracle's 1e-12.
+RTOL = {"scaled-beta": 1e-9, "kumaraswamy": 1e-9}
+RTOL_KUMARASWAMY_TWO_SCALES = 5e-5
+
+
+def _latin_square():
+    """The 9 grid points (A[i], B[j], S[(i + j) % 3])."""
+    return {(A_GRID[i], B_GRID[j], S_GRID[(i + j) % 3]) for i in range(3) for j in range(3)}
+
+
+def _grid(family_name):
+    """The full (a, b, s) grid as pytest params: Latin square by default, the rest slow."""
+    default = _latin_square()
+    params = []
+    for a, b, s in itertools.product(A_GRID, B_GRID, S_GRID):
+        marks = [] if (a, b, s) in default else [pytest.mark.slow]
+        params.append(pytest.param(a, b, s, marks=marks, id=f"a={a}-b={b}-s={s}"))
+    return params
+
+
+# ---------------------------------------------------------------------------------------------
+# mpmath oracles
+
+
+def _mp_log_density(family_name, a, b):
+    """mpmath log pi(q) as a function of (log q, log(1 - q))."""
+    if family_name == "scaled-beta":
+        log_beta = mp.log(mp.beta(a, b))
+        return lambda lq, l1q: (a - 1) * lq + (b - 1) * l1q - log_beta
+    log_ab = mp.log(a * b)
+    return lambda lq, l1q: log_ab + (a - 1) * lq + (b - 1) * mp.log(-mp.expm1(a * lq))
+
+
+def mp_log_moment_quad(family_name, a, b, s, c, m):
+    """Log J(c, m) by mpmath.quad in y = logit q at 20 digits (float out)."""
+    with mp.workdps(20):
+        a, b, s = mp.mpf(a), mp.mpf(b), mp.mpf(s)
+        log_density = _mp_log_density(family_name, a, b)
+        log_s = mp.log(s)
+
+        def log_f(y):
+            lq = -mp.log1p(mp.exp(-y))
+            l1q = lq - y
+            value = c * (log_s + lq) + log_density(lq, l1q) + lq + l1q
+            if m:
+                # s < 1 keeps 1 - s q >= 1 - s away from 0; s = 1 uses log(1 - q) exactly.
+                value += m * (l1q if s == 1 else mp.log1p(-s * mp.exp(lq)))
+            return value
+
+        q0 = min((c + a) / (c + m + a + b) / s, mp.mpf(0.5))
+        mode = mp.findroot(lambda y: mp.diff(log_f, y), mp.log(q0) - mp.log1p(-q0))
+        log_peak = log_f(mode)
+        # Left tail ~ exp((a + c) y), right tail at least ~ exp(-b y): breakpoints 20 e-folds out.
+        points = sorted({mode - 20 / (a + c), mode - 20, mode, mode + 20, mode + 20 / b})
+        value, error = mp.quad(
+            lambda y: mp.exp(log_f(y) - log_peak), [-mp.inf, *points, mp.inf], error=True
+        )
+        assert error / value < 1e-12, (family_name, a, b, s, c, m, error / value)
+        return float(mp.log(value) + log_peak)
+
+
+def mp_log_moment_hyp2f1(a, b, s, c, m):
+    """Log J(c, m) for the scaled Beta: s^c B(a + c, b) / B(a, b) 2F1(-m, a + c; a + b + c; s)."""
+    with mp.workdps(30):
+        a, b, s = mp.mpf(a), mp.mpf(b), mp.mpf(s)
+        return float(
+            c * mp.log(s)
+            + mp.log(mp.beta(a + c, b))
+            - mp.log(mp.beta(a, b))
+            + mp.log(mp.hyp2f1(-m, a + c, a + b + c, s))
+        )
+
+
+def oracle_log_moment(family_name, a, b, s, c, m):
+    """hyp2f1 for the scaled Beta where the terminating series is cheap, quadrature otherwise."""
+    # hyp2f1 sums m + 1 alternating terms for s < 1 (seconds at s m ~ 5000); s = 1 is Gauss's
+    # closed form.
+    if family_name == "scaled-beta" and (s == 1.0 or s * m <= 2000):
+        return mp_log_moment_hyp2f1(a, b, s, c, m)
+    return mp_log_moment_quad(family_name, a, b, s, c, m)
+
+
+def test_quad_oracle_matches_closed_forms():
+    """The quadrature oracle agrees with hyp2f1 and with exact Kumaraswamy moments."""
+    # Scaled Beta, hard corners of the grid, k = 1e3 on top of each seen problem.
+    for a, b, s, c, m in [
+        (0.05, 200.0, 0.035, 0, 1000),
+        (0.05, 0.7, 0.5, 3, 1097),
+        (1.5, 3.0, 0.5, 9000, 2000),
+        (0.3, 200.0, 1.0, 9000, 2000),
+    ]:
+        quad = mp_log_moment_quad("scaled-beta", a, b, s, c, m)
+        hyp = mp_log_moment_hyp2f1(a, b, s, c, m)
+        assert abs(quad - hyp) < 1e-12 * max(1.0, abs(hyp)), (a, b, s, c, m, quad, hyp)
+    # Kumaraswamy: E[q^j] = b B(1 + j / a, b), so J(1, 0) = s b B(1 + 1/a, b) and, at s = 1,
+    # J(0, 1) = 1 - b B(1 + 1/a, b); and Kumaraswamy(1, b) = Beta(1, b).
+    for a, b in [(0.05, 3.0), (0.3, 200.0), (1.5, 0.7)]:
+        with mp.workdps(30):
+            mean_q = float(b * mp.beta(1 + 1 / mp.mpf(a), b))
+            log1m_mean_q = float(mp.log1p(-b * mp.beta(1 + 1 / mp.mpf(a), b)))
+        quad = mp_log_moment_quad("kumaraswamy", a, b, 0.5, 1, 0)
+        assert quad == pytest.approx(np.log(0.5 * mean_q), rel=1e-12, abs=1e-12)
+        quad = mp_log_moment_quad("kumaraswamy", a, b, 1.0, 0, 1)
+        assert quad == pytest.approx(log1m_mean_q, rel=1e-12, abs=1e-14)
+    for b, s, c, m in [(3.0, 0.5, 3, 10097), (200.0, 0.035, 0, 10**4)]:
+        quad = mp_log_moment_quad("kumaraswamy", 1.0, b, s, c, m)
+        hyp = mp_log_moment_hyp2f1(1.0, b, s, c, m)
+        assert abs(quad - hyp) < 1e-12 * max(1.0, abs(hyp)), (b, s, c, m, quad, hyp)
+
+
+# ---------------------------------------------------------------------------------------------
+# E[(1 - p)^k] against the oracles
+
+FAMILIES = {"scaled-beta": (BETA, BetaParams), "kumaraswamy": (KUMA, KumaParams)}
+
+# One k grid for every call, so that each jitted function compiles once: 0, a log grid from 1 to
+# 1e9 (steps of 7%) with the oracle's k, and 1e12.
+K_GRID = np.unique(
+    np.concatenate([[0.0, 1e12], K_MODERATE, K_HUGE, np.round(np.geomspace(1, 1e9, 300))])
+)
+
+
+def _survival_fns(family_name):
+    family, params_cls = FAMILIES[family_name]
+
+    def new(a, b, s, k):
+        return log_survival_new(family, params_cls(a, b, s), k)
+
+    def seen(a, b, s, n, c, k):
+        return log_survival_seen(family, params_cls(a, b, s), n, c, k)
+
+    new = jax.jit(jax.vmap(new, in_axes=(None, None, None, 0)))
+    seen = jax.jit(jax.vmap(seen, in_axes=(None, None, None, None, None, 0)))
+    return lambda a, b, s: np.asarray(new(a, b, s, K_GRID)), lambda a, b, s, n, c: np.asarray(
+        seen(a, b, s, float(n), float(c), K_GRID)
+    )
+
+
+_SURVIVAL = {name: _survival_fns(name) for name in FAMILIES}
+
+
+def _check_survival(name, a, b, s, ks):
+    """Max relative error of E[(1 - p)^k], fresh and for every seen (n, c), over ks."""
+    new, seen = _SURVIVAL[name]
+    index = np.searchsorted(K_GRID, ks)
+    got = new(a, b, s)[index]
+    rows = [("fresh", k, got[i], oracle_log_moment(name, a, b, s, 0, k)) for i, k in enumerate(ks)]
+    for n, c in SEEN:
+        got = seen(a, b, s, n, c)[index]
+        base = oracle_log_moment(name, a, b, s, c, n - c)
+        for i, k in enumerate(ks):
+            want = oracle_log_moment(name, a, b, s, c, n - c + k) - base
+            rows.append(((n, c), k, got[i], want))
+    errors = [(abs(np.expm1(got - want)), where, k, np.exp(want)) for where, k, got, want in rows]
+    return max(errors, key=lambda e: e[0])
+
+
+@pytest.mark.parametrize(("a", "b", "s"), _grid("scaled-beta"))
+def test_scaled_beta_survival_matches_oracle(a, b, s):
+    error, where, k, expected = _check_survival("scaled-beta", a, b, s, K_MODERATE + K_HUGE)
+    assert error < RTOL["scaled-beta"], f"rel. error {error:.2e} at {where}, k={k} ({expected})"
+
+
+@pytest.mark.parametrize(("a", "b", "s"), _grid("kumaraswamy"))
+def test_kumaraswamy_survival_matches_oracle(a, b, s, request):
+    # Every Kumaraswamy oracle is a quadrature (0.1 s each): k = 1, 10 and 1e4 only on the slow
+    # part of the grid.
+    slow = request.node.get_closest_marker("slow") is not None
+    ks = K_MODERATE + K_HUGE if slow else (1000,) + K_HUGE
+    error, where, k, expected = _check_survival("kumaraswamy", a, b, s, ks)
+    rtol = RTOL_KUMARASWAMY_TWO_SCALES if (a, b) == (0.05, 3.0) else RTOL["kumaraswamy"]
+    assert error < rtol, f"rel. error {error:.2e} at {where}, k={k} ({expected})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Marginal likelihood, gradients, monotonicity
+
+
+@jax.jit
+def _beta_log_marginal(a, b, s, n, c):
+    one = lambda n, c: log_marginal_likelihood(BETA, BetaParams(a, b, s), n, c)  # noqa: E731
+    return jnp.vectorize(one)(n, c)
+
+
+@pytest.mark.parametrize(("a", "b"), [(0.05, 200.0), (0.3, 3.0), (1.5, 0.7), (2.0, 5.0)])
+def test_unscaled_beta_marginal_likelihood_is_beta_binomial(a, b):
+    ns = np.array([1, 1, 20, 20, 20, 100, 100, 10000, 10000, 10000], dtype=float)
+    cs = np.array([0, 1, 0, 7, 20, 3, 100, 0, 9000, 10000], dtype=float)
+    got = np.asarray(_beta_log_marginal(a, b, 1.0, ns, cs))
+    want = stats.betabinom.logpmf(cs, ns, a, b)
+    # Quadrature error on J (rel. <= 1.1e-7 at a = 0.05, see RTOL) plus scipy's ~1e-12.
+    np.testing.assert_allclose(np.exp(got - want), 1.0, rtol=2e-7, atol=0)
+
+
+def _value_and_grad(family_name):
+    family, params_cls = FAMILIES[family_name]
+
+    def f(a, b, s, n, c):
+        return log_marginal_likelihood(family, params_cls(a, b, s), n, c)
+
+    return jax.jit(f), jax.jit(jax.grad(f, argnums=(0, 1, 2)))
+
+
+_VALUE_AND_GRAD = {name: _value_and_grad(name) for name in FAMILIES}
+
+
+@pytest.mark.parametrize(
+    ("family_name", "params", "n", "c"),
+    [
+        ("scaled-beta", (0.3, 3.0, 0.5), 100.0, 3.0),
+        ("scaled-beta", (1.5, 200.0, 0.035), 10000.0, 158.0),
+        ("kumaraswamy", (0.3, 3.0, 0.5), 100.0, 0.0),
+        ("kumaraswamy", (1.5, 0.7, 0.9), 20.0, 7.0),
+    ],
+)
+def test_marginal_likelihood_gradient_matches_finite_difference(family_name, params, n, c):
+    f, grad = _VALUE_AND_GRAD[family_name]
+    params = np.array(params)
+    gradient = grad(*params, n, c)
+    for i, g in enumerate(gradient):
+        assert np.isfinite(g), i
+        # Central difference, h = 1e-5 x: truncation ~h^2 |f'''| ~ 1e-10 relative, rounding
+        # ~1e-16 |f| / h ~ 1e-9 for |f| ~ 1e2. The gradient holds the quadrature nodes fixed
+        # where a finite difference moves them with the mode: a further change of the order of
+        # the quadrature error (< 1e-7) over a step that changes f by O(h).
+        h = 1e-5 * params[i]
+        up, down = params.copy(), params.copy()
+        up[i] += h
+        down[i] -= h
+        fd = (f(*up, n, c) - f(*down, n, c)) / (up[i] - down[i])
+        assert float(g) == pytest.approx(float(fd), rel=1e-6, abs=1e-7), i
+
+
+def test_gradient_at_scale_one_is_finite():
+    # u rounding to 1 puts s at exactly 1, where log(1 - s) = -inf: the gradient must stay finite
+    # for NUTS (the scale component then omits the (1 - s) q term; s = 1 is a rounding artefact,
+    # the MLE keeps s < 1), and the a, b components stay exact.
+    f, grad = _VALUE_AND_GRAD["scaled-beta"]
+    gradient = np.asarray(grad(0.3, 3.0, 1.0, 100.0, 3.0))
+    assert np.all(np.isfinite(gradient))
+    for i, h in [(0, 1e-6), (1, 1e-5)]:
+        up, down = np.array([0.3, 3.0, 1.0]), np.array([0.3, 3.0, 1.0])
+        up[i] += h
+        down[i] -= h
+        fd = (f(*up, 100.0, 3.0) - f(*down, 100.0, 3.0)) / (2 * h)
+        assert float(gradient[i]) == pytest.approx(float(fd), rel=1e-6)
+
+
+@pytest.mark.parametrize("family_name", sorted(FAMILIES))
+@pytest.mark.parametrize(
+    ("a", "b", "s"),
+    [(0.05, 200.0, 0.035), (0.3, 0.7, 1.0), (1.5, 3.0, 0.5), (0.1, 50.0, 0.9)],
+)
+def test_survival_is_decreasing_in_k_and_a_probability(family_name, a, b, s):
+    new, seen = _SURVIVAL[family_name]
+    curves = {"fresh": new(a, b, s)}
+    for n, c in SEEN:
+        curves[(n, c)] = seen(a, b, s, n, c)
+    for where, log_e in curves.items():
+        assert np.all(np.isfinite(log_e)), where
+        # Two quadratures of the same integral differ by rounding, ~1e-15 in log E: all that
+        # E[(1 - p)^k] = 1 - k E[p] + ... shows when E[p] is tiny (the Kumaraswamy(0.05, 200)
+        # has E[q] ~ 1e-40, so E stays 1 - 5e-12 up to k = 1e9).
+        rounding = 1e-12
+        assert abs(log_e[0]) < rounding, where  # k = 0
+        assert np.all(np.diff(log_e) < rounding), where
+        survival = np.exp(log_e)
+        assert np.all((survival >= 0) & (survival <= 1 + rounding)), where
+        # Where the decrease is resolved it is strict: consecutive k differ by >= 1 or 7%,
+        # which moves E far more than the quadrature's error of at most 1e-6.
+        resolved = log_e[1:] < -1e-9
+        assert np.all(np.diff(log_e[1:])[resolved[1:]] < 0), where
+
+
+def test_log_moment_accepts_huge_counts():
+    # k = 1e12 on top of c = 1e6 successes: finite, and below k = 1e9.
+    log_e = _SURVIVAL["scaled-beta"][1](0.3, 3.0, 0.5, 1e6, 1e6)
+    assert np.all(np.isfinite(log_e)) and log_e[-1] < log_e[-2] < 0
+    # For a fresh problem with s k >> 1, (1 - s q)^k ~ exp(-k s q) gives
+    # E ~ Gamma(a + b) / Gamma(b) (s k)^-a, with relative corrections O(1 / (s k)) ~ 1e-12.
+    got = _SURVIVAL["scaled-beta"][0](0.3, 3.0, 0.5)[-1]
+    want = special.gammaln(3.3) - special.gammaln(3.0) - 0.3 * np.log(0.5e12)
+    assert got == pytest.approx(want, abs=2e-7)  # the quadrature's error, see RTOL

@@ -1,7 +1,7 @@
 """NUTS diagnostics of the latent (per-problem p_i) and marginalised forms of the same model.
 
-    python benchmarks/latent_vs_marginal.py                    # 2 models x 2 priors x 2 forms
-    python benchmarks/latent_vs_marginal.py --models "Pythia 70M" --priors scaled-beta
+python benchmarks/latent_vs_marginal.py                    # 2 models x 2 priors x 2 forms
+python benchmarks/latent_vs_marginal.py --models "Pythia 70M" --priors scaled-beta
 """
 
 import argparse
@@ -40,13 +40,21 @@ for model in args.models:
                 chain_method="vectorized",
                 progress_bar=False,
             )
-            mcmc.run(jax.random.key(0), jnp.asarray(data.n), jnp.asarray(data.c),
-                     marginalize=marginalize, extra_fields=("diverging",))
+            mcmc.run(
+                jax.random.key(0),
+                jnp.asarray(data.n),
+                jnp.asarray(data.c),
+                marginalize=marginalize,
+                extra_fields=("diverging",),
+            )
             draws = mcmc.get_samples(group_by_chain=True)
             keep = {k: np.asarray(v) for k, v in draws.items() if k != "p"}
             summary = az.summary(az.from_dict(posterior=keep), kind="diagnostics")
             divergences = int(mcmc.get_extra_fields()["diverging"].sum())
             form = "marginalised" if marginalize else "latent"
-            print(f"| {model} | {prior} | {form} | {summary['r_hat'].max():.3f} | "
-                  f"{summary['ess_bulk'].min():.0f} | {divergences} | "
-                  f"{time.perf_counter() - start:.0f} |", flush=True)
+            print(
+                f"| {model} | {prior} | {form} | {summary['r_hat'].max():.3f} | "
+                f"{summary['ess_bulk'].min():.0f} | {divergences} | "
+                f"{time.perf_counter() - start:.0f} |",
+                flush=True,
+            )

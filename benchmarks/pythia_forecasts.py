@@ -10,8 +10,6 @@ import platform
 import time
 import warnings
 
-import numpy as np
-
 import bayes_passk as bp
 from bayes_passk.estimators import mean_pass_at_k
 
@@ -23,16 +21,31 @@ parser.add_argument("--k", type=int, default=10_000)
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
 
-print(f"# {platform.node()} {platform.processor() or platform.machine()}, "
-      f"{time.strftime('%Y-%m-%d')}, attempts={args.attempts}, k={args.k}, seed={args.seed}")
-header = ("model", "prior", "r_hat_max", "ess_bulk_min", "ess_tail_min", "div",
-          "forecast", "90% CI", "truth", "in CI", "a (90% CI)", "fit s")
+print(
+    f"# {platform.node()} {platform.processor() or platform.machine()}, "
+    f"{time.strftime('%Y-%m-%d')}, attempts={args.attempts}, k={args.k}, seed={args.seed}"
+)
+header = (
+    "model",
+    "prior",
+    "r_hat_max",
+    "ess_bulk_min",
+    "ess_tail_min",
+    "div",
+    "forecast",
+    "90% CI",
+    "truth",
+    "in CI",
+    "a (90% CI)",
+    "fit s",
+)
 print("| " + " | ".join(header) + " |")
 print("|" + "---|" * len(header))
 covered = total = 0
 for model in args.models:
-    data = bp.datasets.load("pythia-math", group=model, attempts_per_problem=args.attempts,
-                            seed=args.seed)
+    data = bp.datasets.load(
+        "pythia-math", group=model, attempts_per_problem=args.attempts, seed=args.seed
+    )
     truth = float(mean_pass_at_k(bp.datasets.load("pythia-math", group=model), [args.k])[0])
     for prior in args.priors:
         start = time.perf_counter()
@@ -45,9 +58,12 @@ for model in args.models:
         inside = f.lower[0] <= truth <= f.upper[0]
         covered += inside
         total += 1
-        print(f"| {model} | {prior} | {d.r_hat_max:.3f} | {d.ess_bulk_min:.0f} | "
-              f"{d.ess_tail_min:.0f} | {d.divergences} | {f.mean[0]:.3f} | "
-              f"[{f.lower[0]:.3f}, {f.upper[0]:.3f}] | {truth:.3f} | {'yes' if inside else 'no'} | "
-              f"{f.exponent.mean:.2f} [{f.exponent.lower:.2f}, {f.exponent.upper:.2f}] | "
-              f"{seconds:.0f} |", flush=True)
+        print(
+            f"| {model} | {prior} | {d.r_hat_max:.3f} | {d.ess_bulk_min:.0f} | "
+            f"{d.ess_tail_min:.0f} | {d.divergences} | {f.mean[0]:.3f} | "
+            f"[{f.lower[0]:.3f}, {f.upper[0]:.3f}] | {truth:.3f} | {'yes' if inside else 'no'} | "
+            f"{f.exponent.mean:.2f} [{f.exponent.lower:.2f}, {f.exponent.upper:.2f}] | "
+            f"{seconds:.0f} |",
+            flush=True,
+        )
 print(f"\n{covered} of {total} 90% intervals contain the truth.")

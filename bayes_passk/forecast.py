@@ -205,7 +205,7 @@ def posterior_pass_at_k(result, ks, max_draws: int = 1000, seed: int = 0) -> xr.
     rows, weight = np.unique(np.stack([data.n, data.c], axis=1), axis=0, return_counts=True)
     k_max = float(ks.max())
     all_ks = np.concatenate([ks.astype(float), [k_max * math.exp(SLOPE_STEP)]])
-    survival, variance, survival_new = _survival(
+    survival, variance, survival_new = survival_moments(
         result.family,
         params,
         jnp.asarray(rows[:, 0], float),
@@ -246,7 +246,7 @@ def summarize(draws: xr.DataArray, ci: float) -> Summary:
 
 
 @partial(jax.jit, static_argnums=0)
-def _survival(family: PriorFamily, params, n, c, weight, ks):
+def survival_moments(family: PriorFamily, params, n, c, weight, ks):
     """Per draw and k: S(k) = mean_i E[(1-p_i)^k | ...], its variance, and E[(1-p)^k].
 
     Rows are the distinct (n, c) pairs, ``weight`` the number of problems sharing each.

@@ -1,0 +1,254 @@
+r"""Many posterior fits in one compiled program: ``jax.jit(jax.vmap(fit_one))``, sharded.
+
+`fit_one` runs NUTS (NumPyro's functional `hmc` kernel: warm-up with step-size and diagonal mass
+adaptation, then sampling, all inside `jax.lax.scan`) for one dataset, several chains vectorised,
+and reduces the draws on device to forecast summaries: the posterior mean, median and
+equal-tailed interval of the benchmark's pass@k at each k (Rao-Blackwellised as in
+`bayes_passk.forecast`), the exponent a, the split r_hat and the divergences. Nothing of size
+draws x problems leaves the device.
+
+`fit_batch` pads every dataset to the same number of distinct (n, c) rows (weight 0 for the
+padding), vmaps `fit_one` over the batch, shards the batch axis over every device of
+``jax.devices()`` (one CPU, several GPUs, or several hosts after `jax.distributed.initialize`),
+and runs it chunk by chunk to bound memory: one compilation per (rows, chunk) shape.
+
+A vmapped NUTS step lasts as long as the slowest lane's trajectory, so the tree depth is capped
+(``max_tree_depth``) and a chunk should hold datasets of similar size.
+
+Example:
+    >>> import numpy as np
+    >>> config = BatchConfig(chains=2, warmup=100, samples=100, forecast_draws=50)
+    >>> n = np.full((2, 20), 50)
+    >>> c = np.array([[0] * 15 + [1, 2, 5, 10, 20], [0] * 10 + [1] * 10])
+    >>> summary = fit_batch(0, n, c, ks=(10, 1000), config=config)
+    >>> summary.mean.shape
+    (2, 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache, partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from numpyro.infer.hmc import hmc
+from numpyro.infer.util import constrain_fn, potential_energy
+
+from bayes_passk.families import PriorFamily, get_family
+from bayes_passk.forecast import survival_moments
+from bayes_passk.hierarchy import hierarchical_model
+
+
+class BatchConfig(NamedTuple):
+    """Static settings of the batched sampler (a change recompiles)."""
+
+    chains: int = 2
+    warmup: int = 500
+    samples: int = 500
+    target_accept: float = 0.95
+    max_tree_depth: int = 8
+    forecast_draws: int = 200
+    ci: float = 0.9
+    chunk: int = 64
+
+
+DEFAULT_CONFIG = BatchConfig()
+
+
+class FitSummary(NamedTuple):
+    """Per dataset (leading batch axis) and k: benchmark pass@k summaries and diagnostics."""
+
+    mean: jax.Array
+    median: jax.Array
+    lower: jax.Array
+    upper: jax.Array
+    exponent_mean: jax.Array
+    exponent_lower: jax.Array
+    exponent_upper: jax.Array
+    r_hat_max: jax.Array
+    divergences: jax.Array
+
+
+def rows_and_weights(n: np.ndarray, c: np.ndarray, size: int | None = None):
+    """Distinct (n, c) pairs per dataset with their counts, padded to a common number of rows.
+
+    Args:
+        n: attempts, shape (datasets, problems); a problem with n = 0 is padding, dropped.
+        c: successes, same shape.
+        size: rows per dataset (default: the largest count of distinct pairs).
+
+    Returns:
+        (n_rows, c_rows, weight), each of shape (datasets, size); padding rows have weight 0.
+    """
+    n, c = np.atleast_2d(n), np.atleast_2d(c)
+    tables = []
+    for n_one, c_one in zip(n, c, strict=True):
+        keep = n_one > 0
+        pairs, counts = np.unique(
+            np.stack([n_one[keep], c_one[keep]], 1), axis=0, return_counts=True
+        )
+        tables.append((pairs, counts))
+    size = size or max(len(pairs) for pairs, _ in tables)
+    out = np.zeros((3, len(tables), size))
+    out[0] = 1.0  # padding rows: n = 1, c = 0, weight 0
+    for i, (pairs, counts) in enumerate(tables):
+        if len(pairs) > size:
+            raise ValueError(f"dataset {i} has {len(pairs)} distinct (n, c) rows > size {size}")
+        out[0, i, : len(pairs)], out[1, i, : len(pairs)] = pairs[:, 0], pairs[:, 1]
+        out[2, i, : len(pairs)] = counts
+    return out[0], out[1], out[2]
+
+
+def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) -> FitSummary:
+    """NUTS on one dataset's weighted rows, reduced to forecast summaries of pass@k at `ks`.
+
+    Each chain starts uniformly in [-2, 2] in the unconstrained space of every hyperparameter
+    (NumPyro's ``init_to_uniform``, as `bayes_passk.fit`).
+    """
+    model = partial(hierarchical_model, family)
+    model_kwargs = {"c": c, "weight": weight, "marginalize": True}
+    potential = partial(potential_energy, model, (n,), model_kwargs)
+    init_kernel, sample_kernel = hmc(potential_fn=potential, algo="NUTS")
+    sites = _sample_sites(family)
+
+    def one_chain(chain_key):
+        init_key, run_key = jax.random.split(chain_key)
+        start = jax.random.uniform(init_key, (len(sites),), minval=-2.0, maxval=2.0)
+        state = init_kernel(
+            dict(zip(sites, start, strict=True)),
+            config.warmup,
+            target_accept_prob=config.target_accept,
+            max_tree_depth=config.max_tree_depth,
+            rng_key=run_key,
+        )
+
+        def step(state, _):
+            state = sample_kernel(state)
+            return state, (state.z, state.diverging)
+
+        state, _ = jax.lax.scan(step, state, None, length=config.warmup)
+        _, (z, diverging) = jax.lax.scan(step, state, None, length=config.samples)
+        return z, diverging
+
+    keys = jax.random.split(key, config.chains + 1)
+    z, diverging = jax.vmap(one_chain)(keys[1:])
+    constrain = partial(constrain_fn, model, (n,), model_kwargs, return_deterministic=True)
+    draws = jax.vmap(jax.vmap(constrain))(z)  # (chains, samples) per site
+    r_hat = jnp.max(jnp.stack([split_r_hat(draws[name]) for name in sites]))
+
+    # Evenly spaced draws over all chains feed the Rao-Blackwellised forecast.
+    total = config.chains * config.samples
+    pick = jnp.round(jnp.linspace(0, total - 1, min(config.forecast_draws, total))).astype(int)
+    fields = _params_type(family)._fields
+    params = _params_type(family)(*(draws[name].reshape(-1)[pick] for name in fields))
+    survival, variance, _ = survival_moments(family, params, n, c, weight, jnp.asarray(ks, float))
+    benchmark = 1.0 - survival
+    sampled = _beta_draws(keys[0], benchmark, variance)
+    alpha = (1.0 - config.ci) / 2.0
+    probs = jnp.array([alpha, 0.5, 1.0 - alpha])
+    lower, median, upper = jnp.quantile(sampled, probs, axis=0)
+    exponent = jax.vmap(lambda theta: family.tail_exponent(theta))(params)
+    a_lower, _, a_upper = jnp.quantile(exponent, probs)
+    return FitSummary(
+        mean=benchmark.mean(axis=0),
+        median=median,
+        lower=lower,
+        upper=upper,
+        exponent_mean=exponent.mean(),
+        exponent_lower=a_lower,
+        exponent_upper=a_upper,
+        r_hat_max=r_hat,
+        divergences=jnp.sum(diverging),
+    )
+
+
+def fit_batch(
+    seed: int,
+    n: np.ndarray,
+    c: np.ndarray,
+    ks,
+    prior: str | PriorFamily = "scaled-beta",
+    config: BatchConfig = DEFAULT_CONFIG,
+    progress: Callable[[int, int], None] | None = None,
+) -> FitSummary:
+    """Fit every dataset of a batch; one compiled program, sharded over ``jax.devices()``.
+
+    Args:
+        seed: integer seed; dataset i uses ``jax.random.fold_in(key(seed), i)``.
+        n: attempts, shape (datasets, problems); n = 0 marks a missing problem.
+        c: successes, same shape.
+        ks: the k values of the forecast.
+        prior: a registered family name or a `PriorFamily`.
+        config: sampler settings (`BatchConfig`).
+        progress: called as ``progress(done, total)`` after each chunk.
+
+    Returns:
+        A `FitSummary` of numpy arrays with a leading axis over datasets.
+    """
+    family = get_family(prior)
+    n_rows, c_rows, weight = rows_and_weights(n, c)
+    datasets = n_rows.shape[0]
+    devices = jax.devices()
+    chunk = max(len(devices), config.chunk - config.chunk % len(devices))
+    padded = -(-datasets // chunk) * chunk
+    pad = padded - datasets
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(jnp.arange(padded))
+    # Padding datasets repeat the first one and are dropped from the result.
+    n_rows, c_rows, weight = (
+        np.concatenate([x, np.repeat(x[:1], pad, 0)]) for x in (n_rows, c_rows, weight)
+    )
+    mesh = Mesh(np.array(devices), ("batch",))
+    shard = NamedSharding(mesh, PartitionSpec("batch"))
+    program = _compiled(family, tuple(float(k) for k in np.ravel(ks)), config)
+    parts = []
+    for start in range(0, padded, chunk):
+        piece = slice(start, start + chunk)
+        args = [jax.device_put(x[piece], shard) for x in (keys, n_rows, c_rows, weight)]
+        parts.append(jax.tree.map(np.asarray, program(*args)))
+        if progress is not None:
+            progress(min(start + chunk, datasets), datasets)
+    return FitSummary(*(np.concatenate(field)[:datasets] for field in zip(*parts, strict=True)))
+
+
+@cache
+def _compiled(family: PriorFamily, ks: tuple[float, ...], config: BatchConfig):
+    one = partial(fit_one, ks=jnp.asarray(ks), family=family, config=config)
+    return jax.jit(jax.vmap(one))
+
+
+def split_r_hat(draws):
+    """Split-R-hat (Gelman et al. 2013) of draws shaped (chains, samples), on device."""
+    half = draws.shape[1] // 2
+    split = jnp.concatenate([draws[:, :half], draws[:, half : 2 * half]])
+    length = split.shape[1]
+    within = jnp.mean(jnp.var(split, axis=1, ddof=1))
+    between = length * jnp.var(jnp.mean(split, axis=1), ddof=1)
+    pooled = (length - 1) / length * within + between / length
+    return jnp.sqrt(pooled / within)
+
+
+def _beta_draws(key, mean, variance):
+    """One draw per entry of the Beta with this mean and variance (the mean where var ~ 0)."""
+    spread = mean * (1 - mean)
+    usable = (variance > 1e-14) & (variance < spread)
+    concentration = jnp.where(usable, spread / jnp.where(usable, variance, 1.0) - 1, 1.0)
+    alpha = jnp.clip(mean * concentration, 1e-300)
+    beta = jnp.clip((1 - mean) * concentration, 1e-300)
+    return jnp.where(usable, jax.random.beta(key, alpha, beta), mean)
+
+
+@cache
+def _sample_sites(family: PriorFamily) -> tuple[str, ...]:
+    trace = numpyro.handlers.trace(numpyro.handlers.seed(family.hyperprior, 0)).get_trace()
+    return tuple(name for name, site in trace.items() if site["type"] == "sample")
+
+
+@cache
+def _params_type(family: PriorFamily) -> type:
+    with numpyro.handlers.seed(rng_seed=0):
+        return type(family.hyperprior())

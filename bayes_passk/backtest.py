@@ -1,0 +1,225 @@
+r"""Backtests: forecast every replicate of every design cell with every method, score against truth.
+
+`run` fits the Bayesian methods with the batched engine (`bayes_passk.batched.fit_batch`: every
+replicate of every cell in one compiled program per prior) and the point methods one replicate at
+a time (they take milliseconds), and returns the tidy per-replicate table: one row per method,
+group, budget, replicate and k with the estimate, interval (NaN for point methods), truth and the
+exponent. `summarize` reduces it per method, group, budget and k:
+
+- ``abs_error``: mean |estimate - truth| of pass@k;
+- ``mse``: mean squared error of pass@k, with a 90% bootstrap interval over replicates
+  (``mse_lower``, ``mse_upper``; Kazdan et al. 2025);
+- ``log_log_se``: mean squared error of log(-log pass@k) (Schaeffer et al. 2025);
+- ``coverage`` and ``width``: fraction of intervals that contain the truth, and their mean width;
+- ``exponent_rel_error``: mean |exponent / true exponent - 1| where the truth is known.
+
+Example:
+    >>> from bayes_passk.data import PassData
+    >>> from bayes_passk.designs import resample
+    >>> full = PassData.from_counts([str(i) for i in range(8)], n=[1000] * 8,
+    ...                             c=[0, 1, 3, 10, 30, 100, 300, 0])
+    >>> cells = [resample(0, full, budget=50, replicates=3, ks=[100, 1000])]
+    >>> table = run(cells, methods=["beta-binomial"])
+    >>> summarize(table)[["method", "k", "mse"]].shape
+    (2, 3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from bayes_passk.baselines import METHODS, fit_baseline
+from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, fit_batch
+from bayes_passk.data import InputError, PassData
+from bayes_passk.designs import Design
+from bayes_passk.families import registry
+
+COLUMNS = [
+    "method",
+    "design",
+    "group",
+    "budget",
+    "replicate",
+    "k",
+    "estimate",
+    "lower",
+    "upper",
+    "truth",
+    "exponent",
+    "exponent_truth",
+    "r_hat_max",
+    "divergences",
+]
+
+
+def all_methods() -> list[str]:
+    """``bayes-<family>`` for every registered family, then the point methods."""
+    return [f"bayes-{name}" for name in registry()] + list(METHODS)
+
+
+def run(
+    cells: Sequence[Design],
+    methods: Sequence[str],
+    seed: int = 0,
+    config: BatchConfig = DEFAULT_CONFIG,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Forecast every replicate of every cell with every method; the tidy per-replicate table.
+
+    Args:
+        cells: design cells (`bayes_passk.designs`); all must share the same k values.
+        methods: names from `all_methods`.
+        seed: seed of the Bayesian fits.
+        config: settings of the batched sampler.
+        progress: called with a line of text after each batch of fits.
+
+    Returns:
+        A DataFrame with `COLUMNS`.
+    """
+    unknown = sorted(set(methods) - set(all_methods()))
+    if unknown:
+        raise InputError(f"unknown methods {unknown}; known: {', '.join(all_methods())}")
+    if not cells:
+        raise InputError("no design cells to backtest")
+    ks = cells[0].ks
+    if any(not np.array_equal(cell.ks, ks) for cell in cells):
+        raise InputError("every design cell must use the same k values")
+    say = progress or (lambda line: None)
+    frames = []
+    for method in methods:
+        if method.startswith("bayes-"):
+            frames.append(_run_bayes(cells, method, seed, config, say))
+        else:
+            frames.append(_run_point(cells, method, say))
+    return pd.concat(frames, ignore_index=True)[COLUMNS]
+
+
+def _rows(cell: Design, method: str, estimate, lower, upper, exponent, r_hat, divergences):
+    replicates, num_k = cell.truth.shape
+
+    def repeat(per_replicate):
+        return np.repeat(np.broadcast_to(np.asarray(per_replicate, float), replicates), num_k)
+
+    return pd.DataFrame(
+        {
+            "method": method,
+            "design": cell.design,
+            "group": cell.group,
+            "budget": cell.budget,
+            "replicate": np.repeat(np.arange(replicates), num_k),
+            "k": np.tile(cell.ks, replicates),
+            "estimate": np.ravel(estimate),
+            "lower": np.ravel(lower),
+            "upper": np.ravel(upper),
+            "truth": np.ravel(cell.truth),
+            "exponent": repeat(exponent),
+            "exponent_truth": cell.exponent,
+            "r_hat_max": repeat(r_hat),
+            "divergences": repeat(divergences),
+        }
+    )
+
+
+def _run_bayes(cells, method, seed, config, say) -> pd.DataFrame:
+    n = _stack([cell.n for cell in cells])
+    c = _stack([cell.c for cell in cells])
+    ks = cells[0].ks
+
+    def chunk_done(done, total):
+        say(f"{method}: {done}/{total} fits")
+
+    summary = fit_batch(
+        seed, n, c, ks, prior=method.removeprefix("bayes-"), config=config, progress=chunk_done
+    )
+    frames, start = [], 0
+    for cell in cells:
+        part = slice(start, start + cell.n.shape[0])
+        start = part.stop
+        frames.append(
+            _rows(
+                cell,
+                method,
+                summary.mean[part],
+                summary.lower[part],
+                summary.upper[part],
+                summary.exponent_mean[part],
+                summary.r_hat_max[part],
+                summary.divergences[part],
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _run_point(cells, method, say) -> pd.DataFrame:
+    frames = []
+    for cell in cells:
+        replicates = cell.n.shape[0]
+        estimate = np.full(cell.truth.shape, np.nan)
+        exponent = np.full(replicates, np.nan)
+        for i in range(replicates):
+            keep = cell.n[i] > 0
+            data = PassData.from_counts(
+                np.flatnonzero(keep).astype(str), n=cell.n[i][keep], c=cell.c[i][keep]
+            )
+            try:
+                fitted = fit_baseline(data, method)
+            except InputError:
+                continue  # nothing to identify the fit on this replicate: NaN, counted below
+            estimate[i] = fitted.pass_at_k(cell.ks)
+            exponent[i] = fitted.exponent
+        nan = np.full(cell.truth.shape, np.nan)
+        frames.append(_rows(cell, method, estimate, nan, nan, exponent, np.nan, np.nan))
+        say(f"{method}: {cell.group}, budget {cell.budget}: {replicates} fits")
+    return pd.concat(frames, ignore_index=True)
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """Stack (replicates, problems) arrays of different problem counts, padding with n = 0."""
+    width = max(a.shape[1] for a in arrays)
+    return np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1]))) for a in arrays])
+
+
+def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Per method, design, group, budget and k: errors, MSE with bootstrap interval, coverage.
+
+    Replicates whose fit failed (NaN estimate) are left out and counted in ``failed``.
+    """
+    rng = np.random.default_rng(seed)
+    records = []
+    keys = ["method", "design", "group", "budget", "k"]
+    for key, part in table.groupby(keys, sort=False):
+        ok = part[np.isfinite(part["estimate"])]
+        error = ok["estimate"].to_numpy() - ok["truth"].to_numpy()
+        squared = error**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_log = np.log(-np.log(ok[["estimate", "truth"]].to_numpy()))
+        log_log_se = (log_log[:, 0] - log_log[:, 1]) ** 2
+        lower, upper = ok["lower"].to_numpy(), ok["upper"].to_numpy()
+        has_interval = np.isfinite(lower) & np.isfinite(upper)
+        truth = ok["truth"].to_numpy()
+        covered = (lower <= truth) & (truth <= upper)
+        mse_lower = mse_upper = np.nan
+        if len(squared) > 1:
+            resampled = squared[rng.integers(0, len(squared), (bootstrap, len(squared)))]
+            mse_lower, mse_upper = np.quantile(resampled.mean(axis=1), [0.05, 0.95])
+        relative = np.abs(ok["exponent"].to_numpy() / ok["exponent_truth"].to_numpy() - 1)
+        records.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "replicates": len(part),
+                "failed": len(part) - len(ok),
+                "abs_error": np.abs(error).mean() if len(ok) else np.nan,
+                "mse": squared.mean() if len(ok) else np.nan,
+                "mse_lower": mse_lower,
+                "mse_upper": mse_upper,
+                "log_log_se": np.nanmean(log_log_se) if np.isfinite(log_log_se).any() else np.nan,
+                "coverage": covered[has_interval].mean() if has_interval.any() else np.nan,
+                "width": (upper - lower)[has_interval].mean() if has_interval.any() else np.nan,
+                "exponent_rel_error": relative.mean() if np.isfinite(relative).any() else np.nan,
+                "divergent_fits": int((part["divergences"] > 0).sum()),
+            }
+        )
+    return pd.DataFrame.from_records(records)

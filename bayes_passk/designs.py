@@ -1,0 +1,123 @@
+r"""Backtest designs: many small datasets drawn from a big one, each with its true pass@k.
+
+- ``subsample``: draw ``budget`` of each problem's attempts without replacement. From counts this
+  is exact: the successes among them are hypergeometric, c ~ HG(n_full, c_full, budget). Truth:
+  the unbiased pass@k of all attempts, defined for k <= min n_full.
+- ``resample`` (semi-synthetic, Kazdan et al. 2025): fresh Bernoulli attempts at each problem's
+  full-data rate p_i = c_full / n_full, c ~ Binomial(budget, p_i). Truth: 1 - mean_i (1 - p_i)^k,
+  exact for every k. Use it for data whose counts carry a stopping rule (Best-of-N).
+- ``synthetic`` (Schaeffer et al. 2025): rates drawn from a known scaled Beta or Kumaraswamy,
+  c ~ Binomial(budget, p_i). Truth: 1 - mean_i (1 - p_i)^k of the drawn problems, and the
+  exponent a.
+
+Every design returns a `Design`: arrays with a leading replicate axis, ready for
+`bayes_passk.batched.fit_batch` and the point methods.
+
+Example:
+    >>> from bayes_passk.data import PassData
+    >>> full = PassData.from_counts(["a", "b", "c"], n=[1000] * 3, c=[0, 10, 500])
+    >>> design = subsample(0, full, budget=50, replicates=4, ks=[1, 100])
+    >>> design.c.shape, bool((design.c <= 50).all())
+    ((4, 3), True)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from bayes_passk.data import InputError, PassData
+from bayes_passk.estimators import mean_pass_at_k
+
+# Schaeffer et al.'s synthetic grid: (a, b, scale).
+SYNTHETIC_GRID = tuple(
+    (a, b, scale) for a in (0.15, 0.4) for b in (3.5, 5.0) for scale in (0.1, 0.8)
+)
+
+
+class Design(NamedTuple):
+    """Replicates of one backtest cell: counts (replicates, problems) and truth (replicates, k)."""
+
+    design: str
+    group: str
+    budget: int
+    n: np.ndarray
+    c: np.ndarray
+    ks: np.ndarray
+    truth: np.ndarray
+    exponent: float  # the true exponent where known (synthetic), else NaN
+
+
+def _checked(budget: int, replicates: int, ks) -> np.ndarray:
+    if budget < 1 or replicates < 1:
+        raise InputError(f"budget and replicates must be >= 1, got {budget} and {replicates}")
+    ks = np.asarray(ks, dtype=np.int64).ravel()
+    if ks.size == 0 or (ks < 1).any():
+        raise InputError(f"every k must be a positive integer, got {ks.tolist()}")
+    return ks
+
+
+def subsample(seed: int, full: PassData, budget: int, replicates: int, ks) -> Design:
+    """``budget`` attempts per problem without replacement; truth from all attempts."""
+    ks = _checked(budget, replicates, ks)
+    full = full.single_group()
+    if budget > full.n.min():
+        raise InputError(
+            f"budget {budget} exceeds the {full.n.min()} attempts of the smallest problem; "
+            "use the resample design to go beyond the recorded attempts"
+        )
+    rng = np.random.default_rng(seed)
+    shape = (replicates, full.num_problems)
+    c = rng.hypergeometric(full.c, full.n - full.c, budget, size=shape)
+    truth = np.broadcast_to(mean_pass_at_k(full, ks), (replicates, ks.size)).copy()
+    return Design("subsample", full.groups[0], budget, np.full(shape, budget), c, ks, truth, np.nan)
+
+
+def resample(seed: int, full: PassData, budget: int, replicates: int, ks) -> Design:
+    """Fresh Bernoulli attempts at each problem's full-data rate; exact truth for every k."""
+    ks = _checked(budget, replicates, ks)
+    full = full.single_group()
+    rates = full.c / full.n
+    rng = np.random.default_rng(seed)
+    shape = (replicates, full.num_problems)
+    c = rng.binomial(budget, np.broadcast_to(rates, shape))
+    truth = np.broadcast_to(_pass_at_k_of_rates(rates, ks), (replicates, ks.size)).copy()
+    return Design("resample", full.groups[0], budget, np.full(shape, budget), c, ks, truth, np.nan)
+
+
+def synthetic(
+    seed: int,
+    family: str,
+    a: float,
+    b: float,
+    scale: float,
+    problems: int,
+    budget: int,
+    replicates: int,
+    ks,
+) -> Design:
+    """Rates from a scaled Beta or Kumaraswamy(a, b) on (0, scale); the true exponent is a."""
+    ks = _checked(budget, replicates, ks)
+    rng = np.random.default_rng(seed)
+    shape = (replicates, problems)
+    if family == "scaled-beta":
+        q = rng.beta(a, b, size=shape)
+    elif family == "kumaraswamy":
+        q = -(np.expm1(np.log1p(-rng.uniform(size=shape)) / b) ** (1.0 / a))
+    else:
+        raise InputError(
+            f"synthetic rates come from 'scaled-beta' or 'kumaraswamy', not {family!r}"
+        )
+    rates = scale * q
+    c = rng.binomial(budget, rates)
+    truth = np.stack([_pass_at_k_of_rates(row, ks) for row in rates])
+    group = f"{family} a={a} b={b} s={scale}"
+    return Design("synthetic", group, budget, np.full(shape, budget), c, ks, truth, float(a))
+
+
+def _pass_at_k_of_rates(rates: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """1 - mean_i (1 - p_i)^k, in log space so that k = 1e9 keeps its digits."""
+    with np.errstate(divide="ignore"):  # p = 1: log(0) = -inf, survival 0 as it should be
+        log_survival = ks[:, None] * np.log1p(-rates)[None, :]
+    return -np.expm1(np.log(np.exp(log_survival).mean(axis=1)))

@@ -441,6 +441,134 @@ def _embedded_names() -> list[str]:
     return [info.name for info in datasets.list_datasets()]
 
 
+DESIGNS = ("subsample", "resample", "synthetic")
+
+
+def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``backtest``."""
+    parser.add_argument(
+        "--dataset",
+        metavar="NAME_OR_PATH",
+        help="embedded dataset or counts file to draw from (not with --design synthetic)",
+    )
+    parser.add_argument("--groups", nargs="+", help="groups to backtest (default: all)")
+    parser.add_argument("--format", choices=data_module.FORMATS, default="auto")
+    parser.add_argument("--design", choices=DESIGNS, default="subsample")
+    parser.add_argument(
+        "--synthetic-prior",
+        choices=["scaled-beta", "kumaraswamy"],
+        default="scaled-beta",
+        help="family of the synthetic design's rates (grid a 0.15/0.4, b 3.5/5, s 0.1/0.8)",
+    )
+    parser.add_argument("--problems", type=positive_int, default=128, help="synthetic: problems")
+    parser.add_argument("--budgets", nargs="+", type=positive_int, default=[100])
+    parser.add_argument("--replicates", type=positive_int, default=20)
+    parser.add_argument("--k", nargs="+", type=positive_int, default=[1000, 10000])
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=forecast_methods(),
+        default=["bayes-scaled-beta", "beta-binomial", "discretized-beta", "regression"],
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--chains", type=positive_int, default=2)
+    parser.add_argument("--warmup", type=positive_int, default=500)
+    parser.add_argument("--samples", type=positive_int, default=500)
+    parser.add_argument("--ci", type=probability, default=0.9)
+    parser.add_argument(
+        "--out", metavar="DIR", help="write backtest.csv, summary.csv, error.png, coverage.png"
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def run_backtest(args: argparse.Namespace) -> int:
+    """Draw the design cells, forecast each replicate with each method, summarise, write."""
+    from bayes_passk import backtest, designs
+    from bayes_passk.batched import BatchConfig
+    from bayes_passk.plots import plot_backtest, save_figure
+
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory")
+    cells = []
+    if args.design == "synthetic":
+        if args.dataset:
+            raise InputError("--design synthetic draws its own rates; leave out --dataset")
+        for index, (a, b, scale) in enumerate(designs.SYNTHETIC_GRID):
+            for budget in args.budgets:
+                cells.append(
+                    designs.synthetic(
+                        args.seed + 1000 * index + budget,
+                        args.synthetic_prior,
+                        a,
+                        b,
+                        scale,
+                        args.problems,
+                        budget,
+                        args.replicates,
+                        args.k,
+                    )
+                )
+    else:
+        if not args.dataset:
+            raise InputError(f"--design {args.design} needs --dataset NAME_OR_PATH")
+        everything = _load_all_groups(args.dataset, args.format)
+        groups = args.groups or everything.groups
+        draw = designs.subsample if args.design == "subsample" else designs.resample
+        for index, group in enumerate(groups):
+            if group not in everything.groups:
+                raise InputError(
+                    f"{args.dataset} has no group {group!r}; groups: {', '.join(everything.groups)}"
+                )
+            full = everything.select(group)
+            for budget in args.budgets:
+                cells.append(
+                    draw(args.seed + 1000 * index + budget, full, budget, args.replicates, args.k)
+                )
+
+    config = BatchConfig(chains=args.chains, warmup=args.warmup, samples=args.samples, ci=args.ci)
+
+    def progress(line: str) -> None:
+        print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+
+    table = backtest.run(cells, args.methods, seed=args.seed, config=config, progress=progress)
+    summary = backtest.summarize(table, seed=args.seed)
+    if out is not None:
+        error = plot_backtest(summary, "mse")
+        coverage = plot_backtest(summary, "coverage", reference=args.ci)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_all(
+            {
+                out / "backtest.csv": lambda path: table.to_csv(path, index=False),
+                out / "summary.csv": lambda path: summary.to_csv(path, index=False),
+                out / "error.png": lambda path: save_figure(error, path),
+                out / "coverage.png": lambda path: save_figure(coverage, path),
+            }
+        )
+    if args.json:
+        records = json.loads(summary.to_json(orient="records"))
+        print(json.dumps({"design": args.design, "summary": records}))
+        return 0
+    columns = ["method", "group", "budget", "k", "mse", "abs_error", "coverage", "width", "failed"]
+    rows = [
+        [str(v) if isinstance(v, str | int | np.integer) else f"{v:.4g}" for v in row]
+        for row in summary[columns].itertuples(index=False)
+    ]
+    print(format_table(columns, rows))
+    return 0
+
+
+def _load_all_groups(source: str, format: str) -> PassData:
+    if Path(source).exists():
+        return data_module.load(source, format=format)
+    if source in _embedded_names():
+        from bayes_passk import datasets
+
+        return datasets.load(source)
+    names = ", ".join(_embedded_names()) or "none installed"
+    raise InputError(f"file not found: {source} (nor is it an embedded dataset: {names})")
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "datasets": Subcommand("list the embedded datasets", lambda parser: None, run_datasets),
     "estimate": Subcommand(
@@ -452,6 +580,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "fit the hierarchical model and forecast pass@k with credible intervals",
         add_forecast_arguments,
         run_forecast,
+    ),
+    "backtest": Subcommand(
+        "subsample, forecast and score many replicates with every method (batched NUTS)",
+        add_backtest_arguments,
+        run_backtest,
     ),
 }
 

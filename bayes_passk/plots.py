@@ -80,3 +80,35 @@ def save_figure(figure, path) -> None:
     """Save as PNG at 150 dpi and close the figure."""
     figure.savefig(path, dpi=150, format="png")
     plt.close(figure)
+
+
+def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
+    """One panel per k: `metric` of each method against the attempt budget, averaged over groups.
+
+    Args:
+        summary: the table of `bayes_passk.backtest.summarize`.
+        metric: a column of it, e.g. ``mse``, ``abs_error``, ``coverage``.
+        reference: draw a horizontal line there (e.g. the nominal coverage 0.9).
+
+    Returns:
+        A matplotlib Figure.
+    """
+    ks = sorted(summary["k"].unique())
+    figure, axes = plt.subplots(1, len(ks), figsize=(4.5 * len(ks), 3.6), squeeze=False)
+    for ax, k in zip(axes[0], ks, strict=True):
+        part = summary[summary["k"] == k]
+        for method, rows in part.groupby("method", sort=False):
+            mean = rows.groupby("budget")[metric].mean().dropna()
+            if len(mean):
+                ax.plot(mean.index, mean.to_numpy(), marker="o", label=method)
+        if reference is not None:
+            ax.axhline(reference, color="0.5", linestyle="--", linewidth=1)
+        ax.set_xscale("log")
+        if metric in ("mse", "abs_error", "log_log_se"):
+            ax.set_yscale("log")
+        ax.set_xlabel("attempts per problem")
+        ax.set_ylabel(metric)
+        ax.set_title(f"k = {k}")
+    axes[0][-1].legend(fontsize=7)
+    figure.tight_layout()
+    return figure

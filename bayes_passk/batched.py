@@ -61,9 +61,15 @@ DEFAULT_CONFIG = BatchConfig()
 
 
 class FitSummary(NamedTuple):
-    """Per dataset (leading batch axis) and k: benchmark pass@k summaries and diagnostics."""
+    """Per dataset (leading batch axis) and k: benchmark pass@k summaries and diagnostics.
+
+    ``mean`` and ``sd`` are the posterior mean and standard deviation of the conditional
+    pass@k given the hyperparameters; ``median``, ``lower`` and ``upper`` include the spread of
+    the problems' rates given the hyperparameters.
+    """
 
     mean: jax.Array
+    sd: jax.Array
     median: jax.Array
     lower: jax.Array
     upper: jax.Array
@@ -156,6 +162,7 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
     a_lower, _, a_upper = jnp.quantile(exponent, probs)
     return FitSummary(
         mean=benchmark.mean(axis=0),
+        sd=benchmark.std(axis=0),
         median=median,
         lower=lower,
         upper=upper,

@@ -104,7 +104,7 @@ def synthetic(
     if family == "scaled-beta":
         q = rng.beta(a, b, size=shape)
     elif family == "kumaraswamy":
-        q = -(np.expm1(np.log1p(-rng.uniform(size=shape)) / b) ** (1.0 / a))
+        q = (-np.expm1(np.log1p(-rng.uniform(size=shape)) / b)) ** (1.0 / a)
     else:
         raise InputError(
             f"synthetic rates come from 'scaled-beta' or 'kumaraswamy', not {family!r}"
@@ -120,4 +120,4 @@ def _pass_at_k_of_rates(rates: np.ndarray, ks: np.ndarray) -> np.ndarray:
     """1 - mean_i (1 - p_i)^k, in log space so that k = 1e9 keeps its digits."""
     with np.errstate(divide="ignore"):  # p = 1: log(0) = -inf, survival 0 as it should be
         log_survival = ks[:, None] * np.log1p(-rates)[None, :]
-    return -np.expm1(np.log(np.exp(log_survival).mean(axis=1)))
+    return 1.0 - np.exp(log_survival).mean(axis=1)

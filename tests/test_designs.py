@@ -1,0 +1,78 @@
+"""Backtest designs: distributions of the drawn counts and their truths, against closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from bayes_passk import designs
+from bayes_passk.data import InputError, PassData
+from bayes_passk.estimators import mean_pass_at_k
+
+FULL = PassData.from_counts(
+    [f"p{i}" for i in range(6)], n=[1000] * 5 + [400], c=[0, 1, 20, 300, 1000, 100]
+)
+KS = [1, 10, 100]
+
+
+def test_subsample_counts_are_hypergeometric_and_truth_is_the_full_data_estimate():
+    design = designs.subsample(0, FULL, budget=40, replicates=4000, ks=KS)
+    assert design.n.shape == design.c.shape == (4000, 6)
+    assert (design.n == 40).all()
+    # Hypergeometric mean and variance per problem; the sample mean over 4000 replicates is
+    # within 4 standard errors.
+    n, c = FULL.n, FULL.c
+    mean = 40 * c / n
+    var = 40 * (c / n) * (1 - c / n) * (n - 40) / (n - 1)
+    se = np.sqrt(var / 4000)
+    assert np.all(np.abs(design.c.mean(axis=0) - mean) <= 4 * se + 1e-12)
+    np.testing.assert_array_equal(design.truth[0], mean_pass_at_k(FULL, KS))
+    assert (design.truth == design.truth[0]).all()
+    assert design.c[:, 0].max() == 0 and (design.c[:, 4] == 40).all()
+
+
+def test_subsample_cannot_exceed_the_recorded_attempts():
+    with pytest.raises(InputError, match="exceeds the 400 attempts"):
+        designs.subsample(0, FULL, budget=401, replicates=2, ks=KS)
+
+
+def test_resample_truth_is_exact_for_huge_k():
+    design = designs.resample(1, FULL, budget=50, replicates=3, ks=[1, 10**6, 10**9])
+    rates = FULL.c / FULL.n
+    with np.errstate(divide="ignore"):
+        exact = [1 - np.mean((1 - rates) ** k) for k in (1, 10**6, 10**9)]
+    np.testing.assert_allclose(design.truth[0], exact, rtol=1e-12)
+    assert (design.c[:, 0] == 0).all() and (design.c[:, 4] == 50).all()
+
+
+@pytest.mark.parametrize("family", ["scaled-beta", "kumaraswamy"])
+def test_synthetic_rates_follow_the_family(family):
+    a, b, scale = 0.4, 3.5, 0.8
+    design = designs.synthetic(2, family, a, b, scale, 2000, 10**6, 1, [1])
+    # With a million attempts c / n is the rate to within 1e-3: compare its distribution with
+    # the exact CDF (KS), allowing for that noise by comparing on a coarse scale.
+    q = design.c[0] / design.n[0] / scale
+    if family == "scaled-beta":
+        cdf = stats.beta(a, b).cdf
+    else:
+        cdf = lambda x: 1 - (1 - np.clip(x, 0, 1) ** a) ** b  # noqa: E731
+    assert stats.kstest(q, cdf).pvalue > 1e-3
+    assert design.exponent == a
+
+
+def test_synthetic_truth_matches_the_drawn_problems():
+    design = designs.synthetic(3, "scaled-beta", 0.15, 5.0, 0.1, 50, 20, 2, [1])
+    # pass@1 truth is the mean rate; the counts scatter around it binomially.
+    rate = design.truth[:, 0]
+    se = np.sqrt(rate * (1 - rate) / (50 * 20))
+    assert np.all(np.abs(design.c.mean(axis=1) / 20 - rate) < 5 * se + 1e-12)
+
+
+def test_bad_arguments_are_clear_errors():
+    with pytest.raises(InputError, match="budget and replicates"):
+        designs.resample(0, FULL, budget=0, replicates=2, ks=KS)
+    with pytest.raises(InputError, match="positive integer"):
+        designs.resample(0, FULL, budget=5, replicates=2, ks=[0])
+    with pytest.raises(InputError, match="scaled-beta"):
+        designs.synthetic(0, "normal", 0.1, 1.0, 0.5, 10, 10, 1, KS)

@@ -101,6 +101,8 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
             mean = rows.groupby("budget")[metric].mean().dropna()
             if len(mean):
                 ax.plot(mean.index, mean.to_numpy(), marker="o", label=method)
+        if not ax.lines:
+            ax.text(0.5, 0.5, f"no method reports {metric}", ha="center", transform=ax.transAxes)
         if reference is not None:
             ax.axhline(reference, color="0.5", linestyle="--", linewidth=1)
         ax.set_xscale("log")
@@ -109,6 +111,7 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
         ax.set_xlabel("attempts per problem")
         ax.set_ylabel(metric)
         ax.set_title(f"k = {k}")
-    axes[0][-1].legend(fontsize=7)
+    if axes[0][-1].get_legend_handles_labels()[0]:
+        axes[0][-1].legend(fontsize=7)
     figure.tight_layout()
     return figure

@@ -1,0 +1,99 @@
+"""Single fit: ESS per second of `bp.fit` against plain NumPyro NUTS on the centred latent model.
+
+    python benchmarks/single_fit_ess.py            # Pythia 12B, 100 attempts, 4 chains x 1000+1000
+    python benchmarks/single_fit_ess.py --small    # 2 chains x 300 + 300, a quick check
+
+Both run on the same data with the same chains, warm-up and draws, one after the other in this
+process. The plain model is what one writes first: a ~ LogNormal(log 0.3, 1), b ~ LogNormal(log 3,
+1.5), s ~ Uniform(0, 1), p_i = s q_i with q_i ~ Beta(a, b) sampled directly (centred), and
+c_i ~ Binomial(n_i, p_i); NumPyro's `MCMC(NUTS)` with its defaults (target acceptance 0.8).
+ESS is the smallest bulk ESS over the hyperparameters (a and s for both; the package's model
+samples (a, mean, u) and derives b and s). Times are wall seconds of the whole call, compilation
+included, and of a second call of the plain model's `MCMC.run` (compiled program reused).
+"""
+
+import argparse
+import platform
+import time
+import warnings
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from numpyro.infer import MCMC, NUTS
+
+import bayes_passk as bp
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--small", action="store_true")
+args = parser.parse_args()
+chains, warmup, samples = (2, 300, 300) if args.small else (4, 1000, 1000)
+
+data = bp.datasets.load("pythia-math", group="Pythia 12B", attempts_per_problem=100, seed=0)
+
+
+def centred(n, c=None):
+    a = numpyro.sample("a", dist.LogNormal(jnp.log(0.3), 1.0))
+    b = numpyro.sample("b", dist.LogNormal(jnp.log(3.0), 1.5))
+    s = numpyro.sample("s", dist.Uniform(0.0, 1.0))
+    with numpyro.plate("problems", n.shape[0]):
+        q = numpyro.sample("q", dist.Beta(a, b))
+        numpyro.sample("c", dist.Binomial(n, probs=s * q), obs=c)
+
+
+def min_ess(draws: dict, names) -> float:
+    return min(float(az.ess(np.asarray(draws[name]), method="bulk")) for name in names)
+
+
+print(
+    f"# {platform.node()} {platform.machine()}, {time.strftime('%Y-%m-%d')}, "
+    f"Pythia 12B 100 attempts, {chains} chains x ({warmup} + {samples})"
+)
+
+start = time.perf_counter()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", bp.ConvergenceWarning)
+    fit = bp.fit(data, chains=chains, warmup=warmup, samples=samples, progress=False)
+package_seconds = time.perf_counter() - start
+posterior = fit.idata.posterior
+package_ess = min_ess({name: posterior[name].values for name in ("a", "scale")}, ("a", "scale"))
+package_div = fit.diagnostics().divergences
+
+mcmc = MCMC(
+    NUTS(centred), num_warmup=warmup, num_samples=samples, num_chains=chains, progress_bar=False
+)
+n, c = jnp.asarray(data.n), jnp.asarray(data.c)
+start = time.perf_counter()
+mcmc.run(jax.random.key(0), n, c, extra_fields=("diverging",))
+plain_seconds = time.perf_counter() - start
+start = time.perf_counter()
+mcmc.run(jax.random.key(1), n, c, extra_fields=("diverging",))
+plain_again = time.perf_counter() - start
+draws = mcmc.get_samples(group_by_chain=True)
+plain_ess = min_ess(draws, ("a", "s"))
+plain_div = int(mcmc.get_extra_fields()["diverging"].sum())
+plain_r_hat = max(float(az.rhat(np.asarray(draws[name]))) for name in ("a", "b", "s"))
+
+print("\n| sampler | wall s | min bulk ESS (a, s) | ESS/s | divergences | max r_hat |")
+print("|---|---|---|---|---|---|")
+print(
+    f"| bp.fit (marginalised, a/mean/u) | {package_seconds:.1f} | {package_ess:.0f} | "
+    f"{package_ess / package_seconds:.1f} | {package_div} | "
+    f"{fit.diagnostics().r_hat_max:.3f} |"
+)
+print(
+    f"| plain NumPyro, centred latent | {plain_seconds:.1f} | {plain_ess:.0f} | "
+    f"{plain_ess / plain_seconds:.1f} | {plain_div} | {plain_r_hat:.3f} |"
+)
+print(
+    f"| plain NumPyro, second run (compiled) | {plain_again:.1f} | {plain_ess:.0f} | "
+    f"{plain_ess / plain_again:.1f} | | |"
+)
+package_rate = package_ess / package_seconds
+print(
+    f"\nESS/s ratio, package / plain: {package_rate / (plain_ess / plain_seconds):.1f}"
+    f" (against the compiled second run: {package_rate / (plain_ess / plain_again):.1f})"
+)

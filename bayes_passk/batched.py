@@ -209,8 +209,12 @@ def fit_batch(
     n_rows, c_rows, weight = rows_and_weights(n, c, size=rows)
     datasets = n_rows.shape[0]
     devices = jax.devices()
-    chunk = max(len(devices), config.chunk - config.chunk % len(devices))
-    padded = -(-datasets // chunk) * chunk
+    # As few chunks of at most config.chunk as possible, evenly filled (padding lanes cost a
+    # full fit each), each a multiple of the device count.
+    chunks = -(-datasets // max(config.chunk, 1))
+    chunk = -(-datasets // chunks)
+    chunk = -(-chunk // len(devices)) * len(devices)
+    padded = chunks * chunk
     pad = padded - datasets
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(jnp.arange(padded))
     # Padding datasets repeat the first one and are dropped from the result.

@@ -215,13 +215,17 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="M",
         help="subsample an embedded per-attempt dataset to M attempts per problem (seed --seed)",
     )
-    parser.add_argument("--chains", type=positive_int, default=4)
-    parser.add_argument("--warmup", type=positive_int, default=1000)
-    parser.add_argument("--samples", type=positive_int, default=1000)
+    _add_sampler_arguments(parser, chains=4, warmup=1000, samples=1000)
     parser.add_argument(
         "--out", metavar="DIR", help="write forecast.csv, forecast.png and posterior.nc there"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+
+def _add_sampler_arguments(parser, chains: int, warmup: int, samples: int) -> None:
+    parser.add_argument("--chains", type=positive_int, default=chains, help="NUTS chains")
+    parser.add_argument("--warmup", type=positive_int, default=warmup, help="warm-up draws")
+    parser.add_argument("--samples", type=positive_int, default=samples, help="kept draws")
 
 
 def run_forecast(args: argparse.Namespace) -> int:
@@ -471,9 +475,7 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         default=["bayes-scaled-beta", "beta-binomial", "discretized-beta", "regression"],
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--chains", type=positive_int, default=2)
-    parser.add_argument("--warmup", type=positive_int, default=500)
-    parser.add_argument("--samples", type=positive_int, default=500)
+    _add_sampler_arguments(parser, chains=2, warmup=500, samples=500)
     parser.add_argument("--ci", type=probability, default=0.9)
     parser.add_argument(
         "--out", metavar="DIR", help="write backtest.csv, summary.csv, error.png, coverage.png"

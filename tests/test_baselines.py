@@ -24,15 +24,7 @@ from bayes_passk.baselines import METHODS, discretization_edges, fit_baseline
 from bayes_passk.data import InputError, PassData
 from bayes_passk.functionals import log_marginal_likelihood
 
-PYTHIA = [
-    "Pythia 70M",
-    "Pythia 160M",
-    "Pythia 410M",
-    "Pythia 1B",
-    "Pythia 2.8B",
-    "Pythia 6.9B",
-    "Pythia 12B",
-]
+PYTHIA = bp.datasets.load("pythia-math").groups  # 70M ... 12B
 DISCRETIZED_BETA_A = [0.0528, 0.1458, 0.1543, 0.1860, 0.2243, 0.2411, 0.2543]
 DISCRETIZED_BETA_B = [1.912, 1.679, 1.905, 2.375, 3.037, 2.710, 2.014]
 DISCRETIZED_BETA_SCALE = [0.0346, 0.0365, 0.0947, 0.1359, 0.3153, 0.2428, 0.2328]

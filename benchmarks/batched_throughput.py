@@ -60,17 +60,17 @@ def timed(chunk: int, count: int):
     return compile_seconds, time.perf_counter() - start, summary
 
 
-rows = []
+arms = []
 chunk = args.chunk or replicates
 compile_b, seconds_b, batch = timed(chunk, replicates)
-rows.append(("vmapped batch", compile_b, seconds_b, replicates))
+arms.append(("vmapped batch", compile_b, seconds_b, replicates))
 if not args.no_loop:
     compile_l, seconds_l, loop = timed(1, replicates)
-    rows.append(("loop of single fits", compile_l, seconds_l, replicates))
+    arms.append(("loop of single fits", compile_l, seconds_l, replicates))
 
 print("\n| arm | compile + first chunk s | timed s | fits | fits/s |")
 print("|---|---|---|---|---|")
-for name, compile_s, seconds, fits in rows:
+for name, compile_s, seconds, fits in arms:
     print(f"| {name} | {compile_s:.1f} | {seconds:.1f} | {fits} | {fits / seconds:.2f} |")
 if not args.no_loop:
     print(f"\nthroughput ratio, batch / loop: {seconds_l / seconds_b:.2f}")

@@ -7,10 +7,11 @@ equal-tailed interval of the benchmark's pass@k at each k (Rao-Blackwellised as 
 `bayes_passk.forecast`), the exponent a, the split r_hat and the divergences. Nothing of size
 draws x problems leaves the device.
 
-`fit_batch` pads every dataset to the same number of distinct (n, c) rows (weight 0 for the
-padding), vmaps `fit_one` over the batch, shards the batch axis over every device of
-``jax.devices()`` (one CPU, several GPUs, or several hosts after `jax.distributed.initialize`),
-and runs it chunk by chunk to bound memory: one compilation per (rows, chunk) shape.
+`fit_batch` sorts the datasets by size and runs them chunk by chunk (to bound memory), each chunk
+padded to the same number of distinct (n, c) rows (weight 0 for the padding); it vmaps `fit_one`
+over the chunk and shards the batch axis over every device of ``jax.devices()`` (one CPU,
+several GPUs, or several hosts after `jax.distributed.initialize`): one compilation per
+(rows, chunk) shape.
 
 A vmapped NUTS step lasts as long as the slowest lane's trajectory, so the tree depth is capped
 (``max_tree_depth``) and a chunk should hold datasets of similar size.
@@ -188,50 +189,57 @@ def fit_batch(
 ) -> FitSummary:
     """Fit every dataset of a batch; one compiled program, sharded over ``jax.devices()``.
 
+    Datasets are sorted by their number of distinct (n, c) rows and cut into evenly filled
+    chunks of at most ``config.chunk``: a chunk pads its rows only to its own largest dataset,
+    and its lanes, being alike, take alike trajectories (a vmapped NUTS step waits for the
+    slowest lane). Dataset i always uses the key ``fold_in(key(seed), i)``, so its fit does not
+    depend on the rest of the batch.
+
     Args:
-        seed: integer seed; dataset i uses ``jax.random.fold_in(key(seed), i)``.
+        seed: integer seed.
         n: attempts, shape (datasets, problems); n = 0 marks a missing problem.
         c: successes, same shape.
         ks: the k values of the forecast.
         prior: a registered family name or a `PriorFamily`.
         config: sampler settings (`BatchConfig`).
         progress: called as ``progress(done, total)`` after each chunk.
-        rows: distinct (n, c) rows per dataset after padding (default: the largest count,
-            rounded up to a multiple of 16 so that similar batches share one compilation).
+        rows: distinct (n, c) rows per dataset after padding, for every chunk (default: each
+            chunk's largest count rounded up to a multiple of 16, so that chunks of similar
+            datasets share one compilation).
 
     Returns:
         A `FitSummary` of numpy arrays with a leading axis over datasets.
     """
     family = get_family(prior)
-    if rows is None:
-        distinct = rows_and_weights(n, c)[2]
-        rows = 16 * -(-int((distinct > 0).sum(axis=1).max()) // 16)
-    n_rows, c_rows, weight = rows_and_weights(n, c, size=rows)
-    datasets = n_rows.shape[0]
+    n, c = np.atleast_2d(n), np.atleast_2d(c)
+    datasets = n.shape[0]
+    distinct = (rows_and_weights(n, c)[2] > 0).sum(axis=1)
+    order = np.argsort(distinct, kind="stable")
     devices = jax.devices()
     # As few chunks of at most config.chunk as possible, evenly filled (padding lanes cost a
     # full fit each), each a multiple of the device count.
     chunks = -(-datasets // max(config.chunk, 1))
     chunk = -(-datasets // chunks)
     chunk = -(-chunk // len(devices)) * len(devices)
-    padded = chunks * chunk
-    pad = padded - datasets
-    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(jnp.arange(padded))
-    # Padding datasets repeat the first one and are dropped from the result.
-    n_rows, c_rows, weight = (
-        np.concatenate([x, np.repeat(x[:1], pad, 0)]) for x in (n_rows, c_rows, weight)
-    )
     mesh = Mesh(np.array(devices), ("batch",))
     shard = NamedSharding(mesh, PartitionSpec("batch"))
     program = _compiled(family, tuple(float(k) for k in np.ravel(ks)), config)
-    parts = []
-    for start in range(0, padded, chunk):
-        piece = slice(start, start + chunk)
-        args = [jax.device_put(x[piece], shard) for x in (keys, n_rows, c_rows, weight)]
-        parts.append(jax.tree.map(np.asarray, program(*args)))
+    root = jax.random.key(seed)
+    results: list[FitSummary | None] = [None] * datasets
+    for start in range(0, datasets, chunk):
+        members = order[start : start + chunk]
+        # Padding lanes repeat the chunk's first dataset and are dropped.
+        lanes = np.concatenate([members, np.repeat(members[:1], chunk - len(members))])
+        size = rows or 16 * -(-int(distinct[members].max()) // 16)
+        n_rows, c_rows, weight = rows_and_weights(n[lanes], c[lanes], size=size)
+        keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.asarray(lanes))
+        args = [jax.device_put(x, shard) for x in (keys, n_rows, c_rows, weight)]
+        out = jax.tree.map(np.asarray, program(*args))
+        for lane, dataset in enumerate(members):
+            results[dataset] = FitSummary(*(field[lane] for field in out))
         if progress is not None:
             progress(min(start + chunk, datasets), datasets)
-    return FitSummary(*(np.concatenate(field)[:datasets] for field in zip(*parts, strict=True)))
+    return FitSummary(*(np.stack(field) for field in zip(*results, strict=True)))
 
 
 @cache

@@ -18,27 +18,41 @@ space in float64; the nodes sit at the mode so no draw, k or n falls between the
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from bayes_passk.families import PriorFamily
 
-STEP = 1.0 / 32.0
 HALF_WIDTH = 2.75
 NEWTON_STEPS = 16
 
-_t = np.arange(-HALF_WIDTH, HALF_WIDTH + STEP / 2, STEP)
-_u = 0.5 * np.pi * np.sinh(_t)
-_OFFSETS = np.sinh(_u)
-# log of dy/dt times the step; log cosh(u) written to stay finite for |u| > 700.
-_LOG_WEIGHTS = (
-    np.log(0.5 * np.pi * STEP)
-    + np.log(np.cosh(_t))
-    + np.abs(_u)
-    + np.log1p(np.exp(-2 * np.abs(_u)))
-    - np.log(2.0)
-)
+
+class QuadratureRule(NamedTuple):
+    """Nodes of the sinh-sinh rule (offsets from the mode, in widths) and their log weights."""
+
+    offsets: np.ndarray
+    log_weights: np.ndarray
+
+
+def sinh_sinh_rule(step: float, half_width: float = HALF_WIDTH) -> QuadratureRule:
+    """Offsets sinh(pi/2 sinh t) on t = -half_width, ..., half_width and log(dy/dt step)."""
+    t = np.arange(-half_width, half_width + step / 2, step)
+    u = 0.5 * np.pi * np.sinh(t)
+    # log cosh(u) written to stay finite for |u| > 700.
+    log_cosh_u = np.abs(u) + np.log1p(np.exp(-2 * np.abs(u))) - np.log(2.0)
+    return QuadratureRule(np.sinh(u), np.log(0.5 * np.pi * step) + np.log(np.cosh(t)) + log_cosh_u)
+
+
+# Forecasts: step 1/32 (177 nodes), relative error <= 3e-10 against mpmath on the test grid for k
+# up to 1e9 (1.4e-5 for the two-scale Kumaraswamy a = 0.05, b = 3; tests/test_functionals.py).
+FINE = sinh_sinh_rule(1.0 / 32.0)
+# The likelihood inside NUTS: step 1/16 (89 nodes), half the cost per gradient. Its log P(c | n)
+# is within 6e-7 nats of FINE for the scaled Beta and within 1.5e-5 for the Kumaraswamy with
+# a >= 0.1 (1.5e-3 at a = 0.03); a likelihood error that small moves no posterior visibly.
+SAMPLING = sinh_sinh_rule(1.0 / 16.0)
 
 
 def _log_integrand(family: PriorFamily, params, c, m, y):
@@ -81,7 +95,7 @@ def _mode_and_width(family: PriorFamily, params, c, m):
     return y, jnp.clip(width, 1e-4, 1e4)
 
 
-def log_moment(family: PriorFamily, params, c, m):
+def log_moment(family: PriorFamily, params, c, m, rule: QuadratureRule = FINE):
     r"""Log J(c, m) = log of the integral of p^c (1 - p)^m under the family's prior.
 
     Scalar in c and m (use `jnp.vectorize` or `jax.vmap` to batch); differentiable in params.
@@ -91,6 +105,7 @@ def log_moment(family: PriorFamily, params, c, m):
         params: its hyperparameters (a NamedTuple of scalars).
         c: success count (float, >= 0).
         m: failure count plus any extra attempts (float, >= 0; up to 1e12 is fine).
+        rule: the quadrature rule (`FINE` by default; `SAMPLING` for the likelihood in NUTS).
 
     Returns:
         log J(c, m) as a float64 scalar.
@@ -106,8 +121,8 @@ def log_moment(family: PriorFamily, params, c, m):
     c = jnp.asarray(c, dtype=float)
     m = jnp.asarray(m, dtype=float)
     mode, width = jax.lax.stop_gradient(_mode_and_width(family, params, c, m))
-    y = mode + width * _OFFSETS
-    values = _log_integrand(family, params, c, m, y) + jnp.log(width) + _LOG_WEIGHTS
+    y = mode + width * rule.offsets
+    values = _log_integrand(family, params, c, m, y) + jnp.log(width) + rule.log_weights
     return jax.nn.logsumexp(jnp.where(jnp.isnan(values), -jnp.inf, values))
 
 
@@ -121,11 +136,11 @@ def log_survival_seen(family: PriorFamily, params, n, c, k):
     return log_moment(family, params, c, n - c + k) - log_moment(family, params, c, n - c)
 
 
-def log_marginal_likelihood(family: PriorFamily, params, n, c):
+def log_marginal_likelihood(family: PriorFamily, params, n, c, rule: QuadratureRule = FINE):
     """Log P(c | n) = log C(n, c) + log J(c, n - c): binomial likelihood, p integrated out."""
     log_binom = (
         jax.scipy.special.gammaln(n + 1.0)
         - jax.scipy.special.gammaln(c + 1.0)
         - jax.scipy.special.gammaln(n - c + 1.0)
     )
-    return log_binom + log_moment(family, params, c, n - c)
+    return log_binom + log_moment(family, params, c, n - c, rule)

@@ -27,7 +27,7 @@ import numpyro.distributions as dist
 from numpyro.distributions import constraints
 
 from bayes_passk.families import PriorFamily
-from bayes_passk.functionals import log_marginal_likelihood
+from bayes_passk.functionals import SAMPLING, log_marginal_likelihood
 
 
 class IntegratedBinomial(dist.Distribution):
@@ -66,8 +66,12 @@ class IntegratedBinomial(dist.Distribution):
         return dist.Binomial(self.total_count, probs=p).sample(key_c)
 
     def log_prob(self, value):
-        """Log C(n, c) + log J(c, n - c), elementwise."""
-        one = jnp.vectorize(lambda n, c: log_marginal_likelihood(self.family, self.params, n, c))
+        """Log C(n, c) + log J(c, n - c), elementwise (quadrature rule `SAMPLING`)."""
+
+        def one(n, c):
+            return log_marginal_likelihood(self.family, self.params, n, c, SAMPLING)
+
+        one = jnp.vectorize(one)
         return one(self.total_count.astype(float), jnp.asarray(value, dtype=float))
 
 

@@ -1,0 +1,122 @@
+"""Forecast quality at 100 attempts per problem: Bayesian posterior mean against every baseline.
+
+    python benchmarks/forecast_quality.py                      # 20 replicates per model
+    python benchmarks/forecast_quality.py --small              # 3 replicates, short chains
+    python benchmarks/forecast_quality.py --out bench-out      # also keep the tidy tables
+
+Cells: the 7 Pythia MATH models (subsample design: 100 of the 10,000 recorded attempts per
+problem, truth from all of them) and 6 Best-of-N jailbreaking models (resample design: 100
+fresh Bernoulli attempts at each prompt's full-data rate, exact truth; Llama 3 8B IT is left
+out, it has no power law). Every method forecasts pass@k on the same replicates. For each
+Bayesian method and each baseline the script counts the (model, budget) cells where the
+Bayesian posterior mean has the lower MSE of pass@10,000, and the coverage of the 90% intervals.
+"""
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import bayes_passk as bp
+from bayes_passk import backtest, designs
+from bayes_passk.baselines import METHODS
+from bayes_passk.batched import BatchConfig
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--small", action="store_true", help="3 replicates, 2 x (200 + 200) draws")
+parser.add_argument("--replicates", type=int, default=20)
+parser.add_argument("--budget", type=int, default=100)
+parser.add_argument("--k", type=int, nargs="+", default=[1000, 10000])
+parser.add_argument("--bayes", nargs="+", default=["bayes-scaled-beta", "bayes-kumaraswamy"])
+parser.add_argument("--out", help="directory for backtest.csv and summary.csv")
+parser.add_argument("--seed", type=int, default=0)
+args = parser.parse_args()
+replicates = 3 if args.small else args.replicates
+config = BatchConfig(warmup=200, samples=200) if args.small else BatchConfig()
+
+cells = []
+pythia = bp.datasets.load("pythia-math")
+for index, group in enumerate(pythia.groups):
+    seed = args.seed + 1000 * index
+    cells.append(designs.subsample(seed, pythia.select(group), args.budget, replicates, args.k))
+bon = bp.datasets.load("bon-jailbreak")
+for index, group in enumerate(g for g in bon.groups if g != "Llama 3 8B IT"):
+    seed = args.seed + 1000 * (index + 100)
+    cells.append(designs.resample(seed, bon.select(group), args.budget, replicates, args.k))
+
+print(
+    f"# {platform.node()} {platform.machine()}, {time.strftime('%Y-%m-%d')}, "
+    f"{len(cells)} cells x {replicates} replicates, budget {args.budget}, k {args.k}, {config}"
+)
+start = time.perf_counter()
+frames = []
+for method in [*args.bayes, *METHODS]:
+    frames.append(
+        backtest.run(
+            cells,
+            [method],
+            seed=args.seed,
+            config=config,
+            progress=lambda line: print(
+                f"  {time.perf_counter() - start:6.0f} s  {line}", file=sys.stderr, flush=True
+            ),
+        )
+    )
+    if args.out:  # keep what is done so far
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        pd.concat(frames).to_csv(Path(args.out) / "backtest.csv", index=False)
+table = pd.concat(frames, ignore_index=True)
+print(f"wall {time.perf_counter() - start:.0f} s")
+summary = backtest.summarize(table, seed=args.seed)
+if args.out:
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    summary.to_csv(Path(args.out) / "summary.csv", index=False)
+
+target = max(args.k)
+at_target = summary[summary["k"] == target]
+mse = at_target.pivot_table(index=["design", "group"], columns="method", values="mse")
+print(f"\nMSE of pass@{target} per cell (x 1e3; lowest in bold)\n")
+methods = [*args.bayes, *METHODS]
+print("| design | model | " + " | ".join(methods) + " |")
+print("|---|---|" + "---|" * len(methods))
+for (design, group), row in mse.iterrows():
+    best = row[methods].min()
+    cells_text = [
+        f"**{row[m] * 1e3:.2f}**" if row[m] == best else f"{row[m] * 1e3:.2f}" for m in methods
+    ]
+    print(f"| {design} | {group} | " + " | ".join(cells_text) + " |")
+
+print(f"\nCells where the Bayesian posterior mean has the lower MSE of pass@{target}\n")
+print("| Bayesian method | " + " | ".join(METHODS) + " |")
+print("|---|" + "---|" * len(METHODS))
+for bayes in args.bayes:
+    wins = [(mse[bayes] < mse[baseline]).mean() for baseline in METHODS]
+    counts = [int((mse[bayes] < mse[baseline]).sum()) for baseline in METHODS]
+    print(
+        f"| {bayes} | "
+        + " | ".join(f"{w:.0%} ({n}/{len(mse)})" for w, n in zip(wins, counts, strict=True))
+        + " |"
+    )
+
+print(f"\nCoverage of the {config.ci:.0%} intervals for pass@{target}\n")
+print("| Bayesian method | design | model | coverage | mean width | failed fits | divergent fits |")
+print("|---|---|---|---|---|---|---|")
+for bayes in args.bayes:
+    rows = at_target[at_target["method"] == bayes]
+    for row in rows.itertuples():
+        print(
+            f"| {bayes} | {row.design} | {row.group} | {row.coverage:.2f} | {row.width:.3f} | "
+            f"{row.failed} | {row.divergent_fits} |"
+        )
+    part = table[(table["method"] == bayes) & (table["k"] == target)]
+    covered = ((part["lower"] <= part["truth"]) & (part["truth"] <= part["upper"])).to_numpy()
+    se = np.sqrt(covered.mean() * (1 - covered.mean()) / len(covered))
+    print(
+        f"| {bayes} | all | all | **{covered.mean():.3f}** (+- {se:.3f}, {len(covered)} "
+        f"intervals) | {(part['upper'] - part['lower']).mean():.3f} | | "
+        f"{int((part['divergences'] > 0).sum())} |"
+    )

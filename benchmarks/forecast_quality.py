@@ -34,43 +34,50 @@ parser.add_argument("--k", type=int, nargs="+", default=[1000, 10000])
 parser.add_argument("--bayes", nargs="+", default=["bayes-scaled-beta", "bayes-kumaraswamy"])
 parser.add_argument("--out", help="directory for backtest.csv and summary.csv")
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--table", help="report on a backtest.csv written by --out, without fitting")
 args = parser.parse_args()
 replicates = 3 if args.small else args.replicates
 config = BatchConfig(warmup=200, samples=200) if args.small else BatchConfig()
 
-cells = []
-pythia = bp.datasets.load("pythia-math")
-for index, group in enumerate(pythia.groups):
-    seed = args.seed + 1000 * index
-    cells.append(designs.subsample(seed, pythia.select(group), args.budget, replicates, args.k))
-bon = bp.datasets.load("bon-jailbreak")
-for index, group in enumerate(g for g in bon.groups if g != "Llama 3 8B IT"):
-    seed = args.seed + 1000 * (index + 100)
-    cells.append(designs.resample(seed, bon.select(group), args.budget, replicates, args.k))
 
-print(
-    f"# {platform.node()} {platform.machine()}, {time.strftime('%Y-%m-%d')}, "
-    f"{len(cells)} cells x {replicates} replicates, budget {args.budget}, k {args.k}, {config}"
-)
-start = time.perf_counter()
-frames = []
-for method in [*args.bayes, *METHODS]:
-    frames.append(
-        backtest.run(
-            cells,
-            [method],
-            seed=args.seed,
-            config=config,
-            progress=lambda line: print(
-                f"  {time.perf_counter() - start:6.0f} s  {line}", file=sys.stderr, flush=True
-            ),
-        )
+def forecast_all() -> pd.DataFrame:
+    cells = []
+    pythia = bp.datasets.load("pythia-math")
+    for index, group in enumerate(pythia.groups):
+        seed = args.seed + 1000 * index
+        cells.append(designs.subsample(seed, pythia.select(group), args.budget, replicates, args.k))
+    bon = bp.datasets.load("bon-jailbreak")
+    for index, group in enumerate(g for g in bon.groups if g != "Llama 3 8B IT"):
+        seed = args.seed + 1000 * (index + 100)
+        cells.append(designs.resample(seed, bon.select(group), args.budget, replicates, args.k))
+    print(
+        f"# {platform.node()} {platform.machine()}, {time.strftime('%Y-%m-%d')}, "
+        f"{len(cells)} cells x {replicates} replicates, budget {args.budget}, k {args.k}, {config}"
     )
-    if args.out:  # keep what is done so far
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        pd.concat(frames).to_csv(Path(args.out) / "backtest.csv", index=False)
-table = pd.concat(frames, ignore_index=True)
-print(f"wall {time.perf_counter() - start:.0f} s")
+    start = time.perf_counter()
+    frames = []
+    for method in [*args.bayes, *METHODS]:
+        frames.append(
+            backtest.run(
+                cells,
+                [method],
+                seed=args.seed,
+                config=config,
+                progress=lambda line: print(
+                    f"  {time.perf_counter() - start:6.0f} s  {line}", file=sys.stderr, flush=True
+                ),
+            )
+        )
+        if args.out:  # keep what is done so far
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            pd.concat(frames).to_csv(Path(args.out) / "backtest.csv", index=False)
+    print(f"wall {time.perf_counter() - start:.0f} s")
+    return pd.concat(frames, ignore_index=True)
+
+
+table = pd.read_csv(args.table) if args.table else forecast_all()
+args.bayes = [m for m in table["method"].unique() if m.startswith("bayes-")]
+args.k = sorted(table["k"].unique())
 summary = backtest.summarize(table, seed=args.seed)
 if args.out:
     Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -120,3 +127,37 @@ for bayes in args.bayes:
         f"intervals) | {(part['upper'] - part['lower']).mean():.3f} | | "
         f"{int((part['divergences'] > 0).sum())} |"
     )
+
+# Why: the bias of each method, and the power law each extrapolates with. The slope of
+# log(-log pass@k) between the two k values (the exponent of -log pass@k) against the truth's.
+low, high = min(args.k), max(args.k)
+print(f"\nMean error (estimate - truth) of pass@{high}, and in parentheses the slope of")
+print(f"-log pass@k over [{low}, {high}] (the truth's in the last column)\n")
+slopes = table.pivot_table(
+    index=["method", "design", "group", "replicate"], columns="k", values=["estimate", "truth"]
+)
+
+
+def slope(frame):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        upper = np.log(-np.log(frame[high]))
+        lower = np.log(-np.log(frame[low]))
+    return -(upper - lower) / np.log(high / low)
+
+
+by_cell = (
+    pd.DataFrame({"slope": slope(slopes["estimate"]), "slope_truth": slope(slopes["truth"])})
+    .groupby(["method", "design", "group"])
+    .mean()
+)
+bias = table[table["k"] == high].assign(error=lambda t: t["estimate"] - t["truth"])
+bias = bias.groupby(["method", "design", "group"])["error"].mean()
+print("| design | model | " + " | ".join(methods) + " | truth slope |")
+print("|---|---|" + "---|" * (len(methods) + 1))
+for design, group in mse.index:
+    entries = [
+        f"{bias[(m, design, group)]:+.3f} ({by_cell.loc[(m, design, group), 'slope']:.2f})"
+        for m in methods
+    ]
+    truth_slope = by_cell.loc[(methods[0], design, group), "slope_truth"]
+    print(f"| {design} | {group} | " + " | ".join(entries) + f" | {truth_slope:.2f} |")

@@ -1,0 +1,69 @@
+"""Peak memory of a 1,000-fit backtest through the command line's own code path.
+
+    python benchmarks/backtest_memory.py                   # 1,000 replicates, 2 x (50 + 50) draws
+    python benchmarks/backtest_memory.py --small           # 64 replicates
+    python benchmarks/backtest_memory.py --warmup 500 --samples 500   # the default chains
+
+Runs ``bayes-passk backtest`` in this process (Pythia 12B, subsample design, 100 attempts per
+problem, the default Bayesian method) and prints the wall time and the peak resident memory
+of the process (``ru_maxrss``). The batch runs chunk by chunk and keeps only per-fit summaries,
+so memory depends on the chunk, not on the number of fits; short chains keep the 1,000 fits
+affordable on a small CPU (draws add only chains x samples x 3 numbers per fit).
+"""
+
+import argparse
+import platform
+import resource
+import tempfile
+import time
+
+import jax
+
+from bayes_passk.cli import main
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--small", action="store_true")
+parser.add_argument("--replicates", type=int, default=1000)
+parser.add_argument("--warmup", type=int, default=50)
+parser.add_argument("--samples", type=int, default=50)
+args = parser.parse_args()
+replicates = 64 if args.small else args.replicates
+
+print(
+    f"# {platform.node()} {platform.machine()}, {jax.devices()[0].platform} x "
+    f"{jax.device_count()}, {time.strftime('%Y-%m-%d')}, {replicates} replicates, "
+    f"2 chains x ({args.warmup} + {args.samples})"
+)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+with tempfile.TemporaryDirectory() as out:
+    start = time.perf_counter()
+    code = main(
+        [
+            "backtest",
+            "--dataset",
+            "pythia-math",
+            "--groups",
+            "Pythia 12B",
+            "--budgets",
+            "100",
+            "--replicates",
+            str(replicates),
+            "--k",
+            "1000",
+            "10000",
+            "--methods",
+            "bayes-scaled-beta",
+            "--warmup",
+            str(args.warmup),
+            "--samples",
+            str(args.samples),
+            "--out",
+            out,
+        ]
+    )
+    seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(
+    f"\nexit code {code}, {replicates} fits in {seconds:.0f} s ({replicates / seconds:.2f} fits/s)"
+)
+print(f"peak resident memory: {peak:.0f} MiB (after imports and data: {before:.0f} MiB)")

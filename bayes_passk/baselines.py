@@ -47,7 +47,7 @@ from bayes_passk.data import InputError, PassData
 from bayes_passk.estimators import mean_pass_at_k
 from bayes_passk.families import ScaledParams, get_family
 from bayes_passk.forecast import DEFAULT_KS, SLOPE_STEP, Forecast, Summary, slope_at_largest_k
-from bayes_passk.functionals import log_marginal_likelihood, log_survival_new
+from bayes_passk.functionals import log_marginal_likelihood, log_moment, log_survival_new
 
 REGRESSION_POINTS = 101
 BINS_PER_DECADE = 10
@@ -282,7 +282,11 @@ def _survival_curve(family_name: str):
 
     def pass_at_k(a, b, scale, ks):
         params = ScaledParams(a, b, scale)
-        return -jnp.expm1(jax.vmap(lambda k: log_survival_new(family, params, k))(ks))
+        curve = -jnp.expm1(jax.vmap(lambda k: log_survival_new(family, params, k))(ks))
+        # A degenerate fit at the bounds (say a = 6e-4, b = 4e6) has a density too narrow for
+        # the quadrature, which then no longer integrates it to 1: NaN, not a made-up value.
+        resolved = jnp.abs(log_moment(family, params, 0.0, 0.0)) < 1e-6
+        return jnp.where(resolved, curve, jnp.nan)
 
     return jax.jit(pass_at_k)
 

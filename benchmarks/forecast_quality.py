@@ -151,7 +151,7 @@ by_cell = (
     .mean()
 )
 bias = table[table["k"] == high].assign(error=lambda t: t["estimate"] - t["truth"])
-bias = bias.groupby(["method", "design", "group"])["error"].mean()
+bias = bias.groupby(["method", "design", "group"])["error"].mean()  # failed fits (NaN) left out
 print("| design | model | " + " | ".join(methods) + " | truth slope |")
 print("|---|---|" + "---|" * (len(methods) + 1))
 for design, group in mse.index:

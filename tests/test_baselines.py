@@ -20,7 +20,7 @@ from scipy import optimize, stats
 
 import bayes_passk as bp
 from bayes_passk import cli
-from bayes_passk.baselines import METHODS, discretization_edges, fit_baseline
+from bayes_passk.baselines import METHODS, _scaled_pass_at_k, discretization_edges, fit_baseline
 from bayes_passk.data import InputError, PassData
 from bayes_passk.functionals import log_marginal_likelihood
 
@@ -256,3 +256,13 @@ def test_cli_point_method_writes_table_and_plot_only(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["forecast.csv", "forecast.png"]
     printed = capsys.readouterr().out
     assert "discretized-beta" in printed and "truth" in printed
+
+
+def test_degenerate_fit_gives_nan_not_a_made_up_curve():
+    # A discretized Kumaraswamy fit to a sparse Pythia 70M subsample ran to these values; the
+    # quadrature cannot integrate a density this narrow, which once gave pass@k = -inf.
+    curve = _scaled_pass_at_k("kumaraswamy")
+    degenerate = curve({"a": 6.1e-4, "b": 3.7e6, "scale": 0.01}, np.array([10.0, 1e4]))
+    assert np.isnan(degenerate).all()
+    usual = curve({"a": 0.3, "b": 3.0, "scale": 0.5}, np.array([10.0, 1e4]))
+    assert np.all((usual > 0) & (usual < 1)) and usual[0] < usual[1]

@@ -146,9 +146,10 @@ def log_survival_seen(family: PriorFamily, params, n, c, k):
 
 def log_marginal_likelihood(family: PriorFamily, params, n, c, rule: QuadratureRule = FINE):
     """Log P(c | n) = log C(n, c) + log J(c, n - c): binomial likelihood, p integrated out."""
-    log_binom = (
-        jax.scipy.special.gammaln(n + 1.0)
-        - jax.scipy.special.gammaln(c + 1.0)
-        - jax.scipy.special.gammaln(n - c + 1.0)
-    )
-    return log_binom + log_moment(family, params, c, n - c, rule)
+    return log_binomial(n, c) + log_moment(family, params, c, n - c, rule)
+
+
+def log_binomial(n, c):
+    """Log C(n, c) for real n >= c >= 0."""
+    gammaln = jax.scipy.special.gammaln
+    return gammaln(n + 1.0) - gammaln(c + 1.0) - gammaln(n - c + 1.0)

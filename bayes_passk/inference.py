@@ -38,7 +38,7 @@ from numpyro.infer import MCMC, NUTS
 
 from bayes_passk.data import PassData
 from bayes_passk.families import PriorFamily, get_family
-from bayes_passk.functionals import log_marginal_likelihood, log_moment
+from bayes_passk.functionals import SAMPLING, log_binomial, log_moment
 from bayes_passk.hierarchy import hierarchical_model
 
 R_HAT_MAX = 1.01
@@ -260,9 +260,11 @@ def _row_summaries(family: PriorFamily, params, n, c):
 
     def per_draw(theta):
         def per_row(n_row, c_row):
-            log_base = log_moment(family, theta, c_row, n_row - c_row)
-            log_lik = log_marginal_likelihood(family, theta, n_row, c_row)
-            log_p = log_moment(family, theta, c_row + 1.0, n_row - c_row) - log_base
+            # Counts up to ~1e4: the sampling rule is within 2e-5 nats of the fine one for
+            # a >= 0.1 (1.5e-3 at a = 0.03), and it is the likelihood NUTS sampled with.
+            log_base = log_moment(family, theta, c_row, n_row - c_row, SAMPLING)
+            log_lik = log_binomial(n_row, c_row) + log_base
+            log_p = log_moment(family, theta, c_row + 1.0, n_row - c_row, SAMPLING) - log_base
             return log_lik, jnp.exp(log_p)
 
         return jax.vmap(per_row)(n, c)

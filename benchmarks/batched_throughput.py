@@ -2,6 +2,7 @@
 
     python benchmarks/batched_throughput.py                 # 32 replicates, 2 chains x (300 + 300)
     python benchmarks/batched_throughput.py --small         # 8 replicates
+    python benchmarks/batched_throughput.py --chunk 2 8     # two batch arms, chunks of 2 and 8
     python benchmarks/batched_throughput.py --replicates 1000 --chunk 1000 --no-loop   # GPU size
 
 The replicates: Pythia 12B on MATH subsampled to 100 attempts per problem, one seed each. Both
@@ -27,7 +28,9 @@ from bayes_passk.designs import subsample
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true")
 parser.add_argument("--replicates", type=int, default=32)
-parser.add_argument("--chunk", type=int, default=None, help="batch chunk (default: replicates)")
+parser.add_argument(
+    "--chunk", type=int, nargs="+", default=None, help="batch chunks to time (default: replicates)"
+)
 parser.add_argument("--warmup", type=int, default=300)
 parser.add_argument("--samples", type=int, default=300)
 parser.add_argument("--no-loop", action="store_true", help="skip the loop arm")
@@ -61,9 +64,9 @@ def timed(chunk: int, count: int):
 
 
 arms = []
-chunk = args.chunk or replicates
-compile_b, seconds_b, batch = timed(chunk, replicates)
-arms.append(("vmapped batch", compile_b, seconds_b, replicates))
+for chunk in args.chunk or [replicates]:
+    compile_b, seconds_b, batch = timed(chunk, replicates)
+    arms.append((f"vmapped batch, chunk {chunk}", compile_b, seconds_b, replicates))
 if not args.no_loop:
     compile_l, seconds_l, loop = timed(1, replicates)
     arms.append(("loop of single fits", compile_l, seconds_l, replicates))
@@ -73,7 +76,8 @@ print("|---|---|---|---|---|")
 for name, compile_s, seconds, fits in arms:
     print(f"| {name} | {compile_s:.1f} | {seconds:.1f} | {fits} | {fits / seconds:.2f} |")
 if not args.no_loop:
-    print(f"\nthroughput ratio, batch / loop: {seconds_l / seconds_b:.2f}")
+    for name, _, seconds, _ in arms[:-1]:
+        print(f"\nthroughput ratio, {name} / loop: {seconds_l / seconds:.2f}")
     print(
         f"mean pass@10000, batch {batch.mean[:, 1].mean():.4f}, loop {loop.mean[:, 1].mean():.4f}"
     )

@@ -133,7 +133,8 @@ for bayes in args.bayes:
 low, high = min(args.k), max(args.k)
 print(f"\nMean error (estimate - truth) of pass@{high}, and in parentheses the slope of")
 print(f"-log pass@k over [{low}, {high}] (the truth's in the last column)\n")
-slopes = table.pivot_table(
+finite = table[np.isfinite(table["estimate"])]  # as in backtest.summarize: failed fits left out
+slopes = finite.pivot_table(
     index=["method", "design", "group", "replicate"], columns="k", values=["estimate", "truth"]
 )
 
@@ -150,8 +151,8 @@ by_cell = (
     .groupby(["method", "design", "group"])
     .mean()
 )
-bias = table[table["k"] == high].assign(error=lambda t: t["estimate"] - t["truth"])
-bias = bias.groupby(["method", "design", "group"])["error"].mean()  # failed fits (NaN) left out
+bias = finite[finite["k"] == high].assign(error=lambda t: t["estimate"] - t["truth"])
+bias = bias.groupby(["method", "design", "group"])["error"].mean()
 print("| design | model | " + " | ".join(methods) + " | truth slope |")
 print("|---|---|" + "---|" * (len(methods) + 1))
 for design, group in mse.index:

@@ -6,6 +6,7 @@ from scipy.special import betaln
 
 import bayes_passk as bp
 from bayes_passk.cli import main
+from bayes_passk.hierarchy import IntegratedBinomial
 
 # 24 problems, 60 attempts each, rates from a Beta(0.4, 6): a small, sparse benchmark.
 RNG = np.random.default_rng(7)
@@ -45,6 +46,10 @@ def test_log_likelihood_sums_to_the_joint(result):
     for c in np.unique(DATA.c):
         same = ll[DATA.c == c]
         np.testing.assert_allclose(same, same[0])
+    # And it is the likelihood NUTS sampled: the model's log P(c | n, theta) at that draw.
+    theta = type(result.params)(*(values[0, 0] for values in result.params))
+    joint = IntegratedBinomial(result.family, theta, DATA.n).log_prob(DATA.c).sum()
+    assert ll.sum() == pytest.approx(float(joint), rel=1e-12)
 
 
 def test_forecast_shapes_order_and_table(result):

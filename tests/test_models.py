@@ -277,10 +277,11 @@ INTEGRATED_CASES = [
 def test_integrated_binomial_sums_to_one(module, params):
     pmf = np.asarray(_integrated_pmf(module.FAMILY)(module.Params(*params)))
     assert np.all(pmf > 0)
-    # Each term carries the quadrature's relative error, so does the sum: measured <= 1e-9 on
-    # these cases, bar the two-scale Kumaraswamy(0.05, 3) of test_functionals (1.4e-6).
+    # Each term carries the relative error of the sampling rule (`functionals.SAMPLING`, the
+    # likelihood NUTS uses), so does the sum: measured <= 1.2e-8 on these cases, bar the
+    # two-scale Kumaraswamy(0.05, 3) of test_functionals (8.7e-5; the fine rule: 1.4e-6).
     two_scales = module is kumaraswamy and params == (0.05, 3.0, 0.5)
-    assert pmf.sum() == pytest.approx(1.0, abs=5e-6 if two_scales else 1e-8)
+    assert pmf.sum() == pytest.approx(1.0, abs=3e-4 if two_scales else 5e-8)
 
 
 def _posterior_survival_exact(module, a, b, n, c, k):

@@ -193,7 +193,7 @@ def fit_batch(
     chunks of at most ``config.chunk``: a chunk pads its rows only to its own largest dataset,
     and its lanes, being alike, take alike trajectories (a vmapped NUTS step waits for the
     slowest lane). Dataset i always uses the key ``fold_in(key(seed), i)``, so its fit does not
-    depend on the rest of the batch.
+    depend on how the batch is chunked (up to rounding; benchmarks/mixed_batch.py compares).
 
     Args:
         seed: integer seed.

@@ -11,7 +11,9 @@ exponent. `summarize` reduces it per method, group, budget and k:
   (``mse_lower``, ``mse_upper``; Kazdan et al. 2025);
 - ``log_log_se``: mean squared error of log(-log pass@k) (Schaeffer et al. 2025);
 - ``coverage`` and ``width``: fraction of intervals that contain the truth, and their mean width;
-- ``exponent_rel_error``: mean |exponent / true exponent - 1| where the truth is known.
+- ``exponent_rel_error``: mean |exponent / true exponent - 1| where the truth is known;
+- ``divergent_fits`` and ``unconverged_fits``: fits with divergent transitions, and with a split
+  r_hat above 1.01 (Bayesian methods).
 
 Example:
     >>> from bayes_passk.data import PassData
@@ -36,6 +38,7 @@ from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, fit_batch
 from bayes_passk.data import InputError, PassData
 from bayes_passk.designs import Design
 from bayes_passk.families import registry
+from bayes_passk.inference import R_HAT_MAX
 
 COLUMNS = [
     "method",
@@ -220,6 +223,7 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
                 "width": (upper - lower)[has_interval].mean() if has_interval.any() else np.nan,
                 "exponent_rel_error": relative.mean() if np.isfinite(relative).any() else np.nan,
                 "divergent_fits": int((part["divergences"] > 0).sum()),
+                "unconverged_fits": int((part["r_hat_max"] > R_HAT_MAX).sum()),
             }
         )
     return pd.DataFrame.from_records(records)

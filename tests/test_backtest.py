@@ -19,7 +19,7 @@ FULL = PassData.from_counts(
 )
 
 
-def _table(estimate, lower, upper, truth, exponent=np.nan, exponent_truth=np.nan):
+def _table(estimate, lower, upper, truth, exponent=np.nan, exponent_truth=np.nan, r_hat=np.nan):
     rows = len(estimate)
     return pd.DataFrame(
         {
@@ -35,7 +35,7 @@ def _table(estimate, lower, upper, truth, exponent=np.nan, exponent_truth=np.nan
             "truth": truth,
             "exponent": exponent,
             "exponent_truth": exponent_truth,
-            "r_hat_max": np.nan,
+            "r_hat_max": r_hat,
             "divergences": np.nan,
         }
     )
@@ -49,9 +49,11 @@ def test_summarize_computes_the_metrics():
         truth=[0.55, 0.6, 0.6, 0.9],
         exponent=[0.2, 0.3, np.nan, 0.5],
         exponent_truth=0.25,
+        r_hat=[1.0, 1.02, np.nan, 1.005],
     )
     row = backtest.summarize(table).iloc[0]
     assert row["replicates"] == 4 and row["failed"] == 1
+    assert row["unconverged_fits"] == 1  # r_hat 1.02 > 1.01; NaN (no fit) does not count
     assert row["abs_error"] == pytest.approx((0.05 + 0.1 + 0.0) / 3)
     assert row["mse"] == pytest.approx((0.05**2 + 0.1**2) / 3)
     assert row["mse_lower"] <= row["mse"] <= row["mse_upper"]

@@ -110,14 +110,17 @@ for bayes in args.bayes:
     )
 
 print(f"\nCoverage of the {config.ci:.0%} intervals for pass@{target}\n")
-print("| Bayesian method | design | model | coverage | mean width | failed fits | divergent fits |")
-print("|---|---|---|---|---|---|---|")
+print(
+    "| Bayesian method | design | model | coverage | mean width | failed fits | divergent fits "
+    "| fits with r_hat > 1.01 |"
+)
+print("|---|---|---|---|---|---|---|---|")
 for bayes in args.bayes:
     rows = at_target[at_target["method"] == bayes]
     for row in rows.itertuples():
         print(
             f"| {bayes} | {row.design} | {row.group} | {row.coverage:.2f} | {row.width:.3f} | "
-            f"{row.failed} | {row.divergent_fits} |"
+            f"{row.failed} | {row.divergent_fits} | {row.unconverged_fits} |"
         )
     part = table[(table["method"] == bayes) & (table["k"] == target)]
     covered = ((part["lower"] <= part["truth"]) & (part["truth"] <= part["upper"])).to_numpy()
@@ -125,7 +128,7 @@ for bayes in args.bayes:
     print(
         f"| {bayes} | all | all | **{covered.mean():.3f}** (+- {se:.3f}, {len(covered)} "
         f"intervals) | {(part['upper'] - part['lower']).mean():.3f} | | "
-        f"{int((part['divergences'] > 0).sum())} |"
+        f"{int((part['divergences'] > 0).sum())} | {int((part['r_hat_max'] > 1.01).sum())} |"
     )
 
 # Why: the bias of each method, and the power law each extrapolates with. The slope of

@@ -3,6 +3,7 @@
     python benchmarks/forecast_quality.py                      # 20 replicates per model
     python benchmarks/forecast_quality.py --small              # 3 replicates, short chains
     python benchmarks/forecast_quality.py --out bench-out      # also keep the tidy tables
+    python benchmarks/forecast_quality.py --table benchmarks/runs/forecast_quality_2026-11-24.csv.gz
 
 Cells: the 7 Pythia MATH models (subsample design: 100 of the 10,000 recorded attempts per
 problem, truth from all of them) and 6 Best-of-N jailbreaking models (resample design: 100

@@ -127,8 +127,8 @@ def _rows(cell: Design, method: str, estimate, lower, upper, exponent, r_hat, di
 
 
 def _run_bayes(cells, method, seed, config, say) -> pd.DataFrame:
-    n = _stack([cell.n for cell in cells])
-    c = _stack([cell.c for cell in cells])
+    n = stack_problems([cell.n for cell in cells])
+    c = stack_problems([cell.c for cell in cells])
     ks = cells[0].ks
 
     def chunk_done(done, total):
@@ -179,7 +179,7 @@ def _run_point(cells, method, say) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+def stack_problems(arrays: list[np.ndarray]) -> np.ndarray:
     """Stack (replicates, problems) arrays of different problem counts, padding with n = 0."""
     width = max(a.shape[1] for a in arrays)
     return np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1]))) for a in arrays])

@@ -54,9 +54,9 @@ def sinh_sinh_rule(
 # up to 1e9 (1.4e-5 for the two-scale Kumaraswamy a = 0.05, b = 3; tests/test_functionals.py).
 FINE = sinh_sinh_rule(1.0 / 32.0)
 # The likelihood inside NUTS: step 1/16 (89 nodes) and 12 Newton steps (8 leave 0.03 nats at
-# a = 0.03), half the cost per gradient. Its log P(c | n)
-# is within 6e-7 nats of FINE for the scaled Beta and within 1.5e-5 for the Kumaraswamy with
-# a >= 0.1 (1.5e-3 at a = 0.03); a likelihood error that small moves no posterior visibly.
+# a = 0.03). Its log P(c | n) is within 6e-7 nats of FINE for the scaled Beta and within 1.5e-5
+# for the Kumaraswamy with a >= 0.1 (1.5e-3 at a = 0.03); a likelihood error that small moves no
+# posterior visibly.
 SAMPLING = sinh_sinh_rule(1.0 / 16.0, newton_steps=12)
 
 

@@ -20,6 +20,8 @@ moments given the hyperparameters (Rao-Blackwellisation), not by draws.
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpyro
@@ -67,12 +69,8 @@ class IntegratedBinomial(dist.Distribution):
 
     def log_prob(self, value):
         """Log C(n, c) + log J(c, n - c), elementwise (quadrature rule `SAMPLING`)."""
-
-        def one(n, c):
-            return log_marginal_likelihood(self.family, self.params, n, c, SAMPLING)
-
-        one = jnp.vectorize(one)
-        return one(self.total_count.astype(float), jnp.asarray(value, dtype=float))
+        one = partial(log_marginal_likelihood, self.family, self.params, rule=SAMPLING)
+        return jnp.vectorize(one)(self.total_count.astype(float), jnp.asarray(value, dtype=float))
 
 
 def hierarchical_model(family: PriorFamily, n, c=None, weight=None, marginalize=False):

@@ -16,9 +16,9 @@ import platform
 import time
 
 import jax
-import numpy as np
 
 import bayes_passk as bp
+from bayes_passk.backtest import stack_problems
 from bayes_passk.batched import BatchConfig, fit_batch, rows_and_weights
 from bayes_passk.designs import resample, subsample
 
@@ -35,14 +35,8 @@ cells = [
     resample(2, bon.select("GPT4o"), 100, replicates, ks),
     resample(3, bon.select("Gemini 1.5 Pro"), 100, replicates, ks),
 ]
-width = max(cell.n.shape[1] for cell in cells)  # pad with n = 0: no problem there
-
-
-def padded(arrays):
-    return np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[1]))) for a in arrays])
-
-
-n, c = padded([cell.n for cell in cells]), padded([cell.c for cell in cells])
+n = stack_problems([cell.n for cell in cells])  # padded with n = 0: no problem there
+c = stack_problems([cell.c for cell in cells])
 rows = (rows_and_weights(n, c)[2] > 0).sum(axis=1)
 print(
     f"# {platform.node()} {platform.machine()}, {jax.devices()[0].platform} x "

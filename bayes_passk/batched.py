@@ -161,7 +161,10 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
     alpha = (1.0 - config.ci) / 2.0
     probs = jnp.array([alpha, 0.5, 1.0 - alpha])
     lower, median, upper = jnp.quantile(sampled, probs, axis=0)
-    exponent = jax.vmap(lambda theta: family.tail_exponent(theta))(params)
+    if family.tail_exponent is None:  # no power-law tail: NaN, like a point method's interval
+        exponent = jnp.full(pick.shape, jnp.nan)
+    else:
+        exponent = jax.vmap(family.tail_exponent)(params)
     a_lower, _, a_upper = jnp.quantile(exponent, probs)
     return FitSummary(
         mean=benchmark.mean(axis=0),

@@ -350,7 +350,10 @@ def _print_forecast(source: str, data: PassData, forecast, true_values) -> None:
         for i, k in enumerate(forecast.k)
     ]
     print(format_table(["k", *named], rows))
-    print(f"exponent: {_with_interval(forecast.exponent)}")
+    if math.isnan(forecast.exponent.mean):
+        print("exponent: none (this prior has no power-law tail)")
+    else:
+        print(f"exponent: {_with_interval(forecast.exponent)}")
     slope = forecast.local_slope
     if not math.isnan(slope.mean):
         print(f"local slope of -log pass@k at k = {forecast.k.max()}: {_with_interval(slope)}")

@@ -1,8 +1,9 @@
 """The interface every prior family in `bayes_passk.models` implements, and the registry.
 
 A prior family is a distribution for the single-attempt success probability p on (0, s),
-written through q = p / s on (0, 1). A module in `models/` defines one `PriorFamily` named
-`FAMILY` and a `model(n, c=None)`; nothing else needs to change for `fit`, `forecast` and the
+written through q = p / s on (0, 1): a density, plus optionally an atom at p = 0 (problems that
+are never solved). A module in `models/` defines one `PriorFamily` named `FAMILY` and a
+`model(n, c=None)`; nothing else needs to change for `fit`, `forecast`, the backtests and the
 CLI to offer it.
 
 Two views of the same prior serve two jobs:
@@ -35,14 +36,16 @@ class PriorFamily(NamedTuple):
         hyperprior: numpyro function that samples the hyperparameters and returns them as a
             NamedTuple; it registers ``numpyro.deterministic`` sites for derived values a user
             should see.
-        latent: ``params -> Distribution`` on (0, 1) of the per-problem latent w.
+        latent: ``params -> Distribution`` of the per-problem latent w.
         log_rate: ``(w, params) -> log p``, mapping the latent to the success probability.
         log_density_q: ``(log_q, log1m_q, params) -> log pi(q)``, the log density of q = p / s
-            on (0, 1) w.r.t. dq, given log q and log(1 - q) for numerical stability.
+            on (0, 1) w.r.t. dq, given log q and log(1 - q) for numerical stability. With an
+            atom at 0 it integrates to 1 - P(p = 0).
         log_scale: ``params -> log s``, the upper end of p (0 for unscaled families).
         tail_exponent: ``params -> a`` with pi(p) ~ A p^(a - 1) as p -> 0: the power-law exponent
-            of -log pass@k.
+            of -log pass@k; None for a family without a power-law tail.
         description: one line for listings.
+        log_zero_mass: ``params -> log P(p = 0)``, the atom at 0; None (the default) for none.
     """
 
     name: str
@@ -51,8 +54,9 @@ class PriorFamily(NamedTuple):
     log_rate: Callable[[jax.Array, Any], jax.Array]
     log_density_q: Callable[[jax.Array, jax.Array, Any], jax.Array]
     log_scale: Callable[[Any], jax.Array]
-    tail_exponent: Callable[[Any], jax.Array]
+    tail_exponent: Callable[[Any], jax.Array] | None
     description: str
+    log_zero_mass: Callable[[Any], jax.Array] | None = None
 
 
 class ScaledParams(NamedTuple):

@@ -72,7 +72,7 @@ class Forecast(NamedTuple):
     mcse_lower: np.ndarray
     mcse_upper: np.ndarray
     unbiased: np.ndarray
-    exponent: Summary
+    exponent: Summary  # NaN throughout for a family without a power-law tail
     local_slope: Summary
     diagnostics: dict
 
@@ -160,7 +160,6 @@ def forecast(
     sampled = draws[target]
     alpha = (1 - ci) / 2
     quantiles = sampled.quantile([alpha, 0.5, 1 - alpha], dim=("chain", "draw")).values
-    a_draws = result.idata.posterior["a"]
     slope = draws[f"{target}_local_slope"]
     data = result.data
     unbiased = mean_pass_at_k(data, ks) if target == "benchmark" else np.full(ks.shape, np.nan)
@@ -178,7 +177,7 @@ def forecast(
         mcse_lower=_mcse(sampled, "quantile", alpha),
         mcse_upper=_mcse(sampled, "quantile", 1 - alpha),
         unbiased=unbiased,
-        exponent=summarize(a_draws, ci),
+        exponent=_exponent(result, ci),
         local_slope=summarize(slope, ci),
         diagnostics={
             "r_hat_max": diagnostics.r_hat_max,
@@ -273,6 +272,14 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
     out = jax.lax.map(per_draw, flat, batch_size=16)
     shape = jnp.shape(params[0])
     return tuple(x.reshape(shape + (-1,)) for x in out)
+
+
+def _exponent(result, ci: float) -> Summary:
+    """Posterior summary of the family's tail exponent; NaN when it has none."""
+    if result.family.tail_exponent is None:
+        return Summary(*[math.nan] * len(Summary._fields))
+    draws = np.asarray(result.family.tail_exponent(result.params))
+    return summarize(xr.DataArray(draws, dims=("chain", "draw")), ci)
 
 
 def _beta_draws(rng: np.random.Generator, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:

@@ -8,6 +8,8 @@ Every quantity the package needs is a ratio of the moments
 - for a fresh problem, :math:`E[(1 - p)^k] = J(0, k) / J(0, 0)`;
 - for a problem already seen, :math:`E[(1 - p)^k \mid n, c] = J(c, n - c + k) / J(c, n - c)`.
 
+An atom at p = 0 of mass pi_0 (`PriorFamily.log_zero_mass`) adds pi_0 to every J(0, m).
+
 The integral is taken over y = logit q on the whole real line, where the integrand is smooth and
 unimodal with exponential tails (rate c + a on the left, from the p^(a-1) left tail). A few Newton
 steps find the mode y* and curvature, and a sinh-sinh rule ``y = y* + sigma sinh(pi/2 sinh t)``
@@ -131,7 +133,11 @@ def log_moment(family: PriorFamily, params, c, m, rule: QuadratureRule = FINE):
     mode, width = jax.lax.stop_gradient(_mode_and_width(family, params, c, m, rule.newton_steps))
     y = mode + width * rule.offsets
     values = _log_integrand(family, params, c, m, y) + jnp.log(width) + rule.log_weights
-    return jax.nn.logsumexp(jnp.where(jnp.isnan(values), -jnp.inf, values))
+    log_density_part = jax.nn.logsumexp(jnp.where(jnp.isnan(values), -jnp.inf, values))
+    if family.log_zero_mass is None:
+        return log_density_part
+    log_atom = jnp.where(c == 0, family.log_zero_mass(params), -jnp.inf)
+    return jnp.logaddexp(log_atom, log_density_part)
 
 
 def log_survival_new(family: PriorFamily, params, k):

@@ -9,6 +9,7 @@ better, far below that.
 from __future__ import annotations
 
 import functools
+from functools import partial
 
 import arviz as az
 import jax
@@ -24,26 +25,28 @@ from scipy import integrate, special, stats
 
 import bayes_passk  # noqa: F401  (float64)
 from bayes_passk.families import get_family, registry
-from bayes_passk.functionals import log_survival_seen
+from bayes_passk.functionals import log_marginal_likelihood, log_survival_seen
 from bayes_passk.hierarchy import IntegratedBinomial, hierarchical_model
 
 NUM_DRAWS = 20_000
 KS_LEVEL = 1e-3
 
 
-def _ks_pvalue(cdf_sorted, n=None, cdf_at_cap=None):
+def _ks_pvalue(cdf_sorted, n=None, cdf_at_cap=None, atom=(0, 0.0)):
     """Two-sided one-sample KS p-value from the exact CDF at the sorted draws.
 
     With ``n`` > len(cdf_sorted), the other draws lie above a cap where the exact CDF is
     ``cdf_at_cap``: the supremum runs over values below the cap only, which makes the p-value
-    conservative.
+    conservative. ``atom = (count, mass)``: that many further draws sit at a point mass below
+    every other draw, whose exact mass is ``mass`` (and is included in ``cdf_sorted``).
     """
+    at_atom, mass = atom
     m = len(cdf_sorted)
-    n = m if n is None else n
-    i = np.arange(1, m + 1)
-    d = max(np.max(i / n - cdf_sorted), np.max(cdf_sorted - (i - 1) / n))
+    n = m + at_atom if n is None else n
+    i = at_atom + np.arange(1, m + 1)
+    d = max(np.max(i / n - cdf_sorted), np.max(cdf_sorted - (i - 1) / n), abs(at_atom / n - mass))
     if cdf_at_cap is not None:
-        d = max(d, cdf_at_cap - m / n)
+        d = max(d, cdf_at_cap - (at_atom + m) / n)
     return stats.kstwo.sf(d, n)
 
 
@@ -217,17 +220,23 @@ def test_latent_and_rate_sample_the_density(family, params):
     w = family.latent(params).sample(jax.random.key(1), (NUM_DRAWS,))
     log_p = np.asarray(family.log_rate(w, params))
     log_q = log_p - float(family.log_scale(params))
-    assert np.all(np.isfinite(log_q)) and np.all(log_q <= 0)
+    # Draws on the atom at p = 0, if the family has one, have log p = -inf.
+    zero_mass = 0.0 if family.log_zero_mass is None else float(np.exp(family.log_zero_mass(params)))
+    on_atom = np.isneginf(log_q)
+    assert np.all(np.isfinite(log_q[~on_atom])) and np.all(log_q <= 0)
+    assert zero_mass > 0 or not on_atom.any()
     # log_rate computes q near 1 as 1 minus a rounded number: 1 - q is good to ~1e-16 absolute,
     # so draws with 1 - q < 1e-12 (y = logit q > 27.6) are only counted, as lying above that cap.
     y_cap = np.log(1e12 - 1.0)
-    below = log_q < np.log1p(-1e-12)
+    below = ~on_atom & (log_q < np.log1p(-1e-12))
     log_q = log_q[below]
     y = np.sort(log_q - np.log(-np.expm1(log_q)))
     cdf, tail = _exact_cdf_in_logit(family, params, np.append(y, y_cap))
-    # The density integrates to 1 (up to the quadratures' ~1e-8).
-    assert cdf[-1] + tail == pytest.approx(1.0, abs=1e-6)
-    assert _ks_pvalue(cdf[:-1], n=NUM_DRAWS, cdf_at_cap=cdf[-1]) > KS_LEVEL
+    # The density and the atom have total mass 1 (up to the quadratures' ~1e-8).
+    assert zero_mass + cdf[-1] + tail == pytest.approx(1.0, abs=1e-6)
+    cdf = zero_mass + cdf
+    atom = (int(on_atom.sum()), zero_mass)
+    assert _ks_pvalue(cdf[:-1], n=NUM_DRAWS, cdf_at_cap=cdf[-1], atom=atom) > KS_LEVEL
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,6 +280,17 @@ INTEGRATED_CASES = [
         (0.05, 3.0, 0.5),
     ]
 ]
+
+
+@pytest.mark.parametrize(("family", "params"), _family_params())
+def test_marginal_likelihood_sums_to_one(family, params):
+    # Every family, atoms included: sum over c of P(c | n) = 1 for n = 0, 1, 20, with the fine
+    # rule (relative error <= 3e-10 on the test grid of test_functionals, 1.4e-5 at the
+    # Kumaraswamy's two-scale shape (0.05, 3)).
+    for n in (0, 1, 20):
+        c = jnp.arange(n + 1.0)
+        pmf = jnp.exp(jax.vmap(partial(log_marginal_likelihood, family, params, n))(c))
+        assert float(pmf.sum()) == pytest.approx(1.0, abs=5e-5)
 
 
 @pytest.mark.parametrize(("module", "params"), INTEGRATED_CASES)

@@ -574,6 +574,186 @@ def _load_all_groups(source: str, format: str) -> PassData:
     raise InputError(f"file not found: {source} (nor is it an embedded dataset: {names})")
 
 
+def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``compare``."""
+    from bayes_passk.families import registry
+
+    parser.add_argument("source", metavar="PATH_OR_DATASET", help="a file or embedded dataset")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--groups", nargs="+", metavar="GROUP", help="compare pass@k of these groups (2 or more)"
+    )
+    which.add_argument(
+        "--priors",
+        nargs="+",
+        choices=[*registry(), "all"],
+        help="compare these prior families on one group by PSIS-LOO ('all': every one)",
+    )
+    parser.add_argument("--group", help="with --priors: the group to fit")
+    parser.add_argument("--format", choices=data_module.FORMATS, default="auto")
+    parser.add_argument(
+        "--prior", choices=list(registry()), default="scaled-beta", help="with --groups"
+    )
+    parser.add_argument("--k", nargs="+", type=positive_int, default=[1, 100, 10_000])
+    parser.add_argument("--ci", type=probability, default=0.9, help="interval level (0.9)")
+    parser.add_argument("--target", choices=["benchmark", "new"], default="benchmark")
+    parser.add_argument(
+        "--attempts",
+        type=positive_int,
+        metavar="M",
+        help="subsample an embedded per-attempt dataset to M attempts per problem (seed --seed)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    _add_sampler_arguments(parser, chains=4, warmup=1000, samples=1000)
+    parser.add_argument(
+        "--out", metavar="DIR", help="write the tables (CSV) and forecast.png there"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Compare groups (difference in pass@k) or prior families (PSIS-LOO) and report."""
+    import warnings
+
+    import bayes_passk as bp
+    from bayes_passk import compare
+    from bayes_passk.families import registry
+    from bayes_passk.plots import plot_forecast, save_figure
+
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory")
+    if args.groups is not None:
+        if len(set(args.groups)) < 2:
+            raise InputError("--groups needs at least two different groups")
+        if args.group:
+            raise InputError("--group picks the group for --priors; with --groups leave it out")
+        runs = {g: (args.prior, g) for g in dict.fromkeys(args.groups)}
+    else:
+        priors = list(registry()) if "all" in args.priors else args.priors
+        if len(set(priors)) < 2:
+            raise InputError("--priors needs at least two different priors (or 'all')")
+        runs = {prior: (prior, args.group) for prior in dict.fromkeys(priors)}
+    ks = np.array(args.k, dtype=np.int64)
+    loaded = {}
+    for _, group in runs.values():
+        if group not in loaded:
+            loaded[group] = _load_group(args.source, args.format, group, args.attempts, args.seed)
+
+    # The plot draws each curve on a log grid up to the largest k, through the k asked for.
+    plot_ks = np.union1d(ks, np.round(np.logspace(0, np.log10(ks.max()), 25)).astype(np.int64))
+    fits, forecasts = {}, {}
+    for name, (prior, group) in runs.items():
+        print(f"{PROG}: fitting {name}", file=sys.stderr, flush=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", bp.ConvergenceWarning)
+            fits[name] = bp.fit(
+                loaded[group],
+                prior=prior,
+                seed=args.seed,
+                chains=args.chains,
+                warmup=args.warmup,
+                samples=args.samples,
+                progress=False,
+            )
+        for warning in caught:
+            print(f"{PROG}: warning: {name}: {warning.message}", file=sys.stderr)
+        forecasts[name] = fits[name].forecast(plot_ks, ci=args.ci, target=args.target)
+    at_ks = np.isin(plot_ks, ks)
+
+    tables = {}
+    if args.groups is not None:
+        first, *others = fits
+        frames = []
+        for other in others:
+            frame = compare.compare_groups(fits[first], fits[other], ks, args.ci, args.target)
+            frames.append(frame.assign(a=first, b=other))
+        tables["comparison.csv"] = pd.concat(frames, ignore_index=True)
+        report = {"prior": args.prior, "comparison": tables["comparison.csv"]}
+    else:
+        comparison = compare.compare_priors(fits)
+        checks = pd.concat(
+            [compare.predictive_check(fit, ci=args.ci).assign(prior=n) for n, fit in fits.items()],
+            ignore_index=True,
+        )
+        tables["loo.csv"] = comparison.table.reset_index()
+        tables["predictive_check.csv"] = checks
+        tables["forecast.csv"] = pd.concat(
+            [f.to_frame()[at_ks] for f in forecasts.values()], ignore_index=True
+        )
+        report = {"verdict": comparison.verdict, "loo": tables["loo.csv"], "checks": checks}
+
+    if out is not None:
+        figure = plot_forecast(forecasts, title=f"{args.source}, {args.target} pass@k")
+        writers = {
+            out / name: (lambda t: lambda path: t.to_csv(path, index=False))(table)
+            for name, table in tables.items()
+        }
+        writers[out / "forecast.png"] = lambda path: save_figure(figure, path)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_all(writers)
+    if args.json:
+        records = {
+            name: value if isinstance(value, str) else json.loads(value.to_json(orient="records"))
+            for name, value in report.items()
+        }
+        print(json.dumps({"target": args.target, "ci": args.ci, **records}))
+        return 0
+    _print_comparison(args, report, forecasts, at_ks)
+    return 0
+
+
+def _load_group(source, format, group, attempts, seed) -> PassData:
+    """One group's counts, subsampled to ``attempts`` per problem if given."""
+    if attempts is None:
+        return load_input(source, format, group)
+    from bayes_passk import datasets
+
+    embedded = {info.name: info for info in datasets.list_datasets()}
+    if source not in embedded or embedded[source].kind != "attempts" or Path(source).exists():
+        raise InputError("--attempts applies to embedded per-attempt datasets only")
+    return datasets.load(source, group=group, attempts_per_problem=attempts, seed=seed)
+
+
+def _print_comparison(args, report, forecasts, at_ks) -> None:
+    def formatted(frame: pd.DataFrame) -> str:
+        rows = [
+            [str(v) if isinstance(v, str | int | np.integer) else f"{v:.4g}" for v in row]
+            for row in frame.itertuples(index=False)
+        ]
+        return format_table(list(frame.columns), rows)
+
+    if "comparison" in report:
+        print(f"{args.target} pass@k, prior {args.prior}, {args.ci:.0%} intervals")
+        table = report["comparison"].rename(columns={"prob_a_greater": "P(a > b)"})
+        print(
+            formatted(
+                table[
+                    ["a", "b", "k", "mean_a", "mean_b", "difference", "lower", "upper", "P(a > b)"]
+                ]
+            )
+        )
+        return
+    print(formatted(report["loo"]))
+    print(report["verdict"])
+    print(f"\nforecasts ({args.target} pass@k, mean [{args.ci:.0%} interval]):")
+    rows = [
+        [
+            name,
+            *(
+                f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
+                for m, lo, hi in zip(f.mean[at_ks], f.lower[at_ks], f.upper[at_ks], strict=True)
+            ),
+        ]
+        for name, f in forecasts.items()
+    ]
+    print(format_table(["prior", *(f"k={k}" for k in args.k)], rows))
+    checks = report["checks"]
+    worst = checks.loc[checks.groupby("prior")["p_value"].idxmin()]
+    print("\npredictive check of the unbiased pass@k (smallest two-sided p-value per prior):")
+    print(formatted(worst[["prior", "k", "observed", "mean", "lower", "upper", "p_value"]]))
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "datasets": Subcommand("list the embedded datasets", lambda parser: None, run_datasets),
     "estimate": Subcommand(
@@ -585,6 +765,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "fit the hierarchical model and forecast pass@k with credible intervals",
         add_forecast_arguments,
         run_forecast,
+    ),
+    "compare": Subcommand(
+        "compare groups (posterior of the difference in pass@k) or priors (PSIS-LOO)",
+        add_compare_arguments,
+        run_compare,
     ),
     "backtest": Subcommand(
         "subsample, forecast and score many replicates with every method (batched NUTS)",

@@ -1,0 +1,212 @@
+r"""Compare prior families on the same data, check a fit against its data, and compare groups.
+
+- `compare_priors`: PSIS-LOO (ArviZ) of several fits of the same problems, one per prior family,
+  with the difference in expected log predictive density (elpd) to the best and its standard
+  error, and `verdict`, the same in words. The pointwise log likelihood is per problem,
+  log P(c_i | n_i, theta) with p_i integrated out, so LOO asks how well each family predicts
+  the counts of a problem it has not seen.
+- `predictive_check`: mixed posterior predictive check of the unbiased pass@k for k <= n: per
+  posterior draw theta, fresh rates p_i ~ prior(theta) for every problem, c_i ~ Binomial(n_i,
+  p_i), and the unbiased pass@k of that replicate, against the observed one.
+- `compare_groups`: the posterior of pass@k(A) - pass@k(B) and P(pass@k(A) > pass@k(B)) from
+  independent fits of two groups (two models, two checkpoints).
+
+Example:
+    >>> import bayes_passk as bp
+    >>> data = bp.PassData.from_counts([str(i) for i in range(6)], n=[50] * 6,
+    ...                                c=[0, 0, 1, 3, 9, 30])
+    >>> fits = {prior: bp.fit(data, prior=prior, chains=2, warmup=200, samples=200,
+    ...                       progress=False, check=False)
+    ...         for prior in ("scaled-beta", "logit-normal")}
+    >>> comparison = compare_priors(fits)
+    >>> sorted(comparison.table.index) == sorted(fits)
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from bayes_passk.data import InputError
+from bayes_passk.estimators import mean_pass_at_k, pass_at_k
+from bayes_passk.forecast import posterior_pass_at_k
+
+# A difference in elpd below 4 is small whatever its standard error (Sivula et al. 2022,
+# "Uncertainty in Bayesian leave-one-out cross-validation based model comparison").
+SMALL_ELPD_DIFFERENCE = 4.0
+PARETO_K_MAX = 0.7
+
+
+class PriorComparison(NamedTuple):
+    """The LOO table (one row per prior, best first) and its verdict in words."""
+
+    table: pd.DataFrame
+    verdict: str
+
+
+def compare_priors(fits: Mapping) -> PriorComparison:
+    """PSIS-LOO of fits of the same data under different priors, best first.
+
+    Args:
+        fits: `bayes_passk.Fit` objects by name (at least two), all fitted to the same problems.
+
+    Returns:
+        A `PriorComparison`. Columns of the table: ``elpd_loo``, ``se``, ``elpd_diff`` (to the
+        best), ``dse`` (standard error of that difference), ``p_loo`` (effective number of
+        parameters), ``weight`` (stacking), ``bad_pareto_k`` (problems with Pareto k > 0.7, where
+        PSIS is unreliable).
+    """
+    if len(fits) < 2:
+        raise InputError("model comparison needs at least two fits")
+    datasets = [fit.data for fit in fits.values()]
+    first = datasets[0]
+    for name, data in zip(fits, datasets, strict=True):
+        if not (
+            np.array_equal(data.problem_id, first.problem_id)
+            and np.array_equal(data.c, first.c)
+            and np.array_equal(data.n, first.n)
+        ):
+            raise InputError(f"fit {name!r} was fitted to other data than {next(iter(fits))!r}")
+    idatas = {name: fit.idata for name, fit in fits.items()}
+    with warnings.catch_warnings():
+        # The Pareto k check is reported in the table (bad_pareto_k), not as a warning.
+        warnings.simplefilter("ignore", UserWarning)
+        table = az.compare(idatas, ic="loo", method="stacking", scale="log")
+        bad = {
+            name: int((az.loo(idata, pointwise=True).pareto_k.values > PARETO_K_MAX).sum())
+            for name, idata in idatas.items()
+        }
+    table = table[["elpd_loo", "se", "elpd_diff", "dse", "p_loo", "weight"]].astype(float)
+    table["bad_pareto_k"] = [bad[name] for name in table.index]
+    table.index.name = "prior"
+    return PriorComparison(table, verdict(table))
+
+
+def verdict(table: pd.DataFrame) -> str:
+    """Say which prior LOO prefers and whether the data can tell it from the runner-up.
+
+    The best prior is preferred clearly when its elpd exceeds the runner-up's by at least 4 and
+    by at least two standard errors of the difference; otherwise the two are not distinguishable.
+    """
+    best, runner_up = table.index[0], table.index[1]
+    difference, se = table.loc[runner_up, "elpd_diff"], table.loc[runner_up, "dse"]
+    head = (
+        f"LOO prefers {best} (elpd {table.loc[best, 'elpd_loo']:.1f} +- "
+        f"{table.loc[best, 'se']:.1f}); {runner_up} is {difference:.1f} +- {se:.1f} lower"
+    )
+    if difference >= SMALL_ELPD_DIFFERENCE and difference >= 2 * se:
+        text = f"{head}: a clear preference."
+    else:
+        text = f"{head}: too close to call (under 4, or under two standard errors)."
+    unreliable = table.index[table["bad_pareto_k"] > 0]
+    if len(unreliable):
+        counts = ", ".join(f"{name} ({table.loc[name, 'bad_pareto_k']})" for name in unreliable)
+        text += f" PSIS-LOO is unreliable for some problems (Pareto k > 0.7): {counts}."
+    return text
+
+
+def predictive_check(
+    fit, ks=None, ci: float = 0.9, max_draws: int = 500, seed: int = 0
+) -> pd.DataFrame:
+    """Mixed posterior predictive check of the unbiased pass@k for k <= min n.
+
+    Args:
+        fit: a `bayes_passk.Fit`.
+        ks: values of k (default: 12 log-spaced values from 1 to the smallest n).
+        ci: level of the predictive interval.
+        max_draws: posterior draws, one replicate dataset each.
+        seed: seed of the replicates.
+
+    Returns:
+        One row per k: ``observed`` unbiased pass@k, the replicates' ``mean``, ``lower`` and
+        ``upper``, and ``p_value`` = P(replicate >= observed), two-sided as
+        2 min(p, 1 - p) (small values flag a misfit).
+    """
+    data = fit.data
+    smallest = int(data.n.min())
+    if ks is None:
+        ks = np.unique(np.round(np.logspace(0, math.log10(smallest), 12)).astype(int))
+    ks = np.asarray(ks, dtype=np.int64)
+    if (ks < 1).any() or (ks > smallest).any():
+        raise InputError(f"predictive checks need 1 <= k <= {smallest} (the smallest n)")
+    posterior = fit.idata.posterior
+    step = max(1, math.ceil(posterior.sizes["chain"] * posterior.sizes["draw"] / max_draws))
+    params = jax.tree.map(lambda x: jnp.asarray(x[:, ::step].ravel()), fit.params)
+    counts = np.asarray(_replicate_counts(fit.family, jax.random.key(seed), params, data.n))
+    replicated = np.stack(
+        [np.nanmean(pass_at_k(np.broadcast_to(data.n, c.shape), c, ks), axis=1) for c in counts]
+    )
+    observed = mean_pass_at_k(data, ks)
+    alpha = (1 - ci) / 2
+    lower, upper = np.quantile(replicated, [alpha, 1 - alpha], axis=0)
+    above = (replicated >= observed).mean(axis=0)
+    return pd.DataFrame(
+        {
+            "k": ks,
+            "observed": observed,
+            "mean": replicated.mean(axis=0),
+            "lower": lower,
+            "upper": upper,
+            "p_value": np.minimum(1.0, 2 * np.minimum(above, 1 - above)),
+        }
+    )
+
+
+def _replicate_counts(family, key, params, n):
+    """Draw one replicate dataset per draw: fresh rates from the prior, then binomial counts."""
+    n = jnp.asarray(n)
+
+    @jax.jit
+    def one(key, theta):
+        key_w, key_c = jax.random.split(key)
+        w = family.latent(theta).expand(n.shape).sample(key_w)
+        p = jnp.exp(family.log_rate(w, theta))
+        return jax.random.binomial(key_c, n.astype(float), p).astype(int)
+
+    keys = jax.random.split(key, jnp.shape(params[0])[0])
+    return jax.lax.map(lambda args: one(*args), (keys, params))
+
+
+def compare_groups(
+    fit_a, fit_b, ks, ci: float = 0.9, target: str = "benchmark", max_draws: int = 1000
+) -> pd.DataFrame:
+    """Posterior of pass@k(A) - pass@k(B) at each k, from independent fits of A and B.
+
+    The two posteriors are independent, so pairing their draws in any fixed order gives draws of
+    the joint; each draw of pass@k includes the spread of the problems' rates given the
+    hyperparameters (see `bayes_passk.forecast`).
+
+    Returns:
+        One row per k: the posterior means of A and B, the mean of the difference and its
+        equal-tailed ``ci`` interval, and ``prob_a_greater`` = P(pass@k(A) > pass@k(B)).
+    """
+    ks = np.asarray(ks, dtype=np.int64)
+    draws = [
+        posterior_pass_at_k(fit, ks, max_draws=max_draws)[target].values.reshape(-1, len(ks))
+        for fit in (fit_a, fit_b)
+    ]
+    size = min(len(d) for d in draws)
+    a, b = (d[:size] for d in draws)
+    difference = a - b
+    alpha = (1 - ci) / 2
+    lower, upper = np.quantile(difference, [alpha, 1 - alpha], axis=0)
+    return pd.DataFrame(
+        {
+            "k": ks,
+            "mean_a": a.mean(axis=0),
+            "mean_b": b.mean(axis=0),
+            "difference": difference.mean(axis=0),
+            "lower": lower,
+            "upper": upper,
+            "prob_a_greater": (a > b).mean(axis=0),
+        }
+    )

@@ -78,8 +78,10 @@ def compare_priors(fits: Mapping) -> PriorComparison:
             raise InputError(f"fit {name!r} was fitted to other data than {next(iter(fits))!r}")
     idatas = {name: fit.idata for name, fit in fits.items()}
     with warnings.catch_warnings():
-        # The Pareto k check is reported in the table (bad_pareto_k), not as a warning.
+        # The Pareto k check is reported in the table (bad_pareto_k), not as a warning; ArviZ
+        # sorts with pandas' deprecated inplace=True.
         warnings.simplefilter("ignore", UserWarning)
+        warnings.filterwarnings("ignore", message=".*inplace keyword.*")
         table = az.compare(idatas, ic="loo", method="stacking", scale="log")
         bad = {
             name: int((az.loo(idata, pointwise=True).pareto_k.values > PARETO_K_MAX).sum())

@@ -68,6 +68,7 @@ def test_forecast_reports_no_exponent():
     assert np.all(np.diff(forecast.mean) > 0)
 
 
+@pytest.mark.slow
 def test_fit_recovers_mu_and_sigma():
     # 200 problems at 100 attempts from logit p ~ Normal(-2, 1.5): the 99% intervals cover the
     # truth (one fixed seed; posterior sds ~0.15 and ~0.12).

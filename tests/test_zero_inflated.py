@@ -56,6 +56,7 @@ def test_pass_at_k_levels_off_at_the_solvable_share():
     assert gap == pytest.approx(expected, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_fit_recovers_the_unsolvable_share():
     # 300 problems, 2,000 attempts each: 30% unsolvable, the rest from a scaled Beta whose
     # hardest problems still show successes at this depth, so z is identified. The 99% interval

@@ -1,0 +1,146 @@
+"""Model comparison (PSIS-LOO), predictive checks and group differences: `bayes_passk.compare`."""
+
+import functools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayes_passk as bp
+from bayes_passk.cli import main
+from bayes_passk.compare import compare_groups, compare_priors, predictive_check, verdict
+from bayes_passk.data import InputError
+
+SHORT = {"chains": 2, "warmup": 300, "samples": 300, "progress": False, "check": False}
+
+
+@functools.cache
+def _data(kind):
+    rng = np.random.default_rng(0)
+    if kind == "easy":  # rates ~ Beta(2, 2): most attempts succeed often
+        p = rng.beta(2.0, 2.0, 40)
+    else:  # rates ~ 0.3 Beta(0.3, 3): most problems are hard
+        p = 0.3 * rng.beta(0.3, 3.0, 40)
+    c = rng.binomial(50, p)
+    return bp.PassData.from_counts([f"q{i}" for i in range(40)], n=[50] * 40, c=c)
+
+
+@functools.cache
+def _fit(kind, prior, seed=0):
+    return bp.fit(_data(kind), prior=prior, seed=seed, **SHORT)
+
+
+def test_compare_priors_ranks_every_prior_and_says_so():
+    fits = {prior: _fit("hard", prior) for prior in ("scaled-beta", "logit-normal")}
+    comparison = compare_priors(fits)
+    table = comparison.table
+    assert sorted(table.index) == sorted(fits)
+    assert table["elpd_diff"].iloc[0] == 0 and table["elpd_diff"].iloc[1] >= 0
+    assert table["elpd_loo"].is_monotonic_decreasing
+    # elpd_loo is a sum over the 40 problems of log predictive densities: below the in-sample
+    # log likelihood at the posterior mean of each problem's pointwise values.
+    for prior, fit in fits.items():
+        in_sample = float(fit.idata.log_likelihood["c"].mean(("chain", "draw")).sum())
+        assert table.loc[prior, "elpd_loo"] < in_sample
+    assert comparison.verdict.startswith(f"LOO prefers {table.index[0]}")
+
+
+def test_verdict_separates_clear_from_close_calls():
+    def table(diff, dse, bad=0):
+        return pd.DataFrame(
+            {
+                "elpd_loo": [-100.0, -100.0 - diff],
+                "se": [5.0, 5.0],
+                "elpd_diff": [0.0, diff],
+                "dse": [0.0, dse],
+                "p_loo": [2.0, 2.0],
+                "weight": [1.0, 0.0],
+                "bad_pareto_k": [0, bad],
+            },
+            index=["x", "y"],
+        )
+
+    assert "clear preference" in verdict(table(10.0, 2.0))
+    assert "too close to call" in verdict(table(3.0, 0.5))  # small, however precise
+    assert "too close to call" in verdict(table(10.0, 6.0))  # under two standard errors
+    assert "Pareto k > 0.7): y (3)" in verdict(table(10.0, 2.0, bad=3))
+
+
+def test_compare_priors_rejects_fits_of_different_data():
+    fits = {"easy": _fit("easy", "scaled-beta"), "hard": _fit("hard", "scaled-beta")}
+    with pytest.raises(InputError, match="other data"):
+        compare_priors(fits)
+    with pytest.raises(InputError, match="at least two"):
+        compare_priors({"one": fits["easy"]})
+
+
+@pytest.mark.parametrize("prior", ["scaled-beta", "zero-inflated-beta"])
+def test_predictive_check_mean_matches_the_posterior_of_new_problems(prior):
+    # E[unbiased pass@k of a replicate | theta] = 1 - E[(1 - p)^k | theta]: averaged over the
+    # same draws, the replicates' mean equals the `new` forecast up to the replicates' Monte
+    # Carlo error (their sd / sqrt(draws), the draws being thinned to be nearly independent).
+    fit = _fit("hard", prior)
+    ks = np.array([1, 5, 50])
+    check = predictive_check(fit, ks, max_draws=600, seed=1)
+    expected = fit.forecast(ks, target="new", max_draws=600).mean
+    spread = (check["upper"] - check["lower"]).to_numpy() / (2 * 1.645)  # ~ sd of a replicate
+    assert np.all(np.abs(check["mean"].to_numpy() - expected) < 4 * spread / np.sqrt(600))
+    np.testing.assert_allclose(check["observed"], bp.estimators.mean_pass_at_k(fit.data, ks))
+    assert np.all((check["p_value"] >= 0) & (check["p_value"] <= 1))
+    with pytest.raises(InputError, match="1 <= k <= 50"):
+        predictive_check(fit, [100])
+
+
+def test_compare_groups_difference_and_probability():
+    easy, hard = _fit("easy", "scaled-beta"), _fit("hard", "scaled-beta")
+    table = compare_groups(easy, hard, [1, 10, 1000])
+    np.testing.assert_allclose(table["difference"], table["mean_a"] - table["mean_b"], atol=1e-12)
+    assert np.all(table["lower"] <= table["difference"]) and np.all(
+        table["difference"] <= table["upper"]
+    )
+    # Rates ~ Beta(2, 2) against 0.3 Beta(0.3, 3): pass@1 0.5 against ~0.03.
+    assert table["prob_a_greater"].iloc[0] == 1.0
+    swapped = compare_groups(hard, easy, [1, 10, 1000])
+    np.testing.assert_allclose(swapped["prob_a_greater"], 1 - table["prob_a_greater"], atol=0.01)
+    # The same data fitted twice: the difference is centred at 0 within its own spread.
+    again = compare_groups(hard, _fit("hard", "scaled-beta", seed=1), [1, 1000])
+    assert np.all((again["lower"] < 0) & (again["upper"] > 0))
+
+
+def test_compare_cli_groups_json_and_out(write, tmp_path, capsys):
+    rows = ["model,problem_id,n,c"]
+    for model, kind in (("m1", "easy"), ("m2", "hard")):
+        data = _data(kind)
+        rows += [
+            f"{model},{p},{n},{c}"
+            for p, n, c in zip(data.problem_id[:8], data.n[:8], data.c[:8], strict=True)
+        ]
+    path = write("two.csv", "\n".join(rows) + "\n")
+    out = tmp_path / "cmp"
+    argv = ["compare", path, "--groups", "m1", "m2", "--k", "1", "100", "--chains", "1"]
+    argv += ["--warmup", "100", "--samples", "100", "--out", str(out), "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row["k"] for row in report["comparison"]] == [1, 100]
+    assert report["comparison"][0]["prob_a_greater"] == 1.0
+    assert sorted(p.name for p in out.iterdir()) == ["comparison.csv", "forecast.png"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--groups", "m1"], "at least two different groups"),
+        (["--groups", "m1", "m3"], "unknown group 'm3'"),
+        (["--priors", "scaled-beta"], "at least two different priors"),
+        (["--groups", "m1", "m2", "--priors", "all"], "not allowed with argument"),
+        (["--priors", "all"], "choose one with --group"),
+    ],
+)
+def test_compare_cli_bad_usage_is_a_clean_error(extra, fragment, write, tmp_path, capsys):
+    path = write("groups.csv", "model,problem_id,n,c\nm1,A,3,1\nm2,A,4,2\n")
+    out = tmp_path / "cmp"
+    assert main(["compare", path, *extra, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("bayes-passk: error: ") and fragment in captured.err
+    assert "Traceback" not in captured.err and not out.exists()

@@ -35,12 +35,12 @@ import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
-from bayes_passk.models import scaled_beta
 from numpyro.distributions import constraints
 from numpyro.distributions.util import promote_shapes
 
 from bayes_passk.families import PriorFamily, tail_mean_scale_prior
 from bayes_passk.hierarchy import hierarchical_model
+from bayes_passk.models import scaled_beta
 
 
 class Params(NamedTuple):

@@ -15,7 +15,6 @@ import jax.numpy as jnp
 import mpmath as mp
 import numpy as np
 import pytest
-from bayes_passk.models.scaled_beta import FAMILY, Params
 from scipy import optimize, stats
 
 import bayes_passk as bp
@@ -23,6 +22,7 @@ from bayes_passk import cli
 from bayes_passk.baselines import METHODS, _scaled_pass_at_k, discretization_edges, fit_baseline
 from bayes_passk.data import InputError, PassData
 from bayes_passk.functionals import log_marginal_likelihood
+from bayes_passk.models.scaled_beta import FAMILY, Params
 
 PYTHIA = bp.datasets.load("pythia-math").groups  # 70M ... 12B
 DISCRETIZED_BETA_A = [0.0528, 0.1458, 0.1543, 0.1860, 0.2243, 0.2411, 0.2543]

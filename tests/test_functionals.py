@@ -27,10 +27,6 @@ import jax.numpy as jnp
 import mpmath as mp
 import numpy as np
 import pytest
-from bayes_passk.models.kumaraswamy import FAMILY as KUMA
-from bayes_passk.models.kumaraswamy import Params as KumaParams
-from bayes_passk.models.scaled_beta import FAMILY as BETA
-from bayes_passk.models.scaled_beta import Params as BetaParams
 from scipy import special, stats
 
 import bayes_passk  # noqa: F401  (float64)
@@ -41,6 +37,10 @@ from bayes_passk.functionals import (
     log_survival_new,
     log_survival_seen,
 )
+from bayes_passk.models.kumaraswamy import FAMILY as KUMA
+from bayes_passk.models.kumaraswamy import Params as KumaParams
+from bayes_passk.models.scaled_beta import FAMILY as BETA
+from bayes_passk.models.scaled_beta import Params as BetaParams
 
 A_GRID = (0.05, 0.3, 1.5)
 B_GRID = (0.7, 3.0, 200.0)

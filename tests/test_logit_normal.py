@@ -11,10 +11,10 @@ import jax.numpy as jnp
 import mpmath as mp
 import numpy as np
 import pytest
-from bayes_passk.models.logit_normal import FAMILY, Params
 
 import bayes_passk as bp
 from bayes_passk.functionals import log_moment
+from bayes_passk.models.logit_normal import FAMILY, Params
 
 CASES = [(-3.0, 2.0), (-12.0, 4.0), (1.0, 0.3), (0.0, 9.0)]
 COUNTS = [(0, 0), (0, 100), (0, 10_000), (0, 1e9), (3, 97), (9000, 1000)]

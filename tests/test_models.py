@@ -9,6 +9,7 @@ better, far below that.
 from __future__ import annotations
 
 import functools
+import json
 from functools import partial
 
 import arviz as az
@@ -18,8 +19,6 @@ import mpmath as mp
 import numpy as np
 import numpyro
 import pytest
-from bayes_passk.models import kumaraswamy, scaled_beta
-from bayes_passk.models.scaled_beta import BetaByKumaraswamy
 from numpyro.infer import MCMC, NUTS, Predictive
 from scipy import integrate, special, stats
 
@@ -27,6 +26,8 @@ import bayes_passk  # noqa: F401  (float64)
 from bayes_passk.families import get_family, registry
 from bayes_passk.functionals import log_marginal_likelihood, log_survival_seen
 from bayes_passk.hierarchy import IntegratedBinomial, hierarchical_model
+from bayes_passk.models import kumaraswamy, scaled_beta
+from bayes_passk.models.scaled_beta import BetaByKumaraswamy
 
 NUM_DRAWS = 20_000
 KS_LEVEL = 1e-3
@@ -364,3 +365,37 @@ def test_unknown_family_error_lists_the_known_names():
         get_family("nope")
     for name in registry():
         assert name in str(info.value)
+
+
+PLUGIN = '''
+"""A prior family that lives outside the package's own files."""
+
+from bayes_passk.models import beta
+
+FAMILY = beta.FAMILY._replace(name="plugin-beta", description="the Beta, from another folder")
+'''
+
+
+def test_a_family_file_is_all_a_new_prior_needs(tmp_path, monkeypatch, write, capsys):
+    import sys
+
+    import bayes_passk.models as models
+    from bayes_passk.backtest import all_methods
+    from bayes_passk.cli import main
+
+    (tmp_path / "plugin_beta.py").write_text(PLUGIN)
+    monkeypatch.setattr(models, "__path__", [*models.__path__, str(tmp_path)])
+    registry.cache_clear()
+    try:
+        assert registry()["plugin-beta"].description == "the Beta, from another folder"
+        assert "bayes-plugin-beta" in all_methods()
+        counts = write("counts.csv", "problem_id,n,c\nA,50,0\nB,50,3\nC,50,20\n")
+        argv = ["forecast", counts, "--prior", "plugin-beta", "--k", "1", "1000", "--json"]
+        assert main([*argv, "--chains", "1", "--warmup", "100", "--samples", "100"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["method"] == "bayes-plugin-beta"
+        assert 0 < report["mean"][0] < report["mean"][1] < 1
+    finally:
+        monkeypatch.undo()
+        registry.cache_clear()
+        sys.modules.pop("bayes_passk.models.plugin_beta", None)

@@ -11,11 +11,11 @@ import jax.numpy as jnp
 import mpmath as mp
 import numpy as np
 import pytest
-from bayes_passk.models.zero_inflated import FAMILY, Params
 from test_functionals import mp_log_moment_hyp2f1
 
 import bayes_passk as bp
 from bayes_passk.functionals import log_moment, log_survival_new
+from bayes_passk.models.zero_inflated import FAMILY, Params
 
 CASES = [(0.3, 3.0, 0.5, 0.2), (0.05, 200.0, 1.0, 0.6), (1.5, 0.7, 0.035, 0.01)]
 COUNTS = [(0, 0), (0, 100), (0, 10_000), (3, 97), (9000, 1000)]

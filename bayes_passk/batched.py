@@ -42,7 +42,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import constrain_fn, potential_energy
 
-from bayes_passk.families import PriorFamily, get_family
+from bayes_passk.families import PriorFamily, get_family, params_type
 from bayes_passk.forecast import survival_moments
 from bayes_passk.hierarchy import hierarchical_model
 
@@ -81,6 +81,8 @@ class FitSummary(NamedTuple):
     exponent_upper: jax.Array
     r_hat_max: jax.Array
     divergences: jax.Array
+    hyper_draws: jax.Array  # (forecast_draws, fields): the draws the forecast used, in the
+    # order of the family's hyperparameter NamedTuple (for the `bayes` allocation policy)
 
 
 def rows_and_weights(n: np.ndarray, c: np.ndarray, size: int | None = None):
@@ -153,8 +155,8 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
     # Evenly spaced draws over all chains feed the Rao-Blackwellised forecast.
     total = config.chains * config.samples
     pick = jnp.round(jnp.linspace(0, total - 1, min(config.forecast_draws, total))).astype(int)
-    fields = _params_type(family)._fields
-    params = _params_type(family)(*(draws[name].reshape(-1)[pick] for name in fields))
+    fields = params_type(family)._fields
+    params = params_type(family)(*(draws[name].reshape(-1)[pick] for name in fields))
     survival, variance, _ = survival_moments(family, params, n, c, weight, jnp.asarray(ks, float))
     benchmark = 1.0 - survival
     sampled = _beta_draws(keys[0], benchmark, variance)
@@ -177,6 +179,7 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
         exponent_upper=a_upper,
         r_hat_max=r_hat,
         divergences=jnp.sum(diverging),
+        hyper_draws=jnp.stack(params, axis=-1),
     )
 
 
@@ -286,9 +289,3 @@ def _beta_draws(key, mean, variance):
 def _sample_sites(family: PriorFamily) -> tuple[str, ...]:
     trace = numpyro.handlers.trace(numpyro.handlers.seed(family.hyperprior, 0)).get_trace()
     return tuple(name for name, site in trace.items() if site["type"] == "sample")
-
-
-@cache
-def _params_type(family: PriorFamily) -> type:
-    with numpyro.handlers.seed(rng_seed=0):
-        return type(family.hyperprior())

@@ -613,9 +613,6 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Compare groups (difference in pass@k) or prior families (PSIS-LOO) and report."""
-    import warnings
-
-    import bayes_passk as bp
     from bayes_passk import compare
     from bayes_passk.families import registry
     from bayes_passk.plots import plot_forecast, save_figure
@@ -645,19 +642,9 @@ def run_compare(args: argparse.Namespace) -> int:
     fits, forecasts = {}, {}
     for name, (prior, group) in runs.items():
         print(f"{PROG}: fitting {name}", file=sys.stderr, flush=True)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", bp.ConvergenceWarning)
-            fits[name] = bp.fit(
-                loaded[group],
-                prior=prior,
-                seed=args.seed,
-                chains=args.chains,
-                warmup=args.warmup,
-                samples=args.samples,
-                progress=False,
-            )
-        for warning in caught:
-            print(f"{PROG}: warning: {name}: {warning.message}", file=sys.stderr)
+        fits[name] = _fit_with_warnings(
+            loaded[group], prior, args.seed, args.chains, args.warmup, args.samples, f"{name}: "
+        )
         forecasts[name] = fits[name].forecast(plot_ks, ci=args.ci, target=args.target)
     at_ks = np.isin(plot_ks, ks)
 
@@ -754,6 +741,175 @@ def _print_comparison(args, report, forecasts, at_ks) -> None:
     print(formatted(worst[["prior", "k", "observed", "mean", "lower", "upper", "p_value"]]))
 
 
+def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``allocate``."""
+    from bayes_passk.allocation import POLICIES
+    from bayes_passk.families import registry
+
+    add_input_arguments(parser)
+    parser.add_argument(
+        "--budget", type=positive_int, required=True, help="attempts to run next, in total"
+    )
+    parser.add_argument("--k", type=positive_int, default=10_000, help="target K of pass@K")
+    parser.add_argument("--policy", choices=POLICIES, default="bayes")
+    parser.add_argument("--prior", choices=list(registry()), default="scaled-beta")
+    parser.add_argument("--seed", type=int, default=0)
+    _add_sampler_arguments(parser, chains=4, warmup=1000, samples=1000)
+    parser.add_argument("--out", metavar="FILE", help="write the plan as CSV too")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+
+def run_allocate(args: argparse.Namespace) -> int:
+    """Tell the user how many more attempts to run on each problem."""
+    import jax
+
+    from bayes_passk import allocation
+
+    data = load_input(args.source, args.format, args.group)
+    out = Path(args.out) if args.out else None
+    if out is not None and out.is_dir():
+        raise InputError(f"--out {out}: is a directory; give a file name")
+    rng = np.random.default_rng(args.seed)
+    options = {}
+    if args.policy == "bayes":
+        from bayes_passk.families import get_family
+
+        fit = _fit_with_warnings(
+            data, args.prior, args.seed, args.chains, args.warmup, args.samples, label=""
+        )
+        thin = max(1, fit.params[0].size // 400)  # 400 draws are plenty for the criterion
+        params = jax.tree.map(lambda x: np.ravel(x)[::thin], fit.params)
+        options = {"k": args.k, "family": get_family(args.prior), "params": params}
+    plan = allocation.allocate(rng, args.policy, data.n, data.c, args.budget, **options)
+    table = pd.DataFrame(
+        {"problem_id": data.problem_id, "n": data.n, "c": data.c, "next_attempts": plan}
+    )
+    if out is not None:
+        _write_all({out: lambda path: table.to_csv(path, index=False)})
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "policy": args.policy,
+                    "problem_id": [str(p) for p in data.problem_id],
+                    "next_attempts": [int(a) for a in plan],
+                }
+            )
+        )
+        return 0
+    shown = table[table["next_attempts"] > 0].sort_values("next_attempts", ascending=False)
+    print(
+        f"{args.policy} policy: {args.budget} attempts over {len(shown)} of "
+        f"{data.num_problems} problems (target pass@{args.k})"
+    )
+    print(format_table(list(shown.columns), [[str(v) for v in row] for row in shown.values]))
+    return 0
+
+
+def _fit_with_warnings(data, prior, seed, chains, warmup, samples, label):
+    """Fit quietly, then print any convergence warning as one line naming `label`."""
+    import warnings
+
+    import bayes_passk as bp
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", bp.ConvergenceWarning)
+        fit = bp.fit(
+            data,
+            prior=prior,
+            seed=seed,
+            chains=chains,
+            warmup=warmup,
+            samples=samples,
+            progress=False,
+        )
+    for warning in caught:
+        print(f"{PROG}: warning: {label}{warning.message}", file=sys.stderr)
+    return fit
+
+
+def add_simulate_allocation_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``simulate-allocation``."""
+    from bayes_passk.allocation import POLICIES
+    from bayes_passk.families import registry
+
+    parser.add_argument("--dataset", metavar="NAME_OR_PATH", default="pythia-math")
+    parser.add_argument("--group", help="the group to simulate (default: the first)")
+    parser.add_argument("--format", choices=data_module.FORMATS, default="auto")
+    parser.add_argument("--budgets", nargs="+", type=positive_int, default=[1000, 10_000])
+    parser.add_argument("--k", type=positive_int, default=10_000)
+    parser.add_argument("--policies", nargs="+", choices=POLICIES, default=list(POLICIES))
+    parser.add_argument("--replicates", type=positive_int, default=10)
+    parser.add_argument("--rounds", type=positive_int, default=4)
+    parser.add_argument("--prior", choices=list(registry()), default="scaled-beta")
+    parser.add_argument("--seed", type=int, default=0)
+    _add_sampler_arguments(parser, chains=2, warmup=500, samples=500)
+    parser.add_argument("--ci", type=probability, default=0.9)
+    parser.add_argument(
+        "--out", metavar="DIR", help="write allocation.csv, summary.csv, error.png, coverage.png"
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def run_simulate_allocation(args: argparse.Namespace) -> int:
+    """Compare allocation policies on semi-synthetic replicates of one group."""
+    from bayes_passk import allocation, backtest
+    from bayes_passk.batched import BatchConfig
+    from bayes_passk.plots import plot_backtest, save_figure
+
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory")
+    everything = _load_all_groups(args.dataset, args.format)
+    full = everything.select(args.group or everything.groups[0])
+    config = BatchConfig(chains=args.chains, warmup=args.warmup, samples=args.samples, ci=args.ci)
+
+    def progress(line: str) -> None:
+        print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+
+    table = allocation.simulate(
+        args.seed,
+        full,
+        args.budgets,
+        args.k,
+        args.policies,
+        args.replicates,
+        args.rounds,
+        args.prior,
+        config,
+        progress,
+    )
+    summary = backtest.summarize(table, seed=args.seed)
+    if out is not None:
+        figures = {
+            "error.png": plot_backtest(summary, "mse"),
+            "coverage.png": plot_backtest(summary, "coverage", reference=args.ci),
+        }
+        for figure in figures.values():
+            figure.axes[0].set_xlabel("total attempts")
+        writers = {
+            out / "allocation.csv": lambda path: table.to_csv(path, index=False),
+            out / "summary.csv": lambda path: summary.to_csv(path, index=False),
+        }
+        for name, figure in figures.items():
+            writers[out / name] = (lambda f: lambda path: save_figure(f, path))(figure)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_all(writers)
+    columns = ["method", "budget", "k", "mse", "mse_lower", "mse_upper", "coverage", "width"]
+    if args.json:
+        records = json.loads(
+            summary[columns].rename(columns={"method": "policy"}).to_json(orient="records")
+        )
+        print(json.dumps({"group": full.groups[0], "summary": records}))
+        return 0
+    rows = [
+        [str(v) if isinstance(v, str | int | np.integer) else f"{v:.4g}" for v in row]
+        for row in summary[columns].itertuples(index=False)
+    ]
+    print(format_table(["policy", *columns[1:]], rows))
+    return 0
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "datasets": Subcommand("list the embedded datasets", lambda parser: None, run_datasets),
     "estimate": Subcommand(
@@ -770,6 +926,16 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "compare groups (posterior of the difference in pass@k) or priors (PSIS-LOO)",
         add_compare_arguments,
         run_compare,
+    ),
+    "allocate": Subcommand(
+        "how many more attempts to run on each problem (policy bayes, dynamic or uniform)",
+        add_allocate_arguments,
+        run_allocate,
+    ),
+    "simulate-allocation": Subcommand(
+        "compare allocation policies on simulated runs of a dataset (batched NUTS)",
+        add_simulate_allocation_arguments,
+        run_simulate_allocation,
     ),
     "backtest": Subcommand(
         "subsample, forecast and score many replicates with every method (batched NUTS)",

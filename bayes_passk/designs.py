@@ -82,7 +82,7 @@ def resample(seed: int, full: PassData, budget: int, replicates: int, ks) -> Des
     rng = np.random.default_rng(seed)
     shape = (replicates, full.num_problems)
     c = rng.binomial(budget, np.broadcast_to(rates, shape))
-    truth = np.broadcast_to(_pass_at_k_of_rates(rates, ks), (replicates, ks.size)).copy()
+    truth = np.broadcast_to(pass_at_k_of_rates(rates, ks), (replicates, ks.size)).copy()
     return Design("resample", full.groups[0], budget, np.full(shape, budget), c, ks, truth, np.nan)
 
 
@@ -111,12 +111,12 @@ def synthetic(
         )
     rates = scale * q
     c = rng.binomial(budget, rates)
-    truth = np.stack([_pass_at_k_of_rates(row, ks) for row in rates])
+    truth = np.stack([pass_at_k_of_rates(row, ks) for row in rates])
     group = f"{family} a={a} b={b} s={scale}"
     return Design("synthetic", group, budget, np.full(shape, budget), c, ks, truth, float(a))
 
 
-def _pass_at_k_of_rates(rates: np.ndarray, ks: np.ndarray) -> np.ndarray:
+def pass_at_k_of_rates(rates: np.ndarray, ks: np.ndarray) -> np.ndarray:
     """1 - mean_i (1 - p_i)^k, in log space so that k = 1e9 keeps its digits."""
     with np.errstate(divide="ignore"):  # p = 1: log(0) = -inf, survival 0 as it should be
         log_survival = ks[:, None] * np.log1p(-rates)[None, :]

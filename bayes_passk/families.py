@@ -86,6 +86,12 @@ def tail_mean_scale_prior() -> tuple[jax.Array, jax.Array, jax.Array]:
     return a, mean, numpyro.deterministic("scale", mean + (1.0 - mean) * u)
 
 
+def params_type(family: PriorFamily) -> type:
+    """Return the NamedTuple type that `family.hyperprior` returns."""
+    with numpyro.handlers.seed(rng_seed=0):
+        return type(family.hyperprior())
+
+
 @cache
 def registry() -> dict[str, PriorFamily]:
     """Every `FAMILY` defined in a module of `bayes_passk.models`, by name."""

@@ -37,7 +37,7 @@ import xarray as xr
 from numpyro.infer import MCMC, NUTS
 
 from bayes_passk.data import PassData
-from bayes_passk.families import PriorFamily, get_family
+from bayes_passk.families import PriorFamily, get_family, params_type
 from bayes_passk.functionals import SAMPLING, log_binomial, log_moment
 from bayes_passk.hierarchy import hierarchical_model
 
@@ -98,8 +98,8 @@ class Fit:
     @property
     def params(self):
         """Posterior draws of the family's hyperparameters, arrays of shape (chain, draw)."""
-        names = _params_type(self.family)._fields
-        return _params_type(self.family)(*(self.idata.posterior[f].values for f in names))
+        names = params_type(self.family)._fields
+        return params_type(self.family)(*(self.idata.posterior[f].values for f in names))
 
     def diagnostics(self) -> Diagnostics:
         """r_hat, bulk and tail ESS over the sampled hyperparameters, and divergences."""
@@ -206,7 +206,7 @@ def fit(
         extra_fields=("diverging", "num_steps", "accept_prob", "energy"),
     )
     draws = mcmc.get_samples(group_by_chain=True)
-    params = _params_type(family)(*(draws[f] for f in _params_type(family)._fields))
+    params = params_type(family)(*(draws[f] for f in params_type(family)._fields))
     log_lik_rows, p_mean_rows = _row_summaries(family, params, n_rows, c_rows)
     index = index.ravel()
 
@@ -273,12 +273,6 @@ def _row_summaries(family: PriorFamily, params, n, c):
     log_lik, p_mean = jax.lax.map(per_draw, flat, batch_size=64)
     shape = jnp.shape(params[0])
     return log_lik.reshape(shape + (-1,)), p_mean.reshape(shape + (-1,))
-
-
-def _params_type(family: PriorFamily) -> type:
-    """Return the NamedTuple type that `family.hyperprior` returns."""
-    with numpyro.handlers.seed(rng_seed=0):
-        return type(family.hyperprior())
 
 
 def _sampled_sites(family: PriorFamily) -> list[str]:

@@ -1,0 +1,334 @@
+r"""Where to spend the next attempts: allocation policies, and their comparison by simulation.
+
+Policies split a batch of ``budget`` attempts over the problems, given the attempts ``n`` and
+successes ``c`` so far:
+
+- ``uniform``: evenly; the remainder to the problems with the fewest attempts.
+- ``dynamic`` (Kazdan et al. 2025): one attempt at a time to the problem with the fewest
+  successes, ties to the fewest attempts (counting those already given in this batch), random
+  order among equals.
+- ``bayes``: the attempts go where they most reduce the posterior variance of pass@K. For
+  problem i and m more attempts with y successes, the expected reduction of the posterior
+  variance of S_i = (1 - p_i)^K is the variance of its updated posterior mean,
+
+  .. math::  G_i(m) = \operatorname{Var}_{y}\, E[S_i \mid n_i, c_i, y]
+             = \sum_{y=0}^{m} P(y)\, E[S_i \mid y]^2 - E[S_i]^2,
+
+  under the posterior predictive of y. pass@K = 1 - mean_i S_i, and the S_i are nearly
+  independent given the data, so the batch goes greedily, in steps, to the largest G_i(m + dm) -
+  G_i(m) per attempt. The posterior of p_i, E_theta[pi(p_i | theta, n_i, c_i)] over the
+  hyperparameter draws, is put on a grid of 400 points in logit p (a new y reweights the draws
+  too, so learning about theta from problem i counts; its effect on the other problems is left
+  out).
+
+`simulate` runs a fixed total budget in rounds on semi-synthetic data (outcomes drawn at each
+problem's full-data rate, so the truth is exact at every K), for many replicates at once:
+round 1 is uniform for every policy, later rounds follow the policy (``bayes`` refits every
+replicate between rounds with `bayes_passk.batched.fit_batch`, one compiled program), and the
+final datasets of every policy are forecast in one batch. The result has the columns of
+`bayes_passk.backtest.COLUMNS`, so `bayes_passk.backtest.summarize` scores it.
+
+Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> n, c = np.array([10, 10, 10, 20]), np.array([0, 3, 0, 0])
+    >>> dynamic(rng, n, c, budget=5).tolist()  # fewest successes, then fewest attempts
+    [2, 0, 2, 1]
+    >>> int(uniform(rng, n, c, budget=10).sum())
+    10
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from bayes_passk.backtest import COLUMNS
+from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, fit_batch
+from bayes_passk.data import InputError, PassData
+from bayes_passk.designs import pass_at_k_of_rates
+from bayes_passk.families import PriorFamily, get_family, params_type
+
+POLICIES = ("uniform", "dynamic", "bayes")
+GRID = jnp.linspace(-32.0, 12.0, 400)  # logit p: p from 1.3e-14 to 1 - 6e-6
+
+
+def uniform(rng: np.random.Generator, n, c, budget: int) -> np.ndarray:
+    """Split `budget` evenly; the remainder to the fewest attempts so far (random among ties)."""
+    n = np.asarray(n)
+    next_attempts = np.full(n.shape, budget // n.size)
+    first = np.lexsort((rng.random(n.size), n))[: budget % n.size]
+    next_attempts[first] += 1
+    return next_attempts
+
+
+def dynamic(rng: np.random.Generator, n, c, budget: int) -> np.ndarray:
+    """One attempt at a time to the fewest successes, then fewest attempts, then at random."""
+    n, c = np.asarray(n), np.asarray(c)
+    tiebreak = rng.random(n.size)
+    # Successes do not change within a batch: keep a heap on (c, n + given, tiebreak).
+    heap = [
+        (int(ci), int(ni), t, i) for i, (ni, ci, t) in enumerate(zip(n, c, tiebreak, strict=True))
+    ]
+    heapq.heapify(heap)
+    next_attempts = np.zeros(n.size, dtype=np.int64)
+    for _ in range(budget):
+        ci, ni, t, i = heapq.heappop(heap)
+        next_attempts[i] += 1
+        heapq.heappush(heap, (ci, ni + 1, t, i))
+    return next_attempts
+
+
+def bayes(
+    rng: np.random.Generator, n, c, budget: int, family: PriorFamily, params, k: int
+) -> np.ndarray:
+    """Greedy steps to the largest expected reduction of the posterior variance of pass@k.
+
+    Args:
+        rng: random generator (spreads a budget left when every gain is exhausted).
+        n: attempts so far, shape (P,).
+        c: successes so far, shape (P,).
+        budget: attempts to allocate.
+        family: the prior family of the fit.
+        params: posterior draws of its hyperparameters (NamedTuple of arrays of shape (D,)).
+        k: the target K of pass@K.
+    """
+    n, c = np.asarray(n), np.asarray(c)
+    cap = min(budget, max(64, 8 * -(-budget // n.size)))
+    steps = np.unique(np.round(np.geomspace(1, cap, 16)).astype(np.int64))
+    rows, index = np.unique(np.stack([n, c], 1), axis=0, return_inverse=True)
+    gains = np.asarray(
+        expected_variance_reduction(
+            family,
+            params,
+            jnp.asarray(rows[:, 0], float),
+            jnp.asarray(rows[:, 1], float),
+            float(k),
+            tuple(int(m) for m in steps),
+        )
+    )[index.ravel()]
+    levels = np.concatenate([[0], steps])
+    gains = np.concatenate([np.zeros((n.size, 1)), gains], axis=1)
+    next_attempts = np.zeros(n.size, dtype=np.int64)
+    level = np.zeros(n.size, dtype=np.int64)
+
+    def entry(i):
+        step = levels[level[i] + 1] - levels[level[i]]
+        return (-(gains[i, level[i] + 1] - gains[i, level[i]]) / step, rng.random(), i)
+
+    heap = [entry(i) for i in range(n.size)]
+    heapq.heapify(heap)
+    left = budget
+    while left > 0 and heap:
+        rate, _, i = heapq.heappop(heap)
+        if rate >= 0:  # no gain anywhere: what is left is spread evenly
+            break
+        give = min(levels[level[i] + 1] - levels[level[i]], left)
+        next_attempts[i] += give
+        left -= give
+        level[i] += 1
+        if level[i] + 1 < len(levels):
+            heapq.heappush(heap, entry(i))
+    if left > 0:
+        next_attempts += uniform(rng, n + next_attempts, c, left)
+    return next_attempts
+
+
+@partial(jax.jit, static_argnums=(0, 5))
+def expected_variance_reduction(family: PriorFamily, params, n, c, k, steps):
+    """G_i(m) for each row (n_i, c_i) and each m in `steps` (a tuple): shape (rows, len(steps))."""
+    log_p = jax.nn.log_sigmoid(GRID)
+    log1m_p = jax.nn.log_sigmoid(-GRID)
+    log_spacing = jnp.log(GRID[1] - GRID[0])
+
+    def log_prior(theta):
+        """Log prior mass of each grid cell of logit p (and of the atom at 0, if any)."""
+        log_s = family.log_scale(theta)
+        log_q = log_p - log_s
+        inside = log_q < 0
+        safe = jnp.where(inside, log_q, -1.0)
+        log1m_q = jnp.log(-jnp.expm1(safe))
+        density = family.log_density_q(safe, log1m_q, theta) - log_s + log_p + log1m_p
+        cells = jnp.where(inside, density + log_spacing, -jnp.inf)
+        atom = -jnp.inf if family.log_zero_mass is None else family.log_zero_mass(theta)
+        return jnp.concatenate([jnp.atleast_1d(atom), cells])
+
+    prior = jax.vmap(log_prior)(params)  # (draws, 1 + grid)
+    prior = prior - jax.nn.logsumexp(prior, axis=1, keepdims=True)
+    points_log_p = jnp.concatenate([jnp.array([-jnp.inf]), log_p])
+    points_log1m_p = jnp.concatenate([jnp.array([0.0]), log1m_p])
+
+    def xlogy(x, log_y):  # x log y with 0 log 0 = 0
+        return jnp.where(x == 0, 0.0, x * log_y)
+
+    def per_row(n_i, c_i):
+        log_lik = xlogy(c_i, points_log_p) + xlogy(n_i - c_i, points_log1m_p)
+        joint = prior + log_lik
+        # E over draws of pi(p | theta, n_i, c_i): normalise within each draw, then average.
+        posterior = jax.nn.logsumexp(
+            joint - jax.nn.logsumexp(joint, axis=1, keepdims=True), axis=0
+        ) - jnp.log(joint.shape[0])
+        log_survival = k * points_log1m_p
+        mean = jnp.exp(jax.nn.logsumexp(posterior + log_survival))
+
+        def gain(m):
+            y = jnp.arange(m + 1.0)
+            log_choose = (
+                jax.scipy.special.gammaln(m + 1.0)
+                - jax.scipy.special.gammaln(y + 1.0)
+                - jax.scipy.special.gammaln(m - y + 1.0)
+            )
+            log_new = (
+                log_choose[:, None]
+                + xlogy(y[:, None], points_log_p)
+                + xlogy(m - y[:, None], points_log1m_p)
+            )
+            weights = posterior + log_new  # (y, points)
+            log_py = jax.nn.logsumexp(weights, axis=1)
+            updated = jnp.exp(jax.nn.logsumexp(weights + log_survival, axis=1) - log_py)
+            return jnp.sum(jnp.exp(log_py) * updated**2) - mean**2
+
+        return jnp.stack([gain(m) for m in steps])
+
+    return jax.lax.map(lambda row: per_row(*row), (n, c))
+
+
+def allocate(
+    rng: np.random.Generator,
+    policy: str,
+    n,
+    c,
+    budget: int,
+    *,
+    k: int | None = None,
+    family: PriorFamily | None = None,
+    params=None,
+) -> np.ndarray:
+    """Next attempts per problem under `policy`; ``bayes`` needs k, family and params."""
+    if budget < 1:
+        raise InputError(f"the budget must be a positive number of attempts, got {budget}")
+    if policy == "uniform":
+        return uniform(rng, n, c, budget)
+    if policy == "dynamic":
+        return dynamic(rng, n, c, budget)
+    if policy == "bayes":
+        if k is None or family is None or params is None:
+            raise ValueError("the bayes policy needs k, family and posterior params")
+        return bayes(rng, n, c, budget, family, params, k)
+    raise InputError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+
+
+def simulate(
+    seed: int,
+    full: PassData,
+    budgets: Sequence[int],
+    k: int,
+    policies: Sequence[str] = POLICIES,
+    replicates: int = 10,
+    rounds: int = 4,
+    prior: str = "scaled-beta",
+    config: BatchConfig = DEFAULT_CONFIG,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Run each policy on semi-synthetic replicates of `full`; one row per policy, budget, rep.
+
+    Args:
+        seed: seed of the outcomes, the policies' tie-breaking and the fits.
+        full: one group's counts; each problem's rate c / n drives the simulated attempts.
+        budgets: total attempts over all problems, each split into `rounds` equal batches.
+        k: the target K.
+        policies: names from `POLICIES`.
+        replicates: independent runs per policy and budget.
+        rounds: batches per run; the first is uniform for every policy.
+        prior: prior family of the fits.
+        config: settings of the batched sampler.
+        progress: called with a line of text after each batch of fits.
+
+    Returns:
+        A DataFrame with `bayes_passk.backtest.COLUMNS` (``method`` is the policy).
+    """
+    full = full.single_group()
+    unknown = sorted(set(policies) - set(POLICIES))
+    if unknown:
+        raise InputError(f"unknown policies {unknown}; choose from {', '.join(POLICIES)}")
+    problems = full.num_problems
+    if min(budgets) < rounds * problems:
+        raise InputError(
+            f"a budget of {min(budgets)} attempts cannot give each of the {problems} problems "
+            f"one attempt in each of the {rounds} rounds; use at least {rounds * problems}"
+        )
+    family = get_family(prior)
+    say = progress or (lambda line: None)
+    rates = full.c / full.n
+    truth = float(pass_at_k_of_rates(rates, np.array([k]))[0])
+    frames = []
+    for budget in budgets:
+        batches = [budget // rounds] * (rounds - 1) + [budget - (rounds - 1) * (budget // rounds)]
+        finals = {}
+        for p_index, policy in enumerate(policies):
+            rng = np.random.default_rng([seed, budget, p_index])
+            # The same first round for every policy: the same generator for its outcomes.
+            first = np.random.default_rng([seed, budget])
+            n = np.zeros((replicates, problems), dtype=np.int64)
+            c = np.zeros_like(n)
+            for r, batch in enumerate(batches):
+                source = first if r == 0 else rng
+                if r == 0 or policy != "bayes":
+                    given = np.stack(
+                        [
+                            allocate(source, "uniform" if r == 0 else policy, n[i], c[i], batch)
+                            for i in range(replicates)
+                        ]
+                    )
+                else:
+                    fitted = fit_batch(seed + r, n, c, (k,), prior=family, config=config)
+                    say(f"{policy}, budget {budget}: refit {replicates} replicates, round {r + 1}")
+                    draws = fitted.hyper_draws
+                    given = np.stack(
+                        [
+                            bayes(rng, n[i], c[i], batch, family, _params(family, draws[i]), k)
+                            for i in range(replicates)
+                        ]
+                    )
+                n += given
+                c += source.binomial(given, np.broadcast_to(rates, given.shape))
+            finals[policy] = (n, c)
+        n_all = np.concatenate([finals[p][0] for p in policies])
+        c_all = np.concatenate([finals[p][1] for p in policies])
+        summary = fit_batch(seed, n_all, c_all, (k,), prior=family, config=config)
+        say(f"budget {budget}: final fits of {len(policies)} policies x {replicates} replicates")
+        for p_index, policy in enumerate(policies):
+            part = slice(p_index * replicates, (p_index + 1) * replicates)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "method": policy,
+                        "design": "allocation",
+                        "group": full.groups[0],
+                        "budget": budget,
+                        "replicate": np.arange(replicates),
+                        "k": k,
+                        "estimate": summary.mean[part, 0],
+                        "lower": summary.lower[part, 0],
+                        "upper": summary.upper[part, 0],
+                        "truth": truth,
+                        "exponent": summary.exponent_mean[part],
+                        "exponent_truth": math.nan,
+                        "r_hat_max": summary.r_hat_max[part],
+                        "divergences": summary.divergences[part],
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)[COLUMNS]
+
+
+def _params(family: PriorFamily, draws: np.ndarray):
+    """Return the hyperparameter NamedTuple from stacked draws of shape (draws, fields)."""
+    return params_type(family)(*(jnp.asarray(draws[:, j]) for j in range(draws.shape[1])))

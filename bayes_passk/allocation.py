@@ -17,7 +17,7 @@ successes ``c`` so far:
   under the posterior predictive of y. pass@K = 1 - mean_i S_i, and the S_i are nearly
   independent given the data, so the batch goes greedily, in steps, to the largest G_i(m + dm) -
   G_i(m) per attempt. The posterior of p_i, E_theta[pi(p_i | theta, n_i, c_i)] over the
-  hyperparameter draws, is put on a grid of 400 points in logit p (a new y reweights the draws
+  hyperparameter draws, is put on a grid of 800 points in logit p (a new y reweights the draws
   too, so learning about theta from problem i counts; its effect on the other problems is left
   out).
 
@@ -57,7 +57,7 @@ from bayes_passk.designs import pass_at_k_of_rates
 from bayes_passk.families import PriorFamily, get_family, params_type
 
 POLICIES = ("uniform", "dynamic", "bayes")
-GRID = jnp.linspace(-32.0, 12.0, 400)  # logit p: p from 1.3e-14 to 1 - 6e-6
+GRID = jnp.linspace(-100.0, 15.0, 800)  # logit p: p from 4e-44 to 1 - 3e-7, steps of 0.14
 
 
 def uniform(rng: np.random.Generator, n, c, budget: int) -> np.ndarray:

@@ -20,6 +20,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -244,9 +245,7 @@ def run_forecast(args: argparse.Namespace) -> int:
         source, default_group, default_attempts = DEFAULT_FORECAST
         group = group or default_group
         attempts = attempts or default_attempts
-    out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
+    out = _output_dir(args.out)
     truth = None
     if attempts is not None:
         embedded = {info.name: info for info in datasets.list_datasets()}
@@ -374,6 +373,14 @@ def _with_interval(summary) -> str:
     return f"{summary.mean:.3f} [{summary.lower:.3f}, {summary.upper:.3f}]"
 
 
+def _output_dir(value: str | None) -> Path | None:
+    """Return the --out folder, checked before any work: it may be missing, not a file."""
+    out = Path(value) if value else None
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a directory")
+    return out
+
+
 def _write_all(writers: dict) -> None:
     """Write every file under a temporary name, then rename them all: all or nothing."""
     partials = {path: path.with_name(f".{path.name}.partial") for path in writers}
@@ -490,11 +497,8 @@ def run_backtest(args: argparse.Namespace) -> int:
     """Draw the design cells, forecast each replicate with each method, summarise, write."""
     from bayes_passk import backtest, designs
     from bayes_passk.batched import BatchConfig
-    from bayes_passk.plots import plot_backtest, save_figure
 
-    out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
+    out = _output_dir(args.out)
     cells = []
     if args.design == "synthetic":
         if args.dataset:
@@ -539,17 +543,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     table = backtest.run(cells, args.methods, seed=args.seed, config=config, progress=progress)
     summary = backtest.summarize(table, seed=args.seed)
     if out is not None:
-        error = plot_backtest(summary, "mse")
-        coverage = plot_backtest(summary, "coverage", reference=args.ci)
-        out.mkdir(parents=True, exist_ok=True)
-        _write_all(
-            {
-                out / "backtest.csv": lambda path: table.to_csv(path, index=False),
-                out / "summary.csv": lambda path: summary.to_csv(path, index=False),
-                out / "error.png": lambda path: save_figure(error, path),
-                out / "coverage.png": lambda path: save_figure(coverage, path),
-            }
-        )
+        _write_scored(out, "backtest.csv", table, summary, args.ci)
     if args.json:
         records = json.loads(summary.to_json(orient="records"))
         print(json.dumps({"design": args.design, "summary": records}))
@@ -561,6 +555,28 @@ def run_backtest(args: argparse.Namespace) -> int:
     ]
     print(format_table(columns, rows))
     return 0
+
+
+def _write_scored(out: Path, name: str, table, summary, ci: float, x_label=None) -> None:
+    """Write the per-replicate table, the summary and the error and coverage plots."""
+    from bayes_passk.plots import plot_backtest, save_figure
+
+    figures = {
+        "error.png": plot_backtest(summary, "mse"),
+        "coverage.png": plot_backtest(summary, "coverage", reference=ci),
+    }
+    if x_label:
+        for figure in figures.values():
+            for axes in figure.axes:
+                axes.set_xlabel(x_label)
+    writers = {
+        out / name: lambda path: table.to_csv(path, index=False),
+        out / "summary.csv": lambda path: summary.to_csv(path, index=False),
+    }
+    for file_name, figure in figures.items():
+        writers[out / file_name] = partial(save_figure, figure)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_all(writers)
 
 
 def _load_all_groups(source: str, format: str) -> PassData:
@@ -617,9 +633,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from bayes_passk.families import registry
     from bayes_passk.plots import plot_forecast, save_figure
 
-    out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
+    out = _output_dir(args.out)
     if args.groups is not None:
         if len(set(args.groups)) < 2:
             raise InputError("--groups needs at least two different groups")
@@ -855,11 +869,8 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     """Compare allocation policies on semi-synthetic replicates of one group."""
     from bayes_passk import allocation, backtest
     from bayes_passk.batched import BatchConfig
-    from bayes_passk.plots import plot_backtest, save_figure
 
-    out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
+    out = _output_dir(args.out)
     everything = _load_all_groups(args.dataset, args.format)
     full = everything.select(args.group or everything.groups[0])
     config = BatchConfig(chains=args.chains, warmup=args.warmup, samples=args.samples, ci=args.ci)
@@ -881,20 +892,7 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     )
     summary = backtest.summarize(table, seed=args.seed)
     if out is not None:
-        figures = {
-            "error.png": plot_backtest(summary, "mse"),
-            "coverage.png": plot_backtest(summary, "coverage", reference=args.ci),
-        }
-        for figure in figures.values():
-            figure.axes[0].set_xlabel("total attempts")
-        writers = {
-            out / "allocation.csv": lambda path: table.to_csv(path, index=False),
-            out / "summary.csv": lambda path: summary.to_csv(path, index=False),
-        }
-        for name, figure in figures.items():
-            writers[out / name] = (lambda f: lambda path: save_figure(f, path))(figure)
-        out.mkdir(parents=True, exist_ok=True)
-        _write_all(writers)
+        _write_scored(out, "allocation.csv", table, summary, args.ci, x_label="total attempts")
     columns = ["method", "budget", "k", "mse", "mse_lower", "mse_upper", "coverage", "width"]
     if args.json:
         records = json.loads(

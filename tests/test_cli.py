@@ -258,12 +258,14 @@ def test_out_into_a_missing_folder_is_an_error(write, tmp_path, capsys):
 
 def test_every_subcommand_is_registered_with_a_runner():
     parser = cli.build_parser()
+    required = {
+        "estimate": ["x.csv"],
+        "compare": ["x.csv", "--priors", "all"],
+        "allocate": ["x.csv", "--budget", "5"],
+    }
     for name, subcommand in cli.SUBCOMMANDS.items():
         assert callable(subcommand.run) and subcommand.help
-        assert (
-            parser.parse_args([name] + (["x.csv"] if name == "estimate" else [])).run
-            is subcommand.run
-        )
+        assert parser.parse_args([name, *required.get(name, [])]).run is subcommand.run
 
 
 def test_embedded_dataset_by_name(capsys):

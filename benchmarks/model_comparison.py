@@ -1,6 +1,6 @@
 """PSIS-LOO across every prior family on each embedded dataset: which family do the data prefer?
 
-    python benchmarks/model_comparison.py                   # full data, every group, ~25 min
+    python benchmarks/model_comparison.py                   # full data, every group, ~1 hour
     python benchmarks/model_comparison.py --small           # two groups, short chains
     python benchmarks/model_comparison.py --attempts 100    # Pythia subsampled to 100 attempts
     python benchmarks/model_comparison.py --out bench-out/loo.csv
@@ -30,7 +30,7 @@ parser.add_argument("--priors", nargs="+", default=list(registry()))
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", help="CSV of the per-group table")
 args = parser.parse_args()
-draws = {"chains": 2, "warmup": 300, "samples": 300} if args.small else {"chains": 4}
+draws = {"chains": 2, "warmup": 300 if args.small else 500, "samples": 300 if args.small else 500}
 
 
 def groups():

@@ -4,12 +4,11 @@ import json
 
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import special
 
-import bayes_passk as bp
 from bayes_passk import allocation, backtest
-from bayes_passk.batched import BatchConfig
 from bayes_passk.cli import main
 from bayes_passk.data import InputError
 from bayes_passk.models.beta import FAMILY as BETA
@@ -108,23 +107,6 @@ def test_allocate_checks_its_input():
         allocation.allocate(rng, "bayes", N, C, 5)
 
 
-def test_simulate_scores_every_policy_against_the_exact_truth():
-    full = bp.PassData.from_counts(
-        [str(i) for i in range(8)], n=[1000] * 8, c=[0, 1, 3, 10, 30, 100, 300, 0]
-    )
-    config = BatchConfig(chains=2, warmup=150, samples=150, forecast_draws=50)
-    table = allocation.simulate(
-        0, full, [64], 100, policies=("uniform", "dynamic"), replicates=2, rounds=2, config=config
-    )
-    assert list(table.columns) == backtest.COLUMNS
-    assert sorted(table["method"].unique()) == ["dynamic", "uniform"]
-    rates = full.c / full.n
-    np.testing.assert_allclose(table["truth"], 1 - np.mean((1 - rates) ** 100))
-    assert np.all((table["lower"] <= table["estimate"]) & (table["estimate"] <= table["upper"]))
-    with pytest.raises(InputError, match="at least 16"):
-        allocation.simulate(0, full, [15], 100, rounds=2)
-
-
 def test_allocate_cli_json_sums_to_the_budget(write, capsys):
     path = write("runs.csv", "problem_id,n,c\nA,20,0\nB,20,1\nC,20,5\nD,10,0\n")
     assert main(["allocate", path, "--budget", "25", "--policy", "dynamic", "--json"]) == 0
@@ -175,3 +157,8 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
     assert [row["policy"] for row in report["summary"]] == ["uniform", "dynamic"]
     names = ["allocation.csv", "coverage.png", "error.png", "summary.csv"]
     assert sorted(p.name for p in out.iterdir()) == names
+    table = pd.read_csv(out / "allocation.csv")
+    assert list(table.columns) == backtest.COLUMNS and len(table) == 4
+    rates = np.array([0, 1, 3, 10, 30, 100, 300, 0]) / 1000
+    np.testing.assert_allclose(table["truth"], 1 - np.mean((1 - rates) ** 100))
+    assert np.all((table["lower"] <= table["estimate"]) & (table["estimate"] <= table["upper"]))

@@ -33,7 +33,7 @@ Example:
     >>> rng = np.random.default_rng(0)
     >>> n, c = np.array([10, 10, 10, 20]), np.array([0, 3, 0, 0])
     >>> dynamic(rng, n, c, budget=5).tolist()  # fewest successes, then fewest attempts
-    [2, 0, 2, 1]
+    [2, 0, 3, 0]
     >>> int(uniform(rng, n, c, budget=10).sum())
     10
 """

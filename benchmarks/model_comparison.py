@@ -28,6 +28,7 @@ parser.add_argument("--small", action="store_true", help="2 groups, 2 x (300 + 3
 parser.add_argument("--attempts", type=int, help="subsample pythia-math to this many attempts")
 parser.add_argument("--priors", nargs="+", default=list(registry()))
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--groups", nargs="+", help="only these groups (default: all)")
 parser.add_argument("--out", help="CSV of the per-group table")
 args = parser.parse_args()
 draws = {"chains": 2, "warmup": 300 if args.small else 500, "samples": 300 if args.small else 500}
@@ -38,6 +39,7 @@ def groups():
     for name in ("pythia-math", "bon-jailbreak", "bon-gemini-flash"):
         full = bp.datasets.load(name)
         chosen = full.groups[:1] if args.small else full.groups
+        chosen = [g for g in chosen if not args.groups or g in args.groups]
         for group in chosen:
             if args.attempts and name == "pythia-math":
                 data = bp.datasets.load(

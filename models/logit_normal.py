@@ -14,13 +14,11 @@ problems of one difficulty to difficulties spread over many decades of p.
 
 Per-problem latent: z_i (non-centred), p_i = sigmoid(mu + sigma z_i).
 
-Example:
-    >>> import bayes_passk as bp
-    >>> data = bp.PassData.from_counts(["a", "b", "c"], n=[50] * 3, c=[0, 3, 20])
-    >>> fit = bp.fit(data, prior="logit-normal", chains=1, warmup=100, samples=100,
-    ...              progress=False, check=False)
-    >>> sorted(fit.params._fields)
-    ['mu', 'sigma']
+Example (``bp.fit(data, prior="logit-normal")`` fits it):
+    >>> from bayes_passk.functionals import log_survival_new
+    >>> params = Params(mu=-3.0, sigma=2.0)  # median rate 0.047
+    >>> [round(1 - float(jnp.exp(log_survival_new(FAMILY, params, k))), 3) for k in (1, 100)]
+    [0.13, 0.822]
 """
 
 from __future__ import annotations

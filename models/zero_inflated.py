@@ -18,13 +18,11 @@ Per-problem latent (for the prior predictive and the latent model): w on (0, 1),
 (0, z) for an unsolvable problem and z + (1 - z) v above, v the `scaled_beta` latent. A NUTS
 chain in w cannot cross the atom's edge smoothly; `bayes_passk.fit` integrates the rates out.
 
-Example:
-    >>> import bayes_passk as bp
-    >>> data = bp.PassData.from_counts(["a", "b", "c", "d"], n=[50] * 4, c=[0, 0, 3, 20])
-    >>> fit = bp.fit(data, prior="zero-inflated-beta", chains=1, warmup=100, samples=100,
-    ...              progress=False, check=False)
-    >>> "zero" in fit.idata.posterior
-    True
+Example (``bp.fit(data, prior="zero-inflated-beta")`` fits it): pass@k levels off at 1 - z.
+    >>> from bayes_passk.functionals import log_survival_new
+    >>> params = Params(a=0.3, b=3.0, scale=0.5, zero=0.2)
+    >>> [round(1 - float(jnp.exp(log_survival_new(FAMILY, params, k))), 3) for k in (1, 10**9)]
+    [0.036, 0.797]
 """
 
 from __future__ import annotations

@@ -47,6 +47,13 @@ def test_compare_priors_ranks_every_prior_and_says_so():
     assert comparison.verdict.startswith(f"LOO prefers {table.index[0]}")
 
 
+def test_a_prior_without_a_power_law_reports_no_exponent():
+    forecast = _fit("hard", "logit-normal").forecast([10, 1000])
+    assert np.isnan(forecast.exponent.mean)
+    assert '"exponent": {"mean": null' in forecast.to_json()
+    assert np.all(np.diff(forecast.mean) > 0)
+
+
 def test_verdict_separates_clear_from_close_calls():
     def table(diff, dse, bad=0):
         return pd.DataFrame(

@@ -57,17 +57,6 @@ def test_moments_match_quadrature(params):
     np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=3e-8)
 
 
-def test_forecast_reports_no_exponent():
-    data = bp.PassData.from_counts(["a", "b", "c"], n=[50] * 3, c=[0, 3, 20])
-    fit = bp.fit(
-        data, prior=FAMILY.name, chains=1, warmup=100, samples=100, progress=False, check=False
-    )
-    forecast = fit.forecast([10, 1000])
-    assert np.isnan(forecast.exponent.mean)
-    assert '"exponent": {"mean": null' in forecast.to_json()
-    assert np.all(np.diff(forecast.mean) > 0)
-
-
 @pytest.mark.slow
 def test_fit_recovers_mu_and_sigma():
     # 200 problems at 100 attempts from logit p ~ Normal(-2, 1.5): the 99% intervals cover the

@@ -55,6 +55,7 @@ from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, fit_batch
 from bayes_passk.data import InputError, PassData
 from bayes_passk.designs import pass_at_k_of_rates
 from bayes_passk.families import PriorFamily, get_family, params_type
+from bayes_passk.functionals import log_binomial
 
 POLICIES = ("uniform", "dynamic", "bayes")
 GRID = jnp.linspace(-100.0, 15.0, 800)  # logit p: p from 4e-44 to 1 - 3e-7, steps of 0.14
@@ -104,12 +105,15 @@ def bayes(
     cap = min(budget, max(64, 8 * -(-budget // n.size)))
     steps = np.unique(np.round(np.geomspace(1, cap, 16)).astype(np.int64))
     rows, index = np.unique(np.stack([n, c], 1), axis=0, return_inverse=True)
+    # Pad the distinct rows to a multiple of 16 (with copies of the first, whose gains are
+    # dropped), so that calls with alike row counts share one compilation.
+    padded = np.concatenate([rows, np.repeat(rows[:1], -len(rows) % 16, axis=0)])
     gains = np.asarray(
         expected_variance_reduction(
             family,
             params,
-            jnp.asarray(rows[:, 0], float),
-            jnp.asarray(rows[:, 1], float),
+            jnp.asarray(padded[:, 0], float),
+            jnp.asarray(padded[:, 1], float),
             float(k),
             tuple(int(m) for m in steps),
         )
@@ -180,13 +184,8 @@ def expected_variance_reduction(family: PriorFamily, params, n, c, k, steps):
 
         def gain(m):
             y = jnp.arange(m + 1.0)
-            log_choose = (
-                jax.scipy.special.gammaln(m + 1.0)
-                - jax.scipy.special.gammaln(y + 1.0)
-                - jax.scipy.special.gammaln(m - y + 1.0)
-            )
             log_new = (
-                log_choose[:, None]
+                log_binomial(float(m), y)[:, None]
                 + xlogy(y[:, None], points_log_p)
                 + xlogy(m - y[:, None], points_log1m_p)
             )

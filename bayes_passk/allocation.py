@@ -12,14 +12,16 @@ successes ``c`` so far:
   variance of S_i = (1 - p_i)^K is the variance of its updated posterior mean,
 
   .. math::  G_i(m) = \operatorname{Var}_{y}\, E[S_i \mid n_i, c_i, y]
-             = \sum_{y=0}^{m} P(y)\, E[S_i \mid y]^2 - E[S_i]^2,
+             = \sum_{y=0}^{m} P(y)\, (E[S_i \mid y] - E[S_i])^2,
 
-  under the posterior predictive of y. pass@K = 1 - mean_i S_i, and the S_i are nearly
-  independent given the data, so the batch goes greedily, in steps, to the largest G_i(m + dm) -
-  G_i(m) per attempt. The posterior of p_i, E_theta[pi(p_i | theta, n_i, c_i)] over the
-  hyperparameter draws, is put on a grid of 800 points in logit p (a new y reweights the draws
-  too, so learning about theta from problem i counts; its effect on the other problems is left
-  out).
+  under the posterior predictive of y. pass@K = 1 - mean_i S_i, and the batch goes greedily,
+  in steps, to the largest G_i(m + dm) - G_i(m) per attempt. The posterior of p_i given each
+  hyperparameter draw is put on a grid of 800 points in logit p, and a new y reweights the
+  draws. With ``across_problems=True`` the target is U = sum_j S_j, so that what problem i's
+  outcomes say about the hyperparameters moves every other problem's forecast too: the full
+  preposterior variance of pass@K. It is the criterion of the model taken at its word, and on
+  Pythia MATH it does worse than the default: it spends on problems with successes, which
+  inform the tail only through the prior family's shape (benchmarks/RESULTS.md).
 
 `simulate` runs a fixed total budget in rounds on semi-synthetic data (outcomes drawn at each
 problem's full-data rate, so the truth is exact at every K), for many replicates at once:
@@ -88,7 +90,15 @@ def dynamic(rng: np.random.Generator, n, c, budget: int) -> np.ndarray:
 
 
 def bayes(
-    rng: np.random.Generator, n, c, budget: int, family: PriorFamily, params, k: int
+    rng: np.random.Generator,
+    n,
+    c,
+    budget: int,
+    family: PriorFamily,
+    params,
+    k: int,
+    *,
+    across_problems: bool = False,
 ) -> np.ndarray:
     """Greedy steps to the largest expected reduction of the posterior variance of pass@k.
 
@@ -100,22 +110,33 @@ def bayes(
         family: the prior family of the fit.
         params: posterior draws of its hyperparameters (NamedTuple of arrays of shape (D,)).
         k: the target K of pass@K.
+        across_problems: also count what problem i's outcomes say, through the
+            hyperparameters, about every other problem (the full preposterior variance of
+            pass@K); by default only problem i's own S_i counts (see the module docstring).
     """
     n, c = np.asarray(n), np.asarray(c)
     cap = min(budget, max(64, 8 * -(-budget // n.size)))
     steps = np.unique(np.round(np.geomspace(1, cap, 16)).astype(np.int64))
-    rows, index = np.unique(np.stack([n, c], 1), axis=0, return_inverse=True)
-    # Pad the distinct rows to a multiple of 16 (with copies of the first, whose gains are
-    # dropped), so that calls with alike row counts share one compilation.
-    padded = np.concatenate([rows, np.repeat(rows[:1], -len(rows) % 16, axis=0)])
+    rows, index, counts = np.unique(
+        np.stack([n, c], 1), axis=0, return_inverse=True, return_counts=True
+    )
+    # Pad the distinct rows to a multiple of 16 (with copies of the first that count for
+    # nothing), so that calls with alike row counts share one compilation.
+    padding = -len(rows) % 16
+    n_rows, c_rows = (
+        jnp.asarray(np.concatenate([rows[:, j], np.repeat(rows[:1, j], padding)]), float)
+        for j in (0, 1)
+    )
+    weights = jnp.asarray(np.concatenate([counts, np.zeros(padding)]), float)
     gains = np.asarray(
         expected_variance_reduction(
             family,
             params,
-            jnp.asarray(padded[:, 0], float),
-            jnp.asarray(padded[:, 1], float),
+            n_rows,
+            c_rows,
             float(k),
             tuple(int(m) for m in steps),
+            (n_rows, c_rows, weights) if across_problems else None,
         )
     )[index.ravel()]
     levels = np.concatenate([[0], steps])
@@ -145,15 +166,13 @@ def bayes(
     return next_attempts
 
 
-@partial(jax.jit, static_argnums=(0, 5))
-def expected_variance_reduction(family: PriorFamily, params, n, c, k, steps):
-    """G_i(m) for each row (n_i, c_i) and each m in `steps` (a tuple): shape (rows, len(steps))."""
+def _grid_log_prior(family: PriorFamily, params) -> jax.Array:
+    """Log prior mass per draw of the atom at p = 0 and each grid cell of logit p: (D, 1 + grid)."""
     log_p = jax.nn.log_sigmoid(GRID)
     log1m_p = jax.nn.log_sigmoid(-GRID)
     log_spacing = jnp.log(GRID[1] - GRID[0])
 
     def log_prior(theta):
-        """Log prior mass of each grid cell of logit p (and of the atom at 0, if any)."""
         log_s = family.log_scale(theta)
         log_q = log_p - log_s
         inside = log_q < 0
@@ -164,39 +183,73 @@ def expected_variance_reduction(family: PriorFamily, params, n, c, k, steps):
         atom = -jnp.inf if family.log_zero_mass is None else family.log_zero_mass(theta)
         return jnp.concatenate([jnp.atleast_1d(atom), cells])
 
-    prior = jax.vmap(log_prior)(params)  # (draws, 1 + grid)
-    prior = prior - jax.nn.logsumexp(prior, axis=1, keepdims=True)
-    points_log_p = jnp.concatenate([jnp.array([-jnp.inf]), log_p])
-    points_log1m_p = jnp.concatenate([jnp.array([0.0]), log1m_p])
+    return jax.vmap(log_prior)(params)
 
-    def xlogy(x, log_y):  # x log y with 0 log 0 = 0
-        return jnp.where(x == 0, 0.0, x * log_y)
 
-    def per_row(n_i, c_i):
-        log_lik = xlogy(c_i, points_log_p) + xlogy(n_i - c_i, points_log1m_p)
-        joint = prior + log_lik
-        # E over draws of pi(p | theta, n_i, c_i): normalise within each draw, then average.
-        posterior = jax.nn.logsumexp(
-            joint - jax.nn.logsumexp(joint, axis=1, keepdims=True), axis=0
-        ) - jnp.log(joint.shape[0])
-        log_survival = k * points_log1m_p
-        mean = jnp.exp(jax.nn.logsumexp(posterior + log_survival))
+POINTS_LOG_P = jnp.concatenate([jnp.array([-jnp.inf]), jax.nn.log_sigmoid(GRID)])
+POINTS_LOG1M_P = jnp.concatenate([jnp.array([0.0]), jax.nn.log_sigmoid(-GRID)])
 
-        def gain(m):
-            y = jnp.arange(m + 1.0)
-            log_new = (
-                log_binomial(float(m), y)[:, None]
-                + xlogy(y[:, None], points_log_p)
-                + xlogy(m - y[:, None], points_log1m_p)
-            )
-            weights = posterior + log_new  # (y, points)
-            log_py = jax.nn.logsumexp(weights, axis=1)
-            updated = jnp.exp(jax.nn.logsumexp(weights + log_survival, axis=1) - log_py)
-            return jnp.sum(jnp.exp(log_py) * updated**2) - mean**2
 
-        return jnp.stack([gain(m) for m in steps])
+def _xlogy(x, log_y):
+    """Return x log y, with 0 log 0 = 0."""
+    return jnp.where(x == 0, 0.0, x * log_y)
 
-    return jax.lax.map(lambda row: per_row(*row), (n, c))
+
+def _grid_posterior(log_prior, n_i, c_i):
+    """pi(p | theta_d, n_i, c_i) on the grid, each draw's row summing to 1: (D, 1 + grid)."""
+    joint = log_prior + _xlogy(c_i, POINTS_LOG_P) + _xlogy(n_i - c_i, POINTS_LOG1M_P)
+    return jax.nn.softmax(joint, axis=1)
+
+
+@partial(jax.jit, static_argnums=(0, 5))
+def expected_variance_reduction(family: PriorFamily, params, n, c, k, steps, data=None):
+    r"""G_i(m) for each row (n_i, c_i) and each m in `steps` (a tuple): shape (rows, len(steps)).
+
+    The target is U = sum_j counts_j S_j over the rows of ``data = (n, c, counts)``, the
+    expected number of problems still unsolved after k attempts (without ``data``: the row's
+    own S_i). With D equally weighted hyperparameter draws theta_d, pi_d the posterior of p_i
+    given theta_d and row i, e_d = E_d[S_i], U_d = E[U | theta_d] and L_d(y) = P(y | theta_d)
+    for m new attempts with y successes,
+
+    .. math::  E[U \mid y] - E[U] = \frac{\operatorname{mean}_d [L_d(y) (U_d - \bar U)
+               + E_d[(S_i - e_d) \operatorname{Binom}(y \mid m, p_i)]]}{\operatorname{mean}_d
+               L_d(y)},
+
+    and G_i(m) = sum_y P(y) (E[U | y] - E[U])^2, all centred so that nothing cancels.
+    """
+    log_prior = _grid_log_prior(family, params)
+    survival = jnp.exp(k * POINTS_LOG1M_P)
+
+    # The binomial probabilities of every (m, y) in one matrix (points, sum of m + 1).
+    m = jnp.concatenate([jnp.full(s + 1, float(s)) for s in steps])
+    y = jnp.concatenate([jnp.arange(s + 1.0) for s in steps])
+    step_of = np.repeat(np.arange(len(steps)), [s + 1 for s in steps])
+    binomial = jnp.exp(
+        log_binomial(m, y)[None, :]
+        + _xlogy(y[None, :], POINTS_LOG_P[:, None])
+        + _xlogy(m - y[None, :], POINTS_LOG1M_P[:, None])
+    )
+
+    if data is not None:
+        data_n, data_c, counts = data
+        per_row = jax.lax.map(
+            lambda row: _grid_posterior(log_prior, *row) @ survival, (data_n, data_c)
+        )
+        unsolved = counts @ per_row  # U_d
+        unsolved = unsolved - jnp.mean(unsolved)
+
+    def gain(n_i, c_i):
+        pi = _grid_posterior(log_prior, n_i, c_i)
+        e = pi @ survival
+        likelihood = pi @ binomial  # L_d(y), (draws, columns)
+        own = (pi * (survival[None, :] - e[:, None])) @ binomial
+        moved = e - jnp.mean(e) if data is None else unsolved
+        p_y = jnp.mean(likelihood, axis=0)
+        shift = jnp.mean(likelihood * moved[:, None] + own, axis=0)
+        terms = jnp.where(p_y > 1e-300, shift**2 / jnp.maximum(p_y, 1e-300), 0.0)
+        return jax.ops.segment_sum(terms, step_of, num_segments=len(steps))
+
+    return jax.lax.map(lambda row: gain(*row), (n, c))
 
 
 def allocate(
@@ -235,6 +288,8 @@ def simulate(
     prior: str = "scaled-beta",
     config: BatchConfig = DEFAULT_CONFIG,
     progress: Callable[[str], None] | None = None,
+    *,
+    across_problems: bool = False,
 ) -> pd.DataFrame:
     """Run each policy on semi-synthetic replicates of `full`; one row per policy, budget, rep.
 
@@ -249,6 +304,7 @@ def simulate(
         prior: prior family of the fits.
         config: settings of the batched sampler.
         progress: called with a line of text after each batch of fits.
+        across_problems: the ``bayes`` policy's criterion (see `bayes`).
 
     Returns:
         A DataFrame with `bayes_passk.backtest.COLUMNS` (``method`` is the policy).
@@ -292,7 +348,16 @@ def simulate(
                     draws = fitted.hyper_draws
                     given = np.stack(
                         [
-                            bayes(rng, n[i], c[i], batch, family, _params(family, draws[i]), k)
+                            bayes(
+                                rng,
+                                n[i],
+                                c[i],
+                                batch,
+                                family,
+                                _params(family, draws[i]),
+                                k,
+                                across_problems=across_problems,
+                            )
                             for i in range(replicates)
                         ]
                     )

@@ -3,6 +3,7 @@
     python benchmarks/allocation.py                          # 2 models x 2 budgets x 10 reps
     python benchmarks/allocation.py --small                  # 1 model, 1,000 attempts, 3 reps
     python benchmarks/allocation.py --out bench-out/allocation   # also the tables and plots
+    python benchmarks/allocation.py --across-problems        # bayes with the full criterion
 
 Semi-synthetic design: each attempt succeeds at its problem's full-data rate (10,000 recorded
 attempts), so pass@K is known exactly. The budget is spent in 4 equal rounds over the 128
@@ -31,6 +32,7 @@ parser.add_argument("--replicates", type=int, default=10)
 parser.add_argument("--rounds", type=int, default=4)
 parser.add_argument("--k", type=int, default=10_000)
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--across-problems", action="store_true", help="the full criterion")
 parser.add_argument("--out")
 args = parser.parse_args()
 if args.small:
@@ -53,6 +55,7 @@ for group in args.groups:
             replicates=args.replicates,
             rounds=args.rounds,
             config=config,
+            across_problems=args.across_problems,
             progress=lambda line: print(
                 f"{time.perf_counter() - start:7.0f} s  {line}", flush=True
             ),

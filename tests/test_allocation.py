@@ -87,6 +87,81 @@ def test_expected_variance_reduction_matches_the_conjugate_beta(a, b):
         np.testing.assert_allclose(got, want, rtol=3e-4, atol=1e-15)
 
 
+def _exact_gain_over_draws(draws, rows, counts, i, k, m):
+    """Beta prior, hyperparameters equally likely among `draws`: Var_y E[U | y] in closed form.
+
+    New outcomes y at row i reweight the draws by the beta-binomial P(y | a_d, b_d, row i);
+    U = sum_j counts_j S_j, E[S_j | a, b] = B(A_j, B_j + k) / B(A_j, B_j).
+    """
+
+    def survival(big_a, big_b):
+        return np.exp(special.betaln(big_a, big_b + k) - special.betaln(big_a, big_b))
+
+    y = np.arange(m + 1)
+    mean_unsolved, weights, conditional = 0.0, [], []
+    for a, b in draws:
+        per_row = np.array([survival(a + c, b + n - c) for n, c in rows])
+        unsolved = counts @ per_row
+        n_i, c_i = rows[i]
+        big_a, big_b = a + c_i, b + n_i - c_i
+        log_py = (
+            special.gammaln(m + 1)
+            - special.gammaln(y + 1)
+            - special.gammaln(m - y + 1)
+            + special.betaln(big_a + y, big_b + m - y)
+            - special.betaln(big_a, big_b)
+        )
+        weights.append(np.exp(log_py))
+        # Row i's own term moves from its current survival to the updated one.
+        conditional.append(unsolved - per_row[i] + survival(big_a + y, big_b + m - y))
+        mean_unsolved += unsolved / len(draws)
+    weights, conditional = np.array(weights), np.array(conditional)
+    p_y = weights.mean(axis=0)
+    updated = (weights * conditional).mean(axis=0) / p_y
+    return np.sum(p_y * (updated - mean_unsolved) ** 2)
+
+
+def test_expected_variance_reduction_counts_what_a_problem_says_about_the_others():
+    # Three hyperparameter draws: new attempts on one problem reweight them, and that moves the
+    # forecast of every other problem too. Against the closed form over the draws; measured:
+    # relative error <= 1.6e-4 (the grid), as in the single-draw check.
+    draws = [(0.2, 2.0), (0.5, 3.0), (0.1, 0.8)]
+    rows = [(8, 0), (8, 1), (16, 0), (8, 5)]
+    counts = np.array([40.0, 10.0, 5.0, 3.0])
+    steps = (1, 8, 40)
+    got = np.asarray(
+        allocation.expected_variance_reduction(
+            BETA,
+            BetaParams(*(jnp.array(v) for v in zip(*draws, strict=True))),
+            jnp.array([n for n, _ in rows], float),
+            jnp.array([c for _, c in rows], float),
+            10_000.0,
+            steps,
+            (
+                jnp.array([n for n, _ in rows], float),
+                jnp.array([c for _, c in rows], float),
+                jnp.asarray(counts),
+            ),
+        )
+    )
+    want = np.array(
+        [
+            [_exact_gain_over_draws(draws, rows, counts, i, 10_000, m) for m in steps]
+            for i in range(len(rows))
+        ]
+    )
+    np.testing.assert_allclose(got, want, rtol=3e-4)
+    # The cross-problem term dominates (measured: 250 times or more what counting problem i
+    # alone gives).
+    own = np.array(
+        [
+            [_exact_gain_over_draws(draws, rows, np.eye(4)[i], i, 10_000, m) for m in steps]
+            for i in range(len(rows))
+        ]
+    )
+    assert (want > 10 * own).all()
+
+
 def test_bayes_spends_the_budget_where_pass_at_k_is_uncertain():
     params = BetaParams(jnp.full(50, 0.3), jnp.full(50, 3.0))
     given = allocation.bayes(np.random.default_rng(0), N, C, 40, BETA, params, 10_000)

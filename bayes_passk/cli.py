@@ -765,7 +765,12 @@ def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
         "--budget", type=positive_int, required=True, help="attempts to run next, in total"
     )
     parser.add_argument("--k", type=positive_int, default=10_000, help="target K of pass@K")
-    parser.add_argument("--policy", choices=POLICIES, default="bayes")
+    parser.add_argument(
+        "--policy",
+        choices=POLICIES,
+        default="dynamic",
+        help="dynamic (default: the most accurate in the package's simulations), bayes, uniform",
+    )
     parser.add_argument("--prior", choices=list(registry()), default="scaled-beta")
     parser.add_argument("--seed", type=int, default=0)
     _add_sampler_arguments(parser, chains=4, warmup=1000, samples=1000)

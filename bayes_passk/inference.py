@@ -159,7 +159,7 @@ def fit(
     samples: int = 1000,
     *,
     group: str | None = None,
-    target_accept: float = 0.95,
+    target_accept: float = 0.9,
     progress: bool | None = None,
     check: bool = True,
 ) -> Fit:
@@ -174,7 +174,8 @@ def fit(
         warmup: warm-up (adaptation) iterations per chain.
         samples: kept draws per chain.
         group: the group to fit, when `data` holds several.
-        target_accept: NUTS target acceptance probability.
+        target_accept: NUTS target acceptance probability; raise it (e.g. 0.95) when the fit
+            reports divergent transitions, at the cost of smaller steps.
         progress: show a progress bar (default: when stderr is a terminal).
         check: warn with `ConvergenceWarning` naming each failing diagnostic.
 

@@ -184,14 +184,26 @@ def test_allocate_checks_its_input():
 
 def test_allocate_cli_json_sums_to_the_budget(write, capsys):
     path = write("runs.csv", "problem_id,n,c\nA,20,0\nB,20,1\nC,20,5\nD,10,0\n")
-    assert main(["allocate", path, "--budget", "25", "--policy", "dynamic", "--json"]) == 0
+    assert main(["allocate", path, "--budget", "25", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report == {
-        "policy": "dynamic",
+        "policy": "dynamic",  # the default
         "problem_id": ["A", "B", "C", "D"],
         "next_attempts": report["next_attempts"],
     }
     assert sum(report["next_attempts"]) == 25 and report["next_attempts"][2] == 0
+
+
+def test_allocate_cli_bayes_fits_then_plans(write, capsys):
+    rows = "".join(f"P{i},20,{c}\n" for i, c in enumerate([0] * 12 + [1, 2, 15, 18]))
+    path = write("runs.csv", "problem_id,n,c\n" + rows)
+    argv = ["--budget", "30", "--policy", "bayes", "--chains", "2", "--warmup", "150"]
+    assert main(["allocate", path, *argv, "--samples", "150", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    given = np.array(report["next_attempts"])
+    assert report["policy"] == "bayes" and given.sum() == 30
+    # Problems solved 15 and 18 times in 20 are solved at K = 1e4 for sure: nothing to learn.
+    assert given[-2:].sum() == 0 and given[:12].sum() > 0
 
 
 @pytest.mark.parametrize(

@@ -50,20 +50,7 @@ def test_dynamic_matches_the_rule_attempt_by_attempt(budget):
 
 def _exact_gain(a, b, n, c, k, m):
     """Beta prior, hyperparameters known: p | data ~ Beta(A, B), y ~ BetaBinomial(m, A, B)."""
-    big_a, big_b = a + c, b + n - c
-    mean = np.exp(special.betaln(big_a, big_b + k) - special.betaln(big_a, big_b))
-    y = np.arange(m + 1)
-    log_py = (
-        special.gammaln(m + 1)
-        - special.gammaln(y + 1)
-        - special.gammaln(m - y + 1)
-        + special.betaln(big_a + y, big_b + m - y)
-        - special.betaln(big_a, big_b)
-    )
-    updated = np.exp(
-        special.betaln(big_a + y, big_b + m - y + k) - special.betaln(big_a + y, big_b + m - y)
-    )
-    return np.sum(np.exp(log_py) * updated**2) - mean**2
+    return _exact_gain_over_draws([(a, b)], [(n, c)], np.ones(1), 0, k, m)
 
 
 @pytest.mark.parametrize(("a", "b"), [(0.1, 1.0), (0.3, 3.0), (2.0, 0.7)])

@@ -75,11 +75,15 @@ def test_forecast_at_k_1_matches_the_observed_rate(result):
 
 
 def test_new_target_differs_from_benchmark(result):
-    benchmark = result.forecast([10_000], target="benchmark")
-    new = result.forecast([10_000], target="new")
+    benchmark = result.forecast([1, 10_000], target="benchmark")
+    new = result.forecast([1, 10_000], target="new")
     assert new.target == "new" and np.isnan(new.unbiased).all()
-    # A fresh problem is less certain than the average over problems already seen.
-    assert new.upper[0] - new.lower[0] > benchmark.upper[0] - benchmark.lower[0]
+    # A fresh problem's pass@1 is E[p | theta], the `mean` hyperparameter: exactly its mean.
+    mean_rate = float(result.idata.posterior["mean"].mean())
+    assert new.mean[0] == pytest.approx(mean_rate, rel=1e-9)
+    # The data pin the seen problems' pass@1 (+-0.01); a fresh problem's is as uncertain as
+    # theta (measured: interval 3.7 times as wide).
+    assert new.upper[0] - new.lower[0] > 2 * (benchmark.upper[0] - benchmark.lower[0])
 
 
 def test_bad_forecast_arguments(result):

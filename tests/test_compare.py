@@ -75,6 +75,7 @@ def test_verdict_separates_clear_from_close_calls():
     assert "Pareto k > 0.7): y (3)" in verdict(table(10.0, 2.0, bad=3))
 
 
+@pytest.mark.slow
 def test_compare_priors_rejects_fits_of_different_data():
     fits = {"easy": _fit("easy", "scaled-beta"), "hard": _fit("hard", "scaled-beta")}
     with pytest.raises(InputError, match="other data"):
@@ -115,6 +116,7 @@ def test_compare_groups_difference_and_probability():
     assert np.all(itself[["difference", "lower", "upper", "prob_a_greater"]].to_numpy() == 0)
 
 
+@pytest.mark.slow
 def test_compare_cli_groups_json_and_out(write, tmp_path, capsys, monkeypatch):
     # The fits are the cached ones above (NUTS is tested elsewhere); the rest of the command
     # runs as it is: loading, comparisons, JSON and the outputs.

@@ -161,6 +161,7 @@ def test_unknown_prior_and_ambiguous_groups():
         bp.fit(two)
 
 
+@pytest.mark.slow
 def test_kumaraswamy_fit_and_forecast():
     result = bp.fit(DATA, prior="kumaraswamy", seed=0, check=False, **SMALL)
     f = result.forecast([1, 1000])

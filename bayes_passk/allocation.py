@@ -58,6 +58,7 @@ from bayes_passk.data import InputError, PassData
 from bayes_passk.designs import pass_at_k_of_rates
 from bayes_passk.families import PriorFamily, get_family, params_type
 from bayes_passk.functionals import log_binomial
+from bayes_passk.hierarchy import distinct_rows
 
 POLICIES = ("uniform", "dynamic", "bayes")
 GRID = jnp.linspace(-100.0, 15.0, 800)  # logit p: p from 4e-44 to 1 - 3e-7, steps of 0.14
@@ -117,17 +118,8 @@ def bayes(
     n, c = np.asarray(n), np.asarray(c)
     cap = min(budget, max(64, 8 * -(-budget // n.size)))
     steps = np.unique(np.round(np.geomspace(1, cap, 16)).astype(np.int64))
-    rows, index, counts = np.unique(
-        np.stack([n, c], 1), axis=0, return_inverse=True, return_counts=True
-    )
-    # Pad the distinct rows to a multiple of 16 (with copies of the first that count for
-    # nothing), so that calls with alike row counts share one compilation.
-    padding = -len(rows) % 16
-    n_rows, c_rows = (
-        jnp.asarray(np.concatenate([rows[:, j], np.repeat(rows[:1, j], padding)]), float)
-        for j in (0, 1)
-    )
-    weights = jnp.asarray(np.concatenate([counts, np.zeros(padding)]), float)
+    rows = distinct_rows(n, c)
+    n_rows, c_rows, weights = jnp.asarray(rows.n), jnp.asarray(rows.c), jnp.asarray(rows.weight)
     gains = np.asarray(
         expected_variance_reduction(
             family,
@@ -138,7 +130,7 @@ def bayes(
             tuple(int(m) for m in steps),
             (n_rows, c_rows, weights) if across_problems else None,
         )
-    )[index.ravel()]
+    )[rows.index]
     levels = np.concatenate([[0], steps])
     gains = np.concatenate([np.zeros((n.size, 1)), gains], axis=1)
     next_attempts = np.zeros(n.size, dtype=np.int64)

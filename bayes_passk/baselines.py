@@ -48,6 +48,7 @@ from bayes_passk.estimators import mean_pass_at_k
 from bayes_passk.families import ScaledParams, get_family
 from bayes_passk.forecast import DEFAULT_KS, SLOPE_STEP, Forecast, Summary, slope_at_largest_k
 from bayes_passk.functionals import log_marginal_likelihood, log_moment, log_survival_new
+from bayes_passk.hierarchy import distinct_rows
 
 REGRESSION_POINTS = 101
 BINS_PER_DECADE = 10
@@ -234,13 +235,8 @@ def _fit_discretized(data: PassData, cdf, fit_scale: bool = False):
 
 
 def _fit_scaled_binomial(data: PassData, family_name: str):
-    rows, weight = np.unique(np.stack([data.n, data.c], axis=1), axis=0, return_counts=True)
-    # Pad to a power of two with weight-0 rows, so that most data sets share one compilation.
-    size = max(16, 1 << int(np.ceil(np.log2(len(rows)))))
-    pad = size - len(rows)
-    n = jnp.asarray(np.concatenate([rows[:, 0], np.ones(pad)]), float)
-    c = jnp.asarray(np.concatenate([rows[:, 1], np.zeros(pad)]), float)
-    w = jnp.asarray(np.concatenate([weight, np.zeros(pad)]), float)
+    rows = distinct_rows(data.n, data.c)
+    n, c, w = jnp.asarray(rows.n), jnp.asarray(rows.c), jnp.asarray(rows.weight)
     value_and_grad = _negative_log_likelihood(family_name)
     top = float((data.c / data.n).max())
 

@@ -37,6 +37,7 @@ import xarray as xr
 from bayes_passk.estimators import mean_pass_at_k
 from bayes_passk.families import PriorFamily
 from bayes_passk.functionals import log_moment
+from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, round_up
 
 DEFAULT_KS = tuple(int(k) for k in np.unique(np.round(np.logspace(0, 6, 25))))
 TARGETS = ("benchmark", "new")
@@ -200,19 +201,25 @@ def posterior_pass_at_k(result, ks, max_draws: int = 1000, seed: int = 0) -> xr.
     step = max(1, math.ceil(posterior.sizes["chain"] * posterior.sizes["draw"] / max_draws))
     thinned = posterior.isel(draw=slice(None, None, step))
     params = type(result.params)(*(thinned[name].values for name in result.params._fields))
+    shape = thinned["draw"].shape
+    flat, count = flat_padded_draws(params)
     data = result.data
-    rows, weight = np.unique(np.stack([data.n, data.c], axis=1), axis=0, return_counts=True)
+    rows = distinct_rows(data.n, data.c)
     k_max = float(ks.max())
     all_ks = np.concatenate([ks.astype(float), [k_max * math.exp(SLOPE_STEP)]])
-    survival, variance, survival_new = survival_moments(
-        result.family,
-        params,
-        jnp.asarray(rows[:, 0], float),
-        jnp.asarray(rows[:, 1], float),
-        jnp.asarray(weight, float),
-        jnp.asarray(all_ks),
+    # Padded like the rows and draws, so that forecasts share compilations.
+    padded_ks = np.concatenate([all_ks, np.full(round_up(all_ks.size) - all_ks.size, k_max)])
+    survival, variance, survival_new = (
+        np.asarray(x)[:count, : all_ks.size].reshape(thinned["chain"].shape + shape + (-1,))
+        for x in survival_moments(
+            result.family,
+            flat,
+            jnp.asarray(rows.n),
+            jnp.asarray(rows.c),
+            jnp.asarray(rows.weight),
+            jnp.asarray(padded_ks),
+        )
     )
-    survival, variance, survival_new = (np.asarray(x) for x in (survival, variance, survival_new))
     rng = np.random.default_rng(seed)
     benchmark = 1 - survival[..., :-1]
     coords = {"chain": thinned["chain"].values, "draw": thinned["draw"].values, "k": ks}

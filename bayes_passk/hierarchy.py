@@ -21,15 +21,74 @@ moments given the hyperparameters (Rao-Blackwellisation), not by draws.
 from __future__ import annotations
 
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
 
 from bayes_passk.families import PriorFamily
 from bayes_passk.functionals import SAMPLING, log_marginal_likelihood
+
+
+class Rows(NamedTuple):
+    """Distinct (n, c) pairs, the number of problems each stands for, and each problem's row."""
+
+    n: np.ndarray
+    c: np.ndarray
+    weight: np.ndarray
+    index: np.ndarray
+
+
+def round_up(size: int, multiple: int = 8) -> int:
+    """Round `size` up to a positive multiple of `multiple`.
+
+    Padding arrays to it lets data of alike size share one compiled program, at a cost of at
+    most ``multiple - 1`` idle entries.
+    """
+    return max(multiple, -(-int(size) // multiple) * multiple)
+
+
+def distinct_rows(n, c) -> Rows:
+    """Collect the distinct (n, c) pairs with their counts, padded by weight-0 rows (1, 0).
+
+    The rows are padded to a multiple of 8: NUTS time grows with the rows, so a coarser
+    padding would buy fewer compilations with slower sampling.
+
+    Problem i is row ``index[i]``; the padding rows come last and count for nothing.
+
+    Example:
+        >>> rows = distinct_rows([10, 10, 5], [0, 0, 2])
+        >>> rows.n[:3].tolist(), rows.c[:3].tolist(), rows.weight[:3].tolist(), len(rows.n)
+        ([5.0, 10.0, 1.0], [2.0, 0.0, 0.0], [1.0, 2.0, 0.0], 8)
+        >>> rows.index.tolist()
+        [1, 1, 0]
+    """
+    pairs, index, weight = np.unique(
+        np.stack([np.asarray(n), np.asarray(c)], axis=1),
+        axis=0,
+        return_inverse=True,
+        return_counts=True,
+    )
+    size = round_up(len(pairs))
+    out = np.zeros((3, size))
+    out[0] = 1.0
+    out[:, : len(pairs)] = pairs[:, 0], pairs[:, 1], weight
+    return Rows(out[0], out[1], out[2], index.ravel())
+
+
+def flat_padded_draws(params):
+    """Flatten each hyperparameter's draws and pad them (with the first) to a power of two.
+
+    Returns the padded NamedTuple and the number of real draws, which come first.
+    """
+    flat = [np.ravel(np.asarray(x)) for x in params]
+    count = flat[0].size
+    pad = max(256, 1 << (count - 1).bit_length()) - count
+    return type(params)(*(np.concatenate([x, np.repeat(x[:1], pad)]) for x in flat)), count
 
 
 class IntegratedBinomial(dist.Distribution):
@@ -106,6 +165,9 @@ def hierarchical_model(family: PriorFamily, n, c=None, weight=None, marginalize=
             numpyro.deterministic("p", jnp.exp(log_p))
             # logit p = log p - log(1 - p), exact for p near 0 where probs would round.
             likelihood = dist.Binomial(n, logits=log_p - jnp.log(-jnp.expm1(log_p)))
-        with numpyro.handlers.scale(scale=weight):
-            numpyro.sample("c", likelihood, obs=c)
+        # Zero-weight (padding) rows are masked: `scale` accepts only positive weights.
+        kept = weight > 0
+        with numpyro.handlers.mask(mask=kept):
+            with numpyro.handlers.scale(scale=jnp.where(kept, weight, 1.0)):
+                numpyro.sample("c", likelihood, obs=c)
     return params

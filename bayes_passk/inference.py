@@ -39,7 +39,7 @@ from numpyro.infer import MCMC, NUTS
 from bayes_passk.data import PassData
 from bayes_passk.families import PriorFamily, get_family, params_type
 from bayes_passk.functionals import SAMPLING, log_binomial, log_moment
-from bayes_passk.hierarchy import hierarchical_model
+from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, hierarchical_model
 
 R_HAT_MAX = 1.01
 ESS_MIN = 400
@@ -184,41 +184,47 @@ def fit(
     """
     data = data.single_group(group)
     family = get_family(prior)
-    rows, index, weight = np.unique(
-        np.stack([data.n, data.c], axis=1), axis=0, return_inverse=True, return_counts=True
-    )
-    n_rows, c_rows = jnp.asarray(rows[:, 0], float), jnp.asarray(rows[:, 1], float)
+    rows = distinct_rows(data.n, data.c)
+    n_rows, c_rows = jnp.asarray(rows.n), jnp.asarray(rows.c)
     progress = sys.stderr.isatty() if progress is None else progress
-    method = "parallel" if jax.local_device_count() >= chains else "vectorized"
+    # With `jit_model_args` the rows are arguments of the vectorised sampler's program, not
+    # constants, so data of the same padded row count share it (JAX's persistent cache, see
+    # `bayes_passk.__init__`, loads it).
     mcmc = MCMC(
-        NUTS(partial(hierarchical_model, family), target_accept_prob=target_accept),
+        NUTS(
+            partial(hierarchical_model, family, marginalize=True),
+            target_accept_prob=target_accept,
+        ),
         num_warmup=warmup,
         num_samples=samples,
         num_chains=chains,
-        chain_method=method,
+        chain_method="parallel" if jax.local_device_count() >= chains else "vectorized",
         progress_bar=progress,
+        jit_model_args=True,
     )
     mcmc.run(
         jax.random.key(seed),
         n_rows,
         c_rows,
-        weight=jnp.asarray(weight, float),
-        marginalize=True,
+        weight=jnp.asarray(rows.weight),
         extra_fields=("diverging", "num_steps", "accept_prob", "energy"),
     )
     draws = mcmc.get_samples(group_by_chain=True)
     params = params_type(family)(*(draws[f] for f in params_type(family)._fields))
-    log_lik_rows, p_mean_rows = _row_summaries(family, params, n_rows, c_rows)
-    index = index.ravel()
+    flat, count = flat_padded_draws(params)
+    log_lik_rows, p_mean_rows = (
+        np.asarray(x)[:count, rows.index].reshape(chains, samples, -1)
+        for x in _row_summaries(family, flat, n_rows, c_rows)
+    )
 
     problem = {"problem": data.problem_id}
     idata = az.from_dict(
         posterior={
             **{name: np.asarray(value) for name, value in draws.items()},
-            "p_mean": np.asarray(p_mean_rows)[..., index],
+            "p_mean": p_mean_rows,
         },
         sample_stats=_sample_stats(mcmc, chains),
-        log_likelihood={"c": np.asarray(log_lik_rows)[..., index]},
+        log_likelihood={"c": log_lik_rows},
         observed_data={"n": data.n, "c": data.c},
         coords=problem,
         dims={"p_mean": ["problem"], "c": ["problem"], "n": ["problem"]},
@@ -257,7 +263,7 @@ def _sample_stats(mcmc: MCMC, chains: int) -> dict[str, np.ndarray]:
 
 @partial(jax.jit, static_argnums=0)
 def _row_summaries(family: PriorFamily, params, n, c):
-    """Log P(c | n, theta) and E[p | n, c, theta] per draw and row, shapes (chain, draw, rows)."""
+    """Log P(c | n, theta) and E[p | n, c, theta] per draw and row, shapes (draws, rows)."""
 
     def per_draw(theta):
         def per_row(n_row, c_row):
@@ -270,10 +276,7 @@ def _row_summaries(family: PriorFamily, params, n, c):
 
         return jax.vmap(per_row)(n, c)
 
-    flat = jax.tree.map(jnp.ravel, params)
-    log_lik, p_mean = jax.lax.map(per_draw, flat, batch_size=64)
-    shape = jnp.shape(params[0])
-    return log_lik.reshape(shape + (-1,)), p_mean.reshape(shape + (-1,))
+    return jax.lax.map(per_draw, params, batch_size=64)
 
 
 def _sampled_sites(family: PriorFamily) -> list[str]:

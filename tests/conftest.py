@@ -1,5 +1,21 @@
+import os
+import shutil
+import tempfile
+
 import pandas as pd
 import pytest
+
+# Compiled programs go to a cache of the session's own (subprocesses inherit it): the tests
+# leave the user's cache alone, and every run starts cold.
+if "BAYES_PASSK_CACHE_DIR" not in os.environ:
+    os.environ["BAYES_PASSK_CACHE_DIR"] = _CACHE = tempfile.mkdtemp(prefix="bayes_passk_tests_")
+else:
+    _CACHE = None
+
+
+def pytest_unconfigure(config):
+    if _CACHE:
+        shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 @pytest.fixture

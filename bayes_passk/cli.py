@@ -227,6 +227,17 @@ def _add_sampler_arguments(parser, chains: int, warmup: int, samples: int) -> No
     parser.add_argument("--chains", type=positive_int, default=chains, help="NUTS chains")
     parser.add_argument("--warmup", type=positive_int, default=warmup, help="warm-up draws")
     parser.add_argument("--samples", type=positive_int, default=samples, help="kept draws")
+    parser.add_argument(
+        "--target-accept",
+        type=probability,
+        help="NUTS target acceptance (default 0.9, batched fits 0.95); raise it when a fit "
+        "warns of divergences or a small ESS",
+    )
+
+
+def _tuning(args: argparse.Namespace) -> dict:
+    """Collect the sampler options the user set, for `bayes_passk.fit` or `BatchConfig`."""
+    return {} if args.target_accept is None else {"target_accept": args.target_accept}
 
 
 def run_forecast(args: argparse.Namespace) -> int:
@@ -268,6 +279,7 @@ def run_forecast(args: argparse.Namespace) -> int:
                 chains=args.chains,
                 warmup=args.warmup,
                 samples=args.samples,
+                **_tuning(args),
             )
             forecast = result.forecast(ks, ci=args.ci, target=args.target, seed=args.seed)
         for warning in caught:
@@ -535,7 +547,9 @@ def run_backtest(args: argparse.Namespace) -> int:
                     draw(args.seed + 1000 * index + budget, full, budget, args.replicates, args.k)
                 )
 
-    config = BatchConfig(chains=args.chains, warmup=args.warmup, samples=args.samples, ci=args.ci)
+    config = BatchConfig(
+        chains=args.chains, warmup=args.warmup, samples=args.samples, ci=args.ci, **_tuning(args)
+    )
 
     def progress(line: str) -> None:
         print(f"{PROG}: {line}", file=sys.stderr, flush=True)
@@ -656,9 +670,7 @@ def run_compare(args: argparse.Namespace) -> int:
     fits, forecasts = {}, {}
     for name, (prior, group) in runs.items():
         print(f"{PROG}: fitting {name}", file=sys.stderr, flush=True)
-        fits[name] = _fit_with_warnings(
-            loaded[group], prior, args.seed, args.chains, args.warmup, args.samples, f"{name}: "
-        )
+        fits[name] = _fit_with_warnings(loaded[group], prior, args, f"{name}: ")
         forecasts[name] = fits[name].forecast(plot_ks, ci=args.ci, target=args.target)
     at_ks = np.isin(plot_ks, ks)
 
@@ -793,9 +805,7 @@ def run_allocate(args: argparse.Namespace) -> int:
     if args.policy == "bayes":
         from bayes_passk.families import get_family
 
-        fit = _fit_with_warnings(
-            data, args.prior, args.seed, args.chains, args.warmup, args.samples, label=""
-        )
+        fit = _fit_with_warnings(data, args.prior, args, label="")
         thin = max(1, fit.params[0].size // 400)  # 400 draws are plenty for the criterion
         params = jax.tree.map(lambda x: np.ravel(x)[::thin], fit.params)
         options = {"k": args.k, "family": get_family(args.prior), "params": params}
@@ -825,8 +835,8 @@ def run_allocate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fit_with_warnings(data, prior, seed, chains, warmup, samples, label):
-    """Fit quietly, then print any convergence warning as one line naming `label`."""
+def _fit_with_warnings(data, prior, args: argparse.Namespace, label: str):
+    """Fit with the sampler arguments quietly, then print each convergence warning on a line."""
     import warnings
 
     import bayes_passk as bp
@@ -836,11 +846,12 @@ def _fit_with_warnings(data, prior, seed, chains, warmup, samples, label):
         fit = bp.fit(
             data,
             prior=prior,
-            seed=seed,
-            chains=chains,
-            warmup=warmup,
-            samples=samples,
+            seed=args.seed,
+            chains=args.chains,
+            warmup=args.warmup,
+            samples=args.samples,
             progress=False,
+            **_tuning(args),
         )
     for warning in caught:
         print(f"{PROG}: warning: {label}{warning.message}", file=sys.stderr)
@@ -878,7 +889,9 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     out = _output_dir(args.out)
     everything = _load_all_groups(args.dataset, args.format)
     full = everything.select(args.group or everything.groups[0])
-    config = BatchConfig(chains=args.chains, warmup=args.warmup, samples=args.samples, ci=args.ci)
+    config = BatchConfig(
+        chains=args.chains, warmup=args.warmup, samples=args.samples, ci=args.ci, **_tuning(args)
+    )
 
     def progress(line: str) -> None:
         print(f"{PROG}: {line}", file=sys.stderr, flush=True)

@@ -175,7 +175,7 @@ def fit(
         samples: kept draws per chain.
         group: the group to fit, when `data` holds several.
         target_accept: NUTS target acceptance probability; raise it (e.g. 0.95) when the fit
-            reports divergent transitions, at the cost of smaller steps.
+            reports divergent transitions or a small ESS, at the cost of smaller steps.
         progress: show a progress bar (default: when stderr is a terminal).
         check: warn with `ConvergenceWarning` naming each failing diagnostic.
 
@@ -243,7 +243,8 @@ def fit(
             warnings.warn(
                 f"NUTS diagnostics failed for prior {family.name!r}: "
                 + "; ".join(diagnostics.problems)
-                + ". Run longer (warmup/samples), or treat the forecast with caution.",
+                + ". Run longer (warmup/samples), raise target_accept (e.g. 0.95), or treat the"
+                " forecast with caution.",
                 ConvergenceWarning,
                 stacklevel=2,
             )

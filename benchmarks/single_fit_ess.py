@@ -33,6 +33,7 @@ import bayes_passk as bp  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true")
+parser.add_argument("--target-accept", type=float, default=None, help="bp.fit's (default: its own)")
 args = parser.parse_args()
 chains, warmup, samples = (2, 300, 300) if args.small else (4, 1000, 1000)
 
@@ -60,7 +61,8 @@ print(
 start = time.perf_counter()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", bp.ConvergenceWarning)
-    fit = bp.fit(data, chains=chains, warmup=warmup, samples=samples, progress=False)
+    tuning = {} if args.target_accept is None else {"target_accept": args.target_accept}
+    fit = bp.fit(data, chains=chains, warmup=warmup, samples=samples, progress=False, **tuning)
 package_seconds = time.perf_counter() - start
 posterior = fit.idata.posterior
 package_ess = min_ess({name: posterior[name].values for name in ("a", "scale")}, ("a", "scale"))

@@ -184,6 +184,7 @@ def test_several_groups_need_a_choice(write, capsys):
         (["estimate", "x.csv", "--format", "excel"], "argument --format: invalid choice: 'excel'"),
         (["estimate"], "the following arguments are required: PATH_OR_DATASET"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["forecast", "--target-accept", "1"], "argument --target-accept:"),
         ([], "the following arguments are required: COMMAND"),
     ],
 )
@@ -191,6 +192,24 @@ def test_usage_errors_use_the_same_format(argv, fragment, capsys):
     rc = main(argv)
     captured = capsys.readouterr()
     assert_clean_error(rc, captured.out, captured.err, [fragment])
+
+
+@pytest.mark.parametrize("given", [None, 0.97])
+def test_target_accept_reaches_the_sampler(given, write, capsys, monkeypatch):
+    import bayes_passk as bp
+
+    seen = {}
+
+    def fit(*args, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt  # stop before sampling: only the arguments are checked
+
+    monkeypatch.setattr(bp, "fit", fit)
+    path = write("counts.csv", "problem_id,n,c\nA,50,0\nB,50,3\n")
+    option = [] if given is None else ["--target-accept", str(given)]
+    with pytest.raises(KeyboardInterrupt):
+        main(["forecast", path, *option])
+    assert seen.get("target_accept") == given  # unset: bp.fit's own default applies
 
 
 def test_help_exits_zero(capsys):

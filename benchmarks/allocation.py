@@ -4,6 +4,7 @@
     python benchmarks/allocation.py --small                  # 1 model, 1,000 attempts, 3 reps
     python benchmarks/allocation.py --out bench-out/allocation   # also the tables and plots
     python benchmarks/allocation.py --across-problems        # bayes with the full criterion
+    python benchmarks/allocation.py --prior kumaraswamy      # every fit under another family
 
 Semi-synthetic design: each attempt succeeds at its problem's full-data rate (10,000 recorded
 attempts), so pass@K is known exactly. The budget is spent in 4 equal rounds over the 128
@@ -33,6 +34,7 @@ parser.add_argument("--rounds", type=int, default=4)
 parser.add_argument("--k", type=int, default=10_000)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--across-problems", action="store_true", help="the full criterion")
+parser.add_argument("--prior", default="scaled-beta", help="family of every fit")
 parser.add_argument("--out")
 args = parser.parse_args()
 if args.small:
@@ -41,6 +43,7 @@ config = BatchConfig(chains=2, warmup=400, samples=400)
 print(
     f"# {platform.node()} {platform.machine()}, {time.strftime('%Y-%m-%d')}, groups {args.groups}"
     f", budgets {args.budgets}, {args.replicates} replicates, {args.rounds} rounds, {config}"
+    f", prior {args.prior}"
 )
 pythia = bp.datasets.load("pythia-math")
 start = time.perf_counter()
@@ -54,6 +57,7 @@ for group in args.groups:
             args.k,
             replicates=args.replicates,
             rounds=args.rounds,
+            prior=args.prior,
             config=config,
             across_problems=args.across_problems,
             progress=lambda line: print(

@@ -201,7 +201,7 @@ def posterior_pass_at_k(result, ks, max_draws: int = 1000, seed: int = 0) -> xr.
     step = max(1, math.ceil(posterior.sizes["chain"] * posterior.sizes["draw"] / max_draws))
     thinned = posterior.isel(draw=slice(None, None, step))
     params = type(result.params)(*(thinned[name].values for name in result.params._fields))
-    shape = thinned["draw"].shape
+    shape = (thinned.sizes["chain"], thinned.sizes["draw"])
     flat, count = flat_padded_draws(params)
     data = result.data
     rows = distinct_rows(data.n, data.c)
@@ -210,7 +210,7 @@ def posterior_pass_at_k(result, ks, max_draws: int = 1000, seed: int = 0) -> xr.
     # Padded like the rows and draws, so that forecasts share compilations.
     padded_ks = np.concatenate([all_ks, np.full(round_up(all_ks.size) - all_ks.size, k_max)])
     survival, variance, survival_new = (
-        np.asarray(x)[:count, : all_ks.size].reshape(thinned["chain"].shape + shape + (-1,))
+        np.asarray(x)[:count, : all_ks.size].reshape(*shape, -1)
         for x in survival_moments(
             result.family,
             flat,

@@ -56,7 +56,7 @@ from bayes_passk.backtest import COLUMNS
 from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, fit_batch
 from bayes_passk.data import InputError, PassData
 from bayes_passk.designs import pass_at_k_of_rates
-from bayes_passk.families import PriorFamily, get_family, params_type
+from bayes_passk.families import PriorFamily, get_family, unstack_draws
 from bayes_passk.functionals import log_binomial
 from bayes_passk.hierarchy import distinct_rows
 
@@ -165,6 +165,11 @@ def _grid_log_prior(family: PriorFamily, params) -> jax.Array:
     log_spacing = jnp.log(GRID[1] - GRID[0])
 
     def log_prior(theta):
+        if family.log_masses is not None:  # a discrete family: its masses spread onto GRID
+            y, log_mass = family.log_masses(theta)
+            per_unit = jnp.interp(GRID, y, log_mass - jnp.log(y[1] - y[0]), -jnp.inf, -jnp.inf)
+            cells = per_unit + log_spacing
+            return jnp.concatenate([jnp.array([-jnp.inf]), cells - jax.nn.logsumexp(cells)])
         log_s = family.log_scale(theta)
         log_q = log_p - log_s
         inside = log_q < 0
@@ -346,7 +351,7 @@ def simulate(
                                 c[i],
                                 batch,
                                 family,
-                                _params(family, draws[i]),
+                                unstack_draws(family, draws[i]),
                                 k,
                                 across_problems=across_problems,
                             )
@@ -383,8 +388,3 @@ def simulate(
                 )
             )
     return pd.concat(frames, ignore_index=True)[COLUMNS]
-
-
-def _params(family: PriorFamily, draws: np.ndarray):
-    """Return the hyperparameter NamedTuple from stacked draws of shape (draws, fields)."""
-    return params_type(family)(*(jnp.asarray(draws[:, j]) for j in range(draws.shape[1])))

@@ -42,7 +42,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import constrain_fn, potential_energy
 
-from bayes_passk.families import PriorFamily, get_family, params_type
+from bayes_passk.families import PriorFamily, get_family, params_type, stack_draws
 from bayes_passk.forecast import survival_moments
 from bayes_passk.hierarchy import hierarchical_model
 
@@ -81,7 +81,7 @@ class FitSummary(NamedTuple):
     exponent_upper: jax.Array
     r_hat_max: jax.Array
     divergences: jax.Array
-    hyper_draws: jax.Array  # (forecast_draws, fields): the draws the forecast used, in the
+    hyper_draws: jax.Array  # (forecast_draws, width): the draws the forecast used, in the
     # order of the family's hyperparameter NamedTuple (for the `bayes` allocation policy)
 
 
@@ -129,9 +129,14 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
 
     def one_chain(chain_key):
         init_key, run_key = jax.random.split(chain_key)
-        start = jax.random.uniform(init_key, (len(sites),), minval=-2.0, maxval=2.0)
+        start = {
+            name: jax.random.uniform(site_key, shape, minval=-2.0, maxval=2.0)
+            for (name, shape), site_key in zip(
+                sites.items(), jax.random.split(init_key, len(sites)), strict=True
+            )
+        }
         state = init_kernel(
-            dict(zip(sites, start, strict=True)),
+            start,
             config.warmup,
             target_accept_prob=config.target_accept,
             max_tree_depth=config.max_tree_depth,
@@ -150,13 +155,17 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
     z, diverging = jax.vmap(one_chain)(keys[1:])
     constrain = partial(constrain_fn, model, (n,), model_kwargs, return_deterministic=True)
     draws = jax.vmap(jax.vmap(constrain))(z)  # (chains, samples) per site
-    r_hat = jnp.max(jnp.stack([split_r_hat(draws[name]) for name in sites]))
+    r_hat = jnp.max(
+        jnp.concatenate([jax.vmap(split_r_hat, 2)(_per_scalar(draws[name])) for name in sites])
+    )
 
     # Evenly spaced draws over all chains feed the Rao-Blackwellised forecast.
     total = config.chains * config.samples
     pick = jnp.round(jnp.linspace(0, total - 1, min(config.forecast_draws, total))).astype(int)
     fields = params_type(family)._fields
-    params = params_type(family)(*(draws[name].reshape(-1)[pick] for name in fields))
+    params = params_type(family)(
+        *(draws[name].reshape(total, *draws[name].shape[2:])[pick] for name in fields)
+    )
     survival, variance, _ = survival_moments(family, params, n, c, weight, jnp.asarray(ks, float))
     benchmark = 1.0 - survival
     sampled = _beta_draws(keys[0], benchmark, variance)
@@ -179,7 +188,7 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
         exponent_upper=a_upper,
         r_hat_max=r_hat,
         divergences=jnp.sum(diverging),
-        hyper_draws=jnp.stack(params, axis=-1),
+        hyper_draws=stack_draws(params),
     )
 
 
@@ -285,7 +294,13 @@ def _beta_draws(key, mean, variance):
     return jnp.where(usable, jax.random.beta(key, alpha, beta), mean)
 
 
+def _per_scalar(draws):
+    """Draws (chains, samples, *event) as (chains, samples, scalars)."""
+    return draws.reshape(*draws.shape[:2], -1)
+
+
 @cache
-def _sample_sites(family: PriorFamily) -> tuple[str, ...]:
+def _sample_sites(family: PriorFamily) -> dict[str, tuple[int, ...]]:
+    """Return the sampled hyperparameter sites and their shapes (unconstrained = constrained)."""
     trace = numpyro.handlers.trace(numpyro.handlers.seed(family.hyperprior, 0)).get_trace()
-    return tuple(name for name, site in trace.items() if site["type"] == "sample")
+    return {name: site["value"].shape for name, site in trace.items() if site["type"] == "sample"}

@@ -2,16 +2,17 @@
 
 A prior family is a distribution for the single-attempt success probability p on (0, s),
 written through q = p / s on (0, 1): a density, plus optionally an atom at p = 0 (problems that
-are never solved). A module in `models/` defines one `PriorFamily` named `FAMILY` and a
-`model(n, c=None)`; nothing else needs to change for `fit`, `forecast`, the backtests and the
-CLI to offer it.
+are never solved), or else masses on a fixed grid of p (a discrete family). A module in
+`models/` defines one `PriorFamily` named `FAMILY` and a `model(n, c=None)`; nothing else needs
+to change for `fit`, `forecast`, the backtests and the CLI to offer it.
 
 Two views of the same prior serve two jobs:
 
 - sampling: per-problem rates are drawn as ``p = rate(w)`` from a latent ``w ~ latent(params)``
   on (0, 1); the family chooses the coordinate w in which NUTS moves freely (a non-centred form);
 - integrating: ``log_density_q`` gives the density of q, which `bayes_passk.functionals`
-  integrates to get E[(1 - p)^k] and friends without Monte Carlo noise.
+  integrates to get E[(1 - p)^k] and friends without Monte Carlo noise; a discrete family gives
+  ``log_masses`` instead, and the integrals are sums over its grid.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
@@ -40,23 +42,27 @@ class PriorFamily(NamedTuple):
         log_rate: ``(w, params) -> log p``, mapping the latent to the success probability.
         log_density_q: ``(log_q, log1m_q, params) -> log pi(q)``, the log density of q = p / s
             on (0, 1) w.r.t. dq, given log q and log(1 - q) for numerical stability. With an
-            atom at 0 it integrates to 1 - P(p = 0).
+            atom at 0 it integrates to 1 - P(p = 0). None for a discrete family.
         log_scale: ``params -> log s``, the upper end of p (0 for unscaled families).
         tail_exponent: ``params -> a`` with pi(p) ~ A p^(a - 1) as p -> 0: the power-law exponent
             of -log pass@k; None for a family without a power-law tail.
         description: one line for listings.
         log_zero_mass: ``params -> log P(p = 0)``, the atom at 0; None (the default) for none.
+        log_masses: for a discrete family, ``params -> (logit p points, log masses)`` (the masses
+            summing to 1, the points fixed); ``latent`` then draws a point's index. None (the
+            default) for a family with a density.
     """
 
     name: str
     hyperprior: Callable[[], Any]
     latent: Callable[[Any], dist.Distribution]
     log_rate: Callable[[jax.Array, Any], jax.Array]
-    log_density_q: Callable[[jax.Array, jax.Array, Any], jax.Array]
+    log_density_q: Callable[[jax.Array, jax.Array, Any], jax.Array] | None
     log_scale: Callable[[Any], jax.Array]
     tail_exponent: Callable[[Any], jax.Array] | None
     description: str
     log_zero_mass: Callable[[Any], jax.Array] | None = None
+    log_masses: Callable[[Any], tuple[jax.Array, jax.Array]] | None = None
 
 
 class ScaledParams(NamedTuple):
@@ -88,8 +94,41 @@ def tail_mean_scale_prior() -> tuple[jax.Array, jax.Array, jax.Array]:
 
 def params_type(family: PriorFamily) -> type:
     """Return the NamedTuple type that `family.hyperprior` returns."""
+    return type(_prior_draw(family))
+
+
+@cache
+def event_shapes(family: PriorFamily) -> tuple[tuple[int, ...], ...]:
+    """Return the shape of each hyperparameter of one draw: () for a scalar, (K,) for a vector."""
+    return tuple(jnp.shape(x) for x in _prior_draw(family))
+
+
+def stack_draws(params) -> jax.Array:
+    """Hyperparameter draws with a leading draw axis as one (draws, width) array."""
+    return jnp.concatenate([jnp.reshape(x, (jnp.shape(x)[0], -1)) for x in params], axis=1)
+
+
+def unstack_draws(family: PriorFamily, stacked):
+    """Inverse of `stack_draws`: the family's NamedTuple of draws from (draws, width).
+
+    Example:
+        >>> family = get_family("scaled-beta")
+        >>> params = unstack_draws(family, jnp.array([[0.3, 3.0, 0.8]]))
+        >>> params.b.shape, bool(stack_draws(params)[0, 1] == 3.0)
+        ((1,), True)
+    """
+    shapes = event_shapes(family)
+    ends = np.cumsum([int(np.prod(shape)) for shape in shapes])
+    parts = jnp.split(jnp.asarray(stacked), ends[:-1], axis=1)
+    return params_type(family)(
+        *(jnp.reshape(part, (-1, *shape)) for part, shape in zip(parts, shapes, strict=True))
+    )
+
+
+@cache
+def _prior_draw(family: PriorFamily):
     with numpyro.handlers.seed(rng_seed=0):
-        return type(family.hyperprior())
+        return family.hyperprior()
 
 
 @cache

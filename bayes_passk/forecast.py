@@ -255,6 +255,8 @@ def summarize(draws: xr.DataArray, ci: float) -> Summary:
 def survival_moments(family: PriorFamily, params, n, c, weight, ks):
     """Per draw and k: S(k) = mean_i E[(1-p_i)^k | ...], its variance, and E[(1-p)^k].
 
+    ``params`` holds draws along a leading axis; each output has shape (draws, len(ks)).
+
     Rows are the distinct (n, c) pairs, ``weight`` the number of problems sharing each.
     """
     m = n - c
@@ -275,10 +277,7 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
 
         return jax.vmap(per_k)(ks)
 
-    flat = jax.tree.map(jnp.ravel, params)
-    out = jax.lax.map(per_draw, flat, batch_size=16)
-    shape = jnp.shape(params[0])
-    return tuple(x.reshape(shape + (-1,)) for x in out)
+    return jax.lax.map(per_draw, params, batch_size=16)
 
 
 def _exponent(result, ci: float) -> Summary:

@@ -8,7 +8,8 @@ Every quantity the package needs is a ratio of the moments
 - for a fresh problem, :math:`E[(1 - p)^k] = J(0, k) / J(0, 0)`;
 - for a problem already seen, :math:`E[(1 - p)^k \mid n, c] = J(c, n - c + k) / J(c, n - c)`.
 
-An atom at p = 0 of mass pi_0 (`PriorFamily.log_zero_mass`) adds pi_0 to every J(0, m).
+An atom at p = 0 of mass pi_0 (`PriorFamily.log_zero_mass`) adds pi_0 to every J(0, m). For a
+discrete family (`PriorFamily.log_masses`) the integral is the sum over its grid.
 
 The integral is taken over y = logit q on the whole real line, where the integrand is smooth and
 unimodal with exponential tails (rate c + a on the left, from the p^(a-1) left tail). A few Newton
@@ -130,6 +131,13 @@ def log_moment(family: PriorFamily, params, c, m, rule: QuadratureRule = FINE):
     """
     c = jnp.asarray(c, dtype=float)
     m = jnp.asarray(m, dtype=float)
+    if family.log_masses is not None:  # a discrete family: a sum over its grid
+        y, log_mass = family.log_masses(params)
+        # c log p + m log(1 - p), with 0 log 0 = 0 at either end.
+        terms = jnp.where(c == 0, 0.0, c * jax.nn.log_sigmoid(y)) + jnp.where(
+            m == 0, 0.0, m * jax.nn.log_sigmoid(-y)
+        )
+        return jax.nn.logsumexp(log_mass + terms)
     mode, width = jax.lax.stop_gradient(_mode_and_width(family, params, c, m, rule.newton_steps))
     y = mode + width * rule.offsets
     values = _log_integrand(family, params, c, m, y) + jnp.log(width) + rule.log_weights

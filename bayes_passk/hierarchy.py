@@ -80,15 +80,17 @@ def distinct_rows(n, c) -> Rows:
     return Rows(out[0], out[1], out[2], index.ravel())
 
 
-def flat_padded_draws(params):
-    """Flatten each hyperparameter's draws and pad them (with the first) to a power of two.
+def flat_padded_draws(params, batch_ndim: int = 2):
+    """Merge each hyperparameter's leading (chain, draw) axes; pad the draws to a power of two.
 
-    Returns the padded NamedTuple and the number of real draws, which come first.
+    Padding repeats the first draw; a vector hyperparameter keeps its trailing axis. Returns the
+    padded NamedTuple and the number of real draws, which come first.
     """
-    flat = [np.ravel(np.asarray(x)) for x in params]
-    count = flat[0].size
+    flat = [np.asarray(x) for x in params]
+    flat = [x.reshape(-1, *x.shape[batch_ndim:]) for x in flat]
+    count = flat[0].shape[0]
     pad = max(256, 1 << (count - 1).bit_length()) - count
-    return type(params)(*(np.concatenate([x, np.repeat(x[:1], pad)]) for x in flat)), count
+    return type(params)(*(np.concatenate([x, np.repeat(x[:1], pad, axis=0)]) for x in flat)), count
 
 
 class IntegratedBinomial(dist.Distribution):
@@ -154,6 +156,11 @@ def hierarchical_model(family: PriorFamily, n, c=None, weight=None, marginalize=
         (3, 2)
     """
     n = jnp.asarray(n)
+    if family.log_masses is not None and c is not None and not marginalize:
+        raise ValueError(
+            f"the {family.name} prior is discrete: NUTS cannot sample its per-problem rates; "
+            "fit it with marginalize=True"
+        )
     params = family.hyperprior()
     weight = 1.0 if weight is None else jnp.asarray(weight)
     with numpyro.plate("problems", n.shape[0]):

@@ -219,6 +219,16 @@ def _exact_cdf_in_logit(family, params, y_sorted):
 @pytest.mark.parametrize(("family", "params"), _family_params())
 def test_latent_and_rate_sample_the_density(family, params):
     w = family.latent(params).sample(jax.random.key(1), (NUM_DRAWS,))
+    if family.log_masses is not None:  # a discrete family: its draws against its masses
+        y, log_mass = (np.asarray(x) for x in family.log_masses(params))
+        assert np.exp(log_mass).sum() == pytest.approx(1.0, abs=1e-12)
+        log_p = np.asarray(family.log_rate(w, params))
+        assert np.all(np.isin(log_p, np.asarray(jax.nn.log_sigmoid(y))))
+        # Dvoretzky-Kiefer-Wolfowitz: P(sup |F_n - F| > eps) <= 2 exp(-2 n eps^2), any F.
+        eps = np.sqrt(np.log(2 / KS_LEVEL) / (2 * NUM_DRAWS))
+        empirical = np.cumsum(np.bincount(np.asarray(w), minlength=y.size)) / NUM_DRAWS
+        assert np.max(np.abs(empirical - np.cumsum(np.exp(log_mass)))) < eps
+        return
     log_p = np.asarray(family.log_rate(w, params))
     log_q = log_p - float(family.log_scale(params))
     # Draws on the atom at p = 0, if the family has one, have log p = -inf.

@@ -29,6 +29,8 @@ pass@k is resolved for k up to about 1e10; a problem's likelihood is finer than 
 for thousands of attempts at rates near 1/2. The family is discrete: its moments are sums over
 the grid (`PriorFamily.log_masses`), exact and free of quadrature, and it has no power-law
 exponent of its own (`tail_exponent` is None; forecasts report the local slope of pass@k).
+Its posterior can have a few divergent transitions (3 of 4,000 on 256 problems with
+Beta-distributed rates, at target acceptance 0.9 and 0.95; `tests/test_log_spline.py`).
 
 Example:
     >>> import jax

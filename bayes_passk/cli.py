@@ -792,8 +792,6 @@ def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_allocate(args: argparse.Namespace) -> int:
     """Tell the user how many more attempts to run on each problem."""
-    import jax
-
     from bayes_passk import allocation
 
     data = load_input(args.source, args.format, args.group)
@@ -803,11 +801,10 @@ def run_allocate(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     options = {}
     if args.policy == "bayes":
-        from bayes_passk.families import get_family
+        from bayes_passk.families import get_family, thinned_draws
 
         fit = _fit_with_warnings(data, args.prior, args, label="")
-        thin = max(1, fit.params[0].size // 400)  # 400 draws are plenty for the criterion
-        params = jax.tree.map(lambda x: np.ravel(x)[::thin], fit.params)
+        params = thinned_draws(fit.params, 400)  # 400 draws are plenty for the criterion
         options = {"k": args.k, "family": get_family(args.prior), "params": params}
     plan = allocation.allocate(rng, args.policy, data.n, data.c, args.budget, **options)
     table = pd.DataFrame(

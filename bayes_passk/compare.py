@@ -40,6 +40,7 @@ import pandas as pd
 
 from bayes_passk.data import InputError
 from bayes_passk.estimators import mean_pass_at_k, pass_at_k
+from bayes_passk.families import thinned_draws
 from bayes_passk.forecast import posterior_pass_at_k
 
 # A difference in elpd below 4 is small whatever its standard error (Sivula et al. 2022,
@@ -142,9 +143,7 @@ def predictive_check(
     ks = np.asarray(ks, dtype=np.int64)
     if (ks < 1).any() or (ks > smallest).any():
         raise InputError(f"predictive checks need 1 <= k <= {smallest} (the smallest n)")
-    posterior = fit.idata.posterior
-    step = max(1, math.ceil(posterior.sizes["chain"] * posterior.sizes["draw"] / max_draws))
-    params = jax.tree.map(lambda x: jnp.asarray(x[:, ::step].ravel()), fit.params)
+    params = thinned_draws(fit.params, max_draws)
     counts = np.asarray(_replicate_counts(fit.family, jax.random.key(seed), params, data.n))
     replicated = np.stack(
         [np.nanmean(pass_at_k(np.broadcast_to(data.n, c.shape), c, ks), axis=1) for c in counts]

@@ -103,6 +103,20 @@ def event_shapes(family: PriorFamily) -> tuple[tuple[int, ...], ...]:
     return tuple(jnp.shape(x) for x in _prior_draw(family))
 
 
+def thinned_draws(params, max_draws: int):
+    """Reshape draws (chain, draw, *event) to (draws, *event), thinned to about `max_draws`.
+
+    Every step-th draw of each chain is kept, chains one after the other.
+
+    Example:
+        >>> params = (np.zeros((2, 500)), np.zeros((2, 500, 7)))  # a scalar and a vector
+        >>> [x.shape for x in thinned_draws(params, 400)]
+        [(334,), (334, 7)]
+    """
+    step = max(1, -(-int(np.prod(np.shape(params[0])[:2])) // max_draws))
+    return jax.tree.map(lambda x: jnp.asarray(x[:, ::step].reshape(-1, *x.shape[2:])), params)
+
+
 def stack_draws(params) -> jax.Array:
     """Hyperparameter draws with a leading draw axis as one (draws, width) array."""
     return jnp.concatenate([jnp.reshape(x, (jnp.shape(x)[0], -1)) for x in params], axis=1)

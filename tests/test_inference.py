@@ -37,8 +37,9 @@ def test_a_refit_loads_its_compiled_programs(result):
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
     # Compiled afresh, the NUTS program alone takes 5-10 s here; from the persistent cache
-    # nothing compiles for long (programs under 0.2 s are not cached).
-    assert compile_seconds and max(compile_seconds) < 1.0
+    # nothing compiles for long. Programs under 0.2 s are not cached: with the other test
+    # worker compiling at the same time one took 1.1 s, hence the margin.
+    assert compile_seconds and max(compile_seconds) < 3.0
 
 
 def test_inference_data_groups_and_coordinates(result):

@@ -27,7 +27,11 @@ successes ``c`` so far:
 problem's full-data rate, so the truth is exact at every K), for many replicates at once:
 round 1 is uniform for every policy, later rounds follow the policy (``bayes`` refits every
 replicate between rounds with `bayes_passk.batched.fit_batch`, one compiled program), and the
-final datasets of every policy are forecast in one batch. The result has the columns of
+final datasets of every policy are forecast in one batch. The policies share their random
+outcomes (common random numbers): in replicate r, the j-th attempt at problem i has the same
+outcome whichever policy asks for it (`outcome_streams`), so two policies that spend alike see
+alike data, and the difference of their errors is not drowned by the noise of the outcomes
+(`bayes_passk.backtest.paired_differences` scores it). The result has the columns of
 `bayes_passk.backtest.COLUMNS`, so `bayes_passk.backtest.summarize` scores it.
 
 Example:
@@ -274,6 +278,43 @@ def allocate(
     raise InputError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
 
 
+def outcome_streams(seed: Sequence[int], replicates: int, problems: int):
+    """One random stream per replicate and problem: (replicates, problems) generators.
+
+    Streams made from the same seed give the same outcomes in the same order, so policies
+    that each get fresh streams share their random outcomes (common random numbers).
+    """
+    return [
+        [np.random.default_rng([*seed, r, i]) for i in range(problems)] for r in range(replicates)
+    ]
+
+
+def draw_outcomes(streams, rates, given) -> np.ndarray:
+    """Successes in the next ``given[r, i]`` attempts at each problem, shape (R, P).
+
+    Attempt j at problem i succeeds when the j-th uniform of its stream is below ``rates[i]``,
+    however the attempts are split into batches.
+
+    Example:
+        >>> rates = np.array([0.0, 1.0, 0.3])
+        >>> a, b = outcome_streams([0], 1, 3), outcome_streams([0], 1, 3)
+        >>> once = draw_outcomes(a, rates, np.array([[50, 50, 50]]))
+        >>> twice = sum(draw_outcomes(b, rates, np.array([[m, m, m]])) for m in (20, 30))
+        >>> once.tolist() == twice.tolist(), once[0, :2].tolist()
+        (True, [0, 50])
+    """
+    return np.array(
+        [
+            [
+                np.count_nonzero(stream.random(m) < rate)
+                for stream, rate, m in zip(row, rates, counts, strict=True)
+            ]
+            for row, counts in zip(streams, np.asarray(given), strict=True)
+        ],
+        dtype=np.int64,
+    )
+
+
 def simulate(
     seed: int,
     full: PassData,
@@ -326,16 +367,22 @@ def simulate(
         finals = {}
         for p_index, policy in enumerate(policies):
             rng = np.random.default_rng([seed, budget, p_index])
-            # The same first round for every policy: the same generator for its outcomes.
+            # The same first round for every policy: the same generator for its tie-breaking.
             first = np.random.default_rng([seed, budget])
             n = np.zeros((replicates, problems), dtype=np.int64)
             c = np.zeros_like(n)
+            streams = outcome_streams([seed, budget], replicates, problems)
             for r, batch in enumerate(batches):
-                source = first if r == 0 else rng
                 if r == 0 or policy != "bayes":
                     given = np.stack(
                         [
-                            allocate(source, "uniform" if r == 0 else policy, n[i], c[i], batch)
+                            allocate(
+                                first if r == 0 else rng,
+                                "uniform" if r == 0 else policy,
+                                n[i],
+                                c[i],
+                                batch,
+                            )
                             for i in range(replicates)
                         ]
                     )
@@ -359,7 +406,7 @@ def simulate(
                         ]
                     )
                 n += given
-                c += source.binomial(given, np.broadcast_to(rates, given.shape))
+                c += draw_outcomes(streams, rates, given)
             finals[policy] = (n, c)
         n_all = np.concatenate([finals[p][0] for p in policies])
         c_all = np.concatenate([finals[p][1] for p in policies])

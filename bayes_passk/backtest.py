@@ -15,6 +15,10 @@ exponent. `summarize` reduces it per method, group, budget and k:
 - ``divergent_fits`` and ``unconverged_fits``: fits with divergent transitions, and with a split
   r_hat above 1.01 (Bayesian methods).
 
+`paired_differences` compares each method with a reference on the same replicates: the
+difference of their MSEs, with a paired bootstrap interval (replicates resampled for both
+methods at once), far narrower than the two separate intervals when the errors move together.
+
 Example:
     >>> from bayes_passk.data import PassData
     >>> from bayes_passk.designs import resample
@@ -226,4 +230,62 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
                 "unconverged_fits": int((part["r_hat_max"] > R_HAT_MAX).sum()),
             }
         )
+    return pd.DataFrame.from_records(records)
+
+
+def paired_differences(
+    table: pd.DataFrame, reference: str, bootstrap: int = 1000, seed: int = 0
+) -> pd.DataFrame:
+    r"""MSE of each method minus the reference's, replicate by replicate, per cell and k.
+
+    .. math::  \Delta = \frac{1}{R} \sum_r \big[(\hat y_r - y_r)^2
+               - (\hat y^{\text{ref}}_r - y_r)^2\big],
+
+    over the R replicates both methods forecast (a NaN in either drops the replicate), with a
+    90% bootstrap interval (``lower``, ``upper``) that resamples replicates for both methods
+    together; ``ratio`` is MSE / reference MSE.
+
+    Example:
+        >>> table = pd.DataFrame({"method": ["a", "a", "b", "b"], "design": "d", "group": "g",
+        ...     "budget": 10, "replicate": [0, 1, 0, 1], "k": 100,
+        ...     "estimate": [0.5, 0.6, 0.55, 0.65], "truth": 0.6})
+        >>> row = paired_differences(table, reference="a").iloc[0]
+        >>> row["method"], float(round(row["difference"], 6)), float(round(row["ratio"], 6))
+        ('b', -0.0025, 0.5)
+    """
+    if reference not in set(table["method"]):
+        raise InputError(f"the reference method {reference!r} is not in the table")
+    rng = np.random.default_rng(seed)
+    keys = ["design", "group", "budget", "k"]
+    records = []
+    for key, cell in table.groupby(keys, sort=False):
+        squared = (cell["estimate"] - cell["truth"]) ** 2
+        wide = cell.assign(squared=squared).pivot_table(
+            index="replicate", columns="method", values="squared", dropna=False
+        )
+        if reference not in wide:
+            continue
+        for method in (m for m in cell["method"].unique() if m != reference):
+            pair = wide[[method, reference]].dropna().to_numpy()
+            if len(pair) == 0:
+                continue
+            difference = pair[:, 0] - pair[:, 1]
+            lower = upper = np.nan
+            if len(pair) > 1:
+                picks = rng.integers(0, len(pair), (bootstrap, len(pair)))
+                lower, upper = np.quantile(difference[picks].mean(axis=1), [0.05, 0.95])
+            records.append(
+                {
+                    "method": method,
+                    "reference": reference,
+                    **dict(zip(keys, key, strict=True)),
+                    "replicates": len(pair),
+                    "mse": pair[:, 0].mean(),
+                    "mse_reference": pair[:, 1].mean(),
+                    "difference": difference.mean(),
+                    "lower": lower,
+                    "upper": upper,
+                    "ratio": pair[:, 0].mean() / pair[:, 1].mean(),
+                }
+            )
     return pd.DataFrame.from_records(records)

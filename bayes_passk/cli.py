@@ -571,8 +571,10 @@ def run_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_scored(out: Path, name: str, table, summary, ci: float, x_label=None) -> None:
-    """Write the per-replicate table, the summary and the error and coverage plots."""
+def _write_scored(
+    out: Path, name: str, table, summary, ci: float, x_label=None, extra=None
+) -> None:
+    """Write the per-replicate table, the summary, any ``extra`` tables and the plots."""
     from bayes_passk.plots import plot_backtest, save_figure
 
     figures = {
@@ -587,6 +589,8 @@ def _write_scored(out: Path, name: str, table, summary, ci: float, x_label=None)
         out / name: lambda path: table.to_csv(path, index=False),
         out / "summary.csv": lambda path: summary.to_csv(path, index=False),
     }
+    for file_name, frame in (extra or {}).items():
+        writers[out / file_name] = partial(frame.to_csv, index=False)
     for file_name, figure in figures.items():
         writers[out / file_name] = partial(save_figure, figure)
     out.mkdir(parents=True, exist_ok=True)
@@ -873,7 +877,9 @@ def add_simulate_allocation_arguments(parser: argparse.ArgumentParser) -> None:
     _add_sampler_arguments(parser, chains=2, warmup=500, samples=500)
     parser.add_argument("--ci", type=probability, default=0.9)
     parser.add_argument(
-        "--out", metavar="DIR", help="write allocation.csv, summary.csv, error.png, coverage.png"
+        "--out",
+        metavar="DIR",
+        help="write allocation.csv, summary.csv, against_dynamic.csv, error.png, coverage.png",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -906,20 +912,40 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
         progress,
     )
     summary = backtest.summarize(table, seed=args.seed)
-    if out is not None:
-        _write_scored(out, "allocation.csv", table, summary, args.ci, x_label="total attempts")
     columns = ["method", "budget", "k", "mse", "mse_lower", "mse_upper", "coverage", "width"]
-    if args.json:
-        records = json.loads(
-            summary[columns].rename(columns={"method": "policy"}).to_json(orient="records")
+    # Every policy against dynamic sampling on the same outcomes (common random numbers).
+    paired_columns = ["method", "budget", "k", "difference", "lower", "upper", "ratio"]
+    paired = pd.DataFrame(columns=paired_columns)
+    if "dynamic" in args.policies and len(set(args.policies)) > 1:
+        paired = backtest.paired_differences(table, reference="dynamic", seed=args.seed)
+    if out is not None:
+        extra = {"against_dynamic.csv": paired} if len(paired) else {}
+        _write_scored(
+            out, "allocation.csv", table, summary, args.ci, x_label="total attempts", extra=extra
         )
-        print(json.dumps({"group": full.groups[0], "summary": records}))
+    if args.json:
+        records = {
+            name: json.loads(
+                frame[cols].rename(columns={"method": "policy"}).to_json(orient="records")
+            )
+            for name, frame, cols in (
+                ("summary", summary, columns),
+                ("against_dynamic", paired, paired_columns),
+            )
+        }
+        print(json.dumps({"group": full.groups[0], **records}))
         return 0
-    rows = [
-        [str(v) if isinstance(v, str | int | np.integer) else f"{v:.4g}" for v in row]
-        for row in summary[columns].itertuples(index=False)
-    ]
-    print(format_table(["policy", *columns[1:]], rows))
+
+    def text(frame, cols):
+        return [
+            [str(v) if isinstance(v, str | int | np.integer) else f"{v:.4g}" for v in row]
+            for row in frame[cols].itertuples(index=False)
+        ]
+
+    print(format_table(["policy", *columns[1:]], text(summary, columns)))
+    if len(paired):
+        print("\nMSE minus dynamic sampling's, on the same outcomes (90% paired bootstrap):")
+        print(format_table(["policy", *paired_columns[1:]], text(paired, paired_columns)))
     return 0
 
 

@@ -48,6 +48,24 @@ def test_dynamic_matches_the_rule_attempt_by_attempt(budget):
         assert np.ptp((N + got)[C == 0]) <= 1
 
 
+def test_outcome_streams_share_outcomes_across_policies_and_batches():
+    rates = np.array([0.0, 1.0, 0.02, 0.3, 0.7])
+    given = np.array([[4000, 10, 4000, 3000, 200], [1, 4000, 4000, 2000, 4000]])
+    whole = allocation.draw_outcomes(allocation.outcome_streams([7], 2, 5), rates, given)
+    # The same totals reached in three uneven batches give the same outcomes.
+    split = allocation.outcome_streams([7], 2, 5)
+    parts = [given // 3, given // 2, given - given // 3 - given // 2]
+    pieces = sum(allocation.draw_outcomes(split, rates, part) for part in parts)
+    np.testing.assert_array_equal(whole, pieces)
+    np.testing.assert_array_equal(whole[:, :2], [[0, 10], [0, 4000]])
+    # Each count is Binomial(given, rate): within 5 standard deviations.
+    sd = np.sqrt(given * rates * (1 - rates))
+    assert np.all(np.abs(whole - given * rates) <= 5 * sd)
+    # Another seed, other outcomes.
+    other = allocation.draw_outcomes(allocation.outcome_streams([8], 2, 5), rates, given)
+    assert np.any(other != whole)
+
+
 def _exact_gain(a, b, n, c, k, m):
     """Beta prior, hyperparameters known: p | data ~ Beta(A, B), y ~ BetaBinomial(m, A, B)."""
     return _exact_gain_over_draws([(a, b)], [(n, c)], np.ones(1), 0, k, m)
@@ -230,7 +248,12 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert [row["policy"] for row in report["summary"]] == ["uniform", "dynamic"]
-    names = ["allocation.csv", "coverage.png", "error.png", "summary.csv"]
+    (paired,) = report["against_dynamic"]
+    mse = {row["policy"]: row["mse"] for row in report["summary"]}
+    assert paired["policy"] == "uniform"
+    assert paired["difference"] == pytest.approx(mse["uniform"] - mse["dynamic"])
+    assert paired["lower"] <= paired["difference"] <= paired["upper"]
+    names = ["against_dynamic.csv", "allocation.csv", "coverage.png", "error.png", "summary.csv"]
     assert sorted(p.name for p in out.iterdir()) == names
     table = pd.read_csv(out / "allocation.csv")
     assert list(table.columns) == backtest.COLUMNS and len(table) == 4

@@ -67,6 +67,33 @@ def test_summarize_computes_the_metrics():
     assert row["log_log_se"] == pytest.approx(expected)
 
 
+def test_paired_differences_pair_replicates():
+    truth = 0.6
+    errors = {"ref": [0.1, -0.2, 0.05, 0.3, np.nan], "m": [0.12, -0.19, 0.0, 0.31, 0.1]}
+    table = pd.concat(
+        [
+            _table(truth + np.array(e), np.nan, np.nan, truth).assign(method=method)
+            for method, e in errors.items()
+        ]
+    )
+    row = backtest.paired_differences(table, reference="ref").iloc[0]
+    ref, m = np.array(errors["ref"][:4]), np.array(errors["m"][:4])  # replicate 4 has a NaN
+    assert row["method"] == "m" and row["replicates"] == 4
+    assert row["difference"] == pytest.approx(np.mean(m**2 - ref**2))
+    assert row["ratio"] == pytest.approx(np.mean(m**2) / np.mean(ref**2))
+    differences = m**2 - ref**2
+    assert differences.min() <= row["lower"] <= row["difference"] <= row["upper"]
+    assert row["upper"] <= differences.max()
+    # A method against itself: no difference, and an interval of width zero.
+    same = pd.concat(
+        [table[table.method == "ref"], table[table.method == "ref"].assign(method="x")]
+    )
+    row = backtest.paired_differences(same, reference="ref").iloc[0]
+    assert row["difference"] == row["lower"] == row["upper"] == 0.0
+    with pytest.raises(InputError, match="'nope' is not in the table"):
+        backtest.paired_differences(table, reference="nope")
+
+
 def test_point_methods_have_no_intervals_and_match_direct_fits():
     cells = [resample(0, FULL, budget=50, replicates=3, ks=[10, 1000])]
     table = backtest.run(cells, ["beta-binomial", "regression"])

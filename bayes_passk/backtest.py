@@ -241,7 +241,7 @@ def paired_differences(
     .. math::  \Delta = \frac{1}{R} \sum_r \big[(\hat y_r - y_r)^2
                - (\hat y^{\text{ref}}_r - y_r)^2\big],
 
-    over the R replicates both methods forecast (a NaN in either drops the replicate), with a
+    over the R replicates both methods forecast (a failed fit in either drops the replicate), with a
     90% bootstrap interval (``lower``, ``upper``) that resamples replicates for both methods
     together; ``ratio`` is MSE / reference MSE.
 
@@ -259,7 +259,8 @@ def paired_differences(
     keys = ["design", "group", "budget", "k"]
     records = []
     for key, cell in table.groupby(keys, sort=False):
-        squared = (cell["estimate"] - cell["truth"]) ** 2
+        estimate = cell["estimate"].where(np.isfinite(cell["estimate"]))  # failed fits: NaN
+        squared = (estimate - cell["truth"]) ** 2
         wide = cell.assign(squared=squared).pivot_table(
             index="replicate", columns="method", values="squared", dropna=False
         )

@@ -166,3 +166,41 @@ for design, group in mse.index:
     ]
     truth_slope = by_cell.loc[(methods[0], design, group), "slope_truth"]
     print(f"| {design} | {group} | " + " | ".join(entries) + f" | {truth_slope:.2f} |")
+
+# Which of those wins and losses are more than replicate noise: the paired difference of the
+# squared errors on the same replicates, with a 90% bootstrap interval.
+at_k = table[table["k"] == target]
+print(f"\nPaired MSE differences of pass@{target} (same replicates, 90% bootstrap interval):")
+print("cells where the Bayesian MSE is lower with the interval below 0 / undecided /")
+print("higher with the interval above 0\n")
+print("| Bayesian method | " + " | ".join(METHODS) + " |")
+print("|---|" + "---|" * len(METHODS))
+for bayes in args.bayes:
+    entries = []
+    for baseline in METHODS:
+        pair = at_k[at_k["method"].isin([bayes, baseline])]
+        paired = backtest.paired_differences(pair, reference=baseline, seed=args.seed)
+        below = int((paired["upper"] < 0).sum())
+        above = int((paired["lower"] > 0).sum())
+        entries.append(f"{below} / {len(paired) - below - above} / {above}")
+    print(f"| {bayes} | " + " | ".join(entries) + " |")
+
+# The Bayesian forecasts against the least-squares power law, replicate by replicate: how far
+# each is off on average (bias), how much it moves between replicates (sd), how closely the
+# two move together (correlation) and by how much more the Bayesian one moves (the slope of
+# its error regressed on the power law's).
+errors = at_k.assign(error=at_k["estimate"] - at_k["truth"]).pivot_table(
+    index=["design", "group", "replicate"], columns="method", values="error"
+)
+for bayes in args.bayes:
+    print(f"\n{bayes} against regression, errors of pass@{target} over replicates\n")
+    print("| design | model | bias | sd | regression bias | regression sd | correlation | slope |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (design, group), cell in errors.groupby(level=["design", "group"]):
+        pair = cell[[bayes, "regression"]].dropna().to_numpy()
+        mine, theirs = pair[:, 0], pair[:, 1]
+        print(
+            f"| {design} | {group} | {mine.mean():+.3f} | {mine.std(ddof=1):.3f} | "
+            f"{theirs.mean():+.3f} | {theirs.std(ddof=1):.3f} | "
+            f"{np.corrcoef(mine, theirs)[0, 1]:.2f} | {np.polyfit(theirs, mine, 1)[0]:.2f} |"
+        )

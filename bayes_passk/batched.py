@@ -37,12 +37,17 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import constrain_fn, potential_energy
 
-from bayes_passk.families import PriorFamily, get_family, params_type, stack_draws
+from bayes_passk.families import (
+    PriorFamily,
+    get_family,
+    hyperprior_sites,
+    params_type,
+    stack_draws,
+)
 from bayes_passk.forecast import survival_moments
 from bayes_passk.hierarchy import hierarchical_model
 
@@ -125,7 +130,9 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
     model_kwargs = {"c": c, "weight": weight, "marginalize": True}
     potential = partial(potential_energy, model, (n,), model_kwargs)
     init_kernel, sample_kernel = hmc(potential_fn=potential, algo="NUTS")
-    sites = _sample_sites(family)
+    sites = {
+        name: shape for name, (kind, shape) in hyperprior_sites(family).items() if kind == "sample"
+    }
 
     def one_chain(chain_key):
         init_key, run_key = jax.random.split(chain_key)
@@ -297,10 +304,3 @@ def _beta_draws(key, mean, variance):
 def _per_scalar(draws):
     """Draws (chains, samples, *event) as (chains, samples, scalars)."""
     return draws.reshape(*draws.shape[:2], -1)
-
-
-@cache
-def _sample_sites(family: PriorFamily) -> dict[str, tuple[int, ...]]:
-    """Return the sampled hyperparameter sites and their shapes (unconstrained = constrained)."""
-    trace = numpyro.handlers.trace(numpyro.handlers.seed(family.hyperprior, 0)).get_trace()
-    return {name: site["value"].shape for name, site in trace.items() if site["type"] == "sample"}

@@ -146,6 +146,18 @@ def _prior_draw(family: PriorFamily):
 
 
 @cache
+def hyperprior_sites(family: PriorFamily) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Every site of the hyperprior, traced once: name -> (site type, shape of its value).
+
+    Example:
+        >>> hyperprior_sites(get_family("scaled-beta"))["a"]
+        ('sample', ())
+    """
+    trace = numpyro.handlers.trace(numpyro.handlers.seed(family.hyperprior, 0)).get_trace()
+    return {name: (site["type"], tuple(site["value"].shape)) for name, site in trace.items()}
+
+
+@cache
 def registry() -> dict[str, PriorFamily]:
     """Every `FAMILY` defined in a module of `bayes_passk.models`, by name."""
     import bayes_passk.models as models

@@ -32,12 +32,11 @@ import arviz as az
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpyro
 import xarray as xr
 from numpyro.infer import MCMC, NUTS
 
 from bayes_passk.data import PassData
-from bayes_passk.families import PriorFamily, get_family, params_type
+from bayes_passk.families import PriorFamily, get_family, hyperprior_sites, params_type
 from bayes_passk.functionals import SAMPLING, log_binomial, log_moment
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, hierarchical_model
 
@@ -103,7 +102,7 @@ class Fit:
 
     def diagnostics(self) -> Diagnostics:
         """r_hat, bulk and tail ESS over the sampled hyperparameters, and divergences."""
-        names = _sampled_sites(self.family)
+        names = list(hyperprior_sites(self.family))  # sampled and derived sites
         posterior = self.idata.posterior[names]
         with np.errstate(invalid="ignore", divide="ignore"):  # constant draws: NaN r_hat
             # Unrounded (az.summary rounds r_hat to 2 decimals, which hides 1.0104 > 1.01).
@@ -278,9 +277,3 @@ def _row_summaries(family: PriorFamily, params, n, c):
         return jax.vmap(per_row)(n, c)
 
     return jax.lax.map(per_draw, params, batch_size=64)
-
-
-def _sampled_sites(family: PriorFamily) -> list[str]:
-    """Names of the hyperprior's sample sites (the coordinates NUTS moves in), and derived ones."""
-    trace = numpyro.handlers.trace(numpyro.handlers.seed(family.hyperprior, 0)).get_trace()
-    return list(trace)

@@ -204,3 +204,22 @@ for bayes in args.bayes:
             f"{theirs.mean():+.3f} | {theirs.std(ddof=1):.3f} | "
             f"{np.corrcoef(mine, theirs)[0, 1]:.2f} | {np.polyfit(theirs, mine, 1)[0]:.2f} |"
         )
+
+# The truth's own power law: the local exponent of -log pass@k, decade by decade. Forecasts
+# from 100 attempts see k <= 100 and extrapolate into the last two decades.
+print("\nLocal exponent of the truth, -d log(-log pass@k) / d log k, per decade of k\n")
+decades = np.array([1, 10, 100, 1000, 10000])
+print("| design | model | 1-10 | 10-100 | 100-1e3 | 1e3-1e4 |")
+print("|---|---|---|---|---|---|")
+truth_curves = {
+    ("subsample", group): bp.estimators.mean_pass_at_k(pythia_data.select(group), decades)
+    for pythia_data in [bp.datasets.load("pythia-math")]
+    for group in pythia_data.groups
+}
+bon_data = bp.datasets.load("bon-jailbreak")
+for group in bon_data.groups:
+    rates = bon_data.select(group).c / bon_data.select(group).n
+    truth_curves[("resample", group)] = designs.pass_at_k_of_rates(rates, decades)
+for design, group in mse.index:
+    local = -np.diff(np.log(-np.log(np.asarray(truth_curves[(design, group)])))) / np.log(10)
+    print(f"| {design} | {group} | " + " | ".join(f"{v:.2f}" for v in local) + " |")

@@ -282,10 +282,15 @@ def outcome_streams(seed: Sequence[int], replicates: int, problems: int):
     """One random stream per replicate and problem: (replicates, problems) generators.
 
     Streams made from the same seed give the same outcomes in the same order, so policies
-    that each get fresh streams share their random outcomes (common random numbers).
+    that each get fresh streams share their random outcomes (common random numbers). They are
+    spawned children of ``SeedSequence(seed)``, independent of ``default_rng(seed)`` and of any
+    ``default_rng(seed + [j])``: a plain list seed is not (``default_rng([a, b])`` and
+    ``default_rng([a, b, 0])`` are the same stream).
     """
+    base = np.random.SeedSequence(list(seed))
     return [
-        [np.random.default_rng([*seed, r, i]) for i in range(problems)] for r in range(replicates)
+        [np.random.default_rng(child) for child in replicate.spawn(problems)]
+        for replicate in base.spawn(replicates)
     ]
 
 
@@ -366,7 +371,8 @@ def simulate(
         batches = [budget // rounds] * (rounds - 1) + [budget - (rounds - 1) * (budget // rounds)]
         finals = {}
         for p_index, policy in enumerate(policies):
-            rng = np.random.default_rng([seed, budget, p_index])
+            # Never [seed, budget, 0]: that is the same stream as [seed, budget].
+            rng = np.random.default_rng([seed, budget, 1 + p_index])
             # The same first round for every policy: the same generator for its tie-breaking.
             first = np.random.default_rng([seed, budget])
             n = np.zeros((replicates, problems), dtype=np.int64)

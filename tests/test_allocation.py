@@ -66,6 +66,21 @@ def test_outcome_streams_share_outcomes_across_policies_and_batches():
     assert np.any(other != whole)
 
 
+def test_outcome_streams_are_independent_of_the_policies_generators():
+    # default_rng([a, b]) and default_rng([a, b, 0]) are one stream: simulate's generators
+    # ([seed, budget] and [seed, budget, 1 + policy]) must not meet the outcome streams.
+    seed, budget = 3, 1000
+    streams = allocation.outcome_streams([seed, budget], 3, 4)
+    firsts = [stream.random() for row in streams for stream in row]
+    others = [np.random.default_rng([seed, budget]).random()]
+    others += [np.random.default_rng([seed, budget, j]).random() for j in range(4)]
+    others += [
+        np.random.default_rng([seed, budget, r, i]).random() for r in range(3) for i in range(4)
+    ]
+    assert len(set(firsts)) == len(firsts) == 12
+    assert not set(firsts) & set(others)
+
+
 def _exact_gain(a, b, n, c, k, m):
     """Beta prior, hyperparameters known: p | data ~ Beta(A, B), y ~ BetaBinomial(m, A, B)."""
     return _exact_gain_over_draws([(a, b)], [(n, c)], np.ones(1), 0, k, m)

@@ -496,11 +496,18 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         choices=forecast_methods(),
         default=["bayes-scaled-beta", "beta-binomial", "discretized-beta", "regression"],
     )
+    parser.add_argument(
+        "--reference",
+        metavar="METHOD",
+        help="also compare every method with this one (of --methods) on the same replicates",
+    )
     parser.add_argument("--seed", type=int, default=0)
     _add_sampler_arguments(parser, chains=2, warmup=500, samples=500)
     parser.add_argument("--ci", type=probability, default=0.9)
     parser.add_argument(
-        "--out", metavar="DIR", help="write backtest.csv, summary.csv, error.png, coverage.png"
+        "--out",
+        metavar="DIR",
+        help="write backtest.csv, summary.csv, error.png, coverage.png (and paired.csv)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -511,6 +518,10 @@ def run_backtest(args: argparse.Namespace) -> int:
     from bayes_passk.batched import BatchConfig
 
     out = _output_dir(args.out)
+    if args.reference is not None and args.reference not in args.methods:
+        raise InputError(
+            f"--reference {args.reference!r} is not one of --methods ({', '.join(args.methods)})"
+        )
     cells = []
     if args.design == "synthetic":
         if args.dataset:
@@ -556,19 +567,33 @@ def run_backtest(args: argparse.Namespace) -> int:
 
     table = backtest.run(cells, args.methods, seed=args.seed, config=config, progress=progress)
     summary = backtest.summarize(table, seed=args.seed)
+    paired = None
+    if args.reference is not None:
+        paired = backtest.paired_differences(table, args.reference, seed=args.seed)
     if out is not None:
-        _write_scored(out, "backtest.csv", table, summary, args.ci)
+        extra = {} if paired is None else {"paired.csv": paired}
+        _write_scored(out, "backtest.csv", table, summary, args.ci, extra=extra)
     if args.json:
-        records = json.loads(summary.to_json(orient="records"))
-        print(json.dumps({"design": args.design, "summary": records}))
+        report = {"design": args.design, "summary": json.loads(summary.to_json(orient="records"))}
+        if paired is not None:
+            report["paired"] = json.loads(paired.to_json(orient="records"))
+        print(json.dumps(report))
         return 0
     columns = ["method", "group", "budget", "k", "mse", "abs_error", "coverage", "width", "failed"]
-    rows = [
-        [str(v) if isinstance(v, str | int | np.integer) else f"{v:.4g}" for v in row]
-        for row in summary[columns].itertuples(index=False)
-    ]
-    print(format_table(columns, rows))
+    print(format_table(columns, _text_rows(summary[columns])))
+    if paired is not None and len(paired):
+        print(f"\nMSE minus {args.reference}'s on the same replicates (90% paired bootstrap):")
+        paired_columns = ["method", "group", "budget", "k", "difference", "lower", "upper", "ratio"]
+        print(format_table(paired_columns, _text_rows(paired[paired_columns])))
     return 0
+
+
+def _text_rows(frame: pd.DataFrame) -> list[list[str]]:
+    """Cells of a table as text: names and integers as they are, numbers to 4 digits."""
+    return [
+        [str(v) if isinstance(v, str | int | np.integer) else f"{v:.4g}" for v in row]
+        for row in frame.itertuples(index=False)
+    ]
 
 
 def _write_scored(
@@ -936,16 +961,10 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
         print(json.dumps({"group": full.groups[0], **records}))
         return 0
 
-    def text(frame, cols):
-        return [
-            [str(v) if isinstance(v, str | int | np.integer) else f"{v:.4g}" for v in row]
-            for row in frame[cols].itertuples(index=False)
-        ]
-
-    print(format_table(["policy", *columns[1:]], text(summary, columns)))
+    print(format_table(["policy", *columns[1:]], _text_rows(summary[columns])))
     if len(paired):
         print("\nMSE minus dynamic sampling's, on the same outcomes (90% paired bootstrap):")
-        print(format_table(["policy", *paired_columns[1:]], text(paired, paired_columns)))
+        print(format_table(["policy", *paired_columns[1:]], _text_rows(paired[paired_columns])))
     return 0
 
 

@@ -137,20 +137,34 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
         "--methods",
         "beta-binomial",
         "regression",
+        "--reference",
+        "regression",
         "--out",
         str(out),
         "--json",
     ]
     assert cli.main(argv) == 0
     captured = capsys.readouterr()
-    summary = json.loads(captured.out)["summary"]
+    report = json.loads(captured.out)
+    summary = report["summary"]
     assert len(summary) == 2 * 2 * 2  # methods x budgets x k
     assert {row["method"] for row in summary} == {"beta-binomial", "regression"}
     assert "regression: Pythia 12B, budget 100: 3 fits" in captured.err
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["backtest.csv", "coverage.png", "error.png", "summary.csv"]
+    assert names == ["backtest.csv", "coverage.png", "error.png", "paired.csv", "summary.csv"]
     table = pd.read_csv(out / "backtest.csv")
     assert len(table) == 2 * 2 * 3 * 2
+    # The paired comparison: one row per budget and k, the MSEs as in the summary.
+    mse = {(r["method"], r["budget"], r["k"]): r["mse"] for r in summary}
+    assert len(report["paired"]) == 2 * 2
+    for row in report["paired"]:
+        assert row["method"] == "beta-binomial" and row["reference"] == "regression"
+        mine, theirs = (
+            mse[("beta-binomial", row["budget"], row["k"])],
+            mse[("regression", row["budget"], row["k"])],
+        )
+        assert row["difference"] == pytest.approx(mine - theirs)
+        assert row["lower"] <= row["difference"] <= row["upper"]
 
 
 @pytest.mark.parametrize(
@@ -161,6 +175,7 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
         (["--dataset", "pythia-math", "--groups", "GPT-9"], "no group 'GPT-9'"),
         (["--dataset", "pythia-math", "--budgets", "20000"], "exceeds the 10000 attempts"),
         (["--dataset", "nowhere.csv"], "file not found"),
+        (["--dataset", "pythia-math", "--reference", "lasso"], "'lasso' is not one of --methods"),
     ],
 )
 def test_cli_backtest_bad_input_exits_2_without_output(tmp_path, capsys, argv, message):

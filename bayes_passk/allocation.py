@@ -78,19 +78,32 @@ def uniform(rng: np.random.Generator, n, c, budget: int) -> np.ndarray:
 
 
 def dynamic(rng: np.random.Generator, n, c, budget: int) -> np.ndarray:
-    """One attempt at a time to the fewest successes, then fewest attempts, then at random."""
-    n, c = np.asarray(n), np.asarray(c)
+    """One attempt at a time to the fewest successes, then fewest attempts, then at random.
+
+    Successes do not change within a batch, so every attempt goes to the problems with the
+    fewest successes, filling their attempts up from the lowest to a common level L (the
+    largest with sum_i max(0, L - n_i) <= budget); the few attempts left over go one each to
+    the problems at level L, in the random order. Same result as the rule attempt by
+    attempt, in O(P log budget).
+    """
+    n, c = np.asarray(n, dtype=np.int64), np.asarray(c)
     tiebreak = rng.random(n.size)
-    # Successes do not change within a batch: keep a heap on (c, n + given, tiebreak).
-    heap = [
-        (int(ci), int(ni), t, i) for i, (ni, ci, t) in enumerate(zip(n, c, tiebreak, strict=True))
-    ]
-    heapq.heapify(heap)
+    fewest = np.flatnonzero(c == c.min())
+    attempts = n[fewest]
+
+    def cost(level: int) -> int:
+        return int(np.maximum(level - attempts, 0).sum())
+
+    low, high = int(attempts.min()), int(attempts.min()) + budget  # cost(low) = 0 <= budget
+    while low < high:  # the largest level whose filling fits in the budget
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if cost(middle) <= budget else (low, middle - 1)
+    given = np.maximum(low - attempts, 0)
+    at_level = np.flatnonzero(attempts <= low)
+    left = budget - int(given.sum())
+    given[at_level[np.argsort(tiebreak[fewest[at_level]], kind="stable")[:left]]] += 1
     next_attempts = np.zeros(n.size, dtype=np.int64)
-    for _ in range(budget):
-        ci, ni, t, i = heapq.heappop(heap)
-        next_attempts[i] += 1
-        heapq.heappush(heap, (ci, ni + 1, t, i))
+    next_attempts[fewest] = given
     return next_attempts
 
 

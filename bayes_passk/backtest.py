@@ -205,8 +205,8 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
             log_log = np.log(-np.log(ok[["estimate", "truth"]].to_numpy()))
         log_log_se = (log_log[:, 0] - log_log[:, 1]) ** 2
         lower, upper = ok["lower"].to_numpy(), ok["upper"].to_numpy()
-        has_interval = np.isfinite(lower) & np.isfinite(upper)
         truth = ok["truth"].to_numpy()
+        has_interval = np.isfinite(lower) & np.isfinite(upper) & np.isfinite(truth)
         covered = (lower <= truth) & (truth <= upper)
         mse_lower = mse_upper = np.nan
         if len(squared) > 1:

@@ -66,8 +66,12 @@ class BaselineFit(NamedTuple):
 
     def pass_at_k(self, ks) -> np.ndarray:
         """Point forecast of pass@k at each k."""
+        return -np.expm1(self.log_survival(ks))
+
+    def log_survival(self, ks) -> np.ndarray:
+        """log(1 - pass@k) at each k: keeps its digits where pass@k rounds to 1."""
         ks = np.asarray(ks, dtype=float)
-        return METHODS[self.method].pass_at_k(self.params, ks)
+        return METHODS[self.method].log_survival(self.params, ks)
 
     def forecast(self, ks=None, ci: float = 0.9, bootstrap: int = 0, seed: int = 0) -> Forecast:
         """pass@k at each k as a `Forecast`; intervals only with ``bootstrap`` > 0 replicates.
@@ -82,18 +86,19 @@ class BaselineFit(NamedTuple):
             raise ValueError(f"ci must lie strictly between 0 and 1, got {ci}")
         # One more k just past the largest gives the local slope of -log pass@k there.
         all_ks = np.append(ks, ks.max() * np.exp(SLOPE_STEP))
-        point = self.pass_at_k(all_ks)
+        survival = np.exp(self.log_survival(all_ks))
+        point = 1 - survival
         nan = np.full(ks.shape, np.nan)
         lower, upper = nan, nan
         exponent = Summary(self.exponent, self.exponent, np.nan, np.nan, np.nan)
-        slope = float(slope_at_largest_k(1 - point))
+        slope = float(slope_at_largest_k(survival))
         local_slope = Summary(slope, slope, np.nan, np.nan, np.nan)
         if bootstrap > 0:
-            curves, exponents = _bootstrap(self, all_ks, bootstrap, seed)
+            survivals, exponents = _bootstrap(self, all_ks, bootstrap, seed)
             quantiles = [(1 - ci) / 2, (1 + ci) / 2]
-            lower, upper = np.nanquantile(curves[:, :-1], quantiles, axis=0)
+            lower, upper = np.nanquantile(1 - survivals[:, :-1], quantiles, axis=0)
             exponent = exponent._replace(**_interval(exponents, quantiles))
-            slopes = slope_at_largest_k(1 - curves)
+            slopes = slope_at_largest_k(survivals)
             local_slope = local_slope._replace(**_interval(slopes, quantiles))
         return Forecast(
             method=self.method,
@@ -116,7 +121,7 @@ class BaselineFit(NamedTuple):
 
 class _Method(NamedTuple):
     fit: Callable[..., tuple[dict[str, float], float]]
-    pass_at_k: Callable[[dict[str, float], np.ndarray], np.ndarray]
+    log_survival: Callable[[dict[str, float], np.ndarray], np.ndarray]  # log(1 - pass@k)
 
 
 def fit_baseline(data: PassData, method: str, **options) -> BaselineFit:
@@ -154,8 +159,8 @@ def _fit_regression(data: PassData) -> tuple[dict[str, float], float]:
     return {"log_A": float(intercept), "b": float(-slope)}, -slope
 
 
-def _regression_pass_at_k(params, ks):
-    return np.exp(-np.exp(params["log_A"] - params["b"] * np.log(ks)))
+def _regression_log_survival(params, ks):
+    return np.log(-np.expm1(-np.exp(params["log_A"] - params["b"] * np.log(ks))))
 
 
 # --- beta-binomial ----------------------------------------------------------------------------
@@ -175,9 +180,9 @@ def _fit_beta_binomial(data: PassData) -> tuple[dict[str, float], float]:
     return {"a": float(a), "b": float(b)}, a
 
 
-def _beta_binomial_pass_at_k(params, ks):
+def _beta_binomial_log_survival(params, ks):
     a, b = params["a"], params["b"]
-    return -np.expm1(special.betaln(a, b + ks) - special.betaln(a, b))
+    return special.betaln(a, b + ks) - special.betaln(a, b)
 
 
 # --- discretized scaled distributions ---------------------------------------------------------
@@ -272,27 +277,27 @@ def _negative_log_likelihood(family_name: str):
 
 
 @cache
-def _survival_curve(family_name: str):
-    """Compiled 1 - E[(1 - p)^k] over k for a scaled family with parameters (a, b, s)."""
+def _log_survival_curve(family_name: str):
+    """Compiled log E[(1 - p)^k] over k for a scaled family with parameters (a, b, s)."""
     family = get_family(family_name)
 
-    def pass_at_k(a, b, scale, ks):
+    def log_survival(a, b, scale, ks):
         params = ScaledParams(a, b, scale)
-        curve = -jnp.expm1(jax.vmap(lambda k: log_survival_new(family, params, k))(ks))
+        curve = jax.vmap(lambda k: log_survival_new(family, params, k))(ks)
         # A degenerate fit at the bounds (say a = 6e-4, b = 4e6) has a density too narrow for
         # the quadrature, which then no longer integrates it to 1: NaN, not a made-up value.
         resolved = jnp.abs(log_moment(family, params, 0.0, 0.0)) < 1e-6
         return jnp.where(resolved, curve, jnp.nan)
 
-    return jax.jit(pass_at_k)
+    return jax.jit(log_survival)
 
 
-def _scaled_pass_at_k(family_name: str):
-    def pass_at_k(params, ks):
-        curve = _survival_curve(family_name)
+def _scaled_log_survival(family_name: str):
+    def log_survival(params, ks):
+        curve = _log_survival_curve(family_name)
         return np.asarray(curve(params["a"], params["b"], params["scale"], jnp.asarray(ks, float)))
 
-    return pass_at_k
+    return log_survival
 
 
 # --- shared -----------------------------------------------------------------------------------
@@ -319,7 +324,7 @@ def _interval(values, quantiles) -> dict[str, float]:
 def _bootstrap(fitted: BaselineFit, ks, replicates: int, seed: int):
     rng = np.random.default_rng(seed)
     data = fitted.data
-    curves = np.full((replicates, ks.size), np.nan)
+    survivals = np.full((replicates, ks.size), np.nan)
     exponents = np.full(replicates, np.nan)
     for index in range(replicates):
         pick = rng.integers(0, data.num_problems, data.num_problems)
@@ -328,24 +333,26 @@ def _bootstrap(fitted: BaselineFit, ks, replicates: int, seed: int):
             refit = fit_baseline(sample, fitted.method, **fitted.options)
         except InputError:
             continue  # a resample without information; its quantiles stay NaN
-        curves[index] = refit.pass_at_k(ks)
+        survivals[index] = np.exp(refit.log_survival(ks))
         exponents[index] = refit.exponent
-    return curves, exponents
+    return survivals, exponents
 
 
 METHODS: dict[str, _Method] = {
-    "regression": _Method(_fit_regression, _regression_pass_at_k),
+    "regression": _Method(_fit_regression, _regression_log_survival),
     "discretized-beta": _Method(
-        partial(_fit_discretized, cdf=_beta_cdf), _scaled_pass_at_k("scaled-beta")
+        partial(_fit_discretized, cdf=_beta_cdf), _scaled_log_survival("scaled-beta")
     ),
     "discretized-kumaraswamy": _Method(
-        partial(_fit_discretized, cdf=_kumaraswamy_cdf), _scaled_pass_at_k("kumaraswamy")
+        partial(_fit_discretized, cdf=_kumaraswamy_cdf), _scaled_log_survival("kumaraswamy")
     ),
-    "beta-binomial": _Method(_fit_beta_binomial, _beta_binomial_pass_at_k),
+    "beta-binomial": _Method(_fit_beta_binomial, _beta_binomial_log_survival),
     "scaled-beta-binomial": _Method(
-        partial(_fit_scaled_binomial, family_name="scaled-beta"), _scaled_pass_at_k("scaled-beta")
+        partial(_fit_scaled_binomial, family_name="scaled-beta"),
+        _scaled_log_survival("scaled-beta"),
     ),
     "kumaraswamy-binomial": _Method(
-        partial(_fit_scaled_binomial, family_name="kumaraswamy"), _scaled_pass_at_k("kumaraswamy")
+        partial(_fit_scaled_binomial, family_name="kumaraswamy"),
+        _scaled_log_survival("kumaraswamy"),
     ),
 }

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -29,7 +30,7 @@ import pandas as pd
 
 from bayes_passk import data as data_module
 from bayes_passk.data import InputError, PassData
-from bayes_passk.estimators import mean_pass_at_k
+from bayes_passk.estimators import MAX_K, mean_pass_at_k
 
 PROG = "bayes-passk"
 
@@ -113,17 +114,35 @@ def load_input(source: str, format: str = "auto", group: str | None = None) -> P
     return data
 
 
+def add_datasets_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``datasets``."""
+    parser.add_argument("name", nargs="?", metavar="NAME", help="list this dataset's groups")
+
+
 def run_datasets(args: argparse.Namespace) -> int:
-    """Print the embedded datasets."""
+    """Print the embedded datasets, or one dataset's groups, source and caveat."""
     try:
         from bayes_passk import datasets
     except ImportError:
         raise InputError("no embedded datasets in this installation") from None
-    rows = [
-        [info.name, info.kind, str(len(info.groups)), info.description]
-        for info in datasets.list_datasets()
-    ]
-    print(format_table(["name", "kind", "groups", "description"], rows))
+    embedded = {info.name: info for info in datasets.list_datasets()}
+    if args.name is None:
+        rows = [
+            [info.name, info.kind, str(len(info.groups)), info.description]
+            for info in embedded.values()
+        ]
+        print(format_table(["name", "kind", "groups", "description"], rows))
+        return 0
+    if args.name not in embedded:
+        raise InputError(f"no embedded dataset {args.name!r}; choose one of {', '.join(embedded)}")
+    info = embedded[args.name]
+    print(f"{info.name} ({info.kind}): {info.description}")
+    print(f"source: {info.source}")
+    if info.caveat:
+        print(f"caveat: {info.caveat}")
+    print("groups:")
+    for group in info.groups:
+        print(f"  {group}")
     return 0
 
 
@@ -143,6 +162,7 @@ def add_estimate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_estimate(args: argparse.Namespace) -> int:
     """Print the unbiased pass@k of the data for each k (NaN where some problem has n < k)."""
+    out = _output_file(args.out)
     data = load_input(args.source, args.format, args.group)
     ks = np.array(args.k, dtype=np.int64)
     table = pd.DataFrame(
@@ -152,8 +172,8 @@ def run_estimate(args: argparse.Namespace) -> int:
             "problems_with_n_at_least_k": (data.n >= ks[:, None]).sum(axis=1),
         }
     )
-    if args.out:
-        data_module.write_csv(table, args.out)
+    if out is not None:
+        _write_all({out: lambda path: table.to_csv(path, index=False)})
     if args.json:
         values = [None if math.isnan(v) else float(v) for v in table["pass_at_k"]]
         print(json.dumps({"k": ks.tolist(), "pass_at_k": values}))
@@ -209,7 +229,6 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ci", type=probability, default=0.9, help="interval level (0.9)")
     parser.add_argument("--target", choices=["benchmark", "new"], default="benchmark")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--attempts",
         type=positive_int,
@@ -224,6 +243,7 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_sampler_arguments(parser, chains: int, warmup: int, samples: int) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument("--chains", type=positive_int, default=chains, help="NUTS chains")
     parser.add_argument("--warmup", type=positive_int, default=warmup, help="warm-up draws")
     parser.add_argument("--samples", type=positive_int, default=samples, help="kept draws")
@@ -300,7 +320,6 @@ def run_forecast(args: argparse.Namespace) -> int:
         figure = plot_forecast({label: forecast}, truth=curves, title=f"{label}, {method}")
         writers[out / "forecast.csv"] = lambda path: table.to_csv(path, index=False)
         writers[out / "forecast.png"] = lambda path: save_figure(figure, path)
-        out.mkdir(parents=True, exist_ok=True)
         _write_all(writers)
     if args.json:
         print(forecast.to_json())
@@ -388,24 +407,50 @@ def _with_interval(summary) -> str:
 def _output_dir(value: str | None) -> Path | None:
     """Return the --out folder, checked before any work: it may be missing, not a file."""
     out = Path(value) if value else None
-    if out is not None and out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise InputError(f"--out {out}: exists and is not a directory")
+        _check_ancestors(out)
     return out
+
+
+def _output_file(value: str | None) -> Path | None:
+    """Return the --out file, checked before any work: not a folder, in an existing folder."""
+    out = Path(value) if value else None
+    if out is not None:
+        if out.is_dir():
+            raise InputError(f"--out {out}: is a directory; give a file name")
+        _check_ancestors(out)
+        if not out.absolute().parent.is_dir():
+            raise InputError(f"--out {out}: the folder {out.parent} does not exist")
+    return out
+
+
+def _check_ancestors(path: Path) -> None:
+    """Check that the nearest existing folder above `path` is a folder, so it can be made."""
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"--out {path}: {parent} is a file, not a directory")
+            return
 
 
 def _write_all(writers: dict) -> None:
     """Write every file under a temporary name, then rename them all: all or nothing."""
     partials = {path: path.with_name(f".{path.name}.partial") for path in writers}
+    folder = next(iter(writers)).parent
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         for path, write in writers.items():
             write(partials[path])
         for path, partial in partials.items():
             partial.replace(path)
     except OSError as error:
-        raise InputError(f"cannot write to {next(iter(writers)).parent}: {error}") from None
+        raise InputError(f"cannot write to {folder}: {error.strerror or error}") from None
     finally:
         for partial in partials.values():
-            partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
 
 
 def probability(text: str) -> float:
@@ -420,12 +465,15 @@ def probability(text: str) -> float:
 
 
 def positive_int(text: str) -> int:
-    """Parse a command line integer >= 1."""
+    """Parse a command line integer from 1 to 2^53; '1e6' is read as 1000000."""
     try:
-        value = int(text)
-    except ValueError:
+        number = float(text)
+        value = int(text) if text.strip().lstrip("+").isdigit() else int(number)
+    except (ValueError, OverflowError):
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
+    if value > MAX_K:
+        raise argparse.ArgumentTypeError(f"expected an integer up to 2^53 = {MAX_K}, got {text!r}")
+    if value != number or value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
@@ -501,7 +549,6 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="METHOD",
         help="also compare every method with this one (of --methods) on the same replicates",
     )
-    parser.add_argument("--seed", type=int, default=0)
     _add_sampler_arguments(parser, chains=2, warmup=500, samples=500)
     parser.add_argument("--ci", type=probability, default=0.9)
     parser.add_argument(
@@ -530,7 +577,7 @@ def run_backtest(args: argparse.Namespace) -> int:
             for budget in args.budgets:
                 cells.append(
                     designs.synthetic(
-                        args.seed + 1000 * index + budget,
+                        [args.seed, index, budget],
                         args.synthetic_prior,
                         a,
                         b,
@@ -549,13 +596,12 @@ def run_backtest(args: argparse.Namespace) -> int:
         draw = designs.subsample if args.design == "subsample" else designs.resample
         for index, group in enumerate(groups):
             if group not in everything.groups:
-                raise InputError(
-                    f"{args.dataset} has no group {group!r}; groups: {', '.join(everything.groups)}"
-                )
+                known = ", ".join(everything.groups) if any(everything.groups) else "none"
+                raise InputError(f"{args.dataset} has no group {group!r}; its groups: {known}")
             full = everything.select(group)
             for budget in args.budgets:
                 cells.append(
-                    draw(args.seed + 1000 * index + budget, full, budget, args.replicates, args.k)
+                    draw([args.seed, index, budget], full, budget, args.replicates, args.k)
                 )
 
     config = BatchConfig(
@@ -618,7 +664,6 @@ def _write_scored(
         writers[out / file_name] = partial(frame.to_csv, index=False)
     for file_name, figure in figures.items():
         writers[out / file_name] = partial(save_figure, figure)
-    out.mkdir(parents=True, exist_ok=True)
     _write_all(writers)
 
 
@@ -662,7 +707,6 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="M",
         help="subsample an embedded per-attempt dataset to M attempts per problem (seed --seed)",
     )
-    parser.add_argument("--seed", type=int, default=0)
     _add_sampler_arguments(parser, chains=4, warmup=1000, samples=1000)
     parser.add_argument(
         "--out", metavar="DIR", help="write the tables (CSV) and forecast.png there"
@@ -732,7 +776,6 @@ def run_compare(args: argparse.Namespace) -> int:
             for name, table in tables.items()
         }
         writers[out / "forecast.png"] = lambda path: save_figure(figure, path)
-        out.mkdir(parents=True, exist_ok=True)
         _write_all(writers)
     if args.json:
         records = {
@@ -813,7 +856,6 @@ def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
         help="dynamic (default: the most accurate in the package's simulations), bayes, uniform",
     )
     parser.add_argument("--prior", choices=list(registry()), default="scaled-beta")
-    parser.add_argument("--seed", type=int, default=0)
     _add_sampler_arguments(parser, chains=4, warmup=1000, samples=1000)
     parser.add_argument("--out", metavar="FILE", help="write the plan as CSV too")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
@@ -824,9 +866,7 @@ def run_allocate(args: argparse.Namespace) -> int:
     from bayes_passk import allocation
 
     data = load_input(args.source, args.format, args.group)
-    out = Path(args.out) if args.out else None
-    if out is not None and out.is_dir():
-        raise InputError(f"--out {out}: is a directory; give a file name")
+    out = _output_file(args.out)
     rng = np.random.default_rng(args.seed)
     options = {}
     if args.policy == "bayes":
@@ -898,7 +938,6 @@ def add_simulate_allocation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replicates", type=positive_int, default=10)
     parser.add_argument("--rounds", type=positive_int, default=4)
     parser.add_argument("--prior", choices=list(registry()), default="scaled-beta")
-    parser.add_argument("--seed", type=int, default=0)
     _add_sampler_arguments(parser, chains=2, warmup=500, samples=500)
     parser.add_argument("--ci", type=probability, default=0.9)
     parser.add_argument(
@@ -969,7 +1008,9 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
-    "datasets": Subcommand("list the embedded datasets", lambda parser: None, run_datasets),
+    "datasets": Subcommand(
+        "list the embedded datasets, or one dataset's groups", add_datasets_arguments, run_datasets
+    ),
     "estimate": Subcommand(
         "unbiased pass@k of observed counts, averaged over problems",
         add_estimate_arguments,

@@ -32,6 +32,7 @@ line number follows, e.g. ``counts.csv, row 3 (line 4), column 'c': ...``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -256,7 +257,8 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
             frame.to_csv(file, index=False)
         os.replace(temporary, path)
     except OSError as error:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
         raise InputError(f"cannot write {path}: {error.strerror or error}") from None
 
 

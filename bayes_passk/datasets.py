@@ -249,7 +249,7 @@ class Attempts(NamedTuple):
             fewest = int(np.argmin(self.n))
             raise InputError(
                 f"attempts_per_problem={m} exceeds the {int(self.n[fewest])} attempts recorded "
-                f"for problem {self.problem_id[fewest]!r} (group {self.group[fewest]!r})"
+                f"for problem {str(self.problem_id[fewest])!r} (group {str(self.group[fewest])!r})"
             )
         rng = np.random.default_rng(seed)
         successes = np.empty(self.num_problems, dtype=np.int64)

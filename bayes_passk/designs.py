@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -58,14 +59,22 @@ def _checked(budget: int, replicates: int, ks) -> np.ndarray:
     return ks
 
 
-def subsample(seed: int, full: PassData, budget: int, replicates: int, ks) -> Design:
-    """``budget`` attempts per problem without replacement; truth from all attempts."""
+def subsample(
+    seed: int | Sequence[int], full: PassData, budget: int, replicates: int, ks
+) -> Design:
+    """``budget`` attempts per problem without replacement; truth from all attempts (k <= n)."""
     ks = _checked(budget, replicates, ks)
     full = full.single_group()
     if budget > full.n.min():
         raise InputError(
             f"budget {budget} exceeds the {full.n.min()} attempts of the smallest problem; "
             "use the resample design to go beyond the recorded attempts"
+        )
+    if ks.max() > full.n.min():
+        raise InputError(
+            f"k = {ks.max()} exceeds the {full.n.min()} attempts of the smallest problem, so "
+            "the subsample design has no truth for it; use the resample design (exact truth "
+            "for every k) or a k up to the recorded attempts"
         )
     rng = np.random.default_rng(seed)
     shape = (replicates, full.num_problems)
@@ -74,7 +83,7 @@ def subsample(seed: int, full: PassData, budget: int, replicates: int, ks) -> De
     return Design("subsample", full.groups[0], budget, np.full(shape, budget), c, ks, truth, np.nan)
 
 
-def resample(seed: int, full: PassData, budget: int, replicates: int, ks) -> Design:
+def resample(seed: int | Sequence[int], full: PassData, budget: int, replicates: int, ks) -> Design:
     """Fresh Bernoulli attempts at each problem's full-data rate; exact truth for every k."""
     ks = _checked(budget, replicates, ks)
     full = full.single_group()
@@ -87,7 +96,7 @@ def resample(seed: int, full: PassData, budget: int, replicates: int, ks) -> Des
 
 
 def synthetic(
-    seed: int,
+    seed: int | Sequence[int],
     family: str,
     a: float,
     b: float,

@@ -27,6 +27,7 @@ from bayes_passk.data import InputError, PassData
 _PASS_AT_K_LOG_FLOOR = -40.0
 _PASS_HAT_K_LOG_FLOOR = -750.0
 _TERMS_PER_BATCH = 1 << 22
+MAX_K = 2**53  # the largest k that float64 holds exactly, and far beyond any forecast
 
 
 def pass_at_k(n, c, k) -> np.ndarray:
@@ -174,4 +175,6 @@ def _as_ks(k) -> np.ndarray:
     )
     if not valid or isinstance(k, bool):
         raise InputError(f"k must be a positive integer or a sequence of them, got {k!r}")
+    if np.any(ks > MAX_K):
+        raise InputError(f"k must be at most 2^53 = {MAX_K}, got {k!r}")
     return ks.astype(np.int64)

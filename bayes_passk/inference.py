@@ -60,7 +60,9 @@ class Diagnostics(NamedTuple):
     def problems(self) -> list[str]:
         """The failing checks, in words; empty when all pass."""
         found = []
-        if not self.r_hat_max <= R_HAT_MAX:
+        if np.isnan(self.r_hat_max):
+            found.append("r_hat is undefined (it needs 2 or more chains of non-constant draws)")
+        elif not self.r_hat_max <= R_HAT_MAX:
             found.append(f"r_hat_max = {self.r_hat_max:.3f} > {R_HAT_MAX}")
         if not self.ess_bulk_min >= ESS_MIN:
             found.append(f"ess_bulk_min = {self.ess_bulk_min:.0f} < {ESS_MIN}")
@@ -106,7 +108,8 @@ class Fit:
         posterior = self.idata.posterior[names]
         with np.errstate(invalid="ignore", divide="ignore"):  # constant draws: NaN r_hat
             # Unrounded (az.summary rounds r_hat to 2 decimals, which hides 1.0104 > 1.01).
-            r_hat = az.rhat(posterior)
+            # One chain has no between-chain variance: r_hat is undefined (ArviZ would log it).
+            r_hat = az.rhat(posterior) if posterior.sizes["chain"] > 1 else posterior * np.nan
             ess_bulk = az.ess(posterior, method="bulk")
             ess_tail = az.ess(posterior, method="tail")
 

@@ -48,6 +48,12 @@ def test_dynamic_matches_the_rule_attempt_by_attempt(budget):
         assert np.ptp((N + got)[C == 0]) <= 1
 
 
+def test_dynamic_spends_a_huge_budget_at_once():
+    got = allocation.dynamic(np.random.default_rng(0), N, C, 10**12 + 3)
+    assert got.sum() == 10**12 + 3 and got[C > 0].sum() == 0
+    assert np.ptp((N + got)[C == 0]) == 1  # 4 problems, 3 left over after levelling
+
+
 def test_outcome_streams_share_outcomes_across_policies_and_batches():
     rates = np.array([0.0, 1.0, 0.02, 0.3, 0.7])
     given = np.array([[4000, 10, 4000, 3000, 200], [1, 4000, 4000, 2000, 4000]])

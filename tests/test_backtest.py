@@ -67,6 +67,13 @@ def test_summarize_computes_the_metrics():
     assert row["log_log_se"] == pytest.approx(expected)
 
 
+def test_a_replicate_without_truth_does_not_count_as_a_miss():
+    table = _table(estimate=[0.5, 0.7], lower=[0.4, 0.6], upper=[0.6, 0.8], truth=[0.55, np.nan])
+    row = backtest.summarize(table).iloc[0]
+    assert row["coverage"] == 1.0 and row["width"] == pytest.approx(0.2)
+    assert np.isnan(backtest.summarize(table.iloc[1:])["coverage"].iloc[0])
+
+
 def test_paired_differences_pair_replicates():
     truth = 0.6
     errors = {"ref": [0.1, -0.2, 0.05, 0.3, np.nan], "m": [0.12, -0.19, 0.0, 0.31, -np.inf]}

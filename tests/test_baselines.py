@@ -19,7 +19,13 @@ from scipy import optimize, stats
 
 import bayes_passk as bp
 from bayes_passk import cli
-from bayes_passk.baselines import METHODS, _scaled_pass_at_k, discretization_edges, fit_baseline
+from bayes_passk.baselines import (
+    METHODS,
+    BaselineFit,
+    _scaled_log_survival,
+    discretization_edges,
+    fit_baseline,
+)
 from bayes_passk.data import InputError, PassData
 from bayes_passk.functionals import log_marginal_likelihood
 from bayes_passk.models.scaled_beta import FAMILY, Params
@@ -261,8 +267,24 @@ def test_cli_point_method_writes_table_and_plot_only(tmp_path, capsys):
 def test_degenerate_fit_gives_nan_not_a_made_up_curve():
     # A discretized Kumaraswamy fit to a sparse Pythia 70M subsample ran to these values; the
     # quadrature cannot integrate a density this narrow, which once gave pass@k = -inf.
-    curve = _scaled_pass_at_k("kumaraswamy")
-    degenerate = curve({"a": 6.1e-4, "b": 3.7e6, "scale": 0.01}, np.array([10.0, 1e4]))
+    log_survival = _scaled_log_survival("kumaraswamy")
+    degenerate = log_survival({"a": 6.1e-4, "b": 3.7e6, "scale": 0.01}, np.array([10.0, 1e4]))
     assert np.isnan(degenerate).all()
-    usual = curve({"a": 0.3, "b": 3.0, "scale": 0.5}, np.array([10.0, 1e4]))
+    usual = -np.expm1(log_survival({"a": 0.3, "b": 3.0, "scale": 0.5}, np.array([10.0, 1e4])))
     assert np.all((usual > 0) & (usual < 1)) and usual[0] < usual[1]
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("beta-binomial", {"a": 2.2, "b": 3.0}),
+        ("regression", {"log_A": 0.5, "b": 2.2}),
+        ("scaled-beta-binomial", {"a": 2.2, "b": 3.0, "scale": 0.5}),
+    ],
+)
+def test_the_local_slope_keeps_its_digits_where_pass_at_k_rounds_to_one(method, params):
+    # -log pass@k tends to C k^-2.2 at large k, so the local slope there is 2.2; at k = 1e9,
+    # 1 - pass@k is below 1e-16, and pass@k rounds to 1 in float64.
+    fitted = BaselineFit(method, params, 2.2, pythia("Pythia 12B", 100), {})
+    assert fitted.pass_at_k([10**9])[0] == 1.0
+    assert fitted.forecast([10**9]).local_slope.mean == pytest.approx(2.2, rel=1e-3)

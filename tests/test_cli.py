@@ -181,6 +181,12 @@ def test_several_groups_need_a_choice(write, capsys):
             ["estimate", "x.csv", "--k", "ten"],
             "argument --k: expected a positive integer, got 'ten'",
         ),
+        (
+            ["estimate", "x.csv", "--k", "1e30"],
+            "argument --k: expected an integer up to 2^53 = 9007199254740992, got '1e30'",
+        ),
+        (["estimate", "x.csv", "--k", "1.5"], "argument --k: expected a positive integer"),
+        (["allocate", "x.csv", "--budget", "inf"], "argument --budget: expected a positive"),
         (["estimate", "x.csv", "--format", "excel"], "argument --format: invalid choice: 'excel'"),
         (["estimate"], "the following arguments are required: PATH_OR_DATASET"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
@@ -271,8 +277,30 @@ def test_out_into_a_missing_folder_is_an_error(write, tmp_path, capsys):
     out = tmp_path / "missing" / "out.csv"
     rc = main(["estimate", write("counts.csv", GOOD), "--out", str(out)])
     captured = capsys.readouterr()
-    assert rc == 2 and captured.err.startswith("bayes-passk: error: cannot write")
+    assert_clean_error(rc, captured.out, captured.err, ["--out", "missing", "does not exist"])
     assert not out.parent.exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["estimate", "{data}", "--out", "{file}/out.csv"],
+        ["allocate", "{data}", "--budget", "10", "--out", "{file}/plan.csv"],
+        ["forecast", "{data}", "--method", "beta-binomial", "--out", "{file}/results"],
+        ["compare", "{data}", "--priors", "all", "--out", "{file}/deeper/results"],
+        ["backtest", "--dataset", "{data}", "--k", "2", "--out", "{file}/bt"],
+        ["simulate-allocation", "--dataset", "{data}", "--out", "{file}/sim"],
+    ],
+)
+def test_out_below_a_file_is_refused_before_any_work(argv, write, tmp_path, capsys):
+    data, file = write("counts.csv", GOOD), tmp_path / "a_file"
+    file.write_text("keep me")
+    argv = [part.format(data=data, file=file) for part in argv]
+    rc = main(argv)
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["--out", "a_file is a file"])
+    assert file.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "counts.csv"]
 
 
 def test_every_subcommand_is_registered_with_a_runner():
@@ -309,6 +337,17 @@ def test_datasets_lists_the_embedded_datasets(capsys):
     listed = {line.split()[0]: line.split()[1:3] for line in lines[1:]}
     for info in datasets.list_datasets():
         assert listed[info.name] == [info.kind, str(len(info.groups))]
+
+
+def test_datasets_name_lists_its_groups(capsys):
+    datasets = pytest.importorskip("bayes_passk.datasets")
+    assert main(["datasets", "pythia-math"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    groups = lines[lines.index("groups:") + 1 :]
+    assert [g.strip() for g in groups] == datasets.load("pythia-math").groups
+    rc = main(["datasets", "pythia"])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["no embedded dataset 'pythia'"])
 
 
 def test_a_local_file_wins_over_a_dataset_name(tmp_path, capsys, monkeypatch):

@@ -35,6 +35,8 @@ def test_subsample_counts_are_hypergeometric_and_truth_is_the_full_data_estimate
 def test_subsample_cannot_exceed_the_recorded_attempts():
     with pytest.raises(InputError, match="exceeds the 400 attempts"):
         designs.subsample(0, FULL, budget=401, replicates=2, ks=KS)
+    with pytest.raises(InputError, match="k = 401 exceeds the 400 attempts"):
+        designs.subsample(0, FULL, budget=40, replicates=2, ks=[1, 401])
 
 
 def test_resample_truth_is_exact_for_huge_k():

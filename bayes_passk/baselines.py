@@ -46,7 +46,13 @@ from scipy import optimize, special
 from bayes_passk.data import InputError, PassData
 from bayes_passk.estimators import mean_pass_at_k
 from bayes_passk.families import ScaledParams, get_family
-from bayes_passk.forecast import DEFAULT_KS, SLOPE_STEP, Forecast, Summary, slope_at_largest_k
+from bayes_passk.forecast import (
+    DEFAULT_KS,
+    Forecast,
+    Summary,
+    slope_at_largest_k,
+    with_slope_points,
+)
 from bayes_passk.functionals import log_marginal_likelihood, log_moment, log_survival_new
 from bayes_passk.hierarchy import distinct_rows
 
@@ -84,10 +90,9 @@ class BaselineFit(NamedTuple):
             raise ValueError(f"every k must be a positive integer, got {ks.tolist()}")
         if not 0 < ci < 1:
             raise ValueError(f"ci must lie strictly between 0 and 1, got {ci}")
-        # One more k just past the largest gives the local slope of -log pass@k there.
-        all_ks = np.append(ks, ks.max() * np.exp(SLOPE_STEP))
+        all_ks = with_slope_points(ks)
         survival = np.exp(self.log_survival(all_ks))
-        point = 1 - survival
+        point = 1 - survival[: ks.size]
         nan = np.full(ks.shape, np.nan)
         lower, upper = nan, nan
         exponent = Summary(self.exponent, self.exponent, np.nan, np.nan, np.nan)
@@ -96,7 +101,7 @@ class BaselineFit(NamedTuple):
         if bootstrap > 0:
             survivals, exponents = _bootstrap(self, all_ks, bootstrap, seed)
             quantiles = [(1 - ci) / 2, (1 + ci) / 2]
-            lower, upper = np.nanquantile(1 - survivals[:, :-1], quantiles, axis=0)
+            lower, upper = np.nanquantile(1 - survivals[:, : ks.size], quantiles, axis=0)
             exponent = exponent._replace(**_interval(exponents, quantiles))
             slopes = slope_at_largest_k(survivals)
             local_slope = local_slope._replace(**_interval(slopes, quantiles))
@@ -105,8 +110,8 @@ class BaselineFit(NamedTuple):
             target="benchmark",
             ci=ci,
             k=ks,
-            mean=point[:-1],
-            median=point[:-1],
+            mean=point,
+            median=point,
             lower=lower,
             upper=upper,
             mcse=nan,

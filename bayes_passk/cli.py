@@ -752,7 +752,9 @@ def run_compare(args: argparse.Namespace) -> int:
         first, *others = fits
         frames = []
         for other in others:
-            frame = compare.compare_groups(fits[first], fits[other], ks, args.ci, args.target)
+            frame = compare.compare_groups(
+                fits[first], fits[other], ks, args.ci, args.target, seed=args.seed
+            )
             frames.append(frame.assign(a=first, b=other))
         tables["comparison.csv"] = pd.concat(frames, ignore_index=True)
         report = {"prior": args.prior, "comparison": tables["comparison.csv"]}

@@ -180,23 +180,32 @@ def _replicate_counts(family, key, params, n):
 
 
 def compare_groups(
-    fit_a, fit_b, ks, ci: float = 0.9, target: str = "benchmark", max_draws: int = 1000
+    fit_a,
+    fit_b,
+    ks,
+    ci: float = 0.9,
+    target: str = "benchmark",
+    max_draws: int = 1000,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Posterior of pass@k(A) - pass@k(B) at each k, from independent fits of A and B.
 
     The two posteriors are independent, so pairing their draws in any fixed order gives draws of
     the joint; each draw of pass@k includes the spread of the problems' rates given the
-    hyperparameters (see `bayes_passk.forecast`).
+    hyperparameters (see `bayes_passk.forecast`), drawn from a separate random stream for each
+    group (one shared stream would correlate A and B and shrink the interval).
 
     Returns:
         One row per k: the posterior means of A and B, the mean of the difference and its
         equal-tailed ``ci`` interval, and ``prob_a_greater`` = P(pass@k(A) > pass@k(B)).
     """
     ks = np.asarray(ks, dtype=np.int64)
+    streams = np.random.SeedSequence(seed).spawn(2)
     draws = [
-        posterior_pass_at_k(fit, ks, max_draws=max_draws)[target].values.reshape(-1, len(ks))
-        for fit in (fit_a, fit_b)
+        posterior_pass_at_k(fit, ks, max_draws=max_draws, seed=stream)[target].values
+        for fit, stream in zip((fit_a, fit_b), streams, strict=True)
     ]
+    draws = [d.reshape(-1, len(ks)) for d in draws]
     size = min(len(d) for d in draws)
     a, b = (d[:size] for d in draws)
     difference = a - b

@@ -190,7 +190,9 @@ def forecast(
     )
 
 
-def posterior_pass_at_k(result, ks, max_draws: int = 1000, seed: int = 0) -> xr.Dataset:
+def posterior_pass_at_k(
+    result, ks, max_draws: int = 1000, seed: int | np.random.SeedSequence = 0
+) -> xr.Dataset:
     """Per-draw pass@k for both targets, as a Dataset with dims (chain, draw, k).
 
     Variables: ``benchmark_given_hyper`` and ``new_given_hyper`` (conditional means given the
@@ -206,7 +208,7 @@ def posterior_pass_at_k(result, ks, max_draws: int = 1000, seed: int = 0) -> xr.
     data = result.data
     rows = distinct_rows(data.n, data.c)
     k_max = float(ks.max())
-    all_ks = np.concatenate([ks.astype(float), [k_max * math.exp(SLOPE_STEP)]])
+    all_ks = with_slope_points(ks)
     # Padded like the rows and draws, so that forecasts share compilations.
     padded_ks = np.concatenate([all_ks, np.full(round_up(all_ks.size) - all_ks.size, k_max)])
     survival, variance, survival_new = (
@@ -221,15 +223,15 @@ def posterior_pass_at_k(result, ks, max_draws: int = 1000, seed: int = 0) -> xr.
         )
     )
     rng = np.random.default_rng(seed)
-    benchmark = 1 - survival[..., :-1]
+    benchmark = 1 - survival[..., : ks.size]
     coords = {"chain": thinned["chain"].values, "draw": thinned["draw"].values, "k": ks}
     dims = ("chain", "draw", "k")
     return xr.Dataset(
         {
             "benchmark_given_hyper": (dims, benchmark),
-            "benchmark": (dims, _beta_draws(rng, benchmark, variance[..., :-1])),
-            "new_given_hyper": (dims, 1 - survival_new[..., :-1]),
-            "new": (dims, 1 - survival_new[..., :-1]),
+            "benchmark": (dims, _beta_draws(rng, benchmark, variance[..., : ks.size])),
+            "new_given_hyper": (dims, 1 - survival_new[..., : ks.size]),
+            "new": (dims, 1 - survival_new[..., : ks.size]),
             "benchmark_local_slope": (dims[:2], slope_at_largest_k(survival)),
             "new_local_slope": (dims[:2], slope_at_largest_k(survival_new)),
         },
@@ -298,8 +300,14 @@ def _beta_draws(rng: np.random.Generator, mean: np.ndarray, variance: np.ndarray
     return np.where(usable, rng.beta(alpha, beta), mean)
 
 
+def with_slope_points(ks) -> np.ndarray:
+    """Return the k values, then k_max and k_max e^SLOPE_STEP (for `slope_at_largest_k`)."""
+    ks = np.asarray(ks, dtype=float)
+    return np.concatenate([ks, [ks.max(), ks.max() * math.exp(SLOPE_STEP)]])
+
+
 def slope_at_largest_k(survival: np.ndarray) -> np.ndarray:
-    """-d log(-log pass@k) / d log k between the last two k, per draw."""
+    """-d log(-log pass@k) / d log k at k_max, per draw, from `with_slope_points`' last two."""
     log_neg_log_pass = np.log(-np.log1p(-survival[..., -2:]))
     return -(log_neg_log_pass[..., 1] - log_neg_log_pass[..., 0]) / SLOPE_STEP
 

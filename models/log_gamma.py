@@ -60,9 +60,12 @@ def log_density_q(log_q, log1m_q, params: Params):
     a, shape = params.a, params.shape
     # As q -> 1, log q rounds to 0: there log u = log(1 - q) + log(-log1p(-x) / x), x = 1 - q.
     x = jnp.exp(log1m_q)
-    safe_x = jnp.where(x > 1e-8, x, 0.5)
-    ratio = jnp.where(x > 1e-8, -jnp.log1p(-safe_x) / safe_x, 1.0 + x / 2.0)
     near_one = log_q > -0.5
+    # Guarded on both sides: far from q = 1, x rounds to 1 and log1p(-x) (or its gradient,
+    # which jnp.where does not stop) would be infinite.
+    use = near_one & (x > 1e-8)
+    safe_x = jnp.where(use, x, 0.5)
+    ratio = jnp.where(use, -jnp.log1p(-safe_x) / safe_x, 1.0 + x / 2.0)
     log_u = jnp.where(
         near_one, log1m_q + jnp.log(ratio), jnp.log(-jnp.where(near_one, -1.0, log_q))
     )

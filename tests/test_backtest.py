@@ -114,8 +114,11 @@ def test_point_methods_have_no_intervals_and_match_direct_fits():
 
 def test_synthetic_cells_score_the_exponent():
     cells = [synthetic(0, "scaled-beta", 0.4, 3.5, 0.8, 64, 100, 2, [1000])]
-    summary = backtest.summarize(backtest.run(cells, ["beta-binomial"]))
-    assert np.isfinite(summary["exponent_rel_error"]).all()
+    table = backtest.run(cells, ["beta-binomial"])
+    assert (table["exponent_truth"] == 0.4).all()
+    summary = backtest.summarize(table)
+    expected = np.mean(np.abs(table["exponent"] / 0.4 - 1))
+    assert summary["exponent_rel_error"].iloc[0] == pytest.approx(expected)
 
 
 def test_run_rejects_unknown_methods_and_mixed_ks():

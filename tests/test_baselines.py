@@ -288,3 +288,11 @@ def test_the_local_slope_keeps_its_digits_where_pass_at_k_rounds_to_one(method, 
     fitted = BaselineFit(method, params, 2.2, pythia("Pythia 12B", 100), {})
     assert fitted.pass_at_k([10**9])[0] == 1.0
     assert fitted.forecast([10**9]).local_slope.mean == pytest.approx(2.2, rel=1e-3)
+
+
+def test_a_point_forecast_keeps_the_order_of_k_and_its_slope_at_the_largest():
+    fitted = fit_baseline(pythia("Pythia 12B", 100), "beta-binomial")
+    ordered, shuffled = fitted.forecast([10, 1000, 100]), fitted.forecast([1000, 100, 10])
+    np.testing.assert_array_equal(shuffled.mean, ordered.mean[[1, 2, 0]])
+    assert shuffled.local_slope == ordered.local_slope
+    assert 0 < ordered.local_slope.mean < 1

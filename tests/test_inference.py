@@ -87,6 +87,13 @@ def test_forecast_shapes_order_and_table(result):
     assert set(result.idata.posterior_predictive.data_vars) >= {"benchmark", "new"}
 
 
+def test_forecast_keeps_the_order_of_k_and_its_slope_at_the_largest(result):
+    ordered, shuffled = result.forecast([10, 1000, 100]), result.forecast([1000, 100, 10])
+    np.testing.assert_allclose(shuffled.mean, ordered.mean[[1, 2, 0]], rtol=1e-12)
+    assert shuffled.local_slope == ordered.local_slope
+    assert 0 < ordered.local_slope.mean < 1
+
+
 def test_forecast_at_k_1_matches_the_observed_rate(result):
     # pass@1 of the benchmark is the average rate; 24 x 60 attempts pin it to about +-0.01.
     f = result.forecast([1])

@@ -73,6 +73,20 @@ def test_moments_match_quadrature(params):
     np.testing.assert_allclose(_moments(params, COUNTS), want, rtol=0, atol=1e-8)
 
 
+def test_rare_successes_keep_a_finite_likelihood_and_gradient():
+    # Mean pass@1 ~ 7e-5: most of the prior mass has q < 1e-16, where 1 - q rounds to 1 and an
+    # unguarded log1p(-x) branch once made every moment and its gradient NaN.
+    params = (0.05, 3.0, 0.6)
+    got = _moments(params, COUNTS)
+    want = np.array([_oracle(*params, c, m) for c, m in COUNTS])
+    # Measured: 5e-5 nats at (0, 100) and 1.3e-4 at (0, 1e9), where the broad body (width ~30
+    # in logit q) and the narrow knee of (1 - p)^m share one rule; 1e-10 with successes.
+    np.testing.assert_allclose(got, want, rtol=0, atol=3e-4)
+    np.testing.assert_allclose(got[3:], want[3:], rtol=0, atol=1e-8)
+    gradient = jax.grad(lambda a: log_moment(FAMILY, Params(a, 3.0, 0.6), 0.0, 100.0))(0.05)
+    assert np.isfinite(gradient)
+
+
 def test_shape_one_is_the_scaled_beta_with_b_one():
     for a, scale in [(0.2, 1.0), (0.6, 0.3)]:
         got = _moments((a, 1.0, scale), COUNTS)

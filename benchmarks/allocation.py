@@ -5,6 +5,7 @@
     python benchmarks/allocation.py --out bench-out/allocation   # also the tables and plots
     python benchmarks/allocation.py --across-problems        # bayes with the full criterion
     python benchmarks/allocation.py --prior kumaraswamy      # every fit under another family
+    python benchmarks/allocation.py --tables A.csv.gz B.csv.gz --budgets 1000   # pool kept runs
 
 Semi-synthetic design: each attempt succeeds at its problem's full-data rate (10,000 recorded
 attempts), so pass@K is known exactly. The budget is spent in 4 equal rounds over the 128
@@ -38,19 +39,31 @@ parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--across-problems", action="store_true", help="the full criterion")
 parser.add_argument("--prior", default="scaled-beta", help="family of every fit")
 parser.add_argument("--out")
+parser.add_argument(
+    "--tables", nargs="+", help="score kept per-replicate tables together (runs with other seeds)"
+)
 args = parser.parse_args()
 if args.small:
     args.groups, args.budgets, args.replicates = args.groups[:1], [1000], 3
 config = BatchConfig(chains=2, warmup=400, samples=400)
-print(
-    f"# {platform.node()} {platform.machine()}, {time.strftime('%Y-%m-%d')}, groups {args.groups}"
-    f", budgets {args.budgets}, {args.replicates} replicates, {args.rounds} rounds, {config}"
-    f", prior {args.prior}"
-)
+if args.tables:
+    print(f"# kept tables {args.tables}, budgets {args.budgets} (no simulation)")
+else:
+    print(
+        f"# {platform.node()} {platform.machine()}, {time.strftime('%Y-%m-%d')}, groups "
+        f"{args.groups}, budgets {args.budgets}, {args.replicates} replicates, {args.rounds} "
+        f"rounds, {config}, prior {args.prior}"
+    )
 pythia = bp.datasets.load("pythia-math")
 start = time.perf_counter()
 tables = []
-for group in args.groups:
+for run, path in enumerate(args.tables or []):
+    kept = pd.read_csv(path)
+    # Replicates pair only within a run: number them apart.
+    tables.append(
+        kept[kept["budget"].isin(args.budgets)].assign(replicate=kept.replicate + run * 10**6)
+    )
+for group in [] if args.tables else args.groups:
     tables.append(
         allocation.simulate(
             args.seed,

@@ -291,6 +291,11 @@ def allocate(
     raise InputError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
 
 
+def _counter(say: Callable[[str], None], label: str) -> Callable[[int, int], None]:
+    """Return a `fit_batch` progress callback that says '<label>: done/total fits'."""
+    return lambda done, total: say(f"{label}: {done}/{total} fits")
+
+
 def outcome_streams(seed: Sequence[int], replicates: int, problems: int):
     """One random stream per replicate and problem: (replicates, problems) generators.
 
@@ -406,8 +411,10 @@ def simulate(
                         ]
                     )
                 else:
-                    fitted = fit_batch(seed + r, n, c, (k,), prior=family, config=config)
-                    say(f"{policy}, budget {budget}: refit {replicates} replicates, round {r + 1}")
+                    label = f"{policy}, budget {budget}, round {r + 1}: refit"
+                    fitted = fit_batch(
+                        seed + r, n, c, (k,), family, config, progress=_counter(say, label)
+                    )
                     draws = fitted.hyper_draws
                     given = np.stack(
                         [
@@ -429,8 +436,8 @@ def simulate(
             finals[policy] = (n, c)
         n_all = np.concatenate([finals[p][0] for p in policies])
         c_all = np.concatenate([finals[p][1] for p in policies])
-        summary = fit_batch(seed, n_all, c_all, (k,), prior=family, config=config)
-        say(f"budget {budget}: final fits of {len(policies)} policies x {replicates} replicates")
+        label = f"budget {budget}: final fits of {len(policies)} policies x {replicates} replicates"
+        summary = fit_batch(seed, n_all, c_all, (k,), family, config, progress=_counter(say, label))
         for p_index, policy in enumerate(policies):
             part = slice(p_index * replicates, (p_index + 1) * replicates)
             frames.append(

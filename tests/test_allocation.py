@@ -264,20 +264,24 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
     argv = ["simulate-allocation", "--dataset", path, "--k", "100", "--rounds", "2"]
     assert main([*argv, "--budgets", "10", "--out", str(out)]) == 2
     assert "use at least 16" in capsys.readouterr().err and not out.exists()
-    argv += ["--budgets", "64", "--policies", "uniform", "dynamic", "--replicates", "2"]
+    argv += ["--budgets", "64", "--replicates", "2"]  # every policy, bayes refitting once
     argv += ["--chains", "1", "--warmup", "100", "--samples", "100", "--out", str(out), "--json"]
     assert main(argv) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert [row["policy"] for row in report["summary"]] == ["uniform", "dynamic"]
-    (paired,) = report["against_dynamic"]
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert [row["policy"] for row in report["summary"]] == ["uniform", "dynamic", "bayes"]
+    assert "bayes, budget 64, round 2: refit: 2/2 fits" in captured.err
+    assert "budget 64: final fits of 3 policies x 2 replicates: 6/6 fits" in captured.err
+    paired = {row["policy"]: row for row in report["against_dynamic"]}
     mse = {row["policy"]: row["mse"] for row in report["summary"]}
-    assert paired["policy"] == "uniform"
-    assert paired["difference"] == pytest.approx(mse["uniform"] - mse["dynamic"])
-    assert paired["lower"] <= paired["difference"] <= paired["upper"]
+    assert sorted(paired) == ["bayes", "uniform"]
+    for policy, row in paired.items():
+        assert row["difference"] == pytest.approx(mse[policy] - mse["dynamic"])
+        assert row["lower"] <= row["difference"] <= row["upper"]
     names = ["against_dynamic.csv", "allocation.csv", "coverage.png", "error.png", "summary.csv"]
     assert sorted(p.name for p in out.iterdir()) == names
     table = pd.read_csv(out / "allocation.csv")
-    assert list(table.columns) == backtest.COLUMNS and len(table) == 4
+    assert list(table.columns) == backtest.COLUMNS and len(table) == 6
     rates = np.array([0, 1, 3, 10, 30, 100, 300, 0]) / 1000
     np.testing.assert_allclose(table["truth"], 1 - np.mean((1 - rates) ** 100))
     assert np.all((table["lower"] <= table["estimate"]) & (table["estimate"] <= table["upper"]))

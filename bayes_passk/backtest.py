@@ -289,4 +289,6 @@ def paired_differences(
                     "ratio": pair[:, 0].mean() / pair[:, 1].mean(),
                 }
             )
-    return pd.DataFrame.from_records(records)
+    columns = ["method", "reference", *keys, "replicates", "mse", "mse_reference"]
+    columns += ["difference", "lower", "upper", "ratio"]
+    return pd.DataFrame.from_records(records, columns=columns)  # columns even when empty

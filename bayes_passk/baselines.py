@@ -43,8 +43,8 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize, special
 
-from bayes_passk.data import InputError, PassData
-from bayes_passk.estimators import mean_pass_at_k
+from bayes_passk.data import InputError, PassData, validate_counts
+from bayes_passk.estimators import as_ks, mean_pass_at_k
 from bayes_passk.families import ScaledParams, get_family
 from bayes_passk.forecast import (
     DEFAULT_KS,
@@ -85,9 +85,9 @@ class BaselineFit(NamedTuple):
         The bootstrap resamples problems with replacement, refits, and reports equal-tailed
         percentile intervals of pass@k and of the exponent.
         """
-        ks = np.asarray(DEFAULT_KS if ks is None else ks, dtype=np.int64).ravel()
-        if ks.size == 0 or (ks < 1).any():
-            raise ValueError(f"every k must be a positive integer, got {ks.tolist()}")
+        ks = as_ks(np.ravel(DEFAULT_KS if ks is None else ks))
+        if bootstrap < 0:
+            raise ValueError(f"bootstrap must be a number of resamples >= 0, got {bootstrap}")
         if not 0 < ci < 1:
             raise ValueError(f"ci must lie strictly between 0 and 1, got {ci}")
         all_ks = with_slope_points(ks)
@@ -142,7 +142,11 @@ def fit_baseline(data: PassData, method: str, **options) -> BaselineFit:
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known methods: {', '.join(METHODS)}")
-    data = data.single_group()
+    return _fit(validate_counts(data.single_group()), method, options)
+
+
+def _fit(data: PassData, method: str, options: dict) -> BaselineFit:
+    """Fit checked counts (bootstrap resamples repeat problems, which `validate_counts` refuses)."""
     if data.c.sum() == 0:
         raise InputError(f"{method}: no problem has a success, so nothing identifies the fit")
     if (data.c == data.n).all():
@@ -335,7 +339,7 @@ def _bootstrap(fitted: BaselineFit, ks, replicates: int, seed: int):
         pick = rng.integers(0, data.num_problems, data.num_problems)
         sample = PassData(data.problem_id[pick], data.n[pick], data.c[pick], data.group[pick])
         try:
-            refit = fit_baseline(sample, fitted.method, **fitted.options)
+            refit = _fit(sample, fitted.method, fitted.options)
         except InputError:
             continue  # a resample without information; its quantiles stay NaN
         survivals[index] = np.exp(refit.log_survival(ks))

@@ -243,7 +243,7 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_sampler_arguments(parser, chains: int, warmup: int, samples: int) -> None:
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="random seed (0)")
     parser.add_argument("--chains", type=positive_int, default=chains, help="NUTS chains")
     parser.add_argument("--warmup", type=positive_int, default=warmup, help="warm-up draws")
     parser.add_argument("--samples", type=positive_int, default=samples, help="kept draws")
@@ -475,6 +475,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer up to 2^53 = {MAX_K}, got {text!r}")
     if value != number or value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """Parse a seed: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -327,9 +328,15 @@ def _read_table(path: str | os.PathLike) -> _Table:
 
 
 def _read_csv(path: str, text: str) -> _Table:
-    reader = csv.reader(text.splitlines())
+    # Only the csv module splits records: a quoted field may hold a newline, and str.splitlines
+    # would also split on \x1c, U+2028 and the like inside a field.
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = next(reader, [])
+        for header in reader:  # the first line that is not blank
+            if any(field.strip() for field in header):
+                break
+        else:
+            header = []
         rows, lines = [], []
         for fields in reader:
             if not any(field.strip() for field in fields):
@@ -358,6 +365,14 @@ def _read_json(path: str, text: str) -> _Table:
         except json.JSONDecodeError as error:
             raise InputError(f"{path}: invalid JSON at line {error.lineno} ({error.msg})") from None
         lines = None
+    elif isinstance(whole := _json_or_none(text), dict):  # one object: one record, if flat
+        if any(isinstance(value, list | dict) for value in whole.values()):
+            raise InputError(
+                f"{path}: one JSON object of columns; expected JSON lines (one object per "
+                "problem or attempt) or an array of objects, e.g. pandas "
+                "to_json(orient='records', lines=True)"
+            )
+        records, lines = [whole], np.array([1], dtype=np.int64)
     else:
         records, line_list = [], []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -381,6 +396,14 @@ def _read_json(path: str, text: str) -> _Table:
         column[:] = [_hashable(record.get(name)) for record in records]
         columns[name] = column
     return _Table(_Rows(path, lines), columns, is_json=True)
+
+
+def _json_or_none(text: str):
+    """Parse the whole file as one JSON value; None when it is not one (e.g. JSON lines)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None
 
 
 def _hashable(value):

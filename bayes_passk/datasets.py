@@ -251,6 +251,8 @@ class Attempts(NamedTuple):
                 f"attempts_per_problem={m} exceeds the {int(self.n[fewest])} attempts recorded "
                 f"for problem {str(self.problem_id[fewest])!r} (group {str(self.group[fewest])!r})"
             )
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise InputError(f"seed must be an integer >= 0, got {seed!r}")
         rng = np.random.default_rng(seed)
         successes = np.empty(self.num_problems, dtype=np.int64)
         for row in range(self.num_problems):

@@ -96,7 +96,7 @@ def mean_pass_hat_k(data: PassData, ks) -> np.ndarray:
 
 def _per_k(n, c, k, estimator) -> np.ndarray:
     n, c = _as_counts(n, c)
-    ks = _as_ks(k)
+    ks = as_ks(k)
     values = np.stack([estimator(n.ravel(), c.ravel(), one_k) for one_k in ks.ravel()])
     return values.reshape(ks.shape + n.shape)
 
@@ -165,7 +165,8 @@ def _as_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
     return n, c
 
 
-def _as_ks(k) -> np.ndarray:
+def as_ks(k) -> np.ndarray:
+    """Return k as int64 values, or raise `InputError` unless each is a whole number 1..2^53."""
     ks = np.asarray(k)
     valid = (
         ks.ndim <= 1

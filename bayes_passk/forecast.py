@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayes_passk.estimators import mean_pass_at_k
+from bayes_passk.estimators import as_ks, mean_pass_at_k
 from bayes_passk.families import PriorFamily
 from bayes_passk.functionals import log_moment
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, round_up
@@ -113,7 +113,12 @@ class Forecast(NamedTuple):
                 "local_slope": {
                     n: self.local_slope.to_dict()[n] for n in ("mean", "lower", "upper")
                 },
-                "diagnostics": self.diagnostics,
+                "diagnostics": None
+                if self.diagnostics is None
+                else {
+                    name: value if isinstance(value, bool | int) else _finite(value)
+                    for name, value in self.diagnostics.items()
+                },
             }
         )
 
@@ -152,11 +157,12 @@ def forecast(
         raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     if not 0 < ci < 1:
         raise ValueError(f"ci must lie strictly between 0 and 1, got {ci}")
-    ks = np.asarray(DEFAULT_KS if ks is None else ks, dtype=np.int64).ravel()
-    if ks.size == 0 or (ks < 1).any():
-        raise ValueError(f"every k must be a positive integer, got {ks.tolist()}")
+    ks = as_ks(np.ravel(DEFAULT_KS if ks is None else ks))
     draws = posterior_pass_at_k(result, ks, max_draws=max_draws, seed=seed)
-    result.idata.posterior_predictive = draws
+    if "posterior_predictive" in result.idata.groups():  # a later forecast replaces it
+        result.idata.posterior_predictive = draws
+    else:  # a plain attribute would not be a group: not saved, unseen by ArviZ
+        result.idata.add_groups(posterior_predictive=draws)
     conditional = draws[f"{target}_given_hyper"]
     sampled = draws[target]
     alpha = (1 - ci) / 2

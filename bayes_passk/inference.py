@@ -26,6 +26,7 @@ import os
 import sys
 import warnings
 from functools import partial
+from numbers import Integral
 from typing import NamedTuple
 
 import arviz as az
@@ -35,7 +36,7 @@ import numpy as np
 import xarray as xr
 from numpyro.infer import MCMC, NUTS
 
-from bayes_passk.data import PassData
+from bayes_passk.data import InputError, PassData, validate_counts
 from bayes_passk.families import PriorFamily, get_family, hyperprior_sites, params_type
 from bayes_passk.functionals import SAMPLING, log_binomial, log_moment
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, hierarchical_model
@@ -184,7 +185,18 @@ def fit(
     Returns:
         A `Fit`.
     """
-    data = data.single_group(group)
+    if not isinstance(data, PassData):
+        raise InputError(f"data must be a PassData (see bayes_passk.data.load), got {type(data)}")
+    for name, value in (("chains", chains), ("warmup", warmup), ("samples", samples)):
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, Integral):
+        raise InputError(f"seed must be an integer, got {seed!r}")
+    if not 0 < target_accept < 1:
+        raise InputError(f"target_accept must lie strictly between 0 and 1, got {target_accept}")
+    data = validate_counts(data.single_group(group))
+    if data.num_problems == 0:
+        raise InputError("no problems to fit")
     family = get_family(prior)
     rows = distinct_rows(data.n, data.c)
     n_rows, c_rows = jnp.asarray(rows.n), jnp.asarray(rows.c)

@@ -41,16 +41,34 @@ def plot_forecast(
     for index, (name, forecast) in enumerate(forecasts.items()):
         color = colors[index % len(colors)]
         label = name or forecast.method
-        axes.fill_between(
-            forecast.k,
-            forecast.lower,
-            forecast.upper,
-            color=color,
-            alpha=0.2,
-            linewidth=0,
-            label=f"{label}: {forecast.ci:.0%} credible interval",
-        )
-        axes.plot(forecast.k, forecast.mean, color=color, label=f"{label}: posterior mean")
+        bayesian = forecast.diagnostics is not None  # point methods: bootstrap intervals
+        kind = "credible" if bayesian else "bootstrap"
+        if forecast.k.size == 1:  # one k: a point with an error bar, not a band
+            axes.errorbar(
+                forecast.k,
+                forecast.mean,
+                yerr=[forecast.mean - forecast.lower, forecast.upper - forecast.mean],
+                fmt="s",
+                color=color,
+                capsize=4,
+                label=f"{label}: {'posterior mean' if bayesian else 'estimate'}",
+            )
+        else:
+            axes.fill_between(
+                forecast.k,
+                forecast.lower,
+                forecast.upper,
+                color=color,
+                alpha=0.2,
+                linewidth=0,
+                label=f"{label}: {forecast.ci:.0%} {kind} interval",
+            )
+            axes.plot(
+                forecast.k,
+                forecast.mean,
+                color=color,
+                label=f"{label}: {'posterior mean' if bayesian else 'estimate'}",
+            )
         seen = np.isfinite(forecast.unbiased)
         if seen.any():
             axes.plot(

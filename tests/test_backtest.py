@@ -99,6 +99,10 @@ def test_paired_differences_pair_replicates():
     assert row["difference"] == row["lower"] == row["upper"] == 0.0
     with pytest.raises(InputError, match="'nope' is not in the table"):
         backtest.paired_differences(table, reference="nope")
+    # Every fit failed: no rows, but the columns a reader expects.
+    failed = table.assign(estimate=np.nan)
+    empty = backtest.paired_differences(failed, reference="ref")
+    assert empty.empty and {"method", "difference", "lower", "upper", "ratio"} <= set(empty)
 
 
 def test_point_methods_have_no_intervals_and_match_direct_fits():

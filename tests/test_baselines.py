@@ -296,3 +296,29 @@ def test_a_point_forecast_keeps_the_order_of_k_and_its_slope_at_the_largest():
     np.testing.assert_array_equal(shuffled.mean, ordered.mean[[1, 2, 0]])
     assert shuffled.local_slope == ordered.local_slope
     assert 0 < ordered.local_slope.mean < 1
+
+
+def test_bad_counts_bootstrap_and_k_are_refused():
+    bad = PassData(np.array(["a", "b"]), np.array([3, 5]), np.array([4, 1]), np.array(["", ""]))
+    with pytest.raises(InputError, match="4 successes exceed the 3 attempts"):
+        fit_baseline(bad, "beta-binomial")
+    fitted = fit_baseline(pythia("Pythia 12B", 100), "beta-binomial")
+    with pytest.raises(ValueError, match="bootstrap must be"):
+        fitted.forecast([100], bootstrap=-5)
+    with pytest.raises(InputError, match="positive integer"):
+        fitted.forecast([2.5])
+
+
+def test_point_forecast_json_is_strict_json_and_one_k_plots_a_point():
+    from bayes_passk.plots import plot_forecast
+
+    forecast = fit_baseline(pythia("Pythia 12B", 100), "beta-binomial").forecast([10_000])
+    no_chain = forecast._replace(diagnostics={"r_hat_max": np.nan, "divergences": 0, "ok": False})
+
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+
+    parsed = json.loads(no_chain.to_json(), parse_constant=refuse)
+    assert parsed["diagnostics"] == {"r_hat_max": None, "divergences": 0, "ok": False}
+    axes = plot_forecast({"one k": forecast}).axes[0]
+    assert len(axes.containers) == 1  # an error-bar point, not an invisible one-point band

@@ -186,6 +186,7 @@ def test_several_groups_need_a_choice(write, capsys):
             "argument --k: expected an integer up to 2^53 = 9007199254740992, got '1e30'",
         ),
         (["estimate", "x.csv", "--k", "1.5"], "argument --k: expected a positive integer"),
+        (["forecast", "--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
         (["allocate", "x.csv", "--budget", "inf"], "argument --budget: expected a positive"),
         (["estimate", "x.csv", "--format", "excel"], "argument --format: invalid choice: 'excel'"),
         (["estimate"], "the following arguments are required: PATH_OR_DATASET"),

@@ -115,6 +115,23 @@ def test_blank_lines_are_skipped_and_counted_in_line_numbers(write):
         load_counts(path)
 
 
+def test_csv_records_are_split_by_the_csv_rules_only(write):
+    # A quoted newline stays in its field; blank lines before the header are skipped.
+    path = write("quoted.csv", '\n\nproblem_id,n,c\n"multi\nline",10,1\nB,5,\u20289\n')
+    with pytest.raises(InputError, match=r"row 2 \(line 6\), column 'c'"):
+        load_counts(path)  # the U+2028 stays inside its cell, reported on the right line
+    path = write("quoted2.csv", '\n\nproblem_id,n,c\n"multi\nline",10,1\nB,5,0\n')
+    assert load_counts(path).problem_id.tolist() == ["multi\nline", "B"]
+
+
+def test_one_json_object_is_one_record_or_a_clear_error(write):
+    pretty = write("one.json", '{\n  "problem_id": "a",\n  "n": 10,\n  "c": 1\n}\n')
+    assert load_counts(pretty).c.tolist() == [1]
+    columns = write("columns.json", '{"problem_id": ["a", "b"], "n": [3, 3], "c": [1, 0]}')
+    with pytest.raises(InputError, match="one JSON object of columns; expected JSON lines"):
+        load_counts(columns)
+
+
 ATTEMPTS = pd.DataFrame(
     {
         "problem_id": ["b", "a", "b", "a", "b", "a"],

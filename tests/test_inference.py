@@ -7,6 +7,7 @@ from scipy.special import betaln
 
 import bayes_passk as bp
 from bayes_passk.cli import main
+from bayes_passk.data import InputError, PassData
 from bayes_passk.hierarchy import IntegratedBinomial
 
 # 24 problems, 60 attempts each, rates from a Beta(0.4, 6): a small, sparse benchmark.
@@ -253,3 +254,37 @@ def test_cli_forecast_bad_input_exits_2_and_writes_nothing(
     assert err.startswith("bayes-passk: error:") and fragment in err
     assert "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (
+            {
+                "data": PassData(
+                    np.array(["a", "b"]), np.array([3, 5]), np.array([4, 1]), np.array(["", ""])
+                )
+            },
+            "4 successes exceed the 3 attempts",
+        ),
+        ({"data": PassData.from_counts([], [], [])}, "no problems to fit"),
+        ({"data": {"n": [3], "c": [1]}}, "must be a PassData"),
+        ({"chains": 0}, "chains must be a positive integer"),
+        ({"warmup": 10.5}, "warmup must be a positive integer"),
+        ({"seed": "a"}, "seed must be an integer"),
+        ({"target_accept": 2.0}, "target_accept must lie strictly between 0 and 1"),
+    ],
+)
+def test_fit_refuses_bad_data_and_settings_before_sampling(change, fragment):
+    arguments = {"data": DATA, **change}
+    with pytest.raises(InputError, match=fragment):
+        bp.fit(arguments.pop("data"), **arguments)
+
+
+def test_forecast_refuses_fractional_k_and_keeps_its_draws_as_a_group(result):
+    with pytest.raises(InputError, match="positive integer"):
+        result.forecast([2.5])
+    result.forecast([10, 100])
+    assert "posterior_predictive" in result.idata.groups()
+    result.forecast([10, 1000])  # a later forecast replaces the group
+    assert list(result.idata.posterior_predictive["k"].values) == [10, 1000]

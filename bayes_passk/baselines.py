@@ -86,8 +86,10 @@ class BaselineFit(NamedTuple):
         percentile intervals of pass@k and of the exponent.
         """
         ks = as_ks(np.ravel(DEFAULT_KS if ks is None else ks))
-        if bootstrap < 0:
-            raise ValueError(f"bootstrap must be a number of resamples >= 0, got {bootstrap}")
+        if bootstrap < 0 or bootstrap == 1:
+            raise InputError(
+                f"bootstrap must be 0 (no interval) or at least 2 resamples, got {bootstrap}"
+            )
         if not 0 < ci < 1:
             raise ValueError(f"ci must lie strictly between 0 and 1, got {ci}")
         all_ks = with_slope_points(ks)

@@ -303,8 +303,9 @@ def test_bad_counts_bootstrap_and_k_are_refused():
     with pytest.raises(InputError, match="4 successes exceed the 3 attempts"):
         fit_baseline(bad, "beta-binomial")
     fitted = fit_baseline(pythia("Pythia 12B", 100), "beta-binomial")
-    with pytest.raises(ValueError, match="bootstrap must be"):
-        fitted.forecast([100], bootstrap=-5)
+    for bootstrap in (-5, 1):
+        with pytest.raises(ValueError, match="bootstrap must be"):
+            fitted.forecast([100], bootstrap=bootstrap)
     with pytest.raises(InputError, match="positive integer"):
         fitted.forecast([2.5])
 

@@ -87,7 +87,7 @@ def test_fit_forecasts_pass_at_k_of_beta_rates():
 
 
 def test_batched_engine_carries_the_vector_hyperparameter():
-    rates_and_counts = [_beta_rates_data(seed, problems=128) for seed in (10, 11)]
+    rates_and_counts = [_beta_rates_data(seed, problems=48) for seed in (10, 11)]
     c = np.stack([counts for _, counts in rates_and_counts])
     n = np.full_like(c, 100)
     config = BatchConfig(warmup=200, samples=200, forecast_draws=64)

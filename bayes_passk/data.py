@@ -539,6 +539,11 @@ def _group_column(table: _Table, column: str | None) -> np.ndarray:
 def _counts_column(values: np.ndarray, column: str, rows: _Rows) -> np.ndarray:
     if np.issubdtype(values.dtype, np.integer):
         return values.astype(np.int64)
+    # A JSON true is not a count; checked per row, since factorizing takes True for 1.
+    booleans = np.fromiter((isinstance(v, bool | np.bool_) for v in values.ravel()), bool)
+    if booleans.any():
+        row = int(np.argmax(booleans))
+        raise InputError(f"{rows.at(row, column)}: expected a whole number, got {values[row]!r}")
     return _parse_column(values, column, rows, _parse_count).astype(np.int64)
 
 

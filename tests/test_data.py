@@ -124,6 +124,15 @@ def test_csv_records_are_split_by_the_csv_rules_only(write):
     assert load_counts(path).problem_id.tolist() == ["multi\nline", "B"]
 
 
+def test_a_json_true_is_not_a_count_even_beside_ones(write):
+    path = write(
+        "mixed.jsonl",
+        '{"problem_id": "a", "n": 3, "c": 1}\n{"problem_id": "b", "n": 3, "c": true}\n',
+    )
+    with pytest.raises(InputError, match=r"row 2 \(line 2\), column 'c': expected a whole number"):
+        load_counts(path)
+
+
 def test_one_json_object_is_one_record_or_a_clear_error(write):
     pretty = write("one.json", '{\n  "problem_id": "a",\n  "n": 10,\n  "c": 1\n}\n')
     assert load_counts(pretty).c.tolist() == [1]

@@ -72,9 +72,19 @@ class PassData(NamedTuple):
 
     @classmethod
     def from_counts(cls, problem_id, n, c, group=None) -> PassData:
-        """Build from sequences, checking counts (see `validate_counts`)."""
-        problem_id = np.asarray(problem_id).astype(str)
-        group = np.full(problem_id.shape, "", dtype=str) if group is None else np.asarray(group)
+        """Build from sequences, checking counts (see `validate_counts`) and labels like a loader.
+
+        Labels become text as in a file: 1.0 -> "1", surrounding spaces stripped; an empty or
+        missing one is an error. ``group`` is all "" (or None) for ungrouped data, else named.
+        """
+        rows = _Rows("data")
+        problem_id = _labels(problem_id, "problem_id", rows)
+        if group is None:
+            group = np.full(problem_id.shape, "", dtype=str)
+        elif np.all(np.asarray(group, dtype=str) == ""):  # ungrouped, as `select` keeps it
+            group = np.asarray(group, dtype=str)
+        else:
+            group = _labels(group, "group", rows)
         lengths = {len(problem_id), len(np.asarray(n)), len(np.asarray(c)), len(group)}
         if len(lengths) > 1:
             raise InputError(
@@ -82,12 +92,11 @@ class PassData(NamedTuple):
                 f"{len(np.asarray(n))}, {len(np.asarray(c))}, {len(group)}"
             )
 
-        rows = _Rows("data")
         data = cls(
             problem_id,
             _counts_column(np.asarray(n), "n", rows),
             _counts_column(np.asarray(c), "c", rows),
-            group.astype(str),
+            group,
         )
         _check_counts(data, rows)
         return data
@@ -572,6 +581,14 @@ def _parse_column(
 def _plain(value):
     """Unwrap numpy scalars, so that messages show 2.5 and not np.float64(2.5)."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _labels(values, column: str, rows: _Rows) -> np.ndarray:
+    """Parse a label column like a file's cells (see `_parse_label`); return it as text."""
+    values = np.asarray(values, dtype=object).ravel()
+    if values.size == 0:
+        return np.array([], dtype=str)
+    return _parse_column(values, column, rows, _parse_label).astype(str)
 
 
 def _parse_label(value) -> str:

@@ -335,3 +335,15 @@ def test_attempts_reject_values_that_are_not_booleans(write):
 
 def test_docstring_examples():
     assert doctest.testmod(data_module).failed == 0
+
+
+def test_from_counts_reads_labels_like_a_file():
+    data = PassData.from_counts([1.0, " x ", "007"], [3, 3, 3], [1, 0, 2], ["m", "m", "m"])
+    assert data.problem_id.tolist() == ["1", "x", "007"] and data.groups == ["m"]
+    for ids, group, fragment in [
+        ([np.nan, "b"], None, "row 1, column 'problem_id': empty or missing value"),
+        (["a", "b"], ["", "m"], "row 1, column 'group': empty or missing value"),
+        (["a", "b"], [None, "m"], "row 1, column 'group': empty or missing value"),
+    ]:
+        with pytest.raises(InputError, match=fragment):
+            PassData.from_counts(ids, [3, 3], [1, 1], group)

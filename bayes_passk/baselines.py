@@ -131,12 +131,15 @@ class _Method(NamedTuple):
     log_survival: Callable[[dict[str, float], np.ndarray], np.ndarray]  # log(1 - pass@k)
 
 
-def fit_baseline(data: PassData, method: str, **options) -> BaselineFit:
+def fit_baseline(
+    data: PassData, method: str, *, group: str | None = None, **options
+) -> BaselineFit:
     """Fit one of `METHODS` to `data` (one group).
 
     Args:
         data: counts per problem.
         method: a name in `METHODS`.
+        group: the group to fit, when `data` holds several.
         **options: method options: ``fit_scale`` (discretized methods).
 
     Returns:
@@ -144,7 +147,10 @@ def fit_baseline(data: PassData, method: str, **options) -> BaselineFit:
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known methods: {', '.join(METHODS)}")
-    return _fit(validate_counts(data.single_group()), method, options)
+    unknown = set(options) - ({"fit_scale"} if method.startswith("discretized") else set())
+    if unknown:
+        raise InputError(f"{method} takes no option {', '.join(sorted(unknown))}")
+    return _fit(validate_counts(data.single_group(group)), method, options)
 
 
 def _fit(data: PassData, method: str, options: dict) -> BaselineFit:

@@ -323,3 +323,14 @@ def test_point_forecast_json_is_strict_json_and_one_k_plots_a_point():
     assert parsed["diagnostics"] == {"r_hat_max": None, "divergences": 0, "ok": False}
     axes = plot_forecast({"one k": forecast}).axes[0]
     assert len(axes.containers) == 1  # an error-bar point, not an invisible one-point band
+
+
+def test_a_group_is_picked_by_name_and_unknown_options_are_refused():
+    both = bp.datasets.load("pythia-math")
+    picked = fit_baseline(both, "beta-binomial", group="Pythia 12B")
+    alone = fit_baseline(pythia("Pythia 12B"), "beta-binomial")
+    assert picked.params == alone.params
+    with pytest.raises(InputError, match="choose one"):
+        fit_baseline(both, "beta-binomial")
+    with pytest.raises(InputError, match="beta-binomial takes no option fit_scale"):
+        fit_baseline(alone.data, "beta-binomial", fit_scale=True)

@@ -586,8 +586,6 @@ def _plain(value):
 def _labels(values, column: str, rows: _Rows) -> np.ndarray:
     """Parse a label column like a file's cells (see `_parse_label`); return it as text."""
     values = np.asarray(values, dtype=object).ravel()
-    if values.size == 0:
-        return np.array([], dtype=str)
     return _parse_column(values, column, rows, _parse_label).astype(str)
 
 

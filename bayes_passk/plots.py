@@ -43,6 +43,7 @@ def plot_forecast(
         label = name or forecast.method
         bayesian = forecast.diagnostics is not None  # point methods: bootstrap intervals
         kind = "credible" if bayesian else "bootstrap"
+        center = f"{label}: {'posterior mean' if bayesian else 'estimate'}"
         if forecast.k.size == 1:  # one k: a point with an error bar, not a band
             axes.errorbar(
                 forecast.k,
@@ -51,7 +52,7 @@ def plot_forecast(
                 fmt="s",
                 color=color,
                 capsize=4,
-                label=f"{label}: {'posterior mean' if bayesian else 'estimate'}",
+                label=center,
             )
         else:
             axes.fill_between(
@@ -63,12 +64,7 @@ def plot_forecast(
                 linewidth=0,
                 label=f"{label}: {forecast.ci:.0%} {kind} interval",
             )
-            axes.plot(
-                forecast.k,
-                forecast.mean,
-                color=color,
-                label=f"{label}: {'posterior mean' if bayesian else 'estimate'}",
-            )
+            axes.plot(forecast.k, forecast.mean, color=color, label=center)
         seen = np.isfinite(forecast.unbiased)
         if seen.any():
             axes.plot(

@@ -94,6 +94,11 @@ def run(
     ks = cells[0].ks
     if any(not np.array_equal(cell.ks, ks) for cell in cells):
         raise InputError("every design cell must use the same k values")
+    names = [(cell.design, cell.group, cell.budget) for cell in cells]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            design, group, budget = name
+            raise InputError(f"the {design} cell of {group!r} at budget {budget} appears twice")
     say = progress or (lambda line: None)
     frames = []
     for method in methods:

@@ -41,6 +41,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import constrain_fn, potential_energy
 
+from bayes_passk.data import InputError
 from bayes_passk.families import (
     PriorFamily,
     get_family,
@@ -233,6 +234,8 @@ def fit_batch(
         A `FitSummary` of numpy arrays with a leading axis over datasets.
     """
     family = get_family(prior)
+    if config.samples < 4:
+        raise InputError(f"samples must be at least 4 for the split r_hat, got {config.samples}")
     n, c = np.atleast_2d(n), np.atleast_2d(c)
     datasets = n.shape[0]
     distinct = (rows_and_weights(n, c)[2] > 0).sum(axis=1)
@@ -288,7 +291,7 @@ def split_r_hat(draws):
     within = jnp.mean(jnp.var(split, axis=1, ddof=1))
     between = length * jnp.var(jnp.mean(split, axis=1), ddof=1)
     pooled = (length - 1) / length * within + between / length
-    return jnp.sqrt(pooled / within)
+    return jnp.where(within > 0, jnp.sqrt(pooled / within), jnp.inf)  # stuck chains: inf
 
 
 def _beta_draws(key, mean, variance):

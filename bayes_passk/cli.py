@@ -20,6 +20,7 @@ import contextlib
 import json
 import math
 import sys
+import zlib
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -435,8 +436,12 @@ def _check_ancestors(path: Path) -> None:
             return
 
 
-def _write_all(writers: dict) -> None:
-    """Write every file under a temporary name, then rename them all: all or nothing."""
+def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
+    """Write every file under a temporary name, then rename them all: all or nothing.
+
+    ``stale`` files, outputs of an earlier run that this run does not write, are removed with
+    the renames, so that a folder never mixes two runs.
+    """
     partials = {path: path.with_name(f".{path.name}.partial") for path in writers}
     folder = next(iter(writers)).parent
     try:
@@ -445,6 +450,9 @@ def _write_all(writers: dict) -> None:
             write(partials[path])
         for path, partial in partials.items():
             partial.replace(path)
+        for path in stale:
+            if path not in writers:
+                path.unlink(missing_ok=True)
     except OSError as error:
         raise InputError(f"cannot write to {folder}: {error.strerror or error}") from None
     finally:
@@ -576,6 +584,8 @@ def run_backtest(args: argparse.Namespace) -> int:
     from bayes_passk.batched import BatchConfig
 
     out = _output_dir(args.out)
+    for option in ("budgets", "k", "groups", "methods"):
+        _refuse_repeats(f"--{option}", getattr(args, option))
     if args.reference is not None and args.reference not in args.methods:
         raise InputError(
             f"--reference {args.reference!r} is not one of --methods ({', '.join(args.methods)})"
@@ -603,16 +613,24 @@ def run_backtest(args: argparse.Namespace) -> int:
         if not args.dataset:
             raise InputError(f"--design {args.design} needs --dataset NAME_OR_PATH")
         everything = _load_all_groups(args.dataset, args.format)
+        if args.design == "subsample" and _stops_at_success(args.dataset):
+            raise InputError(
+                f"{args.dataset}'s attempts stopped at the first success, so subsamples "
+                "inherit that stopping rule and its unbiased pass@k is no truth; use "
+                "--design resample (fresh attempts at each problem's rate)"
+            )
         groups = args.groups or everything.groups
         draw = designs.subsample if args.design == "subsample" else designs.resample
-        for index, group in enumerate(groups):
+        for group in groups:
             if group not in everything.groups:
                 known = ", ".join(everything.groups) if any(everything.groups) else "none"
                 raise InputError(f"{args.dataset} has no group {group!r}; its groups: {known}")
             full = everything.select(group)
+            # Seeded by the group's name, so a group's replicates do not depend on the others.
+            group_seed = zlib.crc32(group.encode())
             for budget in args.budgets:
                 cells.append(
-                    draw([args.seed, index, budget], full, budget, args.replicates, args.k)
+                    draw([args.seed, group_seed, budget], full, budget, args.replicates, args.k)
                 )
 
     config = BatchConfig(
@@ -629,7 +647,9 @@ def run_backtest(args: argparse.Namespace) -> int:
         paired = backtest.paired_differences(table, args.reference, seed=args.seed)
     if out is not None:
         extra = {} if paired is None else {"paired.csv": paired}
-        _write_scored(out, "backtest.csv", table, summary, args.ci, extra=extra)
+        _write_scored(
+            out, "backtest.csv", table, summary, args.ci, extra=extra, optional=["paired.csv"]
+        )
     if args.json:
         report = {"design": args.design, "summary": json.loads(summary.to_json(orient="records"))}
         if paired is not None:
@@ -645,6 +665,24 @@ def run_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_repeats(option: str, values) -> None:
+    """`InputError` when a list option names a value twice (it would be counted twice)."""
+    seen = set()
+    for value in values or ():
+        if value in seen:
+            raise InputError(f"{option} names {value} twice")
+        seen.add(value)
+
+
+def _stops_at_success(source: str) -> bool:
+    """Whether ``source`` is an embedded dataset collected with a stop-at-success rule."""
+    if Path(source).exists() or source not in _embedded_names():
+        return False
+    from bayes_passk import datasets
+
+    return {info.name: info for info in datasets.list_datasets()}[source].stops_at_success
+
+
 def _text_rows(frame: pd.DataFrame) -> list[list[str]]:
     """Cells of a table as text: names and integers as they are, numbers to 4 digits."""
     return [
@@ -654,9 +692,12 @@ def _text_rows(frame: pd.DataFrame) -> list[list[str]]:
 
 
 def _write_scored(
-    out: Path, name: str, table, summary, ci: float, x_label=None, extra=None
+    out: Path, name: str, table, summary, ci: float, x_label=None, extra=None, optional=()
 ) -> None:
-    """Write the per-replicate table, the summary, any ``extra`` tables and the plots."""
+    """Write the per-replicate table, the summary, any ``extra`` tables and the plots.
+
+    ``optional`` names extra tables some runs write: one left from an earlier run is removed.
+    """
     from bayes_passk.plots import plot_backtest, save_figure
 
     figures = {
@@ -675,7 +716,7 @@ def _write_scored(
         writers[out / file_name] = partial(frame.to_csv, index=False)
     for file_name, figure in figures.items():
         writers[out / file_name] = partial(save_figure, figure)
-    _write_all(writers)
+    _write_all(writers, stale=[out / file_name for file_name in optional])
 
 
 def _load_all_groups(source: str, format: str) -> PassData:
@@ -967,6 +1008,8 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     from bayes_passk.batched import BatchConfig
 
     out = _output_dir(args.out)
+    for option in ("budgets", "policies"):
+        _refuse_repeats(f"--{option}", getattr(args, option))
     everything = _load_all_groups(args.dataset, args.format)
     full = everything.select(args.group or everything.groups[0])
     config = BatchConfig(
@@ -998,7 +1041,14 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     if out is not None:
         extra = {"against_dynamic.csv": paired} if len(paired) else {}
         _write_scored(
-            out, "allocation.csv", table, summary, args.ci, x_label="total attempts", extra=extra
+            out,
+            "allocation.csv",
+            table,
+            summary,
+            args.ci,
+            x_label="total attempts",
+            extra=extra,
+            optional=["against_dynamic.csv"],
         )
     if args.json:
         records = {

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from bayes_passk.data import InputError
-from bayes_passk.estimators import mean_pass_at_k, pass_at_k
+from bayes_passk.estimators import as_ks, mean_pass_at_k, pass_at_k
 from bayes_passk.families import thinned_draws
 from bayes_passk.forecast import posterior_pass_at_k
 
@@ -199,7 +199,7 @@ def compare_groups(
         One row per k: the posterior means of A and B, the mean of the difference and its
         equal-tailed ``ci`` interval, and ``prob_a_greater`` = P(pass@k(A) > pass@k(B)).
     """
-    ks = np.asarray(ks, dtype=np.int64)
+    ks = as_ks(ks).ravel()
     streams = np.random.SeedSequence(seed).spawn(2)
     draws = [
         posterior_pass_at_k(fit, ks, max_draws=max_draws, seed=stream)[target].values

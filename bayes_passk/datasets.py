@@ -52,6 +52,8 @@ class DatasetInfo(NamedTuple):
         description: one line.
         source: short citation.
         caveat: what to keep in mind when using the data; "" when nothing special.
+        stops_at_success: attempts stopped at a problem's first success (an outcome-dependent
+            rule: fits stay valid, but subsamples and the unbiased pass@k of the counts do not).
 
     Example:
         >>> info = {d.name: d for d in list_datasets()}["pythia-math"]
@@ -65,6 +67,7 @@ class DatasetInfo(NamedTuple):
     description: str
     source: str
     caveat: str
+    stops_at_success: bool = False
 
 
 class _Spec(NamedTuple):
@@ -76,6 +79,7 @@ class _Spec(NamedTuple):
     description: str
     source: str
     caveat: str
+    stops_at_success: bool = False
 
 
 _SPECS: dict[str, _Spec] = {
@@ -103,6 +107,7 @@ _SPECS: dict[str, _Spec] = {
         ),
         caveat=_BON_STOPPING_CAVEAT
         + " Llama 3 8B IT has no zero-success prompts and shows no power law.",
+        stops_at_success=True,
     ),
     "pythia-checkpoints-math": _Spec(
         file_name="pythia_checkpoints_math.npz",
@@ -135,6 +140,7 @@ _SPECS: dict[str, _Spec] = {
         ),
         caveat=_BON_STOPPING_CAVEAT
         + " Subsamples of the recorded attempts inherit this stopping rule.",
+        stops_at_success=True,
     ),
 }
 
@@ -185,7 +191,15 @@ def list_datasets() -> list[DatasetInfo]:
         ['pythia-math', 'bon-jailbreak']
     """
     return [
-        DatasetInfo(name, spec.kind, _groups(name), spec.description, spec.source, spec.caveat)
+        DatasetInfo(
+            name,
+            spec.kind,
+            _groups(name),
+            spec.description,
+            spec.source,
+            spec.caveat,
+            spec.stops_at_success,
+        )
         for name, spec in _SPECS.items()
     ]
 

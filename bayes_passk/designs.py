@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bayes_passk.data import InputError, PassData
-from bayes_passk.estimators import mean_pass_at_k
+from bayes_passk.estimators import as_ks, mean_pass_at_k
 
 # Schaeffer et al.'s synthetic grid: (a, b, scale).
 SYNTHETIC_GRID = tuple(
@@ -50,12 +50,24 @@ class Design(NamedTuple):
     exponent: float  # the true exponent where known (synthetic), else NaN
 
 
-def _checked(budget: int, replicates: int, ks) -> np.ndarray:
-    if budget < 1 or replicates < 1:
-        raise InputError(f"budget and replicates must be >= 1, got {budget} and {replicates}")
-    ks = np.asarray(ks, dtype=np.int64).ravel()
-    if ks.size == 0 or (ks < 1).any():
-        raise InputError(f"every k must be a positive integer, got {ks.tolist()}")
+MAX_ENTRIES = 10**8
+"""Largest replicates x problems of one design cell (8 bytes each per array held)."""
+
+
+def _checked(budget: int, replicates: int, problems: int, ks) -> np.ndarray:
+    if budget < 1 or replicates < 1 or problems < 1:
+        raise InputError(
+            f"budget, replicates and problems must be >= 1, got {budget}, {replicates} and "
+            f"{problems}"
+        )
+    if replicates * problems > MAX_ENTRIES:
+        raise InputError(
+            f"{replicates} replicates x {problems} problems is more than 10^8 "
+            "entries per design cell; use fewer"
+        )
+    ks = as_ks(ks).ravel()
+    if np.unique(ks).size < ks.size:
+        raise InputError(f"k values repeat: {ks.tolist()}")
     return ks
 
 
@@ -63,8 +75,8 @@ def subsample(
     seed: int | Sequence[int], full: PassData, budget: int, replicates: int, ks
 ) -> Design:
     """``budget`` attempts per problem without replacement; truth from all attempts (k <= n)."""
-    ks = _checked(budget, replicates, ks)
     full = full.single_group()
+    ks = _checked(budget, replicates, full.num_problems, ks)
     if budget > full.n.min():
         raise InputError(
             f"budget {budget} exceeds the {full.n.min()} attempts of the smallest problem; "
@@ -85,8 +97,8 @@ def subsample(
 
 def resample(seed: int | Sequence[int], full: PassData, budget: int, replicates: int, ks) -> Design:
     """Fresh Bernoulli attempts at each problem's full-data rate; exact truth for every k."""
-    ks = _checked(budget, replicates, ks)
     full = full.single_group()
+    ks = _checked(budget, replicates, full.num_problems, ks)
     rates = full.c / full.n
     rng = np.random.default_rng(seed)
     shape = (replicates, full.num_problems)
@@ -107,7 +119,7 @@ def synthetic(
     ks,
 ) -> Design:
     """Rates from a scaled Beta or Kumaraswamy(a, b) on (0, scale); the true exponent is a."""
-    ks = _checked(budget, replicates, ks)
+    ks = _checked(budget, replicates, problems, ks)
     rng = np.random.default_rng(seed)
     shape = (replicates, problems)
     if family == "scaled-beta":

@@ -99,6 +99,10 @@ def save_figure(figure, path) -> None:
 def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
     """One panel per k: `metric` of each method against the attempt budget, averaged over groups.
 
+    Every method is averaged over the same groups: those where each method that reports the
+    metric has a value (a method whose fits failed in a group would otherwise be averaged over
+    easier groups than the others); the title says when groups were left out.
+
     Args:
         summary: the table of `bayes_passk.backtest.summarize`.
         metric: a column of it, e.g. ``mse``, ``abs_error``, ``coverage``.
@@ -111,10 +115,12 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
     figure, axes = plt.subplots(1, len(ks), figsize=(4.5 * len(ks), 3.6), squeeze=False)
     for ax, k in zip(axes[0], ks, strict=True):
         part = summary[summary["k"] == k]
-        for method, rows in part.groupby("method", sort=False):
-            mean = rows.groupby("budget")[metric].mean().dropna()
-            if len(mean):
-                ax.plot(mean.index, mean.to_numpy(), marker="o", label=method)
+        wide = part.set_index(["design", "group", "budget", "method"])[metric].unstack("method")
+        wide = wide[part["method"].unique()]  # the table's order of methods
+        shared = wide.loc[:, wide.notna().any()].dropna()
+        for method, values in shared.items():
+            mean = values.groupby(level="budget").mean()
+            ax.plot(mean.index, mean.to_numpy(), marker="o", label=method)
         if not ax.lines:
             ax.text(0.5, 0.5, f"no method reports {metric}", ha="center", transform=ax.transAxes)
         if reference is not None:
@@ -124,7 +130,8 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
             ax.set_yscale("log")
         ax.set_xlabel("attempts per problem")
         ax.set_ylabel(metric)
-        ax.set_title(f"k = {k}")
+        left_out = len(wide) - len(shared) if len(shared.columns) else 0
+        ax.set_title(f"k = {k}" + (f"; {left_out} group/budget cells left out" if left_out else ""))
     if axes[0][-1].get_legend_handles_labels()[0]:
         axes[0][-1].legend(fontsize=7)
     figure.tight_layout()

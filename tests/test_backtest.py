@@ -1,4 +1,4 @@
-"""Backtest runner and metrics, on point methods (fast); the Bayesian path is in test_batched."""
+"""Backtest runner, metrics and plots; the batched engine itself is tested in test_batched."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from bayes_passk import backtest, cli
+from bayes_passk.baselines import fit_baseline
+from bayes_passk.batched import BatchConfig, FitSummary
 from bayes_passk.data import InputError, PassData
 from bayes_passk.designs import resample, synthetic
 
@@ -114,6 +116,67 @@ def test_point_methods_have_no_intervals_and_match_direct_fits():
     summary = backtest.summarize(table)
     assert summary["coverage"].isna().all() and (summary["failed"] == 0).all()
     np.testing.assert_allclose(table["truth"].to_numpy()[:2], cells[0].truth[0])
+    # Row order is replicate, then k: replicate 2 against a direct fit of its counts.
+    data = PassData.from_counts([str(i) for i in range(40)], n=cells[0].n[2], c=cells[0].c[2])
+    rows = table[(table["method"] == "regression") & (table["replicate"] == 2)]
+    np.testing.assert_allclose(rows["k"], [10, 1000])
+    direct = fit_baseline(data, "regression")
+    np.testing.assert_allclose(rows["estimate"], direct.pass_at_k([10, 1000]), rtol=1e-12)
+    np.testing.assert_allclose(rows["exponent"], direct.exponent, rtol=1e-12)
+
+
+def test_bayesian_rows_map_back_to_their_cells_and_replicates(monkeypatch):
+    cells = [
+        synthetic(1, "scaled-beta", 0.4, 3.5, 0.8, 12, 30, 2, [100, 1000]),
+        synthetic(2, "scaled-beta", 0.15, 5.0, 0.1, 20, 30, 3, [100, 1000]),
+    ]
+    calls = []
+
+    def fake_fit_batch(seed, n, c, ks, prior, config, progress):
+        # Each summary field encodes (dataset, k) so that any mix-up shows.
+        calls.append((seed, n, c, prior))
+        code = np.arange(n.shape[0])[:, None] * 10 + np.arange(len(ks))[None, :]
+        per_fit = np.arange(n.shape[0]) + 0.5
+        return FitSummary(
+            mean=code + 0.1,
+            sd=code,
+            median=code,
+            lower=code + 0.0,
+            upper=code + 0.2,
+            exponent_mean=per_fit,
+            exponent_lower=per_fit,
+            exponent_upper=per_fit,
+            r_hat_max=per_fit + 1,
+            divergences=per_fit * 2,
+            hyper_draws=None,
+        )
+
+    monkeypatch.setattr(backtest, "fit_batch", fake_fit_batch)
+    table = backtest.run(cells, ["bayes-kumaraswamy"], seed=4)
+    ((seed, n, c, prior),) = calls
+    assert seed == 4 and prior == "kumaraswamy" and n.shape == (5, 20)
+    assert np.all(n[:2, 12:] == 0) and np.all(n[:2, :12] == 30)  # the smaller cell padded
+    np.testing.assert_array_equal(c[2:], cells[1].c)
+    assert list(table["group"]) == [cells[0].group] * 4 + [cells[1].group] * 6
+    np.testing.assert_array_equal(table["replicate"], [0, 0, 1, 1, 0, 0, 1, 1, 2, 2])
+    np.testing.assert_array_equal(table["k"], [100, 1000] * 5)
+    code = np.array([0, 1, 10, 11, 20, 21, 30, 31, 40, 41])
+    np.testing.assert_allclose(table["estimate"], code + 0.1)
+    np.testing.assert_allclose(table["lower"], code)
+    np.testing.assert_allclose(table["upper"], code + 0.2)
+    fit_of_row = np.repeat(np.arange(5), 2) + 0.5
+    np.testing.assert_allclose(table["exponent"], fit_of_row)
+    np.testing.assert_allclose(table["r_hat_max"], fit_of_row + 1)
+    np.testing.assert_allclose(table["divergences"], fit_of_row * 2)
+    np.testing.assert_allclose(
+        table["truth"], np.concatenate([cells[0].truth.ravel(), cells[1].truth.ravel()])
+    )
+
+
+def test_too_few_draws_for_r_hat_are_refused_before_fitting():
+    cells = [resample(0, FULL, budget=20, replicates=2, ks=[10])]
+    with pytest.raises(InputError, match="samples must be at least 4"):
+        backtest.run(cells, ["bayes-scaled-beta"], config=BatchConfig(samples=3))
 
 
 def test_synthetic_cells_score_the_exponent():
@@ -131,6 +194,34 @@ def test_run_rejects_unknown_methods_and_mixed_ks():
         backtest.run(cells[:1], ["lasso"])
     with pytest.raises(InputError, match="same k"):
         backtest.run(cells, ["regression"])
+    with pytest.raises(InputError, match="appears twice"):
+        backtest.run([cells[0], resample(2, FULL, 20, 2, [10])], ["regression"])
+
+
+def test_plot_averages_every_method_over_the_same_groups():
+    from bayes_passk.plots import plot_backtest
+
+    summary = pd.DataFrame(
+        {
+            "method": ["a", "b"] * 2,
+            "design": "d",
+            "group": ["easy", "easy", "hard", "hard"],
+            "budget": 10,
+            "k": 100,
+            "mse": [1.0, 2.0, 100.0, np.nan],  # method b failed on the hard group
+            "coverage": np.nan,
+        }
+    )
+    figure = plot_backtest(summary, "mse")
+    lines = {line.get_label(): line.get_ydata().tolist() for line in figure.axes[0].lines}
+    assert lines == {"a": [1.0], "b": [2.0]}  # not a = 50.5, averaged over both groups
+    assert "1 group/budget cells left out" in figure.axes[0].get_title()
+    # A metric no method reports draws nothing and says so.
+    empty = plot_backtest(summary, "coverage")
+    assert (
+        not empty.axes[0].lines
+        and "no method reports coverage" in empty.axes[0].texts[0].get_text()
+    )
 
 
 def test_cli_backtest_json_and_outputs(tmp_path, capsys):
@@ -179,6 +270,12 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
         )
         assert row["difference"] == pytest.approx(mine - theirs)
         assert row["lower"] <= row["difference"] <= row["upper"]
+    # A rerun into the same folder without --reference leaves no paired.csv of the first run.
+    rerun = argv[: argv.index("--reference")] + argv[argv.index("--reference") + 2 :]
+    assert cli.main(rerun) == 0
+    capsys.readouterr()
+    assert not (out / "paired.csv").exists()
+    assert (out / "backtest.csv").exists() and (out / "summary.csv").exists()
 
 
 @pytest.mark.parametrize(
@@ -190,6 +287,10 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
         (["--dataset", "pythia-math", "--budgets", "20000"], "exceeds the 10000 attempts"),
         (["--dataset", "nowhere.csv"], "file not found"),
         (["--dataset", "pythia-math", "--reference", "lasso"], "'lasso' is not one of --methods"),
+        (["--dataset", "pythia-math", "--budgets", "10", "10"], "--budgets names 10 twice"),
+        (["--dataset", "pythia-math", "--k", "100", "100"], "--k names 100 twice"),
+        (["--dataset", "bon-jailbreak"], "use --design resample"),
+        (["--design", "synthetic", "--problems", "1e12"], "more than 10^8 entries"),
     ],
 )
 def test_cli_backtest_bad_input_exits_2_without_output(tmp_path, capsys, argv, message):

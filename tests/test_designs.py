@@ -72,9 +72,15 @@ def test_synthetic_truth_matches_the_drawn_problems():
 
 
 def test_bad_arguments_are_clear_errors():
-    with pytest.raises(InputError, match="budget and replicates"):
+    with pytest.raises(InputError, match="budget, replicates and problems"):
         designs.resample(0, FULL, budget=0, replicates=2, ks=KS)
     with pytest.raises(InputError, match="positive integer"):
         designs.resample(0, FULL, budget=5, replicates=2, ks=[0])
+    with pytest.raises(InputError, match="positive integer"):
+        designs.resample(0, FULL, budget=5, replicates=2, ks=[10, 2.5])  # not truncated to 2
+    with pytest.raises(InputError, match="k values repeat"):
+        designs.resample(0, FULL, budget=5, replicates=2, ks=[10, 10])
+    with pytest.raises(InputError, match="more than 10\\^8 entries"):
+        designs.synthetic(0, "scaled-beta", 0.1, 1.0, 0.5, 10**12, 10, 1, KS)
     with pytest.raises(InputError, match="scaled-beta"):
         designs.synthetic(0, "normal", 0.1, 1.0, 0.5, 10, 10, 1, KS)

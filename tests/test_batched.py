@@ -104,3 +104,7 @@ def test_split_r_hat_matches_arviz():
     draws = rng.normal(size=(3, 400)) + np.array([[0.0], [0.1], [0.3]])
     expected = float(az.rhat(draws, method="split"))
     assert float(split_r_hat(jnp.asarray(draws))) == pytest.approx(expected, rel=1e-10)
+    # Chains stuck at one value each (no within-chain variance) are unconverged, not NaN.
+    stuck = jnp.asarray(np.repeat([[0.0], [1.0]], 10, axis=1))
+    assert float(split_r_hat(stuck)) == np.inf
+    assert float(split_r_hat(jnp.zeros((2, 10)))) == np.inf

@@ -65,6 +65,11 @@ from bayes_passk.functionals import log_binomial
 from bayes_passk.hierarchy import distinct_rows
 
 POLICIES = ("uniform", "dynamic", "bayes")
+MAX_STEP = 4096
+"""Most attempts `bayes` weighs for one problem in one batch (memory grows with it)."""
+GAIN_FLOOR = 1e-15
+GAIN_RELATIVE_FLOOR = 1e-9
+"""`bayes` treats a gain below max(GAIN_FLOOR, GAIN_RELATIVE_FLOOR x the largest) as none."""
 GRID = jnp.linspace(-100.0, 15.0, 800)  # logit p: p from 4e-44 to 1 - 3e-7, steps of 0.14
 
 
@@ -120,8 +125,13 @@ def bayes(
 ) -> np.ndarray:
     """Greedy steps to the largest expected reduction of the posterior variance of pass@k.
 
+    Problem i's steps reach min(budget, max(64, 8 budget / P), `MAX_STEP`) attempts, and a
+    gain below max(`GAIN_FLOOR`, `GAIN_RELATIVE_FLOOR` x the largest) counts as none. What the
+    steps cannot place (no gain left, or the informative problems at their last step) goes as
+    `dynamic` would give it: to the problems with the fewest successes.
+
     Args:
-        rng: random generator (spreads a budget left when every gain is exhausted).
+        rng: random generator (breaks ties; places what the gains leave, as `dynamic`).
         n: attempts so far, shape (P,).
         c: successes so far, shape (P,).
         budget: attempts to allocate.
@@ -133,7 +143,7 @@ def bayes(
             pass@K); by default only problem i's own S_i counts (see the module docstring).
     """
     n, c = np.asarray(n), np.asarray(c)
-    cap = min(budget, max(64, 8 * -(-budget // n.size)))
+    cap = min(budget, max(64, 8 * -(-budget // n.size)), MAX_STEP)
     steps = np.unique(np.round(np.geomspace(1, cap, 16)).astype(np.int64))
     rows = distinct_rows(n, c)
     n_rows, c_rows, weights = jnp.asarray(rows.n), jnp.asarray(rows.c), jnp.asarray(rows.weight)
@@ -150,19 +160,22 @@ def bayes(
     )[rows.index]
     levels = np.concatenate([[0], steps])
     gains = np.concatenate([np.zeros((n.size, 1)), gains], axis=1)
+    # Gains below this are rounding noise, and no reason to prefer one problem to another.
+    negligible = max(GAIN_FLOOR, GAIN_RELATIVE_FLOOR * float(np.max(gains)))
     next_attempts = np.zeros(n.size, dtype=np.int64)
     level = np.zeros(n.size, dtype=np.int64)
 
     def entry(i):
         step = levels[level[i] + 1] - levels[level[i]]
-        return (-(gains[i, level[i] + 1] - gains[i, level[i]]) / step, rng.random(), i)
+        gain = gains[i, level[i] + 1] - gains[i, level[i]]
+        return (-gain / step if gain > negligible else 0.0, rng.random(), i)
 
     heap = [entry(i) for i in range(n.size)]
     heapq.heapify(heap)
     left = budget
     while left > 0 and heap:
         rate, _, i = heapq.heappop(heap)
-        if rate >= 0:  # no gain anywhere: what is left is spread evenly
+        if rate >= 0:  # no gain left anywhere: the rest goes as `dynamic` would give it
             break
         give = min(levels[level[i] + 1] - levels[level[i]], left)
         next_attempts[i] += give
@@ -171,7 +184,7 @@ def bayes(
         if level[i] + 1 < len(levels):
             heapq.heappush(heap, entry(i))
     if left > 0:
-        next_attempts += uniform(rng, n + next_attempts, c, left)
+        next_attempts += dynamic(rng, n + next_attempts, c, left)
     return next_attempts
 
 
@@ -374,6 +387,14 @@ def simulate(
     unknown = sorted(set(policies) - set(POLICIES))
     if unknown:
         raise InputError(f"unknown policies {unknown}; choose from {', '.join(POLICIES)}")
+    for name, values in (("policies", policies), ("budgets", budgets)):
+        if len(set(values)) < len(values):
+            raise InputError(f"{name} repeat: {list(values)}")
+    if rounds < 2 and set(policies) - {"uniform"}:
+        raise InputError(
+            "with one round every policy is uniform (the first round always is); "
+            "use at least 2 rounds to compare policies"
+        )
     problems = full.num_problems
     if min(budgets) < rounds * problems:
         raise InputError(

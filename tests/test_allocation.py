@@ -80,11 +80,16 @@ def test_outcome_streams_are_independent_of_the_policies_generators():
     firsts = [stream.random() for row in streams for stream in row]
     others = [np.random.default_rng([seed, budget]).random()]
     others += [np.random.default_rng([seed, budget, j]).random() for j in range(4)]
-    others += [
-        np.random.default_rng([seed, budget, r, i]).random() for r in range(3) for i in range(4)
-    ]
     assert len(set(firsts)) == len(firsts) == 12
     assert not set(firsts) & set(others)
+    # What stream (r, i) is: the entropy padded to 4 words, then the spawn keys. Only a
+    # six-word list seed can meet it, and simulate builds none.
+    padded = [
+        np.random.default_rng([seed, budget, 0, 0, r, i]).random()
+        for r in range(3)
+        for i in range(4)
+    ]
+    assert padded == firsts
 
 
 def _exact_gain(a, b, n, c, k, m):
@@ -196,6 +201,31 @@ def test_bayes_spends_the_budget_where_pass_at_k_is_uncertain():
     assert given[5] == 0
     # Among the unsolved, the one with the fewest attempts is the most uncertain.
     assert given[0] >= given[2]
+
+
+def test_bayes_leaves_nothing_to_problems_it_has_nothing_to_learn_from():
+    params = BetaParams(jnp.full(50, 0.3), jnp.full(50, 3.0))
+    rng = np.random.default_rng(0)
+    # One unsolved problem among half-solved ones: it takes the whole budget, also beyond its
+    # last step (672 attempts), where the rest goes as dynamic sampling gives it.
+    n, c = np.full(12, 50), np.array([0] + [25] * 11)
+    given = allocation.bayes(rng, n, c, 1000, BETA, params, 10_000)
+    assert given.tolist() == [1000] + [0] * 11
+    # Solved problems alike, with gains of ~1e-120: spread evenly, not piled on one.
+    same = allocation.bayes(rng, np.full(5, 20), np.full(5, 20), 12, BETA, params, 10_000)
+    assert same.sum() == 12 and same.max() - same.min() <= 1
+
+
+def test_simulate_refuses_what_it_cannot_compare():
+    from bayes_passk.data import PassData
+
+    full = PassData.from_counts(list("abcd"), n=[100] * 4, c=[0, 1, 5, 50])
+    with pytest.raises(InputError, match="use at least 2 rounds"):
+        allocation.simulate(0, full, [40], 100, ["uniform", "dynamic"], 2, rounds=1)
+    with pytest.raises(InputError, match="policies repeat"):
+        allocation.simulate(0, full, [40], 100, ["dynamic", "dynamic"], 2)
+    with pytest.raises(InputError, match="budgets repeat"):
+        allocation.simulate(0, full, [40, 40], 100, ["dynamic"], 2)
 
 
 def test_allocate_checks_its_input():

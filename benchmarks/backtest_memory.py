@@ -6,9 +6,11 @@
 
 Runs ``bayes-passk backtest`` in this process (Pythia 12B, subsample design, 100 attempts per
 problem, the default Bayesian method) and prints the wall time and the peak resident memory
-of the process (``ru_maxrss``). The batch runs chunk by chunk and keeps only per-fit summaries,
-so memory depends on the chunk, not on the number of fits; short chains keep the 1,000 fits
-affordable on a small CPU (draws add only chains x samples x 3 numbers per fit).
+of the process (``ru_maxrss``: host memory only), and on an accelerator also the device's peak
+bytes in use (``memory_stats()["peak_bytes_in_use"]``; JAX reports none on CPU). The batch
+runs chunk by chunk and keeps only per-fit summaries, so memory depends on the chunk, not on
+the number of fits; short chains keep the 1,000 fits affordable on a small CPU (draws add only
+chains x samples x 3 numbers per fit).
 """
 
 import argparse
@@ -21,7 +23,7 @@ import jax
 
 from bayes_passk.cli import main
 
-parser = argparse.ArgumentParser()
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--small", action="store_true")
 parser.add_argument("--replicates", type=int, default=1000)
 parser.add_argument("--warmup", type=int, default=50)
@@ -67,3 +69,10 @@ print(
     f"\nexit code {code}, {replicates} fits in {seconds:.0f} s ({replicates / seconds:.2f} fits/s)"
 )
 print(f"peak resident memory: {peak:.0f} MiB (after imports and data: {before:.0f} MiB)")
+stats = jax.devices()[0].memory_stats()  # None on CPU
+if isinstance(stats, dict) and "peak_bytes_in_use" in stats:
+    device = jax.devices()[0]
+    print(
+        f"peak {device.platform} memory in use: {stats['peak_bytes_in_use'] / 2**20:.0f} MiB "
+        f"({device.device_kind}, device 0)"
+    )

@@ -10,10 +10,14 @@ problem, truth from all of them) and 6 Best-of-N jailbreaking models (resample d
 fresh Bernoulli attempts at each prompt's full-data rate, exact truth; Llama 3 8B IT is left
 out, it has no power law). Every method forecasts pass@k on the same replicates. For each
 Bayesian method and each baseline the script counts the (model, budget) cells where the
-Bayesian posterior mean has the lower MSE of pass@10,000, and the coverage of the 90% intervals.
+Bayesian posterior mean has the lower MSE of pass@10,000 (over the replicates both forecast),
+and the coverage of the 90% intervals. Failed fits (NaN estimates) are left out everywhere and
+counted. With --out, backtest.csv appears only once every method is done; until then the
+methods done so far are in backtest.csv.partial.
 """
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -69,15 +73,24 @@ def forecast_all() -> pd.DataFrame:
                 ),
             )
         )
-        if args.out:  # keep what is done so far
+        if args.out:  # keep what is done so far, under a name that does not look complete
             Path(args.out).mkdir(parents=True, exist_ok=True)
-            pd.concat(frames).to_csv(Path(args.out) / "backtest.csv", index=False)
+            pd.concat(frames).to_csv(Path(args.out) / "backtest.csv.partial", index=False)
+    if args.out:
+        os.replace(Path(args.out) / "backtest.csv.partial", Path(args.out) / "backtest.csv")
     print(f"wall {time.perf_counter() - start:.0f} s")
     return pd.concat(frames, ignore_index=True)
 
 
 table = pd.read_csv(args.table) if args.table else forecast_all()
 args.bayes = [m for m in table["method"].unique() if m.startswith("bayes-")]
+missing = [m for m in METHODS if m not in set(table["method"])]
+if missing or not args.bayes:
+    parser.error(
+        f"{args.table or 'the backtest'} has no rows for "
+        + ", ".join(missing + ([] if args.bayes else ["any bayes-* method"]))
+        + f"; this report needs one bayes-* method and every baseline: {', '.join(METHODS)}"
+    )
 args.k = sorted(table["k"].unique())
 summary = backtest.summarize(table, seed=args.seed)
 if args.out:
@@ -101,14 +114,20 @@ for (design, group), row in mse.iterrows():
 print(f"\nCells where the Bayesian posterior mean has the lower MSE of pass@{target}\n")
 print("| Bayesian method | " + " | ".join(METHODS) + " |")
 print("|---|" + "---|" * len(METHODS))
+# Per replicate, so that each pair is compared on the replicates both methods forecast.
+squared = (
+    table[(table["k"] == target) & np.isfinite(table["estimate"])]
+    .assign(squared=lambda t: (t["estimate"] - t["truth"]) ** 2)
+    .pivot_table(index=["design", "group", "replicate"], columns="method", values="squared")
+    .reindex(columns=methods)
+)
 for bayes in args.bayes:
-    wins = [(mse[bayes] < mse[baseline]).mean() for baseline in METHODS]
-    counts = [int((mse[bayes] < mse[baseline]).sum()) for baseline in METHODS]
-    print(
-        f"| {bayes} | "
-        + " | ".join(f"{w:.0%} ({n}/{len(mse)})" for w, n in zip(wins, counts, strict=True))
-        + " |"
-    )
+    entries = []
+    for baseline in METHODS:
+        both = squared[[bayes, baseline]].dropna().groupby(level=["design", "group"]).mean()
+        lower = int((both[bayes] < both[baseline]).sum())
+        entries.append(f"{lower / max(len(both), 1):.0%} ({lower}/{len(both)})")
+    print(f"| {bayes} | " + " | ".join(entries) + " |")
 
 print(f"\nCoverage of the {config.ci:.0%} intervals for pass@{target}\n")
 print(
@@ -124,11 +143,15 @@ for bayes in args.bayes:
             f"{row.failed} | {row.divergent_fits} | {row.unconverged_fits} |"
         )
     part = table[(table["method"] == bayes) & (table["k"] == target)]
-    covered = ((part["lower"] <= part["truth"]) & (part["truth"] <= part["upper"])).to_numpy()
+    # As in backtest.summarize: failed fits (NaN estimate) and missing intervals left out.
+    ok = part[np.isfinite(part["estimate"])]
+    ok = ok[np.isfinite(ok[["lower", "upper", "truth"]]).all(axis=1)]
+    covered = ((ok["lower"] <= ok["truth"]) & (ok["truth"] <= ok["upper"])).to_numpy()
     se = np.sqrt(covered.mean() * (1 - covered.mean()) / len(covered))
     print(
         f"| {bayes} | all | all | **{covered.mean():.3f}** (+- {se:.3f}, {len(covered)} "
-        f"intervals) | {(part['upper'] - part['lower']).mean():.3f} | | "
+        f"intervals) | {(ok['upper'] - ok['lower']).mean():.3f} | "
+        f"{int((~np.isfinite(part['estimate'])).sum())} | "
         f"{int((part['divergences'] > 0).sum())} | {int((part['r_hat_max'] > 1.01).sum())} |"
     )
 

@@ -3,6 +3,7 @@ problem, and compare the pass@10000 forecast with the truth from all 10,000 atte
 
     python benchmarks/pythia_forecasts.py                 # 7 models x 2 priors, ~10 min on 2 cores
     python benchmarks/pythia_forecasts.py --models "Pythia 12B" --priors kumaraswamy  # one fit
+    python benchmarks/pythia_forecasts.py --small   # Pythia 70M and 12B, 2 chains x (300 + 300)
 """
 
 import argparse
@@ -13,17 +14,27 @@ import warnings
 import bayes_passk as bp
 from bayes_passk.estimators import mean_pass_at_k
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--models", nargs="*", default=bp.datasets.load("pythia-math").groups)
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--models", nargs="*", default=None, help="default: all 7 (2 with --small)")
 parser.add_argument("--priors", nargs="*", default=["scaled-beta", "kumaraswamy"])
 parser.add_argument("--attempts", type=int, default=100)
 parser.add_argument("--k", type=int, default=10_000)
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument(
+    "--small",
+    action="store_true",
+    help="Pythia 70M and 12B unless --models, 2 chains x (300 + 300) instead of 4 x (1000 + 1000)",
+)
 args = parser.parse_args()
+if args.models is None:
+    small_models = ["Pythia 70M", "Pythia 12B"]
+    args.models = small_models if args.small else bp.datasets.load("pythia-math").groups
+chains, warmup, samples = (2, 300, 300) if args.small else (4, 1000, 1000)
 
 print(
     f"# {platform.node()} {platform.processor() or platform.machine()}, "
-    f"{time.strftime('%Y-%m-%d')}, attempts={args.attempts}, k={args.k}, seed={args.seed}"
+    f"{time.strftime('%Y-%m-%d')}, attempts={args.attempts}, k={args.k}, seed={args.seed}, "
+    f"{chains} chains x ({warmup} + {samples})"
 )
 header = (
     "model",
@@ -51,7 +62,15 @@ for model in args.models:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", bp.ConvergenceWarning)
-            result = bp.fit(data, prior=prior, seed=args.seed, progress=False)
+            result = bp.fit(
+                data,
+                prior=prior,
+                seed=args.seed,
+                chains=chains,
+                warmup=warmup,
+                samples=samples,
+                progress=False,
+            )
         seconds = time.perf_counter() - start
         f = result.forecast([args.k], ci=0.9)
         d = result.diagnostics()

@@ -644,7 +644,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     summary = backtest.summarize(table, seed=args.seed)
     paired = None
     if args.reference is not None:
-        paired = backtest.paired_differences(table, args.reference, seed=args.seed)
+        paired = backtest.paired_differences(table, args.reference)
     if out is not None:
         extra = {} if paired is None else {"paired.csv": paired}
         _write_scored(
@@ -659,7 +659,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     columns = ["method", "group", "budget", "k", "mse", "abs_error", "coverage", "width", "failed"]
     print(format_table(columns, _text_rows(summary[columns])))
     if paired is not None and len(paired):
-        print(f"\nMSE minus {args.reference}'s on the same replicates (90% paired bootstrap):")
+        print(f"\nMSE minus {args.reference}'s on the same replicates (90% paired t interval):")
         paired_columns = ["method", "group", "budget", "k", "difference", "lower", "upper", "ratio"]
         print(format_table(paired_columns, _text_rows(paired[paired_columns])))
     return 0
@@ -1037,7 +1037,7 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     paired_columns = ["method", "budget", "k", "difference", "lower", "upper", "ratio"]
     paired = pd.DataFrame(columns=paired_columns)
     if "dynamic" in args.policies and len(set(args.policies)) > 1:
-        paired = backtest.paired_differences(table, reference="dynamic", seed=args.seed)
+        paired = backtest.paired_differences(table, reference="dynamic")
     if out is not None:
         extra = {"against_dynamic.csv": paired} if len(paired) else {}
         _write_scored(
@@ -1065,7 +1065,7 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
 
     print(format_table(["policy", *columns[1:]], _text_rows(summary[columns])))
     if len(paired):
-        print("\nMSE minus dynamic sampling's, on the same outcomes (90% paired bootstrap):")
+        print("\nMSE minus dynamic sampling's, on the same outcomes (90% paired t interval):")
         print(format_table(["policy", *paired_columns[1:]], _text_rows(paired[paired_columns])))
     return 0
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from bayes_passk import backtest, cli
 from bayes_passk.baselines import fit_baseline
@@ -91,8 +92,9 @@ def test_paired_differences_pair_replicates():
     assert row["difference"] == pytest.approx(np.mean(m**2 - ref**2))
     assert row["ratio"] == pytest.approx(np.mean(m**2) / np.mean(ref**2))
     differences = m**2 - ref**2
-    assert differences.min() <= row["lower"] <= row["difference"] <= row["upper"]
-    assert row["upper"] <= differences.max()
+    half = stats.t.ppf(0.95, 3) * differences.std(ddof=1) / 2  # t with 3 df, sqrt(4) = 2
+    assert row["lower"] == pytest.approx(differences.mean() - half, rel=1e-12)
+    assert row["upper"] == pytest.approx(differences.mean() + half, rel=1e-12)
     # A method against itself: no difference, and an interval of width zero.
     same = pd.concat(
         [table[table.method == "ref"], table[table.method == "ref"].assign(method="x")]

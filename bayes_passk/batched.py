@@ -63,7 +63,7 @@ class BatchConfig(NamedTuple):
     max_tree_depth: int = 8
     forecast_draws: int = 200
     ci: float = 0.9
-    chunk: int | None = None  # datasets per program call; None: 4 per CPU device, 128 per GPU
+    chunk: int | None = None  # datasets per program call; None: 1 per CPU device, 128 per GPU
 
 
 DEFAULT_CONFIG = BatchConfig()
@@ -271,9 +271,11 @@ def default_chunk(devices) -> int:
     """Datasets per program call when `BatchConfig.chunk` is None.
 
     A vmapped NUTS step lasts as long as the slowest lane, so lanes beyond what the hardware
-    runs in parallel only add waiting: a few per CPU core, many on a GPU.
+    runs in parallel only add waiting: one dataset per CPU device (on 2 cores, 8 replicates
+    took 1.3-1.4 times as long in chunks of 4 per device; benchmarks/RESULTS.md), many on a
+    GPU.
     """
-    per_device = 4 if devices[0].platform == "cpu" else 128
+    per_device = 1 if devices[0].platform == "cpu" else 128
     return per_device * len(devices)
 
 

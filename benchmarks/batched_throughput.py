@@ -8,7 +8,13 @@
 The replicates: Pythia 12B on MATH subsampled to 100 attempts per problem, one seed each. Both
 arms run the same `fit_one` (same padding, same settings) through `fit_batch`: the batch arm with
 ``chunk = replicates`` (one program, vmapped, batch sharded over ``jax.devices()``), the loop arm
-with ``chunk = 1`` (one jitted fit at a time, called from Python). Each arm is compiled first on
+with ``chunk = 1`` (one jitted fit at a time, called from Python; with several devices its chunk
+is padded to the device count, and the copies are dropped). A third arm is what a user writes
+without the engine: a loop of `bayes_passk.fit` (NumPyro's MCMC, its chains in parallel over the
+devices) and `forecast`, same chains, draws and target acceptance. The fourth is the loop at its
+best on this engine: each replicate's chains as separate one-chain lanes, one per device (a
+chunk of ``chains`` copies of the replicate with ``chains = 1``), so no device idles or fits a
+dropped copy (pooling the lanes' draws would give the fit). Each arm is compiled first on
 the same data, then timed; compile times are printed apart. Peak resident memory of the process
 is printed at the end (``ru_maxrss``).
 """
@@ -53,10 +59,17 @@ print(
 rows = 16 * -(-int((rows_and_weights(cell.n, cell.c)[2] > 0).sum(axis=1).max()) // 16)
 
 
+def program_size(chunk: int, count: int) -> int:
+    """Datasets per program call when `fit_batch` cuts ``count`` datasets into ``chunk``s."""
+    size = -(-count // -(-count // chunk))
+    return -(-size // jax.device_count()) * jax.device_count()
+
+
 def timed(chunk: int, count: int):
     cfg = config._replace(chunk=chunk)
+    first = min(program_size(chunk, count), count)
     start = time.perf_counter()
-    fit_batch(0, cell.n[:chunk], cell.c[:chunk], ks, config=cfg, rows=rows)  # compile + 1 chunk
+    fit_batch(0, cell.n[:first], cell.c[:first], ks, config=cfg, rows=rows)  # compile + 1 chunk
     compile_seconds = time.perf_counter() - start
     start = time.perf_counter()
     summary = fit_batch(1, cell.n[:count], cell.c[:count], ks, config=cfg, rows=rows)
@@ -67,19 +80,63 @@ arms = []
 for chunk in args.chunk or [replicates]:
     compile_b, seconds_b, batch = timed(chunk, replicates)
     arms.append((f"vmapped batch, chunk {chunk}", compile_b, seconds_b, replicates))
+
+
+def fit_forecast(i: int) -> float:
+    """`bayes_passk.fit` and `forecast` on replicate i: its posterior mean of pass@10000."""
+    data = bp.PassData.from_counts([str(j) for j in range(cell.n.shape[1])], cell.n[i], cell.c[i])
+    fit = bp.fit(
+        data,
+        chains=config.chains,
+        warmup=config.warmup,
+        samples=config.samples,
+        target_accept=config.target_accept,
+        seed=i,
+        progress=False,
+        check=False,
+    )
+    return float(fit.forecast(ks).mean[-1])
+
+
 if not args.no_loop:
     compile_l, seconds_l, loop = timed(1, replicates)
-    arms.append(("loop of single fits", compile_l, seconds_l, replicates))
+    arms.append(("loop of single fits (engine, chunk 1)", compile_l, seconds_l, replicates))
+    start = time.perf_counter()
+    fit_forecast(0)
+    compile_f = time.perf_counter() - start
+    start = time.perf_counter()
+    fit_means = [fit_forecast(i) for i in range(replicates)]
+    seconds_f = time.perf_counter() - start
+    arms.append(("loop of bp.fit + forecast", compile_f, seconds_f, replicates))
+    one_chain = config._replace(chains=1, chunk=config.chains)
+    lanes = [i for i in range(replicates) for _ in range(config.chains)]
+
+    def chains_as_lanes(i: int, seed: int):
+        pick = lanes[i * config.chains : (i + 1) * config.chains]
+        return fit_batch(seed, cell.n[pick], cell.c[pick], ks, config=one_chain, rows=rows)
+
+    start = time.perf_counter()
+    chains_as_lanes(0, 0)
+    compile_c = time.perf_counter() - start
+    start = time.perf_counter()
+    lane_means = [chains_as_lanes(i, 1).mean[:, 1].mean() for i in range(replicates)]
+    seconds_c = time.perf_counter() - start
+    arms.append(("loop, one chain per device", compile_c, seconds_c, replicates))
 
 print("\n| arm | compile + first chunk s | timed s | fits | fits/s |")
 print("|---|---|---|---|---|")
 for name, compile_s, seconds, fits in arms:
     print(f"| {name} | {compile_s:.1f} | {seconds:.1f} | {fits} | {fits / seconds:.2f} |")
 if not args.no_loop:
-    for name, _, seconds, _ in arms[:-1]:
-        print(f"\nthroughput ratio, {name} / loop: {seconds_l / seconds:.2f}")
+    print()
+    for name, _, seconds, _ in arms[:-3]:
+        print(f"throughput ratio, {name} / engine loop: {seconds_l / seconds:.2f}")
+        print(f"throughput ratio, {name} / bp.fit loop: {seconds_f / seconds:.2f}")
+        print(f"throughput ratio, {name} / one-chain-per-device loop: {seconds_c / seconds:.2f}")
     print(
-        f"mean pass@10000, batch {batch.mean[:, 1].mean():.4f}, loop {loop.mean[:, 1].mean():.4f}"
+        f"mean pass@10000, batch {batch.mean[:, 1].mean():.4f}, engine loop "
+        f"{loop.mean[:, 1].mean():.4f}, bp.fit loop {np.mean(fit_means):.4f}, "
+        f"one-chain-per-device loop {np.mean(lane_means):.4f}"
     )
 print(
     f"max r_hat over the batch: {np.max(batch.r_hat_max):.3f}, "

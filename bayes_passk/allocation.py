@@ -128,7 +128,8 @@ def bayes(
     Problem i's steps reach min(budget, max(64, 8 budget / P), `MAX_STEP`) attempts, and a
     gain below max(`GAIN_FLOOR`, `GAIN_RELATIVE_FLOOR` x the largest) counts as none. What the
     steps cannot place (no gain left, or the informative problems at their last step) goes as
-    `dynamic` would give it: to the problems with the fewest successes.
+    `dynamic` would give it: to the problems with the fewest successes. Problems with the same
+    n and c share what they get evenly.
 
     Args:
         rng: random generator (breaks ties; places what the gains leave, as `dynamic`).
@@ -185,7 +186,22 @@ def bayes(
             heapq.heappush(heap, entry(i))
     if left > 0:
         next_attempts += dynamic(rng, n + next_attempts, c, left)
-    return next_attempts
+    return _spread_over_alike(rng, next_attempts, rows.index)
+
+
+def _spread_over_alike(rng: np.random.Generator, given: np.ndarray, row_of: np.ndarray):
+    """Spread what the problems of one (n, c) row got together evenly over them.
+
+    Alike problems are exchangeable, and the greedy steps would give one of them 41 attempts
+    and the next 30 only because the step grid is coarse.
+    """
+    spread = np.zeros_like(given)
+    for row in np.unique(row_of):
+        members = np.flatnonzero(row_of == row)
+        share, extra = divmod(int(given[members].sum()), members.size)
+        spread[members] = share
+        spread[rng.permutation(members)[:extra]] += 1
+    return spread
 
 
 def _grid_log_prior(family: PriorFamily, params) -> jax.Array:

@@ -214,6 +214,10 @@ def test_bayes_leaves_nothing_to_problems_it_has_nothing_to_learn_from():
     # Solved problems alike, with gains of ~1e-120: spread evenly, not piled on one.
     same = allocation.bayes(rng, np.full(5, 20), np.full(5, 20), 12, BETA, params, 10_000)
     assert same.sum() == 12 and same.max() - same.min() <= 1
+    # Unsolved problems alike share evenly (the greedy steps alone gave 41, 33 or 30 each).
+    n, c = np.full(20, 100), np.array([0] * 14 + [3, 10, 20, 40, 60, 90])
+    given = allocation.bayes(rng, n, c, 500, BETA, params, 10_000)
+    assert given.sum() == 500 and given[:14].max() - given[:14].min() <= 1
 
 
 def test_simulate_refuses_what_it_cannot_compare():

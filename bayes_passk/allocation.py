@@ -320,8 +320,9 @@ def allocate(
     raise InputError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
 
 
-def _counter(say: Callable[[str], None], label: str) -> Callable[[int, int], None]:
-    """Return a `fit_batch` progress callback that says '<label>: done/total fits'."""
+def _counter(say: Callable[[str], None], label: str, total: int) -> Callable[[int, int], None]:
+    """Say '<label>: 0/total fits' now; return a `fit_batch` callback saying 'done/total'."""
+    say(f"{label}: 0/{total} fits")
     return lambda done, total: say(f"{label}: {done}/{total} fits")
 
 
@@ -450,7 +451,7 @@ def simulate(
                 else:
                     label = f"{policy}, budget {budget}, round {r + 1}: refit"
                     fitted = fit_batch(
-                        seed + r, n, c, (k,), family, config, progress=_counter(say, label)
+                        seed + r, n, c, (k,), family, config, progress=_counter(say, label, len(n))
                     )
                     draws = fitted.hyper_draws
                     given = np.stack(
@@ -474,7 +475,9 @@ def simulate(
         n_all = np.concatenate([finals[p][0] for p in policies])
         c_all = np.concatenate([finals[p][1] for p in policies])
         label = f"budget {budget}: final fits of {len(policies)} policies x {replicates} replicates"
-        summary = fit_batch(seed, n_all, c_all, (k,), family, config, progress=_counter(say, label))
+        summary = fit_batch(
+            seed, n_all, c_all, (k,), family, config, progress=_counter(say, label, len(n_all))
+        )
         for p_index, policy in enumerate(policies):
             part = slice(p_index * replicates, (p_index + 1) * replicates)
             frames.append(

@@ -144,6 +144,7 @@ def _run_bayes(cells, method, seed, config, say) -> pd.DataFrame:
     def chunk_done(done, total):
         say(f"{method}: {done}/{total} fits")
 
+    say(f"{method}: fitting {len(n)} datasets (the first chunk compiles)")
     summary = fit_batch(
         seed, n, c, ks, prior=method.removeprefix("bayes-"), config=config, progress=chunk_done
     )

@@ -245,9 +245,18 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_sampler_arguments(parser, chains: int, warmup: int, samples: int) -> None:
     parser.add_argument("--seed", type=seed_int, default=0, help="random seed (0)")
-    parser.add_argument("--chains", type=positive_int, default=chains, help="NUTS chains")
-    parser.add_argument("--warmup", type=positive_int, default=warmup, help="warm-up draws")
-    parser.add_argument("--samples", type=positive_int, default=samples, help="kept draws")
+    parser.add_argument(
+        "--chains", type=positive_int, default=chains, help=f"NUTS chains ({chains})"
+    )
+    parser.add_argument(
+        "--warmup", type=positive_int, default=warmup, help=f"warm-up draws per chain ({warmup})"
+    )
+    parser.add_argument(
+        "--samples",
+        type=positive_int,
+        default=samples,
+        help=f"kept draws per chain ({samples}; at least 4)",
+    )
     parser.add_argument(
         "--target-accept",
         type=probability,
@@ -288,9 +297,17 @@ def run_forecast(args: argparse.Namespace) -> int:
     else:
         data = load_input(source, args.format, group)
     ks = np.array(args.k if args.k else DEFAULT_KS, dtype=np.int64)
+    # The plot draws a curve: forecast on a fine grid too, and report the k asked for.
+    wanted, ks = ks, (_plotting_grid(ks) if out is not None else ks)
 
     writers = {}
     if method.startswith("bayes-"):
+        print(
+            f"{PROG}: fitting {method} to {data.num_problems} problems, {args.chains} chains x "
+            f"({args.warmup} + {args.samples}) draws (compiling takes part of a first run)",
+            file=sys.stderr,
+            flush=True,
+        )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", bp.ConvergenceWarning)
             result = bp.fit(
@@ -312,13 +329,14 @@ def run_forecast(args: argparse.Namespace) -> int:
         forecast = fitted.forecast(ks, ci=args.ci, bootstrap=args.bootstrap or 0, seed=args.seed)
 
     label = data.groups[0] or Path(source).stem
-    true_values = None if truth is None else mean_pass_at_k(truth, ks)
+    plotted, forecast = forecast, _at_ks(forecast, wanted)
+    true_values = None if truth is None else mean_pass_at_k(truth, wanted)
     if out is not None:
         table = forecast.to_frame()
         if true_values is not None:
             table["truth"] = true_values
-        curves = None if true_values is None else {label: (ks, true_values)}
-        figure = plot_forecast({label: forecast}, truth=curves, title=f"{label}, {method}")
+        curves = None if truth is None else {label: (ks, mean_pass_at_k(truth, ks))}
+        figure = plot_forecast({label: plotted}, truth=curves, title=f"{label}, {method}")
         writers[out / "forecast.csv"] = lambda path: table.to_csv(path, index=False)
         writers[out / "forecast.png"] = lambda path: save_figure(figure, path)
         _write_all(writers)
@@ -327,6 +345,22 @@ def run_forecast(args: argparse.Namespace) -> int:
         return 0
     _print_forecast(source, data, forecast, true_values)
     return 0
+
+
+def _plotting_grid(ks: np.ndarray) -> np.ndarray:
+    """Return the k asked for and 25 log-spaced k between their extremes, sorted."""
+    low, high = np.log10(ks.min()), np.log10(ks.max())
+    grid = np.round(np.logspace(low, high, 25)).astype(np.int64)
+    return np.unique(np.concatenate([ks, grid]))
+
+
+def _at_ks(forecast, ks: np.ndarray):
+    """Return the rows of ``forecast`` at ``ks``, in their order (the grid holds each)."""
+    rows = np.array([np.flatnonzero(forecast.k == k)[0] for k in ks])
+    per_k = ("k", "mean", "median", "lower", "upper", "mcse", "mcse_lower", "mcse_upper")
+    return forecast._replace(
+        **{name: getattr(forecast, name)[rows] for name in per_k + ("unbiased",)}
+    )
 
 
 def forecast_methods() -> list[str]:
@@ -546,22 +580,50 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--groups", nargs="+", help="groups to backtest (default: all)")
     parser.add_argument("--format", choices=data_module.FORMATS, default="auto")
-    parser.add_argument("--design", choices=DESIGNS, default="subsample")
+    parser.add_argument(
+        "--design",
+        choices=DESIGNS,
+        default="subsample",
+        help="subsample: BUDGET of each problem's recorded attempts, truth from all of them (k "
+        "up to the fewest attempts); resample: fresh attempts at each problem's rate, exact "
+        "truth; synthetic: rates from a known prior (default: subsample)",
+    )
     parser.add_argument(
         "--synthetic-prior",
         choices=["scaled-beta", "kumaraswamy"],
         default="scaled-beta",
         help="family of the synthetic design's rates (grid a 0.15/0.4, b 3.5/5, s 0.1/0.8)",
     )
-    parser.add_argument("--problems", type=positive_int, default=128, help="synthetic: problems")
-    parser.add_argument("--budgets", nargs="+", type=positive_int, default=[100])
-    parser.add_argument("--replicates", type=positive_int, default=20)
-    parser.add_argument("--k", nargs="+", type=positive_int, default=[1000, 10000])
+    parser.add_argument(
+        "--problems", type=positive_int, default=128, help="synthetic: problems (128)"
+    )
+    parser.add_argument(
+        "--budgets",
+        nargs="+",
+        type=positive_int,
+        default=[100],
+        help="attempts per problem each forecast sees (100)",
+    )
+    parser.add_argument(
+        "--replicates", type=positive_int, default=20, help="replicates per budget and group (20)"
+    )
+    parser.add_argument(
+        "--k",
+        nargs="+",
+        type=positive_int,
+        default=[1000, 10000],
+        help="k values to forecast and score (1000 10000; with --design subsample at most the "
+        "fewest attempts of a problem, e.g. --k 100 on 100-attempt data)",
+    )
+    default_methods = ["bayes-scaled-beta", "beta-binomial", "discretized-beta", "regression"]
     parser.add_argument(
         "--methods",
         nargs="+",
         choices=forecast_methods(),
-        default=["bayes-scaled-beta", "beta-binomial", "discretized-beta", "regression"],
+        default=default_methods,
+        metavar="METHOD",
+        help=f"methods to backtest, from: {', '.join(forecast_methods())} (default: "
+        f"{' '.join(default_methods)})",
     )
     parser.add_argument(
         "--reference",
@@ -569,7 +631,7 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         help="also compare every method with this one (of --methods) on the same replicates",
     )
     _add_sampler_arguments(parser, chains=2, warmup=500, samples=500)
-    parser.add_argument("--ci", type=probability, default=0.9)
+    parser.add_argument("--ci", type=probability, default=0.9, help="interval level (0.9)")
     parser.add_argument(
         "--out",
         metavar="DIR",
@@ -864,14 +926,10 @@ def _print_comparison(args, report, forecasts, at_ks) -> None:
 
     if "comparison" in report:
         print(f"{args.target} pass@k, prior {args.prior}, {args.ci:.0%} intervals")
-        table = report["comparison"].rename(columns={"prob_a_greater": "P(a > b)"})
-        print(
-            formatted(
-                table[
-                    ["a", "b", "k", "mean_a", "mean_b", "difference", "lower", "upper", "P(a > b)"]
-                ]
-            )
-        )
+        shown = {"a": "A", "b": "B", "k": "k", "mean_a": "mean A", "mean_b": "mean B"}
+        shown |= {"difference": "A - B", "lower": "lower", "upper": "upper"}
+        shown |= {"prob_a_greater": "P(A > B)"}
+        print(formatted(report["comparison"][list(shown)].rename(columns=shown)))
         return
     print(formatted(report["loo"]))
     print(report["verdict"])
@@ -986,14 +1044,40 @@ def add_simulate_allocation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", metavar="NAME_OR_PATH", default="pythia-math")
     parser.add_argument("--group", help="the group to simulate (default: the first)")
     parser.add_argument("--format", choices=data_module.FORMATS, default="auto")
-    parser.add_argument("--budgets", nargs="+", type=positive_int, default=[1000, 10_000])
-    parser.add_argument("--k", type=positive_int, default=10_000)
-    parser.add_argument("--policies", nargs="+", choices=POLICIES, default=list(POLICIES))
-    parser.add_argument("--replicates", type=positive_int, default=10)
-    parser.add_argument("--rounds", type=positive_int, default=4)
-    parser.add_argument("--prior", choices=list(registry()), default="scaled-beta")
+    parser.add_argument(
+        "--budgets",
+        nargs="+",
+        type=positive_int,
+        default=[1000, 10_000],
+        help="total attempts over all problems, one simulation each (1000 10000)",
+    )
+    parser.add_argument(
+        "--k", type=positive_int, default=10_000, help="the K of the pass@K to forecast (10000)"
+    )
+    parser.add_argument(
+        "--policies",
+        nargs="+",
+        choices=POLICIES,
+        default=list(POLICIES),
+        help="policies to compare (all)",
+    )
+    parser.add_argument(
+        "--replicates", type=positive_int, default=10, help="replicates per budget (10)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=positive_int,
+        default=4,
+        help="batches each budget is spent in; the first is uniform for every policy (4)",
+    )
+    parser.add_argument(
+        "--prior",
+        choices=list(registry()),
+        default="scaled-beta",
+        help="prior family of the fits (scaled-beta)",
+    )
     _add_sampler_arguments(parser, chains=2, warmup=500, samples=500)
-    parser.add_argument("--ci", type=probability, default=0.9)
+    parser.add_argument("--ci", type=probability, default=0.9, help="interval level (0.9)")
     parser.add_argument(
         "--out",
         metavar="DIR",

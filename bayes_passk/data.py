@@ -196,10 +196,21 @@ def load(path: str | os.PathLike, format: str = "auto", group: str | None = None
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; choose one of: {', '.join(FORMATS)}")
     table = _read_table(path)
-    if format == "auto":
+    guessed = format == "auto"
+    if guessed:
         format = _detect_format(table)
     reader = {"counts": _counts_from, "attempts": _attempts_from, "humaneval": _humaneval_from}
-    return _select_group(reader[format](table), group, table)
+    try:
+        data = reader[format](table)
+    except InputError as error:
+        names = {_normalise(name) for name in table.columns}
+        counts_columns = {_normalise(alias) for alias in ALIASES["n"] + ALIASES["c"]}
+        if guessed and format == "counts" and not names & counts_columns:
+            raise InputError(
+                f"{error}; or, for one row per attempt, a 'success' column (or 'passed')"
+            ) from None
+        raise
+    return _select_group(data, group, table)
 
 
 def load_counts(path: str | os.PathLike, group: str | None = None) -> PassData:

@@ -55,15 +55,16 @@ def plot_forecast(
                 label=center,
             )
         else:
-            axes.fill_between(
-                forecast.k,
-                forecast.lower,
-                forecast.upper,
-                color=color,
-                alpha=0.2,
-                linewidth=0,
-                label=f"{label}: {forecast.ci:.0%} {kind} interval",
-            )
+            if np.isfinite(forecast.lower).any():  # a point method without bootstrap has none
+                axes.fill_between(
+                    forecast.k,
+                    forecast.lower,
+                    forecast.upper,
+                    color=color,
+                    alpha=0.2,
+                    linewidth=0,
+                    label=f"{label}: {forecast.ci:.0%} {kind} interval",
+                )
             axes.plot(forecast.k, forecast.mean, color=color, label=center)
         seen = np.isfinite(forecast.unbiased)
         if seen.any():

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import mpmath as mp
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import optimize, stats
 
@@ -263,6 +264,26 @@ def test_cli_point_method_writes_table_and_plot_only(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["forecast.csv", "forecast.png"]
     printed = capsys.readouterr().out
     assert "discretized-beta" in printed and "truth" in printed
+
+
+def test_cli_plot_draws_a_curve_and_the_table_keeps_the_k_asked_for(tmp_path, capsys):
+    from bayes_passk.plots import plot_forecast
+
+    out = tmp_path / "out"
+    argv = ["forecast", "--method", "beta-binomial", "--k", "10000", "10", "--json"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    table = pd.read_csv(out / "forecast.csv")
+    assert report["k"] == table["k"].tolist() == [10000, 10]
+    fitted = fit_baseline(pythia("Pythia 12B", 100), "beta-binomial")
+    np.testing.assert_allclose(table["mean"], fitted.pass_at_k([10000, 10]), rtol=1e-12)
+    grid = cli._plotting_grid(np.array([10000, 10]))
+    assert grid.size > 20 and {10, 10000} <= set(grid) and np.all(np.diff(grid) > 0)
+    # Without a bootstrap a point method has no interval, and its legend names none.
+    axes = plot_forecast({"12B": fitted.forecast(grid)}).axes[0]
+    labels = axes.get_legend_handles_labels()[1]
+    assert "12B: estimate" in labels and not any("interval" in label for label in labels)
+    assert len(axes.lines[0].get_xdata()) == grid.size
 
 
 def test_degenerate_fit_gives_nan_not_a_made_up_curve():

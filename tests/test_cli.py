@@ -59,6 +59,11 @@ BAD_INPUTS = {
             "columns found: 'problem_id', 'num_samples'",
         ],
     ),
+    "misspelled success column": (
+        "bad.csv",
+        "problem_id,sucess\nA,1\nA,0\n",
+        ["missing required column 'n'", "for one row per attempt, a 'success' column"],
+    ),
     "duplicate problem": (
         "bad.csv",
         "model,task_id,n,c\nm,A,10,2\nm,B,10,2\nm,A,5,1\n",

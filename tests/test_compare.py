@@ -148,7 +148,7 @@ def test_compare_cli_groups_json_and_out(write, tmp_path, capsys, monkeypatch):
     assert report["comparison"][0]["prob_a_greater"] == 1.0
     assert sorted(p.name for p in out.iterdir()) == ["comparison.csv", "forecast.png"]
     assert main(argv) == 0
-    assert "P(a > b)" in capsys.readouterr().out
+    assert "P(A > B)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -102,7 +102,8 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
 
     Every method is averaged over the same groups: those where each method that reports the
     metric has a value (a method whose fits failed in a group would otherwise be averaged over
-    easier groups than the others); the title says when groups were left out.
+    easier groups than the others); the title says when groups were left out. With one group
+    the MSE carries its bootstrap interval (``mse_lower``, ``mse_upper``) as error bars.
 
     Args:
         summary: the table of `bayes_passk.backtest.summarize`.
@@ -119,10 +120,18 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
         wide = part.set_index(["design", "group", "budget", "method"])[metric].unstack("method")
         wide = wide[part["method"].unique()]  # the table's order of methods
         shared = wide.loc[:, wide.notna().any()].dropna()
+        one_group = shared.index.get_level_values("group").nunique() == 1
         for method, values in shared.items():
             mean = values.groupby(level="budget").mean()
-            ax.plot(mean.index, mean.to_numpy(), marker="o", label=method)
-        if not ax.lines:
+            if metric == "mse" and one_group and {"mse_lower", "mse_upper"} <= set(part):
+                rows = part[part["method"] == method].set_index("budget").loc[mean.index]
+                below = (mean - rows["mse_lower"]).clip(lower=0).fillna(0)
+                above = (rows["mse_upper"] - mean).clip(lower=0).fillna(0)
+                yerr = [below, above]
+                ax.errorbar(mean.index, mean, yerr=yerr, marker="o", capsize=3, label=method)
+            else:
+                ax.plot(mean.index, mean.to_numpy(), marker="o", label=method)
+        if not ax.lines and not ax.containers:
             ax.text(0.5, 0.5, f"no method reports {metric}", ha="center", transform=ax.transAxes)
         if reference is not None:
             ax.axhline(reference, color="0.5", linestyle="--", linewidth=1)

@@ -218,6 +218,12 @@ def test_plot_averages_every_method_over_the_same_groups():
     lines = {line.get_label(): line.get_ydata().tolist() for line in figure.axes[0].lines}
     assert lines == {"a": [1.0], "b": [2.0]}  # not a = 50.5, averaged over both groups
     assert "1 group/budget cells left out" in figure.axes[0].get_title()
+    # One group: the MSE carries its bootstrap interval as error bars.
+    one = summary[summary["group"] == "easy"].assign(mse_lower=[0.5, 1.5], mse_upper=[3.0, 2.5])
+    bars = plot_backtest(one, "mse").axes[0].containers
+    assert len(bars) == 2
+    (_, caps, _), _ = bars
+    np.testing.assert_allclose(sorted(np.ravel([cap.get_ydata() for cap in caps])), [0.5, 3.0])
     # A metric no method reports draws nothing and says so.
     empty = plot_backtest(summary, "coverage")
     assert (

@@ -241,11 +241,7 @@ def fit_batch(
     distinct = (rows_and_weights(n, c)[2] > 0).sum(axis=1)
     order = np.argsort(distinct, kind="stable")
     devices = jax.devices()
-    # As few chunks of at most config.chunk as possible, evenly filled (padding lanes cost a
-    # full fit each), each a multiple of the device count.
-    chunks = -(-datasets // max(config.chunk or default_chunk(devices), 1))
-    chunk = -(-datasets // chunks)
-    chunk = -(-chunk // len(devices)) * len(devices)
+    chunk = chunk_size(datasets, config.chunk, devices)
     mesh = Mesh(np.array(devices), ("batch",))
     shard = NamedSharding(mesh, PartitionSpec("batch"))
     program = _compiled(family, tuple(float(k) for k in np.ravel(ks)), config)
@@ -265,6 +261,20 @@ def fit_batch(
         if progress is not None:
             progress(min(start + chunk, datasets), datasets)
     return FitSummary(*(np.stack(field) for field in zip(*results, strict=True)))
+
+
+def chunk_size(datasets: int, chunk: int | None, devices) -> int:
+    """Datasets per program call: as few calls of at most ``chunk`` as possible, evenly filled.
+
+    Padding lanes cost a full fit each; the size is a multiple of the device count.
+
+    Example:
+        >>> chunk_size(32, 10, ["cpu:0", "cpu:1"])  # 4 calls of 8, not 3 of 10 and one of 2
+        8
+    """
+    calls = -(-datasets // max(chunk or default_chunk(devices), 1))
+    size = -(-datasets // calls)
+    return -(-size // len(devices)) * len(devices)
 
 
 def default_chunk(devices) -> int:

@@ -28,7 +28,7 @@ import jax
 import numpy as np
 
 import bayes_passk as bp
-from bayes_passk.batched import BatchConfig, fit_batch, rows_and_weights
+from bayes_passk.batched import BatchConfig, chunk_size, fit_batch, rows_and_weights
 from bayes_passk.designs import subsample
 
 parser = argparse.ArgumentParser()
@@ -59,15 +59,9 @@ print(
 rows = 16 * -(-int((rows_and_weights(cell.n, cell.c)[2] > 0).sum(axis=1).max()) // 16)
 
 
-def program_size(chunk: int, count: int) -> int:
-    """Datasets per program call when `fit_batch` cuts ``count`` datasets into ``chunk``s."""
-    size = -(-count // -(-count // chunk))
-    return -(-size // jax.device_count()) * jax.device_count()
-
-
 def timed(chunk: int, count: int):
     cfg = config._replace(chunk=chunk)
-    first = min(program_size(chunk, count), count)
+    first = min(chunk_size(count, chunk, jax.devices()), count)
     start = time.perf_counter()
     fit_batch(0, cell.n[:first], cell.c[:first], ks, config=cfg, rows=rows)  # compile + 1 chunk
     compile_seconds = time.perf_counter() - start

@@ -17,9 +17,8 @@ def _use_compilation_cache() -> None:
     """Keep compiled programs on disk (JAX's persistent cache, at most 1 GiB).
 
     A short fit spends most of its time compiling; with the cache, a rerun (this process or
-    the next) loads the program instead, as does a fit of other data of the same padded size
-    when its chains run vectorised on one device (with a device per chain, NumPyro's `pmap`
-    embeds the data in the program).
+    the next) loads the program instead, as does a fit of other data of the same padded size.
+    A fit that shows a progress bar is not cached (its program calls back into Python).
     ``BAYES_PASSK_CACHE_DIR`` moves the cache (empty: off); a cache the user configured for
     JAX itself is left alone.
     """

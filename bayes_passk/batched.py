@@ -1,8 +1,7 @@
 r"""Many posterior fits in one compiled program: ``jax.jit(jax.vmap(fit_one))``, sharded.
 
-`fit_one` runs NUTS (NumPyro's functional `hmc` kernel: warm-up with step-size and diagonal mass
-adaptation, then sampling, all inside `jax.lax.scan`) for one dataset, several chains vectorised,
-and reduces the draws on device to forecast summaries: the posterior mean, median and
+`fit_one` runs NUTS (`bayes_passk.nuts.sample_chains`) for one dataset, several chains
+vectorised, and reduces the draws on device to forecast summaries: the posterior mean, median and
 equal-tailed interval of the benchmark's pass@k at each k (Rao-Blackwellised as in
 `bayes_passk.forecast`), the exponent a, the split r_hat and the divergences. Nothing of size
 draws x problems leaves the device.
@@ -38,19 +37,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-from numpyro.infer.hmc import hmc
-from numpyro.infer.util import constrain_fn, potential_energy
 
 from bayes_passk.data import InputError
 from bayes_passk.families import (
     PriorFamily,
     get_family,
-    hyperprior_sites,
     params_type,
     stack_draws,
 )
 from bayes_passk.forecast import survival_moments
-from bayes_passk.hierarchy import hierarchical_model
+from bayes_passk.nuts import constrained, sample_chains
 
 
 class BatchConfig(NamedTuple):
@@ -124,48 +120,25 @@ def rows_and_weights(n: np.ndarray, c: np.ndarray, size: int | None = None):
 def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) -> FitSummary:
     """NUTS on one dataset's weighted rows, reduced to forecast summaries of pass@k at `ks`.
 
-    Each chain starts uniformly in [-2, 2] in the unconstrained space of every hyperparameter
-    (NumPyro's ``init_to_uniform``, as `bayes_passk.fit`).
+    The chains are `bayes_passk.nuts.sample_chains`, one per key split from `key`.
     """
-    model = partial(hierarchical_model, family)
-    model_kwargs = {"c": c, "weight": weight, "marginalize": True}
-    potential = partial(potential_energy, model, (n,), model_kwargs)
-    init_kernel, sample_kernel = hmc(potential_fn=potential, algo="NUTS")
-    sites = {
-        name: shape for name, (kind, shape) in hyperprior_sites(family).items() if kind == "sample"
-    }
-
-    def one_chain(chain_key):
-        init_key, run_key = jax.random.split(chain_key)
-        start = {
-            name: jax.random.uniform(site_key, shape, minval=-2.0, maxval=2.0)
-            for (name, shape), site_key in zip(
-                sites.items(), jax.random.split(init_key, len(sites)), strict=True
-            )
-        }
-        state = init_kernel(
-            start,
-            config.warmup,
-            target_accept_prob=config.target_accept,
-            max_tree_depth=config.max_tree_depth,
-            rng_key=run_key,
-        )
-
-        def step(state, _):
-            state = sample_kernel(state)
-            return state, (state.z, state.diverging)
-
-        state, _ = jax.lax.scan(step, state, None, length=config.warmup)
-        _, (z, diverging) = jax.lax.scan(step, state, None, length=config.samples)
-        return z, diverging
-
     keys = jax.random.split(key, config.chains + 1)
-    z, diverging = jax.vmap(one_chain)(keys[1:])
-    constrain = partial(constrain_fn, model, (n,), model_kwargs, return_deterministic=True)
-    draws = jax.vmap(jax.vmap(constrain))(z)  # (chains, samples) per site
-    r_hat = jnp.max(
-        jnp.concatenate([jax.vmap(split_r_hat, 2)(_per_scalar(draws[name])) for name in sites])
+    trace = sample_chains(
+        keys[1:],
+        family,
+        n,
+        c,
+        weight,
+        warmup=config.warmup,
+        samples=config.samples,
+        target_accept=config.target_accept,
+        max_tree_depth=config.max_tree_depth,
     )
+    draws = constrained(family, trace.z, n, c, weight)  # (chains, samples) per site
+    r_hat = jnp.max(
+        jnp.concatenate([jax.vmap(split_r_hat, 2)(_per_scalar(draws[name])) for name in trace.z])
+    )
+    diverging = trace.diverging
 
     # Evenly spaced draws over all chains feed the Rao-Blackwellised forecast.
     total = config.chains * config.samples

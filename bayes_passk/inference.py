@@ -1,7 +1,8 @@
 """Fit the hierarchical model by NUTS and keep the result as ArviZ InferenceData.
 
 `fit` samples the hyperparameters with the per-problem rates integrated out (see
-`bayes_passk.hierarchy`), several chains at once, JIT-compiled. Identical (n, c) rows are
+`bayes_passk.hierarchy`), several chains at once, in one JIT-compiled program that later fits
+of the same padded size reuse (`bayes_passk.nuts`). Identical (n, c) rows are
 fitted once with a weight, so 128 problems with 100 attempts each cost a few dozen quadratures
 per gradient. The returned `Fit` holds the InferenceData:
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from functools import partial
+from functools import cache, partial
 from numbers import Integral
 from typing import NamedTuple
 
@@ -34,12 +35,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
-from numpyro.infer import MCMC, NUTS
+from jax.sharding import Mesh, PartitionSpec
 
 from bayes_passk.data import InputError, PassData, validate_counts
 from bayes_passk.families import PriorFamily, get_family, hyperprior_sites, params_type
 from bayes_passk.functionals import SAMPLING, log_binomial, log_moment
-from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, hierarchical_model
+from bayes_passk.hierarchy import distinct_rows, flat_padded_draws
+from bayes_passk.nuts import constrained, sample_chains
 
 R_HAT_MAX = 1.01
 ESS_MIN = 400
@@ -172,8 +174,8 @@ def fit(
         data: counts per problem (`PassData`); with several groups, pick one with ``group``.
         prior: a family name from `bayes_passk.families.registry` or a `PriorFamily`.
         seed: seed of the PRNG key.
-        chains: number of chains; on CPU they run in parallel over the host's devices when
-            there are enough (see `bayes_passk.__init__`), else vectorised on one.
+        chains: number of chains; they are split over as many of the host's devices as
+            divide their number (on CPU one device per core, see `bayes_passk.__init__`).
         warmup: warm-up (adaptation) iterations per chain.
         samples: kept draws per chain.
         group: the group to fit, when `data` holds several.
@@ -199,31 +201,13 @@ def fit(
         raise InputError("no problems to fit")
     family = get_family(prior)
     rows = distinct_rows(data.n, data.c)
-    n_rows, c_rows = jnp.asarray(rows.n), jnp.asarray(rows.c)
+    n_rows, c_rows, weight = (jnp.asarray(x) for x in (rows.n, rows.c, rows.weight))
     progress = sys.stderr.isatty() if progress is None else progress
-    # With `jit_model_args` the rows are arguments of the vectorised sampler's program, not
-    # constants, so data of the same padded row count share it (JAX's persistent cache, see
-    # `bayes_passk.__init__`, loads it).
-    mcmc = MCMC(
-        NUTS(
-            partial(hierarchical_model, family, marginalize=True),
-            target_accept_prob=target_accept,
-        ),
-        num_warmup=warmup,
-        num_samples=samples,
-        num_chains=chains,
-        chain_method="parallel" if jax.local_device_count() >= chains else "vectorized",
-        progress_bar=progress,
-        jit_model_args=True,
-    )
-    mcmc.run(
-        jax.random.key(seed),
-        n_rows,
-        c_rows,
-        weight=jnp.asarray(rows.weight),
-        extra_fields=("diverging", "num_steps", "accept_prob", "energy"),
-    )
-    draws = mcmc.get_samples(group_by_chain=True)
+    program = _sampler(family, chains, warmup, samples, target_accept, progress)
+    keys = jax.random.split(jax.random.key(seed), chains)
+    with _ProgressBar(chains * (warmup + samples), enabled=progress):
+        draws, trace = jax.block_until_ready(program(keys, n_rows, c_rows, weight))
+    draws = {name: np.asarray(value) for name, value in draws.items()}
     params = params_type(family)(*(draws[f] for f in params_type(family)._fields))
     flat, count = flat_padded_draws(params)
     log_lik_rows, p_mean_rows = (
@@ -234,10 +218,15 @@ def fit(
     problem = {"problem": data.problem_id}
     idata = az.from_dict(
         posterior={
-            **{name: np.asarray(value) for name, value in draws.items()},
+            **draws,
             "p_mean": p_mean_rows,
         },
-        sample_stats=_sample_stats(mcmc, chains),
+        sample_stats={
+            "diverging": np.asarray(trace.diverging),
+            "n_steps": np.asarray(trace.num_steps),
+            "acceptance_rate": np.asarray(trace.accept_prob),
+            "energy": np.asarray(trace.energy),
+        },
         log_likelihood={"c": log_lik_rows},
         observed_data={"n": data.n, "c": data.c},
         coords=problem,
@@ -265,15 +254,72 @@ def fit(
     return result
 
 
-def _sample_stats(mcmc: MCMC, chains: int) -> dict[str, np.ndarray]:
-    extra = mcmc.get_extra_fields(group_by_chain=True)
-    stats = {
-        "diverging": extra["diverging"],
-        "n_steps": extra["num_steps"],
-        "acceptance_rate": extra["accept_prob"],
-        "energy": extra["energy"],
-    }
-    return {name: np.asarray(value).reshape(chains, -1) for name, value in stats.items()}
+@cache
+def _sampler(family: PriorFamily, chains: int, warmup: int, samples: int, accept: float, progress):
+    """Compile the fit: (chain keys, n, c, weight) -> (constrained draws, `Trace`).
+
+    The data are arguments, so fits of the same padded row count share one program (in this
+    process, and through JAX's persistent cache across processes). The chains are split over
+    as many of the host's devices as divide their number (one per CPU core, see
+    `bayes_passk.__init__`); each device runs its chains independently, one after another on
+    a CPU core, vectorised on an accelerator.
+    """
+    on_step = _ProgressBar.report if progress else None
+    devices = jax.local_devices()
+
+    def run(keys, n, c, weight):
+        trace = sample_chains(
+            keys,
+            family,
+            n,
+            c,
+            weight,
+            warmup=warmup,
+            samples=samples,
+            target_accept=accept,
+            vectorize=devices[0].platform != "cpu",
+            on_step=on_step,
+        )
+        return constrained(family, trace.z, n, c, weight), trace
+
+    used = max(d for d in range(1, min(chains, len(devices)) + 1) if chains % d == 0)
+    if used > 1:
+        mesh = Mesh(np.array(devices[:used]), ("chain",))
+        run = jax.shard_map(
+            run,
+            mesh=mesh,
+            in_specs=(PartitionSpec("chain"), PartitionSpec(), PartitionSpec(), PartitionSpec()),
+            out_specs=PartitionSpec("chain"),
+            check_vma=False,  # NumPyro's kernel mixes per-chain and shared values in branches
+        )
+    return jax.jit(run)
+
+
+class _ProgressBar:
+    """A tqdm bar over the iterations of all chains, fed by `sample_chains`'s host callback."""
+
+    active = None
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled = total, enabled
+
+    def __enter__(self):
+        if self.enabled:
+            from tqdm import tqdm
+
+            _ProgressBar.active = tqdm(total=self.total, desc="NUTS", unit="it", leave=False)
+        return self
+
+    def __exit__(self, *exc):
+        bar, _ProgressBar.active = _ProgressBar.active, None
+        if bar is not None:
+            bar.close()
+
+    @staticmethod
+    def report(iterations) -> None:
+        bar = _ProgressBar.active
+        if bar is not None:
+            bar.update(int(iterations))
 
 
 @partial(jax.jit, static_argnums=0)

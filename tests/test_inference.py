@@ -24,7 +24,7 @@ def result():
     return bp.fit(DATA, prior="scaled-beta", seed=1, check=False, **SMALL)
 
 
-def test_a_refit_loads_its_compiled_programs(result):
+def test_a_refit_reuses_its_compiled_programs(result):
     result.forecast([10, 1000])
     compile_seconds = []
 
@@ -35,12 +35,14 @@ def test_a_refit_loads_its_compiled_programs(result):
     jax.monitoring.register_event_duration_secs_listener(listener)
     try:
         bp.fit(DATA, prior="scaled-beta", seed=2, check=False, **SMALL).forecast([10, 1000])
+        # Other counts, as many distinct (n, c) rows: the data are arguments of the program.
+        other = PassData.from_counts(DATA.problem_id, DATA.n, np.minimum(DATA.c + 1, 60))
+        bp.fit(other, prior="scaled-beta", seed=2, check=False, **SMALL).forecast([10, 1000])
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
-    # Compiled afresh, the NUTS program alone takes 5-10 s here; from the persistent cache
-    # nothing compiles for long. Programs under 0.2 s are not cached: with the other test
-    # worker compiling at the same time one took 1.1 s, hence the margin.
-    assert compile_seconds and max(compile_seconds) < 3.0
+    # Compiled afresh, the NUTS program alone takes 5-10 s here. Small programs may compile
+    # (with the other test worker compiling at the same time one took 1.1 s; hence the margin).
+    assert max(compile_seconds, default=0.0) < 3.0
 
 
 def test_inference_data_groups_and_coordinates(result):

@@ -1,0 +1,125 @@
+"""NUTS chains on one dataset's weighted (n, c) rows, as one pure, traceable function.
+
+`sample_chains` is the sampler under both `bayes_passk.fit` (one dataset, chains split over
+the host's devices) and `bayes_passk.batched` (many datasets, vmapped). It runs NumPyro's
+functional `hmc` kernel (NUTS; warm-up with step-size and diagonal mass-matrix adaptation, then
+sampling) inside `jax.lax.scan`, so the whole run is one program whose data are arguments:
+fits of other data with the same padded row count reuse it.
+
+Example (about 30 s on 2 CPU cores, most of it compilation; every fit in tests/ runs it):
+    >>> import jax, jax.numpy as jnp
+    >>> from bayes_passk.families import get_family
+    >>> keys = jax.random.split(jax.random.key(0), 2)
+    >>> n, c, weight = jnp.array([50.0, 50.0]), jnp.array([0.0, 5.0]), jnp.array([3.0, 1.0])
+    >>> run = jax.jit(partial(sample_chains, family=get_family("beta"), warmup=50, samples=20))
+    >>> trace = run(keys, n=n, c=c, weight=weight)  # doctest: +SKIP
+    >>> trace.z["a"].shape, trace.diverging.shape  # doctest: +SKIP
+    ((2, 20), (2, 20))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from numpyro.infer.hmc import hmc
+from numpyro.infer.util import constrain_fn, potential_energy
+
+from bayes_passk.families import PriorFamily, hyperprior_sites
+from bayes_passk.hierarchy import hierarchical_model
+
+
+class Trace(NamedTuple):
+    """Kept draws per chain, leading axes (chains, samples).
+
+    ``z`` holds the hyperparameters in NumPyro's unconstrained space (see `constrained`).
+    """
+
+    z: dict[str, jax.Array]
+    diverging: jax.Array
+    num_steps: jax.Array
+    accept_prob: jax.Array
+    energy: jax.Array
+
+
+def sample_chains(
+    keys,
+    family: PriorFamily,
+    n,
+    c,
+    weight,
+    *,
+    warmup: int,
+    samples: int,
+    target_accept: float = 0.9,
+    max_tree_depth: int = 10,
+    vectorize: bool = True,
+    on_step: Callable[[jax.Array], None] | None = None,
+) -> Trace:
+    """Run one NUTS chain per key on the marginalised hierarchical model.
+
+    Each chain starts uniformly in [-2, 2] in the unconstrained space of every hyperparameter
+    (NumPyro's ``init_to_uniform``). The chains are vectorised, or with ``vectorize=False`` run
+    one after another (on one CPU core that is as fast, and compiles in half the time).
+    ``on_step(iterations)``, when given, is called from the host each time a chain has run
+    that many more iterations, about 1% of ``warmup + samples`` (for a progress display).
+    """
+    model_kwargs = {"c": c, "weight": weight, "marginalize": True}
+    potential = partial(potential_energy, partial(hierarchical_model, family), (n,), model_kwargs)
+    init_kernel, sample_kernel = hmc(potential_fn=potential, algo="NUTS")
+    sites = hyperprior_sites(family)
+    sites = {name: shape for name, (kind, shape) in sites.items() if kind == "sample"}
+    total = warmup + samples
+    report_every = max(total // 100, 1)
+
+    def step(state, i):
+        state = sample_kernel(state)
+        if on_step is not None:
+            # The counter is not batched, so this is a real branch, taken once per report.
+            jax.lax.cond(
+                (i + 1) % report_every == 0,
+                lambda: jax.debug.callback(on_step, report_every),
+                lambda: None,
+            )
+        return state, Trace(
+            state.z, state.diverging, state.num_steps, state.accept_prob, state.energy
+        )
+
+    def one_chain(chain_key):
+        init_key, run_key = jax.random.split(chain_key)
+        start = {
+            name: jax.random.uniform(site_key, shape, minval=-2.0, maxval=2.0)
+            for (name, shape), site_key in zip(
+                sites.items(), jax.random.split(init_key, len(sites)), strict=True
+            )
+        }
+        state = init_kernel(
+            start,
+            warmup,
+            target_accept_prob=target_accept,
+            max_tree_depth=max_tree_depth,
+            rng_key=run_key,
+        )
+        # One scan over warm-up and sampling: a second would compile the NUTS kernel again.
+        _, trace = jax.lax.scan(step, state, jnp.arange(total))
+        return jax.tree.map(lambda x: x[warmup:], trace)
+
+    if keys.shape[0] == 1:  # vmap's batching rules would triple the time to trace the kernel
+        return jax.tree.map(lambda x: x[None], one_chain(keys[0]))
+    return jax.vmap(one_chain)(keys) if vectorize else jax.lax.map(one_chain, keys)
+
+
+def constrained(family: PriorFamily, z: dict[str, jax.Array], n, c, weight) -> dict:
+    """Every hyperprior site (sampled and derived) from unconstrained draws (chains, samples)."""
+    model_kwargs = {"c": c, "weight": weight, "marginalize": True}
+    constrain = partial(
+        constrain_fn,
+        partial(hierarchical_model, family),
+        (n,),
+        model_kwargs,
+        return_deterministic=True,
+    )
+    return jax.vmap(jax.vmap(constrain))(z)

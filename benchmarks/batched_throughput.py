@@ -10,8 +10,8 @@ arms run the same `fit_one` (same padding, same settings) through `fit_batch`: t
 ``chunk = replicates`` (one program, vmapped, batch sharded over ``jax.devices()``), the loop arm
 with ``chunk = 1`` (one jitted fit at a time, called from Python; with several devices its chunk
 is padded to the device count, and the copies are dropped). A third arm is what a user writes
-without the engine: a loop of `bayes_passk.fit` (NumPyro's MCMC, its chains in parallel over the
-devices) and `forecast`, same chains, draws and target acceptance. The fourth is the loop at its
+without the engine: a loop of `bayes_passk.fit` (one compiled program, reused by every fit of
+the same padded size; its chains split over the devices) and `forecast`, same chains, draws and target acceptance. The fourth is the loop at its
 best on this engine: each replicate's chains as separate one-chain lanes, one per device (a
 chunk of ``chains`` copies of the replicate with ``chains = 1``), so no device idles or fits a
 dropped copy (pooling the lanes' draws would give the fit). Each arm is compiled first on

@@ -1,16 +1,16 @@
 r"""Many posterior fits in one compiled program: ``jax.jit(jax.vmap(fit_one))``, sharded.
 
 `fit_one` runs NUTS (`bayes_passk.nuts.sample_chains`) for one dataset, several chains
-vectorised, and reduces the draws on device to forecast summaries: the posterior mean, median and
-equal-tailed interval of the benchmark's pass@k at each k (Rao-Blackwellised as in
-`bayes_passk.forecast`), the exponent a, the split r_hat and the divergences. Nothing of size
-draws x problems leaves the device.
+(vectorised on an accelerator, one after another on a CPU core), and reduces the draws on
+device to forecast summaries: the posterior mean, median and equal-tailed interval of the
+benchmark's pass@k at each k (Rao-Blackwellised as in `bayes_passk.forecast`), the exponent a,
+the split r_hat and the divergences. Nothing of size draws x problems leaves the device.
 
 `fit_batch` sorts the datasets by size and runs them chunk by chunk (to bound memory), each chunk
 padded to the same number of distinct (n, c) rows (weight 0 for the padding); it vmaps `fit_one`
-over the chunk and shards the batch axis over every device of ``jax.devices()`` (one CPU,
-several GPUs, or several hosts after `jax.distributed.initialize`): one compilation per
-(rows, chunk) shape.
+over the chunk and splits the batch axis over every device of ``jax.devices()`` (one CPU,
+several GPUs, or several hosts after `jax.distributed.initialize`) with `jax.shard_map`, so
+that each device runs its lanes on its own: one compilation per (rows, chunk) shape.
 
 A vmapped NUTS step lasts as long as the slowest lane's trajectory, so the tree depth is capped
 (``max_tree_depth``) and a chunk should hold datasets of similar size.
@@ -133,6 +133,7 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
         samples=config.samples,
         target_accept=config.target_accept,
         max_tree_depth=config.max_tree_depth,
+        vectorize=jax.default_backend() != "cpu",
     )
     draws = constrained(family, trace.z, n, c, weight)  # (chains, samples) per site
     r_hat = jnp.max(
@@ -217,7 +218,7 @@ def fit_batch(
     chunk = chunk_size(datasets, config.chunk, devices)
     mesh = Mesh(np.array(devices), ("batch",))
     shard = NamedSharding(mesh, PartitionSpec("batch"))
-    program = _compiled(family, tuple(float(k) for k in np.ravel(ks)), config)
+    program = _compiled(family, tuple(float(k) for k in np.ravel(ks)), config, chunk, mesh)
     root = jax.random.key(seed)
     results: list[FitSummary | None] = [None] * datasets
     for start in range(0, datasets, chunk):
@@ -263,9 +264,26 @@ def default_chunk(devices) -> int:
 
 
 @cache
-def _compiled(family: PriorFamily, ks: tuple[float, ...], config: BatchConfig):
+def _compiled(family: PriorFamily, ks: tuple[float, ...], config: BatchConfig, chunk: int, mesh):
+    """``jit(vmap(fit_one))`` over a chunk, each device running its own lanes (`shard_map`).
+
+    Each device's lanes run apart from the others' (a vmapped NUTS step waits for its slowest
+    lane, and would wait for every device's under a plain sharded `jit`). A device with a
+    single lane runs it without `vmap`, whose batching rules would triple the time to trace.
+    """
     one = partial(fit_one, ks=jnp.asarray(ks), family=family, config=config)
-    return jax.jit(jax.vmap(one))
+    if chunk == mesh.size:
+
+        def lanes(*args):
+            return jax.tree.map(lambda x: x[None], one(*(x[0] for x in args)))
+    else:
+        lanes = jax.vmap(one)
+    batch = PartitionSpec("batch")
+    return jax.jit(
+        jax.shard_map(
+            lanes, mesh=mesh, in_specs=batch, out_specs=batch, check_vma=False
+        )  # NumPyro's kernel mixes per-lane and shared values in branches
+    )
 
 
 def split_r_hat(draws):

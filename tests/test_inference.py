@@ -290,3 +290,21 @@ def test_forecast_refuses_fractional_k_and_keeps_its_draws_as_a_group(result):
     assert "posterior_predictive" in result.idata.groups()
     result.forecast([10, 1000])  # a later forecast replaces the group
     assert list(result.idata.posterior_predictive["k"].values) == [10, 1000]
+
+
+def test_chains_run_alike_vectorised_or_one_after_another():
+    from functools import partial
+
+    import jax.numpy as jnp
+
+    from bayes_passk.families import get_family
+    from bayes_passk.nuts import sample_chains
+
+    keys = jax.random.split(jax.random.key(3), 2)
+    n, c, weight = jnp.array([40.0, 40.0, 40.0]), jnp.array([0.0, 2.0, 9.0]), jnp.ones(3)
+    run = partial(sample_chains, family=get_family("beta"), warmup=40, samples=20)
+    vectorised = jax.jit(partial(run, vectorize=True))(keys, n=n, c=c, weight=weight)
+    in_turn = jax.jit(partial(run, vectorize=False))(keys, n=n, c=c, weight=weight)
+    for name in vectorised.z:
+        np.testing.assert_allclose(vectorised.z[name], in_turn.z[name], rtol=1e-8)
+    np.testing.assert_array_equal(vectorised.num_steps, in_turn.num_steps)

@@ -139,7 +139,6 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
     r_hat = jnp.max(
         jnp.concatenate([jax.vmap(split_r_hat, 2)(_per_scalar(draws[name])) for name in trace.z])
     )
-    diverging = trace.diverging
 
     # Evenly spaced draws over all chains feed the Rao-Blackwellised forecast.
     total = config.chains * config.samples
@@ -169,7 +168,7 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
         exponent_lower=a_lower,
         exponent_upper=a_upper,
         r_hat_max=r_hat,
-        divergences=jnp.sum(diverging),
+        divergences=jnp.sum(trace.diverging),
         hyper_draws=stack_draws(params),
     )
 

@@ -7,6 +7,7 @@ sampling) inside `jax.lax.scan`, so the whole run is one program whose data are 
 fits of other data with the same padded row count reuse it.
 
 Example (about 30 s on 2 CPU cores, most of it compilation; every fit in tests/ runs it):
+    >>> from functools import partial
     >>> import jax, jax.numpy as jnp
     >>> from bayes_passk.families import get_family
     >>> keys = jax.random.split(jax.random.key(0), 2)

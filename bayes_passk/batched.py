@@ -133,7 +133,6 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
         samples=config.samples,
         target_accept=config.target_accept,
         max_tree_depth=config.max_tree_depth,
-        vectorize=jax.default_backend() != "cpu",
     )
     draws = constrained(family, trace.z, n, c, weight)  # (chains, samples) per site
     r_hat = jnp.max(

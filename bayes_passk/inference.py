@@ -277,7 +277,6 @@ def _sampler(family: PriorFamily, chains: int, warmup: int, samples: int, accept
             warmup=warmup,
             samples=samples,
             target_accept=accept,
-            vectorize=devices[0].platform != "cpu",
             on_step=on_step,
         )
         return constrained(family, trace.z, n, c, weight), trace

@@ -57,14 +57,14 @@ def sample_chains(
     samples: int,
     target_accept: float = 0.9,
     max_tree_depth: int = 10,
-    vectorize: bool = True,
+    vectorize: bool | None = None,
     on_step: Callable[[jax.Array], None] | None = None,
 ) -> Trace:
     """Run one NUTS chain per key on the marginalised hierarchical model.
 
     Each chain starts uniformly in [-2, 2] in the unconstrained space of every hyperparameter
-    (NumPyro's ``init_to_uniform``). The chains are vectorised, or with ``vectorize=False`` run
-    one after another (on one CPU core that is as fast, and compiles in half the time).
+    (NumPyro's ``init_to_uniform``). The chains are vectorised on an accelerator and run one after
+    another on a CPU (there as fast, and compiled in half the time); ``vectorize`` overrides.
     ``on_step(iterations)``, when given, is called from the host every 1% of ``warmup +
     samples`` with the iterations run since, summed over the chains it stands for (a progress
     display).
@@ -76,6 +76,8 @@ def sample_chains(
     sites = {name: shape for name, (kind, shape) in sites.items() if kind == "sample"}
     total = warmup + samples
     report_every = max(total // 100, 1)
+    if vectorize is None:
+        vectorize = jax.default_backend() != "cpu"
     vectorize = vectorize and keys.shape[0] > 1
     # Vectorised chains step together and call back once for all of them.
     reported = report_every * (keys.shape[0] if vectorize else 1)

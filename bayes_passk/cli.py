@@ -21,7 +21,7 @@ import json
 import math
 import sys
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -53,7 +53,10 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Only the named subcommand's arguments are set up: some (the prior families) import JAX.
+    command = next((word for word in argv if not word.startswith("-")), None)
+    parser = build_parser(commands=[command])
     try:
         try:
             args = parser.parse_args(argv)
@@ -65,15 +68,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the parser with one subparser per entry of `SUBCOMMANDS`."""
+def build_parser(commands: Collection[str | None] | None = None) -> argparse.ArgumentParser:
+    """Return the parser with one subparser per entry of `SUBCOMMANDS`.
+
+    Given `commands`, only those subparsers get their arguments: enough to parse a command line
+    naming one of them, or none.
+    """
     parser = _Parser(
         prog=PROG, description="Forecast pass@k of language models under repeated sampling."
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, subcommand in SUBCOMMANDS.items():
         subparser = subparsers.add_parser(name, help=subcommand.help, description=subcommand.help)
-        subcommand.add_arguments(subparser)
+        if commands is None or name in commands:
+            subcommand.add_arguments(subparser)
         subparser.set_defaults(run=subcommand.run)
     return parser
 

@@ -2,7 +2,7 @@
 
 Importing the package sets JAX up (below) without importing JAX: the command line's listings
 and help answer at once, and JAX, NumPyro and ArviZ load with the first module that needs them
-(``bp.fit``, ``bp.forecast``, ``bp.Fit``, ...).
+(``bp.fit``, ``bp.Fit``, the module ``bp.forecast``, ...).
 """
 
 import importlib

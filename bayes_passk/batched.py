@@ -8,9 +8,10 @@ the split r_hat and the divergences. Nothing of size draws x problems leaves the
 
 `fit_batch` sorts the datasets by size and runs them chunk by chunk (to bound memory), each chunk
 padded to the same number of distinct (n, c) rows (weight 0 for the padding); it vmaps `fit_one`
-over the chunk and splits the batch axis over every device of ``jax.devices()`` (one CPU,
-several GPUs, or several hosts after `jax.distributed.initialize`) with `jax.shard_map`, so
-that each device runs its lanes on its own: one compilation per (rows, chunk) shape.
+over the chunk and splits the batch axis over every device of ``jax.devices()`` (one per CPU
+core, see `bayes_passk`; several GPUs; or several hosts after `jax.distributed.initialize`)
+with `jax.shard_map`, so that each device runs its lanes on its own: one compilation per
+(rows, chunk) shape.
 
 A vmapped NUTS step lasts as long as the slowest lane's trajectory, so the tree depth is capped
 (``max_tree_depth``) and a chunk should hold datasets of similar size.

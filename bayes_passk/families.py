@@ -3,13 +3,15 @@
 A prior family is a distribution for the single-attempt success probability p on (0, s),
 written through q = p / s on (0, 1): a density, plus optionally an atom at p = 0 (problems that
 are never solved), or else masses on a fixed grid of p (a discrete family). A module in
-`models/` defines one `PriorFamily` named `FAMILY` and a `model(n, c=None)`; nothing else needs
-to change for `fit`, `forecast`, the backtests and the CLI to offer it.
+`models/` defines one `PriorFamily` named `FAMILY`; nothing else needs to change for `fit`,
+`forecast`, the backtests and the CLI to offer it. The modules here also define
+``model(n, c=None, weight=None, marginalize=False)`` (`hierarchy.hierarchical_model` with the
+family bound), the NumPyro model for prior predictive checks and the latent-rate form.
 
 Two views of the same prior serve two jobs:
 
-- sampling: per-problem rates are drawn as ``p = rate(w)`` from a latent ``w ~ latent(params)``
-  on (0, 1); the family chooses the coordinate w in which NUTS moves freely (a non-centred form);
+- sampling: per-problem rates are drawn as ``log p = log_rate(w, params)`` from a latent
+  ``w ~ latent(params)`` in whatever coordinate NUTS moves freely in (a non-centred form);
 - integrating: ``log_density_q`` gives the density of q, which `bayes_passk.functionals`
   integrates to get E[(1 - p)^k] and friends without Monte Carlo noise; a discrete family gives
   ``log_masses`` instead, and the integrals are sums over its grid.
@@ -36,8 +38,8 @@ class PriorFamily(NamedTuple):
     Attributes:
         name: registry name, e.g. ``"scaled-beta"``.
         hyperprior: numpyro function that samples the hyperparameters and returns them as a
-            NamedTuple; it registers ``numpyro.deterministic`` sites for derived values a user
-            should see.
+            NamedTuple; every field must be a site of the same name (``numpyro.sample``, or
+            ``numpyro.deterministic`` for a derived value): fits read the draws by field.
         latent: ``params -> Distribution`` of the per-problem latent w.
         log_rate: ``(w, params) -> log p``, mapping the latent to the success probability.
         log_density_q: ``(log_q, log1m_q, params) -> log pi(q)``, the log density of q = p / s

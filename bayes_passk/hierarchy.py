@@ -3,14 +3,14 @@ r"""The hierarchical model shared by every prior family.
 .. math::
 
     \theta \sim \text{hyperprior}, \qquad
-    w_i \sim \text{latent}(\theta), \quad p_i = \text{rate}(w_i, \theta), \qquad
+    w_i \sim \text{latent}(\theta), \quad \log p_i = \text{log\_rate}(w_i, \theta), \qquad
     c_i \sim \text{Binomial}(n_i, p_i), \quad i = 1, \dots, P.
 
 The hyperparameters live outside one ``numpyro.plate`` over problems; the per-problem latent and
 the likelihood inside. With ``c=None`` the same model draws from the prior predictive.
 
 ``marginalize=True`` (what `bayes_passk.fit` uses) integrates each p_i out of its binomial
-likelihood by quadrature (`IntegratedBinomial`), so NUTS moves in the three hyperparameters only.
+likelihood by quadrature (`IntegratedBinomial`), so NUTS moves in the hyperparameters only.
 The posterior is the same; the sampler no longer has to cross the funnel between the
 hyperparameters and the rates of problems without successes, which for the scaled Beta on
 sparse data costs divergences and r_hat > 1.01 even in the best latent coordinates we found

@@ -322,3 +322,26 @@ def test_chains_run_alike_vectorised_or_one_after_another():
     np.testing.assert_array_equal(runs[True].num_steps, runs[False].num_steps)
     # The progress reports add up to every iteration of every chain, either way.
     assert sum(int(x) for x in counts[True]) == sum(int(x) for x in counts[False]) == 2 * 100
+
+
+def test_progress_bar_counts_every_iteration_of_every_chain(monkeypatch):
+    import tqdm
+
+    bars = []
+
+    class Recording(tqdm.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, disable=True, **kwargs)
+            bars.append(self)
+            self.counted = 0
+
+        def update(self, n=1):
+            self.counted += n
+
+    monkeypatch.setattr(tqdm, "tqdm", Recording)
+    bp.fit(DATA, prior="scaled-beta", chains=2, warmup=20, samples=30, progress=True, check=False)
+    [bar] = bars
+    assert bar.total == bar.counted == 2 * (20 + 30)
+    from bayes_passk.inference import _ProgressBar
+
+    assert _ProgressBar.active is None

@@ -62,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = parser.parse_args(argv)
         except SystemExit as exit:  # --help
             return 0 if exit.code is None else int(exit.code)
+        for name, values in vars(args).items():
+            if isinstance(values, list):
+                _refuse_repeats(f"--{name.replace('_', '-')}", values)
         return args.run(args)
     except InputError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
@@ -486,6 +489,9 @@ def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
     """
     partials = {path: path.with_name(f".{path.name}.partial") for path in writers}
     folder = next(iter(writers)).parent
+    for path in writers:  # the one thing that would stop a rename halfway through
+        if path.is_dir():
+            raise InputError(f"cannot write {path}: a folder of that name is in the way")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for path, write in writers.items():
@@ -529,13 +535,14 @@ def positive_int(text: str) -> int:
 
 
 def seed_int(text: str) -> int:
-    """Parse a seed: a whole number >= 0."""
+    """Parse a seed: a whole number from 0 to 2^63 - 1 (what a JAX key takes)."""
+    message = f"expected an integer from 0 to 2^63 - 1, got {text!r}"
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(message) from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(message)
     return value
 
 
@@ -654,8 +661,6 @@ def run_backtest(args: argparse.Namespace) -> int:
     from bayes_passk.batched import BatchConfig
 
     out = _output_dir(args.out)
-    for option in ("budgets", "k", "groups", "methods"):
-        _refuse_repeats(f"--{option}", getattr(args, option))
     if args.reference is not None and args.reference not in args.methods:
         raise InputError(
             f"--reference {args.reference!r} is not one of --methods ({', '.join(args.methods)})"
@@ -736,7 +741,7 @@ def run_backtest(args: argparse.Namespace) -> int:
 
 
 def _refuse_repeats(option: str, values) -> None:
-    """`InputError` when a list option names a value twice (it would be counted twice)."""
+    """`InputError` when a list option names a value twice (every list option names each once)."""
     seen = set()
     for value in values or ():
         if value in seen:
@@ -1100,8 +1105,6 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     from bayes_passk.batched import BatchConfig
 
     out = _output_dir(args.out)
-    for option in ("budgets", "policies"):
-        _refuse_repeats(f"--{option}", getattr(args, option))
     everything = _load_all_groups(args.dataset, args.format)
     full = everything.select(args.group or everything.groups[0])
     config = BatchConfig(

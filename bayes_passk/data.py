@@ -152,12 +152,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
 """Accepted column names per field, the canonical name first."""
 
 FORMATS = ("auto", "counts", "attempts", "humaneval")
+MAX_ATTEMPTS = 2**53  # counts are exact in double precision up to here
 
 
 def validate_counts(data: PassData, source: str = "data") -> PassData:
     """Return `data` if its counts are usable, else raise `InputError` naming the first bad row.
 
-    Checks: whole-number counts, n >= 1, 0 <= c <= n, no problem twice within a group.
+    Checks: whole-number counts, 1 <= n <= 2^53, 0 <= c <= n, no problem twice within a group.
 
     Example:
         >>> bad = PassData(np.array(["a"]), np.array([3]), np.array([4]), np.array([""]))
@@ -427,8 +428,10 @@ def _json_or_none(text: str):
 
 
 def _hashable(value):
-    """Nested JSON values as their text, so that they can be reported as bad cells."""
-    return json.dumps(value) if isinstance(value, list | dict) else value
+    """Nested values (JSON or Parquet lists and objects) as text, to be reported as bad cells."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    return json.dumps(value, default=str) if isinstance(value, list | dict) else value
 
 
 def _read_parquet(path: Path) -> _Table:
@@ -442,10 +445,12 @@ def _read_parquet(path: Path) -> _Table:
         raise InputError(f"cannot read {path} as Parquet: {error}") from None
     names = [str(name) for name in frame.columns]
     _check_unique_names(str(path), names)
-    columns = {
-        name: frame[column].to_numpy(dtype=object)
-        for name, column in zip(names, frame, strict=True)
-    }
+    columns = {}
+    for name, column in zip(names, frame, strict=True):
+        values = frame[column].to_numpy(dtype=object, copy=True)
+        if frame[column].dtype == object:  # text, or nested lists and structs
+            values[:] = [_hashable(value) for value in values]
+        columns[name] = values
     return _Table(_Rows(str(path)), columns, is_json=False)
 
 
@@ -654,12 +659,17 @@ def _check_counts(
     c_column: str = "c",
     problem_column: str = "problem_id",
 ) -> None:
-    """`InputError` at the first row with n < 1, c < 0, c > n, or a repeated problem."""
+    """`InputError` at the first row with n < 1, n > 2^53, c < 0, c > n, or a repeated problem."""
     n, c = data.n, data.c
     checks = [
         (n < 0, n_column, lambda i: f"negative count {n[i]}"),
         (c < 0, c_column, lambda i: f"negative count {c[i]}"),
         (n == 0, n_column, lambda i: "n is 0: a problem needs at least one attempt"),
+        (
+            n > MAX_ATTEMPTS,
+            n_column,
+            lambda i: f"{n[i]} attempts exceed the supported 2^53 = {MAX_ATTEMPTS}",
+        ),
         (
             c > n,
             c_column,

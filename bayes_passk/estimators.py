@@ -128,8 +128,8 @@ def _log_binomial_ratio(n: np.ndarray, c: np.ndarray, k: int, floor: float) -> n
     this bounds the work per problem by about :math:`\sqrt{|floor|\, n}` terms.
     """
     few, many = np.minimum(c, k), np.maximum(c, k)
-    needed = np.ceil(-floor * n / np.maximum(many, 1)).astype(np.int64)
-    num_terms = np.minimum(few, needed)
+    needed = np.ceil(-floor * n / np.maximum(many, 1))  # float: may exceed int64 for huge n
+    num_terms = np.minimum(few, needed).astype(np.int64)
     total = np.zeros(len(n))
     for rows in _batches(num_terms, _TERMS_PER_BATCH):
         counts = num_terms[rows]

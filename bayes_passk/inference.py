@@ -192,8 +192,8 @@ def fit(
     for name, value in (("chains", chains), ("warmup", warmup), ("samples", samples)):
         if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, Integral):
-        raise InputError(f"seed must be an integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or not -(2**63) <= seed < 2**63:
+        raise InputError(f"seed must be an integer from -2^63 to 2^63 - 1, got {seed!r}")
     if not 0 < target_accept < 1:
         raise InputError(f"target_accept must lie strictly between 0 and 1, got {target_accept}")
     data = validate_counts(data.single_group(group))

@@ -191,8 +191,15 @@ def test_several_groups_need_a_choice(write, capsys):
             "argument --k: expected an integer up to 2^53 = 9007199254740992, got '1e30'",
         ),
         (["estimate", "x.csv", "--k", "1.5"], "argument --k: expected a positive integer"),
-        (["forecast", "--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
+        (["forecast", "--seed", "-1"], "argument --seed: expected an integer from 0 to 2^63 - 1"),
+        (
+            ["backtest", "--seed", str(2**63)],
+            f"argument --seed: expected an integer from 0 to 2^63 - 1, got '{2**63}'",
+        ),
         (["allocate", "x.csv", "--budget", "inf"], "argument --budget: expected a positive"),
+        (["estimate", "x.csv", "--k", "10", "1", "10"], "--k names 10 twice"),
+        (["compare", "x.csv", "--priors", "beta", "all", "--k", "5", "5"], "--k names 5 twice"),
+        (["compare", "x.csv", "--groups", "a", "b", "a"], "--groups names a twice"),
         (["estimate", "x.csv", "--format", "excel"], "argument --format: invalid choice: 'excel'"),
         (["estimate"], "the following arguments are required: PATH_OR_DATASET"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
@@ -285,6 +292,18 @@ def test_out_into_a_missing_folder_is_an_error(write, tmp_path, capsys):
     captured = capsys.readouterr()
     assert_clean_error(rc, captured.out, captured.err, ["--out", "missing", "does not exist"])
     assert not out.parent.exists()
+
+
+def test_a_folder_in_the_way_of_an_output_leaves_the_others_untouched(write, tmp_path, capsys):
+    out = tmp_path / "results"
+    (out / "forecast.png").mkdir(parents=True)
+    (out / "forecast.csv").write_text("an earlier run")
+    argv = ["forecast", write("counts.csv", GOOD), "--method", "regression", "--out", str(out)]
+    rc = main([*argv, "--k", "5"])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["forecast.png", "a folder"])
+    assert (out / "forecast.csv").read_text() == "an earlier run"
+    assert sorted(p.name for p in out.iterdir()) == ["forecast.csv", "forecast.png"]
 
 
 @pytest.mark.parametrize(

@@ -243,6 +243,7 @@ def test_to_frame():
         ([3, 4], [1, 5], None, r"row 2, column 'c': 5 successes exceed the 4 attempts"),
         ([3, -4], [1, 0], None, r"row 2, column 'n': negative count -4"),
         ([3, 0], [1, 0], None, r"row 2, column 'n': n is 0"),
+        ([3, 2**53 + 1], [1, 0], None, r"row 2, column 'n': 9007199254740993 attempts exceed"),
         ([3, 4], [-1, 0], None, r"row 1, column 'c': negative count -1"),
         ([3, 2.5], [1, 0], None, r"row 2, column 'n': expected a whole number, got 2.5"),
         ([3, np.nan], [1, 0], None, r"row 2, column 'n': empty or missing value"),
@@ -283,6 +284,17 @@ def test_parquet_nulls_are_missing_values(write):
     frame = pd.DataFrame({"problem_id": ["a", "b"], "n": [5, None], "c": [1, 2]})
     with pytest.raises(InputError, match=r"row 2, column 'n': empty or missing value"):
         load_counts(write("nulls.parquet", frame))
+
+
+def test_parquet_lists_and_structs_are_bad_cells(write):
+    frame = pd.DataFrame({"problem_id": ["a", "b"], "n": [[1, 2], [3]], "c": [1, 1]})
+    with pytest.raises(
+        InputError, match=r"row 1, column 'n': expected a whole number, got '\[1, 2\]'"
+    ):
+        load_counts(write("lists.parquet", frame))
+    frame = pd.DataFrame({"problem_id": ["a", "b"], "n": [3, 3], "c": [{"x": 1}, {"x": 2}]})
+    with pytest.raises(InputError, match=r"row 1, column 'c': expected a whole number"):
+        load_counts(write("structs.parquet", frame))
 
 
 def test_parquet_without_pyarrow_says_how_to_install_it(write, monkeypatch):

@@ -66,6 +66,12 @@ def test_large_n_single_success_is_one_over_n():
     assert pass_hat_k(4_000_000, 1, 1) == pytest.approx(2.5e-7, rel=1e-14)
 
 
+@pytest.mark.parametrize("n", [2**53, 3 * 10**17, 2**63 - 1])
+def test_huge_n_single_success_is_k_over_n(n):
+    # 1 - C(n - 1, k) / C(n, k) = k / n exactly; the work stays bounded for any int64 n.
+    np.testing.assert_allclose(pass_at_k(n, 1, [1, 10**6]), [1 / n, 1e6 / n], rtol=1e-12)
+
+
 def test_matches_exact_fractions_for_moderate_n():
     rng = np.random.default_rng(0)
     n = rng.integers(1, 3000, size=200)

@@ -107,11 +107,10 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_input(source: str, format: str = "auto", group: str | None = None) -> PassData:
     """Load one group's counts from a file or, failing that, an embedded dataset."""
-    if Path(source).exists():
+    if Path(_not_empty("PATH_OR_DATASET", source)).exists():
         data = data_module.load(source, format=format, group=group)
     elif source in _embedded_names():
-        if format != "auto":
-            raise InputError(f"--format applies to files; {source!r} is an embedded dataset")
+        _refuse_format(format, source)
         from bayes_passk import datasets
 
         data = datasets.load(source, group=group)
@@ -124,6 +123,11 @@ def load_input(source: str, format: str = "auto", group: str | None = None) -> P
             f"{', '.join(data.groups)}"
         )
     return data
+
+
+def _refuse_format(format: str, source: str) -> None:
+    if format != "auto":
+        raise InputError(f"--format applies to files; {source!r} is an embedded dataset")
 
 
 def add_datasets_arguments(parser: argparse.ArgumentParser) -> None:
@@ -264,7 +268,7 @@ def _add_sampler_arguments(parser, chains: int, warmup: int, samples: int) -> No
     )
     parser.add_argument(
         "--samples",
-        type=positive_int,
+        type=draws_int,
         default=samples,
         help=f"kept draws per chain ({samples}; at least 4)",
     )
@@ -303,6 +307,7 @@ def run_forecast(args: argparse.Namespace) -> int:
         embedded = {info.name: info for info in datasets.list_datasets()}
         if source not in embedded or embedded[source].kind != "attempts" or Path(source).exists():
             raise InputError("--attempts applies to embedded per-attempt datasets only")
+        _refuse_format(args.format, source)
         data = datasets.load(source, group=group, attempts_per_problem=attempts, seed=args.seed)
         truth = datasets.load(source, group=group)
     else:
@@ -452,7 +457,7 @@ def _with_interval(summary) -> str:
 
 def _output_dir(value: str | None) -> Path | None:
     """Return the --out folder, checked before any work: it may be missing, not a file."""
-    out = Path(value) if value else None
+    out = Path(_not_empty("--out", value)) if value is not None else None
     if out is not None:
         if out.exists() and not out.is_dir():
             raise InputError(f"--out {out}: exists and is not a directory")
@@ -462,7 +467,7 @@ def _output_dir(value: str | None) -> Path | None:
 
 def _output_file(value: str | None) -> Path | None:
     """Return the --out file, checked before any work: not a folder, in an existing folder."""
-    out = Path(value) if value else None
+    out = Path(_not_empty("--out", value)) if value is not None else None
     if out is not None:
         if out.is_dir():
             raise InputError(f"--out {out}: is a directory; give a file name")
@@ -470,6 +475,12 @@ def _output_file(value: str | None) -> Path | None:
         if not out.absolute().parent.is_dir():
             raise InputError(f"--out {out}: the folder {out.parent} does not exist")
     return out
+
+
+def _not_empty(option: str, value: str) -> str:
+    if not value.strip():
+        raise InputError(f"{option} is empty; give a path")
+    return value
 
 
 def _check_ancestors(path: Path) -> None:
@@ -531,6 +542,14 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer up to 2^53 = {MAX_K}, got {text!r}")
     if value != number or value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def draws_int(text: str) -> int:
+    """Parse a number of kept draws per chain: at least 4 (for the split r_hat)."""
+    value = positive_int(text)
+    if value < 4:
+        raise argparse.ArgumentTypeError(f"expected at least 4 draws, got {text!r}")
     return value
 
 
@@ -667,8 +686,10 @@ def run_backtest(args: argparse.Namespace) -> int:
         )
     cells = []
     if args.design == "synthetic":
-        if args.dataset:
-            raise InputError("--design synthetic draws its own rates; leave out --dataset")
+        if args.dataset or args.groups or args.format != "auto":
+            raise InputError(
+                "--design synthetic draws its own rates; leave out --dataset, --groups and --format"
+            )
         for index, (a, b, scale) in enumerate(designs.SYNTHETIC_GRID):
             for budget in args.budgets:
                 cells.append(
@@ -800,6 +821,7 @@ def _load_all_groups(source: str, format: str) -> PassData:
     if source in _embedded_names():
         from bayes_passk import datasets
 
+        _refuse_format(format, source)
         return datasets.load(source)
     names = ", ".join(_embedded_names()) or "none installed"
     raise InputError(f"file not found: {source} (nor is it an embedded dataset: {names})")

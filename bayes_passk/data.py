@@ -115,6 +115,8 @@ class PassData(NamedTuple):
     def select(self, group: str) -> PassData:
         """Return the rows of one group; `InputError` naming the known groups if it is absent."""
         if group not in self.groups:
+            if self.groups == [""]:
+                raise InputError(f"unknown group {group!r}: these data have no groups")
             raise InputError(f"unknown group {group!r}; known groups: {', '.join(self.groups)}")
         keep = self.group == group
         return PassData(self.problem_id[keep], self.n[keep], self.c[keep], self.group[keep])
@@ -386,8 +388,8 @@ def _read_json(path: str, text: str) -> _Table:
         except json.JSONDecodeError as error:
             raise InputError(f"{path}: invalid JSON at line {error.lineno} ({error.msg})") from None
         lines = None
-    elif isinstance(whole := _json_or_none(text), dict):  # one object: one record, if flat
-        if any(isinstance(value, list | dict) for value in whole.values()):
+    elif isinstance(whole := _json_or_none(text), dict):  # one record, unless all columns
+        if whole and all(isinstance(value, list | dict) for value in whole.values()):
             raise InputError(
                 f"{path}: one JSON object of columns; expected JSON lines (one object per "
                 "problem or attempt) or an array of objects, e.g. pandas "
@@ -491,7 +493,16 @@ def _detect_format(table: _Table) -> str:
     names = {_normalise(name) for name in table.columns}
     if table.is_json and {"task_id", "passed"} <= names:
         return "humaneval"
-    if names & {_normalise(alias) for alias in ALIASES["success"]}:
+
+    def has(field: str) -> bool:
+        return bool(names & {_normalise(alias) for alias in ALIASES[field]})
+
+    if has("success"):
+        if has("n") and has("c"):
+            raise InputError(
+                f"{table.path}: has both counts columns (n, c) and a per-attempt column "
+                "(success); say which to read: format 'counts' or 'attempts' (--format)"
+            )
         return "attempts"
     return "counts"
 

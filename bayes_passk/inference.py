@@ -177,7 +177,7 @@ def fit(
         chains: number of chains; they are split over as many of the host's devices as
             divide their number (on CPU one device per core, see `bayes_passk.__init__`).
         warmup: warm-up (adaptation) iterations per chain.
-        samples: kept draws per chain.
+        samples: kept draws per chain (at least 4).
         group: the group to fit, when `data` holds several.
         target_accept: NUTS target acceptance probability; raise it (e.g. 0.95) when the fit
             reports divergent transitions or a small ESS, at the cost of smaller steps.
@@ -192,6 +192,8 @@ def fit(
     for name, value in (("chains", chains), ("warmup", warmup), ("samples", samples)):
         if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}")
+    if samples < 4:
+        raise InputError(f"samples must be at least 4 for the split r_hat, got {samples}")
     if isinstance(seed, bool) or not isinstance(seed, Integral) or not -(2**63) <= seed < 2**63:
         raise InputError(f"seed must be an integer from -2^63 to 2^63 - 1, got {seed!r}")
     if not 0 < target_accept < 1:

@@ -290,6 +290,8 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
     ("argv", "message"),
     [
         (["--design", "synthetic", "--dataset", "pythia-math"], "leave out --dataset"),
+        (["--design", "synthetic", "--groups", "Pythia 1B"], "leave out --dataset, --groups"),
+        (["--dataset", "pythia-math", "--format", "counts"], "--format applies to files"),
         (["--design", "resample"], "needs --dataset"),
         (["--dataset", "pythia-math", "--groups", "GPT-9"], "no group 'GPT-9'"),
         (["--dataset", "pythia-math", "--budgets", "20000"], "exceeds the 10000 attempts"),

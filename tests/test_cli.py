@@ -198,6 +198,10 @@ def test_several_groups_need_a_choice(write, capsys):
         ),
         (["allocate", "x.csv", "--budget", "inf"], "argument --budget: expected a positive"),
         (["estimate", "x.csv", "--k", "10", "1", "10"], "--k names 10 twice"),
+        (["estimate", ""], "PATH_OR_DATASET is empty"),
+        (["estimate", "pythia-math", "--group", "Pythia 1B", "--out", ""], "--out is empty"),
+        (["backtest", "--design", "synthetic", "--out", " "], "--out is empty"),
+        (["forecast", "--samples", "3"], "argument --samples: expected at least 4 draws"),
         (["compare", "x.csv", "--priors", "beta", "all", "--k", "5", "5"], "--k names 5 twice"),
         (["compare", "x.csv", "--groups", "a", "b", "a"], "--groups names a twice"),
         (["estimate", "x.csv", "--format", "excel"], "argument --format: invalid choice: 'excel'"),
@@ -351,6 +355,10 @@ def test_embedded_dataset_by_name(capsys):
     captured = capsys.readouterr()
     assert_clean_error(rc, captured.out, captured.err, ["Pythia 13B", "Pythia 12B"])
     rc = main(["estimate", "pythia-math", "--group", "Pythia 12B", "--format", "counts"])
+    assert_clean_error(rc, *capsys.readouterr(), ["--format applies to files"])
+    rc = main(["forecast", "--method", "regression", "--format", "attempts"])  # default data
+    assert_clean_error(rc, *capsys.readouterr(), ["--format applies to files"])
+    rc = main(["simulate-allocation", "--dataset", "pythia-math", "--format", "counts"])
     assert_clean_error(rc, *capsys.readouterr(), ["--format applies to files"])
 
 

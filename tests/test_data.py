@@ -139,6 +139,9 @@ def test_one_json_object_is_one_record_or_a_clear_error(write):
     columns = write("columns.json", '{"problem_id": ["a", "b"], "n": [3, 3], "c": [1, 0]}')
     with pytest.raises(InputError, match="one JSON object of columns; expected JSON lines"):
         load_counts(columns)
+    nested = write("nested.jsonl", '{"problem_id": "a", "n": {"x": 1}, "c": 1}\n')
+    with pytest.raises(InputError, match=r"row 1 \(line 1\), column 'n': expected a whole"):
+        load_counts(nested)
 
 
 ATTEMPTS = pd.DataFrame(
@@ -263,6 +266,10 @@ def test_from_counts_validates(n, c, group, message):
 def test_from_counts_allows_the_same_problem_in_different_groups():
     data = PassData.from_counts(["a", "a"], [3, 4], [1, 0], ["g1", "g2"])
     assert data.groups == ["g1", "g2"]
+    with pytest.raises(InputError, match=r"unknown group 'g3'; known groups: g1, g2$"):
+        data.select("g3")
+    with pytest.raises(InputError, match=r"unknown group 'g1': these data have no groups"):
+        PassData.from_counts(["a"], [3], [1]).select("g1")
 
 
 def test_validate_counts_names_the_source():
@@ -284,6 +291,14 @@ def test_parquet_nulls_are_missing_values(write):
     frame = pd.DataFrame({"problem_id": ["a", "b"], "n": [5, None], "c": [1, 2]})
     with pytest.raises(InputError, match=r"row 2, column 'n': empty or missing value"):
         load_counts(write("nulls.parquet", frame))
+
+
+def test_counts_and_attempts_columns_together_need_a_format(write):
+    path = write("mixed.csv", "problem_id,n,c,success\na,10,1,1\n")
+    with pytest.raises(InputError, match=r"mixed.csv: has both counts columns .* \(--format\)"):
+        load(path)
+    assert load(path, format="counts").n.tolist() == [10]
+    assert load(path, format="attempts").n.tolist() == [1]
 
 
 def test_parquet_lists_and_structs_are_bad_cells(write):

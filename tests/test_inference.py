@@ -273,6 +273,7 @@ def test_cli_forecast_bad_input_exits_2_and_writes_nothing(
         ({"data": {"n": [3], "c": [1]}}, "must be a PassData"),
         ({"chains": 0}, "chains must be a positive integer"),
         ({"warmup": 10.5}, "warmup must be a positive integer"),
+        ({"samples": 3}, "samples must be at least 4"),
         ({"seed": "a"}, "seed must be an integer"),
         ({"seed": 2**63}, "seed must be an integer from -2"),
         ({"target_accept": 2.0}, "target_accept must lie strictly between 0 and 1"),

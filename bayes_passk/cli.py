@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import sys
 import zlib
 from collections.abc import Callable, Collection, Sequence
@@ -69,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (e.g. piped into head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def build_parser(commands: Collection[str | None] | None = None) -> argparse.ArgumentParser:

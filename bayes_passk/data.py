@@ -361,13 +361,19 @@ def _read_csv(path: str, text: str) -> _Table:
         else:
             header = []
         rows, lines = [], []
+        first_line = reader.line_num + 1
         for fields in reader:
+            record_lines, first_line = (first_line, reader.line_num), reader.line_num + 1
             if not any(field.strip() for field in fields):
                 continue
             if len(fields) != len(header):
+                quote = ""
+                if any("\n" in field for field in fields):
+                    quote = f"; a quoted field spans lines {record_lines[0]}-{record_lines[1]}"
+                    quote += ": is a quote left open?"
                 raise InputError(
                     f"{path}, row {len(rows) + 1} (line {reader.line_num}): expected "
-                    f"{len(header)} fields like the header, found {len(fields)}"
+                    f"{len(header)} fields like the header, found {len(fields)}{quote}"
                 )
             rows.append(fields)
             lines.append(reader.line_num)
@@ -438,15 +444,21 @@ def _hashable(value):
 
 def _read_parquet(path: Path) -> _Table:
     try:
-        frame = pd.read_parquet(path)
+        import pyarrow.parquet
     except ImportError:
         raise InputError(
             f"reading Parquet ({path}) needs pyarrow: pip install bayes_passk[parquet]"
         ) from None
+    try:
+        schema = pyarrow.parquet.read_schema(path)
+        # Names first: pyarrow reports a repeated column with a dump of the whole schema.
+        if len(set(schema.names)) == len(schema.names):
+            frame = pd.read_parquet(path)
     except (OSError, ValueError) as error:
-        raise InputError(f"cannot read {path} as Parquet: {error}") from None
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise InputError(f"cannot read {path} as Parquet: {reason}") from None
+    _check_unique_names(str(path), schema.names)
     names = [str(name) for name in frame.columns]
-    _check_unique_names(str(path), names)
     columns = {}
     for name, column in zip(names, frame, strict=True):
         values = frame[column].to_numpy(dtype=object, copy=True)
@@ -461,7 +473,8 @@ def _check_unique_names(path: str, names: list[str]) -> None:
     for name in names:
         key = _normalise(name)
         if key in seen:
-            raise InputError(f"{path}: column {name!r} appears twice (also as {seen[key]!r})")
+            also = f" (also as {seen[key]!r})" if seen[key] != name else ""
+            raise InputError(f"{path}: column {name!r} appears twice{also}")
         seen[key] = name
 
 

@@ -301,6 +301,17 @@ def test_counts_and_attempts_columns_together_need_a_format(write):
     assert load(path, format="attempts").n.tolist() == [1]
 
 
+def test_parquet_with_a_repeated_column_names_it(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "repeated.parquet"
+    columns = [pa.array(["a"]), pa.array([3]), pa.array([1]), pa.array([3])]
+    pq.write_table(pa.Table.from_arrays(columns, names=["problem_id", "n", "c", "n"]), path)
+    with pytest.raises(InputError, match=r"^\S*repeated.parquet: column 'n' appears twice$"):
+        load_counts(path)
+
+
 def test_parquet_lists_and_structs_are_bad_cells(write):
     frame = pd.DataFrame({"problem_id": ["a", "b"], "n": [[1, 2], [3]], "c": [1, 1]})
     with pytest.raises(

@@ -416,3 +416,18 @@ def test_usage_error_and_success_through_a_subprocess(write, tmp_path):
     result = run_module("estimate", write("counts.csv", GOOD), "--k", "1", "--json", cwd=tmp_path)
     assert result.returncode == 0 and result.stderr == ""
     assert json.loads(result.stdout)["k"] == [1]
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    ks = [str(k) for k in range(1, 5001)]
+    command = [sys.executable, "-m", "bayes_passk.cli", "estimate", "pythia-math"]
+    command += ["--group", "Pythia 1B", "--k", *ks]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, text=True
+    ) as process:
+        first_line = process.stdout.readline()
+        process.stdout.close()  # like `| head -1`
+        stderr = process.stderr.read()
+        process.wait(timeout=60)
+    assert first_line.startswith("pythia-math (Pythia 1B)")
+    assert stderr == "" and process.returncode == 1

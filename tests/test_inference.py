@@ -1,5 +1,6 @@
 import json
 
+import arviz as az
 import jax
 import numpy as np
 import pytest
@@ -142,8 +143,20 @@ def test_rao_blackwellised_forecast_matches_the_conjugate_closed_form(result):
     np.testing.assert_allclose(f.mean, 1 - survival, rtol=1e-7)
     new = fixed.forecast(ks, max_draws=20, target="new")
     np.testing.assert_allclose(new.mean, 1 - np.exp(betaln(a, b + ks) - betaln(a, b)), rtol=1e-7)
-    # The exponent of a fresh problem's -log pass@k tends to a.
-    assert abs(new.local_slope.mean - a) < 0.01
+
+    # The local slope: -d log(-log pass@k) / d log k at k = 1e9 by the same finite difference
+    # (step 0.01 in log k). Quadrature error ~1e-8 relative in 1 - pass@k is ~1e-6 in the slope.
+    def slope(survival):
+        k = np.array([1e9, 1e9 * np.exp(0.01)])
+        return -np.diff(np.log(-np.log1p(-survival(k))))[0] / 0.01
+
+    def benchmark(k):
+        return np.exp(betaln(a + c, b + n - c + k) - betaln(a + c, b + n - c)).mean(axis=0)
+
+    assert f.local_slope.mean == pytest.approx(slope(benchmark), abs=1e-5)
+    fresh = slope(lambda k: np.exp(betaln(a, b + k) - betaln(a, b)))
+    assert new.local_slope.mean == pytest.approx(fresh, abs=1e-5)
+    assert fresh == pytest.approx(a, abs=1e-3)  # it tends to the exponent a as k grows
 
 
 def test_within_draw_spread_matches_simulation(result):
@@ -347,3 +360,34 @@ def test_progress_bar_counts_every_iteration_of_every_chain(monkeypatch):
     from bayes_passk.inference import _ProgressBar
 
     assert _ProgressBar.active is None
+
+
+def test_posterior_of_the_beta_prior_matches_quadrature_on_a_grid():
+    # The Beta family's posterior in (log a, mean) has two dimensions: its moments by the
+    # trapezoid rule on a fine grid, with the beta-binomial likelihood from scipy, are the
+    # oracle. NUTS's posterior means must match within 4 Monte Carlo standard errors.
+    from scipy import stats
+
+    rng = np.random.default_rng(11)
+    n = np.full(30, 20)
+    c = rng.binomial(n, rng.beta(0.6, 3.0, size=30))
+    data = PassData.from_counts([f"q{i}" for i in range(30)], n=n, c=c)
+    log_a = np.linspace(np.log(0.3) - 6, np.log(0.3) + 6, 801)
+    mean = np.linspace(0, 1, 801)[1:-1]
+    A, M = np.exp(log_a)[:, None], mean[None, :]
+    log_post = stats.norm.logpdf(log_a, np.log(0.3), 1.0)[:, None]  # a ~ LogNormal, in log a
+    for n_i, c_i in zip(n, c, strict=True):
+        log_post = log_post + stats.betabinom.logpmf(c_i, n_i, A, A * (1 / M - 1))
+    weight = np.exp(log_post - log_post.max())
+    mass = np.trapezoid(np.trapezoid(weight, mean, axis=1), log_a)
+    oracle = {
+        "a": np.trapezoid(np.trapezoid(weight * A, mean, axis=1), log_a) / mass,
+        "mean": np.trapezoid(np.trapezoid(weight * M, mean, axis=1), log_a) / mass,
+    }
+    assert weight[[0, -1], :].max() < 1e-12 and weight[:, [0, -1]].max() < 1e-12  # grid wide
+
+    fit = bp.fit(data, prior="beta", chains=2, warmup=500, samples=1000, progress=False)
+    mcse = az.mcse(fit.idata, var_names=list(oracle), method="mean")
+    for name, expected in oracle.items():
+        estimate = float(fit.idata.posterior[name].mean())
+        assert abs(estimate - expected) < 4 * float(mcse[name]), (name, estimate, expected)

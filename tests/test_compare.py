@@ -32,7 +32,7 @@ def _fit(kind, prior, seed=0):
     return bp.fit(_data(kind), prior=prior, seed=seed, **SHORT)
 
 
-def test_compare_priors_ranks_every_prior_and_says_so():
+def test_compare_priors_ranks_every_prior_and_says_so(write, tmp_path, capsys, monkeypatch):
     fits = {prior: _fit("hard", prior) for prior in ("scaled-beta", "logit-normal")}
     comparison = compare_priors(fits)
     table = comparison.table
@@ -45,6 +45,26 @@ def test_compare_priors_ranks_every_prior_and_says_so():
         in_sample = float(fit.idata.log_likelihood["c"].mean(("chain", "draw")).sum())
         assert table.loc[prior, "elpd_loo"] < in_sample
     assert comparison.verdict.startswith(f"LOO prefers {table.index[0]}")
+
+    # The command line on the same data, with these fits (NUTS is tested elsewhere): the
+    # verdict, and the LOO table, predictive checks, forecasts and plot as files.
+    data = _data("hard")
+    rows = [f"{p},{n},{c}" for p, n, c in zip(data.problem_id, data.n, data.c, strict=True)]
+    path = write("hard.csv", "problem_id,n,c\n" + "\n".join(rows) + "\n")
+    monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, prior, *_: fits[prior])
+    out = tmp_path / "priors"
+    argv = ["compare", path, "--priors", *fits, "--k", "1", "50", "--out", str(out)]
+    assert main(argv) == 0
+    assert comparison.verdict in capsys.readouterr().out
+    files = ["forecast.csv", "forecast.png", "loo.csv", "predictive_check.csv"]
+    assert sorted(p.name for p in out.iterdir()) == files
+    loo = pd.read_csv(out / "loo.csv").set_index(table.index.name or "index")
+    np.testing.assert_allclose(loo.loc[table.index, "elpd_loo"], table["elpd_loo"], rtol=1e-12)
+    assert set(pd.read_csv(out / "predictive_check.csv")["prior"]) == set(fits)
+    forecast = pd.read_csv(out / "forecast.csv")
+    assert forecast["k"].tolist() == [1, 50, 1, 50]
+    expected = fits["scaled-beta"].forecast([1, 50]).mean
+    np.testing.assert_allclose(forecast["mean"][:2], expected, rtol=1e-12)
 
 
 def test_a_prior_without_a_power_law_reports_no_exponent():

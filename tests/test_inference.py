@@ -162,7 +162,9 @@ def test_rao_blackwellised_forecast_matches_the_conjugate_closed_form(result):
 def test_within_draw_spread_matches_simulation(result):
     # Given fixed hyperparameters the benchmark pass@k is random only through the p_i, whose
     # posteriors are Beta(a + c_i, b + n_i - c_i). Its 10% and 90% quantiles, from 20,000
-    # simulations, must match the moment-matched Beta within its approximation (0.01 absolute).
+    # simulations (Monte Carlo error ~6e-4), must match the forecast's: a moment-matched Beta
+    # (its quantiles off by 0.0013 and 0.0015 on these data, measured against 1e6 simulations)
+    # drawn once per posterior draw (Monte Carlo error ``mcse_lower``, ``mcse_upper``, ~3e-3).
     a, b, k = 0.4, 6.0, 100
     fixed = bp.Fit(result.idata.copy())
     for name, value in (("a", a), ("b", b), ("scale", 1.0)):
@@ -172,7 +174,8 @@ def test_within_draw_spread_matches_simulation(result):
     p = rng.beta(a + DATA.c, b + DATA.n - DATA.c, size=(20_000, 24))
     simulated = (1 - (1 - p) ** k).mean(axis=1)
     lower, upper = np.quantile(simulated, [0.1, 0.9])
-    assert abs(f.lower[0] - lower) < 0.01 and abs(f.upper[0] - upper) < 0.01
+    assert abs(f.lower[0] - lower) < 0.003 + 4 * f.mcse_lower[0]
+    assert abs(f.upper[0] - upper) < 0.003 + 4 * f.mcse_upper[0]
     assert abs(f.mean[0] - simulated.mean()) < 4 * simulated.std() / np.sqrt(20_000)
 
 

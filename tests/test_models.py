@@ -149,22 +149,14 @@ def _exact_log_prob(a, b, v):
         return float(log_beta - log_kuma)
 
 
-@pytest.mark.parametrize(
-    ("a", "b"),
-    [
-        (0.1, 50.0),
-        (2.0, 3.0),
-        (0.3, 0.7),
-        (5.0, 0.5),
-        TINY_B,
-    ],
-)
+@pytest.mark.parametrize(("a", "b"), [*BETA_SHAPES, TINY_B])
 def test_beta_by_kumaraswamy_log_prob_near_one(a, b):
     vs = np.array([1e-9, 0.5, 0.9, 0.999, 0.9999, 1 - 1e-6])
     got = np.asarray(BetaByKumaraswamy(a, b).log_prob(vs))
     want = np.array([_exact_log_prob(a, b, v) for v in vs])
     # Float64 inputs, evaluated exactly by mpmath: what remains is rounding amplified by
-    # 1 / (1 - q) in the cancellation, ~1e-16 / 1e-7 at worst here for the passing cases.
+    # 1 / (1 - q) in the cancellation, ~1e-16 / 1e-7 at worst (measured: 4e-8 at a = 0.1,
+    # b = 50; under 1e-13 in the other cases).
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-7)
 
 

@@ -8,7 +8,7 @@ of Schaeffer et al. (2025) with their binning, the two-parameter beta-binomial M
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +16,7 @@ import mpmath as mp
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import optimize, stats
+from scipy import integrate, optimize, special, stats
 
 import bayes_passk as bp
 from bayes_passk import cli
@@ -120,6 +120,38 @@ def test_beta_binomial_on_ragged_attempts_is_the_scipy_maximum():
     )
     assert nll(np.log([fitted.params["a"], fitted.params["b"]])) <= best.fun + 1e-8
     np.testing.assert_allclose([fitted.params["a"], fitted.params["b"]], np.exp(best.x), rtol=1e-4)
+
+
+def test_kumaraswamy_binomial_is_the_maximum_of_an_independent_likelihood():
+    # P(c | n) = int_0^1 Binomial(c | n, s u^(1/a)) b (1 - u)^(b - 1) du: the Kumaraswamy
+    # written through u = q^a (smooth at q = 0), integrated by scipy's adaptive quadrature.
+    rng = np.random.default_rng(2)
+    n = rng.integers(20, 200, size=80)
+    q = (1 - (1 - rng.random(80)) ** (1 / 3.0)) ** (1 / 0.5)  # Kumaraswamy(0.5, 3), inverted
+    c = rng.binomial(n, 0.6 * q)
+    fitted = fit_baseline(
+        PassData.from_counts([f"p{i}" for i in range(80)], n, c), method="kumaraswamy-binomial"
+    )
+
+    def nll(a, b, scale):
+        def integrand(u, n_i, c_i):
+            return stats.binom.pmf(c_i, n_i, scale * u ** (1 / a)) * b * (1 - u) ** (b - 1)
+
+        quad = partial(integrate.quad, integrand, 0, 1, epsabs=0, epsrel=1e-12)
+        return -sum(np.log(quad(args=row)[0]) for row in zip(n, c, strict=True))
+
+    x = np.array([np.log(fitted.params["a"]), np.log(fitted.params["b"])])
+    x = np.append(x, special.logit(fitted.params["scale"]))
+    best = nll(np.exp(x[0]), np.exp(x[1]), special.expit(x[2]))
+    for axis in range(3):  # the optimiser's coordinates: log a, log b, logit scale
+        step = np.eye(3)[axis] * 0.02
+        up, down = (
+            nll(np.exp(y[0]), np.exp(y[1]), special.expit(y[2])) for y in (x + step, x - step)
+        )
+        assert up > best and down > best
+        # A parabola through the three values has its vertex at offset step (down - up) /
+        # (2 (up + down - 2 best)) from the fit: within 5% of the step, 0.001.
+        assert abs(up - down) < 0.1 * (up + down - 2 * best), (axis, up - best, down - best)
 
 
 def test_scaled_beta_binomial_nests_the_beta_binomial():

@@ -305,10 +305,13 @@ INTEGRATED_CASES = [
 @pytest.mark.parametrize(("family", "params"), _family_params())
 def test_marginal_likelihood_sums_to_one(family, params):
     # Every family, atoms included: sum over c of P(c | n) = 1 for n = 0, 1, 20, with the fine
-    # rule (relative error <= 3e-10 on the test grid of test_functionals, 1.4e-5 at the
-    # Kumaraswamy's two-scale shape (0.05, 3)).
+    # rule. Its error is at most 1.4e-5 at the Kumaraswamy's two-scale shape (0.05, 3) (see
+    # test_functionals; measured here 1.4e-6), and measured at most 4.5e-9 in every other case
+    # (the logit-normal's third hyperprior draw).
+    two_scales = family.name == "kumaraswamy" and tuple(map(float, params)) == (0.05, 3.0, 0.5)
+    tolerance = 5e-5 if two_scales else 1e-7
     for n in (0, 1, 20):
-        assert float(_pmf_sum(family)(params, n)) == pytest.approx(1.0, abs=5e-5)
+        assert float(_pmf_sum(family)(params, n)) == pytest.approx(1.0, abs=tolerance)
 
 
 @functools.cache

@@ -368,7 +368,8 @@ def test_the_local_slope_keeps_its_digits_where_pass_at_k_rounds_to_one(method, 
     # 1 - pass@k is below 1e-16, and pass@k rounds to 1 in float64.
     fitted = BaselineFit(method, params, 2.2, pythia("Pythia 12B", 100), {})
     assert fitted.pass_at_k([10**9])[0] == 1.0
-    assert fitted.forecast([10**9]).local_slope.mean == pytest.approx(2.2, rel=1e-3)
+    # The slope's corrections at k = 1e9 are O(1 / (s k)) ~ 1e-9: exact but for rounding.
+    assert fitted.forecast([10**9]).local_slope.mean == pytest.approx(2.2, rel=1e-7)
 
 
 def test_a_point_forecast_keeps_the_order_of_k_and_its_slope_at_the_largest():

@@ -104,5 +104,8 @@ def test_tail_steepens_when_the_shape_exceeds_one():
     slopes = -np.diff(np.asarray(log_s)) / np.diff(np.log(np.asarray(ks)))
     midpoints = np.exp((np.log(ks[1:]) + np.log(ks[:-1])) / 2)
     predicted = 0.3 - 2.0 / np.log(midpoints)
+    # The values themselves against the quadrature oracle (good to ~3e-9 nats; measured 2.9e-9).
+    want = [_oracle(0.3, 3.0, 1.0, 0, float(k)) for k in ks]
+    np.testing.assert_allclose(np.asarray(log_s), want, rtol=0, atol=1e-7)
     # Measured: 0.141, 0.173, 0.206 against the asymptote's 0.052, 0.126, 0.184.
     assert np.all(np.diff(slopes) > 0) and np.all((predicted < slopes) & (slopes < 0.3))

@@ -361,15 +361,15 @@ def _read_csv(path: str, text: str) -> _Table:
         else:
             header = []
         rows, lines = [], []
-        first_line = reader.line_num + 1
+        last_line = reader.line_num
         for fields in reader:
-            record_lines, first_line = (first_line, reader.line_num), reader.line_num + 1
+            first_line, last_line = last_line + 1, reader.line_num  # a record may span lines
             if not any(field.strip() for field in fields):
                 continue
             if len(fields) != len(header):
                 quote = ""
                 if any("\n" in field for field in fields):
-                    quote = f"; a quoted field spans lines {record_lines[0]}-{record_lines[1]}"
+                    quote = f"; a quoted field spans lines {first_line}-{last_line}"
                     quote += ": is a quote left open?"
                 raise InputError(
                     f"{path}, row {len(rows) + 1} (line {reader.line_num}): expected "
@@ -450,14 +450,14 @@ def _read_parquet(path: Path) -> _Table:
             f"reading Parquet ({path}) needs pyarrow: pip install bayes_passk[parquet]"
         ) from None
     try:
-        schema = pyarrow.parquet.read_schema(path)
-        # Names first: pyarrow reports a repeated column with a dump of the whole schema.
-        if len(set(schema.names)) == len(schema.names):
-            frame = pd.read_parquet(path)
+        # Names first: pyarrow would report a repeated column with a dump of the whole schema.
+        _check_unique_names(str(path), pyarrow.parquet.read_schema(path).names)
+        frame = pd.read_parquet(path)
+    except InputError:
+        raise
     except (OSError, ValueError) as error:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise InputError(f"cannot read {path} as Parquet: {reason}") from None
-    _check_unique_names(str(path), schema.names)
     names = [str(name) for name in frame.columns]
     columns = {}
     for name, column in zip(names, frame, strict=True):

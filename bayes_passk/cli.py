@@ -885,19 +885,21 @@ def run_compare(args: argparse.Namespace) -> int:
         if len(set(priors)) < 2:
             raise InputError("--priors needs at least two different priors (or 'all')")
         runs = {prior: (prior, args.group) for prior in dict.fromkeys(priors)}
-    ks = np.array(args.k, dtype=np.int64)
+    ks = np.sort(np.array(args.k, dtype=np.int64))
     loaded = {}
     for _, group in runs.values():
         if group not in loaded:
             loaded[group] = _load_group(args.source, args.format, group, args.attempts, args.seed)
 
-    # The plot draws each curve on a log grid up to the largest k, through the k asked for.
-    plot_ks = np.union1d(ks, np.round(np.logspace(0, np.log10(ks.max()), 25)).astype(np.int64))
+    # The plot draws each curve on a fine grid through the k asked for; the prior comparison
+    # reports forecasts at those k, the group comparison none.
+    plot_ks = _plotting_grid(ks) if out is not None else ks
     fits, forecasts = {}, {}
     for name, (prior, group) in runs.items():
         print(f"{PROG}: fitting {name}", file=sys.stderr, flush=True)
         fits[name] = _fit_with_warnings(loaded[group], prior, args, f"{name}: ")
-        forecasts[name] = fits[name].forecast(plot_ks, ci=args.ci, target=args.target)
+        if out is not None or args.groups is None:
+            forecasts[name] = fits[name].forecast(plot_ks, ci=args.ci, target=args.target)
     at_ks = np.isin(plot_ks, ks)
 
     tables = {}
@@ -983,7 +985,7 @@ def _print_comparison(args, report, forecasts, at_ks) -> None:
         ]
         for name, f in forecasts.items()
     ]
-    print(format_table(["prior", *(f"k={k}" for k in args.k)], rows))
+    print(format_table(["prior", *(f"k={k}" for k in sorted(args.k))], rows))
     checks = report["checks"]
     worst = checks.loc[checks.groupby("prior")["p_value"].idxmin()]
     print("\npredictive check of the unbiased pass@k (smallest two-sided p-value per prior):")

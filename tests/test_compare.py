@@ -53,9 +53,17 @@ def test_compare_priors_ranks_every_prior_and_says_so(write, tmp_path, capsys, m
     path = write("hard.csv", "problem_id,n,c\n" + "\n".join(rows) + "\n")
     monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, prior, *_: fits[prior])
     out = tmp_path / "priors"
-    argv = ["compare", path, "--priors", *fits, "--k", "1", "50", "--out", str(out)]
+    # The k given out of order: the table's columns and values both follow k upwards.
+    argv = ["compare", path, "--priors", *fits, "--k", "50", "1", "--out", str(out)]
     assert main(argv) == 0
-    assert comparison.verdict in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert comparison.verdict in printed
+    expected = fits["scaled-beta"].forecast([1, 50])
+    table_lines = printed.split("\nforecasts (")[1].splitlines()
+    header = next(line for line in table_lines if line.startswith("prior "))
+    assert header.split()[1:] == ["k=1", "k=50"]
+    row = next(line for line in table_lines if line.startswith("scaled-beta "))
+    assert row.split()[1:3] == [f"{expected.mean[0]:.3f}", f"[{expected.lower[0]:.3f},"]
     files = ["forecast.csv", "forecast.png", "loo.csv", "predictive_check.csv"]
     assert sorted(p.name for p in out.iterdir()) == files
     loo = pd.read_csv(out / "loo.csv").set_index(table.index.name or "index")
@@ -63,8 +71,7 @@ def test_compare_priors_ranks_every_prior_and_says_so(write, tmp_path, capsys, m
     assert set(pd.read_csv(out / "predictive_check.csv")["prior"]) == set(fits)
     forecast = pd.read_csv(out / "forecast.csv")
     assert forecast["k"].tolist() == [1, 50, 1, 50]
-    expected = fits["scaled-beta"].forecast([1, 50]).mean
-    np.testing.assert_allclose(forecast["mean"][:2], expected, rtol=1e-12)
+    np.testing.assert_allclose(forecast["mean"][:2], expected.mean, rtol=1e-12)
 
 
 def test_a_prior_without_a_power_law_reports_no_exponent():

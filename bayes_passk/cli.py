@@ -1008,16 +1008,37 @@ def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
         default="dynamic",
         help="dynamic (default: the most accurate in the package's simulations), bayes, uniform",
     )
-    parser.add_argument("--prior", choices=list(registry()), default="scaled-beta")
-    _add_sampler_arguments(parser, chains=4, warmup=1000, samples=1000)
+    parser.add_argument(
+        "--prior",
+        choices=list(registry()),
+        help=f"prior family of the fit ({ALLOCATE_FIT['prior']}; the fit options are for "
+        "--policy bayes only)",
+    )
+    _add_sampler_arguments(parser, **{k: v for k, v in ALLOCATE_FIT.items() if k != "prior"})
+    # None until given, so that run_allocate can tell given fit options from defaults.
+    parser.set_defaults(**dict.fromkeys(ALLOCATE_FIT))
     parser.add_argument("--out", metavar="FILE", help="write the plan as CSV too")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+
+ALLOCATE_FIT = {"prior": "scaled-beta", "chains": 4, "warmup": 1000, "samples": 1000}
 
 
 def run_allocate(args: argparse.Namespace) -> int:
     """Tell the user how many more attempts to run on each problem."""
     from bayes_passk import allocation
 
+    given = [name for name in [*ALLOCATE_FIT, "target_accept"] if getattr(args, name) is not None]
+    if args.policy != "bayes":
+        for name in given:
+            print(
+                f"{PROG}: warning: --{name.replace('_', '-')} is for --policy bayes only; "
+                f"--policy {args.policy} fits nothing",
+                file=sys.stderr,
+            )
+    for name, default in ALLOCATE_FIT.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     data = load_input(args.source, args.format, args.group)
     out = _output_file(args.out)
     rng = np.random.default_rng(args.seed)

@@ -255,6 +255,19 @@ def test_allocate_cli_json_sums_to_the_budget(write, capsys):
     assert sum(report["next_attempts"]) == 25
 
 
+def test_allocate_cli_says_which_fit_options_a_policy_ignores(write, capsys):
+    path = write("runs.csv", "problem_id,n,c\nA,20,0\nB,20,1\nC,20,5\nD,10,0\n")
+    argv = ["allocate", path, "--budget", "25", "--seed", "4", "--json"]
+    assert main([*argv, "--chains", "2", "--prior", "beta", "--target-accept", "0.99"]) == 0
+    captured = capsys.readouterr()
+    warned = [line.split()[2] for line in captured.err.splitlines()]
+    assert warned == ["--prior", "--chains", "--target-accept"]
+    assert "is for --policy bayes only; --policy dynamic fits nothing" in captured.err
+    assert main(argv) == 0  # the same plan as without them, and no warning
+    plain = capsys.readouterr()
+    assert plain.out == captured.out and plain.err == ""
+
+
 def test_allocate_cli_bayes_fits_then_plans(write, capsys):
     rows = "".join(f"P{i},20,{c}\n" for i, c in enumerate([0] * 12 + [1, 2, 15, 18]))
     path = write("runs.csv", "problem_id,n,c\n" + rows)

@@ -103,7 +103,9 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
     Every method is averaged over the same groups: those where each method that reports the
     metric has a value (a method whose fits failed in a group would otherwise be averaged over
     easier groups than the others); the title says when groups were left out. With one group
-    the MSE carries its bootstrap interval (``mse_lower``, ``mse_upper``) as error bars.
+    the MSE carries its bootstrap interval (``mse_lower``, ``mse_upper``) as error bars; with
+    several, the average carries the groups' half-widths combined as for a mean of independent
+    estimates, sqrt(sum h_g^2) / G.
 
     Args:
         summary: the table of `bayes_passk.backtest.summarize`.
@@ -120,14 +122,14 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
         wide = part.set_index(["design", "group", "budget", "method"])[metric].unstack("method")
         wide = wide[part["method"].unique()]  # the table's order of methods
         shared = wide.loc[:, wide.notna().any()].dropna()
-        one_group = shared.index.get_level_values("group").nunique() == 1
         for method, values in shared.items():
             mean = values.groupby(level="budget").mean()
-            if metric == "mse" and one_group and {"mse_lower", "mse_upper"} <= set(part):
-                rows = part[part["method"] == method].set_index("budget").loc[mean.index]
-                below = (mean - rows["mse_lower"]).clip(lower=0).fillna(0)
-                above = (rows["mse_upper"] - mean).clip(lower=0).fillna(0)
-                yerr = [below, above]
+            if metric == "mse" and {"mse_lower", "mse_upper"} <= set(part):
+                rows = part[part["method"] == method].set_index(list(shared.index.names))
+                rows = rows.loc[values.index]
+                below = (rows["mse"] - rows["mse_lower"]).clip(lower=0).fillna(0)
+                above = (rows["mse_upper"] - rows["mse"]).clip(lower=0).fillna(0)
+                yerr = [_half_width_of_mean(below), _half_width_of_mean(above)]
                 ax.errorbar(mean.index, mean, yerr=yerr, marker="o", capsize=3, label=method)
             else:
                 ax.plot(mean.index, mean.to_numpy(), marker="o", label=method)
@@ -146,3 +148,9 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
         axes[0][-1].legend(fontsize=7)
     figure.tight_layout()
     return figure
+
+
+def _half_width_of_mean(half_widths):
+    """sqrt(sum h_g^2) / G per budget: the half-width of a mean of G independent estimates."""
+    by_budget = half_widths.groupby(level="budget")
+    return np.sqrt((half_widths**2).groupby(level="budget").sum()) / by_budget.size()

@@ -229,6 +229,13 @@ def test_plot_averages_every_method_over_the_same_groups():
     assert len(bars) == 2
     (_, caps, _), _ = bars
     np.testing.assert_allclose(sorted(np.ravel([cap.get_ydata() for cap in caps])), [0.5, 3.0])
+    # Two groups: the mean's half-widths are the groups' combined, sqrt(h1^2 + h2^2) / 2.
+    two = summary.assign(
+        mse=[1.0, 2.0, 3.0, 2.0], mse_lower=[0.5, 1.5, 1.0, 1.0], mse_upper=[3.0, 2.5, 4.0, 3.0]
+    )
+    (_, caps, _), _ = plot_backtest(two, "mse").axes[0].containers
+    expected = [2 - np.sqrt(0.5**2 + 2**2) / 2, 2 + np.sqrt(2**2 + 1**2) / 2]
+    np.testing.assert_allclose(sorted(np.ravel([cap.get_ydata() for cap in caps])), expected)
     # A metric no method reports draws nothing and says so.
     empty = plot_backtest(summary, "coverage")
     assert (

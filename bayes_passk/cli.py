@@ -198,10 +198,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         values = [None if math.isnan(v) else float(v) for v in table["pass_at_k"]]
         print(json.dumps({"k": ks.tolist(), "pass_at_k": values}))
         return 0
-    group = f" ({data.groups[0]})" if data.groups != [""] else ""
-    fewest, most = int(data.n.min()), int(data.n.max())
-    attempts = f"{fewest}" if fewest == most else f"{fewest} to {most}"
-    print(f"{args.source}{group}: {data.num_problems} problems, {attempts} attempts each")
+    print(_describe(args.source, data))
     rows = [
         [str(k), f"{value:.6g}", str(covered)]
         for k, value, covered in table.itertuples(index=False)
@@ -323,7 +320,8 @@ def run_forecast(args: argparse.Namespace) -> int:
     writers = {}
     if method.startswith("bayes-"):
         print(
-            f"{PROG}: fitting {method} to {data.num_problems} problems, {args.chains} chains x "
+            f"{PROG}: fitting {method} to {_plural(data.num_problems, 'problem')}, "
+            f"{_plural(args.chains, 'chain')} x "
             f"({args.warmup} + {args.samples}) draws (compiling takes part of a first run)",
             file=sys.stderr,
             flush=True,
@@ -407,14 +405,20 @@ def _forecast_method(args: argparse.Namespace) -> str:
     return method
 
 
-def _print_forecast(source: str, data: PassData, forecast, true_values) -> None:
+def _describe(source: str, data: PassData) -> str:
+    """``SOURCE (GROUP): N problems, M attempts each`` (M a range when the counts differ)."""
     fewest, most = int(data.n.min()), int(data.n.max())
-    attempts = f"{fewest}" if fewest == most else f"{fewest} to {most}"
+    attempts = _plural(fewest, "attempt") if fewest == most else f"{fewest} to {most} attempts"
     group = f" ({data.groups[0]})" if data.groups != [""] else ""
-    print(
-        f"{source}{group}: {data.num_problems} problems, {attempts} attempts each; "
-        f"{forecast.method}, target {forecast.target}"
-    )
+    return f"{source}{group}: {_plural(data.num_problems, 'problem')}, {attempts} each"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _print_forecast(source: str, data: PassData, forecast, true_values) -> None:
+    print(f"{_describe(source, data)}; {forecast.method}, target {forecast.target}")
     named = {
         "mean": forecast.mean,
         "median": forecast.median,
@@ -1069,7 +1073,7 @@ def run_allocate(args: argparse.Namespace) -> int:
     shown = table[table["next_attempts"] > 0].sort_values("next_attempts", ascending=False)
     print(
         f"{args.policy} policy: {args.budget} attempts over {len(shown)} of "
-        f"{data.num_problems} problems (target pass@{args.k})"
+        f"{_plural(data.num_problems, 'problem')} (target pass@{args.k})"
     )
     print(format_table(list(shown.columns), [[str(v) for v in row] for row in shown.values]))
     return 0

@@ -297,9 +297,9 @@ def split_r_hat(draws):
 
 
 def _beta_draws(key, mean, variance):
-    """One draw per entry of the Beta with this mean and variance (the mean where var ~ 0)."""
+    """One draw per entry of the Beta with this mean and variance (the mean where var = 0)."""
     spread = mean * (1 - mean)
-    usable = (variance > 1e-14) & (variance < spread)
+    usable = (variance > 0) & (variance < spread)
     concentration = jnp.where(usable, spread / jnp.where(usable, variance, 1.0) - 1, 1.0)
     alpha = jnp.clip(mean * concentration, 1e-300)
     beta = jnp.clip((1 - mean) * concentration, 1e-300)

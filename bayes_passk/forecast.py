@@ -42,6 +42,7 @@ from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, round_up
 DEFAULT_KS = tuple(int(k) for k in np.unique(np.round(np.logspace(0, 6, 25))))
 TARGETS = ("benchmark", "new")
 SLOPE_STEP = 0.01  # log-k step of the finite difference for the local slope
+LINEAR_BELOW = 1e-4  # k E[p] below which a problem's variance is linearised (survival_moments)
 
 
 class Summary(NamedTuple):
@@ -266,6 +267,10 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
     ``params`` holds draws along a leading axis; each output has shape (draws, len(ks)).
 
     Rows are the distinct (n, c) pairs, ``weight`` the number of problems sharing each.
+
+    A problem's variance Var[(1-p)^k] = s2 - s1^2 loses every digit to rounding when k p is
+    tiny (s1 and s2 both round to ~1); below k E[p] = `LINEAR_BELOW` it is taken as
+    k^2 Var[p], from (1-p)^k = 1 - k p + O((k p)^2): relative error O(k E[p]).
     """
     m = n - c
     num_problems = jnp.sum(weight)
@@ -274,12 +279,17 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
     def per_draw(theta):
         log_base = moment(family, theta, c, m)
         log_new_base = log_moment(family, theta, 0.0, 0.0)
+        log_mean_p = moment(family, theta, c + 1, m) - log_base
+        log_square_p = moment(family, theta, c + 2, m) - log_base
+        variance_p = jnp.exp(2 * log_mean_p) * jnp.expm1(log_square_p - 2 * log_mean_p)
 
         def per_k(k):
             s1 = jnp.exp(moment(family, theta, c, m + k) - log_base)
             s2 = jnp.exp(moment(family, theta, c, m + 2 * k) - log_base)
             mean = jnp.sum(weight * s1) / num_problems
-            variance = jnp.sum(weight * jnp.clip(s2 - s1**2, 0.0)) / num_problems**2
+            linear = k * jnp.exp(log_mean_p) < LINEAR_BELOW
+            per_problem = jnp.where(linear, k**2 * variance_p, s2 - s1**2)
+            variance = jnp.sum(weight * jnp.clip(per_problem, 0.0)) / num_problems**2
             new = jnp.exp(log_moment(family, theta, 0.0, k) - log_new_base)
             return mean, variance, new
 
@@ -297,9 +307,9 @@ def _exponent(result, ci: float) -> Summary:
 
 
 def _beta_draws(rng: np.random.Generator, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
-    """One draw per entry from the Beta with this mean and variance (the mean where var ~ 0)."""
+    """One draw per entry from the Beta with this mean and variance (the mean where var = 0)."""
     spread = mean * (1 - mean)
-    usable = (variance > 1e-14) & (variance < spread)
+    usable = (variance > 0) & (variance < spread)
     concentration = np.where(usable, spread / np.where(usable, variance, 1.0) - 1, 1.0)
     alpha = np.clip(mean * concentration, 1e-300, None)
     beta = np.clip((1 - mean) * concentration, 1e-300, None)

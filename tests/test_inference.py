@@ -159,6 +159,32 @@ def test_rao_blackwellised_forecast_matches_the_conjugate_closed_form(result):
     assert fresh == pytest.approx(a, abs=1e-3)  # it tends to the exponent a as k grows
 
 
+@pytest.mark.parametrize(
+    ("c", "n", "k"),
+    [(2, 10**9, 1), (0, 10**9, 1000), (0, 10**12, 1), (3, 1000, 10), (2, 10**9, 10**6)],
+)
+def test_a_problems_variance_keeps_its_digits_when_k_p_is_tiny(c, n, k):
+    # Var[(1-p)^k | c, n] under a Beta(a, b) prior against the conjugate closed form in 60
+    # digits. s2 - s1^2 gave 7e-15 for the 2.4e-18 of the first case (all rounding), which
+    # collapsed the interval of a tiny pass@k to the hyperparameters' spread. The first three
+    # cases are linearised (k E[p] < 1e-4): their error is about k E[p] (c + a + 2) / (c + a),
+    # 2.8e-6 measured at most; the last two are computed directly (<= 6e-9 measured).
+    import jax.numpy as jnp
+    import mpmath
+
+    from bayes_passk.forecast import survival_moments
+    from bayes_passk.models.beta import FAMILY, Params
+
+    a, b, m = 0.4, 6.0, n - c
+    params = Params(a=jnp.full(1, a), b=jnp.full(1, b))
+    rows = (jnp.array([x], dtype=float) for x in (n, c, 1))
+    variance = float(survival_moments(FAMILY, params, *rows, jnp.array([float(k)]))[1][0, 0])
+    with mpmath.workdps(60):
+        ratio = [mpmath.beta(a + c, b + m + j * k) / mpmath.beta(a + c, b + m) for j in (1, 2)]
+        exact = float(ratio[1] - ratio[0] ** 2)
+    assert variance == pytest.approx(exact, rel=1e-5, abs=0)
+
+
 def test_within_draw_spread_matches_simulation(result):
     # Given fixed hyperparameters the benchmark pass@k is random only through the p_i, whose
     # posteriors are Beta(a + c_i, b + n_i - c_i). Its 10% and 90% quantiles, from 20,000

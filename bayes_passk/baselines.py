@@ -93,19 +93,20 @@ class BaselineFit(NamedTuple):
         if not 0 < ci < 1:
             raise ValueError(f"ci must lie strictly between 0 and 1, got {ci}")
         all_ks = with_slope_points(ks)
-        survival = np.exp(self.log_survival(all_ks))
-        point = 1 - survival[: ks.size]
+        log_survival = self.log_survival(all_ks)
+        point = -np.expm1(log_survival[: ks.size])
         nan = np.full(ks.shape, np.nan)
         lower, upper = nan, nan
         exponent = Summary(self.exponent, self.exponent, np.nan, np.nan, np.nan)
-        slope = float(slope_at_largest_k(survival))
+        slope = float(slope_at_largest_k(log_survival))
         local_slope = Summary(slope, slope, np.nan, np.nan, np.nan)
         if bootstrap > 0:
-            survivals, exponents = _bootstrap(self, all_ks, bootstrap, seed)
+            log_survivals, exponents = _bootstrap(self, all_ks, bootstrap, seed)
             quantiles = [(1 - ci) / 2, (1 + ci) / 2]
-            lower, upper = np.nanquantile(1 - survivals[:, : ks.size], quantiles, axis=0)
+            passes = -np.expm1(log_survivals[:, : ks.size])
+            lower, upper = np.nanquantile(passes, quantiles, axis=0)
             exponent = exponent._replace(**_interval(exponents, quantiles))
-            slopes = slope_at_largest_k(survivals)
+            slopes = slope_at_largest_k(log_survivals)
             local_slope = local_slope._replace(**_interval(slopes, quantiles))
         return Forecast(
             method=self.method,
@@ -341,7 +342,7 @@ def _interval(values, quantiles) -> dict[str, float]:
 def _bootstrap(fitted: BaselineFit, ks, replicates: int, seed: int):
     rng = np.random.default_rng(seed)
     data = fitted.data
-    survivals = np.full((replicates, ks.size), np.nan)
+    log_survivals = np.full((replicates, ks.size), np.nan)
     exponents = np.full(replicates, np.nan)
     for index in range(replicates):
         pick = rng.integers(0, data.num_problems, data.num_problems)
@@ -350,9 +351,9 @@ def _bootstrap(fitted: BaselineFit, ks, replicates: int, seed: int):
             refit = _fit(sample, fitted.method, fitted.options)
         except InputError:
             continue  # a resample without information; its quantiles stay NaN
-        survivals[index] = np.exp(refit.log_survival(ks))
+        log_survivals[index] = refit.log_survival(ks)
         exponents[index] = refit.exponent
-    return survivals, exponents
+    return log_survivals, exponents
 
 
 METHODS: dict[str, _Method] = {

@@ -147,8 +147,10 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
     params = params_type(family)(
         *(draws[name].reshape(total, *draws[name].shape[2:])[pick] for name in fields)
     )
-    survival, variance, _ = survival_moments(family, params, n, c, weight, jnp.asarray(ks, float))
-    benchmark = 1.0 - survival
+    log_survival, variance, _ = survival_moments(
+        family, params, n, c, weight, jnp.asarray(ks, float)
+    )
+    benchmark = -jnp.expm1(log_survival)
     sampled = _beta_draws(keys[0], benchmark, variance)
     alpha = (1.0 - config.ci) / 2.0
     probs = jnp.array([alpha, 0.5, 1.0 - alpha])

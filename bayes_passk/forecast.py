@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from functools import partial
 from typing import NamedTuple
 
@@ -159,6 +160,14 @@ def forecast(
     if not 0 < ci < 1:
         raise ValueError(f"ci must lie strictly between 0 and 1, got {ci}")
     ks = as_ks(np.ravel(DEFAULT_KS if ks is None else ks))
+    if result.family.log_masses is not None:
+        smallest_p = _smallest_rate(result.family, result.params)
+        if ks.max() * smallest_p > 0.1:
+            warnings.warn(
+                f"prior '{result.family.name}': pass@k for k above {0.1 / smallest_p:.1e} "
+                f"reflects the edge of its grid (p >= {smallest_p:.1e}), not the data",
+                stacklevel=2,
+            )
     draws = posterior_pass_at_k(result, ks, max_draws=max_draws, seed=seed)
     if "posterior_predictive" in result.idata.groups():  # a later forecast replaces it
         result.idata.posterior_predictive = draws
@@ -197,6 +206,13 @@ def forecast(
     )
 
 
+def _smallest_rate(family: PriorFamily, params) -> float:
+    """Return the smallest p of a discrete family's grid ((1 - p)^k resolves k below ~0.1 / p)."""
+    first = type(params)(*(np.asarray(x)[0, 0] for x in params))
+    points, _ = family.log_masses(first)
+    return float(jax.nn.sigmoid(jnp.min(points)))
+
+
 def posterior_pass_at_k(
     result, ks, max_draws: int = 1000, seed: int | np.random.SeedSequence = 0
 ) -> xr.Dataset:
@@ -218,7 +234,7 @@ def posterior_pass_at_k(
     all_ks = with_slope_points(ks)
     # Padded like the rows and draws, so that forecasts share compilations.
     padded_ks = np.concatenate([all_ks, np.full(round_up(all_ks.size) - all_ks.size, k_max)])
-    survival, variance, survival_new = (
+    log_survival, variance, log_survival_new = (
         np.asarray(x)[:count, : all_ks.size].reshape(*shape, -1)
         for x in survival_moments(
             result.family,
@@ -230,17 +246,18 @@ def posterior_pass_at_k(
         )
     )
     rng = np.random.default_rng(seed)
-    benchmark = 1 - survival[..., : ks.size]
+    benchmark = -np.expm1(log_survival[..., : ks.size])
+    new = -np.expm1(log_survival_new[..., : ks.size])
     coords = {"chain": thinned["chain"].values, "draw": thinned["draw"].values, "k": ks}
     dims = ("chain", "draw", "k")
     return xr.Dataset(
         {
             "benchmark_given_hyper": (dims, benchmark),
             "benchmark": (dims, _beta_draws(rng, benchmark, variance[..., : ks.size])),
-            "new_given_hyper": (dims, 1 - survival_new[..., : ks.size]),
-            "new": (dims, 1 - survival_new[..., : ks.size]),
-            "benchmark_local_slope": (dims[:2], slope_at_largest_k(survival)),
-            "new_local_slope": (dims[:2], slope_at_largest_k(survival_new)),
+            "new_given_hyper": (dims, new),
+            "new": (dims, new),
+            "benchmark_local_slope": (dims[:2], slope_at_largest_k(log_survival)),
+            "new_local_slope": (dims[:2], slope_at_largest_k(log_survival_new)),
         },
         coords=coords,
         attrs={"local_slope_k": k_max},
@@ -252,7 +269,7 @@ def summarize(draws: xr.DataArray, ci: float) -> Summary:
     alpha = (1 - ci) / 2
     lower, median, upper = np.quantile(draws.values, [alpha, 0.5, 1 - alpha])
     return Summary(
-        mean=float(draws.mean()),
+        mean=float(np.mean(draws.values)),  # NaN with any NaN draw, like the quantiles
         median=float(median),
         lower=float(lower),
         upper=float(upper),
@@ -262,9 +279,11 @@ def summarize(draws: xr.DataArray, ci: float) -> Summary:
 
 @partial(jax.jit, static_argnums=0)
 def survival_moments(family: PriorFamily, params, n, c, weight, ks):
-    """Per draw and k: S(k) = mean_i E[(1-p_i)^k | ...], its variance, and E[(1-p)^k].
+    """Per draw and k: log S(k), S(k) = mean_i E[(1-p_i)^k | ...], its variance, log E[(1-p)^k].
 
-    ``params`` holds draws along a leading axis; each output has shape (draws, len(ks)).
+    ``params`` holds draws along a leading axis; each output has shape (draws, len(ks)). The
+    survivals come as logs: pass@k = -expm1(log S) keeps its digits when tiny, and S its own
+    when pass@k rounds to 1.
 
     Rows are the distinct (n, c) pairs, ``weight`` the number of problems sharing each.
 
@@ -284,14 +303,15 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
         variance_p = jnp.exp(2 * log_mean_p) * jnp.expm1(log_square_p - 2 * log_mean_p)
 
         def per_k(k):
-            s1 = jnp.exp(moment(family, theta, c, m + k) - log_base)
+            log_s1 = moment(family, theta, c, m + k) - log_base
+            s1 = jnp.exp(log_s1)
             s2 = jnp.exp(moment(family, theta, c, m + 2 * k) - log_base)
-            mean = jnp.sum(weight * s1) / num_problems
+            log_mean = jax.nn.logsumexp(log_s1, b=weight) - jnp.log(num_problems)
             linear = k * jnp.exp(log_mean_p) < LINEAR_BELOW
             per_problem = jnp.where(linear, k**2 * variance_p, s2 - s1**2)
             variance = jnp.sum(weight * jnp.clip(per_problem, 0.0)) / num_problems**2
-            new = jnp.exp(log_moment(family, theta, 0.0, k) - log_new_base)
-            return mean, variance, new
+            log_new = log_moment(family, theta, 0.0, k) - log_new_base
+            return log_mean, variance, log_new
 
         return jax.vmap(per_k)(ks)
 
@@ -322,17 +342,31 @@ def with_slope_points(ks) -> np.ndarray:
     return np.concatenate([ks, [ks.max(), ks.max() * math.exp(SLOPE_STEP)]])
 
 
-def slope_at_largest_k(survival: np.ndarray) -> np.ndarray:
-    """-d log(-log pass@k) / d log k at k_max, per draw, from `with_slope_points`' last two."""
-    log_neg_log_pass = np.log(-np.log1p(-survival[..., -2:]))
-    return -(log_neg_log_pass[..., 1] - log_neg_log_pass[..., 0]) / SLOPE_STEP
+def slope_at_largest_k(log_survival: np.ndarray) -> np.ndarray:
+    """-d log(-log pass@k) / d log k at k_max, per draw, from `with_slope_points`' last two.
+
+    Taken from log S = log(1 - pass@k): log(-log pass@k) = log S + log(-log1p(-S) / S), whose
+    second term (~S/2) is dropped below log S = -30, so that S rounding to 0 loses nothing.
+    """
+    log_survival = np.asarray(log_survival, dtype=float)[..., -2:]
+    survival = np.exp(log_survival)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        correction = np.log(-np.log1p(-survival) / survival)
+        log_neg_log_pass = log_survival + np.where(log_survival < -30, 0.0, correction)
+        return -(log_neg_log_pass[..., 1] - log_neg_log_pass[..., 0]) / SLOPE_STEP
 
 
 def _mcse(draws: xr.DataArray, method: str, prob: float | None = None) -> np.ndarray:
+    """ArviZ's MCSE over (chain, draw); NaN, without ArviZ's warning, where a draw is NaN."""
     kwargs = {} if prob is None else {"prob": prob}
-    with np.errstate(invalid="ignore", divide="ignore"):  # constant draws: NaN, not a warning
-        values = az.mcse(xr.Dataset({"x": draws}), method=method, **kwargs)["x"].values
-    return np.asarray(values, dtype=float)
+    finite = np.all(np.isfinite(draws.values), axis=(0, 1))
+    result = np.full(draws.shape[2:], np.nan)
+    if np.any(finite):
+        kept = draws if np.all(finite) else draws[..., finite]
+        with np.errstate(invalid="ignore", divide="ignore"):  # constant draws: NaN, no warning
+            values = az.mcse(xr.Dataset({"x": kept}), method=method, **kwargs)["x"].values
+        result[finite] = values
+    return result
 
 
 def _finite(value) -> float | None:

@@ -185,6 +185,32 @@ def test_a_problems_variance_keeps_its_digits_when_k_p_is_tiny(c, n, k):
     assert variance == pytest.approx(exact, rel=1e-5, abs=0)
 
 
+def test_local_slope_from_log_survival_survives_underflow():
+    from bayes_passk.forecast import SLOPE_STEP, slope_at_largest_k
+
+    # S(k) = exp(-k / 100) at k = 1e6: S underflows to 0, yet -log pass@k = -log1p(-S) ~ S, so
+    # log(-log pass@k) = -k / 100 to 1e-4300, and the finite difference is exact.
+    k = 1e6 * np.exp([0.0, SLOPE_STEP])
+    expected = (k[1] - k[0]) / 100 / SLOPE_STEP
+    assert slope_at_largest_k(-k / 100) == pytest.approx(expected, rel=1e-12)
+    # Where S does not underflow, the direct formula.
+    survival = np.array([0.3, 0.29])
+    direct = -np.diff(np.log(-np.log1p(-survival)))[0] / SLOPE_STEP
+    assert slope_at_largest_k(np.log(survival)) == pytest.approx(direct, rel=1e-12)
+
+
+def test_a_summary_with_a_nan_draw_is_nan_throughout(caplog):
+    import xarray as xr
+
+    from bayes_passk.forecast import summarize
+
+    values = np.random.default_rng(0).normal(size=(2, 50))
+    values[1, 7] = np.nan
+    summary = summarize(xr.DataArray(values, dims=("chain", "draw")), ci=0.9)
+    assert all(np.isnan(x) for x in summary)  # the mean skipped the NaN before
+    assert not caplog.records  # ArviZ logged "Array contains NaN-value"
+
+
 def test_within_draw_spread_matches_simulation(result):
     # Given fixed hyperparameters the benchmark pass@k is random only through the p_i, whose
     # posteriors are Beta(a + c_i, b + n_i - c_i). Its 10% and 90% quantiles, from 20,000

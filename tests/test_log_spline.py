@@ -34,6 +34,14 @@ def test_moments_are_sums_over_the_grid(seed):
         assert float(log_moment(FAMILY, params, c, m)) == pytest.approx(exact, rel=1e-12)
 
 
+def test_the_grid_edge_bounds_the_k_a_forecast_resolves():
+    # forecast() warns beyond k = 0.1 / (smallest p) (tested on a fit in the slow test below).
+    from bayes_passk.forecast import _smallest_rate
+
+    draws = Params(*(np.asarray(x)[None, None] for x in _prior_draw(0)))  # (chain, draw, ...)
+    assert _smallest_rate(FAMILY, draws) == pytest.approx(special.expit(-25.0), rel=1e-12)
+
+
 def test_coefficients_are_a_second_order_random_walk_from_the_anchor():
     params = _prior_draw(3)
     beta = np.asarray(log_spline.coefficients(params))
@@ -87,6 +95,10 @@ def test_fit_forecasts_pass_at_k_of_beta_rates():
     forecast = fit.forecast([1000], ci=0.99)
     truth = pass_at_k_of_rates(rates, np.array([1000]))[0]
     assert forecast.lower[0] < truth < forecast.upper[0]
+    # The grid ends at p = sigmoid(-25) = 1.4e-11: k beyond 0.1 / p = 7.2e9 is its edge's.
+    fit.forecast([7 * 10**9])  # no warning (filterwarnings = error)
+    with pytest.warns(UserWarning, match=r"k above 7\.2e\+09 reflects the edge of its grid"):
+        fit.forecast([10**12])
 
 
 def test_batched_engine_carries_the_vector_hyperparameter():

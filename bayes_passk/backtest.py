@@ -186,7 +186,8 @@ def _run_point(cells, method, say) -> pd.DataFrame:
             exponent[i] = fitted.exponent
         nan = np.full(cell.truth.shape, np.nan)
         frames.append(_rows(cell, method, estimate, nan, nan, exponent, np.nan, np.nan))
-        say(f"{method}: {cell.group}, budget {cell.budget}: {replicates} fits")
+        where = f"{cell.group}, budget" if cell.group else "budget"
+        say(f"{method}: {where} {cell.budget}: {replicates} fits")
     return pd.concat(frames, ignore_index=True)
 
 

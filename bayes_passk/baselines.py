@@ -160,6 +160,8 @@ def _fit(data: PassData, method: str, options: dict) -> BaselineFit:
         raise InputError(f"{method}: no problem has a success, so nothing identifies the fit")
     if (data.c == data.n).all():
         raise InputError(f"{method}: every attempt succeeded, so nothing identifies the fit")
+    if method != "regression" and data.num_problems < 2:
+        raise InputError(f"{method} fits a distribution over problems: needs two problems or more")
     params, exponent = METHODS[method].fit(data, **options)
     return BaselineFit(method, params, float(exponent), data, dict(options))
 

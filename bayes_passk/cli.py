@@ -345,6 +345,12 @@ def run_forecast(args: argparse.Namespace) -> int:
     else:
         fitted = fit_baseline(data, method)
         forecast = fitted.forecast(ks, ci=args.ci, bootstrap=args.bootstrap or 0, seed=args.seed)
+        if np.all(np.isnan(forecast.mean)):
+            params = ", ".join(f"{name} = {value:.3g}" for name, value in fitted.params.items())
+            raise InputError(
+                f"{method}: the fit ({params}) is too degenerate to forecast from; the data do "
+                "not identify it"
+            )
 
     label = data.groups[0] or Path(source).stem
     plotted, forecast = forecast, _at_ks(forecast, wanted)

@@ -186,6 +186,12 @@ def test_too_few_draws_for_r_hat_are_refused_before_fitting():
         backtest.run(cells, ["bayes-scaled-beta"], config=BatchConfig(samples=3))
 
 
+def test_progress_names_the_group_only_where_there_is_one():
+    said = []
+    backtest.run([resample(0, FULL, 20, 2, [10])], ["regression"], progress=said.append)
+    assert said == ["regression: budget 20: 2 fits"]  # was "regression: , budget 20: 2 fits"
+
+
 def test_synthetic_cells_score_the_exponent():
     cells = [synthetic(0, "scaled-beta", 0.4, 3.5, 0.8, 64, 100, 2, [1000])]
     table = backtest.run(cells, ["beta-binomial"])

@@ -245,6 +245,32 @@ def test_every_attempt_succeeding_is_a_clear_error(method):
         fit_baseline(data, method)
 
 
+@pytest.mark.parametrize("method", list(METHODS))
+def test_one_problem_identifies_no_distribution_over_problems(method):
+    # One problem drove the fits to their bounds (a = e^8) or gave no forecast at all.
+    data = PassData.from_counts(["a"], n=[100], c=[3])
+    if method == "regression":  # a line through one problem's unbiased pass@k is still a fit
+        assert fit_baseline(data, method).forecast([10]).mean[0] > 0
+        return
+    with pytest.raises(InputError, match="needs two problems or more"):
+        fit_baseline(data, method)
+
+
+def test_cli_refuses_a_forecast_the_fit_cannot_make(write, tmp_path, monkeypatch, capsys):
+    from bayes_passk.baselines import METHODS as methods
+    from bayes_passk.cli import main
+
+    nowhere = methods["beta-binomial"]._replace(log_survival=lambda params, ks: ks * np.nan)
+    monkeypatch.setitem(methods, "beta-binomial", nowhere)
+    path = write("runs.csv", "problem_id,n,c\na,100,3\nb,100,0\nc,100,40\n")
+    out = tmp_path / "out"
+    argv = ["forecast", path, "--method", "beta-binomial", "--k", "10", "--out", str(out)]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert "beta-binomial: the fit (a = " in error and "too degenerate to forecast" in error
+    assert not out.exists()
+
+
 def test_regression_needs_two_usable_k():
     data = PassData.from_counts(["a", "b"], n=[1, 1], c=[1, 0])
     with pytest.raises(InputError, match="fewer than two k"):

@@ -313,6 +313,12 @@ def run_forecast(args: argparse.Namespace) -> int:
         truth = datasets.load(source, group=group)
     else:
         data = load_input(source, args.format, group)
+    if data.n.max() == 1:
+        print(
+            f"{PROG}: warning: one attempt per problem identifies pass@1 only; pass@k beyond "
+            f"k = 1 comes from {method}'s assumptions, not from the data",
+            file=sys.stderr,
+        )
     ks = np.array(args.k if args.k else DEFAULT_KS, dtype=np.int64)
     # The plot draws a curve: forecast on a fine grid too, and report the k asked for.
     wanted, ks = ks, (_plotting_grid(ks) if out is not None else ks)

@@ -271,6 +271,16 @@ def test_cli_refuses_a_forecast_the_fit_cannot_make(write, tmp_path, monkeypatch
     assert not out.exists()
 
 
+def test_cli_says_one_attempt_per_problem_identifies_pass_at_1_only(write, capsys):
+    from bayes_passk.cli import main
+
+    path = write(
+        "runs.csv", "problem_id,n,c\n" + "".join(f"p{i},1,{i % 3 > 0:d}\n" for i in range(9))
+    )
+    assert main(["forecast", path, "--method", "beta-binomial", "--k", "1", "100"]) == 0
+    assert "one attempt per problem identifies pass@1 only" in capsys.readouterr().err
+
+
 def test_regression_needs_two_usable_k():
     data = PassData.from_counts(["a", "b"], n=[1, 1], c=[1, 0])
     with pytest.raises(InputError, match="fewer than two k"):

@@ -370,6 +370,11 @@ def _mcse(draws: xr.DataArray, method: str, prob: float | None = None) -> np.nda
 
 
 def _finite(value) -> float | None:
-    """Return a float for JSON, None for NaN or infinity (JSON has neither)."""
+    """Return a float for JSON, None for NaN or infinity (JSON has neither), 0.0 for -0.0.
+
+    Example:
+        >>> _finite(float("nan")), _finite(-0.0), _finite(0.25)
+        (None, 0.0, 0.25)
+    """
     value = float(value)
-    return value if math.isfinite(value) else None
+    return value + 0.0 if math.isfinite(value) else None  # -0.0 + 0.0 is 0.0

@@ -32,13 +32,14 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bayes_passk.baselines import METHODS, fit_baseline
+from bayes_passk.baselines import METHODS, FitAtBoundWarning, fit_baseline
 from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, fit_batch
 from bayes_passk.data import InputError, PassData
 from bayes_passk.designs import Design
@@ -179,7 +180,9 @@ def _run_point(cells, method, say) -> pd.DataFrame:
                 np.flatnonzero(keep).astype(str), n=cell.n[i][keep], c=cell.c[i][keep]
             )
             try:
-                fitted = fit_baseline(data, method)
+                with warnings.catch_warnings():  # scored like any other fit
+                    warnings.simplefilter("ignore", FitAtBoundWarning)
+                    fitted = fit_baseline(data, method)
             except InputError:
                 continue  # nothing to identify the fit on this replicate: NaN, counted below
             estimate[i] = fitted.pass_at_k(cell.ks)

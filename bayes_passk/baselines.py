@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from functools import cache, partial
 from typing import NamedTuple
@@ -323,8 +324,16 @@ def _scaled_log_survival(family_name: str):
 # --- shared -----------------------------------------------------------------------------------
 
 
+class FitAtBoundWarning(UserWarning):
+    """A point fit's shape stopped at the edge of its search range: the data do not pin it."""
+
+
 def _minimize(objective, starts, bounds, jac: bool = False) -> np.ndarray:
-    """Best L-BFGS-B optimum over several starts (the likelihoods can be multimodal)."""
+    """Best L-BFGS-B optimum over several starts (the likelihoods can be multimodal).
+
+    The first two coordinates are log a and log b; one of them at a bound means the data do not
+    identify the shape, and a `FitAtBoundWarning` says so (a scale at its bound is ordinary).
+    """
     best = None
     for start in starts:
         start = np.clip(start, [lo for lo, _ in bounds], [hi for _, hi in bounds])
@@ -333,6 +342,14 @@ def _minimize(objective, starts, bounds, jac: bool = False) -> np.ndarray:
             best = result
     if best is None:
         raise InputError("the fit failed from every starting point (non-finite likelihood)")
+    if np.any(np.isclose(best.x[:2], np.array(bounds)[:2].T, rtol=0, atol=1e-6)):
+        a, b = np.exp(best.x[:2])
+        warnings.warn(
+            f"the fit stopped at the edge of its search range (a = {a:.3g}, b = {b:.3g}): the "
+            "data do not identify the shape, and the forecast follows from the range",
+            FitAtBoundWarning,
+            stacklevel=2,
+        )
     return best.x
 
 
@@ -350,7 +367,9 @@ def _bootstrap(fitted: BaselineFit, ks, replicates: int, seed: int):
         pick = rng.integers(0, data.num_problems, data.num_problems)
         sample = PassData(data.problem_id[pick], data.n[pick], data.c[pick], data.group[pick])
         try:
-            refit = _fit(sample, fitted.method, fitted.options)
+            with warnings.catch_warnings():  # a resample at a bound is part of the spread
+                warnings.simplefilter("ignore", FitAtBoundWarning)
+                refit = _fit(sample, fitted.method, fitted.options)
         except InputError:
             continue  # a resample without information; its quantiles stay NaN
         log_survivals[index] = refit.log_survival(ks)

@@ -292,7 +292,7 @@ def run_forecast(args: argparse.Namespace) -> int:
 
     import bayes_passk as bp
     from bayes_passk import datasets
-    from bayes_passk.baselines import fit_baseline
+    from bayes_passk.baselines import FitAtBoundWarning, fit_baseline
     from bayes_passk.forecast import DEFAULT_KS
     from bayes_passk.plots import plot_forecast, save_figure
 
@@ -349,7 +349,11 @@ def run_forecast(args: argparse.Namespace) -> int:
         if out is not None:
             writers[out / "posterior.nc"] = lambda path: result.idata.to_netcdf(path)
     else:
-        fitted = fit_baseline(data, method)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FitAtBoundWarning)
+            fitted = fit_baseline(data, method)
+        for warning in caught:
+            print(f"{PROG}: warning: {method}: {warning.message}", file=sys.stderr)
         forecast = fitted.forecast(ks, ci=args.ci, bootstrap=args.bootstrap or 0, seed=args.seed)
         if np.all(np.isnan(forecast.mean)):
             params = ", ".join(f"{name} = {value:.3g}" for name, value in fitted.params.items())

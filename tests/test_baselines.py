@@ -271,6 +271,21 @@ def test_cli_refuses_a_forecast_the_fit_cannot_make(write, tmp_path, monkeypatch
     assert not out.exists()
 
 
+def test_a_shape_at_the_edge_of_its_range_is_reported(write, capsys):
+    from bayes_passk.baselines import FitAtBoundWarning
+    from bayes_passk.cli import main
+
+    # Alike problems: no spread between them, so the shape runs to its bound (a = e^5).
+    same = PassData.from_counts(["a", "b", "c"], n=[100] * 3, c=[3] * 3)
+    with pytest.warns(FitAtBoundWarning, match=r"edge of its search range \(a = 148,"):
+        fit_baseline(same, "scaled-beta-binomial")
+    spread = PassData.from_counts(["a", "b", "c", "d"], n=[100] * 4, c=[0, 1, 3, 20])
+    fit_baseline(spread, "scaled-beta-binomial")  # no warning (filterwarnings = error)
+    path = write("same.csv", "problem_id,n,c\na,100,3\nb,100,3\nc,100,3\n")
+    assert main(["forecast", path, "--method", "scaled-beta-binomial", "--k", "10"]) == 0
+    assert "warning: scaled-beta-binomial: the fit stopped at the edge" in capsys.readouterr().err
+
+
 def test_cli_says_one_attempt_per_problem_identifies_pass_at_1_only(write, capsys):
     from bayes_passk.cli import main
 

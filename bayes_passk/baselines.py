@@ -20,8 +20,10 @@ Every method takes a `PassData`, fits by least squares or maximum likelihood, an
   quadrature the Bayesian model uses, with exact gradients (JAX), no multi-precision arithmetic.
 
 Parameters are optimised in log space (scale through a logistic map) with bounded L-BFGS-B from
-several starts. Data that cannot identify a method (no success at all, or every problem always
-solved) raise `InputError` instead of returning NaN.
+several starts. Data that cannot identify a method (no success at all, every problem always
+solved, or one problem for the methods that fit a distribution over problems) raise
+`InputError` instead of returning NaN; a shape (a or b) that stops at a bound of its search
+range issues a `FitAtBoundWarning`.
 
 Example:
     >>> import bayes_passk as bp

@@ -889,6 +889,8 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Compare groups (difference in pass@k) or prior families (PSIS-LOO) and report."""
+    import warnings
+
     from bayes_passk import compare
     from bayes_passk.families import registry
     from bayes_passk.plots import plot_forecast, save_figure
@@ -919,7 +921,10 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"{PROG}: fitting {name}", file=sys.stderr, flush=True)
         fits[name] = _fit_with_warnings(loaded[group], prior, args, f"{name}: ")
         if out is not None or args.groups is None:
-            forecasts[name] = fits[name].forecast(plot_ks, ci=args.ci, target=args.target)
+            with warnings.catch_warnings(record=True) as caught:
+                forecasts[name] = fits[name].forecast(plot_ks, ci=args.ci, target=args.target)
+            for warning in caught:
+                print(f"{PROG}: warning: {name}: {warning.message}", file=sys.stderr)
     at_ks = np.isin(plot_ks, ks)
 
     tables = {}

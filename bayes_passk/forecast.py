@@ -5,7 +5,8 @@ For each posterior draw theta of the hyperparameters and each k:
 - ``benchmark`` target, pass@k of the fitted problems, mean_i (1 - (1 - p_i)^k): given theta the
   p_i are independent with known conditional moments, so its conditional mean is
   1 - S(k) with S(k) = mean_i E[(1 - p_i)^k | n_i, c_i, theta], and its conditional variance is
-  sum_i Var[(1 - p_i)^k | n_i, c_i, theta] / P^2, using E[(1 - p_i)^(2k) | ...];
+  sum_i Var[(1 - p_i)^k | n_i, c_i, theta] / P^2, using E[(1 - p_i)^(2k) | ...] (or, where
+  k p_i is tiny and that difference is all rounding, k^2 Var[p_i | ...]);
 - ``new`` target, pass@k of a fresh problem from the same population: 1 - E[(1 - p)^k | theta],
   a function of theta alone.
 
@@ -43,7 +44,7 @@ from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, round_up
 DEFAULT_KS = tuple(int(k) for k in np.unique(np.round(np.logspace(0, 6, 25))))
 TARGETS = ("benchmark", "new")
 SLOPE_STEP = 0.01  # log-k step of the finite difference for the local slope
-LINEAR_BELOW = 1e-4  # k E[p] below which a problem's variance is linearised (survival_moments)
+LINEAR_BELOW = 1e-4  # k E[p^2] / E[p] below which a problem's variance is linearised
 
 
 class Summary(NamedTuple):
@@ -166,7 +167,7 @@ def forecast(
             warnings.warn(
                 f"prior '{result.family.name}': pass@k for k above {0.1 / smallest_p:.1e} "
                 f"reflects the edge of its grid (p >= {smallest_p:.1e}), not the data",
-                stacklevel=2,
+                stacklevel=3,  # the caller of Fit.forecast
             )
     draws = posterior_pass_at_k(result, ks, max_draws=max_draws, seed=seed)
     if "posterior_predictive" in result.idata.groups():  # a later forecast replaces it
@@ -176,7 +177,9 @@ def forecast(
     conditional = draws[f"{target}_given_hyper"]
     sampled = draws[target]
     alpha = (1 - ci) / 2
-    quantiles = sampled.quantile([alpha, 0.5, 1 - alpha], dim=("chain", "draw")).values
+    # skipna=False: a NaN draw makes the summary NaN rather than quietly left out.
+    quantiles = sampled.quantile([alpha, 0.5, 1 - alpha], dim=("chain", "draw"), skipna=False)
+    quantiles = quantiles.values
     slope = draws[f"{target}_local_slope"]
     data = result.data
     unbiased = mean_pass_at_k(data, ks) if target == "benchmark" else np.full(ks.shape, np.nan)
@@ -186,7 +189,7 @@ def forecast(
         target=target,
         ci=ci,
         k=ks,
-        mean=conditional.mean(("chain", "draw")).values,
+        mean=conditional.mean(("chain", "draw"), skipna=False).values,
         median=quantiles[1],
         lower=quantiles[0],
         upper=quantiles[2],
@@ -279,7 +282,7 @@ def summarize(draws: xr.DataArray, ci: float) -> Summary:
 
 @partial(jax.jit, static_argnums=0)
 def survival_moments(family: PriorFamily, params, n, c, weight, ks):
-    """Per draw and k: log S(k), S(k) = mean_i E[(1-p_i)^k | ...], its variance, log E[(1-p)^k].
+    """Per draw and k: log S(k), S(k) = mean_i E[(1-p_i)^k | ...], Var S(k), log E[(1-p)^k].
 
     ``params`` holds draws along a leading axis; each output has shape (draws, len(ks)). The
     survivals come as logs: pass@k = -expm1(log S) keeps its digits when tiny, and S its own
@@ -288,8 +291,10 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
     Rows are the distinct (n, c) pairs, ``weight`` the number of problems sharing each.
 
     A problem's variance Var[(1-p)^k] = s2 - s1^2 loses every digit to rounding when k p is
-    tiny (s1 and s2 both round to ~1); below k E[p] = `LINEAR_BELOW` it is taken as
-    k^2 Var[p], from (1-p)^k = 1 - k p + O((k p)^2): relative error O(k E[p]).
+    tiny (s1 and s2 both round to ~1); there it is taken as k^2 Var[p], from
+    (1-p)^k = 1 - k p + O((k p)^2). Its relative error is about k E[p^2] / E[p] (the typical k p
+    where the variance comes from; k E[p] alone misses a factor 1 / (a + c) for a heavy left
+    tail), so it applies below k E[p^2] / E[p] = `LINEAR_BELOW`.
     """
     m = n - c
     num_problems = jnp.sum(weight)
@@ -307,7 +312,7 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
             s1 = jnp.exp(log_s1)
             s2 = jnp.exp(moment(family, theta, c, m + 2 * k) - log_base)
             log_mean = jax.nn.logsumexp(log_s1, b=weight) - jnp.log(num_problems)
-            linear = k * jnp.exp(log_mean_p) < LINEAR_BELOW
+            linear = k * jnp.exp(log_square_p - log_mean_p) < LINEAR_BELOW
             per_problem = jnp.where(linear, k**2 * variance_p, s2 - s1**2)
             variance = jnp.sum(weight * jnp.clip(per_problem, 0.0)) / num_problems**2
             log_new = log_moment(family, theta, 0.0, k) - log_new_base
@@ -345,14 +350,18 @@ def with_slope_points(ks) -> np.ndarray:
 def slope_at_largest_k(log_survival: np.ndarray) -> np.ndarray:
     """-d log(-log pass@k) / d log k at k_max, per draw, from `with_slope_points`' last two.
 
-    Taken from log S = log(1 - pass@k): log(-log pass@k) = log S + log(-log1p(-S) / S), whose
-    second term (~S/2) is dropped below log S = -30, so that S rounding to 0 loses nothing.
+    Taken from log S = log(1 - pass@k), in three regimes that keep their digits: pass@k =
+    -expm1(log S) where it is small (S > 1/2); log(-log1p(-S)) in between; and, where S would
+    round to 0 (log S < -30), log(-log pass@k) = log S + O(S).
     """
     log_survival = np.asarray(log_survival, dtype=float)[..., -2:]
     survival = np.exp(log_survival)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        correction = np.log(-np.log1p(-survival) / survival)
-        log_neg_log_pass = log_survival + np.where(log_survival < -30, 0.0, correction)
+        small_pass = np.log(-np.log(-np.expm1(log_survival)))
+        middle = np.log(-np.log1p(-survival))
+        log_neg_log_pass = np.where(
+            log_survival < -30, log_survival, np.where(survival > 0.5, small_pass, middle)
+        )
         return -(log_neg_log_pass[..., 1] - log_neg_log_pass[..., 0]) / SLOPE_STEP
 
 

@@ -127,6 +127,7 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
             if metric == "mse" and {"mse_lower", "mse_upper"} <= set(part):
                 rows = part[part["method"] == method].set_index(list(shared.index.names))
                 rows = rows.loc[values.index]
+                # A group without an interval (one replicate) counts with half-width 0.
                 below = (rows["mse"] - rows["mse_lower"]).clip(lower=0).fillna(0)
                 above = (rows["mse_upper"] - rows["mse"]).clip(lower=0).fillna(0)
                 yerr = [_half_width_of_mean(below), _half_width_of_mean(above)]

@@ -254,12 +254,12 @@ def test_estimate_table(write, capsys):
     assert lines[2].split() == ["1", f"{expected[0]:.6g}", "3"]
     assert lines[3].split() == ["4", f"{expected[1]:.6g}", "3"]
     assert lines[4].split() == ["10", "nan", "2"]
-    # One of each, in the singular.
-    assert main(["estimate", write("one.csv", "problem_id,n,c\na,1,1\n"), "--k", "1"]) == 0
-    assert capsys.readouterr().out.splitlines()[0].endswith("one.csv: 1 problem, 1 attempt each")
     assert lines[5].split() == ["100", "nan", "1"]
     assert lines[6].startswith("nan: some problems have fewer than k attempts")
     assert len({len(line) for line in lines[1:6]}) == 1  # aligned
+    # One of each, in the singular.
+    assert main(["estimate", write("one.csv", "problem_id,n,c\na,1,1\n"), "--k", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("one.csv: 1 problem, 1 attempt each")
 
 
 def test_estimate_json_and_out(write, tmp_path, capsys):

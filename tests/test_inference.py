@@ -166,7 +166,7 @@ def test_rao_blackwellised_forecast_matches_the_conjugate_closed_form(result):
         (0.4, 0, 10**9, 1000),
         (0.4, 0, 10**12, 1),
         (0.01, 0, 10**9, 5 * 10**4),
-        (0.01, 0, 10**9, 5 * 10**6),  # k E[p] = 5e-5, but x = 5e-3: linearising errs by 1%
+        (0.01, 0, 10**9, 5 * 10**6),  # k E[p] = 5e-5 but x = 5e-3: computed directly
         (0.4, 3, 1000, 10),
         (0.4, 2, 10**9, 10**6),
     ],

@@ -33,6 +33,7 @@ import pandas as pd
 from bayes_passk import data as data_module
 from bayes_passk.data import InputError, PassData
 from bayes_passk.estimators import MAX_K, mean_pass_at_k
+from bayes_passk.models import family_names
 
 PROG = "bayes-passk"
 
@@ -214,8 +215,6 @@ DEFAULT_FORECAST = ("pythia-math", "Pythia 12B", 100)
 
 def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``forecast``."""
-    from bayes_passk.families import registry
-
     parser.add_argument(
         "source",
         nargs="?",
@@ -232,7 +231,7 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--prior",
-        choices=list(registry()),
+        choices=family_names(),
         help="prior family of the Bayesian model (short for --method bayes-<prior>)",
     )
     parser.add_argument(
@@ -397,12 +396,22 @@ def _at_ks(forecast, ks: np.ndarray):
     )
 
 
-def forecast_methods() -> list[str]:
-    """``bayes-<family>`` for every registered prior family, then the point methods."""
-    from bayes_passk.baselines import METHODS
-    from bayes_passk.families import registry
+# The names of `bayes_passk.allocation.POLICIES` and `bayes_passk.baselines.METHODS`, here so
+# that the parser needs no JAX (tests/test_package.py checks that they agree).
+POLICIES = ("uniform", "dynamic", "bayes")
+POINT_METHODS = (
+    "regression",
+    "discretized-beta",
+    "discretized-kumaraswamy",
+    "beta-binomial",
+    "scaled-beta-binomial",
+    "kumaraswamy-binomial",
+)
 
-    return [f"bayes-{name}" for name in registry()] + list(METHODS)
+
+def forecast_methods() -> list[str]:
+    """``bayes-<family>`` for every prior family, then the point methods."""
+    return [f"bayes-{name}" for name in family_names()] + list(POINT_METHODS)
 
 
 def _forecast_method(args: argparse.Namespace) -> str:
@@ -853,8 +862,6 @@ def _load_all_groups(source: str, format: str) -> PassData:
 
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``compare``."""
-    from bayes_passk.families import registry
-
     parser.add_argument("source", metavar="PATH_OR_DATASET", help="a file or embedded dataset")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument(
@@ -863,13 +870,13 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument(
         "--priors",
         nargs="+",
-        choices=[*registry(), "all"],
+        choices=[*family_names(), "all"],
         help="compare these prior families on one group by PSIS-LOO ('all': every one)",
     )
     parser.add_argument("--group", help="with --priors: the group to fit")
     parser.add_argument("--format", choices=data_module.FORMATS, default="auto")
     parser.add_argument(
-        "--prior", choices=list(registry()), default="scaled-beta", help="with --groups"
+        "--prior", choices=family_names(), default="scaled-beta", help="with --groups"
     )
     parser.add_argument("--k", nargs="+", type=positive_int, default=[1, 100, 10_000])
     parser.add_argument("--ci", type=probability, default=0.9, help="interval level (0.9)")
@@ -892,7 +899,6 @@ def run_compare(args: argparse.Namespace) -> int:
     import warnings
 
     from bayes_passk import compare
-    from bayes_passk.families import registry
     from bayes_passk.plots import plot_forecast, save_figure
 
     out = _output_dir(args.out)
@@ -903,7 +909,7 @@ def run_compare(args: argparse.Namespace) -> int:
             raise InputError("--group picks the group for --priors; with --groups leave it out")
         runs = {g: (args.prior, g) for g in dict.fromkeys(args.groups)}
     else:
-        priors = list(registry()) if "all" in args.priors else args.priors
+        priors = family_names() if "all" in args.priors else args.priors
         if len(set(priors)) < 2:
             raise InputError("--priors needs at least two different priors (or 'all')")
         runs = {prior: (prior, args.group) for prior in dict.fromkeys(priors)}
@@ -1019,9 +1025,6 @@ def _print_comparison(args, report, forecasts, at_ks) -> None:
 
 def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``allocate``."""
-    from bayes_passk.allocation import POLICIES
-    from bayes_passk.families import registry
-
     add_input_arguments(parser)
     parser.add_argument(
         "--budget", type=positive_int, required=True, help="attempts to run next, in total"
@@ -1035,7 +1038,7 @@ def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--prior",
-        choices=list(registry()),
+        choices=family_names(),
         help=f"prior family of the fit ({ALLOCATE_FIT['prior']}; the fit options are for "
         "--policy bayes only)",
     )
@@ -1125,9 +1128,6 @@ def _fit_with_warnings(data, prior, args: argparse.Namespace, label: str):
 
 def add_simulate_allocation_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``simulate-allocation``."""
-    from bayes_passk.allocation import POLICIES
-    from bayes_passk.families import registry
-
     parser.add_argument("--dataset", metavar="NAME_OR_PATH", default="pythia-math")
     parser.add_argument("--group", help="the group to simulate (default: the first)")
     parser.add_argument("--format", choices=data_module.FORMATS, default="auto")
@@ -1159,7 +1159,7 @@ def add_simulate_allocation_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--prior",
-        choices=list(registry()),
+        choices=family_names(),
         default="scaled-beta",
         help="prior family of the fits (scaled-beta)",
     )

@@ -20,7 +20,6 @@ Two views of the same prior serve two jobs:
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Callable
 from functools import cache
 from typing import Any, NamedTuple
@@ -161,16 +160,22 @@ def hyperprior_sites(family: PriorFamily) -> dict[str, tuple[str, tuple[int, ...
 
 @cache
 def registry() -> dict[str, PriorFamily]:
-    """Every `FAMILY` defined in a module of `bayes_passk.models`, by name."""
+    """Every family of `bayes_passk.models` by name: the `FAMILY` of the module named after it."""
     import bayes_passk.models as models
 
     found = {}
-    for info in pkgutil.iter_modules(models.__path__):
-        module = importlib.import_module(f"{models.__name__}.{info.name}")
-        family = getattr(module, "FAMILY", None)
-        if isinstance(family, PriorFamily):
-            found[family.name] = family
-    return dict(sorted(found.items()))
+    for name in models.family_names():
+        module_name = name.replace("-", "_")
+        family = getattr(
+            importlib.import_module(f"{models.__name__}.{module_name}"), "FAMILY", None
+        )
+        if not isinstance(family, PriorFamily) or family.name != name:
+            raise TypeError(
+                f"models/{module_name}.py must define FAMILY, a PriorFamily named {name!r} "
+                "(a helper module's name starts with an underscore)"
+            )
+        found[name] = family
+    return found
 
 
 def get_family(name: str | PriorFamily) -> PriorFamily:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 COMMANDS = {
     "--help": ["--help"],
+    "forecast --help": ["forecast", "--help"],
     "datasets": ["datasets"],
     "estimate": ["estimate", "pythia-math", "--group", "Pythia 12B", "--k", "1", "10", "100"],
 }

@@ -1,1 +1,18 @@
-"""Hierarchical prior families: one module per family."""
+"""Hierarchical prior families: one module per family, named after it.
+
+The module of the family ``"log-gamma"`` is ``log_gamma.py``; a helper module's name starts with
+an underscore. The names can then be listed without importing the families (nor JAX).
+"""
+
+import pkgutil
+
+
+def family_names() -> list[str]:
+    """Return the families' names, read from their module names without importing them.
+
+    Example:
+        >>> "scaled-beta" in family_names()
+        True
+    """
+    modules = pkgutil.iter_modules(__path__)
+    return sorted(info.name.replace("_", "-") for info in modules if not info.name.startswith("_"))

@@ -43,14 +43,43 @@ from bayes_passk.cli import main
 codes = []
 with contextlib.redirect_stdout(io.StringIO()) as out:
     for argv in (["datasets"], ["datasets", "pythia-math"], ["--help"],
-                 ["estimate", "pythia-math", "--group", "Pythia 12B", "--k", "1", "10"]):
+                 ["estimate", "pythia-math", "--group", "Pythia 12B", "--k", "1", "10"],
+                 *([name, "--help"] for name in ("forecast", "compare", "backtest", "allocate",
+                                                 "simulate-allocation"))):
         codes.append(main(argv))
 print(json.dumps({"codes": codes, "jax": "jax" in sys.modules, "said": out.getvalue()}))
 """
     report = run_python(code)
-    assert report["codes"] == [0, 0, 0, 0]
+    assert report["codes"] == [0] * 9
     assert "Pythia 12B" in report["said"] and "forecast" in report["said"]
+    assert "bayes-zero-inflated-beta" in report["said"]  # --method's choices, from file names
     assert not report["jax"]
+
+
+def test_the_parsers_names_match_the_modules_they_stand_for():
+    from bayes_passk import allocation, baselines, cli
+    from bayes_passk.families import registry
+    from bayes_passk.models import family_names
+
+    assert cli.POLICIES == allocation.POLICIES
+    assert cli.POINT_METHODS == tuple(baselines.METHODS)
+    assert family_names() == list(registry())
+
+
+def test_a_family_module_must_be_named_after_its_family(tmp_path, monkeypatch):
+    import bayes_passk.models as models
+    from bayes_passk.families import registry
+
+    (tmp_path / "helper.py").write_text("SCALE = 2.0\n")
+    monkeypatch.setattr(models, "__path__", [*models.__path__, str(tmp_path)])
+    registry.cache_clear()
+    try:
+        with pytest.raises(TypeError, match=r"models/helper.py must define FAMILY, a PriorFamily"):
+            registry()
+    finally:
+        monkeypatch.undo()
+        registry.cache_clear()
+        sys.modules.pop("bayes_passk.models.helper", None)
 
 
 def test_lazy_attributes_resolve_and_unknown_ones_fail():

@@ -1,4 +1,4 @@
-"""The zero-inflated scaled Beta (models/zero_inflated.py): its moments and a parameter recovery.
+"""The zero-inflated scaled Beta (models/zero_inflated_beta.py): moments, parameter recovery.
 
 Oracle: J(c, m) = z [c = 0] + (1 - z) s^c B(a + c, b) / B(a, b) 2F1(-m, a + c; a + b + c; s),
 the scaled Beta's closed form by mpmath at 30 digits (`test_functionals.mp_log_moment_hyp2f1`).
@@ -15,7 +15,7 @@ from test_functionals import mp_log_moment_hyp2f1
 
 import bayes_passk as bp
 from bayes_passk.functionals import log_moment, log_survival_new
-from bayes_passk.models.zero_inflated import FAMILY, Params
+from bayes_passk.models.zero_inflated_beta import FAMILY, Params
 
 CASES = [(0.3, 3.0, 0.5, 0.2), (0.05, 200.0, 1.0, 0.6), (1.5, 0.7, 0.035, 0.01)]
 COUNTS = [(0, 0), (0, 100), (0, 10_000), (3, 97), (9000, 1000)]

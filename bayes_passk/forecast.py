@@ -306,13 +306,14 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
         log_mean_p = moment(family, theta, c + 1, m) - log_base
         log_square_p = moment(family, theta, c + 2, m) - log_base
         variance_p = jnp.exp(2 * log_mean_p) * jnp.expm1(log_square_p - 2 * log_mean_p)
+        typical_p = jnp.exp(log_square_p - log_mean_p)  # E[p^2] / E[p]
 
         def per_k(k):
             log_s1 = moment(family, theta, c, m + k) - log_base
             s1 = jnp.exp(log_s1)
             s2 = jnp.exp(moment(family, theta, c, m + 2 * k) - log_base)
             log_mean = jax.nn.logsumexp(log_s1, b=weight) - jnp.log(num_problems)
-            linear = k * jnp.exp(log_square_p - log_mean_p) < LINEAR_BELOW
+            linear = k * typical_p < LINEAR_BELOW
             per_problem = jnp.where(linear, k**2 * variance_p, s2 - s1**2)
             variance = jnp.sum(weight * jnp.clip(per_problem, 0.0)) / num_problems**2
             log_new = log_moment(family, theta, 0.0, k) - log_new_base

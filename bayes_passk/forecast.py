@@ -298,28 +298,32 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
     """
     m = n - c
     num_problems = jnp.sum(weight)
-    moment = jax.vmap(log_moment, in_axes=(None, None, 0, 0))
+    rows, num_ks = c.shape[0], ks.shape[0]
+    # Every moment a draw needs, in one batch: one traced quadrature compiles in a fraction of
+    # the time of seven. Per row (c, m), (c + 1, m), (c + 2, m); per k and row (c, m + k) and
+    # (c, m + 2k); per k (0, k); and (0, 0).
+    zeros = jnp.zeros(num_ks)
+    successes = jnp.concatenate([c, c + 1, c + 2, jnp.tile(c, 2 * num_ks), zeros, zeros[:1]])
+    failures = jnp.concatenate(
+        [m, m, m, (m + ks[:, None]).ravel(), (m + 2 * ks[:, None]).ravel(), ks, zeros[:1]]
+    )
+    moments = jax.vmap(log_moment, in_axes=(None, None, 0, 0))
 
     def per_draw(theta):
-        log_base = moment(family, theta, c, m)
-        log_new_base = log_moment(family, theta, 0.0, 0.0)
-        log_mean_p = moment(family, theta, c + 1, m) - log_base
-        log_square_p = moment(family, theta, c + 2, m) - log_base
+        log_moments = moments(family, theta, successes, failures)
+        log_base, log_c1, log_c2 = log_moments[: 3 * rows].reshape(3, rows)
+        log_s1, log_s2 = log_moments[3 * rows : (3 + 2 * num_ks) * rows].reshape(2, num_ks, rows)
+        log_new = log_moments[(3 + 2 * num_ks) * rows : -1] - log_moments[-1]
+        log_mean_p, log_square_p = log_c1 - log_base, log_c2 - log_base
         variance_p = jnp.exp(2 * log_mean_p) * jnp.expm1(log_square_p - 2 * log_mean_p)
         typical_p = jnp.exp(log_square_p - log_mean_p)  # E[p^2] / E[p]
-
-        def per_k(k):
-            log_s1 = moment(family, theta, c, m + k) - log_base
-            s1 = jnp.exp(log_s1)
-            s2 = jnp.exp(moment(family, theta, c, m + 2 * k) - log_base)
-            log_mean = jax.nn.logsumexp(log_s1, b=weight) - jnp.log(num_problems)
-            linear = k * typical_p < LINEAR_BELOW
-            per_problem = jnp.where(linear, k**2 * variance_p, s2 - s1**2)
-            variance = jnp.sum(weight * jnp.clip(per_problem, 0.0)) / num_problems**2
-            log_new = log_moment(family, theta, 0.0, k) - log_new_base
-            return log_mean, variance, log_new
-
-        return jax.vmap(per_k)(ks)
+        log_s1 = log_s1 - log_base
+        s1, s2 = jnp.exp(log_s1), jnp.exp(log_s2 - log_base)
+        log_mean = jax.nn.logsumexp(log_s1, b=weight, axis=1) - jnp.log(num_problems)
+        linear = ks[:, None] * typical_p < LINEAR_BELOW
+        per_problem = jnp.where(linear, ks[:, None] ** 2 * variance_p, s2 - s1**2)
+        variance = jnp.sum(weight * jnp.clip(per_problem, 0.0), axis=1) / num_problems**2
+        return log_mean, variance, log_new
 
     return jax.lax.map(per_draw, params, batch_size=16)
 

@@ -31,25 +31,26 @@ BATCHED = textwrap.dedent(
     import json, sys
     import jax, numpy as np
     from bayes_passk.batched import BatchConfig, fit_batch
-    n, c, ks = (np.array(x) for x in json.loads(sys.stdin.read()))
-    config = BatchConfig(chains=2, warmup=300, samples=500, chunk=2)
-    summary = fit_batch(0, n, c, ks=ks, config=config)
-    # Two lanes per device: vmapped within each device (the accelerator layout).
-    wide = fit_batch(0, n, c, ks=ks, config=config._replace(chunk=4))
+    n, c, ks, chunks = (np.array(x) for x in json.loads(sys.stdin.read()))
+    config = BatchConfig(chains=2, warmup=300, samples=500)
+    # chunk 4: two lanes per device, vmapped within each device (the accelerator layout);
+    # chunk 2: one lane per device, run without vmap (the CPU layout).
+    fits = {int(chunk): fit_batch(0, n, c, ks=ks, config=config._replace(chunk=int(chunk)))
+            for chunk in chunks}
     print(json.dumps({"devices": jax.device_count(),
-                      "wide_mean": np.asarray(wide.mean).tolist(),
-                      **{k: np.asarray(v).tolist() for k, v in summary._asdict().items()}}))
+                      **{str(chunk): {k: np.asarray(v).tolist() for k, v in fit._asdict().items()}
+                         for chunk, fit in fits.items()}}))
     """
 )
 
 
-@pytest.fixture(scope="module")
-def batched():
+def _run_on_two_devices(chunks):
+    """Fit the batch of `_datasets` in a process with 2 forced CPU devices, once per chunk."""
     n, c = _datasets()
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     result = subprocess.run(
         [sys.executable, "-c", BATCHED],
-        input=json.dumps([n.tolist(), c.tolist(), KS]),
+        input=json.dumps([n.tolist(), c.tolist(), KS, chunks]),
         capture_output=True,
         text=True,
         env=env,
@@ -59,15 +60,25 @@ def batched():
     return json.loads(result.stdout)
 
 
+@pytest.fixture(scope="module")
+def batched():
+    run = _run_on_two_devices([4])
+    return {"devices": run["devices"], **run["4"]}
+
+
 def test_the_batch_ran_on_two_devices(batched):
     assert batched["devices"] == 2
     assert np.asarray(batched["mean"]).shape == (4, len(KS))
 
 
-def test_a_dataset_fit_does_not_depend_on_the_chunking(batched):
+@pytest.mark.slow  # a second compiled program: 30-50 s
+def test_a_dataset_fit_does_not_depend_on_the_chunking():
     # Dataset i uses the key fold_in(key(seed), i) whether it runs alone on its device or
     # vmapped beside another: the same draws, up to rounding.
-    np.testing.assert_allclose(batched["wide_mean"], batched["mean"], rtol=1e-6)
+    run = _run_on_two_devices([2, 4])
+    assert run["devices"] == 2
+    np.testing.assert_allclose(run["4"]["mean"], run["2"]["mean"], rtol=1e-6)
+    np.testing.assert_allclose(run["4"]["upper"], run["2"]["upper"], rtol=1e-6)
 
 
 def test_batched_fits_agree_with_single_fits(batched):
@@ -83,7 +94,7 @@ def test_batched_fits_agree_with_single_fits(batched):
         [min(float(az.ess(lane[..., j])) for j in range(lane.shape[-1])) for lane in chains]
     )
     batch_error = sd / np.sqrt(ess)[:, None]
-    # Dataset 1 sits in lanes 1 and 3 (different keys, different devices): they must agree.
+    # Dataset 1 sits in lanes 1 and 3 (different keys): they must agree.
     tolerance = 4 * np.sqrt(batch_error[1] ** 2 + batch_error[3] ** 2)
     assert np.all(np.abs(mean[1] - mean[3]) < tolerance), (mean[1], mean[3])
     # Dataset 0 (lanes 0 and 2) against a single fit by `bayes_passk.fit`.

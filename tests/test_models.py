@@ -344,12 +344,10 @@ def _posterior_survival_exact(module, a, b, n, c, k):
     # No closed form: the quadrature of `bayes_passk.functionals` (relative error < 1e-6, see
     # test_functionals), a check that the latent model and the integrated one agree.
     params = module.Params(a, b, 1.0)
-    return np.array(
-        [
-            np.exp(float(log_survival_seen(module.FAMILY, params, ni, ci, k)))
-            for ni, ci in zip(n, c, strict=True)
-        ]
+    per_problem = jax.jit(
+        jax.vmap(lambda ni, ci: log_survival_seen(module.FAMILY, params, ni, ci, k))
     )
+    return np.exp(np.asarray(per_problem(jnp.asarray(n, float), jnp.asarray(c, float))))
 
 
 @pytest.mark.parametrize("module", [scaled_beta, kumaraswamy], ids=["scaled-beta", "kumaraswamy"])

@@ -42,7 +42,7 @@ def test_pass_at_k_levels_off_at_the_solvable_share():
     params = Params(0.3, 3.0, 0.5, 0.25)
     pass_at_k = -np.expm1(
         np.asarray(
-            jax.vmap(lambda k: log_survival_new(FAMILY, params, k))(
+            jax.jit(jax.vmap(lambda k: log_survival_new(FAMILY, params, k)))(
                 jnp.array([1e3, 1e6, 1e12, 1e18])
             )
         )

@@ -326,16 +326,14 @@ class _ProgressBar:
 @partial(jax.jit, static_argnums=0)
 def _row_summaries(family: PriorFamily, params, n, c):
     """Log P(c | n, theta) and E[p | n, c, theta] per draw and row, shapes (draws, rows)."""
+    # Counts up to ~1e4: the sampling rule is within 2e-5 nats of the fine one for a >= 0.1
+    # (1.5e-3 at a = 0.03), and it is the likelihood NUTS sampled with. Both moments of a draw
+    # in one batch, which compiles faster than two.
+    moments = jax.vmap(partial(log_moment, rule=SAMPLING), in_axes=(None, None, 0, 0))
+    successes, failures = jnp.concatenate([c, c + 1.0]), jnp.concatenate([n - c, n - c])
 
     def per_draw(theta):
-        def per_row(n_row, c_row):
-            # Counts up to ~1e4: the sampling rule is within 2e-5 nats of the fine one for
-            # a >= 0.1 (1.5e-3 at a = 0.03), and it is the likelihood NUTS sampled with.
-            log_base = log_moment(family, theta, c_row, n_row - c_row, SAMPLING)
-            log_lik = log_binomial(n_row, c_row) + log_base
-            log_p = log_moment(family, theta, c_row + 1.0, n_row - c_row, SAMPLING) - log_base
-            return log_lik, jnp.exp(log_p)
-
-        return jax.vmap(per_row)(n, c)
+        log_base, log_next = moments(family, theta, successes, failures).reshape(2, -1)
+        return log_binomial(n, c) + log_base, jnp.exp(log_next - log_base)
 
     return jax.lax.map(per_draw, params, batch_size=64)

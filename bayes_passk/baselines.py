@@ -12,7 +12,8 @@ Every method takes a `PassData`, fits by least squares or maximum likelihood, an
   ([0, r/2], then 10 log-spaced edges per decade from the resolution r = 1 / max n to 1, so every
   zero-success problem falls in the left-tail bucket) and the scaled distribution is fitted to
   the bin counts by maximum likelihood, scale fixed at the largest observed rate
-  (Schaeffer et al. 2025; ``fit_scale=True`` fits it too). Forecast 1 - E[(1 - p)^k], exponent a.
+  (Schaeffer et al. 2025; ``fit_scale=True`` fits it too; a largest rate on an edge, such as
+  0.1, counts in the bin below it). Forecast 1 - E[(1 - p)^k], exponent a.
 - ``beta-binomial``: two-parameter beta-binomial MLE, forecast 1 - B(a, b + k) / B(a, b)
   (Kazdan et al. 2025). Ragged n is fine: each problem has its own likelihood term.
 - ``scaled-beta-binomial``, ``kumaraswamy-binomial``: three-parameter MLE of the binomial
@@ -236,9 +237,15 @@ def _fit_discretized(data: PassData, cdf, fit_scale: bool = False):
     rates = data.c / data.n
     edges = discretization_edges(1.0 / data.n.max())
     counts, _ = np.histogram(rates, bins=edges)
+    top = rates.max()
+    # The largest rate is the scale, where the support ends: a bin that starts at it would
+    # hold no mass. Rates on that edge (0.01, 0.1, ... up to rounding) count in the bin below.
+    top_bin = min(np.searchsorted(edges, top, side="right") - 1, len(counts) - 1)
+    if top_bin > 0 and edges[top_bin] >= top * (1 - 1e-9):
+        counts[top_bin - 1] += counts[top_bin]
+        counts[top_bin] = 0
     occupied = counts > 0
     low, high, counts = edges[:-1][occupied], edges[1:][occupied], counts[occupied]
-    top = rates.max()
 
     def unpack(theta):
         a, b = np.exp(theta[:2])

@@ -467,3 +467,18 @@ def test_a_group_is_picked_by_name_and_unknown_options_are_refused():
         fit_baseline(both, "beta-binomial")
     with pytest.raises(InputError, match="beta-binomial takes no option fit_scale"):
         fit_baseline(alone.data, "beta-binomial", fit_scale=True)
+
+
+@pytest.mark.parametrize("method", ["discretized-beta", "discretized-kumaraswamy"])
+def test_a_largest_rate_on_a_bin_edge_keeps_its_mass(method):
+    # The scale is the largest rate; at 0.1 it sits on a bin edge, and the bin starting there
+    # held no mass, so the fit lost that problem. It must fit as a largest rate just below.
+    rng = np.random.default_rng(0)
+    c = np.minimum(rng.binomial(10**6, 0.3 * rng.beta(0.3, 3.0, 60)), 99_990)
+    ids = [f"p{i}" for i in range(61)]
+    fits = [
+        fit_baseline(PassData.from_counts(ids, n=[10**6] * 61, c=[*c, top]), method)
+        for top in (100_000, 99_999)
+    ]
+    on_edge, below = (fit.forecast([10**4]).mean[0] for fit in fits)
+    assert on_edge == pytest.approx(below, rel=1e-5)  # measured: 4e-7 relative

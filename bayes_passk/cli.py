@@ -372,7 +372,7 @@ def run_forecast(args: argparse.Namespace) -> int:
         figure = plot_forecast({label: plotted}, truth=curves, title=f"{label}, {method}")
         writers[out / "forecast.csv"] = lambda path: table.to_csv(path, index=False)
         writers[out / "forecast.png"] = lambda path: save_figure(figure, path)
-        _write_all(writers)
+        _write_all(writers, stale=[out / "posterior.nc"])  # a point method writes none
     if args.json:
         print(forecast.to_json())
         return 0
@@ -407,6 +407,9 @@ POINT_METHODS = (
     "scaled-beta-binomial",
     "kumaraswamy-binomial",
 )
+
+# Every table `compare` writes: a group comparison, or the priors' LOO, checks and forecasts.
+COMPARE_TABLES = ("comparison.csv", "loo.csv", "predictive_check.csv", "forecast.csv")
 
 
 def forecast_methods() -> list[str]:
@@ -964,7 +967,8 @@ def run_compare(args: argparse.Namespace) -> int:
             for name, table in tables.items()
         }
         writers[out / "forecast.png"] = lambda path: save_figure(figure, path)
-        _write_all(writers)
+        # Groups and priors write different tables: a folder never mixes the two.
+        _write_all(writers, stale=[out / name for name in COMPARE_TABLES])
     if args.json:
         records = {
             name: value if isinstance(value, str) else json.loads(value.to_json(orient="records"))

@@ -318,6 +318,16 @@ def test_a_folder_in_the_way_of_an_output_leaves_the_others_untouched(write, tmp
     assert sorted(p.name for p in out.iterdir()) == ["forecast.csv", "forecast.png"]
 
 
+def test_a_point_forecast_removes_an_earlier_posterior(write, tmp_path, capsys):
+    # A folder never mixes two runs: a Bayesian run's posterior.nc goes with its forecast.
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "posterior.nc").write_text("an earlier Bayesian run")
+    argv = ["forecast", write("counts.csv", GOOD), "--method", "regression", "--out", str(out)]
+    assert main([*argv, "--k", "5"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["forecast.csv", "forecast.png"]
+
+
 @pytest.mark.parametrize(
     "argv",
     [

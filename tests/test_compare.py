@@ -54,6 +54,8 @@ def test_compare_priors_ranks_every_prior_and_says_so(write, tmp_path, capsys, m
     path = write("hard.csv", "problem_id,n,c\n" + "\n".join(rows) + "\n")
     monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, prior, *_: fits[prior])
     out = tmp_path / "priors"
+    out.mkdir()  # holding a group comparison from an earlier run, which must go
+    (out / "comparison.csv").write_text("an earlier run")
     # The k given out of order: the table's columns and values both follow k upwards.
     argv = ["compare", path, "--priors", *fits, "--k", "50", "1", "--out", str(out)]
     assert main(argv) == 0

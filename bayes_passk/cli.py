@@ -122,12 +122,16 @@ def load_input(source: str, format: str = "auto", group: str | None = None) -> P
     else:
         names = ", ".join(_embedded_names()) or "none installed"
         raise InputError(f"file not found: {source} (nor is it an embedded dataset: {names})")
-    if group is None and len(data.groups) > 1:
-        raise InputError(
-            f"{source} holds {len(data.groups)} groups; choose one with --group: "
-            f"{', '.join(data.groups)}"
-        )
+    if group is None:
+        _refuse_several_groups(source, data.groups)
     return data
+
+
+def _refuse_several_groups(source: str, groups) -> None:
+    if len(groups) > 1:
+        raise InputError(
+            f"{source} holds {len(groups)} groups; choose one with --group: {', '.join(groups)}"
+        )
 
 
 def _refuse_format(format: str, source: str) -> None:
@@ -197,7 +201,12 @@ def run_estimate(args: argparse.Namespace) -> int:
         _write_all({out: lambda path: table.to_csv(path, index=False)})
     if args.json:
         values = [None if math.isnan(v) else float(v) for v in table["pass_at_k"]]
-        print(json.dumps({"k": ks.tolist(), "pass_at_k": values}))
+        covered = table["problems_with_n_at_least_k"].tolist()
+        print(
+            json.dumps(
+                {"k": ks.tolist(), "pass_at_k": values, "problems_with_n_at_least_k": covered}
+            )
+        )
         return 0
     print(_describe(args.source, data))
     rows = [
@@ -206,7 +215,7 @@ def run_estimate(args: argparse.Namespace) -> int:
     ]
     print(format_table(["k", "pass@k", "problems with n >= k"], rows))
     if table["pass_at_k"].isna().any():
-        print("nan: some problems have fewer than k attempts, so pass@k cannot be estimated")
+        print("nan: where a problem has fewer than k attempts, pass@k cannot be estimated")
     return 0
 
 
@@ -223,7 +232,7 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
         "MATH subsampled to 100 attempts per problem, with the truth from all 10,000 overlaid)",
     )
     parser.add_argument("--group", help="the group (model) to fit when the data hold several")
-    parser.add_argument("--format", choices=data_module.FORMATS, default="auto")
+    parser.add_argument("--format", choices=data_module.FORMATS, default="auto", help=FORMAT_HELP)
     parser.add_argument(
         "--method",
         choices=forecast_methods(),
@@ -244,7 +253,9 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
         "--k", nargs="+", type=positive_int, help="k values (default: log grid from 1 to 1e6)"
     )
     parser.add_argument("--ci", type=probability, default=0.9, help="interval level (0.9)")
-    parser.add_argument("--target", choices=["benchmark", "new"], default="benchmark")
+    parser.add_argument(
+        "--target", choices=["benchmark", "new"], default="benchmark", help=TARGET_HELP
+    )
     parser.add_argument(
         "--attempts",
         type=positive_int,
@@ -407,6 +418,9 @@ POINT_METHODS = (
     "scaled-beta-binomial",
     "kumaraswamy-binomial",
 )
+
+FORMAT_HELP = "input format (auto: detected from the columns)"
+TARGET_HELP = "benchmark: pass@k of these problems; new: of a fresh problem like them"
 
 # Every table `compare` writes: a group comparison, or the priors' LOO, checks and forecasts.
 COMPARE_TABLES = ("comparison.csv", "loo.csv", "predictive_check.csv", "forecast.csv")
@@ -649,7 +663,7 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         help="embedded dataset or counts file to draw from (not with --design synthetic)",
     )
     parser.add_argument("--groups", nargs="+", help="groups to backtest (default: all)")
-    parser.add_argument("--format", choices=data_module.FORMATS, default="auto")
+    parser.add_argument("--format", choices=data_module.FORMATS, default="auto", help=FORMAT_HELP)
     parser.add_argument(
         "--design",
         choices=DESIGNS,
@@ -877,13 +891,17 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
         help="compare these prior families on one group by PSIS-LOO ('all': every one)",
     )
     parser.add_argument("--group", help="with --priors: the group to fit")
-    parser.add_argument("--format", choices=data_module.FORMATS, default="auto")
+    parser.add_argument("--format", choices=data_module.FORMATS, default="auto", help=FORMAT_HELP)
     parser.add_argument(
         "--prior", choices=family_names(), default="scaled-beta", help="with --groups"
     )
-    parser.add_argument("--k", nargs="+", type=positive_int, default=[1, 100, 10_000])
+    parser.add_argument(
+        "--k", nargs="+", type=positive_int, default=[1, 100, 10_000], help="k values (1 100 10000)"
+    )
     parser.add_argument("--ci", type=probability, default=0.9, help="interval level (0.9)")
-    parser.add_argument("--target", choices=["benchmark", "new"], default="benchmark")
+    parser.add_argument(
+        "--target", choices=["benchmark", "new"], default="benchmark", help=TARGET_HELP
+    )
     parser.add_argument(
         "--attempts",
         type=positive_int,
@@ -1033,7 +1051,7 @@ def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--budget", type=positive_int, required=True, help="attempts to run next, in total"
     )
-    parser.add_argument("--k", type=positive_int, default=10_000, help="target K of pass@K")
+    parser.add_argument("--k", type=positive_int, default=10_000, help="target K of pass@K (10000)")
     parser.add_argument(
         "--policy",
         choices=POLICIES,
@@ -1132,9 +1150,14 @@ def _fit_with_warnings(data, prior, args: argparse.Namespace, label: str):
 
 def add_simulate_allocation_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``simulate-allocation``."""
-    parser.add_argument("--dataset", metavar="NAME_OR_PATH", default="pythia-math")
-    parser.add_argument("--group", help="the group to simulate (default: the first)")
-    parser.add_argument("--format", choices=data_module.FORMATS, default="auto")
+    parser.add_argument(
+        "--dataset",
+        metavar="NAME_OR_PATH",
+        default="pythia-math",
+        help="an embedded dataset or a file (pythia-math)",
+    )
+    parser.add_argument("--group", help="the group to simulate when the data hold several")
+    parser.add_argument("--format", choices=data_module.FORMATS, default="auto", help=FORMAT_HELP)
     parser.add_argument(
         "--budgets",
         nargs="+",
@@ -1184,6 +1207,8 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
 
     out = _output_dir(args.out)
     everything = _load_all_groups(args.dataset, args.format)
+    if args.group is None:
+        _refuse_several_groups(args.dataset, everything.groups)
     full = everything.select(args.group or everything.groups[0])
     config = BatchConfig(
         chains=args.chains, warmup=args.warmup, samples=args.samples, ci=args.ci, **_tuning(args)

@@ -180,7 +180,11 @@ def test_several_groups_need_a_choice(write, capsys):
     captured = capsys.readouterr()
     assert_clean_error(rc, captured.out, captured.err, ["2 groups", "--group", "m1, m2"])
     assert main(["estimate", path, "--group", "m2", "--k", "1", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"k": [1], "pass_at_k": [0.5]}
+    assert json.loads(capsys.readouterr().out) == {
+        "k": [1],
+        "pass_at_k": [0.5],
+        "problems_with_n_at_least_k": [1],
+    }
 
 
 @pytest.mark.parametrize(
@@ -255,7 +259,7 @@ def test_estimate_table(write, capsys):
     assert lines[3].split() == ["4", f"{expected[1]:.6g}", "3"]
     assert lines[4].split() == ["10", "nan", "2"]
     assert lines[5].split() == ["100", "nan", "1"]
-    assert lines[6].startswith("nan: some problems have fewer than k attempts")
+    assert lines[6].startswith("nan: where a problem has fewer than k attempts")
     assert len({len(line) for line in lines[1:6]}) == 1  # aligned
     # One of each, in the singular.
     assert main(["estimate", write("one.csv", "problem_id,n,c\na,1,1\n"), "--k", "1"]) == 0
@@ -378,6 +382,8 @@ def test_embedded_dataset_by_name(capsys):
     assert_clean_error(rc, *capsys.readouterr(), ["--format applies to files"])
     rc = main(["simulate-allocation", "--dataset", "pythia-math", "--format", "counts"])
     assert_clean_error(rc, *capsys.readouterr(), ["--format applies to files"])
+    rc = main(["simulate-allocation", "--dataset", "pythia-math"])  # which of the 7 models?
+    assert_clean_error(rc, *capsys.readouterr(), ["holds 7 groups", "--group", "Pythia 12B"])
 
 
 def test_datasets_lists_the_embedded_datasets(capsys):

@@ -9,7 +9,7 @@ exit code 2 and no traceback; outputs are written only after everything has been
 
 Example:
     >>> main(["estimate", "pythia-math", "--group", "Pythia 12B", "--k", "1", "--json"])
-    {"k": [1], "pass_at_k": [0.02319140625]}
+    {"k": [1], "pass_at_k": [0.02319140625], "problems_with_n_at_least_k": [128]}
     0
 """
 

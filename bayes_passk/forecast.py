@@ -312,13 +312,13 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
     def per_draw(theta):
         log_moments = moments(family, theta, successes, failures)
         log_base, log_c1, log_c2 = log_moments[: 3 * rows].reshape(3, rows)
-        log_s1, log_s2 = log_moments[3 * rows : (3 + 2 * num_ks) * rows].reshape(2, num_ks, rows)
+        log_k1, log_k2 = log_moments[3 * rows : (3 + 2 * num_ks) * rows].reshape(2, num_ks, rows)
         log_new = log_moments[(3 + 2 * num_ks) * rows : -1] - log_moments[-1]
         log_mean_p, log_square_p = log_c1 - log_base, log_c2 - log_base
         variance_p = jnp.exp(2 * log_mean_p) * jnp.expm1(log_square_p - 2 * log_mean_p)
         typical_p = jnp.exp(log_square_p - log_mean_p)  # E[p^2] / E[p]
-        log_s1 = log_s1 - log_base
-        s1, s2 = jnp.exp(log_s1), jnp.exp(log_s2 - log_base)
+        log_s1 = log_k1 - log_base  # log E[(1 - p)^k | c], per k and row
+        s1, s2 = jnp.exp(log_s1), jnp.exp(log_k2 - log_base)
         log_mean = jax.nn.logsumexp(log_s1, b=weight, axis=1) - jnp.log(num_problems)
         linear = ks[:, None] * typical_p < LINEAR_BELOW
         per_problem = jnp.where(linear, ks[:, None] ** 2 * variance_p, s2 - s1**2)

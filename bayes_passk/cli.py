@@ -803,12 +803,33 @@ def run_backtest(args: argparse.Namespace) -> int:
         print(json.dumps(report))
         return 0
     columns = ["method", "group", "budget", "k", "mse", "abs_error", "coverage", "width", "failed"]
+    columns += ["unconverged_fits"]
     print(format_table(columns, _text_rows(summary[columns])))
+    for note in _scoring_notes(summary):
+        print(note)
     if paired is not None and len(paired):
         print(f"\nMSE minus {args.reference}'s on the same replicates (90% paired t interval):")
         paired_columns = ["method", "group", "budget", "k", "difference", "lower", "upper", "ratio"]
         print(format_table(paired_columns, _text_rows(paired[paired_columns])))
     return 0
+
+
+def _scoring_notes(summary) -> list[str]:
+    """Lines that explain the failed and unconverged counts of a scored table, where any."""
+    from bayes_passk.inference import R_HAT_MAX
+
+    notes = []
+    if (summary["failed"] > 0).any():
+        notes.append(
+            "failed: replicates whose fit gave no finite forecast, left out of mse, abs_error, "
+            "coverage and width"
+        )
+    if (summary["unconverged_fits"] > 0).any():
+        notes.append(
+            f"unconverged_fits: Bayesian fits with split r_hat above {R_HAT_MAX}, scored as they "
+            "are; run longer (--warmup, --samples) or raise --target-accept"
+        )
+    return notes
 
 
 def _refuse_repeats(option: str, values) -> None:
@@ -1261,7 +1282,10 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
         print(json.dumps({"group": full.groups[0], **records}))
         return 0
 
-    print(format_table(["policy", *columns[1:]], _text_rows(summary[columns])))
+    shown = [*columns, "failed", "unconverged_fits"]
+    print(format_table(["policy", *shown[1:]], _text_rows(summary[shown])))
+    for note in _scoring_notes(summary):
+        print(note)
     if len(paired):
         print("\nMSE minus dynamic sampling's, on the same outcomes (90% paired t interval):")
         print(format_table(["policy", *paired_columns[1:]], _text_rows(paired[paired_columns])))

@@ -326,3 +326,13 @@ def test_cli_backtest_bad_input_exits_2_without_output(tmp_path, capsys, argv, m
     assert cli.main(["backtest", *argv, "--methods", "regression", "--out", str(out)]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_console_explains_failed_and_unconverged_fits():
+    from bayes_passk.cli import _scoring_notes
+
+    clean = pd.DataFrame({"failed": [0, 0], "unconverged_fits": [0, 0]})
+    assert _scoring_notes(clean) == []
+    notes = _scoring_notes(clean.assign(failed=[0, 2], unconverged_fits=[1, 0]))
+    assert notes[0].startswith("failed: replicates whose fit gave no finite forecast")
+    assert notes[1].startswith("unconverged_fits: Bayesian fits with split r_hat above 1.01")

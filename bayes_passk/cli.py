@@ -21,6 +21,7 @@ import json
 import math
 import os
 import sys
+import warnings
 import zlib
 from collections.abc import Callable, Collection, Sequence
 from functools import partial
@@ -67,7 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, values in vars(args).items():
             if isinstance(values, list):
                 _refuse_repeats(f"--{name.replace('_', '-')}", values)
-        return args.run(args)
+        with warnings.catch_warnings():
+            # ArviZ's once-a-day notice of its own refactor says nothing about the user's run.
+            warnings.filterwarnings("ignore", r"\s*ArviZ is undergoing", FutureWarning)
+            return args.run(args)
     except InputError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
@@ -298,8 +302,6 @@ def _tuning(args: argparse.Namespace) -> dict:
 
 def run_forecast(args: argparse.Namespace) -> int:
     """Fit the model, forecast pass@k, print the table or JSON, and write the outputs."""
-    import warnings
-
     import bayes_passk as bp
     from bayes_passk import datasets
     from bayes_passk.baselines import FitAtBoundWarning, fit_baseline
@@ -938,8 +940,6 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Compare groups (difference in pass@k) or prior families (PSIS-LOO) and report."""
-    import warnings
-
     from bayes_passk import compare
     from bayes_passk.plots import plot_forecast, save_figure
 
@@ -1148,8 +1148,6 @@ def run_allocate(args: argparse.Namespace) -> int:
 
 def _fit_with_warnings(data, prior, args: argparse.Namespace, label: str):
     """Fit with the sampler arguments quietly, then print each convergence warning on a line."""
-    import warnings
-
     import bayes_passk as bp
 
     with warnings.catch_warnings(record=True) as caught:

@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import pandas as pd
 import pytest
@@ -450,3 +451,18 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
         process.wait(timeout=60)
     assert first_line.startswith("pythia-math (Pythia 1B)")
     assert stderr == "" and process.returncode == 1
+
+
+def test_arviz_refactor_notice_is_hidden_and_other_warnings_are_not(monkeypatch):
+    notice = "\nArviZ is undergoing a major refactor to improve flexibility and extensibility"
+
+    def run(args):
+        warnings.warn(notice, FutureWarning, stacklevel=1)
+        warnings.warn("something the user should see", FutureWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setitem(cli.SUBCOMMANDS, "datasets", cli.SUBCOMMANDS["datasets"]._replace(run=run))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["datasets"]) == 0
+    assert [str(warning.message) for warning in caught] == ["something the user should see"]

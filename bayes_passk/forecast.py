@@ -14,7 +14,8 @@ Each conditional expectation is a ratio of quadratures (`bayes_passk.functionals
 average of (1 - p_i)^k over sampled p_i, which at k >> n is dominated by rare draws. The
 posterior mean is the average of the conditional means; the median and the equal-tailed interval
 come from one draw per theta of a Beta with the conditional mean and variance (exact for the
-``new`` target, a moment-matched approximation of the within-theta spread for ``benchmark``).
+``new`` target, a moment-matched approximation of the within-theta spread for ``benchmark``),
+the draws at all k of one theta sharing one uniform, so that the interval ends rise with k.
 Monte Carlo standard errors come from the effective sample size (ArviZ).
 
 The exponent: the posterior of the left-tail exponent a (-log pass@k ~ C k^(-a) as k grows), and
@@ -35,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import special
 
 from bayes_passk.estimators import as_ks, mean_pass_at_k
 from bayes_passk.families import PriorFamily
@@ -337,13 +339,54 @@ def _exponent(result, ci: float) -> Summary:
 
 
 def _beta_draws(rng: np.random.Generator, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
-    """One draw per entry from the Beta with this mean and variance (the mean where var = 0)."""
+    """Draws (..., k) from the Betas with this mean and variance (the mean where var = 0).
+
+    The draws at every k of one posterior draw share one uniform: each is its Beta's quantile at
+    that level. The marginals are those of independent draws, but a draw's curve then rises with
+    k as pass@k does, and so do the quantiles over draws (the interval ends of the forecast).
+    """
     spread = mean * (1 - mean)
     usable = (variance > 0) & (variance < spread)
     concentration = np.where(usable, spread / np.where(usable, variance, 1.0) - 1, 1.0)
-    alpha = np.clip(mean * concentration, 1e-300, None)
-    beta = np.clip((1 - mean) * concentration, 1e-300, None)
-    return np.where(usable, rng.beta(alpha, beta), mean)
+    alpha = np.where(usable, np.clip(mean * concentration, 1e-300, None), 1.0)
+    beta = np.where(usable, np.clip((1 - mean) * concentration, 1e-300, None), 1.0)
+    level = np.broadcast_to(rng.uniform(size=(*mean.shape[:-1], 1)), mean.shape)
+    return np.where(usable, beta_quantile(level, alpha, beta), mean)
+
+
+LOPSIDED = 1e6  # max(a, b) / min(a, b) from which a Beta is taken as a gamma over the larger
+NORMAL_FROM = 1e4  # min(a, b) from which it is taken as a normal (skewness below 0.02)
+
+
+def beta_quantile(level: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Quantile of Beta(a, b) at `level`, accurate where `scipy.special.betaincinv` is not.
+
+    With s = min(a, b) and t = max(a, b), computed for the side with shape s (1 - x when a > b):
+    s <= t / `LOPSIDED`: g / (g + t), g the Gamma(s) quantile (Beta(s, t) -> Gamma(s) / t as
+    t / s grows; betaincinv(1000, 1e12, 1/2) returns 1.5e-8 for a median of 1e-9); s >=
+    `NORMAL_FROM`: the normal with the Beta's mean and variance (faster, and as exact as the
+    moment match it serves); otherwise betaincinv.
+
+    Example:
+        >>> exact = -np.expm1(np.log(0.5) / 1e12)  # Beta(1, b) median: 1 - 2^(-1 / b)
+        >>> bool(np.isclose(beta_quantile(0.5, 1.0, 1e12), exact, rtol=1e-9, atol=0))
+        True
+    """
+    level, a, b = np.broadcast_arrays(level, a, b)
+    flip = a > b
+    side_level = np.where(flip, 1 - level, level)
+    small, large = np.minimum(a, b), np.maximum(a, b)
+    lopsided = large >= LOPSIDED * small
+    normal = ~lopsided & (small >= NORMAL_FROM)
+    middle = ~lopsided & ~normal
+    side = np.empty(level.shape)
+    g = special.gammaincinv(small[lopsided], side_level[lopsided])
+    side[lopsided] = g / (g + large[lopsided])
+    s, t = small[normal], large[normal]
+    sd = np.sqrt(s * t / (s + t + 1)) / (s + t)
+    side[normal] = s / (s + t) + sd * special.ndtri(side_level[normal])
+    side[middle] = special.betaincinv(small[middle], large[middle], side_level[middle])
+    return np.where(flip, 1 - side, side)
 
 
 def with_slope_points(ks) -> np.ndarray:

@@ -479,7 +479,7 @@ def _print_forecast(source: str, data: PassData, forecast, true_values) -> None:
     # Columns that are NaN throughout (intervals of an un-bootstrapped point method) say nothing.
     named = {name: column for name, column in named.items() if not np.isnan(column).all()}
     rows = [
-        [str(k), *(f"{column[i]:.4g}" for column in named.values())]
+        [str(k), *(_number(column[i]) for column in named.values())]
         for i, k in enumerate(forecast.k)
     ]
     print(format_table(["k", *named], rows))
@@ -853,11 +853,27 @@ def _stops_at_success(source: str) -> bool:
 
 
 def _text_rows(frame: pd.DataFrame) -> list[list[str]]:
-    """Cells of a table as text: names and integers as they are, numbers to 4 digits."""
+    """Cells of a table as text: names and integers as they are, numbers by `_number`."""
     return [
-        [str(v) if isinstance(v, str | int | np.integer) else f"{v:.4g}" for v in row]
+        [str(v) if isinstance(v, str | int | np.integer) else _number(v) for v in row]
         for row in frame.itertuples(index=False)
     ]
+
+
+def _number(value: float) -> str:
+    """Four significant digits; within 1e-3 below 1, four of the distance to 1.
+
+    A pass@k of 0.99996 is not 1: the chance that every attempt fails is what a risk reading
+    needs.
+
+    Example:
+        >>> [_number(v) for v in (0.8372, 0.99996, 1 - 2.5e-9, 1.0, 1234567.0)]
+        ['0.8372', '0.99996', '0.9999999975', '1', '1.235e+06']
+    """
+    if not 0.999 < value < 1:
+        return f"{value:.4g}"
+    decimals = min(17, 3 - math.floor(math.log10(1 - value)))
+    return f"{value:.{decimals}f}".rstrip("0")
 
 
 def _write_scored(
@@ -1033,11 +1049,7 @@ def _load_group(source, format, group, attempts, seed) -> PassData:
 
 def _print_comparison(args, report, forecasts, at_ks) -> None:
     def formatted(frame: pd.DataFrame) -> str:
-        rows = [
-            [str(v) if isinstance(v, str | int | np.integer) else f"{v:.4g}" for v in row]
-            for row in frame.itertuples(index=False)
-        ]
-        return format_table(list(frame.columns), rows)
+        return format_table(list(frame.columns), _text_rows(frame))
 
     if "comparison" in report:
         print(f"{args.target} pass@k, prior {args.prior}, {args.ci:.0%} intervals")

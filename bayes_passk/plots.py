@@ -19,6 +19,7 @@ matplotlib.use("Agg")  # files only; never opens a window or needs a display
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 from bayes_passk.forecast import Forecast  # noqa: E402
 
@@ -139,6 +140,9 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
         if reference is not None:
             ax.axhline(reference, color="0.5", linestyle="--", linewidth=1)
         ax.set_xscale("log")
+        budgets = sorted(part["budget"].unique())  # labelled as they are, not as 3 x 10^1
+        ax.set_xticks(budgets, [str(budget) for budget in budgets])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         if metric in ("mse", "abs_error", "log_log_se"):
             ax.set_yscale("log")
         ax.set_xlabel("attempts per problem")

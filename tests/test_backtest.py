@@ -242,6 +242,10 @@ def test_plot_averages_every_method_over_the_same_groups():
     (_, caps, _), _ = plot_backtest(two, "mse").axes[0].containers
     expected = [2 - np.sqrt(0.5**2 + 2**2) / 2, 2 + np.sqrt(2**2 + 1**2) / 2]
     np.testing.assert_allclose(sorted(np.ravel([cap.get_ydata() for cap in caps])), expected)
+    # The budgets are the ticks, labelled as they are.
+    several = pd.concat([summary.assign(budget=b) for b in (10, 30, 100)], ignore_index=True)
+    ticks = plot_backtest(several, "mse").axes[0].get_xticklabels()
+    assert [tick.get_text() for tick in ticks] == ["10", "30", "100"]
     # A metric no method reports draws nothing and says so.
     empty = plot_backtest(summary, "coverage")
     assert (

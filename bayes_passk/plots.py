@@ -39,6 +39,9 @@ def plot_forecast(
     """
     figure, axes = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    entries = []  # (handle, label): one legend entry per forecast, its band under its line
+    # Forecasts of the same data (several priors) share their unbiased estimates: shown once.
+    shared_estimates = len(forecasts) > 1 and _same_unbiased(list(forecasts.values()))
     for index, (name, forecast) in enumerate(forecasts.items()):
         color = colors[index % len(colors)]
         label = name or forecast.method
@@ -46,7 +49,7 @@ def plot_forecast(
         kind = "credible" if bayesian else "bootstrap"
         center = f"{label}: {'posterior mean' if bayesian else 'estimate'}"
         if forecast.k.size == 1:  # one k: a point with an error bar, not a band
-            axes.errorbar(
+            bar = axes.errorbar(
                 forecast.k,
                 forecast.mean,
                 yerr=[forecast.mean - forecast.lower, forecast.upper - forecast.mean],
@@ -55,9 +58,11 @@ def plot_forecast(
                 capsize=4,
                 label=center,
             )
+            entries.append((bar, center))
         else:
+            (line,) = axes.plot(forecast.k, forecast.mean, color=color, label=center)
             if np.isfinite(forecast.lower).any():  # a point method without bootstrap has none
-                axes.fill_between(
+                band = axes.fill_between(
                     forecast.k,
                     forecast.lower,
                     forecast.upper,
@@ -66,30 +71,49 @@ def plot_forecast(
                     linewidth=0,
                     label=f"{label}: {forecast.ci:.0%} {kind} interval",
                 )
-            axes.plot(forecast.k, forecast.mean, color=color, label=center)
-        seen = np.isfinite(forecast.unbiased)
-        if seen.any():
-            axes.plot(
-                forecast.k[seen],
-                forecast.unbiased[seen],
-                "o",
-                color=color,
-                markersize=4,
-                label=f"{label}: unbiased estimate (k <= n)",
-            )
+                entries.append(((band, line), f"{center}, {forecast.ci:.0%} {kind} interval"))
+            else:
+                entries.append((line, center))
+        if not shared_estimates:
+            entries += _plot_unbiased(axes, forecast, color, f"{label}: ")
         if truth and name in truth:
             k, value = truth[name]
-            axes.plot(k, value, "--", color="black", linewidth=1, label=f"{label}: truth")
+            truth_label = f"{label}: truth"
+            (curve,) = axes.plot(k, value, "--", color="black", linewidth=1, label=truth_label)
+            entries.append((curve, truth_label))
+    if shared_estimates:
+        entries += _plot_unbiased(axes, next(iter(forecasts.values())), "black", "")
     axes.set_xscale("log")
     axes.set_ylim(0, 1)
     axes.set_xlabel("attempts per problem k")
     target = next(iter(forecasts.values())).target if forecasts else "benchmark"
     axes.set_ylabel("pass@k" + (" (new problem)" if target == "new" else ""))
     axes.grid(True, which="major", alpha=0.3)
-    axes.legend(fontsize=8, loc="upper left")
+    if entries:
+        axes.legend(*zip(*entries, strict=True), fontsize=8, loc="upper left")
     if title:
         axes.set_title(title)
     return figure
+
+
+def _plot_unbiased(axes, forecast: Forecast, color, prefix: str) -> list:
+    """Draw the unbiased estimates where k <= n; return their legend entry, if any."""
+    seen = np.isfinite(forecast.unbiased)
+    if not seen.any():
+        return []
+    label = f"{prefix}unbiased estimate (k <= n)"
+    k, unbiased = forecast.k[seen], forecast.unbiased[seen]
+    (points,) = axes.plot(k, unbiased, "o", color=color, markersize=4, label=label)
+    return [(points, label)]
+
+
+def _same_unbiased(forecasts: list[Forecast]) -> bool:
+    """Whether every forecast carries the same unbiased estimates at the same k."""
+    first = forecasts[0]
+    return all(
+        np.array_equal(f.k, first.k) and np.array_equal(f.unbiased, first.unbiased, equal_nan=True)
+        for f in forecasts[1:]
+    )
 
 
 def save_figure(figure, path) -> None:

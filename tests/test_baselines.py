@@ -396,6 +396,27 @@ def test_cli_plot_draws_a_curve_and_the_table_keeps_the_k_asked_for(tmp_path, ca
     assert len(axes.lines[0].get_xdata()) == grid.size
 
 
+def test_plot_legend_has_one_entry_per_forecast_and_shared_estimates_once():
+    from bayes_passk.plots import plot_forecast
+
+    ks = np.unique(np.round(np.logspace(0, 4, 20))).astype(int)
+    data = pythia("Pythia 1B", 100)
+    forecasts = {
+        method: fit_baseline(data, method).forecast(ks, bootstrap=5, seed=0)
+        for method in ("beta-binomial", "regression")
+    }
+    legend = plot_forecast(forecasts).axes[0].get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "beta-binomial: estimate, 90% bootstrap interval",
+        "regression: estimate, 90% bootstrap interval",
+        "unbiased estimate (k <= n)",
+    ]
+    # Other data: each forecast keeps its own estimates.
+    forecasts["12B"] = fit_baseline(pythia("Pythia 12B", 100), "regression").forecast(ks)
+    texts = [t.get_text() for t in plot_forecast(forecasts).axes[0].get_legend().get_texts()]
+    assert texts.count("12B: unbiased estimate (k <= n)") == 1 and len(texts) == 6
+
+
 def test_degenerate_fit_gives_nan_not_a_made_up_curve():
     # A discretized Kumaraswamy fit to a sparse Pythia 70M subsample ran to these values; the
     # quadrature cannot integrate a density this narrow, which once gave pass@k = -inf.

@@ -777,9 +777,9 @@ def run_backtest(args: argparse.Namespace) -> int:
             # Seeded by the group's name, so a group's replicates do not depend on the others.
             group_seed = zlib.crc32(group.encode())
             for budget in args.budgets:
-                cells.append(
-                    draw([args.seed, group_seed, budget], full, budget, args.replicates, args.k)
-                )
+                cell = draw([args.seed, group_seed, budget], full, budget, args.replicates, args.k)
+                # A file without groups: its rows and progress lines are named after the file.
+                cells.append(cell._replace(group=group or Path(args.dataset).stem))
 
     config = BatchConfig(
         chains=args.chains, warmup=args.warmup, samples=args.samples, ci=args.ci, **_tuning(args)

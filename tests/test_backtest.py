@@ -308,6 +308,20 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
     assert (out / "backtest.csv").exists() and (out / "summary.csv").exists()
 
 
+def test_cli_backtest_of_a_file_without_groups_names_its_rows_after_the_file(tmp_path, capsys):
+    path = tmp_path / "my-model.csv"
+    rng = np.random.default_rng(3)
+    n = np.full(30, 200)
+    c = rng.binomial(n, 0.5 * rng.beta(0.5, 3.0, 30))
+    pd.DataFrame({"problem_id": range(30), "n": n, "c": c}).to_csv(path, index=False)
+    argv = ["backtest", "--dataset", str(path), "--design", "resample", "--budgets", "20"]
+    argv += ["--replicates", "2", "--k", "100", "--methods", "regression", "--json"]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert {row["group"] for row in json.loads(captured.out)["summary"]} == {"my-model"}
+    assert "regression: my-model, budget 20: 2 fits" in captured.err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -799,9 +799,9 @@ def run_backtest(args: argparse.Namespace) -> int:
             out, "backtest.csv", table, summary, args.ci, extra=extra, optional=["paired.csv"]
         )
     if args.json:
-        report = {"design": args.design, "summary": json.loads(summary.to_json(orient="records"))}
+        report = {"design": args.design, "summary": _records(summary)}
         if paired is not None:
-            report["paired"] = json.loads(paired.to_json(orient="records"))
+            report["paired"] = _records(paired)
         print(json.dumps(report))
         return 0
     columns = ["method", "group", "budget", "k", "mse", "abs_error", "coverage", "width", "failed"]
@@ -858,6 +858,30 @@ def _text_rows(frame: pd.DataFrame) -> list[list[str]]:
         [str(v) if isinstance(v, str | int | np.integer) else _number(v) for v in row]
         for row in frame.itertuples(index=False)
     ]
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Return the rows as dicts for `json.dumps`: floats in full, NaN as None.
+
+    (pandas' ``to_json`` keeps 10 decimals, which turns a rate of 2e-12 into 0.0.)
+
+    Example:
+        >>> _records(pd.DataFrame({"k": [10], "mean": [2.32e-12], "lower": [float("nan")]}))
+        [{'k': 10, 'mean': 2.32e-12, 'lower': None}]
+    """
+    return [
+        {name: _json_value(value) for name, value in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def _json_value(value):
+    """Return a plain Python value for `json.dumps`; None for NaN and infinities."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _number(value: float) -> str:
@@ -1026,7 +1050,7 @@ def run_compare(args: argparse.Namespace) -> int:
         _write_all(writers, stale=[out / name for name in COMPARE_TABLES])
     if args.json:
         records = {
-            name: value if isinstance(value, str) else json.loads(value.to_json(orient="records"))
+            name: value if isinstance(value, str) else _records(value)
             for name, value in report.items()
         }
         print(json.dumps({"target": args.target, "ci": args.ci, **records}))
@@ -1281,9 +1305,7 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
         )
     if args.json:
         records = {
-            name: json.loads(
-                frame[cols].rename(columns={"method": "policy"}).to_json(orient="records")
-            )
+            name: _records(frame[cols].rename(columns={"method": "policy"}))
             for name, frame, cols in (
                 ("summary", summary, columns),
                 ("against_dynamic", paired, paired_columns),

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bayes_passk.baselines import METHODS, FitAtBoundWarning, fit_baseline
+from bayes_passk.baselines import METHODS, BaselineFitWarning, fit_baseline
 from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, fit_batch
 from bayes_passk.data import InputError, PassData
 from bayes_passk.designs import Design
@@ -181,7 +181,7 @@ def _run_point(cells, method, say) -> pd.DataFrame:
             )
             try:
                 with warnings.catch_warnings():  # scored like any other fit
-                    warnings.simplefilter("ignore", FitAtBoundWarning)
+                    warnings.simplefilter("ignore", BaselineFitWarning)
                     fitted = fit_baseline(data, method)
             except InputError:
                 continue  # nothing to identify the fit on this replicate: NaN, counted below

@@ -24,7 +24,8 @@ Parameters are optimised in log space (scale through a logistic map) with bounde
 several starts. Data that cannot identify a method (no success at all, every problem always
 solved, or one problem for the methods that fit a distribution over problems) raise
 `InputError` instead of returning NaN; a shape (a or b) that stops at a bound of its search
-range issues a `FitAtBoundWarning`.
+range issues a `FitAtBoundWarning`, and a regression line that misses the estimates it was
+fitted to by more than `LACK_OF_FIT` a `LackOfFitWarning` (both `BaselineFitWarning`).
 
 Example:
     >>> import bayes_passk as bp
@@ -61,6 +62,7 @@ from bayes_passk.functionals import log_marginal_likelihood, log_moment, log_sur
 from bayes_passk.hierarchy import distinct_rows
 
 REGRESSION_POINTS = 101
+LACK_OF_FIT = 0.1  # the largest miss of a sound fit on the embedded data is 0.07
 BINS_PER_DECADE = 10
 SCALED_STARTS = 2
 
@@ -178,9 +180,26 @@ def _fit_regression(data: PassData) -> tuple[dict[str, float], float]:
     estimates = mean_pass_at_k(data, ks.astype(np.int64))
     usable = (estimates > 0) & (estimates < 1)
     if usable.sum() < 2:
-        raise InputError("regression: fewer than two k with 0 < pass@k < 1 to fit a line to")
+        shortest = int(np.argmin(data.n))
+        raise InputError(
+            f"regression: fewer than two k with 0 < pass@k < 1 to fit a line to; it uses k up "
+            f"to the smallest n, {data.n[shortest]} (problem {str(data.problem_id[shortest])!r})"
+        )
     slope, intercept = np.polyfit(np.log(ks[usable]), np.log(-np.log(estimates[usable])), 1)
-    return {"log_A": float(intercept), "b": float(-slope)}, -slope
+    params = {"log_A": float(intercept), "b": float(-slope)}
+    fitted = -np.expm1(_regression_log_survival(params, ks[usable]))
+    misses = np.abs(fitted - estimates[usable])
+    if misses.max() > LACK_OF_FIT:
+        worst = int(np.argmax(misses))
+        warnings.warn(
+            f"the fitted line misses the unbiased pass@k it was fitted to by up to "
+            f"{misses[worst]:.2f} (at k = {ks[usable][worst]:.0f}: {fitted[worst]:.4g} against "
+            f"{estimates[usable][worst]:.4g}); log(-log pass@k) of these data is not linear in "
+            "log k, and the forecast follows from the method, not the data",
+            LackOfFitWarning,
+            stacklevel=3,
+        )
+    return params, -slope
 
 
 def _regression_log_survival(params, ks):
@@ -333,8 +352,16 @@ def _scaled_log_survival(family_name: str):
 # --- shared -----------------------------------------------------------------------------------
 
 
-class FitAtBoundWarning(UserWarning):
+class BaselineFitWarning(UserWarning):
+    """A point fit the data do not support: its forecast says more about the method than them."""
+
+
+class FitAtBoundWarning(BaselineFitWarning):
     """A point fit's shape stopped at the edge of its search range: the data do not pin it."""
+
+
+class LackOfFitWarning(BaselineFitWarning):
+    """A fitted curve misses, by more than `LACK_OF_FIT`, the unbiased pass@k it was fitted to."""
 
 
 def _minimize(objective, starts, bounds, jac: bool = False) -> np.ndarray:
@@ -377,7 +404,7 @@ def _bootstrap(fitted: BaselineFit, ks, replicates: int, seed: int):
         sample = PassData(data.problem_id[pick], data.n[pick], data.c[pick], data.group[pick])
         try:
             with warnings.catch_warnings():  # a resample at a bound is part of the spread
-                warnings.simplefilter("ignore", FitAtBoundWarning)
+                warnings.simplefilter("ignore", BaselineFitWarning)
                 refit = _fit(sample, fitted.method, fitted.options)
         except InputError:
             continue  # a resample without information; its quantiles stay NaN

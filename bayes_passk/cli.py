@@ -304,7 +304,7 @@ def run_forecast(args: argparse.Namespace) -> int:
     """Fit the model, forecast pass@k, print the table or JSON, and write the outputs."""
     import bayes_passk as bp
     from bayes_passk import datasets
-    from bayes_passk.baselines import FitAtBoundWarning, fit_baseline
+    from bayes_passk.baselines import BaselineFitWarning, fit_baseline
     from bayes_passk.forecast import DEFAULT_KS
     from bayes_passk.plots import plot_forecast, save_figure
 
@@ -362,7 +362,7 @@ def run_forecast(args: argparse.Namespace) -> int:
             writers[out / "posterior.nc"] = lambda path: result.idata.to_netcdf(path)
     else:
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", FitAtBoundWarning)
+            warnings.simplefilter("always", BaselineFitWarning)
             fitted = fit_baseline(data, method)
         for warning in caught:
             print(f"{PROG}: warning: {method}: {warning.message}", file=sys.stderr)
@@ -891,11 +891,11 @@ def _number(value: float) -> str:
     needs.
 
     Example:
-        >>> [_number(v) for v in (0.8372, 0.99996, 1 - 2.5e-9, 1.0, 1234567.0)]
-        ['0.8372', '0.99996', '0.9999999975', '1', '1.235e+06']
+        >>> [_number(v) for v in (0.8372, 0.99996, 1 - 2.5e-9, 1.0, 1234567.0, -0.0)]
+        ['0.8372', '0.99996', '0.9999999975', '1', '1.235e+06', '0']
     """
     if not 0.999 < value < 1:
-        return f"{value:.4g}"
+        return f"{value + 0.0:.4g}"  # + 0.0: no "-0"
     decimals = min(17, 3 - math.floor(math.log10(1 - value)))
     return f"{value:.{decimals}f}".rstrip("0")
 

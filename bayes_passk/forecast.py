@@ -47,6 +47,9 @@ DEFAULT_KS = tuple(int(k) for k in np.unique(np.round(np.logspace(0, 6, 25))))
 TARGETS = ("benchmark", "new")
 SLOPE_STEP = 0.01  # log-k step of the finite difference for the local slope
 LINEAR_BELOW = 1e-4  # k E[p^2] / E[p] below which a problem's variance is linearised
+ROW_DRAWS = 2**17  # distinct rows x draws a forecast computes at most, down to FEWEST_DRAWS
+FEWEST_DRAWS = 250
+MOMENTS_PER_BATCH = 2**16  # moments computed at once: bounds the memory of many rows
 
 
 class Summary(NamedTuple):
@@ -144,7 +147,8 @@ def forecast(
         ks: attempts per problem to forecast at (default `DEFAULT_KS`, 1 to 1e6 on a log grid).
         ci: level of the equal-tailed credible interval.
         target: ``"benchmark"`` (these problems) or ``"new"`` (a fresh problem).
-        max_draws: posterior draws used (thinned evenly within each chain).
+        max_draws: posterior draws used (thinned evenly within each chain; fewer, down to
+            250, for data with more than 128 distinct (n, c) pairs: see `posterior_pass_at_k`).
         seed: seed for the Beta draws behind the median and the interval.
 
     Returns:
@@ -223,18 +227,23 @@ def posterior_pass_at_k(
 ) -> xr.Dataset:
     """Per-draw pass@k for both targets, as a Dataset with dims (chain, draw, k).
 
+    The cost grows with draws x distinct (n, c) rows x k: past 128 rows (problems with varied
+    n) the draws are thinned further, to `ROW_DRAWS` / rows but no fewer than `FEWEST_DRAWS`
+    (the Monte Carlo errors of the summaries show what that costs).
+
     Variables: ``benchmark_given_hyper`` and ``new_given_hyper`` (conditional means given the
     hyperparameters), ``benchmark`` and ``new`` (one draw each from the conditional
     distribution), and ``benchmark_local_slope``, ``new_local_slope`` at the largest k.
     """
+    data = result.data
+    rows = distinct_rows(data.n, data.c)
+    max_draws = min(max_draws, max(FEWEST_DRAWS, ROW_DRAWS // rows.n.size))
     posterior = result.idata.posterior
     step = max(1, math.ceil(posterior.sizes["chain"] * posterior.sizes["draw"] / max_draws))
     thinned = posterior.isel(draw=slice(None, None, step))
     params = type(result.params)(*(thinned[name].values for name in result.params._fields))
     shape = (thinned.sizes["chain"], thinned.sizes["draw"])
     flat, count = flat_padded_draws(params)
-    data = result.data
-    rows = distinct_rows(data.n, data.c)
     k_max = float(ks.max())
     all_ks = with_slope_points(ks)
     # Padded like the rows and draws, so that forecasts share compilations.
@@ -327,7 +336,8 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
         variance = jnp.sum(weight * jnp.clip(per_problem, 0.0), axis=1) / num_problems**2
         return log_mean, variance, log_new
 
-    return jax.lax.map(per_draw, params, batch_size=16)
+    batch = max(1, min(16, MOMENTS_PER_BATCH // successes.shape[0]))  # draws at once
+    return jax.lax.map(per_draw, params, batch_size=batch)
 
 
 def _exponent(result, ci: float) -> Summary:

@@ -286,6 +286,27 @@ def test_a_shape_at_the_edge_of_its_range_is_reported(write, capsys):
     assert "warning: scaled-beta-binomial: the fit stopped at the edge" in capsys.readouterr().err
 
 
+def test_a_regression_line_that_misses_its_own_estimates_is_reported():
+    from bayes_passk.baselines import LackOfFitWarning
+    from bayes_passk.estimators import mean_pass_at_k
+
+    # A strong model: 60% of problems always solved, the rest at rates from a Beta(5, 1).
+    # pass@k nears 1 so fast that the points within 1e-8 of 1 set the line, which then puts
+    # pass@2 near 0 where the estimate is 0.97.
+    rng = np.random.default_rng(0)
+    p = np.where(rng.uniform(size=300) < 0.6, 1.0, rng.beta(5.0, 1.0, 300))
+    c = rng.binomial(100, p)
+    strong = PassData.from_counts([str(i) for i in range(300)], n=[100] * 300, c=c)
+    with pytest.warns(LackOfFitWarning, match=r"misses the unbiased pass@k .* by up to 0\.9"):
+        fitted = fit_baseline(strong, "regression")
+    assert fitted.pass_at_k([2])[0] < 0.5 < mean_pass_at_k(strong, [2])[0]
+    fit_baseline(pythia("Pythia 12B", 100), "regression")  # no warning (filterwarnings = error)
+    # One problem with n = 1 leaves k = 1 alone to fit: the message names it.
+    short = PassData.from_counts(["x", "y", "z"], n=[1, 50, 50], c=[1, 3, 20])
+    with pytest.raises(InputError, match=r"smallest n, 1 \(problem 'x'\)"):
+        fit_baseline(short, "regression")
+
+
 def test_cli_says_one_attempt_per_problem_identifies_pass_at_1_only(write, capsys):
     from bayes_passk.cli import main
 

@@ -62,6 +62,7 @@ from bayes_passk.functionals import log_marginal_likelihood, log_moment, log_sur
 from bayes_passk.hierarchy import distinct_rows
 
 REGRESSION_POINTS = 101
+PROFILE_DROP = 1.92  # half the 95% point of chi-square(1): a likelihood-ratio interval
 LACK_OF_FIT = 0.1  # the largest miss of a sound fit on the embedded data is 0.07
 BINS_PER_DECADE = 10
 SCALED_STARTS = 2
@@ -218,7 +219,8 @@ def _fit_beta_binomial(data: PassData) -> tuple[dict[str, float], float]:
 
     rate = (c / n).mean()
     starts = [np.log([a, a * (1 - rate) / max(rate, 1e-9)]) for a in (0.05, 0.3, 1.0)]
-    theta = _minimize(negative_log_likelihood, starts, bounds=[(-12, 8), (-12, 16)])
+    bounds = [(-12, 8), (-12, 16)]
+    theta = _minimize(negative_log_likelihood, starts, bounds=bounds, profile=True)
     a, b = np.exp(theta)
     return {"a": float(a), "b": float(b)}, a
 
@@ -364,11 +366,14 @@ class LackOfFitWarning(BaselineFitWarning):
     """A fitted curve misses, by more than `LACK_OF_FIT`, the unbiased pass@k it was fitted to."""
 
 
-def _minimize(objective, starts, bounds, jac: bool = False) -> np.ndarray:
+def _minimize(objective, starts, bounds, jac: bool = False, profile: bool = False) -> np.ndarray:
     """Best L-BFGS-B optimum over several starts (the likelihoods can be multimodal).
 
     The first two coordinates are log a and log b; one of them at a bound means the data do not
     identify the shape, and a `FitAtBoundWarning` says so (a scale at its bound is ordinary).
+    With ``profile``, so does a shape whose profile likelihood at a bound is within
+    `PROFILE_DROP` nats of the optimum (its 95% likelihood interval reaches the bound): on a
+    flat stretch L-BFGS-B stops wherever its tolerance is met, short of the bound.
     """
     best = None
     for start in starts:
@@ -378,15 +383,36 @@ def _minimize(objective, starts, bounds, jac: bool = False) -> np.ndarray:
             best = result
     if best is None:
         raise InputError("the fit failed from every starting point (non-finite likelihood)")
-    if np.any(np.isclose(best.x[:2], np.array(bounds)[:2].T, rtol=0, atol=1e-6)):
+    at_bound = np.any(np.isclose(best.x[:2], np.array(bounds)[:2].T, rtol=0, atol=1e-6))
+    flat = profile and not at_bound and _reaches_a_bound(objective, best, bounds, jac)
+    if at_bound or flat:
         a, b = np.exp(best.x[:2])
+        where = (
+            "stopped at the edge of its search range"
+            if at_bound
+            else "has a likelihood interval reaching the edge of its search range"
+        )
         warnings.warn(
-            f"the fit stopped at the edge of its search range (a = {a:.3g}, b = {b:.3g}): the "
-            "data do not identify the shape, and the forecast follows from the range",
+            f"the fit {where} (a = {a:.3g}, b = {b:.3g}): the data do not identify the shape, "
+            "and the forecast follows from the range",
             FitAtBoundWarning,
             stacklevel=2,
         )
     return best.x
+
+
+def _reaches_a_bound(objective, best, bounds, jac: bool) -> bool:
+    """Whether log a or log b held at a bound, the rest refitted, costs < `PROFILE_DROP` nats."""
+    for i in (0, 1):
+        for edge in bounds[i]:
+            fixed = list(bounds)
+            fixed[i] = (edge, edge)
+            start = np.array(best.x, dtype=float)
+            start[i] = edge
+            result = optimize.minimize(objective, start, jac=jac, method="L-BFGS-B", bounds=fixed)
+            if np.isfinite(result.fun) and result.fun - best.fun < PROFILE_DROP:
+                return True
+    return False
 
 
 def _interval(values, quantiles) -> dict[str, float]:

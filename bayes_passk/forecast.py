@@ -50,6 +50,8 @@ LINEAR_BELOW = 1e-4  # k E[p^2] / E[p] below which a problem's variance is linea
 ROW_DRAWS = 2**17  # distinct rows x draws a forecast computes at most, down to FEWEST_DRAWS
 FEWEST_DRAWS = 250
 MOMENTS_PER_BATCH = 2**16  # moments computed at once: bounds the memory of many rows
+LOPSIDED = 1e6  # max(a, b) / min(a, b) from which a Beta is taken as a gamma over the larger
+NORMAL_FROM = 1e4  # min(a, b) from which it is taken as a normal (skewness below 0.02)
 
 
 class Summary(NamedTuple):
@@ -362,10 +364,6 @@ def _beta_draws(rng: np.random.Generator, mean: np.ndarray, variance: np.ndarray
     beta = np.where(usable, np.clip((1 - mean) * concentration, 1e-300, None), 1.0)
     level = np.broadcast_to(rng.uniform(size=(*mean.shape[:-1], 1)), mean.shape)
     return np.where(usable, beta_quantile(level, alpha, beta), mean)
-
-
-LOPSIDED = 1e6  # max(a, b) / min(a, b) from which a Beta is taken as a gamma over the larger
-NORMAL_FROM = 1e4  # min(a, b) from which it is taken as a normal (skewness below 0.02)
 
 
 def beta_quantile(level: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

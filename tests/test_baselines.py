@@ -249,8 +249,12 @@ def test_every_attempt_succeeding_is_a_clear_error(method):
 def test_one_problem_identifies_no_distribution_over_problems(method):
     # One problem drove the fits to their bounds (a = e^8) or gave no forecast at all.
     data = PassData.from_counts(["a"], n=[100], c=[3])
-    if method == "regression":  # a line through one problem's unbiased pass@k is still a fit
-        assert fit_baseline(data, method).forecast([10]).mean[0] > 0
+    if method == "regression":  # a line through one problem's unbiased pass@k is still a fit,
+        # but one problem's pass@k, about 1 - (1 - p)^k, is no power law: it misses by 0.23.
+        from bayes_passk.baselines import LackOfFitWarning
+
+        with pytest.warns(LackOfFitWarning, match="by up to 0.23"):
+            assert fit_baseline(data, method).forecast([10]).mean[0] > 0
         return
     with pytest.raises(InputError, match="needs two problems or more"):
         fit_baseline(data, method)

@@ -49,7 +49,7 @@ SLOPE_STEP = 0.01  # log-k step of the finite difference for the local slope
 LINEAR_BELOW = 1e-4  # k E[p^2] / E[p] below which a problem's variance is linearised
 ROW_DRAWS = 2**17  # distinct rows x draws a forecast computes at most, down to FEWEST_DRAWS
 FEWEST_DRAWS = 250
-MOMENTS_PER_BATCH = 2**16  # moments computed at once: bounds the memory of many rows
+MOMENTS_PER_BATCH = 2**18  # moments computed at once: bounds the memory of many rows
 LOPSIDED = 1e6  # max(a, b) / min(a, b) from which a Beta is taken as a gamma over the larger
 NORMAL_FROM = 1e4  # min(a, b) from which it is taken as a normal (skewness below 0.02)
 
@@ -338,7 +338,8 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
         variance = jnp.sum(weight * jnp.clip(per_problem, 0.0), axis=1) / num_problems**2
         return log_mean, variance, log_new
 
-    batch = max(1, min(16, MOMENTS_PER_BATCH // successes.shape[0]))  # draws at once
+    # Draws at once; one alone runs a third slower than two (measured with 98,000 moments each).
+    batch = max(2, min(16, MOMENTS_PER_BATCH // successes.shape[0]))
     return jax.lax.map(per_draw, params, batch_size=batch)
 
 

@@ -84,9 +84,10 @@ class Diagnostics(NamedTuple):
 class Fit:
     """A fitted model: the InferenceData, the prior family and the data it was fitted to."""
 
-    def __init__(self, idata: az.InferenceData):
+    def __init__(self, idata: az.InferenceData, family: PriorFamily | None = None):
         self.idata = idata
-        self.family = get_family(idata.attrs["prior"])
+        # A family passed as an object need not be registered under its name.
+        self.family = get_family(idata.attrs["prior"] if family is None else family)
 
     @property
     def data(self) -> PassData:
@@ -241,15 +242,26 @@ def fit(
         groups=["posterior", "log_likelihood", "observed_data"],
         inplace=True,
     )
-    result = Fit(idata)
+    result = Fit(idata, family)
     if check:
         diagnostics = result.diagnostics()
         if not diagnostics.ok:
+            if diagnostics.divergences == chains * samples:
+                # NUTS diverges at every step when the log density or its gradient is NaN.
+                advice = (
+                    "Every transition diverged: the log density or its gradient is not finite"
+                    " where the chains are; check the prior family's functions."
+                )
+            else:
+                advice = (
+                    "Run longer (warmup/samples), raise target_accept (e.g. 0.95), or treat the"
+                    " forecast with caution."
+                )
             warnings.warn(
                 f"NUTS diagnostics failed for prior {family.name!r}: "
                 + "; ".join(diagnostics.problems)
-                + ". Run longer (warmup/samples), raise target_accept (e.g. 0.95), or treat the"
-                " forecast with caution.",
+                + ". "
+                + advice,
                 ConvergenceWarning,
                 stacklevel=2,
             )

@@ -10,7 +10,7 @@ for `scaled_beta`; per-problem latent as there.
 
 Example:
     >>> from bayes_passk.functionals import log_survival_new
-    >>> from jax.scipy.special import betaln
+    >>> from scipy.special import betaln
     >>> params = Params(a=0.5, b=2.0)
     >>> exact = float(jnp.exp(betaln(0.5, 2.0 + 100) - betaln(0.5, 2.0)))
     >>> bool(abs(float(jnp.exp(log_survival_new(FAMILY, params, 100.0))) / exact - 1) < 1e-9)

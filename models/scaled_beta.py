@@ -35,11 +35,10 @@ import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
-from jax.scipy.special import betaln
 from numpyro.distributions import constraints
 from numpyro.distributions.util import promote_shapes
 
-from bayes_passk.families import PriorFamily, ScaledParams, tail_mean_scale_prior
+from bayes_passk.families import PriorFamily, ScaledParams, log_beta, tail_mean_scale_prior
 from bayes_passk.hierarchy import hierarchical_model
 
 Params = ScaledParams
@@ -54,7 +53,7 @@ def hyperprior() -> Params:
 
 def _kumaraswamy_b(params: Params):
     """B' = 1 / (a B(a, b)): the Kumaraswamy(a, b') with the same density A q^(a - 1) near 0."""
-    return jnp.exp(-jnp.log(params.a) - betaln(params.a, params.b))
+    return jnp.exp(-jnp.log(params.a) - log_beta(params.a, params.b))
 
 
 def _log1mexp(x):
@@ -114,9 +113,9 @@ class BetaByKumaraswamy(dist.Distribution):
         b_kuma = _kumaraswamy_b(Params(a, b, 1.0))
         log_q, log1m_q = _q_from_v(value, a, b_kuma)
         log1m_qa = jnp.log1p(-value) / b_kuma
-        log_beta = (a - 1) * log_q + (b - 1) * log1m_q - betaln(a, b)
+        log_density = (a - 1) * log_q + (b - 1) * log1m_q - log_beta(a, b)
         log_kuma = jnp.log(a * b_kuma) + (a - 1) * log_q + (b_kuma - 1) * log1m_qa
-        return log_beta - log_kuma
+        return log_density - log_kuma
 
 
 def log_rate(v, params: Params):
@@ -126,7 +125,7 @@ def log_rate(v, params: Params):
 
 def log_density_q(log_q, log1m_q, params: Params):
     """Beta(a, b) log density of q."""
-    return (params.a - 1) * log_q + (params.b - 1) * log1m_q - betaln(params.a, params.b)
+    return (params.a - 1) * log_q + (params.b - 1) * log1m_q - log_beta(params.a, params.b)
 
 
 FAMILY = PriorFamily(

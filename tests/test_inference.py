@@ -198,6 +198,40 @@ def test_a_problems_variance_keeps_its_digits_when_k_p_is_tiny(a, c, n, k):
     assert variance == pytest.approx(exact, rel=3 * x if x < 1e-4 else 2e-8, abs=0)
 
 
+def test_benchmark_variance_counts_every_problem_of_a_row():
+    # Distinct (n, c) rows carry the number of problems that share them (weight). Under a Beta
+    # prior the benchmark survival's within-draw variance is sum_i Var[(1-p_i)^k | n_i, c_i] /
+    # N^2 with conjugate Beta posteriors, summed here over every problem in 50 digits; and its
+    # mean the average of their E[(1-p_i)^k]. Rows of weights 5, 2, 3 against 10 problems.
+    import jax.numpy as jnp
+    import mpmath
+
+    from bayes_passk.forecast import survival_moments
+    from bayes_passk.models.beta import FAMILY, Params
+
+    a, b = 0.3, 4.0
+    rows = [(100, 0, 5), (100, 3, 2), (40, 12, 3)]
+    ks = [1.0, 30.0, 1000.0]
+    n, c, weight = (jnp.array([float(row[j]) for row in rows]) for j in range(3))
+    params = Params(a=jnp.full(1, a), b=jnp.full(1, b))
+    log_mean, variance, _ = survival_moments(FAMILY, params, n, c, weight, jnp.array(ks))
+    problems = [(row_n, row_c) for row_n, row_c, count in rows for _ in range(count)]
+    with mpmath.workdps(50):
+        for j, k in enumerate(ks):
+            moments = [
+                [
+                    mpmath.beta(a + pc, b + pn - pc + power * k) / mpmath.beta(a + pc, b + pn - pc)
+                    for power in (1, 2)
+                ]
+                for pn, pc in problems
+            ]
+            mean = sum(s1 for s1, _ in moments) / len(problems)
+            exact = sum(s2 - s1**2 for s1, s2 in moments) / len(problems) ** 2
+            assert float(jnp.exp(log_mean[0, j])) == pytest.approx(float(mean), rel=1e-9)
+            # Relative error of the quadrature moments (<= 3e-10) times s2 / Var <= ~1e2 here.
+            assert float(variance[0, j]) == pytest.approx(float(exact), rel=1e-7)
+
+
 def test_local_slope_from_log_survival_survives_underflow():
     from bayes_passk.forecast import SLOPE_STEP, slope_at_largest_k
 
@@ -459,13 +493,29 @@ def test_a_short_run_counts_its_progress_and_warns_naming_the_failing_diagnostic
             self.counted += n
 
     monkeypatch.setattr(tqdm, "tqdm", Recording)
-    with pytest.warns(bp.ConvergenceWarning, match="ess_bulk_min"):
+    with pytest.warns(bp.ConvergenceWarning, match="ess_bulk_min.*Run longer"):
         bp.fit(DATA, prior="scaled-beta", chains=2, warmup=20, samples=30, progress=True)
     [bar] = bars
     assert bar.total == bar.counted == 2 * (20 + 30)
     from bayes_passk.inference import _ProgressBar
 
     assert _ProgressBar.active is None
+
+
+def test_a_family_with_a_nan_gradient_is_named_as_the_cause():
+    # Every transition diverges when the gradient is NaN; longer runs would not help.
+    import jax.numpy as jnp
+
+    from bayes_passk.models import beta
+
+    def log_density_q(log_q, log1m_q, params):
+        nan_slope = jnp.where(True, 0.0, jnp.sqrt(params.a - 10.0))  # value 0, gradient NaN
+        return beta.FAMILY.log_density_q(log_q, log1m_q, params) + nan_slope
+
+    broken = beta.FAMILY._replace(name="nan-gradient-beta", log_density_q=log_density_q)
+    with pytest.warns(bp.ConvergenceWarning, match="Every transition diverged"):
+        result = bp.fit(DATA, prior=broken, chains=1, warmup=10, samples=10)
+    assert result.family is broken  # kept as given, not looked up by its (unregistered) name
 
 
 def test_posterior_of_the_beta_prior_matches_quadrature_on_a_grid():

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import warnings
 import zlib
 from collections.abc import Callable, Collection, Sequence
@@ -387,7 +388,10 @@ def run_forecast(args: argparse.Namespace) -> int:
         writers[out / "forecast.png"] = lambda path: save_figure(figure, path)
         _write_all(writers, stale=[out / "posterior.nc"])  # a point method writes none
     if args.json:
-        print(forecast.to_json())
+        report = json.loads(forecast.to_json())
+        if true_values is not None:
+            report["truth"] = [_json_value(value) for value in true_values]
+        print(json.dumps(report))
         return 0
     _print_forecast(source, data, forecast, true_values)
     return 0
@@ -536,11 +540,21 @@ def _not_empty(option: str, value: str) -> str:
 
 
 def _check_ancestors(path: Path) -> None:
-    """Check that the nearest existing folder above `path` is a folder, so it can be made."""
-    for parent in path.absolute().parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError(f"--out {path}: {parent} is a file, not a directory")
+    """Check that the nearest existing folder at or above `path` is a folder we can write in.
+
+    Before any work: a long fit should not end in "cannot write".
+    """
+    for folder in [path.absolute(), *path.absolute().parents]:
+        if folder.exists():
+            if not folder.is_dir():
+                raise InputError(f"--out {path}: {folder} is a file, not a directory")
+            try:
+                with tempfile.TemporaryFile(dir=folder):
+                    pass
+            except OSError as error:
+                raise InputError(
+                    f"--out {path}: cannot write in {folder}: {error.strerror or error}"
+                ) from None
             return
 
 
@@ -555,6 +569,8 @@ def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
     for path in writers:  # the one thing that would stop a rename halfway through
         if path.is_dir():
             raise InputError(f"cannot write {path}: a folder of that name is in the way")
+    created = [d for d in [folder, *folder.parents] if not d.exists()]  # leaf first
+    done = False
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for path, write in writers.items():
@@ -564,12 +580,16 @@ def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
         for path in stale:
             if path not in writers:
                 path.unlink(missing_ok=True)
+        done = True
     except OSError as error:
         raise InputError(f"cannot write to {folder}: {error.strerror or error}") from None
     finally:
         for partial in partials.values():
             with contextlib.suppress(OSError):
                 partial.unlink(missing_ok=True)
+        for made in created if not done else []:
+            with contextlib.suppress(OSError):
+                made.rmdir()  # only if empty
 
 
 def probability(text: str) -> float:
@@ -579,7 +599,8 @@ def probability(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
     if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+        hint = f" (for {value:g}%, write {value / 100:g})" if 1 < value < 100 else ""
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}{hint}")
     return value
 
 
@@ -1176,7 +1197,8 @@ def run_allocate(args: argparse.Namespace) -> int:
     shown = table[table["next_attempts"] > 0].sort_values("next_attempts", ascending=False)
     print(
         f"{args.policy} policy: {args.budget} attempts over {len(shown)} of "
-        f"{_plural(data.num_problems, 'problem')} (target pass@{args.k})"
+        f"{_plural(data.num_problems, 'problem')}"
+        + (f" (target pass@{args.k})" if args.policy == "bayes" else "")
     )
     print(format_table(list(shown.columns), [[str(v) for v in row] for row in shown.values]))
     return 0

@@ -207,8 +207,8 @@ def load(path: str | os.PathLike, format: str = "auto", group: str | None = None
         data = reader[format](table)
     except InputError as error:
         names = {_normalise(name) for name in table.columns}
-        counts_columns = {_normalise(alias) for alias in ALIASES["n"] + ALIASES["c"]}
-        if guessed and format == "counts" and not names & counts_columns:
+        attempts_columns = {_normalise(alias) for alias in ALIASES["n"]}
+        if guessed and format == "counts" and not names & attempts_columns:
             raise InputError(
                 f"{error}; or, for one row per attempt, a 'success' column (or 'passed')"
             ) from None
@@ -353,7 +353,7 @@ def _read_table(path: str | os.PathLike) -> _Table:
 def _read_csv(path: str, text: str) -> _Table:
     # Only the csv module splits records: a quoted field may hold a newline, and str.splitlines
     # would also split on \x1c, U+2028 and the like inside a field.
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
         for header in reader:  # the first line that is not blank
             if any(field.strip() for field in header):
@@ -380,10 +380,24 @@ def _read_csv(path: str, text: str) -> _Table:
     except csv.Error as error:
         raise InputError(f"{path}, line {reader.line_num}: cannot parse CSV ({error})") from None
     header = [name.strip() for name in header]
-    _check_unique_names(path, header)
     cells = np.array(rows, dtype=object).reshape(len(rows), len(header))
+    # Spreadsheets save trailing columns without a name or a value: not data.
+    kept = [i for i, name in enumerate(header) if name or any(str(x).strip() for x in cells[:, i])]
+    header, cells = [header[i] for i in kept], cells[:, kept]
+    _check_unique_names(path, header)
     columns = {name: cells[:, i] for i, name in enumerate(header)}
     return _Table(_Rows(path, np.array(lines, dtype=np.int64)), columns, is_json=False)
+
+
+def _delimiter(text: str) -> str:
+    """Return the first non-blank line's separator: a comma, else ';' or a tab if it has one.
+
+    Spreadsheets in locales with a decimal comma save ';'-separated "CSV" files.
+    """
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if "," in first:
+        return ","
+    return next((delimiter for delimiter in (";", "\t") if delimiter in first), ",")
 
 
 def _read_json(path: str, text: str) -> _Table:
@@ -395,6 +409,17 @@ def _read_json(path: str, text: str) -> _Table:
             raise InputError(f"{path}: invalid JSON at line {error.lineno} ({error.msg})") from None
         lines = None
     elif isinstance(whole := _json_or_none(text), dict):  # one record, unless all columns
+        nested = [
+            key
+            for key, value in whole.items()
+            if isinstance(value, list) and value and all(isinstance(x, dict) for x in value)
+        ]
+        if nested:
+            raise InputError(
+                f"{path}: the records are an array under the key {nested[0]!r}; expected JSON "
+                "lines (one object per problem or attempt) or an array of objects at the top "
+                "level, e.g. pandas to_json(orient='records', lines=True)"
+            )
         if whole and all(isinstance(value, list | dict) for value in whole.values()):
             raise InputError(
                 f"{path}: one JSON object of columns; expected JSON lines (one object per "
@@ -565,6 +590,7 @@ def _humaneval_from(table: _Table) -> PassData:
 def _select_group(data: PassData, group: str | None, table: _Table) -> PassData:
     if group is None:
         return data
+    group = group.strip()  # as the file's labels are
     if data.groups == [""]:
         accepted = ", ".join(map(repr, dict.fromkeys(ALIASES["group"])))
         raise InputError(f"unknown group {group!r}: {table.path} has no group column ({accepted})")

@@ -107,7 +107,7 @@ class Forecast(NamedTuple):
         )
 
     def to_json(self) -> str:
-        """Return one JSON object with the forecast, exponent, local slope and diagnostics."""
+        """Return one JSON object: forecast, unbiased estimates, exponent, slope, diagnostics."""
         exponent = self.exponent.to_dict()
         return json.dumps(
             {
@@ -117,7 +117,7 @@ class Forecast(NamedTuple):
                 "k": [int(k) for k in self.k],
                 **{
                     name: [_finite(v) for v in getattr(self, name)]
-                    for name in ("mean", "median", "lower", "upper", "mcse")
+                    for name in ("mean", "median", "lower", "upper", "mcse", "unbiased")
                 },
                 "exponent": {n: exponent[n] for n in ("mean", "lower", "upper")},
                 "local_slope": {

@@ -44,7 +44,7 @@ def plot_forecast(
     shared_estimates = len(forecasts) > 1 and _same_unbiased(list(forecasts.values()))
     for index, (name, forecast) in enumerate(forecasts.items()):
         color = colors[index % len(colors)]
-        label = name or forecast.method
+        label = _literal(name or forecast.method)
         bayesian = forecast.diagnostics is not None  # point methods: bootstrap intervals
         kind = "credible" if bayesian else "bootstrap"
         center = f"{label}: {'posterior mean' if bayesian else 'estimate'}"
@@ -92,7 +92,7 @@ def plot_forecast(
     if entries:
         axes.legend(*zip(*entries, strict=True), fontsize=8, loc="upper left")
     if title:
-        axes.set_title(title)
+        axes.set_title(_literal(title))
     return figure
 
 
@@ -105,6 +105,11 @@ def _plot_unbiased(axes, forecast: Forecast, color, prefix: str) -> list:
     k, unbiased = forecast.k[seen], forecast.unbiased[seen]
     (points,) = axes.plot(k, unbiased, "o", color=color, markersize=4, label=label)
     return [(points, label)]
+
+
+def _literal(text: str) -> str:
+    """``text`` shown as written: a group or file name such as ``run_$a$`` is not math text."""
+    return text.replace("$", r"\$")
 
 
 def _same_unbiased(forecasts: list[Forecast]) -> bool:

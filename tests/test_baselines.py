@@ -507,6 +507,7 @@ def test_point_forecast_json_is_strict_json_and_one_k_plots_a_point():
 
     parsed = json.loads(no_chain.to_json(), parse_constant=refuse)
     assert parsed["diagnostics"] == {"r_hat_max": None, "divergences": 0, "ok": False}
+    assert parsed["unbiased"] == [None]  # k = 10,000 > n = 100
     axes = plot_forecast({"one k": forecast}).axes[0]
     assert len(axes.containers) == 1  # an error-bar point, not an invisible one-point band
 
@@ -535,3 +536,18 @@ def test_a_largest_rate_on_a_bin_edge_keeps_its_mass(method):
     ]
     on_edge, below = (fit.forecast([10**4]).mean[0] for fit in fits)
     assert on_edge == pytest.approx(below, rel=1e-5)  # measured: 4e-7 relative
+
+
+def test_names_with_dollar_signs_are_drawn_as_written(tmp_path):
+    # Matplotlib reads $...$ as math text: r"a$\foo$b" stopped the plot with a parse error.
+    from bayes_passk.plots import plot_forecast, save_figure
+
+    forecast = fit_baseline(pythia("Pythia 1B", 100), "beta-binomial").forecast([1, 100, 10_000])
+    figure = plot_forecast({r"a$\foo$b": forecast}, title=r"run_$\alpha_1$.csv")
+    texts = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert (
+        texts[0].startswith(r"a\$\foo\$b: ")
+        and figure.axes[0].get_title() == r"run_\$\alpha_1\$.csv"
+    )
+    save_figure(figure, tmp_path / "forecast.png")
+    assert (tmp_path / "forecast.png").stat().st_size > 0

@@ -218,6 +218,7 @@ def test_several_groups_need_a_choice(write, capsys):
         (["estimate"], "the following arguments are required: PATH_OR_DATASET"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["forecast", "--target-accept", "1"], "argument --target-accept:"),
+        (["forecast", "--ci", "95"], "got '95' (for 95%, write 0.95)"),
         ([], "the following arguments are required: COMMAND"),
     ],
 )
@@ -331,6 +332,46 @@ def test_a_point_forecast_removes_an_earlier_posterior(write, tmp_path, capsys):
     argv = ["forecast", write("counts.csv", GOOD), "--method", "regression", "--out", str(out)]
     assert main([*argv, "--k", "5"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["forecast.csv", "forecast.png"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["estimate", "{data}", "--out", "{file}/out.csv"],
+        ["allocate", "{data}", "--budget", "10", "--out", "{file}/plan.csv"],
+        ["forecast", "{data}", "--method", "beta-binomial", "--out", "{file}/results"],
+        ["compare", "{data}", "--priors", "all", "--out", "{file}/deeper/results"],
+        ["backtest", "--dataset", "{data}", "--k", "2", "--out", "{file}/bt"],
+        ["simulate-allocation", "--dataset", "{data}", "--out", "{file}/sim"],
+    ],
+)
+def test_out_where_nothing_can_be_written_is_refused_before_any_work(
+    argv, write, tmp_path, capsys, monkeypatch
+):
+    data, folder = write("counts.csv", GOOD), tmp_path / "locked"
+    folder.mkdir()
+
+    def refuse(*args, **kwargs):  # what a read-only folder does (root may write anywhere here)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cli.tempfile, "TemporaryFile", refuse)
+    rc = main([part.format(data=data, file=folder) for part in argv])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["cannot write in", "Permission denied"])
+    assert list(folder.iterdir()) == []
+
+
+def test_a_failed_write_leaves_no_folder_behind(write, tmp_path, capsys, monkeypatch):
+    def broken_plot(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("bayes_passk.plots.save_figure", broken_plot)
+    out = tmp_path / "new" / "results"
+    argv = ["forecast", write("counts.csv", GOOD), "--method", "regression", "--k", "5"]
+    rc = main([*argv, "--out", str(out)])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["cannot write", "No space left"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counts.csv"]
 
 
 @pytest.mark.parametrize(
@@ -466,3 +507,15 @@ def test_arviz_refactor_notice_is_hidden_and_other_warnings_are_not(monkeypatch)
         warnings.simplefilter("always")
         assert main(["datasets"]) == 0
     assert [str(warning.message) for warning in caught] == ["something the user should see"]
+
+
+def test_forecast_json_carries_the_unbiased_estimates_and_the_truth(capsys):
+    argv = ["forecast", "--method", "beta-binomial", "--k", "10", "10000", "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["unbiased"][0] > 0 and report["unbiased"][1] is None  # 100 attempts each
+    import bayes_passk as bp
+    from bayes_passk.estimators import mean_pass_at_k
+
+    every_attempt = bp.datasets.load("pythia-math", group="Pythia 12B")
+    assert report["truth"] == pytest.approx(mean_pass_at_k(every_attempt, [10, 10_000]), rel=1e-12)

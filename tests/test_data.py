@@ -139,6 +139,9 @@ def test_one_json_object_is_one_record_or_a_clear_error(write):
     columns = write("columns.json", '{"problem_id": ["a", "b"], "n": [3, 3], "c": [1, 0]}')
     with pytest.raises(InputError, match="one JSON object of columns; expected JSON lines"):
         load_counts(columns)
+    wrapped = write("wrapped.json", '{"results": [{"task_id": "t", "passed": true}], "n": 1}')
+    with pytest.raises(InputError, match="an array under the key 'results'; expected JSON lines"):
+        load(wrapped)
     nested = write("nested.jsonl", '{"problem_id": "a", "n": {"x": 1}, "c": 1}\n')
     with pytest.raises(InputError, match=r"row 1 \(line 1\), column 'n': expected a whole"):
         load_counts(nested)
@@ -385,3 +388,27 @@ def test_from_counts_reads_labels_like_a_file():
     ]:
         with pytest.raises(InputError, match=fragment):
             PassData.from_counts(ids, [3, 3], [1, 1], group)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "problem_id;n;c\na;10;3\nb;10;0\n",  # spreadsheets with a decimal comma
+        "problem_id\tn\tc\na\t10\t3\nb\t10\t0\n",
+        "problem_id,n,c,,\na,10,3,,\nb,10,0,,\n",  # empty trailing columns, as spreadsheets save
+    ],
+    ids=["semicolons", "tabs", "empty-trailing-columns"],
+)
+def test_spreadsheet_csv_variants(write, content):
+    assert_counts(load(write("counts.csv", content)), ["a", "b"], [10, 10], [3, 0])
+
+
+def test_one_outcome_per_row_under_a_counts_name_is_told_to_use_success(write):
+    path = write("attempts.csv", "problem_id,correct\na,1\na,0\n")
+    with pytest.raises(InputError, match="missing required column 'n'.*a 'success' column"):
+        load(path)
+
+
+def test_a_group_asked_for_with_spaces_is_trimmed_as_the_file_labels_are(write):
+    path = write("counts.csv", COUNTS.to_csv(index=False))
+    assert load(path, group=" m1 ").group.tolist() == ["m1", "m1"]

@@ -226,8 +226,46 @@ def _fit_beta_binomial(data: PassData) -> tuple[dict[str, float], float]:
 
 
 def _beta_binomial_log_survival(params, ks):
+    """Log B(a, b + k) / B(a, b) = G(b; a) - G(b + k; a), G(x; a) = log Gamma(x + a) / Gamma(x).
+
+    The difference of two betaln cancels to nothing where pass@k is small (pass@1 = a / (a + b)
+    came out 15 times too large at a = 1e-4, b = 1e6); the difference of two G, each ~ a log b,
+    keeps pass@k to 3e-8 over the whole search range (tests/test_baselines.py).
+    """
     a, b = params["a"], params["b"]
-    return special.betaln(a, b + ks) - special.betaln(a, b)
+    return log_gamma_ratio(b, a) - log_gamma_ratio(b + np.asarray(ks, dtype=float), a)
+
+
+# B_2m / (2m (2m - 1)), m = 1..6: the coefficients of Stirling's series for log Gamma.
+STIRLING = np.array([1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360])
+STIRLING_FROM = 10
+
+
+def log_gamma_ratio(x, shift):
+    r"""Log Gamma(x + shift) - log Gamma(x) for x > 0, shift >= 0, to a few ulps of its value.
+
+    From Stirling's series at z = x + j >= 10, where the difference of the two series is taken
+    term by term (no cancellation), then down by the recurrence G(x) = G(x + 1) - log(1 +
+    shift / x):
+
+    .. math::  G(z) = (z - \tfrac12) \log(1 + s/z) + s \log(z + s) - s
+               + \sum_m c_m z^{1 - 2m} \operatorname{expm1}((1 - 2m) \log(1 + s/z)).
+
+    Example:
+        >>> round(float(np.exp(log_gamma_ratio(3.0, 2.0))), 12)  # Gamma(5) / Gamma(3) = 4! / 2!
+        12.0
+    """
+    x, shift = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(shift, dtype=float))
+    steps = np.maximum(np.ceil(STIRLING_FROM - x), 0.0)
+    below = np.zeros_like(x)
+    for j in range(STIRLING_FROM):
+        below -= np.where(j < steps, np.log1p(shift / (x + j)), 0.0)
+    z = x + steps
+    log_ratio = np.log1p(shift / z)
+    value = (z - 0.5) * log_ratio + shift * np.log(z + shift) - shift
+    for m, coefficient in enumerate(STIRLING, start=1):
+        value += coefficient * z ** (1 - 2 * m) * np.expm1((1 - 2 * m) * log_ratio)
+    return value + below
 
 
 # --- discretized scaled distributions ---------------------------------------------------------

@@ -12,6 +12,7 @@ import arviz as az
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import special
 
 import bayes_passk as bp
 from bayes_passk.batched import rows_and_weights, split_r_hat
@@ -109,6 +110,65 @@ def test_batched_fits_agree_with_single_fits(batched):
         assert np.all(single.mean < np.asarray(batched["upper"])[lane])
         exponent = single.exponent.mean
         assert batched["exponent_lower"][lane] < exponent < batched["exponent_upper"][lane]
+
+
+def _lane_moments(batched, lane):
+    """Benchmark pass@k and its within-draw variance from a lane's forecast draws."""
+    from bayes_passk.families import get_family, unstack_draws
+    from bayes_passk.forecast import survival_moments
+
+    n, c = _datasets()
+    family = get_family("scaled-beta")
+    params = unstack_draws(family, np.asarray(batched["hyper_draws"])[lane])
+    rows = (jnp.asarray(x[0]) for x in rows_and_weights(n[lane : lane + 1], c[lane : lane + 1]))
+    log_survival, variance, _ = survival_moments(family, params, *rows, jnp.asarray(KS, float))
+    return -np.expm1(np.asarray(log_survival)), np.asarray(variance)
+
+
+def test_batched_summaries_follow_from_the_draws_they_report(batched):
+    # The posterior mean and sd are the moments over the reported draws (exact); lanes 0 and 2
+    # hold the same data under their own keys, so their draws differ.
+    hyper = np.asarray(batched["hyper_draws"])
+    assert not np.allclose(hyper[0], hyper[2])
+    pass_levels = []
+    for lane in range(hyper.shape[0]):
+        benchmark, variance = _lane_moments(batched, lane)
+        np.testing.assert_allclose(batched["mean"][lane], benchmark.mean(axis=0), rtol=1e-10)
+        np.testing.assert_allclose(batched["sd"][lane], benchmark.std(axis=0), rtol=1e-8)
+        # The interval ends are the 5% and 95% quantiles of one Beta draw per posterior draw
+        # (mean and variance as above): the mixture's CDF there, from scipy, is 0.05 and 0.95
+        # up to the sampling error of an empirical quantile of 200 draws.
+        concentration = benchmark * (1 - benchmark) / variance - 1
+        for end in ("lower", "upper"):
+            x = np.asarray(batched[end])[lane]
+            cdf = special.betainc(benchmark * concentration, (1 - benchmark) * concentration, x)
+            pass_levels.append((end, cdf.mean(axis=0)))
+    for end, level in (("lower", 0.05), ("upper", 0.95)):
+        levels = np.concatenate([value for name, value in pass_levels if name == end])
+        # Each level's standard error is sqrt(0.05 * 0.95 / 200) = 0.015; 8 of them averaged.
+        standard_error = np.sqrt(level * (1 - level) / 200 / levels.size)
+        assert abs(levels.mean() - level) < 5 * standard_error, (end, levels)
+
+
+def test_within_draw_betas_have_the_asked_mean_and_variance():
+    import jax
+
+    from bayes_passk.batched import _beta_draws
+
+    mean = jnp.array([0.3, 0.02, 0.9])
+    variance = jnp.array([0.02, 1e-4, 0.05])
+    draws = np.asarray(
+        jax.vmap(lambda key: _beta_draws(key, mean, variance))(
+            jax.random.split(jax.random.key(0), 100_000)
+        )
+    )
+    # Sample mean within 4 standard errors; sample variance within 4 of its standard errors,
+    # sqrt((m4 - var^2) / N), from the draws' own fourth central moment.
+    centred = draws - np.asarray(mean)
+    assert np.all(np.abs(centred.mean(axis=0)) < 4 * np.sqrt(np.asarray(variance) / 100_000))
+    m4 = (centred**4).mean(axis=0)
+    error = np.sqrt((m4 - np.asarray(variance) ** 2) / 100_000)
+    assert np.all(np.abs(draws.var(axis=0) - np.asarray(variance)) < 4 * error)
 
 
 def test_rows_and_weights_pads_and_counts():

@@ -32,6 +32,12 @@ def test_subsample_counts_are_hypergeometric_and_truth_is_the_full_data_estimate
     assert design.c[:, 0].max() == 0 and (design.c[:, 4] == 40).all()
 
 
+def test_a_subsample_of_every_attempt_is_the_full_count():
+    # Without replacement all 400 attempts of p5 are its 100 successes, in every replicate.
+    design = designs.subsample(1, FULL, budget=400, replicates=50, ks=KS)
+    assert (design.c[:, 5] == 100).all()
+
+
 def test_subsample_cannot_exceed_the_recorded_attempts():
     with pytest.raises(InputError, match="exceeds the 400 attempts"):
         designs.subsample(0, FULL, budget=401, replicates=2, ks=KS)
@@ -64,11 +70,14 @@ def test_synthetic_rates_follow_the_family(family):
 
 
 def test_synthetic_truth_matches_the_drawn_problems():
-    design = designs.synthetic(3, "scaled-beta", 0.15, 5.0, 0.1, 50, 20, 2, [1])
-    # pass@1 truth is the mean rate; the counts scatter around it binomially.
+    # pass@1 truth is each replicate's mean rate; with 10^6 attempts per problem the observed
+    # rate is within ~1e-5 of it, while the mean rate of 50 problems varies by ~0.01 between
+    # replicates, so a truth taken from another replicate's problems fails.
+    design = designs.synthetic(3, "scaled-beta", 0.15, 5.0, 0.1, 50, 10**6, 5, [1])
     rate = design.truth[:, 0]
-    se = np.sqrt(rate * (1 - rate) / (50 * 20))
-    assert np.all(np.abs(design.c.mean(axis=1) / 20 - rate) < 5 * se + 1e-12)
+    se = np.sqrt(rate * (1 - rate) / (50 * 10**6))
+    assert np.all(np.abs(design.c.mean(axis=1) / 10**6 - rate) < 5 * se + 1e-12)
+    assert np.ptp(rate) > 100 * se.max()
 
 
 def test_bad_arguments_are_clear_errors():

@@ -123,3 +123,13 @@ def test_batched_engine_carries_the_vector_hyperparameter():
 def test_latent_model_refuses_to_fit_a_discrete_family():
     with pytest.raises(ValueError, match="marginalize=True"):
         numpyro.handlers.seed(log_spline.model, 0)(jnp.array([10]), jnp.array([2]))
+
+
+def test_basis_is_a_partition_of_unity_and_rates_are_the_grid_points():
+    # Cubic B-splines on knots that cover the grid sum to 1 at every point, so z = 0 and
+    # slope m give theta = m y exactly; grid point i is the rate sigmoid(GRID[i]).
+    np.testing.assert_allclose(log_spline.BASIS.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    index = jnp.array([0, 1, 400, len(log_spline.GRID) - 1])
+    params = log_spline.Params(jnp.array(0.5), jnp.array(0.05), jnp.zeros(log_spline.NUM_Z))
+    got = log_spline.FAMILY.log_rate(index, params)
+    np.testing.assert_array_equal(got, jax.nn.log_sigmoid(jnp.asarray(log_spline.GRID)[index]))

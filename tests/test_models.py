@@ -416,6 +416,25 @@ def test_potential_and_gradient_are_finite_and_consistent(family):
         np.testing.assert_allclose(gradient, central, rtol=1e-4, atol=1e-4 * abs(float(value)))
 
 
+@pytest.mark.parametrize(
+    "family",
+    [f for f in registry().values() if "mean" in hyperprior_sites(f)],
+    ids=[name for name, f in registry().items() if "mean" in hyperprior_sites(f)],
+)
+def test_the_mean_site_is_the_mean_rate_the_shapes_imply(family):
+    # Families parameterised by the mean rate solve for a shape (b, or the log-gamma's shape)
+    # in closed form or by Newton's method; the quadrature's E[p | p > 0] must give the mean
+    # back (measured within 1.2e-9, the Kumaraswamy's Newton solve; quadrature <= 3e-10).
+    from bayes_passk.functionals import log_moment
+
+    for seed in range(4):
+        with numpyro.handlers.trace() as trace, numpyro.handlers.seed(rng_seed=seed):
+            params = family.hyperprior()
+        zero_mass = 0.0 if family.log_zero_mass is None else np.exp(family.log_zero_mass(params))
+        mean_rate = float(jnp.exp(log_moment(family, params, 1.0, 0.0))) / (1 - zero_mass)
+        assert mean_rate == pytest.approx(float(trace["mean"]["value"]), rel=1e-7)
+
+
 @pytest.mark.parametrize("a", np.geomspace(1e-4, 1e5, 12))
 def test_log_beta_keeps_its_digits(a):
     # jax.scipy.special.betaln is off by up to 1.2e-6 near (2.8, 8.4); log_beta, and its

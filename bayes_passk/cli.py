@@ -587,9 +587,10 @@ def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
         for partial in partials.values():
             with contextlib.suppress(OSError):
                 partial.unlink(missing_ok=True)
-        for made in created if not done else []:
-            with contextlib.suppress(OSError):
-                made.rmdir()  # only if empty
+        if not done:
+            for made in created:  # leaf first; rmdir removes only empty folders
+                with contextlib.suppress(OSError):
+                    made.rmdir()
 
 
 def probability(text: str) -> float:

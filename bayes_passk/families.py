@@ -87,12 +87,7 @@ def log_beta(a, b):
         >>> round(float(jnp.exp(log_beta(2.0, 3.0))), 15)  # 1! 2! / 4!
         0.083333333333333
     """
-    moderate = a + b < 1e3
-    return jnp.where(
-        moderate,
-        gammaln(a) + gammaln(b) - gammaln(a + b),
-        betaln(a, b),
-    )
+    return jnp.where(a + b < 1e3, gammaln(a) + gammaln(b) - gammaln(a + b), betaln(a, b))
 
 
 def tail_mean_scale_prior() -> tuple[jax.Array, jax.Array, jax.Array]:

@@ -117,7 +117,7 @@ def params_type(family: PriorFamily) -> type:
 @cache
 def event_shapes(family: PriorFamily) -> tuple[tuple[int, ...], ...]:
     """Return the shape of each hyperparameter of one draw: () for a scalar, (K,) for a vector."""
-    return tuple(jnp.shape(x) for x in _prior_draw(family))
+    return tuple(tuple(x.shape) for x in _prior_draw(family))
 
 
 def thinned_draws(params, max_draws: int):
@@ -158,8 +158,13 @@ def unstack_draws(family: PriorFamily, stacked):
 
 @cache
 def _prior_draw(family: PriorFamily):
-    with numpyro.handlers.seed(rng_seed=0):
-        return family.hyperprior()
+    """One draw of the hyperparameters, abstract (shapes and dtypes): nothing runs or compiles."""
+
+    def draw():
+        with numpyro.handlers.seed(rng_seed=0):
+            return family.hyperprior()
+
+    return jax.eval_shape(draw)
 
 
 @cache
@@ -170,8 +175,15 @@ def hyperprior_sites(family: PriorFamily) -> dict[str, tuple[str, tuple[int, ...
         >>> hyperprior_sites(get_family("scaled-beta"))["a"]
         ('sample', ())
     """
-    trace = numpyro.handlers.trace(numpyro.handlers.seed(family.hyperprior, 0)).get_trace()
-    return {name: (site["type"], tuple(site["value"].shape)) for name, site in trace.items()}
+    kinds = {}
+
+    def values():
+        trace = numpyro.handlers.trace(numpyro.handlers.seed(family.hyperprior, 0)).get_trace()
+        kinds.update((name, site["type"]) for name, site in trace.items())
+        return {name: site["value"] for name, site in trace.items()}
+
+    shapes = jax.eval_shape(values)  # traced only: a concrete run compiles ~20 tiny programs
+    return {name: (kind, tuple(shapes[name].shape)) for name, kind in kinds.items()}
 
 
 @cache

@@ -82,6 +82,26 @@ def test_a_replicate_without_truth_does_not_count_as_a_miss():
     assert np.isnan(backtest.summarize(table.iloc[1:])["coverage"].iloc[0])
 
 
+def test_a_truth_on_the_interval_bound_counts_as_covered():
+    # Closed intervals: truth equal to the lower or to the upper bound is inside; the third
+    # replicate, just above its upper bound, is the miss.
+    table = _table(
+        estimate=[0.5, 0.6, 0.4],
+        lower=[0.4, 0.5, 0.3],
+        upper=[0.6, 0.7, 0.5],
+        truth=[0.4, 0.7, 0.55],
+    )
+    assert backtest.summarize(table)["coverage"].iloc[0] == pytest.approx(2 / 3)
+
+
+def test_divergent_fits_count_fits_with_a_divergent_transition():
+    # Fits with divergences > 0: 3 and 1 count; 0 does not, nor NaN (no fit, a point method).
+    table = _table([0.5] * 5, np.nan, np.nan, 0.5).assign(divergences=[0, 3, np.nan, 0, 1])
+    assert backtest.summarize(table)["divergent_fits"].iloc[0] == 2
+    point = _table([0.5] * 2, np.nan, np.nan, 0.5)  # divergences NaN throughout
+    assert backtest.summarize(point)["divergent_fits"].iloc[0] == 0
+
+
 def test_paired_differences_pair_replicates():
     truth = 0.6
     errors = {"ref": [0.1, -0.2, 0.05, 0.3, np.nan], "m": [0.12, -0.19, 0.0, 0.31, -np.inf]}
@@ -299,7 +319,16 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
             mse[("regression", row["budget"], row["k"])],
         )
         assert row["difference"] == pytest.approx(mine - theirs)
-        assert row["lower"] <= row["difference"] <= row["upper"]
+        # The paired t interval over the 3 replicates, from the written per-replicate table.
+        cell = table[(table["budget"] == row["budget"]) & (table["k"] == row["k"])]
+        squared = cell.assign(se=(cell["estimate"] - cell["truth"]) ** 2).pivot(
+            index="replicate", columns="method", values="se"
+        )
+        d = (squared["beta-binomial"] - squared["regression"]).dropna().to_numpy()
+        assert row["replicates"] == len(d) == 3
+        half = stats.t.ppf(0.95, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+        assert row["lower"] == pytest.approx(d.mean() - half, rel=1e-9, abs=1e-15)
+        assert row["upper"] == pytest.approx(d.mean() + half, rel=1e-9, abs=1e-15)
     # A rerun into the same folder without --reference leaves no paired.csv of the first run.
     rerun = argv[: argv.index("--reference")] + argv[argv.index("--reference") + 2 :]
     assert cli.main(rerun) == 0

@@ -2,16 +2,20 @@
 
 import functools
 import json
+import math
+from types import SimpleNamespace
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
 
 import bayes_passk as bp
-from bayes_passk import cli
+from bayes_passk import cli, compare
 from bayes_passk.cli import main
 from bayes_passk.compare import compare_groups, compare_priors, predictive_check, verdict
 from bayes_passk.data import InputError
+from bayes_passk.forecast import posterior_pass_at_k
 
 SHORT = {"chains": 2, "warmup": 300, "samples": 300, "progress": False, "check": False}
 
@@ -38,8 +42,17 @@ def test_compare_priors_ranks_every_prior_and_says_so(write, tmp_path, capsys, m
     comparison = compare_priors(fits)
     table = comparison.table
     assert sorted(table.index) == sorted(fits)
-    assert table["elpd_diff"].iloc[0] == 0 and table["elpd_diff"].iloc[1] >= 0
-    assert table["elpd_loo"].is_monotonic_decreasing
+    # Each fit's own PSIS-LOO, best first; the differences to the best and the problems with
+    # Pareto k above 0.7, counted from the pointwise values.
+    loo = {prior: az.loo(fit.idata, pointwise=True) for prior, fit in fits.items()}
+    assert list(table.index) == sorted(loo, key=lambda prior: -loo[prior].elpd_loo)
+    for prior in fits:
+        assert table.loc[prior, "elpd_loo"] == pytest.approx(loo[prior].elpd_loo, rel=1e-12)
+        assert table.loc[prior, "se"] == pytest.approx(loo[prior].se, rel=1e-12)
+        assert table.loc[prior, "elpd_diff"] == pytest.approx(
+            loo[table.index[0]].elpd_loo - loo[prior].elpd_loo, rel=1e-12, abs=1e-12
+        )
+        assert table.loc[prior, "bad_pareto_k"] == int((loo[prior].pareto_k.values > 0.7).sum())
     # elpd_loo is a sum over the 40 problems of log predictive densities: below the in-sample
     # log likelihood at the posterior mean of each problem's pointwise values.
     for prior, fit in fits.items():
@@ -120,10 +133,22 @@ def test_predictive_check_mean_matches_the_posterior_of_new_problems():
     # Carlo error (their sd / sqrt(draws), the draws being thinned to be nearly independent).
     fit = _fit("hard", "scaled-beta")
     ks = np.array([1, 5, 50])
-    check = predictive_check(fit, ks, max_draws=600, seed=1)
+    replicates = []
+
+    def recorded(*args):
+        replicates.append(np.asarray(real(*args)))
+        return replicates[-1]
+
+    real = compare._replicate_counts
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(compare, "_replicate_counts", recorded)
+        check = predictive_check(fit, ks, max_draws=600, seed=1)
     expected = fit.forecast(ks, target="new", max_draws=600).mean
-    spread = (check["upper"] - check["lower"]).to_numpy() / (2 * 1.645)  # ~ sd of a replicate
-    assert np.all(np.abs(check["mean"].to_numpy() - expected) < 4 * spread / np.sqrt(600))
+    # The sd of a replicate's pass@k, from the replicates themselves (not from the interval).
+    (counts,) = replicates
+    per_draw = np.array([_mean_unbiased(fit.data.n, row, ks) for row in counts])
+    sd = per_draw.std(axis=0, ddof=1)
+    assert np.all(np.abs(check["mean"].to_numpy() - expected) < 4 * sd / np.sqrt(len(counts)))
     np.testing.assert_allclose(check["observed"], bp.estimators.mean_pass_at_k(fit.data, ks))
     assert np.all(check["p_value"] > 0.05)  # the model fitted these counts
     # A negative control: the same posterior checked against five times the easy problems'
@@ -139,9 +164,17 @@ def test_compare_groups_difference_and_probability():
     easy, hard = _fit("easy", "scaled-beta"), _fit("hard", "scaled-beta")
     table = compare_groups(easy, hard, [1, 10, 1000])
     np.testing.assert_allclose(table["difference"], table["mean_a"] - table["mean_b"], atol=1e-12)
-    assert np.all(table["lower"] <= table["difference"]) and np.all(
-        table["difference"] <= table["upper"]
-    )
+    # Each group's mean is its posterior mean of pass@k up to the Monte Carlo error of the
+    # problems' rates drawn given the hyperparameters: against the conditional means over the
+    # same draws, within 4 standard errors of those draws' deviations (measured: 1.0 or less).
+    # Not at k = 1000, where pass@k lies within 1e-6 of 1 and the deviations are so skewed
+    # that 600 draws misjudge their sd (measured: 6 of the estimated standard errors).
+    for fit, column in ((easy, "mean_a"), (hard, "mean_b")):
+        draws = posterior_pass_at_k(fit, np.array([1, 10]), max_draws=1000, seed=9)
+        given = draws["benchmark_given_hyper"].values.reshape(-1, 2)
+        deviation = draws["benchmark"].values.reshape(-1, 2) - given
+        error = deviation.std(axis=0, ddof=1) / np.sqrt(len(given))
+        assert np.all(np.abs(table[column][:2] - given.mean(axis=0)) < 4 * error)
     # Rates ~ Beta(2, 2) against 0.3 Beta(0.3, 3): pass@1 0.5 against ~0.03.
     assert table["prob_a_greater"].iloc[0] == 1.0
     swapped = compare_groups(hard, easy, [1, 10, 1000])
@@ -154,9 +187,74 @@ def test_compare_groups_difference_and_probability():
     assert np.all(itself["lower"] < 0) and np.all(itself["upper"] > 0)
     assert np.all(np.abs(itself["prob_a_greater"] - 0.5) < 4 * 0.5 / np.sqrt(600))
     # Its mean difference is 0 up to 4 Monte Carlo standard errors: per-draw differences are
-    # independent given the draws (sd ~ the 90% interval's width / 3.29).
-    sd = (itself["upper"] - itself["lower"]) / (2 * 1.645)
-    assert np.all(np.abs(itself["difference"]) < 4 * sd / np.sqrt(600))
+    # independent given the draws, each the difference of two independent deviations from the
+    # conditional mean (sd: sqrt(2) times theirs, measured on draws of another seed).
+    draws = posterior_pass_at_k(hard, np.array([1, 1000]), max_draws=1000, seed=9)
+    deviation = (draws["benchmark"] - draws["benchmark_given_hyper"]).values.reshape(-1, 2)
+    sd = np.sqrt(2) * deviation.std(axis=0, ddof=1)
+    assert np.all(np.abs(itself["difference"]) < 4 * sd / np.sqrt(len(deviation)))
+
+
+def _mean_unbiased(n, c, ks):
+    """Mean over problems of 1 - C(n - c, k) / C(n, k) (binomials in exact integers), per k."""
+    pairs = list(zip(n.tolist(), c.tolist(), strict=True))
+    return [np.mean([1 - math.comb(m - s, k) / math.comb(m, k) for m, s in pairs]) for k in ks]
+
+
+def test_predictive_check_summarises_its_replicates_exactly(monkeypatch):
+    # Fixed replicate datasets in place of the posterior predictive draws: the interval is the
+    # equal-tailed quantiles of the replicates' mean pass@k at the requested level, and the
+    # p-value 2 min(P(replicate >= observed), 1 - that), capped at 1.
+    n = np.array([20, 21, 22, 23, 24, 25])
+    observed_c = np.array([0, 1, 2, 4, 6, 10])
+    data = bp.PassData.from_counts([f"q{i}" for i in range(6)], n=n, c=observed_c)
+    rng = np.random.default_rng(4)
+    counts = rng.binomial(n, rng.uniform(0.0, 0.4, (50, 6)))
+    fit = SimpleNamespace(data=data, family=None, params=(np.zeros((1, 50)),))
+    monkeypatch.setattr(compare, "_replicate_counts", lambda family, key, params, n: counts)
+    ks = [1, 5, 20]
+    replicated = np.array([_mean_unbiased(n, row, ks) for row in counts])
+    observed = np.array(_mean_unbiased(n, observed_c, ks))
+    assert np.abs(replicated - observed).min() > 1e-9  # no ties for rounding to flip
+    above = (replicated >= observed).mean(axis=0)
+    p_value = np.minimum(1.0, 2 * np.minimum(above, 1 - above))
+    assert ((0 < p_value) & (p_value < 1)).all()  # neither end: the factor 2 shows
+    for ci in (0.9, 0.5):
+        check = predictive_check(fit, ks, ci=ci)
+        np.testing.assert_allclose(check["observed"], observed, rtol=1e-12)
+        np.testing.assert_allclose(check["mean"], replicated.mean(axis=0), rtol=1e-12)
+        tail = (1 - ci) / 2
+        np.testing.assert_allclose(check["lower"], np.quantile(replicated, tail, axis=0), 1e-12)
+        np.testing.assert_allclose(
+            check["upper"], np.quantile(replicated, 1 - tail, axis=0), rtol=1e-12
+        )
+        np.testing.assert_array_equal(check["p_value"], p_value)
+
+
+def test_compare_groups_summarises_fixed_draws_exactly(monkeypatch):
+    # Fixed draws in place of the two posteriors: A has 120, B 100, so the first 100 of A are
+    # paired with B's; the interval is the equal-tailed quantiles of A - B at the level asked.
+    rng = np.random.default_rng(2)
+    draws = {"A": rng.beta(2, 3, (2, 60, 2)), "B": rng.beta(2, 4, (1, 100, 2))}
+    seeds = []
+
+    def fixed(fit, ks, max_draws, seed):
+        seeds.append(seed)
+        return {"benchmark": SimpleNamespace(values=draws[fit])}
+
+    monkeypatch.setattr(compare, "posterior_pass_at_k", fixed)
+    a, b = draws["A"].reshape(-1, 2)[:100], draws["B"].reshape(-1, 2)
+    for ci in (0.9, 0.5):
+        table = compare_groups("A", "B", [10, 100], ci=ci)
+        tail = (1 - ci) / 2
+        np.testing.assert_allclose(table["mean_a"], a.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(table["mean_b"], b.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(table["lower"], np.quantile(a - b, tail, axis=0), rtol=1e-12)
+        np.testing.assert_allclose(table["upper"], np.quantile(a - b, 1 - tail, axis=0), 1e-12)
+        np.testing.assert_array_equal(table["prob_a_greater"], (a > b).mean(axis=0))
+    # A separate random stream for each group.
+    first, second = seeds[:2]
+    assert first.spawn_key != second.spawn_key
 
 
 @pytest.mark.slow

@@ -72,6 +72,8 @@ def compare_priors(fits: Mapping) -> PriorComparison:
         raise InputError("model comparison needs at least two fits")
     datasets = [fit.data for fit in fits.values()]
     first = datasets[0]
+    if first.num_problems < 2:  # the standard errors are over problems
+        raise InputError("leave-one-problem-out comparison needs at least 2 problems")
     for name, data in zip(fits, datasets, strict=True):
         if not (
             np.array_equal(data.problem_id, first.problem_id)

@@ -519,3 +519,11 @@ def test_forecast_json_carries_the_unbiased_estimates_and_the_truth(capsys):
 
     every_attempt = bp.datasets.load("pythia-math", group="Pythia 12B")
     assert report["truth"] == pytest.approx(mean_pass_at_k(every_attempt, [10, 10_000]), rel=1e-12)
+
+
+def test_comparing_priors_on_one_problem_is_refused_before_fitting(write, capsys):
+    # LOO's standard errors are over problems: one problem gave "se 0.0" and a verdict.
+    single = write("single.csv", "problem_id,n,c\nonly,50,7\n")
+    rc = main(["compare", single, "--priors", "beta", "scaled-beta"])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["needs at least 2 problems"])

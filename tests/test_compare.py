@@ -305,3 +305,10 @@ def test_compare_cli_bad_usage_is_a_clean_error(extra, fragment, write, tmp_path
     captured = capsys.readouterr()
     assert captured.err.startswith("bayes-passk: error: ") and fragment in captured.err
     assert "Traceback" not in captured.err and not out.exists()
+
+
+def test_compare_priors_refuses_one_problem():
+    one = bp.PassData.from_counts(["only"], n=[50], c=[7])
+    fits = {name: SimpleNamespace(data=one, idata=None) for name in ("beta", "scaled-beta")}
+    with pytest.raises(InputError, match="at least 2 problems"):
+        compare_priors(fits)

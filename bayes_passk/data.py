@@ -699,6 +699,8 @@ def _parse_success(value) -> bool:
         return True
     if text in _FALSE:
         return False
+    if not text:
+        raise ValueError(f"empty or missing value ({value!r})")
     raise ValueError(f"expected true/false or 1/0, got {value!r}")
 
 

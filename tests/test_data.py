@@ -372,6 +372,9 @@ def test_attempts_reject_values_that_are_not_booleans(write):
         InputError, match=r"row 2 \(line 2\), column 'success': expected true/false or 1/0, got 2"
     ):
         load(path)
+    blank = write("attempts.csv", "problem_id,success\na,1\na, \n")
+    with pytest.raises(InputError, match=r"row 2 \(line 3\), column 'success': empty or missing"):
+        load(blank)
 
 
 def test_docstring_examples():

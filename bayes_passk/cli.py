@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             # ArviZ's once-a-day notice of its own refactor says nothing about the user's run.
             warnings.filterwarnings("ignore", r"\s*ArviZ is undergoing", FutureWarning)
+            warnings.showwarning = _show_warning  # restored on leaving the block
             return args.run(args)
     except InputError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
@@ -79,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (e.g. piped into head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print a library's warning (e.g. matplotlib's about a font) like the package's own."""
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
 def build_parser(commands: Collection[str | None] | None = None) -> argparse.ArgumentParser:

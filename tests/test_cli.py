@@ -527,3 +527,19 @@ def test_comparing_priors_on_one_problem_is_refused_before_fitting(write, capsys
     rc = main(["compare", single, "--priors", "beta", "scaled-beta"])
     captured = capsys.readouterr()
     assert_clean_error(rc, captured.out, captured.err, ["needs at least 2 problems"])
+
+
+@pytest.mark.filterwarnings("default")  # as outside pytest, where warnings are shown
+def test_a_library_warning_is_printed_like_the_packages_own(write, capsys, monkeypatch):
+    # matplotlib warns of glyphs its font lacks (a Chinese group name) with a source line.
+    real = cli.load_input
+
+    def warn_then_load(*args, **kwargs):
+        warnings.warn("Glyph 27169 missing from font(s) DejaVu Sans.", UserWarning, stacklevel=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "load_input", warn_then_load)
+    assert main(["estimate", write("counts.csv", GOOD), "--k", "1"]) == 0
+    err = capsys.readouterr().err
+    assert err == "bayes-passk: warning: Glyph 27169 missing from font(s) DejaVu Sans.\n"
+    assert warnings.showwarning is not cli._show_warning  # restored after the run

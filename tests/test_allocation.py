@@ -1,6 +1,7 @@
 """Allocation policies (`bayes_passk.allocation`) and the allocate / simulate-allocation CLI."""
 
 import json
+from functools import partial
 
 import jax.numpy as jnp
 import numpy as np
@@ -161,21 +162,13 @@ def test_expected_variance_reduction_counts_what_a_problem_says_about_the_others
     rows = [(8, 0), (8, 1), (16, 0), (8, 5)]
     counts = np.array([40.0, 10.0, 5.0, 3.0])
     steps = (1, 8, 40)
-    got = np.asarray(
-        allocation.expected_variance_reduction(
-            BETA,
-            BetaParams(*(jnp.array(v) for v in zip(*draws, strict=True))),
-            jnp.array([n for n, _ in rows], float),
-            jnp.array([c for _, c in rows], float),
-            10_000.0,
-            steps,
-            (
-                jnp.array([n for n, _ in rows], float),
-                jnp.array([c for _, c in rows], float),
-                jnp.asarray(counts),
-            ),
-        )
+    params = BetaParams(*(jnp.array(v) for v in zip(*draws, strict=True)))
+    n_rows = jnp.array([n for n, _ in rows], float)
+    c_rows = jnp.array([c for _, c in rows], float)
+    gain = partial(
+        allocation.expected_variance_reduction, BETA, params, n_rows, c_rows, 10_000.0, steps
     )
+    got = np.asarray(gain((n_rows, c_rows, jnp.asarray(counts))))
     want = np.array(
         [
             [_exact_gain_over_draws(draws, rows, counts, i, 10_000, m) for m in steps]
@@ -190,16 +183,7 @@ def test_expected_variance_reduction_counts_what_a_problem_says_about_the_others
             for i in range(len(rows))
         ]
     )
-    got_own = np.asarray(
-        allocation.expected_variance_reduction(
-            BETA,
-            BetaParams(*(jnp.array(v) for v in zip(*draws, strict=True))),
-            jnp.array([n for n, _ in rows], float),
-            jnp.array([c for _, c in rows], float),
-            10_000.0,
-            steps,
-        )
-    )
+    got_own = np.asarray(gain())
     np.testing.assert_allclose(got_own, own, rtol=3e-4)
     # The cross-problem term dominates (measured: 250 times or more what counting problem i
     # alone gives), in the package's two criteria as in the closed forms.

@@ -334,17 +334,18 @@ def test_a_point_forecast_removes_an_earlier_posterior(write, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["forecast.csv", "forecast.png"]
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["estimate", "{data}", "--out", "{file}/out.csv"],
-        ["allocate", "{data}", "--budget", "10", "--out", "{file}/plan.csv"],
-        ["forecast", "{data}", "--method", "beta-binomial", "--out", "{file}/results"],
-        ["compare", "{data}", "--priors", "all", "--out", "{file}/deeper/results"],
-        ["backtest", "--dataset", "{data}", "--k", "2", "--out", "{file}/bt"],
-        ["simulate-allocation", "--dataset", "{data}", "--out", "{file}/sim"],
-    ],
-)
+# Every subcommand that writes, with its --out below the folder or file {file}.
+OUT_COMMANDS = [
+    ["estimate", "{data}", "--out", "{file}/out.csv"],
+    ["allocate", "{data}", "--budget", "10", "--out", "{file}/plan.csv"],
+    ["forecast", "{data}", "--method", "beta-binomial", "--out", "{file}/results"],
+    ["compare", "{data}", "--priors", "all", "--out", "{file}/deeper/results"],
+    ["backtest", "--dataset", "{data}", "--k", "2", "--out", "{file}/bt"],
+    ["simulate-allocation", "--dataset", "{data}", "--out", "{file}/sim"],
+]
+
+
+@pytest.mark.parametrize("argv", OUT_COMMANDS)
 def test_out_where_nothing_can_be_written_is_refused_before_any_work(
     argv, write, tmp_path, capsys, monkeypatch
 ):
@@ -374,17 +375,7 @@ def test_a_failed_write_leaves_no_folder_behind(write, tmp_path, capsys, monkeyp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["counts.csv"]
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["estimate", "{data}", "--out", "{file}/out.csv"],
-        ["allocate", "{data}", "--budget", "10", "--out", "{file}/plan.csv"],
-        ["forecast", "{data}", "--method", "beta-binomial", "--out", "{file}/results"],
-        ["compare", "{data}", "--priors", "all", "--out", "{file}/deeper/results"],
-        ["backtest", "--dataset", "{data}", "--k", "2", "--out", "{file}/bt"],
-        ["simulate-allocation", "--dataset", "{data}", "--out", "{file}/sim"],
-    ],
-)
+@pytest.mark.parametrize("argv", OUT_COMMANDS)
 def test_out_below_a_file_is_refused_before_any_work(argv, write, tmp_path, capsys):
     data, file = write("counts.csv", GOOD), tmp_path / "a_file"
     file.write_text("keep me")

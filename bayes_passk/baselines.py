@@ -86,12 +86,30 @@ class BaselineFit(NamedTuple):
         ks = np.asarray(ks, dtype=float)
         return METHODS[self.method].log_survival(self.params, ks)
 
-    def forecast(self, ks=None, ci: float = 0.9, bootstrap: int = 0, seed: int = 0) -> Forecast:
+    def forecast(
+        self,
+        ks=None,
+        ci: float = 0.9,
+        bootstrap: int = 0,
+        seed: int = 0,
+        target: str = "benchmark",
+    ) -> Forecast:
         """pass@k at each k as a `Forecast`; intervals only with ``bootstrap`` > 0 replicates.
 
         The bootstrap resamples problems with replacement, refits, and reports equal-tailed
-        percentile intervals of pass@k and of the exponent.
+        percentile intervals of pass@k and of the exponent. The methods that fit a distribution
+        of rates over problems estimate 1 - E[(1 - p)^k] under it, the pass@k of a fresh
+        problem as much as the benchmark's: ``target="new"`` labels it so (and carries no
+        unbiased estimates, as a Bayesian new-problem forecast). The regression fits the
+        benchmark's curve only.
         """
+        if target not in ("benchmark", "new"):
+            raise ValueError(f"unknown target {target!r}; choose benchmark or new")
+        if target == "new" and self.method == "regression":
+            raise InputError(
+                "target new: the regression fits the benchmark's pass@k curve, not a "
+                "distribution of rates over problems"
+            )
         ks = as_ks(np.ravel(DEFAULT_KS if ks is None else ks))
         if bootstrap < 0 or bootstrap == 1:
             raise InputError(
@@ -117,7 +135,7 @@ class BaselineFit(NamedTuple):
             local_slope = local_slope._replace(**_interval(slopes, quantiles))
         return Forecast(
             method=self.method,
-            target="benchmark",
+            target=target,
             ci=ci,
             k=ks,
             mean=point,
@@ -127,7 +145,7 @@ class BaselineFit(NamedTuple):
             mcse=nan,
             mcse_lower=nan,
             mcse_upper=nan,
-            unbiased=mean_pass_at_k(self.data, ks),
+            unbiased=mean_pass_at_k(self.data, ks) if target == "benchmark" else nan,
             exponent=exponent,
             local_slope=local_slope,
             diagnostics=None,

@@ -389,7 +389,7 @@ def test_cli_bootstrap_fills_the_intervals(capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--method", "regression", "--target", "new"], "benchmark's pass@k only"),
+        (["--method", "regression", "--target", "new"], "benchmark's pass@k curve only"),
         (["--method", "regression", "--prior", "kumaraswamy"], "contradicts"),
         (["--method", "bayes-scaled-beta", "--bootstrap", "10"], "point methods"),
         (["--method", "lasso"], "invalid choice"),
@@ -398,6 +398,21 @@ def test_cli_bootstrap_fills_the_intervals(capsys):
 def test_cli_rejects_conflicting_options(capsys, argv, message):
     assert cli.main(["forecast", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_distributional_point_methods_forecast_a_new_problem_too(capsys):
+    # 1 - E[(1 - p)^k] under the fitted distribution is the pass@k of a fresh problem: the same
+    # numbers, labelled new, without the benchmark's unbiased estimates.
+    data = pythia("Pythia 1B", 100)
+    fitted = fit_baseline(data, "beta-binomial")
+    benchmark = fitted.forecast([1, 100, 10_000])
+    new = fitted.forecast([1, 100, 10_000], target="new")
+    assert new.target == "new" and np.isnan(new.unbiased).all()
+    np.testing.assert_array_equal(new.mean, benchmark.mean)
+    with pytest.raises(InputError, match="regression fits the benchmark"):
+        fit_baseline(data, "regression").forecast([10], target="new")
+    out = _run_json(capsys, "--method", "beta-binomial", "--target", "new", "--k", "10")
+    assert out["target"] == "new" and out["unbiased"] == [None]
 
 
 def test_cli_point_method_writes_table_and_plot_only(tmp_path, capsys):

@@ -53,6 +53,7 @@ from bayes_passk.estimators import as_ks, mean_pass_at_k
 from bayes_passk.families import ScaledParams, get_family
 from bayes_passk.forecast import (
     DEFAULT_KS,
+    TARGETS,
     Forecast,
     Summary,
     slope_at_largest_k,
@@ -103,8 +104,8 @@ class BaselineFit(NamedTuple):
         unbiased estimates, as a Bayesian new-problem forecast). The regression fits the
         benchmark's curve only.
         """
-        if target not in ("benchmark", "new"):
-            raise ValueError(f"unknown target {target!r}; choose benchmark or new")
+        if target not in TARGETS:
+            raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
         if target == "new" and self.method == "regression":
             raise InputError(
                 "target new: the regression fits the benchmark's pass@k curve, not a "

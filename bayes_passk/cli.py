@@ -1030,11 +1030,8 @@ def run_compare(args: argparse.Namespace) -> int:
     for _, group in runs.values():
         if group not in loaded:
             loaded[group] = _load_group(args.source, args.format, group, args.attempts, args.seed)
-    if args.groups is None and loaded[args.group].num_problems < 2:
-        raise InputError(
-            f"{args.source}: comparing priors by leave-one-problem-out needs at least 2 "
-            "problems; this has 1"
-        )
+    if args.groups is None:
+        compare.require_problems_for_loo(loaded[args.group])  # before any fit
 
     # The plot draws each curve on a fine grid through the k asked for; the prior comparison
     # reports forecasts at those k, the group comparison none.

@@ -56,6 +56,14 @@ class PriorComparison(NamedTuple):
     verdict: str
 
 
+def require_problems_for_loo(data) -> None:
+    """Raise `InputError` unless `data` has 2 or more problems, over which LOO's errors run."""
+    if data.num_problems < 2:
+        raise InputError(
+            f"leave-one-problem-out comparison needs at least 2 problems; got {data.num_problems}"
+        )
+
+
 def compare_priors(fits: Mapping) -> PriorComparison:
     """PSIS-LOO of fits of the same data under different priors, best first.
 
@@ -72,8 +80,7 @@ def compare_priors(fits: Mapping) -> PriorComparison:
         raise InputError("model comparison needs at least two fits")
     datasets = [fit.data for fit in fits.values()]
     first = datasets[0]
-    if first.num_problems < 2:  # the standard errors are over problems
-        raise InputError("leave-one-problem-out comparison needs at least 2 problems")
+    require_problems_for_loo(first)
     for name, data in zip(fits, datasets, strict=True):
         if not (
             np.array_equal(data.problem_id, first.problem_id)

@@ -140,9 +140,8 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
         jnp.concatenate([jax.vmap(split_r_hat, 2)(_per_scalar(draws[name])) for name in trace.z])
     )
 
-    # Evenly spaced draws over all chains feed the Rao-Blackwellised forecast.
     total = config.chains * config.samples
-    pick = jnp.round(jnp.linspace(0, total - 1, min(config.forecast_draws, total))).astype(int)
+    pick = thinned(config.chains, config.samples, config.forecast_draws)
     fields = params_type(family)._fields
     params = params_type(family)(
         *(draws[name].reshape(total, *draws[name].shape[2:])[pick] for name in fields)
@@ -236,6 +235,20 @@ def fit_batch(
         if progress is not None:
             progress(min(start + chunk, datasets), datasets)
     return FitSummary(*(np.stack(field) for field in zip(*results, strict=True)))
+
+
+def thinned(chains: int, samples: int, draws: int) -> np.ndarray:
+    """Indices of ``min(draws, chains * samples)`` evenly spaced draws of the chains laid end to end.
+
+    Every chain gives the same share (to one draw), so a chain stuck apart from the others
+    shows in the forecast as it does in r_hat.
+
+    Example:
+        >>> thinned(chains=2, samples=5, draws=4).tolist()  # chain 0: 0-4, chain 1: 5-9
+        [0, 3, 6, 9]
+    """
+    total = chains * samples
+    return np.round(np.linspace(0, total - 1, min(draws, total))).astype(int)
 
 
 def chunk_size(datasets: int, chunk: int | None, devices) -> int:

@@ -171,6 +171,19 @@ def test_within_draw_betas_have_the_asked_mean_and_variance():
     assert np.all(np.abs(draws.var(axis=0) - np.asarray(variance)) < 4 * error)
 
 
+@pytest.mark.parametrize(
+    "chains, samples, draws", [(2, 500, 200), (4, 100, 30), (3, 7, 100), (1, 50, 10)]
+)
+def test_forecast_draws_come_evenly_from_every_chain(chains, samples, draws):
+    from bayes_passk.batched import thinned
+
+    picked = thinned(chains, samples, draws)
+    assert len(np.unique(picked)) == len(picked) == min(draws, chains * samples)
+    assert picked.min() >= 0 and picked.max() < chains * samples
+    per_chain = np.bincount(picked // samples, minlength=chains)
+    assert per_chain.max() - per_chain.min() <= 1, per_chain
+
+
 def test_rows_and_weights_pads_and_counts():
     n = np.array([[10, 10, 10, 0], [5, 5, 7, 7]])
     c = np.array([[0, 0, 3, 0], [1, 1, 1, 2]])

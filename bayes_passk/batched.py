@@ -238,7 +238,7 @@ def fit_batch(
 
 
 def thinned(chains: int, samples: int, draws: int) -> np.ndarray:
-    """Indices of ``min(draws, chains * samples)`` evenly spaced draws of the chains laid end to end.
+    """Pick ``min(draws, chains * samples)`` evenly spaced draws of the chains laid end to end.
 
     Every chain gives the same share (to one draw), so a chain stuck apart from the others
     shows in the forecast as it does in r_hat.

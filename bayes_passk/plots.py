@@ -44,7 +44,7 @@ def plot_forecast(
     shared_estimates = len(forecasts) > 1 and _same_unbiased(list(forecasts.values()))
     for index, (name, forecast) in enumerate(forecasts.items()):
         color = colors[index % len(colors)]
-        label = _literal(name or forecast.method)
+        label = _literal(name or forecast.method, limit=40)
         bayesian = forecast.diagnostics is not None  # point methods: bootstrap intervals
         kind = "credible" if bayesian else "bootstrap"
         center = f"{label}: {'posterior mean' if bayesian else 'estimate'}"
@@ -92,7 +92,7 @@ def plot_forecast(
     if entries:
         axes.legend(*zip(*entries, strict=True), fontsize=8, loc="upper left")
     if title:
-        axes.set_title(_literal(title))
+        axes.set_title(_literal(title, limit=90))
     return figure
 
 
@@ -107,8 +107,18 @@ def _plot_unbiased(axes, forecast: Forecast, color, prefix: str) -> list:
     return [(points, label)]
 
 
-def _literal(text: str) -> str:
-    """``text`` shown as written: a group or file name such as ``run_$a$`` is not math text."""
+def _literal(text: str, limit: int) -> str:
+    r"""``text`` shown as written, cut to ``limit`` characters with an ellipsis.
+
+    A group or file name such as ``run_$a$`` is not math text; a long one would push the
+    legend off the axes.
+
+    Example:
+        >>> print(_literal("run_$a$", limit=40), _literal("x" * 50, limit=10))
+        run_\$a\$ xxxxxxxxx…
+    """
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
     return text.replace("$", r"\$")
 
 

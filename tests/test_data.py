@@ -357,10 +357,22 @@ def test_a_json_cell_missing_from_one_line_is_a_missing_value(write):
         load(path)
 
 
-def test_two_columns_for_one_field_are_ambiguous(write):
-    path = write("two.csv", "problem_id,task_id,n,c\na,b,1,0\n")
-    with pytest.raises(InputError, match="columns 'problem_id', 'task_id' all name 'problem_id'"):
+def test_two_aliases_for_one_field_are_ambiguous(write):
+    path = write("two.csv", "task_id,problem,n,c\na,b,1,0\n")
+    with pytest.raises(InputError, match="columns 'task_id', 'problem' all name 'problem_id'"):
         load(path)
+
+
+def test_the_canonical_name_wins_over_an_alias(write):
+    # problem_id is the key; problem (here the problem's text) and model are other columns.
+    path = write(
+        "two.csv",
+        "problem_id,problem,model,group,n,c\n"
+        "p1,Add 2 and 2,gpt,A,10,3\np2,Add 2 and 2,gpt,A,10,0\np1,Sum,gpt,B,5,5\n",
+    )
+    data = load(path)
+    assert list(data.problem_id) == ["p1", "p2", "p1"] and list(data.group) == ["A", "A", "B"]
+    assert list(data.n) == [10, 10, 5] and list(data.c) == [3, 0, 5]
 
 
 def test_attempts_reject_values_that_are_not_booleans(write):

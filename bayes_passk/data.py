@@ -687,7 +687,8 @@ def _parse_count(value) -> int:
             try:
                 real = float(text)
             except ValueError:
-                raise ValueError(f"expected a whole number, got {value!r}") from None
+                hint = " (write counts without thousands separators)" if "," in text else ""
+                raise ValueError(f"expected a whole number, got {value!r}{hint}") from None
             if not (math.isfinite(real) and real.is_integer()):
                 raise ValueError(f"expected a whole number, got {value!r}") from None
             number = int(real)

@@ -427,3 +427,13 @@ def test_one_outcome_per_row_under_a_counts_name_is_told_to_use_success(write):
 def test_a_group_asked_for_with_spaces_is_trimmed_as_the_file_labels_are(write):
     path = write("counts.csv", COUNTS.to_csv(index=False))
     assert load(path, group=" m1 ").group.tolist() == ["m1", "m1"]
+
+
+def test_a_thousands_separator_gets_a_hint(write):
+    path = write("counts.csv", 'problem_id,n,c\na,"1,000",3\n')
+    with pytest.raises(
+        InputError,
+        match=r"row 1 \(line 2\), column 'n': expected a whole number, got '1,000' "
+        r"\(write counts without thousands separators\)",
+    ):
+        load(path)

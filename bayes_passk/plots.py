@@ -13,15 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib
+import matplotlib as mpl
+import numpy as np
+from matplotlib.figure import Figure  # not pyplot: no window, no display, the user's backend kept
+from matplotlib.ticker import NullFormatter
 
-matplotlib.use("Agg")  # files only; never opens a window or needs a display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
-
-from bayes_passk.forecast import Forecast  # noqa: E402
+from bayes_passk.forecast import Forecast
 
 
 def plot_forecast(
@@ -37,8 +34,9 @@ def plot_forecast(
     Returns:
         The matplotlib Figure (save it with ``figure.savefig(path, dpi=150)``).
     """
-    figure, axes = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    figure = Figure(figsize=(7, 4.5), layout="constrained")
+    axes = figure.subplots()
+    colors = mpl.rcParams["axes.prop_cycle"].by_key()["color"]
     entries = []  # (handle, label): one legend entry per forecast, its band under its line
     # Forecasts of the same data (several priors) share their unbiased estimates: shown once.
     shared_estimates = len(forecasts) > 1 and _same_unbiased(list(forecasts.values()))
@@ -132,9 +130,8 @@ def _same_unbiased(forecasts: list[Forecast]) -> bool:
 
 
 def save_figure(figure, path) -> None:
-    """Save as PNG at 150 dpi and close the figure."""
+    """Save as PNG at 150 dpi."""
     figure.savefig(path, dpi=150, format="png")
-    plt.close(figure)
 
 
 def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
@@ -156,7 +153,8 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
         A matplotlib Figure.
     """
     ks = sorted(summary["k"].unique())
-    figure, axes = plt.subplots(1, len(ks), figsize=(4.5 * len(ks), 3.6), squeeze=False)
+    figure = Figure(figsize=(4.5 * len(ks), 3.6))
+    axes = figure.subplots(1, len(ks), squeeze=False)
     for ax, k in zip(axes[0], ks, strict=True):
         part = summary[summary["k"] == k]
         wide = part.set_index(["design", "group", "budget", "method"])[metric].unstack("method")

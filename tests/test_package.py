@@ -90,3 +90,25 @@ def test_lazy_attributes_resolve_and_unknown_ones_fail():
     assert {"fit", "forecast", "PassData"} <= set(dir(bp))
     with pytest.raises(AttributeError, match="no_such_thing"):
         bp.no_such_thing  # noqa: B018
+
+
+def test_plotting_keeps_the_users_matplotlib_backend():
+    # A notebook's inline backend must survive the import; figures are made without pyplot.
+    code = """
+import json, matplotlib
+matplotlib.use("svg")
+from bayes_passk import plots
+from bayes_passk.forecast import Forecast
+import numpy as np
+k = np.array([1, 10, 100])
+mean = np.array([0.2, 0.5, 0.7])
+nan = np.full(3, np.nan)
+forecast = Forecast("regression", "benchmark", 0.9, k, mean, mean, nan, nan, nan, nan, nan,
+                    mean, None, None, None)
+figure = plots.plot_forecast({"demo": forecast})
+import matplotlib.pyplot as plt
+print(json.dumps({"backend": matplotlib.get_backend(), "open": plt.get_fignums(),
+                  "lines": len(figure.axes[0].lines)}))
+"""
+    report = run_python(code)
+    assert report == {"backend": "svg", "open": [], "lines": 2}  # the mean, the unbiased estimates

@@ -5,6 +5,9 @@ r"""Many posterior fits in one compiled program: ``jax.jit(jax.vmap(fit_one))``,
 device to forecast summaries: the posterior mean, median and equal-tailed interval of the
 benchmark's pass@k at each k (Rao-Blackwellised as in `bayes_passk.forecast`), the exponent a,
 the split r_hat and the divergences. Nothing of size draws x problems leaves the device.
+Unlike `bayes_passk.forecast`, whose interval ends rise with k by construction, the within-draw
+Beta draws here are independent across k: each k's interval is right on its own (what a
+backtest scores), but the ends of neighbouring k may cross by Monte Carlo error.
 
 `fit_batch` sorts the datasets by size and runs them chunk by chunk (to bound memory), each chunk
 padded to the same number of distinct (n, c) rows (weight 0 for the padding); it vmaps `fit_one`

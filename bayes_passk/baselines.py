@@ -53,9 +53,9 @@ from bayes_passk.estimators import as_ks, mean_pass_at_k
 from bayes_passk.families import ScaledParams, get_family
 from bayes_passk.forecast import (
     DEFAULT_KS,
-    TARGETS,
     Forecast,
     Summary,
+    check_target_and_ci,
     slope_at_largest_k,
     with_slope_points,
 )
@@ -104,8 +104,7 @@ class BaselineFit(NamedTuple):
         unbiased estimates, as a Bayesian new-problem forecast). The regression fits the
         benchmark's curve only.
         """
-        if target not in TARGETS:
-            raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+        check_target_and_ci(target, ci)
         if target == "new" and self.method == "regression":
             raise InputError(
                 "target new: the regression fits the benchmark's pass@k curve, not a "
@@ -116,8 +115,6 @@ class BaselineFit(NamedTuple):
             raise InputError(
                 f"bootstrap must be 0 (no interval) or at least 2 resamples, got {bootstrap}"
             )
-        if not 0 < ci < 1:
-            raise ValueError(f"ci must lie strictly between 0 and 1, got {ci}")
         all_ks = with_slope_points(ks)
         log_survival = self.log_survival(all_ks)
         point = -np.expm1(log_survival[: ks.size])

@@ -41,7 +41,7 @@ import pandas as pd
 from bayes_passk.data import InputError
 from bayes_passk.estimators import as_ks, mean_pass_at_k, pass_at_k
 from bayes_passk.families import thinned_draws
-from bayes_passk.forecast import posterior_pass_at_k
+from bayes_passk.forecast import check_target_and_ci, posterior_pass_at_k
 
 # A difference in elpd below 4 is small whatever its standard error (Sivula et al. 2022,
 # "Uncertainty in Bayesian leave-one-out cross-validation based model comparison").
@@ -208,6 +208,7 @@ def compare_groups(
         One row per k: the posterior means of A and B, the mean of the difference and its
         equal-tailed ``ci`` interval, and ``prob_a_greater`` = P(pass@k(A) > pass@k(B)).
     """
+    check_target_and_ci(target, ci)
     ks = as_ks(ks).ravel()
     streams = np.random.SeedSequence(seed).spawn(2)
     draws = [

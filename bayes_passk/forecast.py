@@ -164,10 +164,7 @@ def forecast(
         >>> bool(f.lower[1] <= f.mean[1] <= f.upper[1])
         True
     """
-    if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
-    if not 0 < ci < 1:
-        raise ValueError(f"ci must lie strictly between 0 and 1, got {ci}")
+    check_target_and_ci(target, ci)
     ks = as_ks(np.ravel(DEFAULT_KS if ks is None else ks))
     if result.family.log_masses is not None:
         smallest_p = _smallest_rate(result.family, result.params)
@@ -222,6 +219,22 @@ def _smallest_rate(family: PriorFamily, params) -> float:
     first = type(params)(*(np.asarray(x)[0, 0] for x in params))
     points, _ = family.log_masses(first)
     return float(jax.nn.sigmoid(jnp.min(points)))
+
+
+def check_target_and_ci(target: str, ci: float) -> None:
+    """Raise ValueError unless `target` is one of `TARGETS` and 0 < `ci` < 1.
+
+    Example:
+        >>> check_target_and_ci("new", 0.95)
+        >>> check_target_and_ci("benchmark", 95)
+        Traceback (most recent call last):
+        ...
+        ValueError: ci must lie strictly between 0 and 1, got 95
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must lie strictly between 0 and 1, got {ci}")
 
 
 def posterior_pass_at_k(

@@ -312,3 +312,14 @@ def test_compare_priors_refuses_one_problem():
     fits = {name: SimpleNamespace(data=one, idata=None) for name in ("beta", "scaled-beta")}
     with pytest.raises(InputError, match="at least 2 problems"):
         compare_priors(fits)
+
+
+@pytest.mark.parametrize(
+    "target, ci, message",
+    [("nwe", 0.9, "unknown target 'nwe'; choose one of benchmark, new"), ("new", 90, "got 90")],
+)
+def test_compare_groups_checks_its_arguments_before_any_work(target, ci, message):
+    from bayes_passk.compare import compare_groups
+
+    with pytest.raises(ValueError, match=message):
+        compare_groups(None, None, [10], ci=ci, target=target)

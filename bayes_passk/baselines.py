@@ -48,7 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize, special
 
-from bayes_passk.data import InputError, PassData, validate_counts
+from bayes_passk.data import InputError, PassData, validate_counts, warn_if_one_attempt_each
 from bayes_passk.estimators import as_ks, mean_pass_at_k
 from bayes_passk.families import ScaledParams, get_family
 from bayes_passk.forecast import (
@@ -174,7 +174,9 @@ def fit_baseline(
     unknown = set(options) - ({"fit_scale"} if method.startswith("discretized") else set())
     if unknown:
         raise InputError(f"{method} takes no option {', '.join(sorted(unknown))}")
-    return _fit(validate_counts(data.single_group(group)), method, options)
+    data = validate_counts(data.single_group(group))
+    warn_if_one_attempt_each(data, "the method's assumptions")
+    return _fit(data, method, options)
 
 
 def _fit(data: PassData, method: str, options: dict) -> BaselineFit:

@@ -311,7 +311,7 @@ def run_forecast(args: argparse.Namespace) -> int:
     """Fit the model, forecast pass@k, print the table or JSON, and write the outputs."""
     import bayes_passk as bp
     from bayes_passk import datasets
-    from bayes_passk.baselines import BaselineFitWarning, fit_baseline
+    from bayes_passk.baselines import fit_baseline
     from bayes_passk.forecast import DEFAULT_KS
     from bayes_passk.plots import plot_forecast, save_figure
 
@@ -332,12 +332,6 @@ def run_forecast(args: argparse.Namespace) -> int:
         truth = datasets.load(source, group=group)
     else:
         data = load_input(source, args.format, group)
-    if data.n.max() == 1:
-        print(
-            f"{PROG}: warning: one attempt per problem identifies pass@1 only; pass@k beyond "
-            f"k = 1 comes from {method}'s assumptions, not from the data",
-            file=sys.stderr,
-        )
     ks = np.array(args.k if args.k else DEFAULT_KS, dtype=np.int64)
     # The plot draws a curve: forecast on a fine grid too, and report the k asked for.
     wanted, ks = ks, (_plotting_grid(ks) if out is not None else ks)
@@ -352,7 +346,7 @@ def run_forecast(args: argparse.Namespace) -> int:
             flush=True,
         )
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", bp.ConvergenceWarning)
+            warnings.simplefilter("always", UserWarning)  # the package's own, printed below
             result = bp.fit(
                 data,
                 prior=method.removeprefix("bayes-"),
@@ -369,7 +363,7 @@ def run_forecast(args: argparse.Namespace) -> int:
             writers[out / "posterior.nc"] = lambda path: result.idata.to_netcdf(path)
     else:
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", BaselineFitWarning)
+            warnings.simplefilter("always", UserWarning)  # the package's own, printed below
             fitted = fit_baseline(data, method)
         for warning in caught:
             print(f"{PROG}: warning: {method}: {warning.message}", file=sys.stderr)
@@ -1042,6 +1036,7 @@ def run_compare(args: argparse.Namespace) -> int:
         fits[name] = _fit_with_warnings(loaded[group], prior, args, f"{name}: ")
         if out is not None or args.groups is None:
             with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", UserWarning)  # the package's own, printed below
                 forecasts[name] = fits[name].forecast(plot_ks, ci=args.ci, target=args.target)
             for warning in caught:
                 print(f"{PROG}: warning: {name}: {warning.message}", file=sys.stderr)
@@ -1220,7 +1215,7 @@ def _fit_with_warnings(data, prior, args: argparse.Namespace, label: str):
     import bayes_passk as bp
 
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", bp.ConvergenceWarning)
+        warnings.simplefilter("always", UserWarning)  # the package's own, printed below
         fit = bp.fit(
             data,
             prior=prior,

@@ -39,6 +39,7 @@ import io
 import json
 import math
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -156,6 +157,19 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 FORMATS = ("auto", "counts", "attempts", "humaneval")
 MAX_ATTEMPTS = 2**53  # counts are exact in double precision up to here
+
+
+def warn_if_one_attempt_each(data: PassData, assumptions: str) -> None:
+    """Warn (UserWarning) when no problem has more than one attempt: only pass@1 is identified.
+
+    `assumptions` names where pass@k beyond k = 1 then comes from, e.g. "the prior (beta)".
+    """
+    if data.num_problems and data.n.max() == 1:
+        warnings.warn(
+            "one attempt per problem identifies pass@1 only; pass@k beyond k = 1 comes from "
+            f"{assumptions}, not from the data",
+            stacklevel=3,  # the caller of fit or fit_baseline
+        )
 
 
 def validate_counts(data: PassData, source: str = "data") -> PassData:

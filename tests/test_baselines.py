@@ -318,6 +318,17 @@ def test_a_regression_line_that_misses_its_own_estimates_is_reported():
         fit_baseline(short, "regression")
 
 
+@pytest.mark.filterwarnings("ignore::bayes_passk.baselines.FitAtBoundWarning")  # 9 problems
+def test_fits_warn_that_one_attempt_per_problem_identifies_pass_at_1_only():
+    import bayes_passk as bp
+
+    data = PassData.from_counts([f"p{i}" for i in range(9)], n=[1] * 9, c=[0, 1, 1] * 3)
+    with pytest.warns(UserWarning, match="pass@k beyond k = 1 comes from the method's"):
+        fit_baseline(data, "beta-binomial")
+    with pytest.warns(UserWarning, match=r"comes from the prior \(beta\), not from the data"):
+        bp.fit(data, prior="beta", chains=1, warmup=20, samples=20, progress=False, check=False)
+
+
 def test_cli_says_one_attempt_per_problem_identifies_pass_at_1_only(write, capsys):
     from bayes_passk.cli import main
 

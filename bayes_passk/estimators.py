@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_passk.data import InputError, PassData
+from bayes_passk.data import MAX_ATTEMPTS, InputError, PassData
 
 # Sums of log-factors stop once they pass these floors: beyond them the result is fixed in
 # float64 (1 - e^-40 rounds to 1; e^-750 underflows to 0).
 _PASS_AT_K_LOG_FLOOR = -40.0
 _PASS_HAT_K_LOG_FLOOR = -750.0
 _TERMS_PER_BATCH = 1 << 22
-MAX_K = 2**53  # the largest k that float64 holds exactly, and far beyond any forecast
+MAX_K = MAX_ATTEMPTS  # 2^53: the largest k that float64 holds exactly, far beyond any forecast
 
 
 def pass_at_k(n, c, k) -> np.ndarray:

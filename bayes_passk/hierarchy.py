@@ -80,14 +80,14 @@ def distinct_rows(n, c) -> Rows:
     return Rows(out[0], out[1], out[2], index.ravel())
 
 
-def flat_padded_draws(params, batch_ndim: int = 2):
+def flat_padded_draws(params):
     """Merge each hyperparameter's leading (chain, draw) axes; pad the draws to a power of two.
 
     Padding repeats the first draw; a vector hyperparameter keeps its trailing axis. Returns the
     padded NamedTuple and the number of real draws, which come first.
     """
     flat = [np.asarray(x) for x in params]
-    flat = [x.reshape(-1, *x.shape[batch_ndim:]) for x in flat]
+    flat = [x.reshape(-1, *x.shape[2:]) for x in flat]
     count = flat[0].shape[0]
     pad = max(256, 1 << (count - 1).bit_length()) - count
     return type(params)(*(np.concatenate([x, np.repeat(x[:1], pad, axis=0)]) for x in flat)), count

@@ -378,7 +378,7 @@ def run_forecast(args: argparse.Namespace) -> int:
             )
 
     label = data.groups[0] or Path(source).stem
-    plotted, forecast = forecast, _at_ks(forecast, wanted)
+    plotted, forecast = forecast, forecast.at(wanted)
     true_values = None if truth is None else mean_pass_at_k(truth, wanted)
     if out is not None:
         table = forecast.to_frame()
@@ -404,15 +404,6 @@ def _plotting_grid(ks: np.ndarray) -> np.ndarray:
     low, high = np.log10(ks.min()), np.log10(ks.max())
     grid = np.round(np.logspace(low, high, 25)).astype(np.int64)
     return np.unique(np.concatenate([ks, grid]))
-
-
-def _at_ks(forecast, ks: np.ndarray):
-    """Return the rows of ``forecast`` at ``ks``, in their order (the grid holds each)."""
-    rows = np.array([np.flatnonzero(forecast.k == k)[0] for k in ks])
-    per_k = ("k", "mean", "median", "lower", "upper", "mcse", "mcse_lower", "mcse_upper")
-    return forecast._replace(
-        **{name: getattr(forecast, name)[rows] for name in per_k + ("unbiased",)}
-    )
 
 
 # The names of `bayes_passk.allocation.POLICIES` and `bayes_passk.baselines.METHODS`, here so

@@ -87,6 +87,29 @@ class Forecast(NamedTuple):
     local_slope: Summary
     diagnostics: dict
 
+    def at(self, ks) -> Forecast:
+        """Cut the forecast to its rows at `ks`, in their order; each must be one of ``k``.
+
+        Example:
+            >>> from bayes_passk import datasets
+            >>> from bayes_passk.baselines import fit_baseline
+            >>> data = datasets.load("pythia-math", group="Pythia 12B")
+            >>> forecast = fit_baseline(data, "regression").forecast([1, 10, 100, 1000])
+            >>> forecast.at([1000, 10]).k.tolist()
+            [1000, 10]
+        """
+        ks = np.ravel(ks)
+        missing = ks[~np.isin(ks, self.k)]
+        if missing.size:
+            raise ValueError(f"k = {missing[0]} is not among the forecast's k")
+        rows = np.array([np.flatnonzero(self.k == k)[0] for k in ks], dtype=int)
+        per_k = {
+            name: value[rows]
+            for name, value in self._asdict().items()
+            if isinstance(value, np.ndarray) and value.shape == self.k.shape
+        }
+        return self._replace(**per_k)
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per k with the method, target and interval level."""
         return pd.DataFrame(

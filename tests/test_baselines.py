@@ -607,3 +607,17 @@ def test_long_names_are_cut_so_the_legend_stays_inside_the_axes():
     assert legend.get_texts()[0].get_text().startswith(name[:39] + "…: ")
     inside = figure.axes[0].get_window_extent().x1
     assert legend.get_window_extent().x1 <= inside
+
+
+def test_a_forecast_cut_to_some_k_keeps_every_per_k_field():
+    forecast = fit_baseline(pythia("Pythia 1B", 100), "beta-binomial").forecast(
+        [1, 10, 100, 1000], bootstrap=5, seed=0
+    )
+    cut = forecast.at([1000, 10])
+    for name, value in forecast._asdict().items():
+        if isinstance(value, np.ndarray):
+            assert np.array_equal(getattr(cut, name), value[[3, 1]], equal_nan=True), name
+        else:
+            assert getattr(cut, name) == value, name
+    with pytest.raises(ValueError, match="k = 5 is not among"):
+        forecast.at([5])

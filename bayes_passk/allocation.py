@@ -55,6 +55,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from bayes_passk.backtest import COLUMNS
 from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, fit_batch
@@ -70,7 +71,7 @@ MAX_STEP = 4096
 GAIN_FLOOR = 1e-15
 GAIN_RELATIVE_FLOOR = 1e-9
 """`bayes` treats a gain below max(GAIN_FLOOR, GAIN_RELATIVE_FLOOR x the largest) as none."""
-GRID = jnp.linspace(-100.0, 15.0, 800)  # logit p: p from 4e-44 to 1 - 3e-7, steps of 0.14
+GRID = np.linspace(-100.0, 15.0, 800)  # logit p: p from 4e-44 to 1 - 3e-7, steps of 0.14
 
 
 def uniform(rng: np.random.Generator, n, c, budget: int) -> np.ndarray:
@@ -229,8 +230,10 @@ def _grid_log_prior(family: PriorFamily, params) -> jax.Array:
     return jax.vmap(log_prior)(params)
 
 
-POINTS_LOG_P = jnp.concatenate([jnp.array([-jnp.inf]), jax.nn.log_sigmoid(GRID)])
-POINTS_LOG1M_P = jnp.concatenate([jnp.array([0.0]), jax.nn.log_sigmoid(-GRID)])
+# NumPy, not JAX, at import: a JAX array here would start the backend before a user's
+# jax.distributed.initialize().
+POINTS_LOG_P = np.concatenate([[-np.inf], special.log_expit(GRID)])
+POINTS_LOG1M_P = np.concatenate([[0.0], special.log_expit(-GRID)])
 
 
 def _xlogy(x, log_y):

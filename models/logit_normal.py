@@ -23,6 +23,7 @@ Example (``bp.fit(data, prior="logit-normal")`` fits it):
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -33,7 +34,7 @@ import numpyro.distributions as dist
 from bayes_passk.families import PriorFamily
 from bayes_passk.hierarchy import hierarchical_model
 
-LOG_SQRT_2PI = 0.5 * jnp.log(2 * jnp.pi)
+LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
 class Params(NamedTuple):

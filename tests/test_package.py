@@ -112,3 +112,18 @@ print(json.dumps({"backend": matplotlib.get_backend(), "open": plt.get_fignums()
 """
     report = run_python(code)
     assert report == {"backend": "svg", "open": [], "lines": 2}  # the mean, the unbiased estimates
+
+
+def test_importing_every_module_leaves_jax_unstarted():
+    # jax.distributed.initialize() must come before JAX starts its backend: no module may
+    # compute with JAX at import.
+    code = """
+import importlib, json, pkgutil
+import bayes_passk, bayes_passk.models
+for package in (bayes_passk, bayes_passk.models):
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+from jax._src import xla_bridge
+print(json.dumps({"started": xla_bridge.backends_are_initialized()}))
+"""
+    assert run_python(code) == {"started": False}

@@ -80,11 +80,15 @@ class PassData(NamedTuple):
         missing one is an error. ``group`` is all "" (or None) for ungrouped data, else named.
         """
         rows = _Rows("data")
+        for name, values in (("problem_id", problem_id), ("n", n), ("c", c), ("group", group)):
+            if np.ndim(values) > 1:
+                raise InputError(f"{name} must be one-dimensional, got shape {np.shape(values)}")
+        n, c = np.atleast_1d(n), np.atleast_1d(c)
         problem_id = _labels(problem_id, "problem_id", rows)
         if group is None:
             group = np.full(problem_id.shape, "", dtype=str)
         elif np.all(np.asarray(group, dtype=str) == ""):  # ungrouped, as `select` keeps it
-            group = np.asarray(group, dtype=str)
+            group = np.atleast_1d(np.asarray(group, dtype=str))
         else:
             group = _labels(group, "group", rows)
         lengths = {len(problem_id), len(np.asarray(n)), len(np.asarray(c)), len(group)}
@@ -102,6 +106,20 @@ class PassData(NamedTuple):
         )
         _check_counts(data, rows)
         return data
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, format: str = "auto", group: str | None = None):
+        """Build from a DataFrame of counts or of attempts, as `load` reads a file.
+
+        Example:
+            >>> import pandas as pd
+            >>> frame = pd.DataFrame({"task_id": ["a", "b"], "attempts": [10, 20], "c": [1, 0]})
+            >>> PassData.from_frame(frame).n.tolist()
+            [10, 20]
+        """
+        if not isinstance(frame, pd.DataFrame):
+            raise InputError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+        return load(frame, format, group)
 
     @property
     def num_problems(self) -> int:
@@ -194,11 +212,14 @@ def validate_counts(data: PassData, source: str = "data") -> PassData:
     return data
 
 
-def load(path: str | os.PathLike, format: str = "auto", group: str | None = None) -> PassData:
-    r"""Load counts from a file in any supported format; see the module docstring.
+def load(
+    path: str | os.PathLike | pd.DataFrame, format: str = "auto", group: str | None = None
+) -> PassData:
+    r"""Load counts from a file in any supported format, or a DataFrame; see the module docstring.
 
     Args:
-        path: a .csv, .parquet, .jsonl or .json file.
+        path: a .csv, .parquet, .jsonl or .json file, or a pandas DataFrame with the same
+            columns (aliases accepted; messages name its rows by position and index label).
         format: "auto" (detect), "counts", "attempts" or "humaneval".
         group: keep only this group (model); all groups when None.
 
@@ -213,7 +234,12 @@ def load(path: str | os.PathLike, format: str = "auto", group: str | None = None
     """
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}; choose one of: {', '.join(FORMATS)}")
-    table = _read_table(path)
+    if isinstance(path, pd.DataFrame):
+        table = _table_from_frame(path, _Rows("DataFrame", index=path.index.to_numpy()))
+        if table.num_rows == 0:
+            raise InputError("DataFrame has no rows")
+    else:
+        table = _read_table(path)
     guessed = format == "auto"
     if guessed:
         format = _detect_format(table)
@@ -306,8 +332,11 @@ class _Rows(NamedTuple):
 
     source: str
     lines: np.ndarray | None = None
+    index: np.ndarray | None = None  # a DataFrame's index labels
 
     def label(self, row: int) -> str:
+        if self.index is not None:
+            return f"row {row + 1} (index {_plain(self.index[row])!r})"
         line = "" if self.lines is None else f" (line {self.lines[row]})"
         return f"row {row + 1}{line}"
 
@@ -498,14 +527,22 @@ def _read_parquet(path: Path) -> _Table:
     except (OSError, ValueError) as error:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise InputError(f"cannot read {path} as Parquet: {reason}") from None
+    return _table_from_frame(frame, _Rows(str(path)))
+
+
+def _table_from_frame(frame: pd.DataFrame, rows: _Rows) -> _Table:
     names = [str(name) for name in frame.columns]
+    _check_unique_names(rows.source, names)
+    if not names:
+        raise InputError(f"{rows.source} has no columns")
     columns = {}
-    for name, column in zip(names, frame, strict=True):
-        values = frame[column].to_numpy(dtype=object, copy=True)
-        if frame[column].dtype == object:  # text, or nested lists and structs
+    for position, name in enumerate(names):
+        column = frame.iloc[:, position]
+        values = column.to_numpy(dtype=object, copy=True)
+        if column.dtype == object:  # text, or nested lists and structs
             values[:] = [_hashable(value) for value in values]
         columns[name] = values
-    return _Table(_Rows(str(path)), columns, is_json=False)
+    return _Table(rows, columns, is_json=False)
 
 
 def _check_unique_names(path: str, names: list[str]) -> None:

@@ -189,7 +189,10 @@ def fit(
         A `Fit`.
     """
     if not isinstance(data, PassData):
-        raise InputError(f"data must be a PassData (see bayes_passk.data.load), got {type(data)}")
+        raise InputError(
+            f"data must be a PassData (PassData.from_counts, PassData.from_frame or "
+            f"bayes_passk.data.load build one), got {type(data).__name__}"
+        )
     for name, value in (("chains", chains), ("warmup", warmup), ("samples", samples)):
         if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}")

@@ -437,3 +437,41 @@ def test_a_thousands_separator_gets_a_hint(write):
         r"\(write counts without thousands separators\)",
     ):
         load(path)
+
+
+def test_a_dataframe_reads_like_a_file():
+    frame = pd.DataFrame(
+        {
+            "Model": ["A", "A", "B"],
+            "task_id": ["p1", "p2", "p1"],
+            "attempts": [10, 10, 5],
+            "num_correct": [3, 0, 5],
+        },
+        index=[7, 8, 9],
+    )
+    data = PassData.from_frame(frame)
+    assert data.group.tolist() == ["A", "A", "B"] and data.n.tolist() == [10, 10, 5]
+    assert load(frame, group="B").c.tolist() == [5]
+    # A slice keeps its own index; messages name the row by position and by index label.
+    frame.loc[9, "num_correct"] = 6
+    with pytest.raises(
+        InputError, match=r"DataFrame, row 2 \(index 9\), column 'num_correct': 6 successes"
+    ):
+        PassData.from_frame(frame[frame.index > 7])
+    attempts = pd.DataFrame({"problem_id": ["a", "a", "b"], "success": [True, False, False]})
+    assert PassData.from_frame(attempts).n.tolist() == [2, 1]
+
+
+def test_a_dataframe_without_the_columns_says_which_it_needs():
+    with pytest.raises(InputError, match=r"DataFrame: missing required column 'problem_id'"):
+        PassData.from_frame(pd.DataFrame({"id": ["a"], "n": [1], "c": [0]}))
+    with pytest.raises(InputError, match="DataFrame has no rows"):
+        PassData.from_frame(pd.DataFrame({"problem_id": [], "n": [], "c": []}))
+    with pytest.raises(InputError, match="expected a pandas DataFrame, got dict"):
+        PassData.from_frame({"problem_id": ["a"], "n": [1], "c": [0]})
+
+
+def test_from_counts_takes_a_single_problem_and_refuses_a_table():
+    assert PassData.from_counts("a", 10, 1).n.tolist() == [10]
+    with pytest.raises(InputError, match=r"n must be one-dimensional, got shape \(1, 2\)"):
+        PassData.from_counts(["a", "b"], [[10, 10]], [1, 2])

@@ -61,7 +61,7 @@ from bayes_passk.backtest import COLUMNS
 from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, fit_batch
 from bayes_passk.data import InputError, PassData
 from bayes_passk.designs import pass_at_k_of_rates
-from bayes_passk.families import PriorFamily, get_family, unstack_draws
+from bayes_passk.families import PriorFamily, get_family, thinned_draws, unstack_draws
 from bayes_passk.functionals import log_binomial
 from bayes_passk.hierarchy import distinct_rows
 
@@ -306,21 +306,63 @@ def allocate(
     budget: int,
     *,
     k: int | None = None,
+    fit=None,
     family: PriorFamily | None = None,
     params=None,
 ) -> np.ndarray:
-    """Next attempts per problem under `policy`; ``bayes`` needs k, family and params."""
-    if budget < 1:
-        raise InputError(f"the budget must be a positive number of attempts, got {budget}")
+    """Next attempts per problem under `policy`, given the attempts and successes so far.
+
+    Args:
+        rng: random generator (ties; `uniform`'s remainder).
+        policy: one of `POLICIES`.
+        n: attempts so far per problem, shape (P,) (0 for a problem not yet tried).
+        c: successes so far, shape (P,).
+        budget: the number of attempts to place.
+        k: ``bayes``: the K of the pass@K to learn.
+        fit: ``bayes``: a `bayes_passk.Fit` of these counts (its family, 400 of its draws).
+        family: ``bayes`` without a fit: the prior family.
+        params: ``bayes`` without a fit: hyperparameter draws, each of shape (D,).
+
+    Returns:
+        Attempts per problem, integers summing to `budget`.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> allocate(rng, "dynamic", n=[10, 10, 10, 10], c=[0, 3, 0, 1], budget=5).tolist()
+        [2, 0, 3, 0]
+    """
+    if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
+        raise InputError(f"the budget must be a positive whole number of attempts, got {budget!r}")
+    n, c = _checked_counts(n, c)
     if policy == "uniform":
         return uniform(rng, n, c, budget)
     if policy == "dynamic":
         return dynamic(rng, n, c, budget)
     if policy == "bayes":
+        if fit is not None:
+            family, params = fit.family, thinned_draws(fit.params, 400)
         if k is None or family is None or params is None:
-            raise ValueError("the bayes policy needs k, family and posterior params")
+            raise ValueError("the bayes policy needs k and a fit (or family and params)")
         return bayes(rng, n, c, budget, family, params, k)
     raise InputError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+
+
+def _checked_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
+    """N and c as int64 arrays of one shape (P,), with 0 <= c <= n, or InputError."""
+    if isinstance(n, PassData):
+        raise InputError("pass the counts as n=data.n, c=data.c")
+    n, c = np.asarray(n), np.asarray(c)
+    if n.ndim != 1 or n.shape != c.shape:
+        raise InputError(f"n and c must be arrays of one shape (P,), got {n.shape} and {c.shape}")
+    for name, values in (("n", n), ("c", c)):
+        if not np.issubdtype(values.dtype, np.number) or np.any(values != np.round(values)):
+            raise InputError(f"{name} must hold whole numbers, got {values.tolist()[:5]}")
+    n, c = n.astype(np.int64), c.astype(np.int64)
+    bad = np.flatnonzero((c < 0) | (c > n))
+    if bad.size:
+        i = bad[0]
+        raise InputError(f"problem {i}: c = {c[i]} must lie between 0 and n = {n[i]}")
+    return n, c
 
 
 def _counter(say: Callable[[str], None], label: str, total: int) -> Callable[[int, int], None]:

@@ -1169,11 +1169,8 @@ def run_allocate(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     options = {}
     if args.policy == "bayes":
-        from bayes_passk.families import get_family, thinned_draws
-
         fit = _fit_with_warnings(data, args.prior, args, label="")
-        params = thinned_draws(fit.params, 400)  # 400 draws are plenty for the criterion
-        options = {"k": args.k, "family": get_family(args.prior), "params": params}
+        options = {"k": args.k, "fit": fit}
     plan = allocation.allocate(rng, args.policy, data.n, data.c, args.budget, **options)
     table = pd.DataFrame(
         {"problem_id": data.problem_id, "n": data.n, "c": data.c, "next_attempts": plan}

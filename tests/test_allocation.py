@@ -364,12 +364,33 @@ def test_simulate_refuses_what_it_cannot_compare():
 
 def test_allocate_checks_its_input():
     rng = np.random.default_rng(0)
-    with pytest.raises(InputError, match="positive number"):
+    with pytest.raises(InputError, match="positive whole number of attempts, got 0"):
         allocation.allocate(rng, "uniform", N, C, 0)
+    with pytest.raises(InputError, match="positive whole number of attempts, got 500.0"):
+        allocation.allocate(rng, "uniform", N, C, 500.0)
     with pytest.raises(InputError, match="unknown policy 'greedy'"):
         allocation.allocate(rng, "greedy", N, C, 5)
-    with pytest.raises(ValueError, match="needs k, family"):
+    with pytest.raises(ValueError, match="needs k and a fit"):
         allocation.allocate(rng, "bayes", N, C, 5)
+    data = PassData.from_counts(["a", "b"], n=[10, 10], c=[0, 1])
+    with pytest.raises(InputError, match=r"n=data.n, c=data.c"):
+        allocation.allocate(rng, "dynamic", data, None, 5)
+    with pytest.raises(InputError, match=r"problem 1: c = 11 must lie between 0 and n = 10"):
+        allocation.allocate(rng, "dynamic", [10, 10], [0, 11], 5)
+    with pytest.raises(InputError, match=r"one shape \(P,\), got \(2,\) and \(3,\)"):
+        allocation.allocate(rng, "dynamic", [10, 10], [0, 1, 2], 5)
+    with pytest.raises(InputError, match="c must hold whole numbers"):
+        allocation.allocate(rng, "dynamic", [10, 10], [0, 0.5], 5)
+
+
+def test_allocate_takes_the_draws_of_a_fit_of_any_shape():
+    from types import SimpleNamespace
+
+    draws = BetaParams(jnp.linspace(0.2, 0.4, 50), jnp.linspace(2.0, 4.0, 50))
+    fit = SimpleNamespace(family=BETA, params=BetaParams(*(x.reshape(2, 25) for x in draws)))
+    by_fit = allocation.allocate(np.random.default_rng(0), "bayes", N, C, 40, k=10_000, fit=fit)
+    by_draws = allocation.bayes(np.random.default_rng(0), N, C, 40, BETA, draws, 10_000)
+    np.testing.assert_array_equal(by_fit, by_draws)
 
 
 def test_allocate_cli_json_sums_to_the_budget(write, capsys):

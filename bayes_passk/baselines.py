@@ -48,7 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize, special
 
-from bayes_passk.data import InputError, PassData, validate_counts, warn_if_one_attempt_each
+from bayes_passk.data import InputError, PassData, validate_counts, warn_if_uninformative
 from bayes_passk.estimators import as_ks, mean_pass_at_k
 from bayes_passk.families import ScaledParams, get_family
 from bayes_passk.forecast import (
@@ -175,8 +175,9 @@ def fit_baseline(
     if unknown:
         raise InputError(f"{method} takes no option {', '.join(sorted(unknown))}")
     data = validate_counts(data.single_group(group))
-    warn_if_one_attempt_each(data, "the method's assumptions")
-    return _fit(data, method, options)
+    fitted = _fit(data, method, options)  # refuses data without a success
+    warn_if_uninformative(data, "the method's assumptions")
+    return fitted
 
 
 def _fit(data: PassData, method: str, options: dict) -> BaselineFit:

@@ -177,16 +177,26 @@ FORMATS = ("auto", "counts", "attempts", "humaneval")
 MAX_ATTEMPTS = 2**53  # counts are exact in double precision up to here
 
 
-def warn_if_one_attempt_each(data: PassData, assumptions: str) -> None:
-    """Warn (UserWarning) when no problem has more than one attempt: only pass@1 is identified.
+def warn_if_uninformative(data: PassData, assumptions: str) -> None:
+    """Warn (UserWarning) when the counts cannot inform pass@k beyond k = 1 or any tail.
 
-    `assumptions` names where pass@k beyond k = 1 then comes from, e.g. "the prior (beta)".
+    That is: no problem has more than one attempt (only pass@1 is identified), or no attempt
+    succeeded (only an upper bound on the rates). `assumptions` names where the forecast then
+    comes from, e.g. "the prior (beta)".
     """
-    if data.num_problems and data.n.max() == 1:
+    if not data.num_problems:
+        return
+    if data.n.max() == 1:
         warnings.warn(
             "one attempt per problem identifies pass@1 only; pass@k beyond k = 1 comes from "
             f"{assumptions}, not from the data",
             stacklevel=3,  # the caller of fit or fit_baseline
+        )
+    if data.c.max() == 0:
+        warnings.warn(
+            f"no attempt succeeded in {int(data.n.sum())}: the data bound the rates from above "
+            f"only, and pass@k beyond k = {int(data.n.max())} comes from {assumptions}",
+            stacklevel=3,
         )
 
 

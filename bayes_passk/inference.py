@@ -37,7 +37,7 @@ import numpy as np
 import xarray as xr
 from jax.sharding import Mesh, PartitionSpec
 
-from bayes_passk.data import InputError, PassData, validate_counts, warn_if_one_attempt_each
+from bayes_passk.data import InputError, PassData, validate_counts, warn_if_uninformative
 from bayes_passk.families import PriorFamily, get_family, hyperprior_sites, params_type
 from bayes_passk.functionals import SAMPLING, log_binomial, log_moment
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws
@@ -206,7 +206,7 @@ def fit(
     if data.num_problems == 0:
         raise InputError("no problems to fit")
     family = get_family(prior)
-    warn_if_one_attempt_each(data, f"the prior ({family.name})")
+    warn_if_uninformative(data, f"the prior ({family.name})")
     rows = distinct_rows(data.n, data.c)
     n_rows, c_rows, weight = (jnp.asarray(x) for x in (rows.n, rows.c, rows.weight))
     progress = sys.stderr.isatty() if progress is None else progress

@@ -319,7 +319,7 @@ def test_a_regression_line_that_misses_its_own_estimates_is_reported():
 
 
 @pytest.mark.filterwarnings("ignore::bayes_passk.baselines.FitAtBoundWarning")  # 9 problems
-def test_fits_warn_that_one_attempt_per_problem_identifies_pass_at_1_only():
+def test_fits_warn_when_the_counts_cannot_inform_the_forecast():
     import bayes_passk as bp
 
     data = PassData.from_counts([f"p{i}" for i in range(9)], n=[1] * 9, c=[0, 1, 1] * 3)
@@ -327,6 +327,10 @@ def test_fits_warn_that_one_attempt_per_problem_identifies_pass_at_1_only():
         fit_baseline(data, "beta-binomial")
     with pytest.warns(UserWarning, match=r"comes from the prior \(beta\), not from the data"):
         bp.fit(data, prior="beta", chains=1, warmup=20, samples=20, progress=False, check=False)
+    # No success at all: a Bayesian forecast is the prior's tail (the point methods refuse).
+    unsolved = PassData.from_counts(["a", "b", "c"], n=[100, 100, 50], c=[0, 0, 0])
+    with pytest.warns(UserWarning, match=r"no attempt succeeded in 250: .* beyond k = 100 comes"):
+        bp.fit(unsolved, prior="beta", chains=1, warmup=20, samples=20, progress=False, check=False)
 
 
 def test_cli_says_one_attempt_per_problem_identifies_pass_at_1_only(write, capsys):

@@ -135,10 +135,16 @@ class Fit:
 
     def save(self, path) -> None:
         """Write the InferenceData to netCDF (atomically: nothing is left on failure)."""
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise InputError(f"cannot save the fit to {path}: no folder {folder}")
         tmp = f"{path}.partial"
         try:
             self.idata.to_netcdf(tmp)
             os.replace(tmp, path)
+        except OSError as error:
+            reason = error.strerror or str(error).splitlines()[0]
+            raise InputError(f"cannot save the fit to {path}: {reason}") from None
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
@@ -151,9 +157,20 @@ class Fit:
         )
 
 
-def load_fit(path) -> Fit:
-    """Read a `Fit` saved with `Fit.save`."""
-    return Fit(az.from_netcdf(path))
+def load_fit(path, family: PriorFamily | None = None) -> Fit:
+    """Read a `Fit` saved with `Fit.save`; `family` for one fitted as an unregistered object."""
+    if not os.path.isfile(path):
+        raise InputError(f"file not found: {path}")
+    try:
+        idata = az.from_netcdf(path)
+    except (OSError, ValueError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"{path} is not a fit saved by Fit.save (netCDF): {reason}") from None
+    needed = {"posterior", "observed_data", "sample_stats"} - set(idata.groups())
+    if needed or ("prior" not in idata.attrs and family is None):
+        missing = ", ".join(sorted(needed)) if needed else "the prior's name"
+        raise InputError(f"{path} is not a fit saved by Fit.save: it lacks {missing}")
+    return Fit(idata, family)
 
 
 def fit(

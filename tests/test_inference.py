@@ -334,6 +334,22 @@ def test_netcdf_round_trip(result, tmp_path):
     assert not list(tmp_path.glob("*.partial"))
 
 
+def test_saving_and_loading_fits_name_the_path_in_their_errors(result, tmp_path):
+    with pytest.raises(InputError, match=r"cannot save the fit to .*x.nc: no folder .*missing"):
+        result.save(tmp_path / "missing" / "x.nc")
+    assert not (tmp_path / "missing").exists()
+    with pytest.raises(InputError, match=r"file not found: .*absent.nc"):
+        bp.load_fit(tmp_path / "absent.nc")
+    counts = tmp_path / "counts.csv"
+    counts.write_text("problem_id,n,c\na,10,1\n")
+    with pytest.raises(InputError, match=r"counts.csv is not a fit saved by Fit.save \(netCDF\)"):
+        bp.load_fit(counts)
+    other = tmp_path / "other.nc"
+    az.from_dict(posterior={"x": np.zeros((1, 5))}).to_netcdf(other)
+    with pytest.raises(InputError, match="lacks observed_data, sample_stats"):
+        bp.load_fit(other)
+
+
 def test_unknown_prior_and_ambiguous_groups():
     with pytest.raises(ValueError, match="known priors"):
         bp.fit(DATA, prior="gaussian")

@@ -147,7 +147,8 @@ class PassData(NamedTuple):
             return self.select(group)
         if len(self.groups) > 1:
             raise InputError(
-                f"data hold {len(self.groups)} groups ({', '.join(self.groups)}); choose one"
+                f"data hold {len(self.groups)} groups ({', '.join(self.groups)}); choose one "
+                "(data.select(name) or a group= argument)"
             )
         return self
 

@@ -157,25 +157,37 @@ def _as_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
     n, c = np.broadcast_arrays(np.asarray(n), np.asarray(c))
     for name, values in (("n", n), ("c", c)):
         if values.size and not np.issubdtype(values.dtype, np.integer):
-            if not np.all(np.isfinite(values) & (values == np.round(values))):
-                raise InputError(f"{name} must hold whole numbers, got {values}")
+            if not np.issubdtype(values.dtype, np.number):
+                raise InputError(f"{name} must hold whole numbers, got {values.flat[0].item()!r}")
+            whole = np.isfinite(values) & (values == np.round(values))
+            if not whole.all():
+                raise InputError(
+                    f"{name} must hold whole numbers, got {values[~whole].flat[0].item()!r}"
+                )
     n, c = n.astype(np.int64), c.astype(np.int64)
-    if np.any(c < 0) or np.any(c > n):
-        raise InputError(f"need 0 <= c <= n for every problem, got n={n}, c={c}")
+    bad = np.flatnonzero((c < 0) | (c > n))
+    if bad.size:
+        i = bad[0]
+        raise InputError(
+            f"need 0 <= c <= n for every problem; at index {i}: n = {n.flat[i]}, c = {c.flat[i]}"
+        )
     return n, c
 
 
 def as_ks(k) -> np.ndarray:
-    """Return k as int64 values, or raise `InputError` unless each is a whole number 1..2^53."""
+    """Return k as int64 values, or raise `InputError` unless each is a whole number 1..2^53.
+
+    Example:
+        >>> as_ks([1, 10.0, 1e6]).tolist()
+        [1, 10, 1000000]
+    """
     ks = np.asarray(k)
+    numeric = np.issubdtype(ks.dtype, np.integer) or np.issubdtype(ks.dtype, np.floating)
     valid = (
-        ks.ndim <= 1
-        and ks.size > 0
-        and (np.issubdtype(ks.dtype, np.integer) or np.all(ks == np.round(ks)))
-        and np.all(ks >= 1)
+        numeric and ks.ndim <= 1 and ks.size > 0 and np.all(ks == np.round(ks)) and np.all(ks >= 1)
     )
     if not valid or isinstance(k, bool):
         raise InputError(f"k must be a positive integer or a sequence of them, got {k!r}")
     if np.any(ks > MAX_K):
-        raise InputError(f"k must be at most 2^53 = {MAX_K}, got {k!r}")
+        raise InputError(f"k must be at most 2^53 = {MAX_K}, got {ks[ks > MAX_K].flat[0].item()!r}")
     return ks.astype(np.int64)

@@ -148,15 +148,29 @@ def test_shapes_for_scalar_and_sequence_k():
     assert pass_at_k([], [], [1, 2]).shape == (2, 0)
 
 
-@pytest.mark.parametrize("k", [0, -1, 2.5, [], [1, 0], True, [[1]]])
+@pytest.mark.parametrize("k", [0, -1, 2.5, [], [1, 0], True, [[1]], "100", ["1", "2"]])
 def test_invalid_k_raises(k):
     with pytest.raises(InputError, match="k must be a positive integer"):
         pass_at_k([10], [1], k)
 
 
-@pytest.mark.parametrize(("n", "c"), [([5], [6]), ([5], [-1]), ([5.5], [1]), ([np.nan], [1])])
-def test_invalid_counts_raise(n, c):
-    with pytest.raises(InputError):
+def test_too_large_a_k_is_named_alone():
+    with pytest.raises(InputError, match=r"at most 2\^53 = 9007199254740992, got 1e\+300$"):
+        pass_at_k([10], [1], [1, 1e300])
+
+
+@pytest.mark.parametrize(
+    ("n", "c", "message"),
+    [
+        ([5, 5], [1, 6], "at index 1: n = 5, c = 6"),
+        ([5], [-1], "at index 0: n = 5, c = -1"),
+        ([5, 5.5], [1, 1], "n must hold whole numbers, got 5.5$"),
+        ([np.nan], [1], "n must hold whole numbers, got nan$"),
+        (["a"], [1], "n must hold whole numbers, got 'a'$"),
+    ],
+)
+def test_invalid_counts_raise_naming_the_value(n, c, message):
+    with pytest.raises(InputError, match=message):
         pass_at_k(n, c, 1)
 
 

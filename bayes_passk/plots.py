@@ -22,18 +22,28 @@ from bayes_passk.forecast import Forecast
 
 
 def plot_forecast(
-    forecasts: Mapping[str, Forecast],
+    forecasts: Mapping[str, Forecast] | Forecast,
     truth: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
     title: str | None = None,
 ):
     """Plot forecasts on one log-k figure: posterior means, credible bands, unbiased estimates.
 
     Each named forecast gets its mean curve, its band, and the unbiased estimates where k <= n;
-    ``truth`` optionally adds (k, pass@k) curves by the same names.
+    ``truth`` optionally adds (k, pass@k) curves by the same names. A single `Forecast` is
+    named by its method. Forecast on many k (e.g. the default grid) for a smooth curve.
 
     Returns:
         The matplotlib Figure (save it with ``figure.savefig(path, dpi=150)``).
     """
+    if isinstance(forecasts, Forecast):
+        forecasts = {forecasts.method: forecasts}
+    if not isinstance(forecasts, Mapping) or not all(
+        isinstance(value, Forecast) for value in forecasts.values()
+    ):
+        raise TypeError(
+            "plot_forecast takes a Forecast or a dict of them by name, "
+            f"got {type(forecasts).__name__}"
+        )
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     axes = figure.subplots()
     colors = mpl.rcParams["axes.prop_cycle"].by_key()["color"]

@@ -625,3 +625,13 @@ def test_a_forecast_cut_to_some_k_keeps_every_per_k_field():
             assert getattr(cut, name) == value, name
     with pytest.raises(ValueError, match="k = 5 is not among"):
         forecast.at([5])
+
+
+def test_plot_forecast_takes_one_forecast_and_refuses_a_list():
+    from bayes_passk.plots import plot_forecast
+
+    forecast = fit_baseline(pythia("Pythia 1B", 100), "beta-binomial").forecast([1, 100, 10_000])
+    texts = [t.get_text() for t in plot_forecast(forecast).axes[0].get_legend().get_texts()]
+    assert texts[0] == "beta-binomial: estimate"
+    with pytest.raises(TypeError, match="a Forecast or a dict of them by name, got list"):
+        plot_forecast([forecast])

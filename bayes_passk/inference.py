@@ -199,7 +199,7 @@ def fit(
         group: the group to fit, when `data` holds several.
         target_accept: NUTS target acceptance probability; raise it (e.g. 0.95) when the fit
             reports divergent transitions or a small ESS, at the cost of smaller steps.
-        progress: show a progress bar (default: when stderr is a terminal).
+        progress: show a progress bar (default: when stderr is a terminal or in Jupyter).
         check: warn with `ConvergenceWarning` naming each failing diagnostic.
 
     Returns:
@@ -226,7 +226,7 @@ def fit(
     warn_if_uninformative(data, f"the prior ({family.name})")
     rows = distinct_rows(data.n, data.c)
     n_rows, c_rows, weight = (jnp.asarray(x) for x in (rows.n, rows.c, rows.weight))
-    progress = sys.stderr.isatty() if progress is None else progress
+    progress = _interactive() if progress is None else progress
     program = _sampler(family, chains, warmup, samples, target_accept, progress)
     keys = jax.random.split(jax.random.key(seed), chains)
     with _ProgressBar(chains * (warmup + samples), enabled=progress):
@@ -327,6 +327,11 @@ def _sampler(family: PriorFamily, chains: int, warmup: int, samples: int, accept
             check_vma=False,  # NumPyro's kernel mixes per-chain and shared values in branches
         )
     return jax.jit(run)
+
+
+def _interactive() -> bool:
+    """Whether someone watches: a terminal on stderr, or a Jupyter kernel."""
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
 
 
 class _ProgressBar:

@@ -563,3 +563,16 @@ def test_posterior_of_the_beta_prior_matches_quadrature_on_a_grid():
     for name, expected in oracle.items():
         estimate = float(fit.idata.posterior[name].mean())
         assert abs(estimate - expected) < 4 * float(mcse[name]), (name, estimate, expected)
+
+
+def test_progress_shows_by_default_in_a_terminal_or_a_notebook(monkeypatch):
+    import sys
+    import types
+
+    from bayes_passk import inference
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    assert not inference._interactive()
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    assert inference._interactive()

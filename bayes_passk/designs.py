@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -96,9 +97,21 @@ def subsample(
 
 
 def resample(seed: int | Sequence[int], full: PassData, budget: int, replicates: int, ks) -> Design:
-    """Fresh Bernoulli attempts at each problem's full-data rate; exact truth for every k."""
+    """Fresh Bernoulli attempts at each problem's full-data rate; exact truth for every k.
+
+    The rate c/n is taken as true: a problem without a success in the full data never succeeds,
+    which the truth at k beyond its n asserts without evidence (a warning says so).
+    """
     full = full.single_group()
     ks = _checked(budget, replicates, full.num_problems, ks)
+    unsure = (full.c == 0) & (full.n < ks.max())
+    if unsure.any():
+        warnings.warn(
+            f"resample{f' {full.groups[0]}' if full.groups[0] else ''}: {unsure.sum()} of "
+            f"{full.num_problems} problems have no success in fewer than k = {ks.max()} attempts; "
+            "their rate is taken as 0, so the truth at that k counts them as never solved",
+            stacklevel=2,
+        )
     rates = full.c / full.n
     rng = np.random.default_rng(seed)
     shape = (replicates, full.num_problems)

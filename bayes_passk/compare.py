@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from bayes_passk.data import InputError
+from bayes_passk.data import InputError, PassData
 from bayes_passk.estimators import as_ks, mean_pass_at_k, pass_at_k
 from bayes_passk.families import thinned_draws
 from bayes_passk.forecast import check_target_and_ci, posterior_pass_at_k
@@ -209,6 +209,8 @@ def compare_groups(
         equal-tailed ``ci`` interval, and ``prob_a_greater`` = P(pass@k(A) > pass@k(B)).
     """
     check_target_and_ci(target, ci)
+    if any(isinstance(fit, PassData) for fit in (fit_a, fit_b)):
+        raise TypeError("compare_groups takes two fits: bayes_passk.fit(data, group=...) each")
     ks = as_ks(ks).ravel()
     streams = np.random.SeedSequence(seed).spawn(2)
     draws = [

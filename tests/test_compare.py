@@ -323,3 +323,11 @@ def test_compare_groups_checks_its_arguments_before_any_work(target, ci, message
 
     with pytest.raises(ValueError, match=message):
         compare_groups(None, None, [10], ci=ci, target=target)
+
+
+def test_compare_groups_takes_fits_not_data():
+    from bayes_passk.compare import compare_groups
+
+    data = bp.PassData.from_counts(["a"], n=[10], c=[1])
+    with pytest.raises(TypeError, match="takes two fits"):
+        compare_groups(data, data, [10])

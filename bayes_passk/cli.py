@@ -82,6 +82,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+@contextlib.contextmanager
+def _printed_warnings(prefix: str = ""):
+    """Collect the package's warnings (UserWarning) in the block; print each on a line after."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        yield
+    for warning in caught:
+        print(f"{PROG}: warning: {prefix}{warning.message}", file=sys.stderr)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Print a library's warning (e.g. matplotlib's about a font) like the package's own."""
     print(f"{PROG}: warning: {message}", file=sys.stderr)
@@ -345,8 +355,7 @@ def run_forecast(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UserWarning)  # the package's own, printed below
+        with _printed_warnings():
             result = bp.fit(
                 data,
                 prior=method.removeprefix("bayes-"),
@@ -357,16 +366,11 @@ def run_forecast(args: argparse.Namespace) -> int:
                 **_tuning(args),
             )
             forecast = result.forecast(ks, ci=args.ci, target=args.target, seed=args.seed)
-        for warning in caught:
-            print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
         if out is not None:
             writers[out / "posterior.nc"] = lambda path: result.idata.to_netcdf(path)
     else:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", UserWarning)  # the package's own, printed below
+        with _printed_warnings(f"{method}: "):
             fitted = fit_baseline(data, method)
-        for warning in caught:
-            print(f"{PROG}: warning: {method}: {warning.message}", file=sys.stderr)
         forecast = fitted.forecast(
             ks, ci=args.ci, bootstrap=args.bootstrap or 0, seed=args.seed, target=args.target
         )
@@ -1026,11 +1030,8 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"{PROG}: fitting {name}", file=sys.stderr, flush=True)
         fits[name] = _fit_with_warnings(loaded[group], prior, args, f"{name}: ")
         if out is not None or args.groups is None:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", UserWarning)  # the package's own, printed below
+            with _printed_warnings(f"{name}: "):
                 forecasts[name] = fits[name].forecast(plot_ks, ci=args.ci, target=args.target)
-            for warning in caught:
-                print(f"{PROG}: warning: {name}: {warning.message}", file=sys.stderr)
     at_ks = np.isin(plot_ks, ks)
 
     tables = {}
@@ -1202,9 +1203,8 @@ def _fit_with_warnings(data, prior, args: argparse.Namespace, label: str):
     """Fit with the sampler arguments quietly, then print each convergence warning on a line."""
     import bayes_passk as bp
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)  # the package's own, printed below
-        fit = bp.fit(
+    with _printed_warnings(label):
+        return bp.fit(
             data,
             prior=prior,
             seed=args.seed,
@@ -1214,9 +1214,6 @@ def _fit_with_warnings(data, prior, args: argparse.Namespace, label: str):
             progress=False,
             **_tuning(args),
         )
-    for warning in caught:
-        print(f"{PROG}: warning: {label}{warning.message}", file=sys.stderr)
-    return fit
 
 
 def add_simulate_allocation_arguments(parser: argparse.ArgumentParser) -> None:

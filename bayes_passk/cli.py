@@ -1278,6 +1278,8 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     if args.group is None:
         _refuse_several_groups(args.dataset, everything.groups)
     full = everything.select(args.group or everything.groups[0])
+    if full.groups == [""]:  # a file without groups: named after the file, as in backtests
+        full = full._replace(group=np.full(full.num_problems, Path(args.dataset).stem))
     config = BatchConfig(
         chains=args.chains, warmup=args.warmup, samples=args.samples, ci=args.ci, **_tuning(args)
     )

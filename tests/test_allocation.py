@@ -490,6 +490,7 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == names
     table = pd.read_csv(out / "allocation.csv")
     assert list(table.columns) == backtest.COLUMNS and len(table) == 6
+    assert set(table["group"]) == {"full"}  # a file without groups is named after the file
     rates = np.array([0, 1, 3, 10, 30, 100, 300, 0]) / 1000
     np.testing.assert_allclose(table["truth"], 1 - np.mean((1 - rates) ** 100))
     assert np.all((table["lower"] <= table["estimate"]) & (table["estimate"] <= table["upper"]))

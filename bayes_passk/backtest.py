@@ -204,6 +204,15 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
     """Per method, design, group, budget and k: errors, MSE with bootstrap interval, coverage.
 
     Replicates whose fit failed (NaN estimate) are left out and counted in ``failed``.
+
+    Example:
+        >>> table = pd.DataFrame({"method": "m", "design": "d", "group": "g", "budget": 10,
+        ...     "replicate": [0, 1, 2], "k": 100, "estimate": [0.5, 0.6, np.nan],
+        ...     "lower": [0.4, 0.55, np.nan], "upper": [0.7, 0.58, np.nan], "truth": 0.6,
+        ...     "exponent": np.nan, "exponent_truth": np.nan, "r_hat_max": 1.0, "divergences": 0})
+        >>> row = summarize(table).iloc[0]  # the third fit failed: left out, and counted
+        >>> int(row["failed"]), float(round(row["mse"], 6)), float(row["coverage"])
+        (1, 0.005, 0.5)
     """
     rng = np.random.default_rng(seed)
     records = []

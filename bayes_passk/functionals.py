@@ -162,7 +162,17 @@ def log_survival_seen(family: PriorFamily, params, n, c, k):
 
 
 def log_marginal_likelihood(family: PriorFamily, params, n, c, rule: QuadratureRule = FINE):
-    """Log P(c | n) = log C(n, c) + log J(c, n - c): binomial likelihood, p integrated out."""
+    """Log P(c | n) = log C(n, c) + log J(c, n - c): binomial likelihood, p integrated out.
+
+    Example (the Beta prior's beta-binomial, in closed form):
+        >>> from scipy.special import betaln, comb
+        >>> from bayes_passk.families import get_family, params_type
+        >>> beta = get_family("beta")
+        >>> params = params_type(beta)(a=jnp.array(0.5), b=jnp.array(2.0))
+        >>> exact = np.log(comb(10, 3)) + betaln(3.5, 9.0) - betaln(0.5, 2.0)
+        >>> bool(np.isclose(log_marginal_likelihood(beta, params, 10.0, 3.0), exact, rtol=1e-12))
+        True
+    """
     return log_binomial(n, c) + log_moment(family, params, c, n - c, rule)
 
 

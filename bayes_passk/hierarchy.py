@@ -48,6 +48,10 @@ def round_up(size: int, multiple: int = 8) -> int:
 
     Padding arrays to it lets data of alike size share one compiled program, at a cost of at
     most ``multiple - 1`` idle entries.
+
+    Example:
+        >>> round_up(18), round_up(24), round_up(0)
+        (24, 24, 8)
     """
     return max(multiple, -(-int(size) // multiple) * multiple)
 

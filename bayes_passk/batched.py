@@ -72,6 +72,8 @@ DEFAULT_CONFIG = BatchConfig()
 class FitSummary(NamedTuple):
     """Per dataset (leading batch axis) and k: benchmark pass@k summaries and diagnostics.
 
+    Arrays on device inside `fit_one`; `fit_batch` returns them as NumPy arrays.
+
     ``mean`` and ``sd`` are the posterior mean and standard deviation of the conditional
     pass@k given the hyperparameters; ``median``, ``lower`` and ``upper`` include the spread of
     the problems' rates given the hyperparameters.

@@ -85,7 +85,7 @@ class Forecast(NamedTuple):
     unbiased: np.ndarray
     exponent: Summary  # NaN throughout for a family without a power-law tail
     local_slope: Summary
-    diagnostics: dict
+    diagnostics: dict | None  # None for a point method
 
     def at(self, ks) -> Forecast:
         """Cut the forecast to its rows at `ks`, in their order; each must be one of ``k``.

@@ -239,12 +239,17 @@ def fit(
         for x in _row_summaries(family, flat, n_rows, c_rows)
     )
 
-    problem = {"problem": data.problem_id}
+    idata = _inference_data(data, family, draws, trace, log_lik_rows, p_mean_rows)
+    result = Fit(idata, family)
+    if check:
+        _warn_if_unconverged(result.diagnostics(), family.name, transitions=chains * samples)
+    return result
+
+
+def _inference_data(data, family, draws, trace, log_lik_rows, p_mean_rows) -> az.InferenceData:
+    """Gather the fit as ArviZ InferenceData: draws, sampler statistics, likelihoods."""
     idata = az.from_dict(
-        posterior={
-            **draws,
-            "p_mean": p_mean_rows,
-        },
+        posterior={**draws, "p_mean": p_mean_rows},
         sample_stats={
             "diverging": np.asarray(trace.diverging),
             "n_steps": np.asarray(trace.num_steps),
@@ -253,7 +258,7 @@ def fit(
         },
         log_likelihood={"c": log_lik_rows},
         observed_data={"n": data.n, "c": data.c},
-        coords=problem,
+        coords={"problem": data.problem_id},
         dims={"p_mean": ["problem"], "c": ["problem"], "n": ["problem"]},
         attrs={"prior": family.name, "group": str(data.group[0]) if data.num_problems else ""},
     )
@@ -263,30 +268,32 @@ def fit(
         groups=["posterior", "log_likelihood", "observed_data"],
         inplace=True,
     )
-    result = Fit(idata, family)
-    if check:
-        diagnostics = result.diagnostics()
-        if not diagnostics.ok:
-            if diagnostics.divergences == chains * samples:
-                # NUTS diverges at every step when the log density or its gradient is NaN.
-                advice = (
-                    "Every transition diverged: the log density or its gradient is not finite"
-                    " where the chains are; check the prior family's functions."
-                )
-            else:
-                advice = (
-                    "Run longer (warmup/samples), raise target_accept (e.g. 0.95), or treat the"
-                    " forecast with caution."
-                )
-            warnings.warn(
-                f"NUTS diagnostics failed for prior {family.name!r}: "
-                + "; ".join(diagnostics.problems)
-                + ". "
-                + advice,
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-    return result
+    return idata
+
+
+def _warn_if_unconverged(diagnostics: Diagnostics, prior: str, transitions: int) -> None:
+    """Warn (`ConvergenceWarning`) naming each failing diagnostic, with advice."""
+    if diagnostics.ok:
+        return
+    if diagnostics.divergences == transitions:
+        # NUTS diverges at every step when the log density or its gradient is NaN.
+        advice = (
+            "Every transition diverged: the log density or its gradient is not finite"
+            " where the chains are; check the prior family's functions."
+        )
+    else:
+        advice = (
+            "Run longer (warmup/samples), raise target_accept (e.g. 0.95), or treat the"
+            " forecast with caution."
+        )
+    warnings.warn(
+        f"NUTS diagnostics failed for prior {prior!r}: "
+        + "; ".join(diagnostics.problems)
+        + ". "
+        + advice,
+        ConvergenceWarning,
+        stacklevel=3,  # the caller of fit
+    )
 
 
 @cache

@@ -42,6 +42,7 @@ from bayes_passk.data import InputError, PassData
 from bayes_passk.estimators import as_ks, mean_pass_at_k, pass_at_k
 from bayes_passk.families import thinned_draws
 from bayes_passk.forecast import check_target_and_ci, posterior_pass_at_k
+from bayes_passk.hierarchy import IntegratedBinomial
 
 # A difference in elpd below 4 is small whatever its standard error (Sivula et al. 2022,
 # "Uncertainty in Bayesian leave-one-out cross-validation based model comparison").
@@ -153,7 +154,7 @@ def predictive_check(
     if (ks < 1).any() or (ks > smallest).any():
         raise InputError(f"predictive checks need 1 <= k <= {smallest} (the smallest n)")
     params = thinned_draws(fit.params, max_draws)
-    counts = np.asarray(_replicate_counts(fit.family, jax.random.key(seed), params, data.n))
+    counts = np.asarray(_replicate_counts(jax.random.key(seed), fit.family, params, data.n))
     replicated = np.stack(
         [np.nanmean(pass_at_k(np.broadcast_to(data.n, c.shape), c, ks), axis=1) for c in counts]
     )
@@ -173,16 +174,13 @@ def predictive_check(
     )
 
 
-def _replicate_counts(family, key, params, n):
+def _replicate_counts(key, family, params, n):
     """Draw one replicate dataset per draw: fresh rates from the prior, then binomial counts."""
     n = jnp.asarray(n)
 
     @jax.jit
     def one(key, theta):
-        key_w, key_c = jax.random.split(key)
-        w = family.latent(theta).expand(n.shape).sample(key_w)
-        p = jnp.exp(family.log_rate(w, theta))
-        return jax.random.binomial(key_c, n.astype(float), p).astype(int)
+        return IntegratedBinomial(family, theta, n).sample(key).astype(int)
 
     keys = jax.random.split(key, jnp.shape(params[0])[0])
     return jax.lax.map(lambda args: one(*args), (keys, params))

@@ -211,7 +211,7 @@ def test_predictive_check_summarises_its_replicates_exactly(monkeypatch):
     rng = np.random.default_rng(4)
     counts = rng.binomial(n, rng.uniform(0.0, 0.4, (50, 6)))
     fit = SimpleNamespace(data=data, family=None, params=(np.zeros((1, 50)),))
-    monkeypatch.setattr(compare, "_replicate_counts", lambda family, key, params, n: counts)
+    monkeypatch.setattr(compare, "_replicate_counts", lambda key, family, params, n: counts)
     ks = [1, 5, 20]
     replicated = np.array([_mean_unbiased(n, row, ks) for row in counts])
     observed = np.array(_mean_unbiased(n, observed_c, ks))

@@ -332,16 +332,8 @@ def run_forecast(args: argparse.Namespace) -> int:
         group = group or default_group
         attempts = attempts or default_attempts
     out = _output_dir(args.out)
-    truth = None
-    if attempts is not None:
-        embedded = {info.name: info for info in datasets.list_datasets()}
-        if source not in embedded or embedded[source].kind != "attempts" or Path(source).exists():
-            raise InputError("--attempts applies to embedded per-attempt datasets only")
-        _refuse_format(args.format, source)
-        data = datasets.load(source, group=group, attempts_per_problem=attempts, seed=args.seed)
-        truth = datasets.load(source, group=group)
-    else:
-        data = load_input(source, args.format, group)
+    data = _load_group(source, args.format, group, attempts, args.seed)
+    truth = None if attempts is None else datasets.load(source, group=group)  # all attempts
     ks = np.array(args.k if args.k else DEFAULT_KS, dtype=np.int64)
     # The plot draws a curve: forecast on a fine grid too, and report the k asked for.
     wanted, ks = ks, (_plotting_grid(ks) if out is not None else ks)
@@ -1087,6 +1079,7 @@ def _load_group(source, format, group, attempts, seed) -> PassData:
     embedded = {info.name: info for info in datasets.list_datasets()}
     if source not in embedded or embedded[source].kind != "attempts" or Path(source).exists():
         raise InputError("--attempts applies to embedded per-attempt datasets only")
+    _refuse_format(format, source)
     return datasets.load(source, group=group, attempts_per_problem=attempts, seed=seed)
 
 

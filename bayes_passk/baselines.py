@@ -78,6 +78,13 @@ class BaselineFit(NamedTuple):
     data: PassData
     options: dict
 
+    def __repr__(self) -> str:
+        params = ", ".join(f"{name}={value:.4g}" for name, value in self.params.items())
+        return (
+            f"BaselineFit(method={self.method!r}, {params}, exponent={self.exponent:.4g}, "
+            f"problems={self.data.num_problems})"
+        )
+
     def pass_at_k(self, ks) -> np.ndarray:
         """Point forecast of pass@k at each k."""
         return -np.expm1(self.log_survival(ks))

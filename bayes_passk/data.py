@@ -121,6 +121,15 @@ class PassData(NamedTuple):
             raise InputError(f"expected a pandas DataFrame, got {type(frame).__name__}")
         return load(frame, format, group)
 
+    def __repr__(self) -> str:
+        groups = self.groups if self.num_problems else []
+        named = [group for group in groups if group]
+        shown = ", ".join(map(repr, named[:3])) + (", ..." if len(named) > 3 else "")
+        spread = f", n {self.n.min()}..{self.n.max()}, c {self.c.sum()} in all" if groups else ""
+        problems = f"{self.num_problems} problem" + ("s" if self.num_problems != 1 else "")
+        within = f" in {len(named)} group{'s' if len(named) > 1 else ''} ({shown})" if named else ""
+        return f"PassData({problems}{within}{spread})"
+
     @property
     def num_problems(self) -> int:
         """Number of rows (problems, over all groups)."""

@@ -87,6 +87,17 @@ class Forecast(NamedTuple):
     local_slope: Summary
     diagnostics: dict | None  # None for a point method
 
+    def __repr__(self) -> str:
+        table = self.to_frame()[["k", "mean", "lower", "upper"]].to_string(
+            index=False, float_format=lambda x: f"{x:.4g}"
+        )
+        a = self.exponent
+        exponent = f"\nexponent a: {a.mean:.3g}" if math.isfinite(a.mean) else ""
+        if exponent and math.isfinite(a.lower):
+            exponent += f" [{a.lower:.3g}, {a.upper:.3g}]"
+        header = f"Forecast({self.method}, target {self.target}, {self.ci:.0%} intervals)"
+        return f"{header}\n{table}{exponent}"
+
     def at(self, ks) -> Forecast:
         """Cut the forecast to its rows at `ks`, in their order; each must be one of ``k``.
 

@@ -635,3 +635,13 @@ def test_plot_forecast_takes_one_forecast_and_refuses_a_list():
     assert texts[0] == "beta-binomial: estimate"
     with pytest.raises(TypeError, match="a Forecast or a dict of them by name, got list"):
         plot_forecast([forecast])
+
+
+def test_reprs_of_a_fit_and_its_forecast_are_short_tables():
+    fitted = fit_baseline(pythia("Pythia 1B", 100), "beta-binomial")
+    assert repr(fitted).startswith("BaselineFit(method='beta-binomial', a=")
+    assert repr(fitted).endswith(", problems=128)")
+    lines = repr(fitted.forecast([10, 1000])).splitlines()
+    assert lines[0] == "Forecast(beta-binomial, target benchmark, 90% intervals)"
+    assert lines[1].split() == ["k", "mean", "lower", "upper"] and len(lines) == 5
+    assert lines[-1].startswith("exponent a: ") and "[" not in lines[-1]  # no interval

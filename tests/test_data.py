@@ -475,3 +475,10 @@ def test_from_counts_takes_a_single_problem_and_refuses_a_table():
     assert PassData.from_counts("a", 10, 1).n.tolist() == [10]
     with pytest.raises(InputError, match=r"n must be one-dimensional, got shape \(1, 2\)"):
         PassData.from_counts(["a", "b"], [[10, 10]], [1, 2])
+
+
+def test_repr_is_a_summary_not_the_arrays():
+    one = PassData.from_counts(["a"], [3], [1])
+    assert repr(one) == "PassData(1 problem, n 3..3, c 1 in all)"
+    many = PassData.from_counts(list("abcd"), [5, 9, 9, 9], [0, 1, 2, 3], group=list("wxyz"))
+    assert repr(many) == "PassData(4 problems in 4 groups ('w', 'x', 'y', ...), n 5..9, c 6 in all)"

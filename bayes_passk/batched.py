@@ -215,7 +215,7 @@ def fit_batch(
     family = get_family(prior)
     if config.samples < 4:
         raise InputError(f"samples must be at least 4 for the split r_hat, got {config.samples}")
-    n, c = np.atleast_2d(n), np.atleast_2d(c)
+    n, c = _checked_counts(n, c)
     datasets = n.shape[0]
     distinct = (rows_and_weights(n, c)[2] > 0).sum(axis=1)
     order = np.argsort(distinct, kind="stable")
@@ -254,6 +254,23 @@ def thinned(chains: int, samples: int, draws: int) -> np.ndarray:
     """
     total = chains * samples
     return np.round(np.linspace(0, total - 1, min(draws, total))).astype(int)
+
+
+def _checked_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
+    """Return n, c as (datasets, problems) arrays, or raise unless whole, 0 <= c <= n."""
+    n, c = np.atleast_2d(n), np.atleast_2d(c)
+    if n.ndim != 2 or n.shape != c.shape:
+        raise InputError(f"n and c must share one (datasets, problems) shape: {n.shape}, {c.shape}")
+    for name, values in (("n", n), ("c", c)):
+        bad = ~np.isfinite(values) | (values != np.round(values)) | (values < 0)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise InputError(f"dataset {i}, problem {j}: {name} = {values[i, j]} is no count")
+    bad = np.argwhere(c > n)
+    if bad.size:
+        i, j = bad[0]
+        raise InputError(f"dataset {i}, problem {j}: c = {c[i, j]} exceeds n = {n[i, j]}")
+    return n, c
 
 
 def chunk_size(datasets: int, chunk: int | None, devices) -> int:

@@ -80,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (e.g. piped into head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: outputs are written only at the end, so none is left
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
 
 
 @contextlib.contextmanager
@@ -956,7 +959,10 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="PATH_OR_DATASET", help="a file or embedded dataset")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument(
-        "--groups", nargs="+", metavar="GROUP", help="compare pass@k of these groups (2 or more)"
+        "--groups",
+        nargs="+",
+        metavar="GROUP",
+        help="compare pass@k of these groups (2 or more), each with the first",
     )
     which.add_argument(
         "--priors",

@@ -206,3 +206,19 @@ def test_split_r_hat_matches_arviz():
     stuck = jnp.asarray(np.repeat([[0.0], [1.0]], 10, axis=1))
     assert float(split_r_hat(stuck)) == np.inf
     assert float(split_r_hat(jnp.zeros((2, 10)))) == np.inf
+
+
+@pytest.mark.parametrize(
+    "n, c, message",
+    [
+        ([[10, 10]], [[3, 11]], "dataset 0, problem 1: c = 11.0 exceeds n = 10.0"),
+        ([[10, 10.5]], [[3, 1]], "dataset 0, problem 1: n = 10.5 is no count"),
+        ([[10, -1]], [[3, 0]], "dataset 0, problem 1: n = -1.0 is no count"),
+        ([[10, 10]], [[3]], "share one"),
+    ],
+)
+def test_fit_batch_refuses_bad_counts_before_any_work(n, c, message):
+    from bayes_passk.batched import fit_batch
+
+    with pytest.raises(bp.InputError, match=message):
+        fit_batch(0, np.array(n, float), np.array(c, float), ks=[10])

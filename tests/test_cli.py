@@ -521,3 +521,13 @@ def test_comparing_priors_on_one_problem_is_refused_before_fitting(write, capsys
     rc = main(["compare", single, "--priors", "beta", "scaled-beta"])
     captured = capsys.readouterr()
     assert_clean_error(rc, captured.out, captured.err, ["needs at least 2 problems"])
+
+
+def test_ctrl_c_stops_with_one_line_and_code_130(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    estimate = cli.SUBCOMMANDS["estimate"]
+    monkeypatch.setitem(cli.SUBCOMMANDS, "estimate", estimate._replace(run=interrupted))
+    assert main(["estimate", "pythia-math", "--group", "Pythia 12B", "--k", "1"]) == 130
+    assert capsys.readouterr().err == "bayes-passk: interrupted\n"

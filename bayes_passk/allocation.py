@@ -61,6 +61,7 @@ from bayes_passk.backtest import COLUMNS
 from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, fit_batch
 from bayes_passk.data import InputError, PassData
 from bayes_passk.designs import pass_at_k_of_rates
+from bayes_passk.estimators import as_counts
 from bayes_passk.families import PriorFamily, get_family, thinned_draws, unstack_draws
 from bayes_passk.functionals import log_binomial
 from bayes_passk.hierarchy import distinct_rows
@@ -351,18 +352,11 @@ def _checked_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
     """N and c as int64 arrays of one shape (P,), with 0 <= c <= n, or InputError."""
     if isinstance(n, PassData):
         raise InputError("pass the counts as n=data.n, c=data.c")
-    n, c = np.asarray(n), np.asarray(c)
-    if n.ndim != 1 or n.shape != c.shape:
-        raise InputError(f"n and c must be arrays of one shape (P,), got {n.shape} and {c.shape}")
-    for name, values in (("n", n), ("c", c)):
-        if not np.issubdtype(values.dtype, np.number) or np.any(values != np.round(values)):
-            raise InputError(f"{name} must hold whole numbers, got {values.tolist()[:5]}")
-    n, c = n.astype(np.int64), c.astype(np.int64)
-    bad = np.flatnonzero((c < 0) | (c > n))
-    if bad.size:
-        i = bad[0]
-        raise InputError(f"problem {i}: c = {c[i]} must lie between 0 and n = {n[i]}")
-    return n, c
+    if np.ndim(n) != 1 or np.shape(n) != np.shape(c):
+        raise InputError(
+            f"n and c must be arrays of one shape (P,), got {np.shape(n)} and {np.shape(c)}"
+        )
+    return as_counts(n, c)
 
 
 def _counter(say: Callable[[str], None], label: str, total: int) -> Callable[[int, int], None]:

@@ -95,7 +95,7 @@ def mean_pass_hat_k(data: PassData, ks) -> np.ndarray:
 
 
 def _per_k(n, c, k, estimator) -> np.ndarray:
-    n, c = _as_counts(n, c)
+    n, c = as_counts(n, c)
     ks = as_ks(k)
     values = np.stack([estimator(n.ravel(), c.ravel(), one_k) for one_k in ks.ravel()])
     return values.reshape(ks.shape + n.shape)
@@ -153,7 +153,15 @@ def _batches(sizes: np.ndarray, limit: int) -> list[np.ndarray]:
     return [rows for rows in np.split(np.arange(sizes.size), np.unique(cuts)) if rows.size]
 
 
-def _as_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
+def as_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
+    """Return n, c as int64 arrays, or raise `InputError` naming the first value not a count.
+
+    Example:
+        >>> as_counts([10, 10], [0, 11])
+        Traceback (most recent call last):
+        ...
+        bayes_passk.data.InputError: need 0 <= c <= n for every problem; at index 1: n = 10, c = 11
+    """
     n, c = np.broadcast_arrays(np.asarray(n), np.asarray(c))
     for name, values in (("n", n), ("c", c)):
         if values.size and not np.issubdtype(values.dtype, np.integer):

@@ -375,7 +375,7 @@ def test_allocate_checks_its_input():
     data = PassData.from_counts(["a", "b"], n=[10, 10], c=[0, 1])
     with pytest.raises(InputError, match=r"n=data.n, c=data.c"):
         allocation.allocate(rng, "dynamic", data, None, 5)
-    with pytest.raises(InputError, match=r"problem 1: c = 11 must lie between 0 and n = 10"):
+    with pytest.raises(InputError, match=r"at index 1: n = 10, c = 11"):
         allocation.allocate(rng, "dynamic", [10, 10], [0, 11], 5)
     with pytest.raises(InputError, match=r"one shape \(P,\), got \(2,\) and \(3,\)"):
         allocation.allocate(rng, "dynamic", [10, 10], [0, 1, 2], 5)

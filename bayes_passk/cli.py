@@ -358,7 +358,13 @@ def run_forecast(args: argparse.Namespace) -> int:
                 chains=args.chains,
                 warmup=args.warmup,
                 samples=args.samples,
+                progress=True,  # a bar on a terminal, lines in a log
                 **_tuning(args),
+            )
+            print(
+                f"{PROG}: forecasting pass@k at {_plural(len(ks), 'value')} of k",
+                file=sys.stderr,
+                flush=True,
             )
             forecast = result.forecast(ks, ci=args.ci, target=args.target, seed=args.seed)
         if out is not None:
@@ -379,6 +385,9 @@ def run_forecast(args: argparse.Namespace) -> int:
     label = data.groups[0] or Path(source).stem
     plotted, forecast = forecast, forecast.at(wanted)
     true_values = None if truth is None else mean_pass_at_k(truth, wanted)
+    report = json.loads(forecast.to_json())
+    if true_values is not None:
+        report["truth"] = [_json_value(value) for value in true_values]
     if out is not None:
         table = forecast.to_frame()
         if true_values is not None:
@@ -386,12 +395,11 @@ def run_forecast(args: argparse.Namespace) -> int:
         curves = None if truth is None else {label: (ks, mean_pass_at_k(truth, ks))}
         figure = plot_forecast({label: plotted}, truth=curves, title=f"{label}, {method}")
         writers[out / "forecast.csv"] = lambda path: table.to_csv(path, index=False)
+        # The whole report (exponent, diagnostics), which the table's columns cannot hold.
+        writers[out / "forecast.json"] = lambda path: path.write_text(json.dumps(report) + "\n")
         writers[out / "forecast.png"] = lambda path: save_figure(figure, path)
         _write_all(writers, stale=[out / "posterior.nc"])  # a point method writes none
     if args.json:
-        report = json.loads(forecast.to_json())
-        if true_values is not None:
-            report["truth"] = [_json_value(value) for value in true_values]
         print(json.dumps(report))
         return 0
     _print_forecast(source, data, forecast, true_values)
@@ -554,10 +562,13 @@ def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
     """Write every file under a temporary name, then rename them all: all or nothing.
 
     ``stale`` files, outputs of an earlier run that this run does not write, are removed with
-    the renames, so that a folder never mixes two runs.
+    the renames, so that a folder never mixes two runs. A line on stderr says what was written
+    and which earlier files it replaced or removed.
     """
     partials = {path: path.with_name(f".{path.name}.partial") for path in writers}
     folder = next(iter(writers)).parent
+    replaced = [path.name for path in writers if path.exists()]
+    removed = [path.name for path in stale if path not in writers and path.exists()]
     for path in writers:  # the one thing that would stop a rename halfway through
         if path.is_dir():
             raise InputError(f"cannot write {path}: a folder of that name is in the way")
@@ -575,6 +586,12 @@ def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
         done = True
     except OSError as error:
         raise InputError(f"cannot write to {folder}: {error.strerror or error}") from None
+    else:
+        written = ", ".join(path.name for path in writers)
+        earlier = [f"replaced {', '.join(replaced)}"] if replaced else []
+        earlier += [f"removed {', '.join(removed)}"] if removed else []
+        note = f" ({'; '.join(earlier)} of an earlier run)" if earlier else ""
+        print(f"{PROG}: wrote {written} in {folder}{note}", file=sys.stderr, flush=True)
     finally:
         for partial in partials.values():
             with contextlib.suppress(OSError):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import warnings
 from functools import cache, partial
 from numbers import Integral
@@ -199,7 +200,8 @@ def fit(
         group: the group to fit, when `data` holds several.
         target_accept: NUTS target acceptance probability; raise it (e.g. 0.95) when the fit
             reports divergent transitions or a small ESS, at the cost of smaller steps.
-        progress: show a progress bar (default: when stderr is a terminal or in Jupyter).
+        progress: show progress: a bar on a terminal or in Jupyter, else a line on stderr at each
+            tenth of the run (default: on a terminal or in Jupyter only).
         check: warn with `ConvergenceWarning` naming each failing diagnostic.
 
     Returns:
@@ -342,7 +344,11 @@ def _interactive() -> bool:
 
 
 class _ProgressBar:
-    """A tqdm bar over the iterations of all chains, fed by `sample_chains`'s host callback."""
+    """Progress over the iterations of all chains, fed by `sample_chains`'s host callback.
+
+    A tqdm bar where someone watches (`_interactive`); elsewhere, a log or a pipe, a plain line
+    at every tenth of the run, which a log file keeps readable.
+    """
 
     active = None
 
@@ -351,9 +357,12 @@ class _ProgressBar:
 
     def __enter__(self):
         if self.enabled:
-            from tqdm import tqdm
+            if _interactive():
+                from tqdm import tqdm
 
-            _ProgressBar.active = tqdm(total=self.total, desc="NUTS", unit="it", leave=False)
+                _ProgressBar.active = tqdm(total=self.total, desc="NUTS", unit="it", leave=False)
+            else:
+                _ProgressBar.active = _ProgressLines(self.total)
         return self
 
     def __exit__(self, *exc):
@@ -366,6 +375,29 @@ class _ProgressBar:
         bar = _ProgressBar.active
         if bar is not None:
             bar.update(int(iterations))
+
+
+class _ProgressLines:
+    """``NUTS: 30% (1200/4000 iterations, 14 s)`` on stderr at each tenth of the total."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.said = total, 0, 0
+        self.start = time.perf_counter()
+
+    def update(self, iterations: int) -> None:
+        self.done += iterations
+        tenths = min(10 * self.done // self.total, 10)
+        if tenths > self.said:
+            self.said = tenths
+            seconds = time.perf_counter() - self.start
+            print(
+                f"NUTS: {10 * tenths}% ({self.done}/{self.total} iterations, {seconds:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        pass
 
 
 @partial(jax.jit, static_argnums=0)

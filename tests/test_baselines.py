@@ -430,10 +430,11 @@ def test_distributional_point_methods_forecast_a_new_problem_too(capsys):
     assert out["target"] == "new" and out["unbiased"] == [None]
 
 
-def test_cli_point_method_writes_table_and_plot_only(tmp_path, capsys):
+def test_cli_point_method_writes_table_report_and_plot_only(tmp_path, capsys):
     out = tmp_path / "out"
     assert cli.main(["forecast", "--method", "discretized-beta", "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["forecast.csv", "forecast.png"]
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["forecast.csv", "forecast.json", "forecast.png"]
     printed = capsys.readouterr().out
     assert "discretized-beta" in printed and "truth" in printed
 

@@ -334,7 +334,15 @@ def test_a_point_forecast_removes_an_earlier_posterior(write, tmp_path, capsys):
     (out / "posterior.nc").write_text("an earlier Bayesian run")
     argv = ["forecast", write("counts.csv", GOOD), "--method", "regression", "--out", str(out)]
     assert main([*argv, "--k", "5"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["forecast.csv", "forecast.png"]
+    files = ["forecast.csv", "forecast.json", "forecast.png"]
+    assert sorted(p.name for p in out.iterdir()) == files
+    said = capsys.readouterr().err
+    written = f"wrote {', '.join(files)} in {out}"
+    assert f"{written} (removed posterior.nc of an earlier run)" in said
+    # A second run into the same folder says which files it replaced.
+    assert main([*argv, "--k", "5"]) == 0
+    said = capsys.readouterr().err
+    assert f"(replaced {', '.join(files)} of an earlier run)" in said
 
 
 # Every subcommand that writes, with its --out below the folder or file {file}.

@@ -397,9 +397,11 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys):
     assert isinstance(payload["diagnostics"]["ok"], bool)
     assert sorted(p.name for p in out.iterdir()) == [
         "forecast.csv",
+        "forecast.json",
         "forecast.png",
         "posterior.nc",
     ]
+    assert json.loads((out / "forecast.json").read_text()) == payload  # --out keeps it all
     assert bp.load_fit(out / "posterior.nc").data.num_problems == 24
 
 
@@ -508,7 +510,10 @@ def test_a_short_run_counts_its_progress_and_warns_naming_the_failing_diagnostic
         def update(self, n=1):
             self.counted += n
 
+    from bayes_passk import inference
+
     monkeypatch.setattr(tqdm, "tqdm", Recording)
+    monkeypatch.setattr(inference, "_interactive", lambda: True)
     with pytest.warns(bp.ConvergenceWarning, match="ess_bulk_min.*Run longer"):
         bp.fit(DATA, prior="scaled-beta", chains=2, warmup=20, samples=30, progress=True)
     [bar] = bars
@@ -516,6 +521,18 @@ def test_a_short_run_counts_its_progress_and_warns_naming_the_failing_diagnostic
     from bayes_passk.inference import _ProgressBar
 
     assert _ProgressBar.active is None
+
+
+def test_progress_in_a_log_is_a_line_at_each_tenth_of_the_run(monkeypatch, capsys):
+    # Where nobody watches a terminal (a log file, a pipe), progress=True writes plain lines.
+    from bayes_passk import inference
+
+    monkeypatch.setattr(inference, "_interactive", lambda: False)
+    bp.fit(DATA, prior="scaled-beta", chains=2, warmup=20, samples=30, progress=True, check=False)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" (")[0] for line in lines] == [f"NUTS: {p}%" for p in range(10, 101, 10)]
+    assert lines[-1].startswith("NUTS: 100% (100/100 iterations, ")
+    assert inference._ProgressBar.active is None
 
 
 def test_a_family_with_a_nan_gradient_is_named_as_the_cause():

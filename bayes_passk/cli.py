@@ -1058,8 +1058,13 @@ def run_compare(args: argparse.Namespace) -> int:
                 fits[first], fits[other], ks, args.ci, args.target, seed=args.seed
             )
             frames.append(frame.assign(a=first, b=other))
-        tables["comparison.csv"] = pd.concat(frames, ignore_index=True)
-        report = {"prior": args.prior, "comparison": tables["comparison.csv"]}
+        comparison = pd.concat(frames, ignore_index=True)
+        report = {"prior": args.prior, "comparison": comparison}
+        # The file carries what the JSON says once at its top.
+        settings = {"prior": args.prior, "target": args.target, "ci": args.ci}
+        tables["comparison.csv"] = comparison.assign(**settings)[
+            [*settings, "a", "b", *frame.columns]
+        ]
     else:
         comparison = compare.compare_priors(fits)
         checks = pd.concat(

@@ -198,7 +198,8 @@ def compare_groups(
     """Posterior of pass@k(A) - pass@k(B) at each k, from independent fits of A and B.
 
     The two posteriors are independent, so pairing their draws in any fixed order gives draws of
-    the joint; each draw of pass@k includes the spread of the problems' rates given the
+    the joint (the larger posterior thinned evenly to the smaller's size, all its chains taking
+    part); each draw of pass@k includes the spread of the problems' rates given the
     hyperparameters (see `bayes_passk.forecast`), drawn from a separate random stream for each
     group (one shared stream would correlate A and B and shrink the interval).
 
@@ -217,7 +218,8 @@ def compare_groups(
     ]
     draws = [d.reshape(-1, len(ks)) for d in draws]
     size = min(len(d) for d in draws)
-    a, b = (d[:size] for d in draws)
+    # The larger posterior thinned evenly, so that every one of its chains takes part.
+    a, b = (d[np.round(np.linspace(0, len(d) - 1, size)).astype(int)] for d in draws)
     difference = a - b
     alpha = (1 - ci) / 2
     lower, upper = np.quantile(difference, [alpha, 1 - alpha], axis=0)

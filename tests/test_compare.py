@@ -232,8 +232,9 @@ def test_predictive_check_summarises_its_replicates_exactly(monkeypatch):
 
 
 def test_compare_groups_summarises_fixed_draws_exactly(monkeypatch):
-    # Fixed draws in place of the two posteriors: A has 120, B 100, so the first 100 of A are
-    # paired with B's; the interval is the equal-tailed quantiles of A - B at the level asked.
+    # Fixed draws in place of the two posteriors: A has 120 in 2 chains, B 100, so A is thinned
+    # evenly over both chains to 100; the interval is the equal-tailed quantiles of A - B at the
+    # level asked.
     rng = np.random.default_rng(2)
     draws = {"A": rng.beta(2, 3, (2, 60, 2)), "B": rng.beta(2, 4, (1, 100, 2))}
     seeds = []
@@ -243,7 +244,9 @@ def test_compare_groups_summarises_fixed_draws_exactly(monkeypatch):
         return {"benchmark": SimpleNamespace(values=draws[fit])}
 
     monkeypatch.setattr(compare, "posterior_pass_at_k", fixed)
-    a, b = draws["A"].reshape(-1, 2)[:100], draws["B"].reshape(-1, 2)
+    kept = np.round(np.arange(100) * 119 / 99).astype(int)
+    assert kept[0] == 0 and kept[-1] == 119 and np.unique(kept).size == 100
+    a, b = draws["A"].reshape(-1, 2)[kept], draws["B"].reshape(-1, 2)
     for ci in (0.9, 0.5):
         table = compare_groups("A", "B", [10, 100], ci=ci)
         tail = (1 - ci) / 2
@@ -284,6 +287,12 @@ def test_compare_cli_groups_json_and_out(write, tmp_path, capsys, monkeypatch):
     assert [row["k"] for row in report["comparison"]] == [1, 100]
     assert report["comparison"][0]["prob_a_greater"] == 1.0
     assert sorted(p.name for p in out.iterdir()) == ["comparison.csv", "forecast.png"]
+    written = pd.read_csv(out / "comparison.csv")
+    assert list(written.columns[:6]) == ["prior", "target", "ci", "a", "b", "k"]
+    assert set(written["prior"]) == {"scaled-beta"} and set(written["ci"]) == {0.9}
+    np.testing.assert_allclose(
+        written["prob_a_greater"], [row["prob_a_greater"] for row in report["comparison"]]
+    )
     assert main(argv) == 0
     assert "P(A > B)" in capsys.readouterr().out
 

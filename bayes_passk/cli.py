@@ -166,6 +166,9 @@ def _refuse_format(format: str, source: str) -> None:
 def add_datasets_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``datasets``."""
     parser.add_argument("name", nargs="?", metavar="NAME", help="list this dataset's groups")
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON: a list of datasets, or the one named"
+    )
 
 
 def run_datasets(args: argparse.Namespace) -> int:
@@ -175,6 +178,12 @@ def run_datasets(args: argparse.Namespace) -> int:
     except ImportError:
         raise InputError("no embedded datasets in this installation") from None
     embedded = {info.name: info for info in datasets.list_datasets()}
+    if args.name is not None and args.name not in embedded:
+        raise InputError(f"no embedded dataset {args.name!r}; choose one of {', '.join(embedded)}")
+    if args.json:
+        described = [info._asdict() for info in embedded.values()]
+        print(json.dumps(described if args.name is None else embedded[args.name]._asdict()))
+        return 0
     if args.name is None:
         rows = [
             [info.name, info.kind, str(len(info.groups)), info.description]
@@ -182,8 +191,6 @@ def run_datasets(args: argparse.Namespace) -> int:
         ]
         print(format_table(["name", "kind", "groups", "description"], rows))
         return 0
-    if args.name not in embedded:
-        raise InputError(f"no embedded dataset {args.name!r}; choose one of {', '.join(embedded)}")
     info = embedded[args.name]
     print(f"{info.name} ({info.kind}): {info.description}")
     print(f"source: {info.source}")

@@ -451,6 +451,20 @@ def test_datasets_name_lists_its_groups(capsys):
     assert_clean_error(rc, captured.out, captured.err, ["no embedded dataset 'pythia'"])
 
 
+def test_datasets_json_describes_every_dataset_or_the_one_named(capsys):
+    datasets = pytest.importorskip("bayes_passk.datasets")
+    assert main(["datasets", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [d["name"] for d in listed] == [info.name for info in datasets.list_datasets()]
+    assert main(["datasets", "pythia-math", "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert one == next(d for d in listed if d["name"] == "pythia-math")
+    assert one["groups"] == datasets.load("pythia-math").groups and one["kind"] == "attempts"
+    rc = main(["datasets", "pythia", "--json"])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["no embedded dataset 'pythia'"])
+
+
 def test_a_local_file_wins_over_a_dataset_name(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "pythia-math").write_text("x")  # no extension: read as a file, not the dataset

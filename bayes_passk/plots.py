@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import matplotlib as mpl
@@ -19,6 +20,9 @@ from matplotlib.figure import Figure  # not pyplot: no window, no display, the u
 from matplotlib.ticker import NullFormatter
 
 from bayes_passk.forecast import Forecast
+
+LEGEND_INSIDE = 8  # legend entries that fit inside the axes; more go beside them
+LEGEND_ROWS = 24  # entries per column of a legend beside the axes
 
 
 def plot_forecast(
@@ -47,6 +51,8 @@ def plot_forecast(
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     axes = figure.subplots()
     colors = mpl.rcParams["axes.prop_cycle"].by_key()["color"]
+    if len(forecasts) > len(colors):  # more curves than the cycle: one colour each
+        colors = list(mpl.colormaps["turbo"](np.linspace(0.05, 0.95, len(forecasts))))
     entries = []  # (handle, label): one legend entry per forecast, its band under its line
     # Forecasts of the same data (several priors) share their unbiased estimates: shown once.
     shared_estimates = len(forecasts) > 1 and _same_unbiased(list(forecasts.values()))
@@ -97,7 +103,15 @@ def plot_forecast(
     target = next(iter(forecasts.values())).target if forecasts else "benchmark"
     axes.set_ylabel("pass@k" + (" (new problem)" if target == "new" else ""))
     axes.grid(True, which="major", alpha=0.3)
-    if entries:
+    if len(entries) > LEGEND_INSIDE:
+        # Beside the axes, in as many columns as it takes, the figure widened to make room.
+        columns = math.ceil(len(entries) / LEGEND_ROWS)
+        longest = max(len(label) for _, label in entries)
+        figure.set_size_inches(7 + columns * (0.5 + 0.055 * longest), 4.5)  # 7-point text
+        figure.legend(
+            *zip(*entries, strict=True), fontsize=7, loc="outside right upper", ncols=columns
+        )
+    elif entries:
         axes.legend(*zip(*entries, strict=True), fontsize=8, loc="upper left")
     if title:
         axes.set_title(_literal(title, limit=90))

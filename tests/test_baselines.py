@@ -607,11 +607,33 @@ def test_long_names_are_cut_so_the_legend_stays_inside_the_axes():
     forecast = fit_baseline(pythia("Pythia 1B", 100), "beta-binomial").forecast([1, 100, 10_000])
     name = "checkpoint-" + "x" * 290
     figure = plot_forecast({name: forecast}, title=name)
-    figure.canvas.draw()
+    figure.draw_without_rendering()  # lays the figure out
     legend = figure.axes[0].get_legend()
     assert legend.get_texts()[0].get_text().startswith(name[:39] + "…: ")
     inside = figure.axes[0].get_window_extent().x1
     assert legend.get_window_extent().x1 <= inside
+
+
+def test_many_groups_get_distinct_colours_and_a_legend_beside_the_axes():
+    from matplotlib.colors import to_hex
+
+    from bayes_passk.plots import plot_forecast
+
+    data = pythia("Pythia 1B", 100)
+    forecast = fit_baseline(data, "beta-binomial").forecast([1, 100, 10_000])
+    forecasts = {f"checkpoint {i}": forecast for i in range(30)}
+    figure = plot_forecast(forecasts)
+    figure.draw_without_rendering()  # lays the figure out
+    axes = figure.axes[0]
+    assert axes.get_legend() is None
+    [legend] = figure.legends
+    assert len(legend.get_texts()) == 31  # a curve each, and the shared unbiased estimates
+    colours = {to_hex(line.get_color()) for line in axes.get_lines()[:30]}
+    assert len(colours) == 30
+    legend_box, axes_box = legend.get_window_extent(), axes.get_window_extent()
+    assert legend_box.x0 >= axes_box.x1 and legend_box.x1 <= figure.bbox.x1
+    assert legend_box.y0 >= figure.bbox.y0 and legend_box.y1 <= figure.bbox.y1
+    assert axes_box.width > 4 * figure.dpi  # the plot keeps its size, the figure widens
 
 
 def test_a_forecast_cut_to_some_k_keeps_every_per_k_field():

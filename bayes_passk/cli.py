@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -986,7 +987,13 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
         "--groups",
         nargs="+",
         metavar="GROUP",
-        help="compare pass@k of these groups (2 or more), each with the first",
+        help="compare pass@k of these groups (2 or more), each with the first (see --pairs)",
+    )
+    parser.add_argument(
+        "--pairs",
+        choices=["first", "all"],
+        default="first",
+        help="with --groups: first: each group against the first; all: every pair (default: first)",
     )
     which.add_argument(
         "--priors",
@@ -1032,6 +1039,8 @@ def run_compare(args: argparse.Namespace) -> int:
             raise InputError("--group picks the group for --priors; with --groups leave it out")
         runs = {g: (args.prior, g) for g in dict.fromkeys(args.groups)}
     else:
+        if args.pairs != "first":
+            raise InputError("--pairs all compares groups; with --priors leave it out")
         priors = family_names() if "all" in args.priors else args.priors
         if len(set(priors)) < 2:
             raise InputError("--priors needs at least two different priors (or 'all')")
@@ -1058,13 +1067,17 @@ def run_compare(args: argparse.Namespace) -> int:
 
     tables = {}
     if args.groups is not None:
-        first, *others = fits
+        names = list(fits)
+        if args.pairs == "all":
+            pairs = list(itertools.combinations(names, 2))
+        else:
+            pairs = [(names[0], other) for other in names[1:]]
         frames = []
-        for other in others:
+        for a, b in pairs:
             frame = compare.compare_groups(
-                fits[first], fits[other], ks, args.ci, args.target, seed=args.seed
+                fits[a], fits[b], ks, args.ci, args.target, seed=args.seed
             )
-            frames.append(frame.assign(a=first, b=other))
+            frames.append(frame.assign(a=a, b=b))
         comparison = pd.concat(frames, ignore_index=True)
         report = {"prior": args.prior, "comparison": comparison}
         # The file carries what the JSON says once at its top.

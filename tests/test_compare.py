@@ -297,6 +297,31 @@ def test_compare_cli_groups_json_and_out(write, tmp_path, capsys, monkeypatch):
     assert "P(A > B)" in capsys.readouterr().out
 
 
+def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(write, monkeypatch, capsys):
+    # Fits and comparisons stand in for the real ones (tested above): what is checked is which
+    # pairs the command compares, in which order, and what it reports for them.
+    rows = ["model,problem_id,n,c"] + [f"{m},p{i},10,{i}" for m in "xyz" for i in range(3)]
+    path = write("three.csv", "\n".join(rows) + "\n")
+    monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, *args: data.groups[0])
+    compared = []
+
+    def difference(fit_a, fit_b, ks, *args, **kwargs):
+        compared.append((fit_a, fit_b))
+        return pd.DataFrame({"k": ks, "difference": 0.0})
+
+    monkeypatch.setattr(compare, "compare_groups", difference)
+    argv = ["compare", path, "--groups", "y", "x", "z", "--k", "10", "--json"]
+    for pairs, expected in (
+        ("first", [("y", "x"), ("y", "z")]),
+        ("all", [("y", "x"), ("y", "z"), ("x", "z")]),
+    ):
+        compared.clear()
+        assert main([*argv, "--pairs", pairs]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert compared == expected
+        assert [(row["a"], row["b"]) for row in report["comparison"]] == expected
+
+
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
@@ -305,6 +330,7 @@ def test_compare_cli_groups_json_and_out(write, tmp_path, capsys, monkeypatch):
         (["--priors", "scaled-beta"], "at least two different priors"),
         (["--groups", "m1", "m2", "--priors", "all"], "not allowed with argument"),
         (["--priors", "all"], "choose one with --group"),
+        (["--priors", "all", "--group", "m1", "--pairs", "all"], "with --priors leave it out"),
     ],
 )
 def test_compare_cli_bad_usage_is_a_clean_error(extra, fragment, write, tmp_path, capsys):

@@ -21,6 +21,7 @@ import itertools
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -28,7 +29,7 @@ import zlib
 from collections.abc import Callable, Collection, Sequence
 from functools import partial
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,11 @@ from bayes_passk import data as data_module
 from bayes_passk.data import InputError, PassData
 from bayes_passk.estimators import MAX_K, mean_pass_at_k
 from bayes_passk.models import family_names
+
+if TYPE_CHECKING:  # the command line imports JAX and ArviZ only when it fits
+    from arviz import InferenceData
+
+    from bayes_passk.forecast import Forecast
 
 PROG = "bayes-passk"
 
@@ -135,8 +141,10 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_input(source: str, format: str = "auto", group: str | None = None) -> PassData:
-    """Load one group's counts from a file or, failing that, an embedded dataset."""
+def load_input(
+    source: str, format: str = "auto", group: str | None = None, several: bool = False
+) -> PassData:
+    """Load one group's counts (every group's if ``several``) from a file or an embedded dataset."""
     if Path(_not_empty("PATH_OR_DATASET", source)).exists():
         data = data_module.load(source, format=format, group=group)
     elif source in _embedded_names():
@@ -147,7 +155,7 @@ def load_input(source: str, format: str = "auto", group: str | None = None) -> P
     else:
         names = ", ".join(_embedded_names()) or "none installed"
         raise InputError(f"file not found: {source} (nor is it an embedded dataset: {names})")
-    if group is None:
+    if group is None and not several:
         _refuse_several_groups(source, data.groups)
     return data
 
@@ -264,6 +272,11 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
         "MATH subsampled to 100 attempts per problem, with the truth from all 10,000 overlaid)",
     )
     parser.add_argument("--group", help="the group (model) to fit when the data hold several")
+    parser.add_argument(
+        "--all-groups",
+        action="store_true",
+        help="forecast every group, one fit each (the outputs gain a group column or key)",
+    )
     parser.add_argument("--format", choices=data_module.FORMATS, default="auto", help=FORMAT_HELP)
     parser.add_argument(
         "--method",
@@ -296,7 +309,10 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
     )
     _add_sampler_arguments(parser, chains=4, warmup=1000, samples=1000)
     parser.add_argument(
-        "--out", metavar="DIR", help="write forecast.csv, forecast.png and posterior.nc there"
+        "--out",
+        metavar="DIR",
+        help="write forecast.csv, forecast.json, forecast.png and posterior.nc there "
+        "(posterior-GROUP.nc each with --all-groups)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
 
@@ -330,35 +346,99 @@ def _tuning(args: argparse.Namespace) -> dict:
 
 def run_forecast(args: argparse.Namespace) -> int:
     """Fit the model, forecast pass@k, print the table or JSON, and write the outputs."""
-    import bayes_passk as bp
-    from bayes_passk import datasets
-    from bayes_passk.baselines import fit_baseline
     from bayes_passk.forecast import DEFAULT_KS
     from bayes_passk.plots import plot_forecast, save_figure
 
     method = _forecast_method(args)
     source, group, attempts = args.source, args.group, args.attempts
+    if args.all_groups and group:
+        raise InputError("--all-groups forecasts every group; leave out --group")
     if source is None:
         source, default_group, default_attempts = DEFAULT_FORECAST
-        group = group or default_group
+        group = None if args.all_groups else group or default_group
         attempts = attempts or default_attempts
     out = _output_dir(args.out)
-    data = _load_group(source, args.format, group, attempts, args.seed)
-    truth = None if attempts is None else datasets.load(source, group=group)  # all attempts
+    groups = _group_names(source, args.format) if args.all_groups else [group]
     ks = np.array(args.k if args.k else DEFAULT_KS, dtype=np.int64)
     # The plot draws a curve: forecast on a fine grid too, and report the k asked for.
     wanted, ks = ks, (_plotting_grid(ks) if out is not None else ks)
+    runs = [
+        _forecast_group(args, method, source, name, attempts, ks, wanted, (i + 1, len(groups)))
+        for i, name in enumerate(groups)
+    ]
 
-    writers = {}
+    if args.all_groups:
+        report = {"groups": [{"group": run.label, **run.report} for run in runs]}
+    else:
+        [run] = runs
+        report = run.report
+    if out is not None:
+        table = runs[0].table
+        if args.all_groups:
+            tables = [run.table.assign(group=run.label) for run in runs]
+            table = pd.concat(tables, ignore_index=True)[["group", *table.columns]]
+        curves = {run.label: run.truth_curve for run in runs if run.truth_curve is not None}
+        title = f"{source}, {method}" if args.all_groups else f"{runs[0].label}, {method}"
+        figure = plot_forecast(
+            {run.label: run.plotted for run in runs}, truth=curves or None, title=title
+        )
+        writers = {
+            out / "forecast.csv": lambda path: table.to_csv(path, index=False),
+            # The whole report (exponent, diagnostics), which the table's columns cannot hold.
+            out / "forecast.json": lambda path: path.write_text(json.dumps(report) + "\n"),
+            out / "forecast.png": lambda path: save_figure(figure, path),
+        }
+        names = _posterior_names([run.label for run in runs]) if args.all_groups else None
+        for i, run in enumerate(runs):
+            if run.idata is not None:
+                name = "posterior.nc" if names is None else names[i]
+                writers[out / name] = (lambda idata: lambda path: idata.to_netcdf(path))(run.idata)
+        # Outputs an earlier run wrote that this one does not (a point method writes no posterior).
+        _write_all(writers, stale=[out / "posterior.nc", *sorted(out.glob("posterior-*.nc"))])
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    for i, run in enumerate(runs):
+        if i:
+            print()
+        _print_forecast(source, run.data, run.forecast, run.true_values)
+    return 0
+
+
+class _GroupForecast(NamedTuple):
+    """One group's forecast as `run_forecast` reports and writes it."""
+
+    label: str  # the group, or the file's stem when the data have no groups
+    data: PassData
+    forecast: Forecast  # at the k asked for
+    plotted: Forecast  # on the plotting grid
+    true_values: np.ndarray | None  # pass@k from all attempts, when subsampled
+    truth_curve: tuple | None  # (k, pass@k) on the plotting grid, when subsampled
+    report: dict  # the JSON object
+    table: pd.DataFrame  # the CSV rows
+    idata: InferenceData | None  # the posterior; None for a point method
+
+
+def _forecast_group(args, method, source, group, attempts, ks, wanted, place) -> _GroupForecast:
+    """Fit one group and forecast at ``ks``; ``place`` is (this group, of how many)."""
+    import bayes_passk as bp
+    from bayes_passk import datasets
+    from bayes_passk.baselines import fit_baseline
+
+    data = _load_group(source, args.format, group, attempts, args.seed)
+    truth = None if attempts is None else datasets.load(source, group=group)  # all attempts
+    label = data.groups[0] or Path(source).stem
+    which = f" ({label}, {place[0]} of {place[1]})" if args.all_groups else ""
+    idata = None
     if method.startswith("bayes-"):
         print(
-            f"{PROG}: fitting {method} to {_plural(data.num_problems, 'problem')}, "
+            f"{PROG}: fitting {method} to {_plural(data.num_problems, 'problem')}{which}, "
             f"{_plural(args.chains, 'chain')} x "
             f"({args.warmup} + {args.samples}) draws (compiling takes part of a first run)",
             file=sys.stderr,
             flush=True,
         )
-        with _printed_warnings():
+        with _printed_warnings(f"{label}: " if args.all_groups else ""):
             result = bp.fit(
                 data,
                 prior=method.removeprefix("bayes-"),
@@ -375,10 +455,9 @@ def run_forecast(args: argparse.Namespace) -> int:
                 flush=True,
             )
             forecast = result.forecast(ks, ci=args.ci, target=args.target, seed=args.seed)
-        if out is not None:
-            writers[out / "posterior.nc"] = lambda path: result.idata.to_netcdf(path)
+        idata = result.idata
     else:
-        with _printed_warnings(f"{method}: "):
+        with _printed_warnings(f"{label}: {method}: " if args.all_groups else f"{method}: "):
             fitted = fit_baseline(data, method)
         forecast = fitted.forecast(
             ks, ci=args.ci, bootstrap=args.bootstrap or 0, seed=args.seed, target=args.target
@@ -386,32 +465,49 @@ def run_forecast(args: argparse.Namespace) -> int:
         if np.all(np.isnan(forecast.mean)):
             params = ", ".join(f"{name} = {value:.3g}" for name, value in fitted.params.items())
             raise InputError(
-                f"{method}: the fit ({params}) is too degenerate to forecast from; the data do "
-                "not identify it"
+                f"{method}: the fit{which} ({params}) is too degenerate to forecast from; the "
+                "data do not identify it"
             )
 
-    label = data.groups[0] or Path(source).stem
     plotted, forecast = forecast, forecast.at(wanted)
     true_values = None if truth is None else mean_pass_at_k(truth, wanted)
     report = json.loads(forecast.to_json())
     if true_values is not None:
         report["truth"] = [_json_value(value) for value in true_values]
-    if out is not None:
-        table = forecast.to_frame()
-        if true_values is not None:
-            table["truth"] = true_values
-        curves = None if truth is None else {label: (ks, mean_pass_at_k(truth, ks))}
-        figure = plot_forecast({label: plotted}, truth=curves, title=f"{label}, {method}")
-        writers[out / "forecast.csv"] = lambda path: table.to_csv(path, index=False)
-        # The whole report (exponent, diagnostics), which the table's columns cannot hold.
-        writers[out / "forecast.json"] = lambda path: path.write_text(json.dumps(report) + "\n")
-        writers[out / "forecast.png"] = lambda path: save_figure(figure, path)
-        _write_all(writers, stale=[out / "posterior.nc"])  # a point method writes none
-    if args.json:
-        print(json.dumps(report))
-        return 0
-    _print_forecast(source, data, forecast, true_values)
-    return 0
+    table = forecast.to_frame()
+    if true_values is not None:
+        table["truth"] = true_values
+    truth_curve = None if truth is None else (ks, mean_pass_at_k(truth, ks))
+    return _GroupForecast(
+        label, data, forecast, plotted, true_values, truth_curve, report, table, idata
+    )
+
+
+def _group_names(source: str, format: str) -> list[str | None]:
+    """Every group of a file or embedded dataset; [None] for data without groups."""
+    if Path(_not_empty("PATH_OR_DATASET", source)).exists() or source not in _embedded_names():
+        groups = load_input(source, format, group=None, several=True).groups
+    else:
+        _refuse_format(format, source)
+        from bayes_passk import datasets
+
+        groups = {info.name: info for info in datasets.list_datasets()}[source].groups
+    return [group or None for group in groups]
+
+
+def _posterior_names(labels: list[str]) -> list[str]:
+    """``posterior-<label>.nc`` per group, the label cut to safe characters, made unique.
+
+    Example:
+        >>> _posterior_names(["Pythia 1B", "a/b", "a?b"])
+        ['posterior-Pythia_1B.nc', 'posterior-a_b.nc', 'posterior-a_b-3.nc']
+    """
+    names = []
+    for i, label in enumerate(labels):
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._")[:60] or "group"
+        name = f"posterior-{stem}.nc"
+        names.append(f"posterior-{stem}-{i + 1}.nc" if name in names else name)
+    return names
 
 
 def _plotting_grid(ks: np.ndarray) -> np.ndarray:

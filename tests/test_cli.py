@@ -345,6 +345,39 @@ def test_a_point_forecast_removes_an_earlier_posterior(write, tmp_path, capsys):
     assert f"(replaced {', '.join(files)} of an earlier run)" in said
 
 
+def test_forecast_of_every_group_reports_each_in_order(write, tmp_path, capsys):
+    rows = ["model,problem_id,n,c"]
+    rows += [f"{m},p{i},20,{(3 * i + j) % 21}" for j, m in enumerate("zxy") for i in range(8)]
+    path = write("three.csv", "\n".join(rows) + "\n")
+    argv = ["forecast", path, "--all-groups", "--method", "beta-binomial", "--k", "10", "1000"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    headers = [line for line in printed.splitlines() if line.startswith(path)]
+    assert [line.split("(")[1].split(")")[0] for line in headers] == ["z", "x", "y"]
+    assert main([*argv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [entry["group"] for entry in report["groups"]] == ["z", "x", "y"]
+    for entry in report["groups"]:
+        alone = main(["forecast", path, "--group", entry["group"], *argv[3:], "--json"])
+        assert alone == 0 and json.loads(capsys.readouterr().out) == {
+            key: value for key, value in entry.items() if key != "group"
+        }
+    # An earlier run's posteriors do not stay beside a point method's forecasts.
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "posterior-z.nc").write_text("an earlier run")
+    assert main([*argv, "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "forecast.csv",
+        "forecast.json",
+        "forecast.png",
+    ]
+    assert "removed posterior-z.nc" in capsys.readouterr().err
+    rc = main([*argv, "--group", "x"])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["--all-groups", "leave out --group"])
+
+
 # Every subcommand that writes, with its --out below the folder or file {file}.
 OUT_COMMANDS = [
     ["estimate", "{data}", "--out", "{file}/out.csv"],

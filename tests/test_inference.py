@@ -3,6 +3,7 @@ import json
 import arviz as az
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import betaln
 
@@ -403,6 +404,36 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys):
     ]
     assert json.loads((out / "forecast.json").read_text()) == payload  # --out keeps it all
     assert bp.load_fit(out / "posterior.nc").data.num_problems == 24
+
+
+def test_cli_forecast_of_every_group_writes_a_posterior_each(tmp_path, capsys):
+    # Same shapes and sampler settings as the test above: the compiled program is shared.
+    frame = DATA.to_frame().drop(columns="group")
+    counts = tmp_path / "groups.csv"
+    pd.concat([frame.assign(model="m/1"), frame.assign(model="m 2")]).to_csv(counts, index=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "posterior.nc").write_text("an earlier single-group run")
+    argv = ["forecast", str(counts), "--all-groups", "--k", "1", "1000", "--chains", "2"]
+    argv += ["--warmup", "300", "--samples", "300", "--json", "--out", str(out)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert [entry["group"] for entry in payload["groups"]] == ["m/1", "m 2"]
+    assert all(entry["k"] == [1, 1000] for entry in payload["groups"])
+    assert "(m/1, 1 of 2)" in captured.err and "(m 2, 2 of 2)" in captured.err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "forecast.csv",
+        "forecast.json",
+        "forecast.png",
+        "posterior-m_1.nc",
+        "posterior-m_2.nc",
+    ]
+    for name, group in (("posterior-m_1.nc", "m/1"), ("posterior-m_2.nc", "m 2")):
+        assert bp.load_fit(out / name).data.groups == [group]
+    table = pd.read_csv(out / "forecast.csv")
+    assert table["group"].tolist() == ["m/1", "m/1", "m 2", "m 2"]
+    assert table["mean"].tolist() == [m for e in payload["groups"] for m in e["mean"]]
 
 
 @pytest.mark.parametrize(

@@ -1238,7 +1238,8 @@ def _print_comparison(args, report, forecasts, at_ks) -> None:
         shown |= {"prob_a_greater": "P(A > B)"}
         print(formatted(report["comparison"][list(shown)].rename(columns=shown)))
         return
-    print(formatted(report["loo"]))
+    # A stacking weight is not a probability near 1 whose distance to 1 matters: 3 decimals.
+    print(formatted(report["loo"].round({"weight": 3})))
     print(report["verdict"])
     print(f"\nforecasts ({args.target} pass@k, mean [{args.ci:.0%} interval]):")
     rows = [

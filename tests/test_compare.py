@@ -118,6 +118,20 @@ def test_verdict_separates_clear_from_close_calls():
     assert "Pareto k > 0.7): y (3)" in verdict(table(10.0, 2.0, bad=3))
 
 
+def test_printed_stacking_weights_have_three_decimals(capsys):
+    weights = [1 - 1e-12, 1e-12]  # a pass@k this near 1 would print 0.999999999999
+    loo = pd.DataFrame({"prior": ["x", "y"], "elpd_loo": [-10.0, -30.0], "weight": weights})
+    checks = pd.DataFrame(
+        {"prior": ["x"], "k": [1], "observed": [0.5], "mean": [0.5], "lower": [0.4]}
+        | {"upper": [0.6], "p_value": [0.9]}
+    )
+    args = SimpleNamespace(target="benchmark", ci=0.9, k=[10])
+    report = {"loo": loo, "verdict": "x is first", "checks": checks}
+    cli._print_comparison(args, report, {}, np.array([True]))
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1].split() == ["x", "-10", "1"] and printed[2].split() == ["y", "-30", "0"]
+
+
 @pytest.mark.slow
 def test_compare_priors_rejects_fits_of_different_data():
     fits = {"easy": _fit("easy", "scaled-beta"), "hard": _fit("hard", "scaled-beta")}

@@ -438,7 +438,10 @@ def _forecast_group(args, method, source, group, attempts, ks, wanted, place) ->
             file=sys.stderr,
             flush=True,
         )
-        with _printed_warnings(f"{label}: " if args.all_groups else ""):
+        prefix = f"{label}: " if args.all_groups else ""
+        with _printed_warnings(prefix):
+            # A progress bar on a terminal only: a fit that reports progress calls back into
+            # Python, which keeps its program out of the compilation cache.
             result = bp.fit(
                 data,
                 prior=method.removeprefix("bayes-"),
@@ -446,14 +449,15 @@ def _forecast_group(args, method, source, group, attempts, ks, wanted, place) ->
                 chains=args.chains,
                 warmup=args.warmup,
                 samples=args.samples,
-                progress=True,  # a bar on a terminal, lines in a log
                 **_tuning(args),
             )
-            print(
-                f"{PROG}: forecasting pass@k at {_plural(len(ks), 'value')} of k",
-                file=sys.stderr,
-                flush=True,
-            )
+        grid = f", {len(ks)} on the plot's grid" if len(ks) > len(wanted) else ""
+        print(
+            f"{PROG}: forecasting pass@k at {_plural(len(wanted), 'value')} of k{grid}",
+            file=sys.stderr,
+            flush=True,
+        )
+        with _printed_warnings(prefix):
             forecast = result.forecast(ks, ci=args.ci, target=args.target, seed=args.seed)
         idata = result.idata
     else:
@@ -631,7 +635,7 @@ def _output_file(value: str | None) -> Path | None:
     if out is not None:
         if out.is_dir():
             raise InputError(f"--out {out}: is a directory; give a file name")
-        _check_ancestors(out)
+        _check_ancestors(out, file=True)
         if not out.absolute().parent.is_dir():
             raise InputError(f"--out {out}: the folder {out.parent} does not exist")
     return out
@@ -643,12 +647,14 @@ def _not_empty(option: str, value: str) -> str:
     return value
 
 
-def _check_ancestors(path: Path) -> None:
+def _check_ancestors(path: Path, file: bool = False) -> None:
     """Check that the nearest existing folder at or above `path` is a folder we can write in.
 
-    Before any work: a long fit should not end in "cannot write".
+    Before any work: a long fit should not end in "cannot write". An output ``file`` may
+    exist already (a rerun replaces it): the search starts at its folder.
     """
-    for folder in [path.absolute(), *path.absolute().parents]:
+    above = list(path.absolute().parents)
+    for folder in above if file else [path.absolute(), *above]:
         if folder.exists():
             if not folder.is_dir():
                 raise InputError(f"--out {path}: {folder} is a file, not a directory")
@@ -1168,11 +1174,15 @@ def run_compare(args: argparse.Namespace) -> int:
             pairs = list(itertools.combinations(names, 2))
         else:
             pairs = [(names[0], other) for other in names[1:]]
+        # Each group's draws once, from its own stream: a group reads the same in every pair.
+        streams = np.random.SeedSequence(args.seed).spawn(len(names))
+        draws = {
+            name: compare.pass_at_k_draws(fits[name], ks, args.target, seed=stream)
+            for name, stream in zip(names, streams, strict=True)
+        }
         frames = []
         for a, b in pairs:
-            frame = compare.compare_groups(
-                fits[a], fits[b], ks, args.ci, args.target, seed=args.seed
-            )
+            frame = compare.difference_table(draws[a], draws[b], ks, args.ci)
             frames.append(frame.assign(a=a, b=b))
         comparison = pd.concat(frames, ignore_index=True)
         report = {"prior": args.prior, "comparison": comparison}

@@ -198,10 +198,10 @@ def compare_groups(
     """Posterior of pass@k(A) - pass@k(B) at each k, from independent fits of A and B.
 
     The two posteriors are independent, so pairing their draws in any fixed order gives draws of
-    the joint (the larger posterior thinned evenly to the smaller's size, all its chains taking
-    part); each draw of pass@k includes the spread of the problems' rates given the
-    hyperparameters (see `bayes_passk.forecast`), drawn from a separate random stream for each
-    group (one shared stream would correlate A and B and shrink the interval).
+    the joint (see `difference_table`); each draw of pass@k includes the spread of the
+    problems' rates given the hyperparameters (see `bayes_passk.forecast`), drawn from a
+    separate random stream for each group (one shared stream would correlate A and B and
+    shrink the interval).
 
     Returns:
         One row per k: the posterior means of A and B, the mean of the difference and its
@@ -213,19 +213,43 @@ def compare_groups(
     ks = as_ks(ks).ravel()
     streams = np.random.SeedSequence(seed).spawn(2)
     draws = [
-        posterior_pass_at_k(fit, ks, max_draws=max_draws, seed=stream)[target].values
+        pass_at_k_draws(fit, ks, target, max_draws, stream)
         for fit, stream in zip((fit_a, fit_b), streams, strict=True)
     ]
-    draws = [d.reshape(-1, len(ks)) for d in draws]
-    size = min(len(d) for d in draws)
-    # The larger posterior thinned evenly, so that every one of its chains takes part.
-    a, b = (d[np.round(np.linspace(0, len(d) - 1, size)).astype(int)] for d in draws)
+    return difference_table(*draws, ks, ci)
+
+
+def pass_at_k_draws(fit, ks, target="benchmark", max_draws=1000, seed=0) -> np.ndarray:
+    """Posterior draws of a fit's pass@k at ``ks``, shape (draws, len(ks)), chains in order.
+
+    Drawn once per group, they can be paired with every other group's (`difference_table`),
+    so that a group reads the same in every comparison it is part of.
+    """
+    ks = as_ks(ks).ravel()
+    draws = posterior_pass_at_k(fit, ks, max_draws=max_draws, seed=seed)[target].values
+    return draws.reshape(-1, len(ks))
+
+
+def difference_table(draws_a, draws_b, ks, ci: float = 0.9) -> pd.DataFrame:
+    """Summarise pass@k(A) - pass@k(B) from independent draws of each, shape (draws, len(ks)).
+
+    The larger set is thinned evenly to the smaller's size, every chain taking part (here B's
+    first and last draws, 0.4 and 0.2).
+
+    Example:
+        >>> a, b = np.array([[0.5], [0.7]]), np.array([[0.4], [0.6], [0.9], [0.2]])
+        >>> difference_table(a, b, [10])[["k", "mean_a", "mean_b", "prob_a_greater"]]
+            k  mean_a  mean_b  prob_a_greater
+        0  10     0.6     0.3             1.0
+    """
+    size = min(len(draws_a), len(draws_b))
+    a, b = (d[np.round(np.linspace(0, len(d) - 1, size)).astype(int)] for d in (draws_a, draws_b))
     difference = a - b
     alpha = (1 - ci) / 2
     lower, upper = np.quantile(difference, [alpha, 1 - alpha], axis=0)
     return pd.DataFrame(
         {
-            "k": ks,
+            "k": np.ravel(ks),
             "mean_a": a.mean(axis=0),
             "mean_b": b.mean(axis=0),
             "difference": difference.mean(axis=0),

@@ -365,8 +365,12 @@ class _ProgressBar:
                 _ProgressBar.active = _ProgressLines(self.total)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, *exc):
         bar, _ProgressBar.active = _ProgressBar.active, None
+        if isinstance(bar, _ProgressLines) and kind is None:
+            # The sampler reports every 1% of the run; the last steps of an uneven total are
+            # not reported, and a log should still say that the run ended.
+            bar.update(bar.total - bar.done)
         if bar is not None:
             bar.close()
 

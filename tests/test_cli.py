@@ -419,6 +419,18 @@ def test_a_failed_write_leaves_no_folder_behind(write, tmp_path, capsys, monkeyp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["counts.csv"]
 
 
+@pytest.mark.parametrize("command", [["estimate"], ["allocate", "--budget", "10"]])
+def test_a_rerun_replaces_its_output_file(command, write, tmp_path, capsys):
+    out = tmp_path / "table.csv"
+    argv = [command[0], write("counts.csv", GOOD), *command[1:], "--out", str(out)]
+    assert main(argv) == 0
+    first = out.read_text()
+    assert f"wrote table.csv in {tmp_path}\n" in capsys.readouterr().err
+    assert main(argv) == 0
+    assert out.read_text() == first
+    assert "(replaced table.csv of an earlier run)" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv", OUT_COMMANDS)
 def test_out_below_a_file_is_refused_before_any_work(argv, write, tmp_path, capsys):
     data, file = write("counts.csv", GOOD), tmp_path / "a_file"

@@ -312,28 +312,34 @@ def test_compare_cli_groups_json_and_out(write, tmp_path, capsys, monkeypatch):
 
 
 def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(write, monkeypatch, capsys):
-    # Fits and comparisons stand in for the real ones (tested above): what is checked is which
-    # pairs the command compares, in which order, and what it reports for them.
+    # Fits and their draws stand in for the real ones (tested above): what is checked is which
+    # pairs the command compares, in which order, and that a group reads the same in each.
     rows = ["model,problem_id,n,c"] + [f"{m},p{i},10,{i}" for m in "xyz" for i in range(3)]
     path = write("three.csv", "\n".join(rows) + "\n")
     monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, *args: data.groups[0])
-    compared = []
+    drawn = []
 
-    def difference(fit_a, fit_b, ks, *args, **kwargs):
-        compared.append((fit_a, fit_b))
-        return pd.DataFrame({"k": ks, "difference": 0.0})
+    def draws(fit, ks, target, seed):
+        drawn.append(fit)
+        return np.random.default_rng(seed).beta(2, 3, (400, len(ks)))
 
-    monkeypatch.setattr(compare, "compare_groups", difference)
+    monkeypatch.setattr(compare, "pass_at_k_draws", draws)
     argv = ["compare", path, "--groups", "y", "x", "z", "--k", "10", "--json"]
     for pairs, expected in (
         ("first", [("y", "x"), ("y", "z")]),
         ("all", [("y", "x"), ("y", "z"), ("x", "z")]),
     ):
-        compared.clear()
+        drawn.clear()
         assert main([*argv, "--pairs", pairs]) == 0
         report = json.loads(capsys.readouterr().out)
-        assert compared == expected
+        assert drawn == ["y", "x", "z"]  # each group's draws once
         assert [(row["a"], row["b"]) for row in report["comparison"]] == expected
+    means = {}
+    for row in report["comparison"]:
+        for side in ("a", "b"):
+            means.setdefault(row[side], set()).add(row[f"mean_{side}"])
+    assert all(len(seen) == 1 for seen in means.values())  # x reads the same as A and as B
+    assert len({seen.pop() for seen in means.values()}) == 3  # and each group its own stream
 
 
 @pytest.mark.parametrize(

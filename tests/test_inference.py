@@ -8,7 +8,7 @@ import pytest
 from scipy.special import betaln
 
 import bayes_passk as bp
-from bayes_passk.cli import main
+from bayes_passk.cli import _plotting_grid, main
 from bayes_passk.data import InputError, PassData
 from bayes_passk.forecast import beta_quantile
 from bayes_passk.hierarchy import IntegratedBinomial
@@ -374,8 +374,15 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys):
     argv = ["forecast", str(counts), "--k", "1", "1000", "--chains", "2", "--warmup", "300"]
     argv += ["--samples", "300", "--json", "--out", str(out), "--ci", "0.8"]
     assert main(argv) == 0
-    stdout = capsys.readouterr().out
-    payload = json.loads(stdout)  # exactly one JSON object on stdout
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)  # exactly one JSON object on stdout
+    # Stages on stderr; no progress lines, whose callbacks would keep the program out of the
+    # compilation cache, where nobody watches a terminal.
+    said = captured.err.splitlines()
+    assert said[0].startswith("bayes-passk: fitting bayes-scaled-beta to 24 problems, 2 chains")
+    grid = len(_plotting_grid(np.array([1, 1000])))
+    assert f"bayes-passk: forecasting pass@k at 2 values of k, {grid} on the plot's grid" in said
+    assert not any(line.startswith("NUTS") for line in said)
     assert set(payload) >= {
         "method",
         "target",
@@ -564,6 +571,25 @@ def test_progress_in_a_log_is_a_line_at_each_tenth_of_the_run(monkeypatch, capsy
     assert [line.split(" (")[0] for line in lines] == [f"NUTS: {p}%" for p in range(10, 101, 10)]
     assert lines[-1].startswith("NUTS: 100% (100/100 iterations, ")
     assert inference._ProgressBar.active is None
+
+
+def test_progress_lines_end_at_100_percent_when_the_total_is_uneven(monkeypatch, capsys):
+    # The sampler reports every 1% (here every 2 of 207 iterations): the last one goes unsaid.
+    from bayes_passk import inference
+
+    monkeypatch.setattr(inference, "_interactive", lambda: False)
+    with inference._ProgressBar(207, enabled=True):
+        for _ in range(103):
+            inference._ProgressBar.report(2)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-2].startswith("NUTS: 90% (")
+    assert lines[-1].startswith("NUTS: 100% (207/207 iterations, ")
+    # A run stopped early does not claim to have finished.
+    with pytest.raises(KeyboardInterrupt), inference._ProgressBar(207, enabled=True):
+        inference._ProgressBar.report(30)
+        raise KeyboardInterrupt
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("NUTS: 10% (30/207 iterations, ")
 
 
 def test_a_family_with_a_nan_gradient_is_named_as_the_cause():

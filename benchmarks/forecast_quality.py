@@ -4,6 +4,9 @@
     python benchmarks/forecast_quality.py --small              # 3 replicates, short chains
     python benchmarks/forecast_quality.py --out bench-out      # also keep the tidy tables
     python benchmarks/forecast_quality.py --table benchmarks/runs/forecast_quality_2026-11-24.csv.gz
+    python benchmarks/forecast_quality.py --average bayes-scaled-beta bayes-log-spline --table \
+        benchmarks/runs/forecast_quality_2026-11-24.csv.gz \
+        benchmarks/runs/forecast_quality_log_spline_2026-12-01.csv.gz  # two runs, their average
 
 Cells: the 7 Pythia MATH models (subsample design: 100 of the 10,000 recorded attempts per
 problem, truth from all of them) and 6 Best-of-N jailbreaking models (resample design: 100
@@ -39,7 +42,19 @@ parser.add_argument("--k", type=int, nargs="+", default=[1000, 10000])
 parser.add_argument("--bayes", nargs="+", default=["bayes-scaled-beta", "bayes-kumaraswamy"])
 parser.add_argument("--out", help="directory for backtest.csv and summary.csv")
 parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--table", help="report on a backtest.csv written by --out, without fitting")
+parser.add_argument(
+    "--table",
+    nargs="+",
+    help="report on backtest.csv files written by --out (or kept in benchmarks/runs), without "
+    "fitting; rows of the same method and replicate in several files are taken once",
+)
+parser.add_argument(
+    "--average",
+    nargs="+",
+    metavar="METHOD",
+    help="with --table: also score the equal-weight average of these Bayesian methods' "
+    "posterior means (an estimate without an interval)",
+)
 args = parser.parse_args()
 replicates = 3 if args.small else args.replicates
 config = BatchConfig(warmup=200, samples=200) if args.small else BatchConfig()
@@ -82,7 +97,34 @@ def forecast_all() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-table = pd.read_csv(args.table) if args.table else forecast_all()
+KEY = ["method", "design", "group", "budget", "replicate", "k"]
+
+
+def averaged(table: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Rows of a method whose estimate is the mean of ``methods``' estimates, replicate by
+    replicate (model averaging with equal weights); no interval."""
+    missing = sorted(set(methods) - set(table["method"]))
+    if missing:
+        parser.error(f"--average: the tables have no rows for {', '.join(missing)}")
+    part = table[table["method"].isin(methods)]
+    cell = [c for c in KEY if c != "method"]
+    mean = part.groupby(cell).agg(
+        estimate=("estimate", "mean"), truth=("truth", "first"), count=("method", "nunique")
+    )
+    mean = mean[mean["count"] == len(methods)].drop(columns="count").reset_index()
+    names = "+".join(m.removeprefix("bayes-") for m in methods)
+    return mean.assign(method=f"bayes-average({names})", lower=np.nan, upper=np.nan)
+
+
+if args.average and not args.table:
+    parser.error("--average applies to --table")
+if args.table:
+    table = pd.concat([pd.read_csv(path) for path in args.table], ignore_index=True)
+    table = table.drop_duplicates(KEY)
+    if args.average:
+        table = pd.concat([table, averaged(table, args.average)], ignore_index=True)
+else:
+    table = forecast_all()
 args.bayes = [m for m in table["method"].unique() if m.startswith("bayes-")]
 missing = [m for m in METHODS if m not in set(table["method"])]
 if missing or not args.bayes:
@@ -136,6 +178,8 @@ print(
 )
 print("|---|---|---|---|---|---|---|---|")
 for bayes in args.bayes:
+    if table.loc[table["method"] == bayes, ["lower", "upper"]].isna().all(axis=None):
+        continue  # an average of posterior means: no interval
     rows = at_target[at_target["method"] == bayes]
     for row in rows.itertuples():
         print(

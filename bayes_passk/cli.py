@@ -362,10 +362,15 @@ def run_forecast(args: argparse.Namespace) -> int:
     ks = np.array(args.k if args.k else DEFAULT_KS, dtype=np.int64)
     # The plot draws a curve: forecast on a fine grid too, and report the k asked for.
     wanted, ks = ks, (_plotting_grid(ks) if out is not None else ks)
-    runs = [
-        _forecast_group(args, method, source, name, attempts, ks, wanted, (i + 1, len(groups)))
-        for i, name in enumerate(groups)
-    ]
+    runs = []
+    for place, name in enumerate(groups, start=1):
+        try:
+            where = (place, len(groups))
+            runs.append(_forecast_group(args, method, source, name, attempts, ks, wanted, where))
+        except InputError as error:
+            if not args.all_groups:
+                raise
+            raise InputError(f"group {name or Path(source).stem}: {error}") from None
 
     if args.all_groups:
         report = {"groups": [{"group": run.label, **run.report} for run in runs]}
@@ -394,7 +399,7 @@ def run_forecast(args: argparse.Namespace) -> int:
                 name = "posterior.nc" if names is None else names[i]
                 writers[out / name] = (lambda idata: lambda path: idata.to_netcdf(path))(run.idata)
         # Outputs an earlier run wrote that this one does not (a point method writes no posterior).
-        _write_all(writers, stale=[out / "posterior.nc", *sorted(out.glob("posterior-*.nc"))])
+        _write_all(writers, stale=[out / "posterior.nc", *sorted(out.glob("posterior-[0-9]*.nc"))])
     if args.json:
         print(json.dumps(report))
         return 0
@@ -469,8 +474,8 @@ def _forecast_group(args, method, source, group, attempts, ks, wanted, place) ->
         if np.all(np.isnan(forecast.mean)):
             params = ", ".join(f"{name} = {value:.3g}" for name, value in fitted.params.items())
             raise InputError(
-                f"{method}: the fit{which} ({params}) is too degenerate to forecast from; the "
-                "data do not identify it"
+                f"{method}: the fit ({params}) is too degenerate to forecast from; the data do "
+                "not identify it"
             )
 
     plotted, forecast = forecast, forecast.at(wanted)
@@ -500,18 +505,19 @@ def _group_names(source: str, format: str) -> list[str | None]:
 
 
 def _posterior_names(labels: list[str]) -> list[str]:
-    """``posterior-<label>.nc`` per group, the label cut to safe characters, made unique.
+    """``posterior-<place>-<label>.nc`` per group, the label cut to 60 safe characters.
+
+    The place in the data's order makes each name unique, whatever the labels.
 
     Example:
         >>> _posterior_names(["Pythia 1B", "a/b", "a?b"])
-        ['posterior-Pythia_1B.nc', 'posterior-a_b.nc', 'posterior-a_b-3.nc']
+        ['posterior-1-Pythia_1B.nc', 'posterior-2-a_b.nc', 'posterior-3-a_b.nc']
     """
-    names = []
-    for i, label in enumerate(labels):
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._")[:60] or "group"
-        name = f"posterior-{stem}.nc"
-        names.append(f"posterior-{stem}-{i + 1}.nc" if name in names else name)
-    return names
+    width = len(str(len(labels)))
+    return [
+        f"posterior-{place:0{width}d}-{re.sub(r'[^A-Za-z0-9._-]+', '_', label)[:60]}.nc"
+        for place, label in enumerate(labels, start=1)
+    ]
 
 
 def _plotting_grid(ks: np.ndarray) -> np.ndarray:

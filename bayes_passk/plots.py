@@ -93,7 +93,9 @@ def plot_forecast(
         if truth and name in truth:
             k, value = truth[name]
             truth_label = f"{label}: truth"
-            (curve,) = axes.plot(k, value, "--", color="black", linewidth=1, label=truth_label)
+            # Black beside one forecast; beside several, each truth in its forecast's colour.
+            shade = "black" if len(forecasts) == 1 else color
+            (curve,) = axes.plot(k, value, "--", color=shade, linewidth=1, label=truth_label)
             entries.append((curve, truth_label))
     if shared_estimates:
         entries += _plot_unbiased(axes, next(iter(forecasts.values())), "black", "")

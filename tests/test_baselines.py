@@ -636,6 +636,26 @@ def test_many_groups_get_distinct_colours_and_a_legend_beside_the_axes():
     assert axes_box.width > 4 * figure.dpi  # the plot keeps its size, the figure widens
 
 
+def test_each_truth_takes_its_forecasts_colour_when_there_are_several():
+    from matplotlib.colors import to_hex
+
+    from bayes_passk.plots import plot_forecast
+
+    ks = np.array([1, 100, 10_000])
+    forecasts, truths = {}, {}
+    for group in ("Pythia 1B", "Pythia 12B"):
+        forecasts[group] = fit_baseline(pythia(group, 100), "beta-binomial").forecast(ks)
+        truths[group] = (ks, bp.estimators.mean_pass_at_k(pythia(group), ks))
+    lines = plot_forecast(forecasts, truth=truths).axes[0].get_lines()
+    colour = {line.get_label(): to_hex(line.get_color()) for line in lines}
+    for group in forecasts:
+        assert colour[f"{group}: truth"] == colour[f"{group}: estimate"]
+    assert colour["Pythia 1B: truth"] != colour["Pythia 12B: truth"]
+    one = plot_forecast({"Pythia 1B": forecasts["Pythia 1B"]}, truth=truths).axes[0]
+    alone = {line.get_label(): to_hex(line.get_color()) for line in one.get_lines()}
+    assert alone["Pythia 1B: truth"] == "#000000"  # beside one forecast, black
+
+
 def test_a_forecast_cut_to_some_k_keeps_every_per_k_field():
     forecast = fit_baseline(pythia("Pythia 1B", 100), "beta-binomial").forecast(
         [1, 10, 100, 1000], bootstrap=5, seed=0

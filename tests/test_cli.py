@@ -365,17 +365,24 @@ def test_forecast_of_every_group_reports_each_in_order(write, tmp_path, capsys):
     # An earlier run's posteriors do not stay beside a point method's forecasts.
     out = tmp_path / "results"
     out.mkdir()
-    (out / "posterior-z.nc").write_text("an earlier run")
+    (out / "posterior-1-z.nc").write_text("an earlier run")
     assert main([*argv, "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "forecast.csv",
         "forecast.json",
         "forecast.png",
     ]
-    assert "removed posterior-z.nc" in capsys.readouterr().err
+    assert "removed posterior-1-z.nc" in capsys.readouterr().err
     rc = main([*argv, "--group", "x"])
     captured = capsys.readouterr()
     assert_clean_error(rc, captured.out, captured.err, ["--all-groups", "leave out --group"])
+    # A group the method cannot fit is named, and nothing is written.
+    unsolved = write("unsolved.csv", "\n".join([*rows, *(f"w,q{i},20,0" for i in range(8))]))
+    argv = ["forecast", unsolved, "--all-groups", "--method", "beta-binomial", "--out", str(out)]
+    rc = main([*argv, "--k", "10"])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["group w: beta-binomial: no problem has"])
+    assert json.loads((out / "forecast.json").read_text())["groups"][0]["k"] == [10, 1000]
 
 
 # Every subcommand that writes, with its --out below the folder or file {file}.

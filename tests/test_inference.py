@@ -433,10 +433,10 @@ def test_cli_forecast_of_every_group_writes_a_posterior_each(tmp_path, capsys):
         "forecast.csv",
         "forecast.json",
         "forecast.png",
-        "posterior-m_1.nc",
-        "posterior-m_2.nc",
+        "posterior-1-m_1.nc",
+        "posterior-2-m_2.nc",
     ]
-    for name, group in (("posterior-m_1.nc", "m/1"), ("posterior-m_2.nc", "m 2")):
+    for name, group in (("posterior-1-m_1.nc", "m/1"), ("posterior-2-m_2.nc", "m 2")):
         assert bp.load_fit(out / name).data.groups == [group]
     table = pd.read_csv(out / "forecast.csv")
     assert table["group"].tolist() == ["m/1", "m/1", "m 2", "m 2"]

@@ -312,7 +312,7 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         metavar="DIR",
         help="write forecast.csv, forecast.json, forecast.png and posterior.nc there "
-        "(posterior-GROUP.nc each with --all-groups)",
+        "(posterior-<place>-<group>.nc each with --all-groups)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
 

@@ -399,7 +399,10 @@ def run_forecast(args: argparse.Namespace) -> int:
                 name = "posterior.nc" if names is None else names[i]
                 writers[out / name] = (lambda idata: lambda path: idata.to_netcdf(path))(run.idata)
         # Outputs an earlier run wrote that this one does not (a point method writes no posterior).
-        _write_all(writers, stale=[out / "posterior.nc", *sorted(out.glob("posterior-[0-9]*.nc"))])
+        earlier = [
+            p for p in out.glob("posterior-*.nc") if re.fullmatch(r"posterior-\d+-.*", p.stem)
+        ]
+        _write_all(writers, stale=[out / "posterior.nc", *sorted(earlier)])
     if args.json:
         print(json.dumps(report))
         return 0

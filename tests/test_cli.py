@@ -366,11 +366,13 @@ def test_forecast_of_every_group_reports_each_in_order(write, tmp_path, capsys):
     out = tmp_path / "results"
     out.mkdir()
     (out / "posterior-1-z.nc").write_text("an earlier run")
+    (out / "posterior-2024.nc").write_text("the user's own file")
     assert main([*argv, "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "forecast.csv",
         "forecast.json",
         "forecast.png",
+        "posterior-2024.nc",
     ]
     assert "removed posterior-1-z.nc" in capsys.readouterr().err
     rc = main([*argv, "--group", "x"])

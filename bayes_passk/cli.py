@@ -358,15 +358,17 @@ def run_forecast(args: argparse.Namespace) -> int:
         group = None if args.all_groups else group or default_group
         attempts = attempts or default_attempts
     out = _output_dir(args.out)
-    groups = _group_names(source, args.format) if args.all_groups else [group]
+    to_forecast = _groups_to_forecast(args, source, group, attempts)
     ks = np.array(args.k if args.k else DEFAULT_KS, dtype=np.int64)
     # The plot draws a curve: forecast on a fine grid too, and report the k asked for.
     wanted, ks = ks, (_plotting_grid(ks) if out is not None else ks)
     runs = []
-    for place, name in enumerate(groups, start=1):
+    for place, (name, data) in enumerate(to_forecast, start=1):
         try:
-            where = (place, len(groups))
-            runs.append(_forecast_group(args, method, source, name, attempts, ks, wanted, where))
+            where = (place, len(to_forecast))
+            runs.append(
+                _forecast_group(args, method, source, name, data, attempts, ks, wanted, where)
+            )
         except InputError as error:
             if not args.all_groups:
                 raise
@@ -427,13 +429,14 @@ class _GroupForecast(NamedTuple):
     idata: InferenceData | None  # the posterior; None for a point method
 
 
-def _forecast_group(args, method, source, group, attempts, ks, wanted, place) -> _GroupForecast:
-    """Fit one group and forecast at ``ks``; ``place`` is (this group, of how many)."""
+def _forecast_group(
+    args, method, source, group, data, attempts, ks, wanted, place
+) -> _GroupForecast:
+    """Fit one group's ``data`` and forecast at ``ks``; ``place`` is (this group, of how many)."""
     import bayes_passk as bp
     from bayes_passk import datasets
     from bayes_passk.baselines import fit_baseline
 
-    data = _load_group(source, args.format, group, attempts, args.seed)
     truth = None if attempts is None else datasets.load(source, group=group)  # all attempts
     label = data.groups[0] or Path(source).stem
     which = f" ({label}, {place[0]} of {place[1]})" if args.all_groups else ""
@@ -495,16 +498,23 @@ def _forecast_group(args, method, source, group, attempts, ks, wanted, place) ->
     )
 
 
-def _group_names(source: str, format: str) -> list[str | None]:
-    """Every group of a file or embedded dataset; [None] for data without groups."""
-    if Path(_not_empty("PATH_OR_DATASET", source)).exists() or source not in _embedded_names():
-        groups = load_input(source, format, group=None, several=True).groups
-    else:
-        _refuse_format(format, source)
-        from bayes_passk import datasets
+def _groups_to_forecast(args, source, group, attempts) -> list[tuple[str | None, PassData]]:
+    """(group, its counts) for each group to forecast: the one named, or every group.
 
-        groups = {info.name: info for info in datasets.list_datasets()}[source].groups
-    return [group or None for group in groups]
+    With --all-groups a file is read once; None names the group of data without groups.
+    """
+    if not args.all_groups:
+        return [(group, _load_group(source, args.format, group, attempts, args.seed))]
+    if attempts is None:
+        everything = load_input(source, args.format, several=True)
+        return [(name or None, everything.select(name)) for name in everything.groups]
+    if Path(source).exists() or source not in _embedded_names():
+        return [(None, _load_group(source, args.format, None, attempts, args.seed))]  # refused
+    from bayes_passk import datasets
+
+    # Subsampled group by group, each as a run with --group draws it.
+    groups = {info.name: info for info in datasets.list_datasets()}[source].groups
+    return [(name, _load_group(source, args.format, name, attempts, args.seed)) for name in groups]
 
 
 def _posterior_names(labels: list[str]) -> list[str]:

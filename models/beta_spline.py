@@ -1,0 +1,125 @@
+r"""Beta-spline prior: a Beta's log density in logit p plus a smooth, stationary deviation.
+
+.. math::  P(\operatorname{logit} p = y_j) \propto \exp\theta(y_j), \qquad
+           \theta(y) = a\,y - (a + b)\log(1 + e^y) + \delta(y), \qquad
+           \delta(y) = \sum_k \beta_k B_k(y),
+
+on the log-spline's grid and cubic B-splines (`log_spline`), with the coefficients a stationary
+Gaussian AR(1) sequence along the knots (an Ornstein-Uhlenbeck process sampled every H = 1.6):
+
+.. math::  \beta_0 = s z_0, \quad \beta_k = \rho\,\beta_{k-1} + s\sqrt{1 - \rho^2}\,z_k,
+           \quad \rho = e^{-H / \ell}, \quad z_k \sim N(0, 1).
+
+Without delta this is the Beta(a, b) density of p, written in logit p: its log density has
+slope a - (a + b) sigmoid(y), which tends to the tail exponent a as p -> 0. The deviation
+bends the body freely but, being stationary, cannot tilt the tail: delta has the same spread
+everywhere and forgets its value over a correlation length ell, so far below the data the
+density returns to the power law p^(a - 1). The exponent a is then set by the trend of the log
+density over the whole left side of the data, with the wiggles of the body left to delta. This
+is the empirical regularity of repeated sampling (-log pass@k a power law in k over many
+decades, Schaeffer et al. 2025) as a prior: a power law with bounded departures. The log-spline
+instead lets the local exponent drift like a Brownian motion and so continues the slope it has
+at the edge of the data.
+
+Priors, fixed before seeing data:
+
+- a ~ LogNormal(log 0.3, 1) and the Beta's mean a / (a + b) ~ Uniform(0, 1), as for `beta`
+  (site ``base_mean``: with the deviation it is not the mean rate);
+- s ~ HalfNormal(1): the deviation's standard deviation in log density, up to a factor of
+  about e^2 either way;
+- ell = ln 10 (fixed): the deviation's correlation length is one decade of p in the tail
+  (where logit p ~ ln p);
+- z ~ Normal(0, 1), the non-centred innovations.
+
+The family is discrete like the log-spline (moments are sums over the grid, which spans
+p from 1.4e-11 to 1 - 3e-7); its tail exponent is a.
+
+Example:
+    >>> import jax
+    >>> params = Params(a=jnp.array(0.4), b=jnp.array(3.0), s=jnp.array(1.0),
+    ...                 z=jnp.zeros(NUM_Z))
+    >>> y, log_mass = log_masses(params)
+    >>> round(float(jax.nn.logsumexp(log_mass)), 12)  # the masses sum to one
+    0.0
+    >>> slope = (log_mass[1] - log_mass[0]) / (y[1] - y[0])  # z = 0: the Beta, slope a far left
+    >>> round(float(slope), 6)
+    0.4
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+
+from bayes_passk.families import PriorFamily
+from bayes_passk.hierarchy import hierarchical_model
+from bayes_passk.models.log_spline import BASIS, GRID, KNOT_SPACING
+
+CORRELATION_LENGTH = float(np.log(10.0))
+NUM_Z = BASIS.shape[1]
+
+
+def _stationary_ar1(num: int, rho: float) -> np.ndarray:
+    """Matrix L with L z a stationary AR(1) sequence of unit variance for z ~ N(0, I)."""
+    index = np.arange(num)
+    lags = index[:, None] - index[None, :]
+    weights = np.where(index == 0, 1.0, np.sqrt(1.0 - rho**2))[None, :]
+    return np.where(lags >= 0, rho ** np.maximum(lags, 0) * weights, 0.0)
+
+
+AR1 = _stationary_ar1(NUM_Z, float(np.exp(-KNOT_SPACING / CORRELATION_LENGTH)))
+DEVIATION_BASIS = BASIS @ AR1  # (grid, innovations): delta = s * DEVIATION_BASIS @ z
+
+
+class Params(NamedTuple):
+    """Beta shapes a and b, deviation scale s, innovations z (NUM_Z,)."""
+
+    a: jax.Array
+    b: jax.Array
+    s: jax.Array
+    z: jax.Array
+
+
+def hyperprior() -> Params:
+    """Sample (a, b, s, z); see the module docstring."""
+    a = numpyro.sample("a", dist.LogNormal(jnp.log(0.3), 1.0))
+    base_mean = numpyro.sample("base_mean", dist.Uniform(0.0, 1.0))  # the Beta's, not p's
+    b = numpyro.deterministic("b", a * (1.0 / base_mean - 1.0))
+    s = numpyro.sample("s", dist.HalfNormal(1.0))
+    z = numpyro.sample("z", dist.Normal(0.0, 1.0).expand([NUM_Z]).to_event(1))
+    return Params(a, b, s, z)
+
+
+def deviation(params: Params) -> jax.Array:
+    """Delta on the grid: the stationary smooth departure from the Beta's log density."""
+    return params.s * (jnp.asarray(DEVIATION_BASIS) @ params.z)
+
+
+def log_masses(params: Params) -> tuple[jax.Array, jax.Array]:
+    """Return the grid of logit p and the log prior mass at each point (summing to 1)."""
+    y = jnp.asarray(GRID)
+    theta = params.a * y - (params.a + params.b) * jax.nn.softplus(y) + deviation(params)
+    return y, theta - jax.nn.logsumexp(theta)
+
+
+FAMILY = PriorFamily(
+    name="beta-spline",
+    hyperprior=hyperprior,
+    latent=lambda params: dist.Categorical(logits=log_masses(params)[1]),
+    log_rate=lambda index, params: jax.nn.log_sigmoid(jnp.asarray(GRID)[index]),
+    log_density_q=None,
+    log_scale=lambda params: jnp.zeros_like(params.a),
+    tail_exponent=lambda params: params.a,
+    description="a Beta's log density plus a smooth stationary deviation, on a logit grid",
+    log_masses=log_masses,
+)
+
+
+def model(n, c=None, weight=None, marginalize=False):
+    """Run the hierarchical beta-spline binomial model (fit it with ``marginalize=True``)."""
+    return hierarchical_model(FAMILY, n, c, weight, marginalize)

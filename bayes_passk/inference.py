@@ -244,7 +244,7 @@ def fit(
     idata = _inference_data(data, family, draws, trace, log_lik_rows, p_mean_rows)
     result = Fit(idata, family)
     if check:
-        _warn_if_unconverged(result.diagnostics(), family.name, transitions=chains * samples)
+        _warn_if_unconverged(result.diagnostics(), family.name, chains * samples, target_accept)
     return result
 
 
@@ -273,8 +273,14 @@ def _inference_data(data, family, draws, trace, log_lik_rows, p_mean_rows) -> az
     return idata
 
 
-def _warn_if_unconverged(diagnostics: Diagnostics, prior: str, transitions: int) -> None:
-    """Warn (`ConvergenceWarning`) naming each failing diagnostic, with advice."""
+def _warn_if_unconverged(
+    diagnostics: Diagnostics, prior: str, transitions: int, target_accept: float
+) -> None:
+    """Warn (`ConvergenceWarning`) naming each failing diagnostic, with advice.
+
+    Divergences call for smaller steps: the advice names a target acceptance halfway from the
+    one used to 1 (0.9 -> 0.95 -> 0.975).
+    """
     if diagnostics.ok:
         return
     if diagnostics.divergences == transitions:
@@ -283,11 +289,14 @@ def _warn_if_unconverged(diagnostics: Diagnostics, prior: str, transitions: int)
             "Every transition diverged: the log density or its gradient is not finite"
             " where the chains are; check the prior family's functions."
         )
-    else:
+    elif diagnostics.divergences:
         advice = (
-            "Run longer (warmup/samples), raise target_accept (e.g. 0.95), or treat the"
-            " forecast with caution."
+            f"Raise target_accept (to {1 - (1 - target_accept) / 2:.4g}; it was"
+            f" {target_accept:.4g}), run longer (warmup/samples), or treat the forecast with"
+            " caution."
         )
+    else:
+        advice = "Run longer (warmup/samples), or treat the forecast with caution."
     warnings.warn(
         f"NUTS diagnostics failed for prior {prior!r}: "
         + "; ".join(diagnostics.problems)

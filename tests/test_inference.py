@@ -608,6 +608,26 @@ def test_a_family_with_a_nan_gradient_is_named_as_the_cause():
     assert result.family is broken  # kept as given, not looked up by its (unregistered) name
 
 
+@pytest.mark.parametrize(
+    ("divergences", "target_accept", "advice"),
+    [
+        (2, 0.9, r"2 divergent transitions\. Raise target_accept \(to 0\.95; it was 0\.9\)"),
+        (1, 0.95, r"Raise target_accept \(to 0\.975; it was 0\.95\)"),
+        (0, 0.9, r"ess_bulk_min = 100 < 400\. Run longer"),
+    ],
+)
+def test_convergence_advice_follows_the_failure(divergences, target_accept, advice):
+    from bayes_passk.inference import Diagnostics, _warn_if_unconverged
+
+    ess = 100.0 if divergences == 0 else 1000.0
+    diagnostics = Diagnostics(
+        r_hat_max=1.0, ess_bulk_min=ess, ess_tail_min=1000.0, divergences=divergences
+    )
+    with pytest.warns(bp.ConvergenceWarning, match=advice) as caught:
+        _warn_if_unconverged(diagnostics, "beta", 4000, target_accept)
+    assert ("target_accept" in str(caught[0].message)) == (divergences > 0)
+
+
 def test_posterior_of_the_beta_prior_matches_quadrature_on_a_grid():
     # The Beta family's posterior in (log a, mean) has two dimensions: its moments by the
     # trapezoid rule on a fine grid, with the beta-binomial likelihood from scipy, are the

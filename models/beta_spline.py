@@ -12,36 +12,40 @@ Gaussian AR(1) sequence along the knots (an Ornstein-Uhlenbeck process sampled e
 
 Without delta this is the Beta(a, b) density of p, written in logit p: its log density has
 slope a - (a + b) sigmoid(y), which tends to the tail exponent a as p -> 0. The deviation
-bends the body freely but, being stationary, cannot tilt the tail: delta has the same spread
-everywhere and forgets its value over a correlation length ell, so far below the data the
-density returns to the power law p^(a - 1). The exponent a is then set by the trend of the log
-density over the whole left side of the data, with the wiggles of the body left to delta. This
-is the empirical regularity of repeated sampling (-log pass@k a power law in k over many
-decades, Schaeffer et al. 2025) as a prior: a power law with bounded departures. The log-spline
-instead lets the local exponent drift like a Brownian motion and so continues the slope it has
-at the edge of the data.
+bends the body freely, but it is stationary: the same spread everywhere, its value forgotten
+over a correlation length ell, so it adds wiggles around the power law p^(a - 1) and no lasting
+tilt. The exponent a is then set by the trend of the log density over the whole left side of
+the data, with the body's departures from a Beta left to delta; below the data, delta returns
+to 0 and the forecast to the Beta's tail. This is the empirical regularity of repeated sampling
+(-log pass@k a power law in k over many decades, Schaeffer et al. 2025) as a prior: a power law
+with bounded departures. The log-spline instead lets the local exponent drift like a Brownian
+motion and so continues the slope it has at the edge of the data.
 
 Priors, fixed before seeing data:
 
 - a ~ LogNormal(log 0.3, 1) and the Beta's mean a / (a + b) ~ Uniform(0, 1), as for `beta`
   (site ``base_mean``: with the deviation it is not the mean rate);
-- s ~ HalfNormal(1): the deviation's standard deviation in log density, up to a factor of
-  about e^2 either way;
+- s ~ HalfNormal(1) (``deviation_scale``): the coefficients' standard deviation; delta's own is
+  about 0.85 s (the B-splines average neighbouring coefficients), a factor of e^1.7 either way
+  at s = 1;
 - ell = ln 10 (fixed): the deviation's correlation length is one decade of p in the tail
   (where logit p ~ ln p);
 - z ~ Normal(0, 1), the non-centred innovations.
 
-The family is discrete like the log-spline (moments are sums over the grid, which spans
-p from 1.4e-11 to 1 - 3e-7); its tail exponent is a.
+The family is discrete like the log-spline: moments are sums over the grid (p from 1.4e-11 to
+1 - 3e-7), with the power-law tail below it gathered on its lowest point (`log_masses`), so a
+forecast is the Beta-trend's for k up to about 1e10 (`forecast` warns beyond). `tail_exponent`
+is a, the exponent of that trend: the local slope of a forecast wanders around it with delta's
+slope (about 0.14 s in the prior), most near the data.
 
 Example:
     >>> import jax
-    >>> params = Params(a=jnp.array(0.4), b=jnp.array(3.0), s=jnp.array(1.0),
+    >>> params = Params(a=jnp.array(0.4), b=jnp.array(3.0), deviation_scale=jnp.array(1.0),
     ...                 z=jnp.zeros(NUM_Z))
     >>> y, log_mass = log_masses(params)
     >>> round(float(jax.nn.logsumexp(log_mass)), 12)  # the masses sum to one
     0.0
-    >>> slope = (log_mass[1] - log_mass[0]) / (y[1] - y[0])  # z = 0: the Beta, slope a far left
+    >>> slope = (log_mass[2] - log_mass[1]) / (y[2] - y[1])  # z = 0: the Beta, slope a far left
     >>> round(float(slope), 6)
     0.4
 """
@@ -77,33 +81,41 @@ DEVIATION_BASIS = BASIS @ AR1  # (grid, innovations): delta = s * DEVIATION_BASI
 
 
 class Params(NamedTuple):
-    """Beta shapes a and b, deviation scale s, innovations z (NUM_Z,)."""
+    """Beta shapes a and b, the deviation's scale s, innovations z (NUM_Z,)."""
 
     a: jax.Array
     b: jax.Array
-    s: jax.Array
+    deviation_scale: jax.Array
     z: jax.Array
 
 
 def hyperprior() -> Params:
-    """Sample (a, b, s, z); see the module docstring."""
+    """Sample (a, b, deviation_scale, z); see the module docstring."""
     a = numpyro.sample("a", dist.LogNormal(jnp.log(0.3), 1.0))
     base_mean = numpyro.sample("base_mean", dist.Uniform(0.0, 1.0))  # the Beta's, not p's
     b = numpyro.deterministic("b", a * (1.0 / base_mean - 1.0))
-    s = numpyro.sample("s", dist.HalfNormal(1.0))
+    deviation_scale = numpyro.sample("deviation_scale", dist.HalfNormal(1.0))
     z = numpyro.sample("z", dist.Normal(0.0, 1.0).expand([NUM_Z]).to_event(1))
-    return Params(a, b, s, z)
+    return Params(a, b, deviation_scale, z)
 
 
 def deviation(params: Params) -> jax.Array:
     """Delta on the grid: the stationary smooth departure from the Beta's log density."""
-    return params.s * (jnp.asarray(DEVIATION_BASIS) @ params.z)
+    return params.deviation_scale * (jnp.asarray(DEVIATION_BASIS) @ params.z)
 
 
 def log_masses(params: Params) -> tuple[jax.Array, jax.Array]:
-    """Return the grid of logit p and the log prior mass at each point (summing to 1)."""
+    """Return the grid of logit p and the log prior mass at each point (summing to 1).
+
+    The power-law tail below the grid, exp(theta(y_0) + a (y - y_0)) for y < y_0 - h / 2, has
+    mass exp(theta(y_0) - a h / 2) / a; it is put on the lowest point y_0 (p = 1.4e-11), where
+    every problem is unsolved for k below 1e10, instead of being cut off (3% of the mass at
+    a = 0.15, 30% at a = 0.05).
+    """
     y = jnp.asarray(GRID)
     theta = params.a * y - (params.a + params.b) * jax.nn.softplus(y) + deviation(params)
+    step_a = params.a * (GRID[1] - GRID[0])
+    theta = theta.at[0].add(jnp.log1p(jnp.exp(-step_a / 2) / step_a))
     return y, theta - jax.nn.logsumexp(theta)
 
 

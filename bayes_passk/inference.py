@@ -199,7 +199,8 @@ def fit(
         samples: kept draws per chain (at least 4).
         group: the group to fit, when `data` holds several.
         target_accept: NUTS target acceptance probability; raise it (e.g. 0.95) when the fit
-            reports divergent transitions or a small ESS, at the cost of smaller steps.
+            reports divergent transitions, at the cost of smaller steps (for a small ESS or a
+            large r_hat, run longer).
         progress: show progress: a bar on a terminal or in Jupyter, else a line on stderr at each
             tenth of the run (default: on a terminal or in Jupyter only).
         check: warn with `ConvergenceWarning` naming each failing diagnostic.
@@ -291,8 +292,8 @@ def _warn_if_unconverged(
         )
     elif diagnostics.divergences:
         advice = (
-            f"Raise target_accept (to {1 - (1 - target_accept) / 2:.4g}; it was"
-            f" {target_accept:.4g}), run longer (warmup/samples), or treat the forecast with"
+            f"Raise target_accept (to {1 - (1 - target_accept) / 2:.6g}; it was"
+            f" {target_accept:.6g}), run longer (warmup/samples), or treat the forecast with"
             " caution."
         )
     else:

@@ -24,7 +24,8 @@ def test_without_deviation_the_moments_are_the_betas(a, b):
     # its tail below the grid gathered on the lowest point (p = 1.4e-11, unsolved for any k used
     # here): its moments are ratios of incomplete beta functions. The sums over points 0.05
     # apart differ from them by at most 1.3e-5 in log (the steep density at the top end when
-    # b < 1; 8e-3 at a = 0.05 without the gathered tail); a wrong term in theta errs by O(0.1).
+    # b < 1); a wrong term in theta errs by O(0.1), the gathered tail without its half-cell
+    # offset by 4e-4 or more.
     top = special.expit(15.0)
     params = Params(jnp.array(a), jnp.array(b), jnp.array(0.7), jnp.zeros(NUM_Z))
     for c, m in [(0, 0), (0, 100), (3, 97), (100, 0), (0, 1e6), (2, 1e5)]:
@@ -90,7 +91,7 @@ def test_fit_forecasts_pass_at_k_of_kumaraswamy_rates():
     # Rates from a Kumaraswamy(0.12, 4), not a Beta: the deviation takes up the difference in
     # the body, and the 99% interval for the problems' own pass@1000 should hold the truth
     # (fails ~1% of seeds when calibrated); the exponent's should hold the true tail, 0.12,
-    # which lies in the prior's lower 10%.
+    # which lies in the prior's lowest fifth (P(a < 0.12) = 0.18).
     rng = np.random.default_rng(3)
     rates = 1.0 - (1.0 - rng.uniform(size=256)) ** (1.0 / 4.0)
     rates = rates ** (1.0 / 0.12)

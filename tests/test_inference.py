@@ -613,6 +613,7 @@ def test_a_family_with_a_nan_gradient_is_named_as_the_cause():
     [
         (2, 0.9, r"2 divergent transitions\. Raise target_accept \(to 0\.95; it was 0\.9\)"),
         (1, 0.95, r"Raise target_accept \(to 0\.975; it was 0\.95\)"),
+        (1, 0.9999, r"Raise target_accept \(to 0\.99995; it was 0\.9999\)"),
         (0, 0.9, r"ess_bulk_min = 100 < 400\. Run longer"),
     ],
 )

@@ -334,8 +334,8 @@ def _add_sampler_arguments(parser, chains: int, warmup: int, samples: int) -> No
     parser.add_argument(
         "--target-accept",
         type=probability,
-        help="NUTS target acceptance (default 0.9, batched fits 0.95); raise it when a fit "
-        "warns of divergences or a small ESS",
+        help="NUTS target acceptance (default: the prior's, 0.9 for most, 0.99 for beta-spline; "
+        "batched fits at least 0.95); raise it when a fit warns of divergences",
     )
 
 

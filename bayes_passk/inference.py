@@ -183,7 +183,7 @@ def fit(
     samples: int = 1000,
     *,
     group: str | None = None,
-    target_accept: float = 0.9,
+    target_accept: float | None = None,
     progress: bool | None = None,
     check: bool = True,
 ) -> Fit:
@@ -198,9 +198,9 @@ def fit(
         warmup: warm-up (adaptation) iterations per chain.
         samples: kept draws per chain (at least 4).
         group: the group to fit, when `data` holds several.
-        target_accept: NUTS target acceptance probability; raise it (e.g. 0.95) when the fit
-            reports divergent transitions, at the cost of smaller steps (for a small ESS or a
-            large r_hat, run longer).
+        target_accept: NUTS target acceptance probability (default: the prior family's, 0.9 for
+            most, 0.99 for ``beta-spline``); raise it when the fit reports divergent transitions,
+            at the cost of smaller steps (for a small ESS or a large r_hat, run longer).
         progress: show progress: a bar on a terminal or in Jupyter, else a line on stderr at each
             tenth of the run (default: on a terminal or in Jupyter only).
         check: warn with `ConvergenceWarning` naming each failing diagnostic.
@@ -220,12 +220,13 @@ def fit(
         raise InputError(f"samples must be at least 4 for the split r_hat, got {samples}")
     if isinstance(seed, bool) or not isinstance(seed, Integral) or not -(2**63) <= seed < 2**63:
         raise InputError(f"seed must be an integer from -2^63 to 2^63 - 1, got {seed!r}")
-    if not 0 < target_accept < 1:
+    if target_accept is not None and not 0 < target_accept < 1:
         raise InputError(f"target_accept must lie strictly between 0 and 1, got {target_accept}")
     data = validate_counts(data.single_group(group))
     if data.num_problems == 0:
         raise InputError("no problems to fit")
     family = get_family(prior)
+    target_accept = family.target_accept if target_accept is None else target_accept
     warn_if_uninformative(data, f"the prior ({family.name})")
     rows = distinct_rows(data.n, data.c)
     n_rows, c_rows, weight = (jnp.asarray(x) for x in (rows.n, rows.c, rows.weight))

@@ -184,6 +184,16 @@ def test_forecast_draws_come_evenly_from_every_chain(chains, samples, draws):
     assert per_chain.max() - per_chain.min() <= 1, per_chain
 
 
+def test_batched_target_accept_is_the_config_s_else_the_family_s_at_least_0_95():
+    from bayes_passk.batched import BatchConfig, batch_target_accept
+    from bayes_passk.families import get_family
+
+    config = BatchConfig()
+    assert batch_target_accept(get_family("scaled-beta"), config) == 0.95
+    assert batch_target_accept(get_family("beta-spline"), config) == 0.99
+    assert batch_target_accept(get_family("beta-spline"), config._replace(target_accept=0.8)) == 0.8
+
+
 def test_rows_and_weights_pads_and_counts():
     n = np.array([[10, 10, 10, 0], [5, 5, 7, 7]])
     c = np.array([[0, 0, 3, 0], [1, 1, 1, 2]])

@@ -629,6 +629,28 @@ def test_convergence_advice_follows_the_failure(divergences, target_accept, advi
     assert ("target_accept" in str(caught[0].message)) == (divergences > 0)
 
 
+@pytest.mark.parametrize(
+    ("prior", "given", "used"),
+    [("scaled-beta", None, 0.9), ("beta-spline", None, 0.99), ("beta-spline", 0.8, 0.8)],
+)
+def test_target_accept_defaults_to_the_family_s(prior, given, used, monkeypatch):
+    from bayes_passk import inference
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def sampler(family, chains, warmup, samples, accept, progress):
+        seen.append(accept)
+        raise Stop  # only the argument is checked
+
+    monkeypatch.setattr(inference, "_sampler", sampler)
+    with pytest.raises(Stop):
+        bp.fit(DATA, prior=prior, target_accept=given)
+    assert seen == [used]
+
+
 def test_posterior_of_the_beta_prior_matches_quadrature_on_a_grid():
     # The Beta family's posterior in (log a, mean) has two dimensions: its moments by the
     # trapezoid rule on a fine grid, with the beta-binomial likelihood from scipy, are the

@@ -50,6 +50,7 @@ from bayes_passk.families import (
     stack_draws,
 )
 from bayes_passk.forecast import survival_moments
+from bayes_passk.models import DEFAULT_PRIOR
 from bayes_passk.nuts import constrained, sample_chains
 
 
@@ -195,7 +196,7 @@ def fit_batch(
     n: np.ndarray,
     c: np.ndarray,
     ks,
-    prior: str | PriorFamily = "scaled-beta",
+    prior: str | PriorFamily = DEFAULT_PRIOR,
     config: BatchConfig = DEFAULT_CONFIG,
     progress: Callable[[int, int], None] | None = None,
     rows: int | None = None,

@@ -37,7 +37,7 @@ import pandas as pd
 from bayes_passk import data as data_module
 from bayes_passk.data import InputError, PassData
 from bayes_passk.estimators import MAX_K, mean_pass_at_k
-from bayes_passk.models import family_names
+from bayes_passk.models import DEFAULT_PRIOR, family_names
 
 if TYPE_CHECKING:  # the command line imports JAX and ArviZ only when it fits
     from arviz import InferenceData
@@ -281,7 +281,7 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method",
         choices=forecast_methods(),
-        help="bayes-<prior> (default: bayes-scaled-beta) or one of the papers' point methods",
+        help=f"bayes-<prior> (default: bayes-{DEFAULT_PRIOR}) or one of the papers' point methods",
     )
     parser.add_argument(
         "--prior",
@@ -566,7 +566,7 @@ def forecast_methods() -> list[str]:
 
 def _forecast_method(args: argparse.Namespace) -> str:
     """Return the method named by --method or --prior; reject conflicting options."""
-    method = args.method or f"bayes-{args.prior or 'scaled-beta'}"
+    method = args.method or f"bayes-{args.prior or DEFAULT_PRIOR}"
     if args.prior and method != f"bayes-{args.prior}":
         raise InputError(f"--prior {args.prior} contradicts --method {method}")
     if method.startswith("bayes-"):
@@ -861,7 +861,7 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         help="k values to forecast and score (1000 10000; with --design subsample at most the "
         "fewest attempts of a problem, e.g. --k 100 on 100-attempt data)",
     )
-    default_methods = ["bayes-scaled-beta", "beta-binomial", "discretized-beta", "regression"]
+    default_methods = [f"bayes-{DEFAULT_PRIOR}", "beta-binomial", "discretized-beta", "regression"]
     parser.add_argument(
         "--methods",
         nargs="+",
@@ -1125,7 +1125,10 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group", help="with --priors: the group to fit")
     parser.add_argument("--format", choices=data_module.FORMATS, default="auto", help=FORMAT_HELP)
     parser.add_argument(
-        "--prior", choices=family_names(), default="scaled-beta", help="with --groups"
+        "--prior",
+        choices=family_names(),
+        default=DEFAULT_PRIOR,
+        help=f"with --groups ({DEFAULT_PRIOR})",
     )
     parser.add_argument(
         "--k", nargs="+", type=positive_int, default=[1, 100, 10_000], help="k values (1 100 10000)"
@@ -1314,6 +1317,8 @@ def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
 
 
+# Allocation keeps the scaled Beta: its policies were measured under it (benchmarks/RESULTS.md),
+# and `bayes` refits between rounds, where the beta-spline's fits take about twice as long.
 ALLOCATE_FIT = {"prior": "scaled-beta", "chains": 4, "warmup": 1000, "samples": 1000}
 
 

@@ -42,6 +42,7 @@ from bayes_passk.data import InputError, PassData, validate_counts, warn_if_unin
 from bayes_passk.families import PriorFamily, get_family, hyperprior_sites, params_type
 from bayes_passk.functionals import SAMPLING, log_binomial, log_moment
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws
+from bayes_passk.models import DEFAULT_PRIOR
 from bayes_passk.nuts import constrained, sample_chains
 
 R_HAT_MAX = 1.01
@@ -176,7 +177,7 @@ def load_fit(path, family: PriorFamily | None = None) -> Fit:
 
 def fit(
     data: PassData,
-    prior: str | PriorFamily = "scaled-beta",
+    prior: str | PriorFamily = DEFAULT_PRIOR,
     seed: int = 0,
     chains: int = 4,
     warmup: int = 1000,

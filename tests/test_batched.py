@@ -36,7 +36,8 @@ BATCHED = textwrap.dedent(
     config = BatchConfig(chains=2, warmup=300, samples=500)
     # chunk 4: two lanes per device, vmapped within each device (the accelerator layout);
     # chunk 2: one lane per device, run without vmap (the CPU layout).
-    fits = {int(chunk): fit_batch(0, n, c, ks=ks, config=config._replace(chunk=int(chunk)))
+    fits = {int(chunk): fit_batch(0, n, c, ks=ks, prior="scaled-beta",
+                                  config=config._replace(chunk=int(chunk)))
             for chunk in chunks}
     print(json.dumps({"devices": jax.device_count(),
                       **{str(chunk): {k: np.asarray(v).tolist() for k, v in fit._asdict().items()}
@@ -100,7 +101,9 @@ def test_batched_fits_agree_with_single_fits(batched):
     assert np.all(np.abs(mean[1] - mean[3]) < tolerance), (mean[1], mean[3])
     # Dataset 0 (lanes 0 and 2) against a single fit by `bayes_passk.fit`.
     data = bp.PassData.from_counts([f"p{j}" for j in range(30)], n=n[0], c=c[0])
-    fit = bp.fit(data, seed=1, warmup=500, samples=500, progress=False, check=False)
+    fit = bp.fit(
+        data, prior="scaled-beta", seed=1, warmup=500, samples=500, progress=False, check=False
+    )
     assert fit.diagnostics().r_hat_max < 1.05  # as for the batch; MCSE sets the tolerance
     single = fit.forecast(KS)
     for lane in (0, 2):

@@ -379,7 +379,7 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys):
     # Stages on stderr; no progress lines, whose callbacks would keep the program out of the
     # compilation cache, where nobody watches a terminal.
     said = captured.err.splitlines()
-    assert said[0].startswith("bayes-passk: fitting bayes-scaled-beta to 24 problems, 2 chains")
+    assert said[0].startswith("bayes-passk: fitting bayes-beta-spline to 24 problems, 2 chains")
     grid = len(_plotting_grid(np.array([1, 1000])))
     assert f"bayes-passk: forecasting pass@k at 2 values of k, {grid} on the plot's grid" in said
     assert not any(line.startswith("NUTS") for line in said)
@@ -396,7 +396,7 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys):
         "exponent",
         "diagnostics",
     }
-    assert payload["method"] == "bayes-scaled-beta" and payload["target"] == "benchmark"
+    assert payload["method"] == "bayes-beta-spline" and payload["target"] == "benchmark"
     assert payload["ci"] == 0.8 and payload["k"] == [1, 1000]
     for name in ("mean", "median", "lower", "upper", "mcse"):
         assert len(payload[name]) == 2 and all(isinstance(v, float) for v in payload[name])

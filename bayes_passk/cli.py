@@ -1128,7 +1128,7 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
         "--prior",
         choices=family_names(),
         default=DEFAULT_PRIOR,
-        help=f"with --groups ({DEFAULT_PRIOR})",
+        help=f"prior family of the fits with --groups ({DEFAULT_PRIOR})",
     )
     parser.add_argument(
         "--k", nargs="+", type=positive_int, default=[1, 100, 10_000], help="k values (1 100 10000)"

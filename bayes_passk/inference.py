@@ -221,13 +221,13 @@ def fit(
         raise InputError(f"samples must be at least 4 for the split r_hat, got {samples}")
     if isinstance(seed, bool) or not isinstance(seed, Integral) or not -(2**63) <= seed < 2**63:
         raise InputError(f"seed must be an integer from -2^63 to 2^63 - 1, got {seed!r}")
-    if target_accept is not None and not 0 < target_accept < 1:
-        raise InputError(f"target_accept must lie strictly between 0 and 1, got {target_accept}")
     data = validate_counts(data.single_group(group))
     if data.num_problems == 0:
         raise InputError("no problems to fit")
     family = get_family(prior)
     target_accept = family.target_accept if target_accept is None else target_accept
+    if not 0 < target_accept < 1:
+        raise InputError(f"target_accept must lie strictly between 0 and 1, got {target_accept}")
     warn_if_uninformative(data, f"the prior ({family.name})")
     rows = distinct_rows(data.n, data.c)
     n_rows, c_rows, weight = (jnp.asarray(x) for x in (rows.n, rows.c, rows.weight))

@@ -55,7 +55,7 @@ def sample_chains(
     *,
     warmup: int,
     samples: int,
-    target_accept: float = 0.9,
+    target_accept: float,
     max_tree_depth: int = 10,
     vectorize: bool | None = None,
     on_step: Callable[[jax.Array], None] | None = None,

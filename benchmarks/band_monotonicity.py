@@ -60,7 +60,15 @@ def main() -> None:
     ways = {"shared uniform": forecast_module._beta_draws, "independent": independent_draws}
     for group in groups:
         data = bp.datasets.load("pythia-math", group=group, attempts_per_problem=100, seed=0)
-        fit = bp.fit(data, chains=2, warmup=500, samples=500, progress=False, check=False)
+        fit = bp.fit(
+            data,
+            prior="scaled-beta",
+            chains=2,
+            warmup=500,
+            samples=500,
+            progress=False,
+            check=False,
+        )
         mean, variance = conditional_moments(fit, ks)
         for name, draw in ways.items():
             rng = np.random.default_rng(0)

@@ -29,8 +29,15 @@ import jax
 import numpy as np
 
 import bayes_passk as bp
-from bayes_passk.batched import BatchConfig, chunk_size, fit_batch, rows_and_weights
+from bayes_passk.batched import (
+    BatchConfig,
+    batch_target_accept,
+    chunk_size,
+    fit_batch,
+    rows_and_weights,
+)
 from bayes_passk.designs import subsample
+from bayes_passk.families import get_family
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true")
@@ -47,6 +54,7 @@ replicates = 8 if args.small else args.replicates
 full = bp.datasets.load("pythia-math", group="Pythia 12B")
 cell = subsample(0, full, budget=100, replicates=replicates, ks=[1000, 10000])
 config = BatchConfig(chains=2, warmup=args.warmup, samples=args.samples)
+PRIOR = "scaled-beta"  # the family of the figures in benchmarks/RESULTS.md
 ks = cell.ks
 
 print(
@@ -64,10 +72,12 @@ def timed(chunk: int, count: int):
     cfg = config._replace(chunk=chunk)
     first = min(chunk_size(count, chunk, jax.devices()), count)
     start = time.perf_counter()
-    fit_batch(0, cell.n[:first], cell.c[:first], ks, config=cfg, rows=rows)  # compile + 1 chunk
+    fit_batch(
+        0, cell.n[:first], cell.c[:first], ks, prior=PRIOR, config=cfg, rows=rows
+    )  # compile + 1 chunk
     compile_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    summary = fit_batch(1, cell.n[:count], cell.c[:count], ks, config=cfg, rows=rows)
+    summary = fit_batch(1, cell.n[:count], cell.c[:count], ks, prior=PRIOR, config=cfg, rows=rows)
     return compile_seconds, time.perf_counter() - start, summary
 
 
@@ -82,10 +92,11 @@ def fit_forecast(i: int) -> float:
     data = bp.PassData.from_counts([str(j) for j in range(cell.n.shape[1])], cell.n[i], cell.c[i])
     fit = bp.fit(
         data,
+        prior=PRIOR,
         chains=config.chains,
         warmup=config.warmup,
         samples=config.samples,
-        target_accept=config.target_accept,
+        target_accept=batch_target_accept(get_family(PRIOR), config),
         seed=i,
         progress=False,
         check=False,
@@ -95,7 +106,9 @@ def fit_forecast(i: int) -> float:
 
 def single(i: int, seed: int):
     """The engine on replicate i alone (a chunk of one, padded to the devices with copies)."""
-    return fit_batch(seed, cell.n[i : i + 1], cell.c[i : i + 1], ks, config=config, rows=rows)
+    return fit_batch(
+        seed, cell.n[i : i + 1], cell.c[i : i + 1], ks, prior=PRIOR, config=config, rows=rows
+    )
 
 
 if not args.no_loop:
@@ -118,7 +131,9 @@ if not args.no_loop:
 
     def chains_as_lanes(i: int, seed: int):
         pick = lanes[i * config.chains : (i + 1) * config.chains]
-        return fit_batch(seed, cell.n[pick], cell.c[pick], ks, config=one_chain, rows=rows)
+        return fit_batch(
+            seed, cell.n[pick], cell.c[pick], ks, prior=PRIOR, config=one_chain, rows=rows
+        )
 
     start = time.perf_counter()
     chains_as_lanes(0, 0)

@@ -28,6 +28,7 @@ ks = np.array([1, 100, 10_000])
 fits = [
     bp.fit(
         bp.datasets.load("pythia-math", group=group, attempts_per_problem=100, seed=0),
+        prior="scaled-beta",
         seed=0,
         chains=chains,
         warmup=warmup,

@@ -37,7 +37,9 @@ ks = [1, 10, 100, 1000, 10**4, 10**5, 10**6, 10**7]
 data = bp.datasets.load("pythia-math", group="Pythia 12B", attempts_per_problem=100, seed=0)
 times = {}
 start = time.perf_counter()
-fit = bp.fit(data, chains=2, warmup=300, samples=300, progress=False, check=False)
+fit = bp.fit(
+    data, prior="scaled-beta", chains=2, warmup=300, samples=300, progress=False, check=False
+)
 times["fit"] = time.perf_counter() - start
 for name in ("forecast", "forecast again"):
     start = time.perf_counter()
@@ -48,7 +50,7 @@ if sys.argv[1] == "batched":
     other = bp.datasets.load("pythia-math", group="Pythia 12B", attempts_per_problem=100, seed=1)
     n, c = np.stack([data.n, other.n]), np.stack([data.c, other.c])
     start = time.perf_counter()
-    fit_batch(0, n, c, ks, config=BatchConfig(warmup=200, samples=200))
+    fit_batch(0, n, c, ks, prior="scaled-beta", config=BatchConfig(warmup=200, samples=200))
     times["batched fit of 2"] = time.perf_counter() - start
 print(json.dumps(times))
 """

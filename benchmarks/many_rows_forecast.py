@@ -58,7 +58,9 @@ def main() -> None:
     data = bp.PassData.from_counts([f"p{i}" for i in range(problems)], n=n, c=c)
     rows = len(set(zip(n.tolist(), c.tolist(), strict=True)))
     print(f"{platform.node()}; {problems} problems, {rows} distinct (n, c) rows")
-    fit = bp.fit(data, chains=2, warmup=300, samples=300, progress=False, check=False)
+    fit = bp.fit(
+        data, prior="scaled-beta", chains=2, warmup=300, samples=300, progress=False, check=False
+    )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "fit.nc"
         fit.save(path)

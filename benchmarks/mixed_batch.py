@@ -61,7 +61,7 @@ for name, options in arms.items():
     times = []
     for _ in range(2):
         start = time.perf_counter()
-        summary = fit_batch(0, n, c, ks, **options)
+        summary = fit_batch(0, n, c, ks, prior="scaled-beta", **options)
         times.append(time.perf_counter() - start)
     seconds[name] = times
     print(

@@ -67,7 +67,14 @@ def package_run(seed: int) -> tuple[float, float, int, float]:
         warnings.simplefilter("ignore", bp.ConvergenceWarning)
         tuning = {} if args.target_accept is None else {"target_accept": args.target_accept}
         fit = bp.fit(
-            data, seed=seed, chains=chains, warmup=warmup, samples=samples, progress=False, **tuning
+            data,
+            prior="scaled-beta",
+            seed=seed,
+            chains=chains,
+            warmup=warmup,
+            samples=samples,
+            progress=False,
+            **tuning,
         )
     seconds = time.perf_counter() - start
     posterior = fit.idata.posterior

@@ -17,13 +17,20 @@ import warnings
 import numpy as np
 
 import bayes_passk as bp
+from bayes_passk.models import family_names
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("target_accept", type=float, help="NUTS target acceptance, e.g. 0.9")
 parser.add_argument(
     "--small", action="store_true", help="Pythia 70M and 12B only, 2 chains x (300 + 300)"
 )
-parser.add_argument("--priors", nargs="+", default=["scaled-beta", "kumaraswamy"])
+parser.add_argument(
+    "--priors",
+    nargs="+",
+    choices=family_names(),
+    default=["scaled-beta", "kumaraswamy"],
+    help="prior families to fit (scaled-beta kumaraswamy)",
+)
 parser.add_argument("--bon", action="store_true", help="also the Best-of-N models")
 args = parser.parse_args()
 target_accept = args.target_accept
@@ -41,6 +48,7 @@ if args.bon:
 
 
 def load(name: str, group: str) -> bp.PassData:
+    """The cell's 100 attempts per problem: a subsample (Pythia) or fresh Bernoulli draws (BoN)."""
     if name == "pythia-math":
         return bp.datasets.load(name, group=group, attempts_per_problem=100, seed=0)
     full = bp.datasets.load(name, group=group)

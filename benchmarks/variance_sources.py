@@ -43,7 +43,9 @@ for group in groups:
     unsolved = []
     for seed in range(replicates):
         data = bp.datasets.load("pythia-math", group=group, attempts_per_problem=100, seed=seed)
-        fit = bp.fit(data, seed=seed, chains=2, warmup=500, samples=500, progress=False)
+        fit = bp.fit(
+            data, prior="scaled-beta", seed=seed, chains=2, warmup=500, samples=500, progress=False
+        )
         rows["benchmark"].append(fit.forecast([K]).mean[0])
         rows["new"].append(fit.forecast([K], target="new").mean[0])
         rows["regression"].append(fit_baseline(data, "regression").pass_at_k([K])[0])

@@ -8,7 +8,8 @@ import pkgutil
 
 # The family of `fit`, batched fits and the command line when none is named: of the families
 # backtested, the one whose 90% intervals cover 85-95% of the time on the real and the synthetic
-# designs alike (benchmarks/RESULTS.md, "The beta-spline as the default").
+# designs alike (benchmarks/RESULTS.md, "Sixteenth session (2026-12-03): the beta-spline as the
+# default").
 DEFAULT_PRIOR = "beta-spline"
 
 

@@ -296,14 +296,14 @@ def test_compare_cli_groups_json_and_out(write, tmp_path, capsys, monkeypatch):
     out = tmp_path / "cmp"
     argv = ["compare", path, "--groups", "m1", "m2", "--k", "1", "100", "--out", str(out)]
     assert main([*argv, "--json"]) == 0
-    assert fitted == [("m1", "scaled-beta"), ("m2", "scaled-beta")]
+    assert fitted == [("m1", "beta-spline"), ("m2", "beta-spline")]  # the default prior
     report = json.loads(capsys.readouterr().out)
     assert [row["k"] for row in report["comparison"]] == [1, 100]
     assert report["comparison"][0]["prob_a_greater"] == 1.0
     assert sorted(p.name for p in out.iterdir()) == ["comparison.csv", "forecast.png"]
     written = pd.read_csv(out / "comparison.csv")
     assert list(written.columns[:6]) == ["prior", "target", "ci", "a", "b", "k"]
-    assert set(written["prior"]) == {"scaled-beta"} and set(written["ci"]) == {0.9}
+    assert set(written["prior"]) == {"beta-spline"} and set(written["ci"]) == {0.9}
     np.testing.assert_allclose(
         written["prob_a_greater"], [row["prob_a_greater"] for row in report["comparison"]]
     )

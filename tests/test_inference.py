@@ -518,6 +518,7 @@ def test_chains_run_alike_vectorised_or_one_after_another():
                 sample_chains,
                 family=get_family("beta"),
                 warmup=40,
+                target_accept=0.9,
                 samples=60,
                 vectorize=vectorize,
                 on_step=counts[vectorize].append,

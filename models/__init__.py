@@ -7,9 +7,9 @@ an underscore. The names can then be listed without importing the families (nor 
 import pkgutil
 
 # The family of `fit`, batched fits and the command line when none is named: of the families
-# backtested, the one whose 90% intervals cover 85-95% of the time on the real and the synthetic
-# designs alike (benchmarks/RESULTS.md, "Sixteenth session (2026-12-03): the beta-spline as the
-# default").
+# backtested, the one whose 90% intervals cover in or near 85-95% of the time on the real and
+# the synthetic designs alike (benchmarks/RESULTS.md, "Sixteenth session (2026-12-03): the
+# beta-spline as the default").
 DEFAULT_PRIOR = "beta-spline"
 
 

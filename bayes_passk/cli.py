@@ -1318,7 +1318,7 @@ def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # Allocation keeps the scaled Beta: its policies were measured under it (benchmarks/RESULTS.md),
-# and `bayes` refits between rounds, where the beta-spline's fits take about twice as long.
+# and `bayes` refits between rounds, where the beta-spline's fits take two to three times as long.
 ALLOCATE_FIT = {"prior": "scaled-beta", "chains": 4, "warmup": 1000, "samples": 1000}
 
 

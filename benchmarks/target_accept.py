@@ -56,7 +56,7 @@ def load(name: str, group: str) -> bp.PassData:
     return bp.PassData.from_counts(full.problem_id, np.full_like(successes, 100), successes)
 
 
-total = {}
+runs = []  # (prior, wall seconds, divergent transitions) per fit
 for prior in args.priors:
     for name, group in cells:
         data = load(name, group)
@@ -72,21 +72,18 @@ for prior in args.priors:
         )
         found = fit.diagnostics()
         steps = float(fit.idata.sample_stats["n_steps"].mean())
+        seconds = time.perf_counter() - start
         print(
             f"{prior:12s} {group:17s} divergences {found.divergences} r_hat "
             f"{found.r_hat_max:.4f} bulk ESS {found.ess_bulk_min:.0f} steps {steps:.1f} "
-            f"{time.perf_counter() - start:.0f} s",
+            f"{seconds:.0f} s",
             flush=True,
         )
-        seconds, divergent, with_divergences, fits = total.get(prior, (0.0, 0, 0, 0))
-        total[prior] = (
-            seconds + time.perf_counter() - start,
-            divergent + found.divergences,
-            with_divergences + (found.divergences > 0),
-            fits + 1,
-        )
-for prior, (seconds, divergent, with_divergences, fits) in total.items():
+        runs.append((prior, seconds, found.divergences))
+for prior in args.priors:
+    divergences = [count for name, _, count in runs if name == prior]
+    seconds = sum(wall for name, wall, _ in runs if name == prior)
     print(
-        f"{prior}: {with_divergences} of {fits} fits with divergent transitions, "
-        f"{divergent} in all, {seconds:.0f} s"
+        f"{prior}: {sum(count > 0 for count in divergences)} of {len(divergences)} fits with "
+        f"divergent transitions, {sum(divergences)} in all, {seconds:.0f} s"
     )

@@ -317,7 +317,9 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
 
 
-def _add_sampler_arguments(parser, chains: int, warmup: int, samples: int) -> None:
+def _add_sampler_arguments(
+    parser, chains: int, warmup: int, samples: int, batched: bool = False
+) -> None:
     parser.add_argument("--seed", type=seed_int, default=0, help="random seed (0)")
     parser.add_argument(
         "--chains", type=positive_int, default=chains, help=f"NUTS chains ({chains})"
@@ -334,8 +336,9 @@ def _add_sampler_arguments(parser, chains: int, warmup: int, samples: int) -> No
     parser.add_argument(
         "--target-accept",
         type=probability,
-        help="NUTS target acceptance (default: the prior's, 0.9 for most, 0.99 for beta-spline; "
-        "batched fits at least 0.95); raise it when a fit warns of divergences",
+        help="NUTS target acceptance (default: the prior's, 0.9 for most, 0.99 for beta-spline"
+        + ("; at least 0.95 in these batched fits" if batched else "")
+        + "); raise it when a fit warns of divergences",
     )
 
 
@@ -876,7 +879,7 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="METHOD",
         help="also compare every method with this one (of --methods) on the same replicates",
     )
-    _add_sampler_arguments(parser, chains=2, warmup=500, samples=500)
+    _add_sampler_arguments(parser, chains=2, warmup=500, samples=500, batched=True)
     parser.add_argument("--ci", type=probability, default=0.9, help="interval level (0.9)")
     parser.add_argument(
         "--out",
@@ -1430,7 +1433,7 @@ def add_simulate_allocation_arguments(parser: argparse.ArgumentParser) -> None:
         default="scaled-beta",
         help="prior family of the fits (scaled-beta)",
     )
-    _add_sampler_arguments(parser, chains=2, warmup=500, samples=500)
+    _add_sampler_arguments(parser, chains=2, warmup=500, samples=500, batched=True)
     parser.add_argument("--ci", type=probability, default=0.9, help="interval level (0.9)")
     parser.add_argument(
         "--out",

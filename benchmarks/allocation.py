@@ -25,7 +25,8 @@ import pandas as pd
 
 import bayes_passk as bp
 from bayes_passk import allocation, backtest
-from bayes_passk.batched import BatchConfig
+from bayes_passk.batched import BatchConfig, batch_target_accept
+from bayes_passk.families import get_family
 from bayes_passk.plots import plot_backtest, save_figure
 
 parser = argparse.ArgumentParser()
@@ -46,6 +47,7 @@ args = parser.parse_args()
 if args.small:
     args.groups, args.budgets, args.replicates = args.groups[:1], [1000], 3
 config = BatchConfig(chains=2, warmup=400, samples=400)
+config = config._replace(target_accept=batch_target_accept(get_family(args.prior), config))
 if args.tables:
     print(f"# kept tables {args.tables}, budgets {args.budgets} (no simulation)")
 else:

@@ -73,6 +73,7 @@ def forecast_all() -> pd.DataFrame:
     print(
         f"# {platform.node()} {platform.machine()}, {time.strftime('%Y-%m-%d')}, "
         f"{len(cells)} cells x {replicates} replicates, budget {args.budget}, k {args.k}, {config}"
+        + ("" if config.target_accept else " (target_accept None: each family's, at least 0.95)")
     )
     start = time.perf_counter()
     frames = []

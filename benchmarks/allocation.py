@@ -6,6 +6,7 @@
     python benchmarks/allocation.py --across-problems        # bayes with the full criterion
     python benchmarks/allocation.py --prior kumaraswamy      # every fit under another family
     python benchmarks/allocation.py --tables A.csv.gz B.csv.gz --budgets 1000   # pool kept runs
+    python benchmarks/allocation.py --tables A.csv.gz --versus C.csv.gz  # same seeds, other prior
 
 Semi-synthetic design: each attempt succeeds at its problem's full-data rate (10,000 recorded
 attempts), so pass@K is known exactly. The budget is spent in 4 equal rounds over the 128
@@ -43,6 +44,12 @@ parser.add_argument("--out")
 parser.add_argument(
     "--tables", nargs="+", help="score kept per-replicate tables together (runs with other seeds)"
 )
+parser.add_argument(
+    "--versus",
+    nargs="+",
+    help="kept tables of the same seeds in the same order under another prior: each policy's MSE "
+    "against theirs on the same outcomes",
+)
 args = parser.parse_args()
 if args.small:
     args.groups, args.budgets, args.replicates = args.groups[:1], [1000], 3
@@ -58,13 +65,20 @@ else:
     )
 pythia = bp.datasets.load("pythia-math")
 start = time.perf_counter()
-tables = []
-for run, path in enumerate(args.tables or []):
-    kept = pd.read_csv(path)
-    # Replicates pair only within a run: number them apart.
-    tables.append(
-        kept[kept["budget"].isin(args.budgets)].assign(replicate=kept.replicate + run * 10**6)
-    )
+
+
+def read_kept(paths: list[str]) -> pd.DataFrame:
+    tables = []
+    for run, path in enumerate(paths):
+        kept = pd.read_csv(path)
+        # Replicates pair only within a run: number them apart.
+        tables.append(
+            kept[kept["budget"].isin(args.budgets)].assign(replicate=kept.replicate + run * 10**6)
+        )
+    return pd.concat(tables, ignore_index=True)
+
+
+tables = [read_kept(args.tables)] if args.tables else []
 for group in [] if args.tables else args.groups:
     tables.append(
         allocation.simulate(
@@ -103,6 +117,24 @@ if "dynamic" in set(table["method"]):
     for row in paired.itertuples():
         print(
             f"| {row.group} | {row.budget} | {row.method} | {1e3 * row.difference:+.2f} "
+            f"({1e3 * row.lower:+.2f} to {1e3 * row.upper:+.2f}) | {row.ratio:.2f} |"
+        )
+if args.versus:
+    # Each policy becomes a cell and each run a method, so that the paired differences are
+    # this run's squared errors minus the other run's, replicate by replicate.
+    both = pd.concat(
+        [
+            table.assign(design=table.method, method="this"),
+            read_kept(args.versus).assign(design=lambda t: t.method, method="versus"),
+        ]
+    )
+    paired = backtest.paired_differences(both, reference="versus")
+    print("\nAgainst the --versus tables on the same outcomes:\n")
+    print("| model | budget | policy | MSE - their MSE, x 1e3 (90% paired t interval) | ratio |")
+    print("|---|---|---|---|---|")
+    for row in paired.itertuples():
+        print(
+            f"| {row.group} | {row.budget} | {row.design} | {1e3 * row.difference:+.2f} "
             f"({1e3 * row.lower:+.2f} to {1e3 * row.upper:+.2f}) | {row.ratio:.2f} |"
         )
 if args.out:

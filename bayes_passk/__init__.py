@@ -8,9 +8,15 @@ and help answer at once, and JAX, NumPyro and ArviZ load with the first module t
 import importlib
 import os
 import sys
+from importlib import metadata
 
 from bayes_passk import data, datasets, estimators
 from bayes_passk.data import InputError, PassData
+
+try:
+    __version__ = metadata.version("bayes_passk")
+except metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "unknown"
 
 
 def _jax_settings() -> dict[str, object]:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import pandas as pd
 
+from bayes_passk import __version__
 from bayes_passk import data as data_module
 from bayes_passk.data import InputError, PassData
 from bayes_passk.estimators import MAX_K, mean_pass_at_k
@@ -116,6 +117,7 @@ def build_parser(commands: Collection[str | None] | None = None) -> argparse.Arg
     parser = _Parser(
         prog=PROG, description="Forecast pass@k of language models under repeated sampling."
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, subcommand in SUBCOMMANDS.items():
         subparser = subparsers.add_parser(name, help=subcommand.help, description=subcommand.help)

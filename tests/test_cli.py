@@ -610,3 +610,10 @@ def test_ctrl_c_stops_with_one_line_and_code_130(monkeypatch, capsys):
     monkeypatch.setitem(cli.SUBCOMMANDS, "estimate", estimate._replace(run=interrupted))
     assert main(["estimate", "pythia-math", "--group", "Pythia 12B", "--k", "1"]) == 130
     assert capsys.readouterr().err == "bayes-passk: interrupted\n"
+
+
+def test_version_is_the_installed_distribution_s(capsys):
+    from importlib import metadata
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"bayes-passk {metadata.version('bayes_passk')}"

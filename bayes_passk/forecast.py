@@ -316,7 +316,7 @@ def posterior_pass_at_k(
     return xr.Dataset(
         {
             "benchmark_given_hyper": (dims, benchmark),
-            "benchmark": (dims, _beta_draws(rng, benchmark, variance[..., : ks.size])),
+            "benchmark": (dims, _beta_draws(rng, benchmark, variance[..., : ks.size], ks)),
             "new_given_hyper": (dims, new),
             "new": (dims, new),
             "benchmark_local_slope": (dims[:2], slope_at_largest_k(log_survival)),
@@ -398,11 +398,16 @@ def _exponent(result, ci: float) -> Summary:
     return summarize(xr.DataArray(draws, dims=("chain", "draw")), ci)
 
 
-def _beta_draws(rng: np.random.Generator, mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+def _beta_draws(
+    rng: np.random.Generator, mean: np.ndarray, variance: np.ndarray, ks: np.ndarray
+) -> np.ndarray:
     """Draws (..., k) from the Betas with this mean and variance (the mean where var = 0).
 
     The draws at every k of one posterior draw share one uniform: each is its Beta's quantile at
-    that level. The marginals are those of independent draws, but a draw's curve then rises with
+    that level, so the marginals are those of independent draws while a draw's curve follows
+    pass@k up with k. Neighbouring Betas need not be ordered, though (where solved problems put
+    a floor under pass@k, its variance can grow faster than its mean and the low quantiles
+    fall), so each curve is then raised to its running maximum over increasing k: it rises with
     k as pass@k does, and so do the quantiles over draws (the interval ends of the forecast).
     """
     spread = mean * (1 - mean)
@@ -411,7 +416,10 @@ def _beta_draws(rng: np.random.Generator, mean: np.ndarray, variance: np.ndarray
     alpha = np.where(usable, np.clip(mean * concentration, 1e-300, None), 1.0)
     beta = np.where(usable, np.clip((1 - mean) * concentration, 1e-300, None), 1.0)
     level = np.broadcast_to(rng.uniform(size=(*mean.shape[:-1], 1)), mean.shape)
-    return np.where(usable, beta_quantile(level, alpha, beta), mean)
+    draws = np.where(usable, beta_quantile(level, alpha, beta), mean)
+    order = np.argsort(ks)
+    draws[..., order] = np.maximum.accumulate(draws[..., order], axis=-1)
+    return draws
 
 
 def beta_quantile(level: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

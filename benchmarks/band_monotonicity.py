@@ -21,7 +21,7 @@ import bayes_passk as bp
 import bayes_passk.forecast as forecast_module
 
 
-def independent_draws(rng, mean, variance):
+def independent_draws(rng, mean, variance, ks):
     """One Beta draw per entry, independently across k."""
     spread = mean * (1 - mean)
     usable = (variance > 0) & (variance < spread)
@@ -36,7 +36,7 @@ def conditional_moments(fit, ks):
     captured = {}
     package_draws = forecast_module._beta_draws
 
-    def capture(rng, mean, variance):
+    def capture(rng, mean, variance, ks):
         captured.update(mean=mean, variance=variance)
         return mean
 
@@ -73,7 +73,7 @@ def main() -> None:
         for name, draw in ways.items():
             rng = np.random.default_rng(0)
             start = time.perf_counter()
-            draws = draw(rng, mean, variance)
+            draws = draw(rng, mean, variance, ks)
             seconds = time.perf_counter() - start
             flat = draws.reshape(-1, ks.size)
             quantiles = np.quantile(flat, [0.05, 0.5, 0.95], axis=0)

@@ -694,3 +694,22 @@ def test_progress_shows_by_default_in_a_terminal_or_a_notebook(monkeypatch):
     assert not inference._interactive()
     monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
     assert inference._interactive()
+
+
+def test_beta_draws_rise_with_k_where_the_betas_are_not_ordered():
+    # From k = 1 to k = 10 the mean rises (0.50 to 0.51) while the sd grows from 0.001 to 0.1:
+    # the second Beta's 5% quantile (about 0.35) lies below the first's, so a shared uniform
+    # alone would lower the draw; the running maximum keeps every curve rising, whatever the
+    # order the ks come in, and leaves the smallest k's draws (the first Beta's) as they are.
+    from bayes_passk.forecast import _beta_draws
+
+    mean = np.broadcast_to([0.51, 0.5, 0.6], (20_000, 3))
+    variance = np.broadcast_to([0.01, 1e-6, 0.01], (20_000, 3))
+    ks = np.array([10, 1, 100])
+    draws = _beta_draws(np.random.default_rng(0), mean, variance, ks)
+    in_order = draws[:, np.argsort(ks)]
+    assert np.all(np.diff(in_order, axis=1) >= 0)
+    assert np.quantile(draws[:, 0], 0.05) >= np.quantile(draws[:, 1], 0.05)
+    first = draws[:, 1]  # Beta(mean 0.5, sd 0.001): a = b = 124999.5
+    assert abs(first.mean() - 0.5) < 4 * 0.001 / np.sqrt(first.size)
+    assert abs(first.std() - 0.001) < 4 * 0.001 / np.sqrt(2 * first.size)

@@ -450,7 +450,8 @@ def _forecast_group(
         print(
             f"{PROG}: fitting {method} to {_plural(data.num_problems, 'problem')}{which}, "
             f"{_plural(args.chains, 'chain')} x "
-            f"({args.warmup} + {args.samples}) draws (compiling takes part of a first run)",
+            f"({args.warmup} + {args.samples}) draws"
+            + (" (compiling takes part of a first run)" if place[0] == 1 else ""),
             file=sys.stderr,
             flush=True,
         )
@@ -1053,15 +1054,17 @@ def _number(value: float) -> str:
     """Four significant digits; within 1e-3 below 1, four of the distance to 1.
 
     A pass@k of 0.99996 is not 1: the chance that every attempt fails is what a risk reading
-    needs.
+    needs. At most 16 decimals, all that a float64 holds next to 1 (its spacing there is 1e-16).
 
     Example:
         >>> [_number(v) for v in (0.8372, 0.99996, 1 - 2.5e-9, 1.0, 1234567.0, -0.0)]
         ['0.8372', '0.99996', '0.9999999975', '1', '1.235e+06', '0']
+        >>> _number(1 - 3.3e-16)
+        '0.9999999999999997'
     """
     if not 0.999 < value < 1:
         return f"{value + 0.0:.4g}"  # + 0.0: no "-0"
-    decimals = min(17, 3 - math.floor(math.log10(1 - value)))
+    decimals = min(16, 3 - math.floor(math.log10(1 - value)))
     return f"{value:.{decimals}f}".rstrip("0")
 
 

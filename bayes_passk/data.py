@@ -190,9 +190,9 @@ MAX_ATTEMPTS = 2**53  # counts are exact in double precision up to here
 def warn_if_uninformative(data: PassData, assumptions: str) -> None:
     """Warn (UserWarning) when the counts cannot inform pass@k beyond k = 1 or any tail.
 
-    That is: no problem has more than one attempt (only pass@1 is identified), or no attempt
-    succeeded (only an upper bound on the rates). `assumptions` names where the forecast then
-    comes from, e.g. "the prior (beta)".
+    That is: no problem has more than one attempt (only pass@1 is identified), no attempt
+    succeeded (only an upper bound on the rates), or every attempt did (only a lower bound).
+    `assumptions` names where the forecast then comes from, e.g. "the prior (beta)".
     """
     if not data.num_problems:
         return
@@ -206,6 +206,12 @@ def warn_if_uninformative(data: PassData, assumptions: str) -> None:
         warnings.warn(
             f"no attempt succeeded in {int(data.n.sum())}: the data bound the rates from above "
             f"only, and pass@k beyond k = {int(data.n.max())} comes from {assumptions}",
+            stacklevel=3,
+        )
+    if data.n.max() > 1 and (data.c == data.n).all():
+        warnings.warn(
+            f"every attempt succeeded ({int(data.n.sum())}): the data bound the rates from below "
+            f"only, and the tail (the exponent) comes from {assumptions}",
             stacklevel=3,
         )
 

@@ -47,7 +47,9 @@ class PriorFamily(NamedTuple):
             atom at 0 it integrates to 1 - P(p = 0). None for a discrete family.
         log_scale: ``params -> log s``, the upper end of p (0 for unscaled families).
         tail_exponent: ``params -> a`` with pi(p) ~ A p^(a - 1) as p -> 0: the power-law exponent
-            of -log pass@k; None for a family without a power-law tail.
+            of -log pass@k; None for a family without a power-law tail. A discrete family
+            with one holds the tail below its grid on its lowest point, up to that point's
+            upper cell edge, and moments integrate it as p^(a - 1) (`functionals`).
         description: one line for listings.
         log_zero_mass: ``params -> log P(p = 0)``, the atom at 0; None (the default) for none.
         log_masses: for a discrete family, ``params -> (logit p points, log masses)`` (the masses

@@ -200,7 +200,7 @@ def forecast(
     """
     check_target_and_ci(target, ci)
     ks = as_ks(np.ravel(DEFAULT_KS if ks is None else ks))
-    if result.family.log_masses is not None:
+    if result.family.log_masses is not None and result.family.tail_exponent is None:
         smallest_p = _smallest_rate(result.family, result.params)
         if ks.max() * smallest_p > 0.1:
             warnings.warn(

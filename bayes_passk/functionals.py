@@ -9,7 +9,10 @@ Every quantity the package needs is a ratio of the moments
 - for a problem already seen, :math:`E[(1 - p)^k \mid n, c] = J(c, n - c + k) / J(c, n - c)`.
 
 An atom at p = 0 of mass pi_0 (`PriorFamily.log_zero_mass`) adds pi_0 to every J(0, m). For a
-discrete family (`PriorFamily.log_masses`) the integral is the sum over its grid.
+discrete family (`PriorFamily.log_masses`) the integral is the sum over its grid; one with a
+tail exponent a holds the power law p^(a - 1) below the grid on its lowest point, whose share of
+J(0, m) is integrated exactly (`log_power_law_survival`), so that pass@k follows the tail for
+any k rather than stopping at the grid's edge.
 
 The integral is taken over y = logit q on the whole real line, where the integrand is smooth and
 unimodal with exponential tails (rate c + a on the left, from the p^(a-1) left tail). A few Newton
@@ -140,6 +143,11 @@ def log_moment(family: PriorFamily, params, c, m, rule: QuadratureRule = FINE):
         terms = jnp.where(c == 0, 0.0, c * jax.nn.log_sigmoid(y)) + jnp.where(
             m == 0, 0.0, m * jax.nn.log_sigmoid(-y)
         )
+        if family.tail_exponent is not None:
+            # For c >= 1 the tail's share is below p^c < 1e-11 of the rest and stays a point.
+            edge = (y[0] + y[1]) / 2
+            tail = log_power_law_survival(family.tail_exponent(params), m, edge)
+            terms = terms.at[0].set(jnp.where(c == 0, tail, terms[0]))
         return jax.nn.logsumexp(log_mass + terms)
     mode, width = jax.lax.stop_gradient(_mode_and_width(family, params, c, m, rule.newton_steps))
     y = mode + width * rule.offsets
@@ -149,6 +157,37 @@ def log_moment(family: PriorFamily, params, c, m, rule: QuadratureRule = FINE):
         return log_density_part
     log_atom = jnp.where(c == 0, family.log_zero_mass(params), -jnp.inf)
     return jnp.logaddexp(log_atom, log_density_part)
+
+
+def log_power_law_survival(a, m, edge):
+    r"""Log E[(1 - p)^m] for p = p_e t, t ~ Beta(a, 1): the power law p^(a - 1) below p_e.
+
+    With p_e = expit(edge) below 1e-10, (1 - p)^m = exp(-m p) to within m p^2, and with
+    x = m p_e
+
+    .. math::  E[e^{-x t}] = \Gamma(a + 1)\, x^{-a}\, P(a, x)
+               = 1 - \frac{a x}{a + 1} + \frac{a x^2}{2 (a + 2)} - \dots,
+
+    P the regularised lower incomplete gamma function; the series (to x^3) where x < 1e-3,
+    where P(a, x) ~ x^a would underflow for large a. Differentiable in a.
+
+    Example:
+        >>> round(float(log_power_law_survival(1.0, 0.0, -25.0)), 12)  # nothing to survive
+        0.0
+        >>> x = 1e12 * float(jax.nn.sigmoid(-25.0))  # a = 1: (1 - e^-x) / x
+        >>> bool(np.isclose(log_power_law_survival(1.0, 1e12, -25.0), np.log(-np.expm1(-x) / x)))
+        True
+    """
+    x = m * jax.nn.sigmoid(edge)
+    small = x < 1e-3
+    series = jnp.log1p(-a * x / (a + 1) + a * x**2 / (2 * (a + 2)) - a * x**3 / (6 * (a + 3)))
+    x_large = jnp.where(small, 1.0, x)
+    exact = (
+        jax.scipy.special.gammaln(a + 1)
+        - a * jnp.log(x_large)
+        + jnp.log(jax.scipy.special.gammainc(a, x_large))
+    )
+    return jnp.where(small, series, exact)
 
 
 def log_survival_new(family: PriorFamily, params, k):

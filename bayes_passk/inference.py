@@ -229,6 +229,12 @@ def fit(
     if not 0 < target_accept < 1:
         raise InputError(f"target_accept must lie strictly between 0 and 1, got {target_accept}")
     warn_if_uninformative(data, f"the prior ({family.name})")
+    if data.num_problems == 1:
+        warnings.warn(
+            "one problem: how rates vary between problems, and with it a forecast for a new "
+            f"problem, comes from the prior ({family.name})",
+            stacklevel=2,
+        )
     rows = distinct_rows(data.n, data.c)
     n_rows, c_rows, weight = (jnp.asarray(x) for x in (rows.n, rows.c, rows.weight))
     progress = _interactive() if progress is None else progress

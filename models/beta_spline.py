@@ -34,10 +34,11 @@ Priors, fixed before seeing data:
 - z ~ Normal(0, 1), the non-centred innovations.
 
 The family is discrete like the log-spline: moments are sums over the grid (p from 1.4e-11 to
-1 - 3e-7), with the power-law tail below it gathered on its lowest point (`log_masses`), so a
-forecast is the Beta-trend's for k up to about 1e10 (`forecast` warns beyond). `tail_exponent`
-is a, the exponent of that trend: the local slope of the log density wanders around it with
-delta's slope (prior sd about 0.4 s at a point, 0.34 s averaged over a decade of p).
+1 - 3e-7), with the power-law tail below it held by its lowest point (`log_masses`) and
+integrated exactly there, so a forecast follows the Beta's trend p^(a - 1) at any k.
+`tail_exponent` is a, the exponent of that trend: the local slope of the log density wanders
+around it with delta's slope (prior sd about 0.4 s at a point, 0.34 s averaged over a decade of
+p).
 
 Example:
     >>> import jax
@@ -109,17 +110,16 @@ def deviation(params: Params) -> jax.Array:
 def log_masses(params: Params) -> tuple[jax.Array, jax.Array]:
     """Return the grid of logit p and the log prior mass at each point (summing to 1).
 
-    The power-law tail below the grid, exp(theta(y_0) + a (y - y_0)) for y < y_0 - h / 2,
-    integrates to exp(theta(y_0)) exp(-a h / 2) / a: that is exp(-a h / 2) / (a h) points' worth
-    of the lowest point's mass, and it is added there (p = 1.4e-11, still unsolved at the k up to
-    7e9 that `forecast` resolves), instead of being cut off (3% of the mass at a = 0.15, 30% at
-    a = 0.05).
+    The lowest point holds the power law below the grid's first cell edge: exp(theta(y_0) +
+    a (y - y_0)) for y < y_0 + h / 2 integrates to exp(theta(y_0)) exp(a h / 2) / a, that is
+    exp(a h / 2) / (a h) points' worth (3% of the mass at a = 0.15, 30% at a = 0.05), and
+    `functionals.log_moment` integrates its share of E[(1 - p)^k] exactly, p^(a - 1) below
+    p = 1.4e-11, so a forecast follows the tail at any k.
     """
     y = jnp.asarray(GRID)
     theta = params.a * y - (params.a + params.b) * jax.nn.softplus(y) + deviation(params)
     step_a = params.a * GRID_STEP
-    # log(1 + exp(-x / 2) / x) with x = a h, finite with its gradient down to a ~ 1e-300
-    theta = theta.at[0].add(jnp.logaddexp(0.0, -step_a / 2 - jnp.log(step_a)))
+    theta = theta.at[0].add(step_a / 2 - jnp.log(step_a))  # finite down to a ~ 1e-300
     return y, theta - jax.nn.logsumexp(theta)
 
 

@@ -331,6 +331,14 @@ def test_fits_warn_when_the_counts_cannot_inform_the_forecast():
     unsolved = PassData.from_counts(["a", "b", "c"], n=[100, 100, 50], c=[0, 0, 0])
     with pytest.warns(UserWarning, match=r"no attempt succeeded in 250: .* beyond k = 100 comes"):
         bp.fit(unsolved, prior="beta", chains=1, warmup=20, samples=20, progress=False, check=False)
+    # Every attempt a success: the tail is the prior's (the point methods refuse).
+    solved = PassData.from_counts(["a", "b"], n=[100, 50], c=[100, 50])
+    with pytest.warns(UserWarning, match=r"every attempt succeeded \(150\): .* from the prior"):
+        bp.fit(solved, prior="beta", chains=1, warmup=20, samples=20, progress=False, check=False)
+    # One problem: nothing about how rates vary between problems.
+    one = PassData.from_counts(["a"], n=[100], c=[3])
+    with pytest.warns(UserWarning, match=r"one problem: how rates vary .* the prior \(beta\)"):
+        bp.fit(one, prior="beta", chains=1, warmup=20, samples=20, progress=False, check=False)
 
 
 def test_cli_says_one_attempt_per_problem_identifies_pass_at_1_only(write, capsys):

@@ -20,15 +20,18 @@ from bayes_passk.models.beta_spline import FAMILY, NUM_Z, Params
     ("a", "b"), [(1.5, 3.0), (2.0, 0.7), (1.0, 40.0), (0.15, 3.5), (0.05, 5.0)]
 )
 def test_without_deviation_the_moments_are_the_betas(a, b):
-    # z = 0 leaves the Beta(a, b) density in logit p, cut at the grid's top, expit(15), and with
-    # its tail below the grid gathered on the lowest point (p = 1.4e-11, unsolved for any k used
-    # here): its moments are ratios of incomplete beta functions. The sums over points 0.05
-    # apart differ from them by at most 1.3e-5 in log (the steep density at the top end when
-    # b < 1); a wrong term in theta errs by O(0.1), the gathered tail without its half-cell
-    # offset by 4e-4 or more.
+    # z = 0 leaves the Beta(a, b) density in logit p, cut at the grid's top, expit(15), with its
+    # tail below the grid held by the lowest point (p = 1.4e-11) and integrated there: its
+    # moments are ratios of incomplete beta functions. The sums over points 0.05 apart differ
+    # from them by at most 1.3e-5 in log (the steep density at the top end when b < 1); a wrong
+    # term in theta errs by O(0.1), the tail's mass without its half-cell offset by 4e-4 or
+    # more. From m = 1e10 on, much or all of J(0, m) comes from the tail below the grid (the
+    # integrand peaks at p = a / m): the integrated tail errs there by under 1e-5 in log, a
+    # tail left as a point at p = 1.4e-11 by 2e-3 to 1e4.
     top = special.expit(15.0)
     params = Params(jnp.array(a), jnp.array(b), jnp.array(0.7), jnp.zeros(NUM_Z))
-    for c, m in [(0, 0), (0, 100), (3, 97), (100, 0), (0, 1e6), (2, 1e5)]:
+    moments = [(0, 0), (0, 100), (3, 97), (100, 0), (0, 1e6), (2, 1e5), (0, 1e10), (0, 1e12)]
+    for c, m in [*moments, (0, 1e15), (0, 2.0**53)]:
         exact = special.betaln(a + c, b + m) - special.betaln(a, b)
         exact += np.log(special.betainc(a + c, b + m, top) / special.betainc(a, b, top))
         assert float(log_moment(FAMILY, params, c, m)) == pytest.approx(exact, abs=1e-4)
@@ -58,8 +61,7 @@ def test_log_masses_by_the_recursion():
         coefficients[k] = rho * coefficients[k - 1] + scale * np.sqrt(1 - rho**2) * z[k]
     y, h = log_spline.GRID, log_spline.GRID[1] - log_spline.GRID[0]
     theta = a * y - (a + b) * np.logaddexp(0.0, y) + log_spline.BASIS @ coefficients
-    below = theta[0] - a * h / 2 - np.log(a)  # log of the integral of exp(theta) below y_0 - h/2
-    theta[0] = np.logaddexp(theta[0], below - np.log(h))
+    theta[0] += a * h / 2 - np.log(a * h)  # the integral of exp(theta) below y_0 + h/2, over h
     params = Params(jnp.array(a), jnp.array(b), jnp.array(scale), jnp.asarray(z))
     got_y, got = (np.asarray(x) for x in beta_spline.log_masses(params))
     np.testing.assert_array_equal(got_y, y)
@@ -105,3 +107,10 @@ def test_fit_forecasts_pass_at_k_of_kumaraswamy_rates():
     assert forecast.lower[0] < truth < forecast.upper[0]
     lower, upper = np.quantile(np.asarray(fit.params.a).ravel(), [0.005, 0.995])
     assert lower < 0.12 < upper
+    # Far beyond the grid's edge (k = 7e9) the forecast follows the power law below it: no
+    # warning (filterwarnings = error), and 1 - pass@k = S falls as k^(-a), so the local slope
+    # of -log pass@k = S (1 + S / 2 + ...) is a (1 + O(S)). From the grid's lowest point
+    # instead, pass@k would be 1 and the slope about 1e4.
+    far = fit.forecast([10**14, 10**15])
+    a = float(np.mean(fit.params.a))
+    assert abs(far.local_slope.mean - a) < a * (1 - far.mean[-1]) + 1e-3

@@ -617,3 +617,16 @@ def test_version_is_the_installed_distribution_s(capsys):
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"bayes-passk {metadata.version('bayes_passk')}"
+
+
+def test_forecast_says_why_the_unbiased_column_is_nan(write, capsys):
+    path = write(
+        "counts.csv",
+        "problem_id,n,c\n" + "".join(f"p{i},{50 + 50 * (i % 2)},{i}\n" for i in range(8)),
+    )
+    note = "unbiased: nan where a problem has fewer than k attempts (here k > 50)"
+    assert main(["forecast", path, "--method", "beta-binomial", "--k", "10", "100"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[3].split()[-1] == "nan" and note in out
+    assert main(["forecast", path, "--method", "beta-binomial", "--k", "10", "50"]) == 0
+    assert note not in capsys.readouterr().out.splitlines()

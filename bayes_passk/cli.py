@@ -621,9 +621,7 @@ def _print_forecast(source: str, data: PassData, forecast, true_values) -> None:
     ]
     print(format_table(["k", *named], rows))
     if "unbiased" in named and np.isnan(named["unbiased"]).any():
-        print(
-            f"unbiased: nan where a problem has fewer than k attempts (here k > {data.n.min()})"
-        )
+        print(f"unbiased: nan where a problem has fewer than k attempts (here k > {data.n.min()})")
     if math.isnan(forecast.exponent.mean):
         print("exponent: none (this prior has no power-law tail)")
     else:

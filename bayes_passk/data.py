@@ -3,8 +3,8 @@
 Every loader returns a `PassData`: one row per (group, problem) with attempts ``n`` and
 successes ``c``. Bad input raises `InputError` with a message naming file, row, column and value.
 
-Formats, chosen by file extension (``.csv``, ``.parquet``, ``.jsonl``; ``.json`` holds JSON lines
-or one JSON array of objects):
+Formats, chosen by file extension (``.csv``, ``.tsv``, ``.parquet``, ``.jsonl``; ``.json`` holds
+JSON lines or one JSON array of objects):
 
 - counts (`load_counts`): one row per problem with ``problem_id, n, c`` and optional ``group``;
 - attempts (`load_attempts`): one row per attempt with ``problem_id, success`` and optional
@@ -41,6 +41,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -244,7 +245,7 @@ def load(
     r"""Load counts from a file in any supported format, or a DataFrame; see the module docstring.
 
     Args:
-        path: a .csv, .parquet, .jsonl or .json file, or a pandas DataFrame with the same
+        path: a .csv, .tsv, .parquet, .jsonl or .json file, or a pandas DataFrame with the same
             columns (aliases accepted; messages name its rows by position and index label).
         format: "auto" (detect), "counts", "attempts" or "humaneval".
         group: keep only this group (model); all groups when None.
@@ -388,7 +389,12 @@ class _Table(NamedTuple):
 
 def _read_table(path: str | os.PathLike) -> _Table:
     path = Path(path)
-    readers = {".csv": _read_csv, ".jsonl": _read_json, ".json": _read_json}
+    readers = {
+        ".csv": _read_csv,
+        ".tsv": partial(_read_csv, delimiter="\t"),
+        ".jsonl": _read_json,
+        ".json": _read_json,
+    }
     if not path.exists():
         raise InputError(f"file not found: {path}")
     if path.is_dir():
@@ -409,7 +415,7 @@ def _read_table(path: str | os.PathLike) -> _Table:
     else:
         raise InputError(
             f"unsupported file type {path.suffix or '(no extension)'!r} for {path}; "
-            "use .csv, .parquet, .jsonl or .json"
+            "use .csv, .tsv, .parquet, .jsonl or .json"
         )
     if not table.columns:
         raise InputError(f"{path} is empty: no columns and no data rows")
@@ -420,10 +426,11 @@ def _read_table(path: str | os.PathLike) -> _Table:
     return table
 
 
-def _read_csv(path: str, text: str) -> _Table:
+def _read_csv(path: str, text: str, delimiter: str | None = None) -> _Table:
     # Only the csv module splits records: a quoted field may hold a newline, and str.splitlines
     # would also split on \x1c, U+2028 and the like inside a field.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    delimiter = delimiter or _delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for header in reader:  # the first line that is not blank
             if any(field.strip() for field in header):

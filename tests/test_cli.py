@@ -94,7 +94,7 @@ BAD_INPUTS = {
     "unsupported type": (
         "bad.xlsx",
         "whatever",
-        ["unsupported file type '.xlsx'", ".csv, .parquet, .jsonl or .json"],
+        ["unsupported file type '.xlsx'", ".csv, .tsv, .parquet, .jsonl or .json"],
     ),
     "corrupt Parquet": (
         "bad.parquet",

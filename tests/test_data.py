@@ -418,6 +418,11 @@ def test_spreadsheet_csv_variants(write, content):
     assert_counts(load(write("counts.csv", content)), ["a", "b"], [10, 10], [3, 0])
 
 
+def test_tsv_files_are_tab_separated_even_with_commas_in_a_name(write):
+    path = write("counts.tsv", "problem_id\tn\tc\na,1\t10\t3\nb\t10\t0\n")
+    assert_counts(load(path), ["a,1", "b"], [10, 10], [3, 0])
+
+
 def test_one_outcome_per_row_under_a_counts_name_is_told_to_use_success(write):
     path = write("attempts.csv", "problem_id,correct\na,1\na,0\n")
     with pytest.raises(InputError, match="missing required column 'n'.*a 'success' column"):

@@ -304,6 +304,12 @@ def _warn_if_unconverged(
             f" {target_accept:.6g}), run longer (warmup/samples), or treat the forecast with"
             " caution."
         )
+    elif diagnostics.r_hat_max > R_HAT_MAX:
+        advice = (
+            "Run longer (warmup/samples); if r_hat stays high, these counts may not pin down the"
+            " prior's shape (near-identical problems can leave two ways to fit them): compare"
+            " the priors (`bayes-passk compare --priors all`), or treat the forecast with caution."
+        )
     else:
         advice = "Run longer (warmup/samples), or treat the forecast with caution."
     warnings.warn(

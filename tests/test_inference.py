@@ -610,20 +610,21 @@ def test_a_family_with_a_nan_gradient_is_named_as_the_cause():
 
 
 @pytest.mark.parametrize(
-    ("divergences", "target_accept", "advice"),
+    ("r_hat", "divergences", "target_accept", "advice"),
     [
-        (2, 0.9, r"2 divergent transitions\. Raise target_accept \(to 0\.95; it was 0\.9\)"),
-        (1, 0.95, r"Raise target_accept \(to 0\.975; it was 0\.95\)"),
-        (1, 0.9999, r"Raise target_accept \(to 0\.99995; it was 0\.9999\)"),
-        (0, 0.9, r"ess_bulk_min = 100 < 400\. Run longer"),
+        (1.0, 2, 0.9, r"2 divergent transitions\. Raise target_accept \(to 0\.95; it was 0\.9\)"),
+        (1.0, 1, 0.95, r"Raise target_accept \(to 0\.975; it was 0\.95\)"),
+        (1.0, 1, 0.9999, r"Raise target_accept \(to 0\.99995; it was 0\.9999\)"),
+        (1.0, 0, 0.9, r"ess_bulk_min = 100 < 400\. Run longer \(warmup/samples\), or treat"),
+        (1.3, 0, 0.9, r"r_hat_max = 1\.300 > 1\.01; .* Run longer .* if r_hat stays high"),
     ],
 )
-def test_convergence_advice_follows_the_failure(divergences, target_accept, advice):
+def test_convergence_advice_follows_the_failure(r_hat, divergences, target_accept, advice):
     from bayes_passk.inference import Diagnostics, _warn_if_unconverged
 
     ess = 100.0 if divergences == 0 else 1000.0
     diagnostics = Diagnostics(
-        r_hat_max=1.0, ess_bulk_min=ess, ess_tail_min=1000.0, divergences=divergences
+        r_hat_max=r_hat, ess_bulk_min=ess, ess_tail_min=1000.0, divergences=divergences
     )
     with pytest.warns(bp.ConvergenceWarning, match=advice) as caught:
         _warn_if_unconverged(diagnostics, "beta", 4000, target_accept)

@@ -404,11 +404,12 @@ def _beta_draws(
     """Draws (..., k) from the Betas with this mean and variance (the mean where var = 0).
 
     The draws at every k of one posterior draw share one uniform: each is its Beta's quantile at
-    that level, so the marginals are those of independent draws while a draw's curve follows
-    pass@k up with k. Neighbouring Betas need not be ordered, though (where solved problems put
-    a floor under pass@k, its variance can grow faster than its mean and the low quantiles
-    fall), so each curve is then raised to its running maximum over increasing k: it rises with
-    k as pass@k does, and so do the quantiles over draws (the interval ends of the forecast).
+    that level, so the marginals are each k's Beta while a draw's curve follows pass@k up with
+    k. Neighbouring Betas need not be ordered, though (where solved problems put a floor under
+    pass@k, its variance can grow faster than its mean and the low quantiles fall), so each
+    curve is then raised to its running maximum over increasing k, which moves the marginals
+    only there: it rises with k as pass@k does, and so do the quantiles over draws (the
+    interval ends of the forecast). A NaN stays where it is, without spreading to larger k.
     """
     spread = mean * (1 - mean)
     usable = (variance > 0) & (variance < spread)
@@ -418,7 +419,8 @@ def _beta_draws(
     level = np.broadcast_to(rng.uniform(size=(*mean.shape[:-1], 1)), mean.shape)
     draws = np.where(usable, beta_quantile(level, alpha, beta), mean)
     order = np.argsort(ks)
-    draws[..., order] = np.maximum.accumulate(draws[..., order], axis=-1)
+    in_order = draws[..., order]
+    draws[..., order] = np.where(np.isnan(in_order), np.nan, np.fmax.accumulate(in_order, axis=-1))
     return draws
 
 

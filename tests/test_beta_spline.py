@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -31,10 +32,27 @@ def test_without_deviation_the_moments_are_the_betas(a, b):
     top = special.expit(15.0)
     params = Params(jnp.array(a), jnp.array(b), jnp.array(0.7), jnp.zeros(NUM_Z))
     moments = [(0, 0), (0, 100), (3, 97), (100, 0), (0, 1e6), (2, 1e5), (0, 1e10), (0, 1e12)]
-    for c, m in [*moments, (0, 1e15), (0, 2.0**53)]:
+    for c, m in [*moments, (0, 1e15), (0, 2.0**53), (1, 1e12), (2, 1e13), (10, 1e15)]:
         exact = special.betaln(a + c, b + m) - special.betaln(a, b)
         exact += np.log(special.betainc(a + c, b + m, top) / special.betainc(a, b, top))
         assert float(log_moment(FAMILY, params, c, m)) == pytest.approx(exact, abs=1e-4)
+
+
+@pytest.mark.parametrize("a", [0.3, 171.0, 1000.0])
+def test_likelihood_gradient_is_finite_at_any_a_and_the_rules_agree(a):
+    # NUTS reaches a in the hundreds on near-identical problems: the likelihood (rule SAMPLING,
+    # the tail a point) and the forecasts' rule (FINE, the tail integrated) must both keep a
+    # finite gradient there, and for counts far below 1 / 1.4e-11 they agree to O(m 1e-11).
+    from bayes_passk.functionals import FINE, SAMPLING, log_marginal_likelihood
+
+    def log_likelihood(a, c, rule):
+        params = Params(a, jnp.array(3.0), jnp.array(0.7), jnp.zeros(NUM_Z))
+        return log_marginal_likelihood(FAMILY, params, 1e6, c, rule)
+
+    for c in (0.0, 50.0):
+        values = [jax.value_and_grad(log_likelihood)(jnp.array(a), c, r) for r in (SAMPLING, FINE)]
+        assert all(np.isfinite(value) and np.isfinite(grad) for value, grad in values)
+        assert float(values[0][0]) == pytest.approx(float(values[1][0]), abs=1e-4)
 
 
 def test_deviation_is_a_stationary_ar1_sequence():

@@ -132,7 +132,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "source",
         metavar="PATH_OR_DATASET",
-        help="a .csv/.parquet/.jsonl/.json file, or the name of an embedded dataset",
+        help="a .csv/.tsv/.parquet/.jsonl/.json file, or the name of an embedded dataset",
     )
     parser.add_argument("--group", help="the group (model) to use when the data hold several")
     parser.add_argument(

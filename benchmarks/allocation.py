@@ -109,16 +109,27 @@ for row in summary.itertuples():
         f"({1e3 * row.mse_lower:.2f}-{1e3 * row.mse_upper:.2f}) | {row.coverage:.2f} | "
         f"{row.width:.3f} | {row.unconverged_fits} |"
     )
-if "dynamic" in set(table["method"]):
-    paired = backtest.paired_differences(table, reference="dynamic")
-    print("\nAgainst dynamic sampling on the same outcomes (common random numbers):\n")
-    print("| model | budget | policy | MSE - dynamic MSE, x 1e3 (90% paired t interval) | ratio |")
+
+
+def print_paired(paired: pd.DataFrame, title: str, against: str, policy: str) -> None:
+    """Print paired MSE differences (`backtest.paired_differences`), the policy in `policy`."""
+    print(f"\n{title}\n")
+    print(f"| model | budget | policy | MSE - {against}, x 1e3 (90% paired t interval) | ratio |")
     print("|---|---|---|---|---|")
     for row in paired.itertuples():
         print(
-            f"| {row.group} | {row.budget} | {row.method} | {1e3 * row.difference:+.2f} "
+            f"| {row.group} | {row.budget} | {getattr(row, policy)} | {1e3 * row.difference:+.2f} "
             f"({1e3 * row.lower:+.2f} to {1e3 * row.upper:+.2f}) | {row.ratio:.2f} |"
         )
+
+
+if "dynamic" in set(table["method"]):
+    print_paired(
+        backtest.paired_differences(table, reference="dynamic"),
+        "Against dynamic sampling on the same outcomes (common random numbers):",
+        "dynamic MSE",
+        "method",
+    )
 if args.versus:
     # Each policy becomes a cell and each run a method, so that the paired differences are
     # this run's squared errors minus the other run's, replicate by replicate.
@@ -128,15 +139,12 @@ if args.versus:
             read_kept(args.versus).assign(design=lambda t: t.method, method="versus"),
         ]
     )
-    paired = backtest.paired_differences(both, reference="versus")
-    print("\nAgainst the --versus tables on the same outcomes:\n")
-    print("| model | budget | policy | MSE - their MSE, x 1e3 (90% paired t interval) | ratio |")
-    print("|---|---|---|---|---|")
-    for row in paired.itertuples():
-        print(
-            f"| {row.group} | {row.budget} | {row.design} | {1e3 * row.difference:+.2f} "
-            f"({1e3 * row.lower:+.2f} to {1e3 * row.upper:+.2f}) | {row.ratio:.2f} |"
-        )
+    print_paired(
+        backtest.paired_differences(both, reference="versus"),
+        "Against the --versus tables on the same outcomes:",
+        "their MSE",
+        "design",
+    )
 if args.out:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,8 @@ Every quantity the package needs is a ratio of the moments
 An atom at p = 0 of mass pi_0 (`PriorFamily.log_zero_mass`) adds pi_0 to every J(0, m). For a
 discrete family (`PriorFamily.log_masses`) the integral is the sum over its grid; one with a
 tail exponent a holds the power law p^(a - 1) below the grid on its lowest point, whose share of
-J(0, m) is integrated exactly (`log_power_law_survival`), so that pass@k follows the tail for
-any k rather than stopping at the grid's edge.
+J(c, m) forecasts integrate exactly (`log_power_law_survival`, `QuadratureRule.exact_tail`), so
+that pass@k follows the tail for any k rather than stopping at the grid's edge.
 
 The integral is taken over y = logit q on the whole real line, where the integrand is smooth and
 unimodal with exponential tails (rate c + a on the left, from the p^(a-1) left tail). A few Newton
@@ -178,9 +178,9 @@ def log_power_law_survival(a, m, edge):
                = 1 - \frac{a x}{a + 1} + \frac{a x^2}{2 (a + 2)} - \dots,
 
     P the regularised lower incomplete gamma function; the series (to x^3) where x < 1e-3,
-    where P(a, x) ~ x^a would underflow for large a. Differentiable in a where x < 1e-3 or
-    P(a, x) does not underflow (a below about 170 for x >= 1e-3); beyond, the value is -inf
-    for a share that small.
+    where P(a, x) ~ x^a would underflow for large a. Where it still underflows (a of hundreds,
+    x << a) the result is -inf: in `log_moment` a is then a + c with c in the hundreds, whose
+    integrand peaks at p = c / m above p_e, on the grid, and the tail's share is negligible.
 
     Example:
         >>> round(float(log_power_law_survival(1.0, 0.0, -25.0)), 12)  # nothing to survive

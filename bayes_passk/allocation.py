@@ -215,12 +215,14 @@ def _grid_log_prior(family: PriorFamily, params) -> jax.Array:
     def log_prior(theta):
         if family.log_masses is not None:  # a discrete family: its masses spread onto GRID
             y, log_mass = family.log_masses(theta)
-            per_unit = jnp.interp(GRID, y, log_mass - jnp.log(y[1] - y[0]), -jnp.inf, -jnp.inf)
-            if family.tail_exponent is not None:
+            log_per_unit = log_mass - jnp.log(y[1] - y[0])
+            if family.tail_exponent is None:
+                per_unit = jnp.interp(GRID, y, log_per_unit, -jnp.inf, -jnp.inf)
+            else:
                 # The lowest point holds the power law below its cell's upper edge: spread it
                 # as the density m_0 a e^(a (y - edge)) in logit p (functionals.log_moment).
                 a, edge = family.tail_exponent(theta), (y[0] + y[1]) / 2
-                above = jnp.interp(GRID, y[1:], log_mass[1:] - jnp.log(y[1] - y[0]), -jnp.inf)
+                above = jnp.interp(GRID, y[1:], log_per_unit[1:], -jnp.inf, -jnp.inf)
                 tail = log_mass[0] + jnp.log(a) + a * (GRID - edge)
                 per_unit = jnp.where(GRID < edge, tail, above)
             cells = per_unit + log_spacing

@@ -43,7 +43,7 @@ from bayes_passk.baselines import METHODS, BaselineFitWarning, fit_baseline
 from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, fit_batch
 from bayes_passk.data import InputError, PassData
 from bayes_passk.designs import Design
-from bayes_passk.families import registry
+from bayes_passk.families import PriorFamily, registry
 from bayes_passk.inference import R_HAT_MAX
 
 COLUMNS = [
@@ -71,7 +71,7 @@ def all_methods() -> list[str]:
 
 def run(
     cells: Sequence[Design],
-    methods: Sequence[str],
+    methods: Sequence[str | PriorFamily],
     seed: int = 0,
     config: BatchConfig = DEFAULT_CONFIG,
     progress: Callable[[str], None] | None = None,
@@ -80,7 +80,8 @@ def run(
 
     Args:
         cells: design cells (`bayes_passk.designs`); all must share the same k values.
-        methods: names from `all_methods`.
+        methods: names from `all_methods`, or prior families (`PriorFamily`, registered or
+            not: a variant under study), whose rows are labelled ``bayes-<family.name>``.
         seed: seed of the Bayesian fits.
         config: settings of the batched sampler.
         progress: called with a line of text after each batch of fits.
@@ -88,7 +89,10 @@ def run(
     Returns:
         A DataFrame with `COLUMNS`.
     """
-    unknown = sorted(set(methods) - set(all_methods()))
+    labels = [f"bayes-{m.name}" if isinstance(m, PriorFamily) else m for m in methods]
+    if len(set(labels)) < len(labels):
+        raise InputError(f"methods {labels} name a method twice")
+    unknown = sorted({m for m in methods if isinstance(m, str)} - set(all_methods()))
     if unknown:
         raise InputError(f"unknown methods {unknown}; known: {', '.join(all_methods())}")
     if not cells:
@@ -104,8 +108,11 @@ def run(
     say = progress or (lambda line: None)
     frames = []
     for method in methods:
-        if method.startswith("bayes-"):
+        if isinstance(method, PriorFamily):
             frames.append(_run_bayes(cells, method, seed, config, say))
+        elif method.startswith("bayes-"):
+            family = registry()[method.removeprefix("bayes-")]
+            frames.append(_run_bayes(cells, family, seed, config, say))
         else:
             frames.append(_run_point(cells, method, say))
     return pd.concat(frames, ignore_index=True)[COLUMNS]
@@ -137,7 +144,8 @@ def _rows(cell: Design, method: str, estimate, lower, upper, exponent, r_hat, di
     )
 
 
-def _run_bayes(cells, method, seed, config, say) -> pd.DataFrame:
+def _run_bayes(cells, family: PriorFamily, seed, config, say) -> pd.DataFrame:
+    method = f"bayes-{family.name}"
     n = stack_problems([cell.n for cell in cells])
     c = stack_problems([cell.c for cell in cells])
     ks = cells[0].ks
@@ -146,9 +154,7 @@ def _run_bayes(cells, method, seed, config, say) -> pd.DataFrame:
         say(f"{method}: {done}/{total} fits")
 
     say(f"{method}: fitting {len(n)} datasets (the first chunk compiles)")
-    summary = fit_batch(
-        seed, n, c, ks, prior=method.removeprefix("bayes-"), config=config, progress=chunk_done
-    )
+    summary = fit_batch(seed, n, c, ks, prior=family, config=config, progress=chunk_done)
     frames, start = [], 0
     for cell in cells:
         part = slice(start, start + cell.n.shape[0])

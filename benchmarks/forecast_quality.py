@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _cells import quality_cells
 
 import bayes_passk as bp
 from bayes_passk import backtest, designs
@@ -61,15 +62,7 @@ config = BatchConfig(warmup=200, samples=200) if args.small else BatchConfig()
 
 
 def forecast_all() -> pd.DataFrame:
-    cells = []
-    pythia = bp.datasets.load("pythia-math")
-    for index, group in enumerate(pythia.groups):
-        seed = args.seed + 1000 * index
-        cells.append(designs.subsample(seed, pythia.select(group), args.budget, replicates, args.k))
-    bon = bp.datasets.load("bon-jailbreak")
-    for index, group in enumerate(g for g in bon.groups if g != "Llama 3 8B IT"):
-        seed = args.seed + 1000 * (index + 100)
-        cells.append(designs.resample(seed, bon.select(group), args.budget, replicates, args.k))
+    cells = quality_cells(args.seed, args.budget, replicates, args.k)
     print(
         f"# {platform.node()} {platform.machine()}, {time.strftime('%Y-%m-%d')}, "
         f"{len(cells)} cells x {replicates} replicates, budget {args.budget}, k {args.k}, {config}"

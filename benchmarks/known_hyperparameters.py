@@ -20,12 +20,17 @@ import time
 
 import numpy as np
 import pandas as pd
+from _cells import quality_cells
 
 import bayes_passk as bp
-from bayes_passk import designs
 from bayes_passk.inference import Fit
 
 K = 10_000
+FULL = {
+    group: data.select(group)
+    for data in (bp.datasets.load("pythia-math"), bp.datasets.load("bon-jailbreak"))
+    for group in data.groups
+}
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--table", required=True, help="a kept forecast_quality.py table")
@@ -47,26 +52,10 @@ class WithData(Fit):
         return self._data
 
 
-def cells(replicates: int) -> list[tuple[designs.Design, bp.PassData]]:
-    """forecast_quality.py's cells, each with the full data its truth comes from."""
-    out = []
-    pythia = bp.datasets.load("pythia-math")
-    for index, group in enumerate(pythia.groups):
-        full = pythia.select(group)
-        seed = args.seed + 1000 * index
-        out.append((designs.subsample(seed, full, 100, replicates, [1000, K]), full))
-    bon = bp.datasets.load("bon-jailbreak")
-    for index, group in enumerate(g for g in bon.groups if g != "Llama 3 8B IT"):
-        full = bon.select(group)
-        seed = args.seed + 1000 * (index + 100)
-        out.append((designs.resample(seed, full, 100, replicates, [1000, K]), full))
-    return out
-
-
 table = pd.read_csv(args.table)
 table = table[table.k == K]
 replicates = int(table.replicate.max()) + 1
-chosen = cells(replicates)
+chosen = [(cell, FULL[cell.group]) for cell in quality_cells(args.seed, 100, replicates, [1000, K])]
 if args.small:
     chosen = [chosen[i] for i in (6, 3)]  # Pythia 12B and Pythia 1B
 start = time.perf_counter()

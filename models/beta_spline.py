@@ -92,9 +92,13 @@ class Params(NamedTuple):
     z: jax.Array
 
 
-def hyperprior() -> Params:
-    """Sample (a, b, deviation_scale, z); see the module docstring."""
-    a = numpyro.sample("a", dist.LogNormal(jnp.log(0.3), 1.0))
+def hyperprior(tail_log_sd: float = 1.0) -> Params:
+    """Sample (a, b, deviation_scale, z); see the module docstring.
+
+    ``tail_log_sd``, the log-scale of a's prior, is there for prior-sensitivity studies
+    (`benchmarks/prior_sensitivity.py`); the family's is 1.
+    """
+    a = numpyro.sample("a", dist.LogNormal(jnp.log(0.3), tail_log_sd))
     base_mean = numpyro.sample("base_mean", dist.Uniform(0.0, 1.0))  # the Beta's, not p's
     b = numpyro.deterministic("b", a * (1.0 / base_mean - 1.0))
     deviation_scale = numpyro.sample("deviation_scale", dist.HalfNormal(1.0))

@@ -14,6 +14,7 @@ from bayes_passk.baselines import fit_baseline
 from bayes_passk.batched import BatchConfig, FitSummary
 from bayes_passk.data import InputError, PassData
 from bayes_passk.designs import resample, synthetic
+from bayes_passk.families import get_family
 
 FULL = PassData.from_counts(
     [f"p{i}" for i in range(40)],
@@ -181,7 +182,7 @@ def test_bayesian_rows_map_back_to_their_cells_and_replicates(monkeypatch):
     monkeypatch.setattr(backtest, "fit_batch", fake_fit_batch)
     table = backtest.run(cells, ["bayes-kumaraswamy"], seed=4)
     ((seed, n, c, prior),) = calls
-    assert seed == 4 and prior == "kumaraswamy" and n.shape == (5, 20)
+    assert seed == 4 and prior.name == "kumaraswamy" and n.shape == (5, 20)
     assert np.all(n[:2, 12:] == 0) and np.all(n[:2, :12] == 30)  # the smaller cell padded
     np.testing.assert_array_equal(c[2:], cells[1].c)
     assert list(table["group"]) == [cells[0].group] * 4 + [cells[1].group] * 6
@@ -198,6 +199,26 @@ def test_bayesian_rows_map_back_to_their_cells_and_replicates(monkeypatch):
     np.testing.assert_allclose(
         table["truth"], np.concatenate([cells[0].truth.ravel(), cells[1].truth.ravel()])
     )
+
+
+def test_an_unregistered_family_is_backtested_under_its_own_name(monkeypatch):
+    variant = get_family("scaled-beta")._replace(name="scaled-beta-wide")
+    priors = []
+
+    def fake_fit_batch(seed, n, c, ks, prior, config, progress):
+        priors.append(prior)
+        shape = (n.shape[0], len(ks))
+        nan = np.full(n.shape[0], np.nan)
+        return FitSummary(*[np.zeros(shape)] * 5, *[nan] * 5, hyper_draws=None)
+
+    monkeypatch.setattr(backtest, "fit_batch", fake_fit_batch)
+    cells = [resample(0, FULL, 20, 2, [10])]
+    table = backtest.run(cells, [variant, "bayes-scaled-beta", "regression"])
+    assert priors == [variant, get_family("scaled-beta")]  # the object itself, not a lookup
+    expected = ["bayes-scaled-beta-wide", "bayes-scaled-beta", "regression"]
+    assert list(table["method"].unique()) == expected
+    with pytest.raises(InputError, match="name a method twice"):
+        backtest.run(cells, [get_family("scaled-beta"), "bayes-scaled-beta"])
 
 
 def test_too_few_draws_for_r_hat_are_refused_before_fitting():

@@ -81,7 +81,8 @@ def run(
     Args:
         cells: design cells (`bayes_passk.designs`); all must share the same k values.
         methods: names from `all_methods`, or prior families (`PriorFamily`, registered or
-            not: a variant under study), whose rows are labelled ``bayes-<family.name>``.
+            not: a variant under study), whose rows are labelled ``bayes-<family.name>`` (so
+            give a variant a name of its own).
         seed: seed of the Bayesian fits.
         config: settings of the batched sampler.
         progress: called with a line of text after each batch of fits.
@@ -89,12 +90,12 @@ def run(
     Returns:
         A DataFrame with `COLUMNS`.
     """
+    unknown = [m for m in methods if not isinstance(m, PriorFamily) and m not in all_methods()]
+    if unknown:
+        raise InputError(f"unknown methods {unknown}; known: {', '.join(all_methods())}")
     labels = [f"bayes-{m.name}" if isinstance(m, PriorFamily) else m for m in methods]
     if len(set(labels)) < len(labels):
         raise InputError(f"methods {labels} name a method twice")
-    unknown = sorted({m for m in methods if isinstance(m, str)} - set(all_methods()))
-    if unknown:
-        raise InputError(f"unknown methods {unknown}; known: {', '.join(all_methods())}")
     if not cells:
         raise InputError("no design cells to backtest")
     ks = cells[0].ks

@@ -1,7 +1,10 @@
 """The design cells that several benchmarks share, built with the same seeds."""
 
+import numpy as np
+import pandas as pd
+
 import bayes_passk as bp
-from bayes_passk import designs
+from bayes_passk import backtest, designs
 
 SYNTHETIC_BUDGET = 100
 
@@ -31,3 +34,30 @@ def synthetic_cells(seed: int, family: str, replicates: int, ks) -> list[designs
         )
         for index, (a, b, s) in enumerate(designs.SYNTHETIC_GRID)
     ]
+
+
+def first_replicates(cells: list[designs.Design], count: int) -> list[designs.Design]:
+    """The first `count` replicates of each cell, the counts those of the full-size design.
+
+    (A synthetic cell built with fewer replicates has the same rates but other counts: its
+    rates are all drawn before any outcome.)
+    """
+    return [
+        cell._replace(n=cell.n[:count], c=cell.c[:count], truth=cell.truth[:count])
+        for cell in cells
+    ]
+
+
+def check_same_replicates(cells: list[designs.Design], kept: pd.DataFrame) -> None:
+    """Stop unless the least-squares power law on these cells gives the kept table's estimates.
+
+    Truths alone cannot tell: a subsample or resample design's truth is the same in every
+    replicate, whatever the seed. The regression's estimate depends on each replicate's counts.
+    """
+    ours = backtest.run(cells, ["regression"])
+    theirs = kept[kept.method == "regression"]
+    paired = ours.merge(theirs, on=["group", "replicate", "k"], suffixes=("", "_kept"))
+    if len(paired) != len(ours) or not np.allclose(
+        paired.estimate, paired.estimate_kept, rtol=1e-9, equal_nan=True
+    ):
+        raise SystemExit("these replicates are not the kept table's (another seed or size?)")

@@ -71,30 +71,37 @@ def point(method: str, cell: designs.Design) -> np.ndarray:
 
 
 def mse(errors: np.ndarray) -> float:
-    return float(np.nanmean(errors**2))
+    """Mean squared error (NaN if any entry is: score every method on the same replicates)."""
+    return float(np.mean(errors**2))
 
 
 def floor_table() -> None:
-    """Oracle MSE per cell and each point method's over it, on `replicates` replicates."""
+    """Oracle MSE per cell and each point method's over it, on `replicates` replicates.
+
+    Where a point method cannot fit (every problem unsolved, say), the replicate is left out
+    for every column and counted.
+    """
     print(f"## {replicates} replicates per cell, budget {BUDGET}, k = {K}, seed {args.seed}\n")
     print(
-        "| rates from | a | b | s | oracle MSE x 1e3 | regression over oracle | beta-binomial "
-        "over oracle | regression: share of its MSE that is bias^2 |"
+        "| rates from | a | b | s | replicates left out | oracle MSE x 1e3 | regression over "
+        "oracle | beta-binomial over oracle | regression: share of its MSE that is bias^2 |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for family in families:
         for index, (a, b, scale) in enumerate(designs.SYNTHETIC_GRID):
             cell = designs.synthetic(
                 [args.seed, index, BUDGET], family, a, b, scale, PROBLEMS, BUDGET, replicates, [K]
             )
             truth = cell.truth[:, 0]
-            best = mse(oracle(family, a, b, scale, cell.c) - truth)
             errors = {method: point(method, cell) - truth for method in POINT_METHODS}
-            ratio = {method: mse(e) / best for method, e in errors.items()}
-            bias_share = np.nanmean(errors["regression"]) ** 2 / mse(errors["regression"])
+            kept = np.all([np.isfinite(e) for e in errors.values()], axis=0)
+            best = mse(oracle(family, a, b, scale, cell.c[kept]) - truth[kept])
+            ratio = {method: mse(e[kept]) / best for method, e in errors.items()}
+            regression = errors["regression"][kept]
             print(
-                f"| {family} | {a} | {b} | {scale} | {1e3 * best:.2f} | "
-                f"{ratio['regression']:.2f} | {ratio['beta-binomial']:.2f} | {bias_share:.2f} |"
+                f"| {family} | {a} | {b} | {scale} | {np.sum(~kept)} | {1e3 * best:.2f} | "
+                f"{ratio['regression']:.2f} | {ratio['beta-binomial']:.2f} | "
+                f"{np.mean(regression) ** 2 / mse(regression):.2f} |"
             )
 
 
@@ -107,8 +114,8 @@ for path in args.kept:
     family = table.group.iloc[0].split(" ")[0]
     print(f"\n## Kept table {path}: MSE x 1e3 on its replicates\n")
     methods = sorted(table.method.unique())
-    print("| cell | oracle | " + " | ".join(methods) + " |")
-    print("|---|---|" + "---|" * len(methods))
+    print("| cell | replicates left out | oracle | " + " | ".join(methods) + " |")
+    print("|---|---|---|" + "---|" * len(methods))
     for index, (a, b, scale) in enumerate(designs.SYNTHETIC_GRID):
         group = f"{family} a={a} b={b} s={scale}"
         rows = table[table.group == group]
@@ -119,8 +126,10 @@ for path in args.kept:
         kept_truth = rows[rows.method == methods[0]].sort_values("replicate").truth.to_numpy()
         if not np.allclose(kept_truth, cell.truth[:, 0], rtol=1e-9):
             raise SystemExit(f"{path}: {group}'s truths differ from the design's; other seed?")
-        best = mse(oracle(family, a, b, scale, cell.c) - cell.truth[:, 0])
-        errors = (rows.estimate - rows.truth).groupby(rows.method)
-        scores = " | ".join(f"{1e3 * mse(errors.get_group(m).to_numpy()):.2f}" for m in methods)
-        print(f"| {group} | {1e3 * best:.2f} | {scores} |")
+        wide = rows.pivot(index="replicate", columns="method", values="estimate")
+        kept = wide.notna().all(axis=1).to_numpy()
+        truth = cell.truth[kept, 0]
+        best = mse(oracle(family, a, b, scale, cell.c[kept]) - truth)
+        scores = " | ".join(f"{1e3 * mse(wide[m].to_numpy()[kept] - truth):.2f}" for m in methods)
+        print(f"| {group} | {np.sum(~kept)} | {1e3 * best:.2f} | {scores} |")
 print(f"\n{time.perf_counter() - start:.0f} s")

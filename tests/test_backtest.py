@@ -214,11 +214,14 @@ def test_an_unregistered_family_is_backtested_under_its_own_name(monkeypatch):
     monkeypatch.setattr(backtest, "fit_batch", fake_fit_batch)
     cells = [resample(0, FULL, 20, 2, [10])]
     table = backtest.run(cells, [variant, "bayes-scaled-beta", "regression"])
-    assert priors == [variant, get_family("scaled-beta")]  # the object itself, not a lookup
+    assert priors[0] is variant  # the object itself, not a lookup by name
+    assert priors[1] is get_family("scaled-beta")
     expected = ["bayes-scaled-beta-wide", "bayes-scaled-beta", "regression"]
-    assert list(table["method"].unique()) == expected
+    assert list(table["method"]) == [name for name in expected for _ in range(2)]  # 2 replicates
     with pytest.raises(InputError, match="name a method twice"):
         backtest.run(cells, [get_family("scaled-beta"), "bayes-scaled-beta"])
+    with pytest.raises(InputError, match="unknown methods"):
+        backtest.run(cells, [variant, "lasso"])
 
 
 def test_too_few_draws_for_r_hat_are_refused_before_fitting():

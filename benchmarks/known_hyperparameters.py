@@ -27,6 +27,7 @@ from _cells import check_same_replicates, quality_cells
 
 import bayes_passk as bp
 from bayes_passk.inference import Fit
+from bayes_passk.models import DEFAULT_PRIOR
 
 K = 10_000
 FULL = {
@@ -38,7 +39,7 @@ FULL = {
 parser = argparse.ArgumentParser()
 parser.add_argument("--table", required=True, help="a kept forecast_quality.py table")
 parser.add_argument("--small", action="store_true", help="two models, 3 replicates")
-parser.add_argument("--prior", default=bp.models.DEFAULT_PRIOR)
+parser.add_argument("--prior", default=DEFAULT_PRIOR)
 parser.add_argument("--seed", type=int, default=0, help="forecast_quality.py's --seed (0)")
 parser.add_argument(
     "--in-sample",

@@ -35,6 +35,7 @@ from numpyro.infer import MCMC, NUTS
 # serve the plain model's rerun (NumPyro recompiles its sequential chains on every run).
 os.environ["BAYES_PASSK_CACHE_DIR"] = ""
 import bayes_passk as bp  # noqa: E402
+from bayes_passk.models import DEFAULT_PRIOR  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true")
@@ -42,7 +43,7 @@ parser.add_argument("--target-accept", type=float, default=None, help="bp.fit's 
 parser.add_argument("--prior", default=None, help="bp.fit's prior (default: the package's)")
 args = parser.parse_args()
 chains, warmup, samples = (2, 300, 300) if args.small else (4, 1000, 1000)
-prior = args.prior or bp.models.DEFAULT_PRIOR
+prior = args.prior or DEFAULT_PRIOR
 
 data = bp.datasets.load("pythia-math", group="Pythia 12B", attempts_per_problem=100, seed=0)
 

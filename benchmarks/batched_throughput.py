@@ -4,6 +4,7 @@
     python benchmarks/batched_throughput.py --small         # 8 replicates
     python benchmarks/batched_throughput.py --chunk 2 8     # two batch arms, chunks of 2 and 8
     python benchmarks/batched_throughput.py --replicates 1000 --chunk 1000 --no-loop   # GPU size
+    python benchmarks/batched_throughput.py --prior scaled-beta   # the figures before 2026-12-03
 
 The replicates: Pythia 12B on MATH subsampled to 100 attempts per problem, one seed each. The
 batch and loop arms run the same `fit_one` (same padding, same settings) through `fit_batch`:
@@ -38,6 +39,7 @@ from bayes_passk.batched import (
 )
 from bayes_passk.designs import subsample
 from bayes_passk.families import get_family
+from bayes_passk.models import DEFAULT_PRIOR
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true")
@@ -48,19 +50,20 @@ parser.add_argument(
 parser.add_argument("--warmup", type=int, default=300)
 parser.add_argument("--samples", type=int, default=300)
 parser.add_argument("--no-loop", action="store_true", help="skip the loop arm")
+parser.add_argument("--prior", default=DEFAULT_PRIOR, help="prior family (the package's default)")
 args = parser.parse_args()
 replicates = 8 if args.small else args.replicates
 
 full = bp.datasets.load("pythia-math", group="Pythia 12B")
 cell = subsample(0, full, budget=100, replicates=replicates, ks=[1000, 10000])
 config = BatchConfig(chains=2, warmup=args.warmup, samples=args.samples)
-PRIOR = "scaled-beta"  # the family of the figures in benchmarks/RESULTS.md
+PRIOR = args.prior  # the figures in benchmarks/RESULTS.md before 2026-12-03: the scaled Beta
 ks = cell.ks
 
 print(
     f"# {platform.node()} {platform.machine()}, {jax.devices()[0].platform} x "
     f"{jax.device_count()}, {time.strftime('%Y-%m-%d')}, {replicates} replicates, "
-    f"2 chains x ({args.warmup} + {args.samples})"
+    f"2 chains x ({args.warmup} + {args.samples}), prior {PRIOR}"
 )
 
 

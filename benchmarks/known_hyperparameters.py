@@ -26,6 +26,7 @@ import pandas as pd
 from _cells import check_same_replicates, quality_cells
 
 import bayes_passk as bp
+from bayes_passk.forecast import posterior_pass_at_k
 from bayes_passk.inference import Fit
 from bayes_passk.models import DEFAULT_PRIOR
 
@@ -107,7 +108,8 @@ for cell, full in chosen:
             sub = bp.PassData.from_counts(
                 full.problem_id[mine], cell.n[replicate, mine], cell.c[replicate, mine]
             )
-            estimate += WithData(fit, sub).forecast([K]).mean[0] * mine.size / full.n.size
+            draws = posterior_pass_at_k(WithData(fit, sub), np.array([K]))
+            estimate += float(draws.benchmark_given_hyper.mean()) * mine.size / full.n.size
         rows.append((cell.group, replicate, estimate, cell.truth[replicate, 1]))
     print(f"{cell.group}: done, {time.perf_counter() - start:.0f} s", flush=True)
 

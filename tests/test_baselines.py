@@ -122,6 +122,7 @@ def test_beta_binomial_on_ragged_attempts_is_the_scipy_maximum():
     np.testing.assert_allclose([fitted.params["a"], fitted.params["b"]], np.exp(best.x), rtol=1e-4)
 
 
+@pytest.mark.slow  # scipy's adaptive quadrature per problem: 20 s
 def test_kumaraswamy_binomial_is_the_maximum_of_an_independent_likelihood():
     # P(c | n) = int_0^1 Binomial(c | n, s u^(1/a)) b (1 - u)^(b - 1) du: the Kumaraswamy
     # written through u = q^a (smooth at q = 0), integrated by scipy's adaptive quadrature.
@@ -319,6 +320,7 @@ def test_a_regression_line_that_misses_its_own_estimates_is_reported():
 
 
 @pytest.mark.filterwarnings("ignore::bayes_passk.baselines.FitAtBoundWarning")  # 9 problems
+@pytest.mark.slow  # a baseline and four short fits of data of their own: 18 s
 def test_fits_warn_when_the_counts_cannot_inform_the_forecast():
     import bayes_passk as bp
 
@@ -365,9 +367,9 @@ def test_unknown_method_lists_the_known_ones():
 def test_bootstrap_intervals_are_reproducible_and_bracket_the_fit():
     fitted = fit_baseline(pythia("Pythia 12B", 100), "beta-binomial")
     ks = [1, 100, 10_000]
-    small = fitted.forecast(ks, bootstrap=30, seed=3)
-    again = fitted.forecast(ks, bootstrap=30, seed=3)
-    other = fitted.forecast(ks, bootstrap=30, seed=4)
+    small = fitted.forecast(ks, bootstrap=4, seed=3)
+    again = fitted.forecast(ks, bootstrap=4, seed=3)
+    other = fitted.forecast(ks, bootstrap=4, seed=4)
     np.testing.assert_array_equal(small.lower, again.lower)
     assert not np.array_equal(small.lower, other.lower)
     first = fitted.forecast(ks, bootstrap=200, seed=3)

@@ -128,6 +128,7 @@ def _lane_moments(batched, lane):
     return -np.expm1(np.asarray(log_survival)), np.asarray(variance)
 
 
+@pytest.mark.slow  # compiles the forecast quadrature for the batch's draws: 19 s
 def test_batched_summaries_follow_from_the_draws_they_report(batched):
     # The posterior mean and sd are the moments over the reported draws (exact); lanes 0 and 2
     # hold the same data under their own keys, so their draws differ.

@@ -37,6 +37,7 @@ def _fit(kind, prior, seed=0):
     return bp.fit(_data(kind), prior=prior, seed=seed, **SHORT)
 
 
+@pytest.mark.slow  # fits two priors, each compiling its sampler: 50 s
 def test_compare_priors_ranks_every_prior_and_says_so(write, tmp_path, capsys, monkeypatch):
     fits = {prior: _fit("hard", prior) for prior in ("scaled-beta", "logit-normal")}
     comparison = compare_priors(fits)

@@ -101,6 +101,7 @@ def test_fit_forecasts_pass_at_k_of_beta_rates():
         fit.forecast([10**12])
 
 
+@pytest.mark.slow  # the batched engine compiled for this family alone: 40 s
 def test_batched_engine_carries_the_vector_hyperparameter():
     rates_and_counts = [_beta_rates_data(seed, problems=48) for seed in (10, 11)]
     c = np.stack([counts for _, counts in rates_and_counts])

@@ -26,7 +26,7 @@ import bayes_passk  # noqa: F401  (float64)
 from bayes_passk.families import get_family, hyperprior_sites, log_beta, registry
 from bayes_passk.functionals import log_marginal_likelihood, log_survival_seen
 from bayes_passk.hierarchy import IntegratedBinomial, hierarchical_model
-from bayes_passk.models import kumaraswamy, scaled_beta
+from bayes_passk.models import DEFAULT_PRIOR, kumaraswamy, scaled_beta
 from bayes_passk.models.scaled_beta import BetaByKumaraswamy
 
 NUM_DRAWS = 20_000
@@ -190,6 +190,23 @@ def test_beta_by_kumaraswamy_samples_map_back_to_beta(a, b):
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
 
 
+# The default suite checks the generic properties of a family on the seed papers' two and the
+# default prior; the others' (each also tested in its own file) run in the slow suite: each
+# family compiles its own programs, and the suite has 10 minutes on 2 cores.
+CORE_FAMILIES = ("scaled-beta", "kumaraswamy", DEFAULT_PRIOR)
+
+
+def _marks(name: str) -> tuple:
+    return () if name in CORE_FAMILIES else (pytest.mark.slow,)
+
+
+def _every_family():
+    """Every registered family as a pytest param, those outside `CORE_FAMILIES` marked slow."""
+    return [
+        pytest.param(family, id=name, marks=_marks(name)) for name, family in registry().items()
+    ]
+
+
 def _family_params():
     """(family, params) cases: three hyperprior draws each, and hard shapes where they apply."""
     cases = []
@@ -197,11 +214,13 @@ def _family_params():
         for seed in range(3):
             with numpyro.handlers.seed(rng_seed=seed):
                 params = family.hyperprior()
-            cases.append(pytest.param(family, params, id=f"{name}-prior{seed}"))
+            cases.append(pytest.param(family, params, id=f"{name}-prior{seed}", marks=_marks(name)))
             if seed == 0 and params._fields == ("a", "b", "scale"):
                 for hard in [(0.1, 50.0, 0.9), (0.05, 3.0, 0.5), (2.0, 0.5, 1.0)]:
                     hard_params = type(params)(*hard)
-                    cases.append(pytest.param(family, hard_params, id=f"{name}-{hard}"))
+                    cases.append(
+                        pytest.param(family, hard_params, id=f"{name}-{hard}", marks=_marks(name))
+                    )
     return cases
 
 
@@ -264,7 +283,7 @@ def test_latent_and_rate_sample_the_density(family, params):
 
 
 @pytest.mark.parametrize("marginalize", [False, True])
-@pytest.mark.parametrize("family", registry().values(), ids=registry().keys())
+@pytest.mark.parametrize("family", _every_family())
 def test_prior_predictive_counts_are_integers_in_range(family, marginalize):
     n = jnp.array([1, 20, 1000])
     draws = Predictive(hierarchical_model, num_samples=200)(
@@ -376,7 +395,7 @@ def test_latent_nuts_matches_the_exact_posterior(module):
     assert abs(np.mean(g) - exact) < 4 * mcse, (np.mean(g), exact, mcse, ess)
 
 
-@pytest.mark.parametrize("family", registry().values(), ids=registry().keys())
+@pytest.mark.parametrize("family", _every_family())
 def test_potential_and_gradient_are_finite_and_consistent(family):
     # NUTS needs a finite potential and its exact gradient wherever a chain may start (uniform in
     # [-2, 2] per unconstrained site, as in nuts.sample_chains); a NaN gradient passes every

@@ -190,9 +190,9 @@ def test_beta_by_kumaraswamy_samples_map_back_to_beta(a, b):
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
 
 
-# The default suite checks the generic properties of a family on the seed papers' two and the
-# default prior; the others' (each also tested in its own file) run in the slow suite: each
-# family compiles its own programs, and the suite has 10 minutes on 2 cores.
+# The family-parametrised checks below run on the seed papers' two families and the default
+# prior in the default suite, on the other families in the slow suite: each family compiles its
+# own programs, and the suite has 10 minutes on 2 cores.
 CORE_FAMILIES = ("scaled-beta", "kumaraswamy", DEFAULT_PRIOR)
 
 

@@ -211,16 +211,16 @@ def _family_params():
     """(family, params) cases: three hyperprior draws each, and hard shapes where they apply."""
     cases = []
     for name, family in registry().items():
+        marks = _marks(name)
         for seed in range(3):
             with numpyro.handlers.seed(rng_seed=seed):
                 params = family.hyperprior()
-            cases.append(pytest.param(family, params, id=f"{name}-prior{seed}", marks=_marks(name)))
+            cases.append(pytest.param(family, params, id=f"{name}-prior{seed}", marks=marks))
             if seed == 0 and params._fields == ("a", "b", "scale"):
                 for hard in [(0.1, 50.0, 0.9), (0.05, 3.0, 0.5), (2.0, 0.5, 1.0)]:
                     hard_params = type(params)(*hard)
-                    cases.append(
-                        pytest.param(family, hard_params, id=f"{name}-{hard}", marks=_marks(name))
-                    )
+                    case = pytest.param(family, hard_params, id=f"{name}-{hard}", marks=marks)
+                    cases.append(case)
     return cases
 
 

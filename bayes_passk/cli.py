@@ -338,7 +338,8 @@ def _add_sampler_arguments(
     parser.add_argument(
         "--target-accept",
         type=probability,
-        help="NUTS target acceptance (default: the prior's, 0.9 for most, 0.99 for beta-spline"
+        help="NUTS target acceptance (default: the prior's, 0.9 for most, 0.99 for the"
+        " beta-spline and log-spline"
         + ("; at least 0.95 in these batched fits" if batched else "")
         + "); raise it when a fit warns of divergences",
     )

@@ -200,8 +200,9 @@ def fit(
         samples: kept draws per chain (at least 4).
         group: the group to fit, when `data` holds several.
         target_accept: NUTS target acceptance probability (default: the prior family's, 0.9 for
-            most, 0.99 for ``beta-spline``); raise it when the fit reports divergent transitions,
-            at the cost of smaller steps (for a small ESS or a large r_hat, run longer).
+            most, 0.99 for ``beta-spline`` and ``log-spline``); raise it when the fit reports
+            divergent transitions, at the cost of smaller steps (for a small ESS or a large
+            r_hat, run longer).
         progress: show progress: a bar on a terminal or in Jupyter, else a line on stderr at each
             tenth of the run (default: on a terminal or in Jupyter only).
         check: warn with `ConvergenceWarning` naming each failing diagnostic.

@@ -117,6 +117,9 @@ FAMILY = PriorFamily(
     tail_exponent=None,
     description="nonparametric: smooth log masses on a logit grid (Efron's g-modelling)",
     log_masses=log_masses,
+    # On the 13 real cells at 100 attempts, 4 of 13 fits had divergent transitions at 0.9 (8 in
+    # all), 1 of 13 at 0.95, none at 0.99 (target_accept.py --priors log-spline --bon).
+    target_accept=0.99,
 )
 
 

@@ -195,6 +195,7 @@ def test_batched_target_accept_is_the_config_s_else_the_family_s_at_least_0_95()
     config = BatchConfig()
     assert batch_target_accept(get_family("scaled-beta"), config) == 0.95
     assert batch_target_accept(get_family("beta-spline"), config) == 0.99
+    assert batch_target_accept(get_family("log-spline"), config) == 0.99
     assert batch_target_accept(get_family("beta-spline"), config._replace(target_accept=0.8)) == 0.8
 
 

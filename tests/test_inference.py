@@ -637,7 +637,12 @@ def test_convergence_advice_follows_the_failure(r_hat, divergences, target_accep
 
 @pytest.mark.parametrize(
     ("prior", "given", "used"),
-    [("scaled-beta", None, 0.9), ("beta-spline", None, 0.99), ("beta-spline", 0.8, 0.8)],
+    [
+        ("scaled-beta", None, 0.9),
+        ("beta-spline", None, 0.99),
+        ("log-spline", None, 0.99),
+        ("beta-spline", 0.8, 0.8),
+    ],
 )
 def test_target_accept_defaults_to_the_family_s(prior, given, used, monkeypatch):
     from bayes_passk import inference

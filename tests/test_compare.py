@@ -175,6 +175,7 @@ def test_predictive_check_mean_matches_the_posterior_of_new_problems():
         predictive_check(fit, [100])
 
 
+@pytest.mark.slow  # a second fit and 4,000 draws of pass@k; the exact summary is checked fast
 def test_compare_groups_difference_and_probability():
     easy, hard = _fit("easy", "scaled-beta"), _fit("hard", "scaled-beta")
     table = compare_groups(easy, hard, [1, 10, 1000])

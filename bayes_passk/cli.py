@@ -66,7 +66,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    # Only the named subcommand's arguments are set up: some (the prior families) import JAX.
+    # Only the named subcommand's arguments are set up: no work for the others'.
     command = next((word for word in argv if not word.startswith("-")), None)
     parser = build_parser(commands=[command])
     try:
@@ -313,8 +313,9 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         metavar="DIR",
-        help="write forecast.csv, forecast.json, forecast.png and posterior.nc there "
-        "(posterior-<place>-<group>.nc each with --all-groups)",
+        help="write forecast.csv, forecast.json, forecast.png and, for a Bayesian fit, "
+        "posterior.nc there (posterior-<place>-<group>.nc each with --all-groups, <place> "
+        "zero-padded to the number of groups' digits)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
 
@@ -1308,7 +1309,9 @@ def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--budget", type=positive_int, required=True, help="attempts to run next, in total"
     )
-    parser.add_argument("--k", type=positive_int, default=10_000, help="target K of pass@K (10000)")
+    parser.add_argument(
+        "--k", type=positive_int, help="target K of pass@K, for --policy bayes (10000)"
+    )
     parser.add_argument(
         "--policy",
         choices=POLICIES,
@@ -1321,7 +1324,8 @@ def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"prior family of the fit ({ALLOCATE_FIT['prior']}; the fit options are for "
         "--policy bayes only)",
     )
-    _add_sampler_arguments(parser, **{k: v for k, v in ALLOCATE_FIT.items() if k != "prior"})
+    sampler = {name: ALLOCATE_FIT[name] for name in ("chains", "warmup", "samples")}
+    _add_sampler_arguments(parser, **sampler)
     # None until given, so that run_allocate can tell given fit options from defaults.
     parser.set_defaults(**dict.fromkeys(ALLOCATE_FIT))
     parser.add_argument("--out", metavar="FILE", help="write the plan as CSV too")
@@ -1330,7 +1334,8 @@ def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
 
 # Allocation keeps the scaled Beta: its policies were measured under it (benchmarks/RESULTS.md),
 # and `bayes` refits between rounds, where the beta-spline's fits take two to three times as long.
-ALLOCATE_FIT = {"prior": "scaled-beta", "chains": 4, "warmup": 1000, "samples": 1000}
+# The target K, too, is for `bayes` alone.
+ALLOCATE_FIT = {"prior": "scaled-beta", "chains": 4, "warmup": 1000, "samples": 1000, "k": 10_000}
 
 
 def run_allocate(args: argparse.Namespace) -> int:

@@ -548,9 +548,7 @@ def _read_parquet(path: Path) -> _Table:
     try:
         import pyarrow.parquet
     except ImportError:
-        raise InputError(
-            f"reading Parquet ({path}) needs pyarrow: pip install bayes_passk[parquet]"
-        ) from None
+        raise InputError(f"reading Parquet ({path}) needs pyarrow: pip install pyarrow") from None
     try:
         # Names first: pyarrow would report a repeated column with a dump of the whole schema.
         _check_unique_names(str(path), pyarrow.parquet.read_schema(path).names)

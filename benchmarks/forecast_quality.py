@@ -1,6 +1,6 @@
 """Forecast quality at 100 attempts per problem: Bayesian posterior mean against every baseline.
 
-    python benchmarks/forecast_quality.py                      # 20 replicates per model
+    python benchmarks/forecast_quality.py                      # 20 replicates, default prior
     python benchmarks/forecast_quality.py --small              # 3 replicates, short chains
     python benchmarks/forecast_quality.py --out bench-out      # also keep the tidy tables
     python benchmarks/forecast_quality.py --table benchmarks/runs/forecast_quality_2026-11-24.csv.gz
@@ -34,13 +34,19 @@ import bayes_passk as bp
 from bayes_passk import backtest, designs
 from bayes_passk.baselines import METHODS
 from bayes_passk.batched import BatchConfig
+from bayes_passk.models import DEFAULT_PRIOR
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", help="3 replicates, 2 x (200 + 200) draws")
 parser.add_argument("--replicates", type=int, default=20)
 parser.add_argument("--budget", type=int, default=100)
 parser.add_argument("--k", type=int, nargs="+", default=[1000, 10000])
-parser.add_argument("--bayes", nargs="+", default=["bayes-scaled-beta", "bayes-kumaraswamy"])
+parser.add_argument(
+    "--bayes",
+    nargs="+",
+    default=[f"bayes-{DEFAULT_PRIOR}"],
+    help=f"Bayesian methods to backtest (bayes-{DEFAULT_PRIOR}, the package's default prior)",
+)
 parser.add_argument("--out", help="directory for backtest.csv and summary.csv")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument(

@@ -409,10 +409,11 @@ def test_allocate_cli_json_sums_to_the_budget(write, capsys):
 def test_allocate_cli_says_which_fit_options_a_policy_ignores(write, capsys):
     path = write("runs.csv", "problem_id,n,c\nA,20,0\nB,20,1\nC,20,5\nD,10,0\n")
     argv = ["allocate", path, "--budget", "25", "--seed", "4", "--json"]
-    assert main([*argv, "--chains", "2", "--prior", "beta", "--target-accept", "0.99"]) == 0
+    given = ["--chains", "2", "--prior", "beta", "--target-accept", "0.99", "--k", "1000"]
+    assert main([*argv, *given]) == 0
     captured = capsys.readouterr()
     warned = [line.split()[2] for line in captured.err.splitlines()]
-    assert warned == ["--prior", "--chains", "--target-accept"]
+    assert warned == ["--prior", "--chains", "--k", "--target-accept"]
     assert "is for --policy bayes only; --policy dynamic fits nothing" in captured.err
     assert main(argv) == 0  # the same plan as without them, and no warning
     plain = capsys.readouterr()

@@ -556,7 +556,7 @@ def test_a_short_run_counts_its_progress_and_warns_naming_the_failing_diagnostic
 
     monkeypatch.setattr(tqdm, "tqdm", Recording)
     monkeypatch.setattr(inference, "_interactive", lambda: True)
-    with pytest.warns(bp.ConvergenceWarning, match="ess_bulk_min.*Run longer"):
+    with pytest.warns(bp.ConvergenceWarning, match=r"ess_bulk_min.*[Rr]un longer"):
         bp.fit(DATA, prior="scaled-beta", chains=2, warmup=20, samples=30, progress=True)
     [bar] = bars
     assert bar.total == bar.counted == 2 * (20 + 30)

@@ -1310,7 +1310,9 @@ def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
         "--budget", type=positive_int, required=True, help="attempts to run next, in total"
     )
     parser.add_argument(
-        "--k", type=positive_int, help="target K of pass@K, for --policy bayes (10000)"
+        "--k",
+        type=positive_int,
+        help=f"target K of pass@K, for --policy bayes ({ALLOCATE_FIT['k']})",
     )
     parser.add_argument(
         "--policy",

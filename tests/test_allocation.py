@@ -420,6 +420,24 @@ def test_allocate_cli_says_which_fit_options_a_policy_ignores(write, capsys):
     assert plain.out == captured.out and plain.err == ""
 
 
+def test_allocate_cli_bayes_targets_k_10000_unless_told(write, monkeypatch, capsys):
+    from bayes_passk import cli
+
+    path = write("runs.csv", "problem_id,n,c\nA,20,0\nB,20,1\n")
+    targets = []
+
+    def plan(rng, policy, n, c, budget, k=None, fit=None):
+        targets.append(k)
+        return np.array([budget, 0])
+
+    monkeypatch.setattr(cli, "_fit_with_warnings", lambda *args, **kwargs: "fitted")
+    monkeypatch.setattr(allocation, "allocate", plan)
+    for extra in ([], ["--k", "300"]):
+        assert main(["allocate", path, "--budget", "4", "--policy", "bayes", *extra]) == 0
+    assert targets == [10_000, 300]
+    assert "(target pass@10000)" in capsys.readouterr().out
+
+
 def test_allocate_cli_bayes_fits_then_plans(write, capsys):
     rows = "".join(f"P{i},20,{c}\n" for i, c in enumerate([0] * 12 + [1, 2, 15, 18]))
     path = write("runs.csv", "problem_id,n,c\n" + rows)

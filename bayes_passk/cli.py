@@ -66,7 +66,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    # Only the named subcommand's arguments are set up: no work for the others'.
+    # Only the named subcommand's arguments are set up; the others' are never built.
     command = next((word for word in argv if not word.startswith("-")), None)
     parser = build_parser(commands=[command])
     try:

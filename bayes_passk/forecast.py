@@ -40,7 +40,7 @@ from scipy import special
 
 from bayes_passk.estimators import as_ks, mean_pass_at_k
 from bayes_passk.families import PriorFamily
-from bayes_passk.functionals import log_moment
+from bayes_passk.functionals import log_grid_moments, log_moment
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, round_up
 
 DEFAULT_KS = tuple(int(k) for k in np.unique(np.round(np.logspace(0, 6, 25))))
@@ -50,6 +50,7 @@ LINEAR_BELOW = 1e-4  # k E[p^2] / E[p] below which a problem's variance is linea
 ROW_DRAWS = 2**17  # distinct rows x draws a forecast computes at most, down to FEWEST_DRAWS
 FEWEST_DRAWS = 250
 MOMENTS_PER_BATCH = 2**18  # moments computed at once: bounds the memory of many rows
+GRID_SUMS_ABOVE = -600.0  # log S(k) above which a discrete family's matrix sums are exact
 LOPSIDED = 1e6  # max(a, b) / min(a, b) from which a Beta is taken as a gamma over the larger
 NORMAL_FROM = 1e4  # min(a, b) from which it is taken as a normal (skewness below 0.02)
 
@@ -298,14 +299,9 @@ def posterior_pass_at_k(
     # Padded like the rows and draws, so that forecasts share compilations.
     padded_ks = np.concatenate([all_ks, np.full(round_up(all_ks.size) - all_ks.size, k_max)])
     log_survival, variance, log_survival_new = (
-        np.asarray(x)[:count, : all_ks.size].reshape(*shape, -1)
-        for x in survival_moments(
-            result.family,
-            flat,
-            jnp.asarray(rows.n),
-            jnp.asarray(rows.c),
-            jnp.asarray(rows.weight),
-            jnp.asarray(padded_ks),
+        x[:count, : all_ks.size].reshape(*shape, -1)
+        for x in resolved_survival_moments(
+            result.family, flat, count, rows.n, rows.c, rows.weight, padded_ks
         )
     )
     rng = np.random.default_rng(seed)
@@ -340,8 +336,26 @@ def summarize(draws: xr.DataArray, ci: float) -> Summary:
     )
 
 
-@partial(jax.jit, static_argnums=0)
-def survival_moments(family: PriorFamily, params, n, c, weight, ks):
+def resolved_survival_moments(family: PriorFamily, params, count: int, n, c, weight, ks):
+    """`survival_moments` as NumPy arrays, exact for every one of the first ``count`` draws.
+
+    Draws whose survival at some k is below e^`GRID_SUMS_ABOVE`, where a discrete family's
+    matrix sums lose digits to underflow, are summed again in log space.
+    """
+    arguments = [jnp.asarray(x, dtype=float) for x in (n, c, weight, ks)]
+    moments = [np.array(x) for x in survival_moments(family, params, *arguments)]
+    tiny = np.flatnonzero((moments[0][:count] < GRID_SUMS_ABOVE).any(axis=1))
+    if tiny.size and family.log_masses is not None:
+        redone = survival_moments(
+            family, jax.tree.map(lambda x: x[tiny], params), *arguments, exact_sums=True
+        )
+        for array, exact in zip(moments, redone, strict=True):
+            array[tiny] = exact
+    return moments
+
+
+@partial(jax.jit, static_argnums=(0, 6))
+def survival_moments(family: PriorFamily, params, n, c, weight, ks, exact_sums: bool = False):
     """Per draw and k: log S(k), S(k) = mean_i E[(1-p_i)^k | ...], Var S(k), log E[(1-p)^k].
 
     ``params`` holds draws along a leading axis; each output has shape (draws, len(ks)). The
@@ -349,6 +363,10 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
     when pass@k rounds to 1.
 
     Rows are the distinct (n, c) pairs, ``weight`` the number of problems sharing each.
+
+    A discrete family's sums are matrix products (`functionals.log_grid_moments`), exact to
+    rounding while S(k) > e^`GRID_SUMS_ABOVE`; ``exact_sums`` (static) takes every sum in log
+    space instead (`functionals.log_moment`), for the draws where S(k) is smaller.
 
     A problem's variance Var[(1-p)^k] = s2 - s1^2 loses every digit to rounding when k p is
     tiny (s1 and s2 both round to ~1); there it is taken as k^2 Var[p], from
@@ -359,21 +377,45 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
     m = n - c
     num_problems = jnp.sum(weight)
     rows, num_ks = c.shape[0], ks.shape[0]
-    # Every moment a draw needs, in one batch: one traced quadrature compiles in a fraction of
-    # the time of seven. Per row (c, m), (c + 1, m), (c + 2, m); per k and row (c, m + k) and
-    # (c, m + 2k); per k (0, k); and (0, 0).
-    zeros = jnp.zeros(num_ks)
-    successes = jnp.concatenate([c, c + 1, c + 2, jnp.tile(c, 2 * num_ks), zeros, zeros[:1]])
-    failures = jnp.concatenate(
-        [m, m, m, (m + ks[:, None]).ravel(), (m + 2 * ks[:, None]).ravel(), ks, zeros[:1]]
-    )
-    moments = jax.vmap(log_moment, in_axes=(None, None, 0, 0))
+    grid_sums = family.log_masses is not None and not exact_sums
+    if grid_sums:
+        zero = jnp.zeros(1)
+        per_k = jnp.concatenate([zero, ks, 2 * ks])
+        work = 4 * rows  # rows x grid matrices, as large as one moment's sum each
+
+        def log_moments(theta):
+            log_k = log_grid_moments(family, theta, c, m, per_k)
+            log_c12 = log_grid_moments(
+                family, theta, jnp.concatenate([c + 1, c + 2]), jnp.tile(m, 2), zero
+            )
+            log_new = log_grid_moments(family, theta, zero, zero, per_k[: num_ks + 1])[:, 0]
+            log_c1, log_c2 = log_c12[0].reshape(2, rows)
+            log_k1, log_k2 = log_k[1 : num_ks + 1], log_k[num_ks + 1 :]
+            return log_k[0], log_c1, log_c2, log_k1, log_k2, log_new[1:] - log_new[0]
+
+    else:
+        # Every moment a draw needs, in one batch: one traced quadrature compiles in a fraction
+        # of the time of seven. Per row (c, m), (c + 1, m), (c + 2, m); per k and row (c, m + k)
+        # and (c, m + 2k); per k (0, k); and (0, 0).
+        zeros = jnp.zeros(num_ks)
+        successes = jnp.concatenate([c, c + 1, c + 2, jnp.tile(c, 2 * num_ks), zeros, zeros[:1]])
+        failures = jnp.concatenate(
+            [m, m, m, (m + ks[:, None]).ravel(), (m + 2 * ks[:, None]).ravel(), ks, zeros[:1]]
+        )
+        moments = jax.vmap(log_moment, in_axes=(None, None, 0, 0))
+        work = successes.shape[0]
+
+        def log_moments(theta):
+            log_moments = moments(family, theta, successes, failures)
+            log_base, log_c1, log_c2 = log_moments[: 3 * rows].reshape(3, rows)
+            log_k1, log_k2 = log_moments[3 * rows : (3 + 2 * num_ks) * rows].reshape(
+                2, num_ks, rows
+            )
+            log_new = log_moments[(3 + 2 * num_ks) * rows : -1] - log_moments[-1]
+            return log_base, log_c1, log_c2, log_k1, log_k2, log_new
 
     def per_draw(theta):
-        log_moments = moments(family, theta, successes, failures)
-        log_base, log_c1, log_c2 = log_moments[: 3 * rows].reshape(3, rows)
-        log_k1, log_k2 = log_moments[3 * rows : (3 + 2 * num_ks) * rows].reshape(2, num_ks, rows)
-        log_new = log_moments[(3 + 2 * num_ks) * rows : -1] - log_moments[-1]
+        log_base, log_c1, log_c2, log_k1, log_k2, log_new = log_moments(theta)
         log_mean_p, log_square_p = log_c1 - log_base, log_c2 - log_base
         variance_p = jnp.exp(2 * log_mean_p) * jnp.expm1(log_square_p - 2 * log_mean_p)
         typical_p = jnp.exp(log_square_p - log_mean_p)  # E[p^2] / E[p]
@@ -386,7 +428,7 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks):
         return log_mean, variance, log_new
 
     # Draws at once; one alone runs a third slower than two (measured with 98,000 moments each).
-    batch = max(2, min(16, MOMENTS_PER_BATCH // successes.shape[0]))
+    batch = max(2, min(16, MOMENTS_PER_BATCH // work))
     return jax.lax.map(per_draw, params, batch_size=batch)
 
 

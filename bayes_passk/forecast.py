@@ -50,7 +50,7 @@ LINEAR_BELOW = 1e-4  # k E[p^2] / E[p] below which a problem's variance is linea
 ROW_DRAWS = 2**17  # distinct rows x draws a forecast computes at most, down to FEWEST_DRAWS
 FEWEST_DRAWS = 250
 MOMENTS_PER_BATCH = 2**18  # moments computed at once: bounds the memory of many rows
-GRID_SUMS_ABOVE = -600.0  # log S(k) above which a discrete family's matrix sums are exact
+GRID_SUMS_ABOVE = -600.0  # log S(k) above which a grid's matrix sums are exact to rounding
 LOPSIDED = 1e6  # max(a, b) / min(a, b) from which a Beta is taken as a gamma over the larger
 NORMAL_FROM = 1e4  # min(a, b) from which it is taken as a normal (skewness below 0.02)
 
@@ -337,20 +337,22 @@ def summarize(draws: xr.DataArray, ci: float) -> Summary:
 
 
 def resolved_survival_moments(family: PriorFamily, params, count: int, n, c, weight, ks):
-    """`survival_moments` as NumPy arrays, exact for every one of the first ``count`` draws.
+    """`survival_moments` as NumPy arrays, exact to rounding for the first ``count`` draws.
 
-    Draws whose survival at some k is below e^`GRID_SUMS_ABOVE`, where a discrete family's
-    matrix sums lose digits to underflow, are summed again in log space.
+    Draws whose survival (benchmark or new problem) at some k is below e^`GRID_SUMS_ABOVE`, where
+    a discrete family's matrix sums lose digits to underflow, are summed again in log space.
     """
     arguments = [jnp.asarray(x, dtype=float) for x in (n, c, weight, ks)]
     moments = [np.array(x) for x in survival_moments(family, params, *arguments)]
-    tiny = np.flatnonzero((moments[0][:count] < GRID_SUMS_ABOVE).any(axis=1))
+    log_survivals = np.concatenate([moments[0][:count], moments[2][:count]], axis=1)
+    tiny = np.flatnonzero((log_survivals < GRID_SUMS_ABOVE).any(axis=1))
     if tiny.size and family.log_masses is not None:
+        padded = np.resize(tiny, round_up(tiny.size))  # shared compilations, as for the rows
         redone = survival_moments(
-            family, jax.tree.map(lambda x: x[tiny], params), *arguments, exact_sums=True
+            family, jax.tree.map(lambda x: x[padded], params), *arguments, exact_sums=True
         )
         for array, exact in zip(moments, redone, strict=True):
-            array[tiny] = exact
+            array[tiny] = np.asarray(exact)[: tiny.size]
     return moments
 
 
@@ -381,7 +383,7 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks, exact_sums: 
     if grid_sums:
         zero = jnp.zeros(1)
         per_k = jnp.concatenate([zero, ks, 2 * ks])
-        work = 4 * rows  # rows x grid matrices, as large as one moment's sum each
+        work = 4 * rows  # about 3 rows x grid matrices (+ grid x k), like 3 rows of moments
 
         def log_moments(theta):
             log_k = log_grid_moments(family, theta, c, m, per_k)

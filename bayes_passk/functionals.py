@@ -180,7 +180,7 @@ def log_grid_moments(family: PriorFamily, params, c, m, ks):
     so the exponentials are rows x grid + grid x k rather than rows x grid x k. The lowest point
     (the power-law tail) is added exactly as in `log_moment`. Terms below 1e-308 of a row's
     largest are lost to underflow, so a row's J(c, m + k) / J(c, m) is exact to rounding down to
-    about 1e-280 and far too small below (`log_moment` keeps every digit there).
+    about 1e-280 and can be too small below (`log_moment` keeps every digit there).
 
     Example:
         >>> from bayes_passk.models.beta_spline import FAMILY, NUM_Z, Params

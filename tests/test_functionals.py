@@ -433,23 +433,49 @@ def test_grid_moments_are_the_log_space_sums(family_name):
         assert np.all(fast[~resolved] <= exact[~resolved] + 1e-10)
 
 
-def test_draws_whose_survival_underflows_the_grid_sums_are_redone_in_log_space():
-    # Every attempt of every problem solved: at k = 1e6 the survival is about e^-1000, below
-    # what a discrete family's matrix sums resolve, so a forecast sums those draws again in log
-    # space. The grid sums alone give a smaller, wrong log S there (the local slope at the
-    # largest k is taken from it).
-    from numpyro import handlers
-
+def test_forecast_moments_as_grid_sums_are_the_log_space_ones():
+    # survival_moments of a discrete family: log S(k), Var S(k) and a new problem's log S(k)
+    # from matrix sums (the default) against sums in log space (exact_sums), on eight distinct
+    # prior-like draws. Rows seen often and rarely, and rows of a million attempts (their
+    # variance linearised at small k). Where every problem is solved nearly every time,
+    # S(1e6) falls below e^-600 for some draws (-576 to -630 here) or all (below -1900): the
+    # matrix sums can lose digits there, and resolved_survival_moments redoes exactly those
+    # draws in log space.
     from bayes_passk.forecast import resolved_survival_moments, survival_moments
-    from bayes_passk.models.beta_spline import FAMILY
+    from bayes_passk.models.beta_spline import FAMILY, NUM_Z, Params
 
-    with handlers.seed(rng_seed=0):
-        params = jax.vmap(lambda _: FAMILY.hyperprior())(jnp.arange(2))
-    rows = (jnp.array([100.0]), jnp.array([100.0]), jnp.array([6.0]), jnp.array([1e3, 1e6]))
-    resolved = resolved_survival_moments(FAMILY, params, 2, *rows)
-    exact = [np.asarray(x) for x in survival_moments(FAMILY, params, *rows, exact_sums=True)]
-    grid = np.asarray(survival_moments(FAMILY, params, *rows)[0])
-    assert np.all(exact[0][:, 1] < -600)
-    for got, want in zip(resolved, exact, strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-12)
-    assert np.all(grid[:, 1] < exact[0][:, 1] - 100)
+    rng = np.random.default_rng(0)
+    a = jnp.array([0.05, 0.1, 0.2, 0.4, 0.8, 1.5, 3.0, 6.0])
+    params = Params(a, jnp.full(8, 3.0), jnp.full(8, 0.8), jnp.asarray(rng.normal(size=(8, NUM_Z))))
+    ks = jnp.array([1.0, 30.0, 1e3, 1e6])
+
+    def moments(rows, **options):
+        n, c, weight = (jnp.array([float(row[j]) for row in rows]) for j in range(3))
+        return [
+            np.asarray(x) for x in survival_moments(FAMILY, params, n, c, weight, ks, **options)
+        ]
+
+    def resolved(rows):
+        n, c, weight = (np.array([float(row[j]) for row in rows]) for j in range(3))
+        return resolved_survival_moments(FAMILY, params, 8, n, c, weight, ks)
+
+    for ordinary in (
+        [(100, 0, 3), (100, 3, 2), (40, 12, 1)],
+        [(1e6, 0, 3), (1e6, 3, 2), (1e6, 30, 1)],
+    ):
+        grid, exact = moments(ordinary), moments(ordinary, exact_sums=True)
+        np.testing.assert_allclose(grid[0], exact[0], rtol=0, atol=1e-10)
+        # Var S = s2 - s1^2 per problem carries the rounding of s1, s2 ~ 1 (~1e-16) in both
+        # ways; where k E[p^2] / E[p] < 1e-4 it is linearised, k^2 Var p, with no rounding.
+        np.testing.assert_allclose(grid[1], exact[1], rtol=1e-7, atol=1e-14)
+        np.testing.assert_allclose(grid[2], exact[2], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(grid[1][:, 0], exact[1][:, 0], rtol=1e-9)  # all linear at k = 1
+    for solved, tiny in (
+        ([(100, 90, 2), (100, 95, 1), (100, 60, 1)], [6, 7]),
+        ([(100, 100, 2), (100, 90, 1), (100, 80, 1)], list(range(8))),
+    ):
+        exact = moments(solved, exact_sums=True)
+        assert np.flatnonzero((exact[0] < -600).any(axis=1)).tolist() == tiny
+        for got, want in zip(resolved(solved), exact, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-300)
+    assert np.all(moments(solved)[0][:, -1] < exact[0][:, -1] - 100)  # what a redo repairs

@@ -438,9 +438,9 @@ def test_forecast_moments_as_grid_sums_are_the_log_space_ones():
     # from matrix sums (the default) against sums in log space (exact_sums), on eight distinct
     # prior-like draws. Rows seen often and rarely, and rows of a million attempts (their
     # variance linearised at small k). Where every problem is solved nearly every time,
-    # S(1e6) falls below e^-600 for some draws (-576 to -630 here) or all (below -1900): the
-    # matrix sums can lose digits there, and resolved_survival_moments redoes exactly those
-    # draws in log space.
+    # S(1e6) falls below e^-600 for some draws (log S from -576 to -630 here) or all (-783 to
+    # -836, where the matrix sums give -1949 to -2096): the matrix sums can lose digits there,
+    # and resolved_survival_moments redoes exactly those draws in log space.
     from bayes_passk.forecast import resolved_survival_moments, survival_moments
     from bayes_passk.models.beta_spline import FAMILY, NUM_Z, Params
 

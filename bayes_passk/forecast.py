@@ -383,7 +383,7 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks, exact_sums: 
     if grid_sums:
         zero = jnp.zeros(1)
         per_k = jnp.concatenate([zero, ks, 2 * ks])
-        work = 4 * rows  # about 3 rows x grid matrices (+ grid x k), like 3 rows of moments
+        work = rows * (3 + 2 * num_ks) + num_ks + 1  # the moments, as in log space
 
         def log_moments(theta):
             log_k = log_grid_moments(family, theta, c, m, per_k)

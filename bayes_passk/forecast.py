@@ -344,9 +344,11 @@ def resolved_survival_moments(family: PriorFamily, params, count: int, n, c, wei
     """
     arguments = [jnp.asarray(x, dtype=float) for x in (n, c, weight, ks)]
     moments = [np.array(x) for x in survival_moments(family, params, *arguments)]
+    if family.log_masses is None:  # quadrature: every sum already in log space
+        return moments
     log_survivals = np.concatenate([moments[0][:count], moments[2][:count]], axis=1)
     tiny = np.flatnonzero((log_survivals < GRID_SUMS_ABOVE).any(axis=1))
-    if tiny.size and family.log_masses is not None:
+    if tiny.size:
         padded = np.resize(tiny, round_up(tiny.size))  # shared compilations, as for the rows
         redone = survival_moments(
             family, jax.tree.map(lambda x: x[padded], params), *arguments, exact_sums=True

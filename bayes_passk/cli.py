@@ -344,11 +344,19 @@ def _add_sampler_arguments(
         + ("; at least 0.95 in these batched fits" if batched else "")
         + "); raise it when a fit warns of divergences",
     )
+    if batched:
+        parser.add_argument(
+            "--chunk",
+            type=positive_int,
+            help="datasets per compiled program call (default: one per CPU core, 128 per GPU);"
+            " on a GPU a larger chunk runs more fits side by side",
+        )
 
 
 def _tuning(args: argparse.Namespace) -> dict:
     """Collect the sampler options the user set, for `bayes_passk.fit` or `BatchConfig`."""
-    return {} if args.target_accept is None else {"target_accept": args.target_accept}
+    names = ("target_accept", "chunk")
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
 def run_forecast(args: argparse.Namespace) -> int:

@@ -3,9 +3,11 @@
     python benchmarks/backtest_memory.py                   # 1,000 replicates, 2 x (50 + 50) draws
     python benchmarks/backtest_memory.py --small           # 64 replicates
     python benchmarks/backtest_memory.py --warmup 500 --samples 500   # the default chains
+    python benchmarks/backtest_memory.py --prior scaled-beta   # the figures before 2026-12-04
+    python benchmarks/backtest_memory.py --chunk 1000          # one program call (a GPU)
 
 Runs ``bayes-passk backtest`` in this process (Pythia 12B, subsample design, 100 attempts per
-problem, the default Bayesian method) and prints the wall time and the peak resident memory
+problem, the default prior unless ``--prior``) and prints the wall time and the peak resident memory
 of the process (``ru_maxrss``: host memory only), and on an accelerator also the device's peak
 bytes in use (``memory_stats()["peak_bytes_in_use"]``; JAX reports none on CPU). The batch
 runs chunk by chunk and keeps only per-fit summaries, so memory depends on the chunk, not on
@@ -22,19 +24,22 @@ import time
 import jax
 
 from bayes_passk.cli import main
+from bayes_passk.models import DEFAULT_PRIOR
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--small", action="store_true")
 parser.add_argument("--replicates", type=int, default=1000)
 parser.add_argument("--warmup", type=int, default=50)
 parser.add_argument("--samples", type=int, default=50)
+parser.add_argument("--prior", default=DEFAULT_PRIOR, help="prior family (the package's default)")
+parser.add_argument("--chunk", type=int, help="datasets per program call (the package's default)")
 args = parser.parse_args()
 replicates = 64 if args.small else args.replicates
 
 print(
     f"# {platform.node()} {platform.machine()}, {jax.devices()[0].platform} x "
     f"{jax.device_count()}, {time.strftime('%Y-%m-%d')}, {replicates} replicates, "
-    f"2 chains x ({args.warmup} + {args.samples})"
+    f"2 chains x ({args.warmup} + {args.samples}), prior {args.prior}, chunk {args.chunk}"
 )
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 with tempfile.TemporaryDirectory() as out:
@@ -54,7 +59,7 @@ with tempfile.TemporaryDirectory() as out:
             "1000",
             "10000",
             "--methods",
-            "bayes-scaled-beta",
+            f"bayes-{args.prior}",
             "--warmup",
             str(args.warmup),
             "--samples",
@@ -62,6 +67,7 @@ with tempfile.TemporaryDirectory() as out:
             "--out",
             out,
         ]
+        + ([] if args.chunk is None else ["--chunk", str(args.chunk)])
     )
     seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

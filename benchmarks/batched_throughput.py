@@ -5,6 +5,8 @@
     python benchmarks/batched_throughput.py --chunk 2 8     # two batch arms, chunks of 2 and 8
     python benchmarks/batched_throughput.py --replicates 1000 --chunk 1000 --no-loop   # GPU size
     python benchmarks/batched_throughput.py --prior scaled-beta   # the figures before 2026-12-03
+    JAX_PLATFORMS=cpu python benchmarks/batched_throughput.py --replicates 8 --no-batch
+        # the loops alone, on the host's CPU of a GPU machine
 
 The replicates: Pythia 12B on MATH subsampled to 100 attempts per problem, one seed each. The
 batch and loop arms run the same `fit_one` (same padding, same settings) through `fit_batch`:
@@ -49,7 +51,8 @@ parser.add_argument(
 )
 parser.add_argument("--warmup", type=int, default=300)
 parser.add_argument("--samples", type=int, default=300)
-parser.add_argument("--no-loop", action="store_true", help="skip the loop arm")
+parser.add_argument("--no-loop", action="store_true", help="skip the loop arms")
+parser.add_argument("--no-batch", action="store_true", help="skip the batch arms")
 parser.add_argument("--prior", default=DEFAULT_PRIOR, help="prior family (the package's default)")
 args = parser.parse_args()
 replicates = 8 if args.small else args.replicates
@@ -85,7 +88,7 @@ def timed(chunk: int, count: int):
 
 
 arms = []
-for chunk in args.chunk or [replicates]:
+for chunk in [] if args.no_batch else args.chunk or [replicates]:
     compile_b, seconds_b, batch = timed(chunk, replicates)
     arms.append((f"vmapped batch, chunk {chunk}", compile_b, seconds_b, replicates))
 
@@ -150,7 +153,7 @@ print("\n| arm | compile + first chunk s | timed s | fits | fits/s |")
 print("|---|---|---|---|---|")
 for name, compile_s, seconds, fits in arms:
     print(f"| {name} | {compile_s:.1f} | {seconds:.1f} | {fits} | {fits / seconds:.2f} |")
-if not args.no_loop:
+if not args.no_loop and not args.no_batch:
     print()
     for name, _, seconds, _ in arms[:-3]:
         print(f"throughput ratio, {name} / engine loop: {seconds_l / seconds:.2f}")
@@ -161,9 +164,15 @@ if not args.no_loop:
         f"{np.mean(loop_means):.4f}, bp.fit loop {np.mean(fit_means):.4f}, "
         f"one-chain-per-device loop {np.mean(lane_means):.4f}"
     )
-print(
-    f"max r_hat over the batch: {np.max(batch.r_hat_max):.3f}, "
-    f"divergent fits: {int((batch.divergences > 0).sum())}"
-)
+elif not args.no_loop:
+    print(
+        f"\nmean pass@10000, engine loop {np.mean(loop_means):.4f}, bp.fit loop "
+        f"{np.mean(fit_means):.4f}, one-chain-per-device loop {np.mean(lane_means):.4f}"
+    )
+if not args.no_batch:
+    print(
+        f"max r_hat over the batch: {np.max(batch.r_hat_max):.3f}, "
+        f"divergent fits: {int((batch.divergences > 0).sum())}"
+    )
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(f"peak resident memory: {peak:.0f} MiB")

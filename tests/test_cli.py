@@ -249,6 +249,39 @@ def test_target_accept_reaches_the_sampler(given, write, capsys, monkeypatch):
     assert seen.get("target_accept") == given  # unset: bp.fit's own default applies
 
 
+@pytest.mark.parametrize(
+    ("argv", "module", "function"),
+    [
+        (["backtest", "--design", "synthetic", "--replicates", "2"], "backtest", "run"),
+        (
+            ["simulate-allocation", "--group", "Pythia 12B", "--replicates", "2"],
+            "allocation",
+            "simulate",
+        ),
+    ],
+)
+@pytest.mark.parametrize("given", [None, 3])
+def test_chunk_reaches_the_batched_config(argv, module, function, given, monkeypatch):
+    import importlib
+
+    from bayes_passk.batched import BatchConfig
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def run(*args, **kwargs):
+        seen["config"] = next(x for x in [*args, *kwargs.values()] if isinstance(x, BatchConfig))
+        raise Stop  # stop before sampling: only the configuration is checked
+
+    monkeypatch.setattr(importlib.import_module(f"bayes_passk.{module}"), function, run)
+    option = [] if given is None else ["--chunk", str(given)]
+    with pytest.raises(Stop):
+        main([*argv, *option])
+    assert seen["config"].chunk == given  # unset: one dataset per CPU device, 128 per GPU
+
+
 def test_help_exits_zero(capsys):
     assert main(["estimate", "--help"]) == 0
     assert "PATH_OR_DATASET" in capsys.readouterr().out

@@ -1,0 +1,93 @@
+"""Compile time of the batched engine's program, apart from the time it runs.
+
+    python benchmarks/batched_compile.py                        # a chunk of 32, 2 x (300 + 300)
+    python benchmarks/batched_compile.py --small                # a chunk of 4, 2 x (30 + 30)
+    python benchmarks/batched_compile.py --chunk 1000 --runs 2  # the GPU size
+
+The data: Pythia 12B on MATH subsampled to 100 attempts per problem, one seed per dataset, as
+in batched_throughput.py. The program is the one `fit_batch` calls for one chunk, compiled
+ahead of time (``lower``, then ``compile``), so tracing, compiling and each run are timed
+apart; the persistent compile cache is off, so the compile is always a real one. The chunk is
+laid out as `fit_batch` lays it out (same order, same keys), so a run is `fit_batch`'s first
+call less its compile. Prints the
+program's size (StableHLO text, optimized HLO text, its while loops and fusions).
+"""
+
+import argparse
+import os
+
+os.environ["BAYES_PASSK_CACHE_DIR"] = ""  # before the package sets JAX up
+
+import platform  # noqa: E402
+import time  # noqa: E402
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+from jax.sharding import Mesh, NamedSharding, PartitionSpec  # noqa: E402
+
+import bayes_passk as bp  # noqa: E402
+from bayes_passk.batched import BatchConfig, _compiled, chunk_size, rows_and_weights  # noqa: E402
+from bayes_passk.designs import subsample  # noqa: E402
+from bayes_passk.families import get_family  # noqa: E402
+from bayes_passk.models import DEFAULT_PRIOR  # noqa: E402
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--small", action="store_true")
+parser.add_argument("--chunk", type=int, default=32, help="datasets in the chunk (32)")
+parser.add_argument("--warmup", type=int, default=300)
+parser.add_argument("--samples", type=int, default=300)
+parser.add_argument("--runs", type=int, default=1, help="timed runs of the compiled program (1)")
+parser.add_argument("--prior", default=DEFAULT_PRIOR, help="prior family (the package's default)")
+args = parser.parse_args()
+if args.small:
+    args.chunk, args.warmup, args.samples = 4, 30, 30
+
+start = time.perf_counter()
+devices = jax.devices()
+chunk = chunk_size(args.chunk, args.chunk, devices)
+full = bp.datasets.load("pythia-math", group="Pythia 12B")
+cell = subsample(0, full, budget=100, replicates=chunk, ks=[1000, 10000])
+config = BatchConfig(chains=2, warmup=args.warmup, samples=args.samples, chunk=chunk)
+print(
+    f"# {platform.node()} {platform.machine()}, {devices[0].platform} x {len(devices)} "
+    f"({devices[0].device_kind}), jax {jax.__version__}, {time.strftime('%Y-%m-%d')}, chunk "
+    f"{chunk}, 2 chains x ({args.warmup} + {args.samples}), prior {args.prior}",
+    flush=True,
+)
+
+mesh = Mesh(np.array(devices), ("batch",))
+shard = NamedSharding(mesh, PartitionSpec("batch"))
+program = _compiled(get_family(args.prior), tuple(cell.ks), config, chunk, mesh)
+# As `fit_batch` lays a chunk out: datasets sorted by their distinct rows, dataset i's key
+# fold_in(key(0), i) (which lanes share a device changes how long they wait for each other).
+distinct = (rows_and_weights(cell.n, cell.c)[2] > 0).sum(axis=1)
+order = np.argsort(distinct, kind="stable")
+rows = 16 * -(-int(distinct.max()) // 16)
+n_rows, c_rows, weight = rows_and_weights(cell.n[order], cell.c[order], size=rows)
+keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(order)
+inputs = [jax.device_put(x, shard) for x in (keys, n_rows, c_rows, weight)]
+print(f"data and inputs: {time.perf_counter() - start:.1f} s", flush=True)
+
+start = time.perf_counter()
+lowered = program.lower(*inputs)
+print(f"trace and lower: {time.perf_counter() - start:.1f} s", flush=True)
+start = time.perf_counter()
+compiled = lowered.compile()
+print(f"compile: {time.perf_counter() - start:.1f} s", flush=True)
+hlo = compiled.as_text()
+print(
+    f"program: StableHLO {len(lowered.as_text()) / 1e6:.2f} MB, optimized HLO "
+    f"{len(hlo) / 1e6:.2f} MB, {hlo.count(' while(')} while loops, "
+    f"{hlo.count('fusion(')} fusions",
+    flush=True,
+)
+for run in range(args.runs):
+    start = time.perf_counter()
+    out = jax.block_until_ready(compiled(*inputs))
+    seconds = time.perf_counter() - start
+    print(
+        f"run {run + 1}: {seconds:.1f} s, {chunk / seconds:.2f} fits/s; mean pass@10000 "
+        f"{np.mean(out.mean[:, 1]):.4f}, divergent fits {int(np.sum(out.divergences > 0))}, "
+        f"max r_hat {float(np.max(out.r_hat_max)):.3f}",
+        flush=True,
+    )

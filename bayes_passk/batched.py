@@ -243,15 +243,23 @@ def fit_batch(
         # Padding lanes repeat the chunk's first dataset and are dropped.
         lanes = np.concatenate([members, np.repeat(members[:1], chunk - len(members))])
         size = rows or 16 * -(-int(distinct[members].max()) // 16)
-        n_rows, c_rows, weight = rows_and_weights(n[lanes], c[lanes], size=size)
-        keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.asarray(lanes))
-        args = [jax.device_put(x, shard) for x in (keys, n_rows, c_rows, weight)]
-        out = jax.tree.map(np.asarray, program(*args))
+        out = jax.tree.map(np.asarray, program(*chunk_inputs(root, n, c, lanes, size, shard)))
         for lane, dataset in enumerate(members):
             results[dataset] = FitSummary(*(field[lane] for field in out))
         if progress is not None:
             progress(min(start + chunk, datasets), datasets)
     return FitSummary(*(np.stack(field) for field in zip(*results, strict=True)))
+
+
+def chunk_inputs(root, n: np.ndarray, c: np.ndarray, lanes: np.ndarray, rows: int, shard):
+    """Build the program's arguments for one chunk: dataset ``lanes[j]`` in lane j, on its device.
+
+    Dataset i's key is ``fold_in(root, i)``, whatever its lane; its (n, c) rows are padded to
+    ``rows``. Returns [keys, n_rows, c_rows, weight], each placed by ``shard``.
+    """
+    n_rows, c_rows, weight = rows_and_weights(n[lanes], c[lanes], size=rows)
+    keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.asarray(lanes))
+    return [jax.device_put(x, shard) for x in (keys, n_rows, c_rows, weight)]
 
 
 def thinned(chains: int, samples: int, draws: int) -> np.ndarray:

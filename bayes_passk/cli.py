@@ -348,15 +348,14 @@ def _add_sampler_arguments(
         parser.add_argument(
             "--chunk",
             type=positive_int,
-            help="datasets per compiled program call (default: one per CPU core, 128 per GPU);"
-            " on a GPU a larger chunk runs more fits side by side",
+            help="datasets per compiled program call, at most about N (evened over the calls,"
+            " rounded up to the device count; default: one per CPU core, 128 per GPU)",
         )
 
 
 def _tuning(args: argparse.Namespace) -> dict:
     """Collect the sampler options the user set, for `bayes_passk.fit` or `BatchConfig`."""
-    names = ("target_accept", "chunk")
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    return {} if args.target_accept is None else {"target_accept": args.target_accept}
 
 
 def run_forecast(args: argparse.Namespace) -> int:
@@ -960,7 +959,12 @@ def run_backtest(args: argparse.Namespace) -> int:
                 cells.append(cell._replace(group=group or Path(args.dataset).stem))
 
     config = BatchConfig(
-        chains=args.chains, warmup=args.warmup, samples=args.samples, ci=args.ci, **_tuning(args)
+        chains=args.chains,
+        warmup=args.warmup,
+        samples=args.samples,
+        ci=args.ci,
+        chunk=args.chunk,
+        **_tuning(args),
     )
 
     def progress(line: str) -> None:
@@ -1479,7 +1483,12 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     if full.groups == [""]:  # a file without groups: named after the file, as in backtests
         full = full._replace(group=np.full(full.num_problems, Path(args.dataset).stem))
     config = BatchConfig(
-        chains=args.chains, warmup=args.warmup, samples=args.samples, ci=args.ci, **_tuning(args)
+        chains=args.chains,
+        warmup=args.warmup,
+        samples=args.samples,
+        ci=args.ci,
+        chunk=args.chunk,
+        **_tuning(args),
     )
 
     def progress(line: str) -> None:

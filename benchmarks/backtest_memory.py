@@ -23,6 +23,7 @@ import time
 
 import jax
 
+from bayes_passk.batched import chunk_size
 from bayes_passk.cli import main
 from bayes_passk.models import DEFAULT_PRIOR
 
@@ -39,7 +40,8 @@ replicates = 64 if args.small else args.replicates
 print(
     f"# {platform.node()} {platform.machine()}, {jax.devices()[0].platform} x "
     f"{jax.device_count()}, {time.strftime('%Y-%m-%d')}, {replicates} replicates, "
-    f"2 chains x ({args.warmup} + {args.samples}), prior {args.prior}, chunk {args.chunk}"
+    f"2 chains x ({args.warmup} + {args.samples}), prior {args.prior}, "
+    f"chunk {chunk_size(replicates, args.chunk, jax.devices())}"
 )
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 with tempfile.TemporaryDirectory() as out:

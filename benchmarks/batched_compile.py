@@ -7,10 +7,11 @@
 The data: Pythia 12B on MATH subsampled to 100 attempts per problem, one seed per dataset, as
 in batched_throughput.py. The program is the one `fit_batch` calls for one chunk, compiled
 ahead of time (``lower``, then ``compile``), so tracing, compiling and each run are timed
-apart; the persistent compile cache is off, so the compile is always a real one. The chunk is
-laid out as `fit_batch` lays it out (same order, same keys), so a run is `fit_batch`'s first
-call less its compile. Prints the
-program's size (StableHLO text, optimized HLO text, its while loops and fusions).
+apart; the compile caches are off, so the compile is always a real one. The chunk is laid out
+as `fit_batch` lays it out (`bayes_passk.batched.chunk_inputs`: same order, same keys), so a
+run is `fit_batch`'s first call less its trace, compile and copy back to the host. Prints the
+program's size (StableHLO text, optimized HLO text, its while loops and fusions). The chunk is
+rounded up to a multiple of the device count, as `fit_batch` rounds it.
 """
 
 import argparse
@@ -26,21 +27,31 @@ import numpy as np  # noqa: E402
 from jax.sharding import Mesh, NamedSharding, PartitionSpec  # noqa: E402
 
 import bayes_passk as bp  # noqa: E402
-from bayes_passk.batched import BatchConfig, _compiled, chunk_size, rows_and_weights  # noqa: E402
+from bayes_passk.batched import (  # noqa: E402
+    BatchConfig,
+    _compiled,
+    chunk_inputs,
+    chunk_size,
+    rows_and_weights,
+)
+from bayes_passk.cli import positive_int  # noqa: E402
 from bayes_passk.designs import subsample  # noqa: E402
 from bayes_passk.families import get_family  # noqa: E402
 from bayes_passk.models import DEFAULT_PRIOR  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--small", action="store_true")
-parser.add_argument("--chunk", type=int, default=32, help="datasets in the chunk (32)")
-parser.add_argument("--warmup", type=int, default=300)
-parser.add_argument("--samples", type=int, default=300)
+parser.add_argument("--small", action="store_true", help="defaults 4, 30 and 30 below")
+parser.add_argument("--chunk", type=positive_int, help="datasets in the chunk (32)")
+parser.add_argument("--warmup", type=positive_int, help="warm-up draws per chain (300)")
+parser.add_argument("--samples", type=positive_int, help="kept draws per chain (300)")
 parser.add_argument("--runs", type=int, default=1, help="timed runs of the compiled program (1)")
 parser.add_argument("--prior", default=DEFAULT_PRIOR, help="prior family (the package's default)")
 args = parser.parse_args()
-if args.small:
-    args.chunk, args.warmup, args.samples = 4, 30, 30
+defaults = (4, 30, 30) if args.small else (32, 300, 300)
+for name, default in zip(("chunk", "warmup", "samples"), defaults, strict=True):
+    if getattr(args, name) is None:
+        setattr(args, name, default)
+jax.config.update("jax_enable_compilation_cache", False)
 
 start = time.perf_counter()
 devices = jax.devices()
@@ -57,15 +68,14 @@ print(
 
 mesh = Mesh(np.array(devices), ("batch",))
 shard = NamedSharding(mesh, PartitionSpec("batch"))
-program = _compiled(get_family(args.prior), tuple(cell.ks), config, chunk, mesh)
-# As `fit_batch` lays a chunk out: datasets sorted by their distinct rows, dataset i's key
-# fold_in(key(0), i) (which lanes share a device changes how long they wait for each other).
+ks = tuple(float(k) for k in np.ravel(cell.ks))
+program = _compiled(get_family(args.prior), ks, config, chunk, mesh)
+# As `fit_batch` lays out its one chunk: datasets sorted by their distinct rows (which lanes
+# share a device changes how long they wait for each other).
 distinct = (rows_and_weights(cell.n, cell.c)[2] > 0).sum(axis=1)
 order = np.argsort(distinct, kind="stable")
 rows = 16 * -(-int(distinct.max()) // 16)
-n_rows, c_rows, weight = rows_and_weights(cell.n[order], cell.c[order], size=rows)
-keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(0), i))(order)
-inputs = [jax.device_put(x, shard) for x in (keys, n_rows, c_rows, weight)]
+inputs = chunk_inputs(jax.random.key(0), cell.n, cell.c, order, rows, shard)
 print(f"data and inputs: {time.perf_counter() - start:.1f} s", flush=True)
 
 start = time.perf_counter()

@@ -55,6 +55,8 @@ parser.add_argument("--no-loop", action="store_true", help="skip the loop arms")
 parser.add_argument("--no-batch", action="store_true", help="skip the batch arms")
 parser.add_argument("--prior", default=DEFAULT_PRIOR, help="prior family (the package's default)")
 args = parser.parse_args()
+if args.no_batch and (args.no_loop or args.chunk):
+    parser.error("--no-batch runs the loops alone: leave out --no-loop and --chunk")
 replicates = 8 if args.small else args.replicates
 
 full = bp.datasets.load("pythia-math", group="Pythia 12B")
@@ -159,16 +161,11 @@ if not args.no_loop and not args.no_batch:
         print(f"throughput ratio, {name} / engine loop: {seconds_l / seconds:.2f}")
         print(f"throughput ratio, {name} / bp.fit loop: {seconds_f / seconds:.2f}")
         print(f"throughput ratio, {name} / one-chain-per-device loop: {seconds_c / seconds:.2f}")
-    print(
-        f"mean pass@10000, batch {batch.mean[:, 1].mean():.4f}, engine loop "
-        f"{np.mean(loop_means):.4f}, bp.fit loop {np.mean(fit_means):.4f}, "
-        f"one-chain-per-device loop {np.mean(lane_means):.4f}"
-    )
-elif not args.no_loop:
-    print(
-        f"\nmean pass@10000, engine loop {np.mean(loop_means):.4f}, bp.fit loop "
-        f"{np.mean(fit_means):.4f}, one-chain-per-device loop {np.mean(lane_means):.4f}"
-    )
+if not args.no_loop:
+    means = [] if args.no_batch else [f"batch {batch.mean[:, 1].mean():.4f}"]
+    means += [f"engine loop {np.mean(loop_means):.4f}", f"bp.fit loop {np.mean(fit_means):.4f}"]
+    means += [f"one-chain-per-device loop {np.mean(lane_means):.4f}"]
+    print(("\n" if args.no_batch else "") + "mean pass@10000, " + ", ".join(means))
 if not args.no_batch:
     print(
         f"max r_hat over the batch: {np.max(batch.r_hat_max):.3f}, "

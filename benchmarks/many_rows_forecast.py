@@ -75,9 +75,11 @@ def main() -> None:
     print(f"{platform.node()}; {problems} problems, {rows} distinct (n, c) rows; {args.prior}")
     with tempfile.TemporaryDirectory() as folder:
         path = args.fit or Path(folder) / "fit.nc"
-        if path.exists() and (saved := bp.load_fit(path).family.name) != args.prior:
-            parser.error(f"{path} holds a {saved} fit, not {args.prior}: pass --prior {saved}")
-        if not path.exists():
+        if path.exists():
+            saved = bp.load_fit(path).family.name
+            if saved != args.prior:
+                parser.error(f"{path} holds a {saved} fit, not {args.prior}: pass --prior {saved}")
+        else:
             fit = bp.fit(
                 data,
                 prior=args.prior,

@@ -1,3 +1,4 @@
+import importlib
 import json
 import os
 import subprocess
@@ -218,6 +219,8 @@ def test_several_groups_need_a_choice(write, capsys):
         (["estimate"], "the following arguments are required: PATH_OR_DATASET"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["forecast", "--target-accept", "1"], "argument --target-accept:"),
+        (["backtest", "--chunk", "0"], "argument --chunk:"),
+        (["forecast", "--chunk", "2"], "unrecognized arguments: --chunk"),
         (["forecast", "--ci", "95"], "got '95' (for 95%, write 0.95)"),
         ([], "the following arguments are required: COMMAND"),
     ],
@@ -262,8 +265,6 @@ def test_target_accept_reaches_the_sampler(given, write, capsys, monkeypatch):
 )
 @pytest.mark.parametrize("given", [None, 3])
 def test_chunk_reaches_the_batched_config(argv, module, function, given, monkeypatch):
-    import importlib
-
     from bayes_passk.batched import BatchConfig
 
     seen = {}

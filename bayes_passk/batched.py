@@ -50,6 +50,7 @@ from bayes_passk.families import (
     stack_draws,
 )
 from bayes_passk.forecast import survival_moments
+from bayes_passk.hierarchy import round_up
 from bayes_passk.models import DEFAULT_PRIOR
 from bayes_passk.nuts import constrained, sample_chains
 
@@ -218,8 +219,8 @@ def fit_batch(
         config: sampler settings (`BatchConfig`).
         progress: called as ``progress(done, total)`` after each chunk.
         rows: distinct (n, c) rows per dataset after padding, for every chunk (default: each
-            chunk's largest count rounded up to a multiple of 16, so that chunks of similar
-            datasets share one compilation).
+            chunk's largest count rounded up to a multiple of 8, as a single fit pads, so that
+            chunks of similar datasets share one compilation).
 
     Returns:
         A `FitSummary` of numpy arrays with a leading axis over datasets.
@@ -242,7 +243,7 @@ def fit_batch(
         members = order[start : start + chunk]
         # Padding lanes repeat the chunk's first dataset and are dropped.
         lanes = np.concatenate([members, np.repeat(members[:1], chunk - len(members))])
-        size = rows or 16 * -(-int(distinct[members].max()) // 16)
+        size = rows or round_up(int(distinct[members].max()))
         out = jax.tree.map(np.asarray, program(*chunk_inputs(root, n, c, lanes, size, shard)))
         for lane, dataset in enumerate(members):
             results[dataset] = FitSummary(*(field[lane] for field in out))

@@ -348,6 +348,7 @@ def _add_sampler_arguments(
         parser.add_argument(
             "--chunk",
             type=positive_int,
+            metavar="N",
             help="datasets per compiled program call, at most about N (evened over the calls,"
             " rounded up to the device count; default: one per CPU core, 128 per GPU)",
         )

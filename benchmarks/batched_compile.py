@@ -37,6 +37,7 @@ from bayes_passk.batched import (  # noqa: E402
 from bayes_passk.cli import positive_int  # noqa: E402
 from bayes_passk.designs import subsample  # noqa: E402
 from bayes_passk.families import get_family  # noqa: E402
+from bayes_passk.hierarchy import round_up  # noqa: E402
 from bayes_passk.models import DEFAULT_PRIOR  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -74,7 +75,7 @@ program = _compiled(get_family(args.prior), ks, config, chunk, mesh)
 # share a device changes how long they wait for each other).
 distinct = (rows_and_weights(cell.n, cell.c)[2] > 0).sum(axis=1)
 order = np.argsort(distinct, kind="stable")
-rows = 16 * -(-int(distinct.max()) // 16)
+rows = round_up(int(distinct.max()))
 inputs = chunk_inputs(jax.random.key(0), cell.n, cell.c, order, rows, shard)
 print(f"data and inputs: {time.perf_counter() - start:.1f} s", flush=True)
 

@@ -7,6 +7,7 @@
     python benchmarks/batched_throughput.py --prior scaled-beta   # the figures before 2026-12-03
     JAX_PLATFORMS=cpu python benchmarks/batched_throughput.py --replicates 8 --no-batch
         # the loops alone, on the host's CPU of a GPU machine
+    python benchmarks/batched_throughput.py --interleave 2   # batch and bp.fit loop, alternating
 
 The replicates: Pythia 12B on MATH subsampled to 100 attempts per problem, one seed each. The
 batch and loop arms run the same `fit_one` (same padding, same settings) through `fit_batch`:
@@ -21,6 +22,11 @@ this engine: each replicate's chains as separate one-chain lanes, one per device
 copy (pooling the lanes' draws would give the fit). Each arm is compiled first on
 the same data, then timed; compile times are printed apart. Peak resident memory of the process
 is printed at the end (``ru_maxrss``).
+
+The arms run one after another, so a machine whose speed drifts during the run (a shared one)
+tilts their ratios. ``--interleave CHUNK`` times only the batch (chunks of CHUNK) and the
+`bp.fit` loop, alternating group by group over the same replicates (each group of CHUNK
+replicates through both, the first of the two alternating too), so that drift falls on both.
 """
 
 import argparse
@@ -41,6 +47,7 @@ from bayes_passk.batched import (
 )
 from bayes_passk.designs import subsample
 from bayes_passk.families import get_family
+from bayes_passk.hierarchy import round_up
 from bayes_passk.models import DEFAULT_PRIOR
 
 parser = argparse.ArgumentParser()
@@ -53,10 +60,15 @@ parser.add_argument("--warmup", type=int, default=300)
 parser.add_argument("--samples", type=int, default=300)
 parser.add_argument("--no-loop", action="store_true", help="skip the loop arms")
 parser.add_argument("--no-batch", action="store_true", help="skip the batch arms")
+parser.add_argument(
+    "--interleave", type=int, metavar="CHUNK", help="batch and bp.fit loop alone, alternating"
+)
 parser.add_argument("--prior", default=DEFAULT_PRIOR, help="prior family (the package's default)")
 args = parser.parse_args()
 if args.no_batch and (args.no_loop or args.chunk):
     parser.error("--no-batch runs the loops alone: leave out --no-loop and --chunk")
+if args.interleave and (args.no_batch or args.no_loop or args.chunk):
+    parser.error("--interleave times its two arms alone: leave out the other arm options")
 replicates = 8 if args.small else args.replicates
 
 full = bp.datasets.load("pythia-math", group="Pythia 12B")
@@ -73,7 +85,7 @@ print(
 
 
 # Every arm pads to the same number of distinct (n, c) rows: one compiled shape per arm.
-rows = 16 * -(-int((rows_and_weights(cell.n, cell.c)[2] > 0).sum(axis=1).max()) // 16)
+rows = round_up(int((rows_and_weights(cell.n, cell.c)[2] > 0).sum(axis=1).max()))
 
 
 def timed(chunk: int, count: int):
@@ -90,7 +102,7 @@ def timed(chunk: int, count: int):
 
 
 arms = []
-for chunk in [] if args.no_batch else args.chunk or [replicates]:
+for chunk in [] if args.no_batch or args.interleave else args.chunk or [replicates]:
     compile_b, seconds_b, batch = timed(chunk, replicates)
     arms.append((f"vmapped batch, chunk {chunk}", compile_b, seconds_b, replicates))
 
@@ -110,6 +122,48 @@ def fit_forecast(i: int) -> float:
         check=False,
     )
     return float(fit.forecast(ks).mean[-1])
+
+
+def interleaved(chunk: int) -> None:
+    """Time the batch and the `bp.fit` loop group by group, alternating; print the ratio."""
+    cfg = config._replace(chunk=chunk)
+    start = time.perf_counter()
+    fit_batch(0, cell.n[:chunk], cell.c[:chunk], ks, prior=PRIOR, config=cfg, rows=rows)
+    compile_b = time.perf_counter() - start
+    start = time.perf_counter()
+    fit_forecast(0)
+    compile_f = time.perf_counter() - start
+    seconds = {"batch": 0.0, "loop": 0.0}
+    means = {"batch": [], "loop": []}
+    for number, first in enumerate(range(0, replicates, chunk)):
+        group = range(first, min(first + chunk, replicates))
+        for arm in ("batch", "loop") if number % 2 == 0 else ("loop", "batch"):
+            start = time.perf_counter()
+            if arm == "batch":
+                n, c = cell.n[list(group)], cell.c[list(group)]
+                summary = fit_batch(1 + first, n, c, ks, prior=PRIOR, config=cfg, rows=rows)
+                means[arm] += list(summary.mean[:, 1])
+            else:
+                means[arm] += [fit_forecast(i) for i in group]
+            seconds[arm] += time.perf_counter() - start
+    print("\n| arm | compile + first chunk s | timed s | fits | fits/s |")
+    print("|---|---|---|---|---|")
+    for name, compile_s, arm in (
+        (f"vmapped batch, chunk {chunk} (interleaved)", compile_b, "batch"),
+        ("loop of bp.fit + forecast (interleaved)", compile_f, "loop"),
+    ):
+        rate = replicates / seconds[arm]
+        print(f"| {name} | {compile_s:.1f} | {seconds[arm]:.1f} | {replicates} | {rate:.2f} |")
+    print(f"\nthroughput ratio, batch / bp.fit loop: {seconds['loop'] / seconds['batch']:.2f}")
+    print(
+        f"mean pass@10000, batch {np.mean(means['batch']):.4f}, "
+        f"bp.fit loop {np.mean(means['loop']):.4f}"
+    )
+
+
+if args.interleave:
+    interleaved(args.interleave)
+    args.no_loop = args.no_batch = True  # nothing else to time or print
 
 
 def single(i: int, seed: int):
@@ -151,8 +205,9 @@ if not args.no_loop:
     seconds_c = time.perf_counter() - start
     arms.append(("loop, one chain per device", compile_c, seconds_c, replicates))
 
-print("\n| arm | compile + first chunk s | timed s | fits | fits/s |")
-print("|---|---|---|---|---|")
+if arms:
+    print("\n| arm | compile + first chunk s | timed s | fits | fits/s |")
+    print("|---|---|---|---|---|")
 for name, compile_s, seconds, fits in arms:
     print(f"| {name} | {compile_s:.1f} | {seconds:.1f} | {fits} | {fits / seconds:.2f} |")
 if not args.no_loop and not args.no_batch:

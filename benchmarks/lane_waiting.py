@@ -24,6 +24,7 @@ import bayes_passk as bp
 from bayes_passk.batched import DEFAULT_CONFIG, batch_target_accept, rows_and_weights
 from bayes_passk.designs import subsample
 from bayes_passk.families import get_family
+from bayes_passk.hierarchy import round_up
 from bayes_passk.models import DEFAULT_PRIOR
 from bayes_passk.nuts import sample_chains
 
@@ -41,7 +42,7 @@ family = get_family(args.prior)
 config = DEFAULT_CONFIG._replace(warmup=args.warmup, samples=args.samples)
 full = bp.datasets.load("pythia-math", group="Pythia 12B")
 cell = subsample(0, full, budget=100, replicates=args.datasets, ks=[10000])
-size = 16 * -(-rows_and_weights(cell.n, cell.c)[0].shape[1] // 16)  # one shape, one compile
+size = round_up(rows_and_weights(cell.n, cell.c)[0].shape[1])  # one shape, one compile
 n_rows, c_rows, weight = rows_and_weights(cell.n, cell.c, size=size)
 print(
     f"# {platform.node()}, {time.strftime('%Y-%m-%d')}, {args.datasets} datasets, "

@@ -26,6 +26,7 @@ import bayes_passk as bp  # noqa: E402
 from bayes_passk.backtest import stack_problems  # noqa: E402
 from bayes_passk.batched import BatchConfig, fit_batch, rows_and_weights  # noqa: E402
 from bayes_passk.designs import resample, subsample  # noqa: E402
+from bayes_passk.hierarchy import round_up
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--small", action="store_true", help="4 replicates, 2 x (100 + 100)")
@@ -50,7 +51,7 @@ print(
 )
 config = BatchConfig(warmup=draws, samples=draws)
 arms = {
-    "one chunk": dict(config=config._replace(chunk=len(n)), rows=16 * -(-int(rows.max()) // 16)),
+    "one chunk": dict(config=config._replace(chunk=len(n)), rows=round_up(int(rows.max()))),
     "sorted chunks, 4 per device": dict(config=config._replace(chunk=4 * jax.device_count())),
     "sorted chunks, default": dict(config=config),
 }

@@ -52,7 +52,7 @@ from bayes_passk.families import (
 from bayes_passk.forecast import survival_moments
 from bayes_passk.hierarchy import round_up
 from bayes_passk.models import DEFAULT_PRIOR
-from bayes_passk.nuts import constrained, sample_chains
+from bayes_passk.nuts import Trace, constrained, sample_chains
 
 
 class BatchConfig(NamedTuple):
@@ -136,14 +136,10 @@ def batch_target_accept(family: PriorFamily, config: BatchConfig) -> float:
     return max(0.95, family.target_accept)
 
 
-def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) -> FitSummary:
-    """NUTS on one dataset's weighted rows, reduced to forecast summaries of pass@k at `ks`.
-
-    The chains are `bayes_passk.nuts.sample_chains`, one per key split from `key`.
-    """
-    keys = jax.random.split(key, config.chains + 1)
-    trace = sample_chains(
-        keys[1:],
+def batch_chains(keys, n, c, weight, *, family: PriorFamily, config: BatchConfig) -> Trace:
+    """One NUTS chain per key at the batched fits' settings (`nuts.sample_chains`)."""
+    return sample_chains(
+        keys,
         family,
         n,
         c,
@@ -153,6 +149,15 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
         target_accept=batch_target_accept(family, config),
         max_tree_depth=config.max_tree_depth,
     )
+
+
+def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) -> FitSummary:
+    """NUTS on one dataset's weighted rows, reduced to forecast summaries of pass@k at `ks`.
+
+    The chains are `batch_chains`, one per key split from `key`.
+    """
+    keys = jax.random.split(key, config.chains + 1)
+    trace = batch_chains(keys[1:], n, c, weight, family=family, config=config)
     draws = constrained(family, trace.z, n, c, weight)  # (chains, samples) per site
     r_hat = jnp.max(
         jnp.concatenate([jax.vmap(split_r_hat, 2)(_per_scalar(draws[name])) for name in trace.z])

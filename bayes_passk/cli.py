@@ -43,6 +43,7 @@ from bayes_passk.models import DEFAULT_PRIOR, family_names
 if TYPE_CHECKING:  # the command line imports JAX and ArviZ only when it fits
     from arviz import InferenceData
 
+    from bayes_passk.batched import BatchConfig
     from bayes_passk.forecast import Forecast
 
 PROG = "bayes-passk"
@@ -357,6 +358,20 @@ def _add_sampler_arguments(
 def _tuning(args: argparse.Namespace) -> dict:
     """Collect the sampler options the user set, for `bayes_passk.fit` or `BatchConfig`."""
     return {} if args.target_accept is None else {"target_accept": args.target_accept}
+
+
+def _batch_config(args: argparse.Namespace) -> BatchConfig:
+    """Build the batched commands' `BatchConfig` from their sampler options."""
+    from bayes_passk.batched import BatchConfig
+
+    return BatchConfig(
+        chains=args.chains,
+        warmup=args.warmup,
+        samples=args.samples,
+        ci=args.ci,
+        chunk=args.chunk,
+        **_tuning(args),
+    )
 
 
 def run_forecast(args: argparse.Namespace) -> int:
@@ -907,7 +922,6 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
 def run_backtest(args: argparse.Namespace) -> int:
     """Draw the design cells, forecast each replicate with each method, summarise, write."""
     from bayes_passk import backtest, designs
-    from bayes_passk.batched import BatchConfig
 
     out = _output_dir(args.out)
     if args.reference is not None and args.reference not in args.methods:
@@ -959,14 +973,7 @@ def run_backtest(args: argparse.Namespace) -> int:
                 # A file without groups: its rows and progress lines are named after the file.
                 cells.append(cell._replace(group=group or Path(args.dataset).stem))
 
-    config = BatchConfig(
-        chains=args.chains,
-        warmup=args.warmup,
-        samples=args.samples,
-        ci=args.ci,
-        chunk=args.chunk,
-        **_tuning(args),
-    )
+    config = _batch_config(args)
 
     def progress(line: str) -> None:
         print(f"{PROG}: {line}", file=sys.stderr, flush=True)
@@ -1474,7 +1481,6 @@ def add_simulate_allocation_arguments(parser: argparse.ArgumentParser) -> None:
 def run_simulate_allocation(args: argparse.Namespace) -> int:
     """Compare allocation policies on semi-synthetic replicates of one group."""
     from bayes_passk import allocation, backtest
-    from bayes_passk.batched import BatchConfig
 
     out = _output_dir(args.out)
     everything = _load_all_groups(args.dataset, args.format)
@@ -1483,14 +1489,7 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     full = everything.select(args.group or everything.groups[0])
     if full.groups == [""]:  # a file without groups: named after the file, as in backtests
         full = full._replace(group=np.full(full.num_problems, Path(args.dataset).stem))
-    config = BatchConfig(
-        chains=args.chains,
-        warmup=args.warmup,
-        samples=args.samples,
-        ci=args.ci,
-        chunk=args.chunk,
-        **_tuning(args),
-    )
+    config = _batch_config(args)
 
     def progress(line: str) -> None:
         print(f"{PROG}: {line}", file=sys.stderr, flush=True)

@@ -91,7 +91,8 @@ print(
 
 
 # Every arm pads to the same number of distinct (n, c) rows: one compiled shape per arm.
-rows = round_up(int((rows_and_weights(cell.n, cell.c)[2] > 0).sum(axis=1).max()))
+distinct = (rows_and_weights(cell.n, cell.c)[2] > 0).sum(axis=1)  # (n, c) rows per replicate
+rows = round_up(int(distinct.max()))
 
 
 def timed(chunk: int, count: int):
@@ -137,7 +138,7 @@ def interleaved(chunk: int) -> None:
     fit_batch(0, cell.n[:chunk], cell.c[:chunk], ks, prior=PRIOR, config=cfg, rows=rows)
     compile_b = time.perf_counter() - start
     # `bp.fit` pads each replicate's rows on its own (a multiple of 8): compile every size first.
-    sizes = [round_up(int(d)) for d in (rows_and_weights(cell.n, cell.c)[2] > 0).sum(axis=1)]
+    sizes = [round_up(int(d)) for d in distinct]
     start = time.perf_counter()
     for size in sorted(set(sizes)):
         fit_forecast(sizes.index(size))

@@ -21,12 +21,16 @@ import jax
 import numpy as np
 
 import bayes_passk as bp
-from bayes_passk.batched import DEFAULT_CONFIG, batch_target_accept, rows_and_weights
+from bayes_passk.batched import (
+    DEFAULT_CONFIG,
+    batch_chains,
+    batch_target_accept,
+    rows_and_weights,
+)
 from bayes_passk.designs import subsample
 from bayes_passk.families import get_family
 from bayes_passk.hierarchy import round_up
 from bayes_passk.models import DEFAULT_PRIOR
-from bayes_passk.nuts import sample_chains
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--small", action="store_true")
@@ -54,18 +58,7 @@ print(
 @jax.jit
 def steps(key, n, c, w):
     keys = jax.random.split(key, config.chains)
-    trace = sample_chains(
-        keys,
-        family,
-        n,
-        c,
-        w,
-        warmup=config.warmup,
-        samples=config.samples,
-        target_accept=batch_target_accept(family, config),
-        max_tree_depth=config.max_tree_depth,
-    )
-    return trace.num_steps
+    return batch_chains(keys, n, c, w, family=family, config=config).num_steps
 
 
 start = time.perf_counter()

@@ -360,13 +360,49 @@ def split_r_hat(draws):
 
 
 def _beta_draws(key, mean, variance):
-    """One draw per entry of the Beta with this mean and variance (the mean where var = 0)."""
+    """One draw per entry of the Beta with this mean and variance (the mean where var = 0).
+
+    Beta(alpha, beta) = sigmoid(log G1 - log G2), G1 ~ Gamma(alpha), G2 ~ Gamma(beta) drawn by
+    `_log_gamma_draws`: no rejection loop, so the program stays small (jax.random.beta's loops
+    were half of the engine's while loops and a third of its compile time on a CPU).
+    """
     spread = mean * (1 - mean)
     usable = (variance > 0) & (variance < spread)
     concentration = jnp.where(usable, spread / jnp.where(usable, variance, 1.0) - 1, 1.0)
-    alpha = jnp.clip(mean * concentration, 1e-300)
-    beta = jnp.clip((1 - mean) * concentration, 1e-300)
-    return jnp.where(usable, jax.random.beta(key, alpha, beta), mean)
+    shapes = jnp.clip(jnp.stack([mean, 1 - mean]) * concentration, 1e-300)
+    log_g1, log_g2 = _log_gamma_draws(key, shapes)
+    return jnp.where(usable, jax.nn.sigmoid(log_g1 - log_g2), mean)
+
+
+def _log_gamma_draws(key, shape, candidates: int = 8):
+    r"""log of one Gamma(shape, 1) draw per entry, for any shape > 0, without a loop.
+
+    Marsaglia and Tsang (2000) for Gamma(shape + 1): with d = shape + 2/3, c = 1 / sqrt(9 d),
+    x ~ N(0, 1), v = (1 + c x)^3 and u ~ U(0, 1), the candidate d v is accepted when v > 0 and
+    log u < x^2 / 2 + d - d v + d log v (probability >= 0.95 for shape + 1 >= 1). The first
+    accepted of ``candidates`` independent candidates is an exact draw unless all are
+    rejected (probability <= 0.05^8 < 1e-10; then the first candidate is kept). The boost
+    Gamma(shape) = Gamma(shape + 1) U^(1 / shape) makes it valid below 1, in log space so that
+    tiny shapes underflow to a log, not to 0.
+
+    Example:
+        >>> import jax
+        >>> draws = jnp.exp(_log_gamma_draws(jax.random.key(0), jnp.full(20_000, 2.5)))
+        >>> bool(abs(draws.mean() - 2.5) < 4 * (2.5 / 20_000) ** 0.5)  # mean = shape
+        True
+    """
+    normal_key, accept_key, boost_key = jax.random.split(key, 3)
+    d = shape + 2.0 / 3.0
+    c = 1.0 / jnp.sqrt(9.0 * d)
+    x = jax.random.normal(normal_key, (candidates, *shape.shape))
+    v = (1.0 + c * x) ** 3
+    safe_v = jnp.where(v > 0, v, 1.0)
+    log_u = jnp.log1p(-jax.random.uniform(accept_key, x.shape))  # 1 - u in (0, 1]: finite
+    accepted = (v > 0) & (log_u < 0.5 * x**2 + d - d * safe_v + d * jnp.log(safe_v))
+    first = jnp.argmax(accepted, axis=0)  # 0 where none is accepted
+    log_boosted = jnp.log(d) + jnp.log(jnp.take_along_axis(safe_v, first[None], axis=0)[0])
+    log_boost = jnp.log1p(-jax.random.uniform(boost_key, shape.shape)) / shape
+    return log_boosted + log_boost
 
 
 def _per_scalar(draws):

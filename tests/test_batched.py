@@ -175,6 +175,36 @@ def test_within_draw_betas_have_the_asked_mean_and_variance():
     assert np.all(np.abs(draws.var(axis=0) - np.asarray(variance)) < 4 * error)
 
 
+@pytest.mark.parametrize("shape", [0.05, 0.3, 1.0, 2.5, 40.0, 1e6])
+def test_loop_free_gamma_draws_follow_the_gamma(shape):
+    import jax
+    from scipy import stats
+
+    from bayes_passk.batched import _log_gamma_draws
+
+    draws = 20_000
+    log_g = _log_gamma_draws(jax.random.key(1), jnp.full(draws, shape))
+    levels = stats.gamma.cdf(np.exp(np.asarray(log_g)), shape)
+    # Kolmogorov-Smirnov at 0.1% for 20,000 draws: sup |F_n - F| < 1.949 / sqrt(n).
+    assert stats.kstest(levels, "uniform").statistic < 1.949 / np.sqrt(draws)
+
+
+@pytest.mark.parametrize("alpha, beta", [(0.3, 5.0), (0.02, 50.0), (2.0, 2.0), (1e4, 3e4)])
+def test_within_draw_betas_follow_the_beta(alpha, beta):
+    import jax
+    from scipy import stats
+
+    from bayes_passk.batched import _beta_draws
+
+    draws = 20_000
+    total = alpha + beta
+    mean = jnp.full(draws, alpha / total)
+    variance = mean * (1 - mean) / (total + 1)
+    sampled = np.asarray(_beta_draws(jax.random.key(2), mean, variance))
+    levels = stats.beta.cdf(sampled, alpha, beta)
+    assert stats.kstest(levels, "uniform").statistic < 1.949 / np.sqrt(draws)
+
+
 @pytest.mark.parametrize(
     "chains, samples, draws", [(2, 500, 200), (4, 100, 30), (3, 7, 100), (1, 50, 10)]
 )

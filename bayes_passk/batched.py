@@ -375,7 +375,7 @@ def _beta_draws(key, mean, variance):
 
 
 def _log_gamma_draws(key, shape, candidates: int = 8):
-    r"""log of one Gamma(shape, 1) draw per entry, for any shape > 0, without a loop.
+    r"""Log of one Gamma(shape, 1) draw per entry, for any shape > 0, without a loop.
 
     Marsaglia and Tsang (2000) for Gamma(shape + 1): with d = shape + 2/3, c = 1 / sqrt(9 d),
     x ~ N(0, 1), v = (1 + c x)^3 and u ~ U(0, 1), the candidate d v is accepted when v > 0 and

@@ -267,3 +267,35 @@ def test_fit_batch_refuses_bad_counts_before_any_work(n, c, message):
 
     with pytest.raises(bp.InputError, match=message):
         fit_batch(0, np.array(n, float), np.array(c, float), ks=[10])
+
+
+def test_each_chunk_pads_its_rows_to_a_multiple_of_8_of_its_own_largest(monkeypatch):
+    import jax
+
+    import bayes_passk.batched as batched
+
+    # Six datasets of 2, 3, 9, 12, 17 and 20 distinct (n, c) rows, given out of order.
+    distinct = [17, 2, 12, 3, 20, 9]
+    c = np.zeros((6, 20), dtype=int)
+    for i, count in enumerate(distinct):
+        c[i, :count] = np.arange(count)
+    n = np.full_like(c, 50)
+    sizes = []
+
+    def fake_compiled(family, ks, config, chunk, mesh):
+        def program(keys, n_rows, c_rows, weight):
+            sizes.append((n_rows.shape[1], sorted((np.asarray(weight) > 0).sum(axis=1))))
+            return batched.FitSummary(*(np.zeros(chunk) for _ in batched.FitSummary._fields))
+
+        return program
+
+    monkeypatch.setattr(batched, "_compiled", fake_compiled)
+    devices = jax.device_count()
+    batched.fit_batch(0, n, c, ks=(10,), config=batched.BatchConfig(chunk=devices))
+    # Sorted by size, `devices` datasets a chunk; each chunk padded to round_up(its largest, 8).
+    ordered = sorted(distinct)
+    expected = [
+        (-(-max(group) // 8) * 8, sorted(group + group[:1] * (devices - len(group))))
+        for group in (ordered[i : i + devices] for i in range(0, 6, devices))
+    ]
+    assert sizes == expected

@@ -3,6 +3,7 @@
     python benchmarks/batched_compile.py                        # a chunk of 32, 2 x (300 + 300)
     python benchmarks/batched_compile.py --small                # a chunk of 4, 2 x (30 + 30)
     python benchmarks/batched_compile.py --chunk 1000 --runs 2  # the GPU size
+    python benchmarks/batched_compile.py --chunk 1000 --xla-flags=--xla_gpu_autotune_level=0
 
 The data: Pythia 12B on MATH subsampled to 100 attempts per problem, one seed per dataset, as
 in batched_throughput.py. The program is the one `fit_batch` calls for one chunk, compiled
@@ -11,13 +12,19 @@ apart; the compile caches are off, so the compile is always a real one. The chun
 as `fit_batch` lays it out (`bayes_passk.batched.chunk_inputs`: same order, same keys), so a
 run is `fit_batch`'s first call less its trace, compile and copy back to the host. Prints the
 program's size (StableHLO text, optimized HLO text, its while loops and fusions). The chunk is
-rounded up to a multiple of the device count, as `fit_batch` rounds it.
+rounded up to a multiple of the device count, as `fit_batch` rounds it. ``--xla-flags`` adds
+compiler flags to ``XLA_FLAGS`` (before JAX starts), to see which compiler pass costs the time.
 """
 
 import argparse
 import os
+import sys
 
 os.environ["BAYES_PASSK_CACHE_DIR"] = ""  # before the package sets JAX up
+for argument in sys.argv:  # before JAX reads XLA_FLAGS
+    if argument.startswith("--xla-flags="):
+        extra = argument.split("=", 1)[1]
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {extra}".strip()
 
 import platform  # noqa: E402
 import time  # noqa: E402
@@ -47,6 +54,7 @@ parser.add_argument("--warmup", type=positive_int, help="warm-up draws per chain
 parser.add_argument("--samples", type=positive_int, help="kept draws per chain (300)")
 parser.add_argument("--runs", type=int, default=1, help="timed runs of the compiled program (1)")
 parser.add_argument("--prior", default=DEFAULT_PRIOR, help="prior family (the package's default)")
+parser.add_argument("--xla-flags", default="", help="added to XLA_FLAGS, as --xla-flags=...")
 args = parser.parse_args()
 defaults = (4, 30, 30) if args.small else (32, 300, 300)
 for name, default in zip(("chunk", "warmup", "samples"), defaults, strict=True):
@@ -63,7 +71,8 @@ config = BatchConfig(chains=2, warmup=args.warmup, samples=args.samples, chunk=c
 print(
     f"# {platform.node()} {platform.machine()}, {devices[0].platform} x {len(devices)} "
     f"({devices[0].device_kind}), jax {jax.__version__}, {time.strftime('%Y-%m-%d')}, chunk "
-    f"{chunk}, 2 chains x ({args.warmup} + {args.samples}), prior {args.prior}",
+    f"{chunk}, 2 chains x ({args.warmup} + {args.samples}), prior {args.prior}, XLA_FLAGS "
+    f"{os.environ.get('XLA_FLAGS', '')!r}",
     flush=True,
 )
 

@@ -142,14 +142,24 @@ if args.out:
 target = max(args.k)
 at_target = summary[summary["k"] == target]
 mse = at_target.pivot_table(index=["design", "group"], columns="method", values="mse")
-print(f"\nMSE of pass@{target} per cell (x 1e3; lowest in bold)\n")
+failed = at_target.pivot_table(index=["design", "group"], columns="method", values="failed")
+print(
+    f"\nMSE of pass@{target} per cell (x 1e3; lowest in bold), each method over the replicates"
+    " it forecast (failed fits, if any, in parentheses)\n"
+)
 methods = [*args.bayes, *METHODS]
 print("| design | model | " + " | ".join(methods) + " |")
 print("|---|---|" + "---|" * len(methods))
 for (design, group), row in mse.iterrows():
     best = row[methods].min()
     cells_text = [
-        f"**{row[m] * 1e3:.2f}**" if row[m] == best else f"{row[m] * 1e3:.2f}" for m in methods
+        (f"**{row[m] * 1e3:.2f}**" if row[m] == best else f"{row[m] * 1e3:.2f}")
+        + (
+            f" ({failed.loc[(design, group), m]:.0f} failed)"
+            if failed.loc[(design, group), m]
+            else ""
+        )
+        for m in methods
     ]
     print(f"| {design} | {group} | " + " | ".join(cells_text) + " |")
 

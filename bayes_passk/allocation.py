@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from functools import partial
 
@@ -144,8 +145,14 @@ def bayes(
         across_problems: also count what problem i's outcomes say, through the
             hyperparameters, about every other problem (the full preposterior variance of
             pass@K); by default only problem i's own S_i counts (see the module docstring).
+
+    Draws with a non-finite hyperparameter are left out, with a warning (one would zero every
+    gain and hand the whole budget to `dynamic` unseen); with none left, it is `dynamic`.
     """
     n, c = np.asarray(n), np.asarray(c)
+    params = _finite_draws(params)
+    if params is None:
+        return dynamic(rng, n, c, budget)
     cap = min(budget, max(64, 8 * -(-budget // n.size)), MAX_STEP)
     steps = np.unique(np.round(np.geomspace(1, cap, 16)).astype(np.int64))
     rows = distinct_rows(n, c)
@@ -189,6 +196,23 @@ def bayes(
     if left > 0:
         next_attempts += dynamic(rng, n + next_attempts, c, left)
     return _spread_over_alike(rng, next_attempts, rows.index)
+
+
+def _finite_draws(params):
+    """Keep the draws whose every hyperparameter is finite (None if none); warn if any is not."""
+    arrays = [np.asarray(x) for x in params]
+    draws = arrays[0].shape[0]
+    finite = np.all([np.isfinite(x.reshape(draws, -1)).all(axis=1) for x in arrays], axis=0)
+    if finite.all():
+        return params
+    left = "left out" if finite.any() else "allocating as dynamic"
+    warnings.warn(
+        f"bayes policy: {draws - finite.sum()} of {draws} posterior draws have a non-finite "
+        f"hyperparameter; {left}",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return type(params)(*(x[finite] for x in arrays)) if finite.any() else None
 
 
 def _spread_over_alike(rng: np.random.Generator, given: np.ndarray, row_of: np.ndarray):

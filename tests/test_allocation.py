@@ -217,6 +217,23 @@ def test_bayes_leaves_nothing_to_problems_it_has_nothing_to_learn_from():
     assert given.sum() == 500 and given[:14].max() - given[:14].min() <= 1
 
 
+def test_bayes_leaves_out_draws_that_are_not_finite():
+    params = BetaParams(jnp.linspace(0.2, 0.4, 10), jnp.linspace(2.0, 4.0, 10))
+    broken = BetaParams(params.a.at[3].set(jnp.nan), params.b)
+    kept = BetaParams(*(jnp.delete(x, 3) for x in params))
+    with pytest.warns(RuntimeWarning, match="1 of 10 posterior draws"):
+        given = allocation.bayes(np.random.default_rng(0), N, C, 40, BETA, broken, 10_000)
+    assert (
+        given.tolist()
+        == allocation.bayes(np.random.default_rng(0), N, C, 40, BETA, kept, 10_000).tolist()
+    )
+    assert given.tolist() != allocation.dynamic(np.random.default_rng(0), N, C, 40).tolist()
+    nothing = BetaParams(jnp.full(10, jnp.nan), params.b)
+    with pytest.warns(RuntimeWarning, match="allocating as dynamic"):
+        given = allocation.bayes(np.random.default_rng(0), N, C, 40, BETA, nothing, 10_000)
+    assert given.tolist() == allocation.dynamic(np.random.default_rng(0), N, C, 40).tolist()
+
+
 def test_bayes_split_is_the_best_of_all_splits_of_two_problems():
     # Brute force: every split of the budget over two problems, scored with the package's own
     # gains G_i(m) at every m (concave here, so spending by gain per attempt is what maximises

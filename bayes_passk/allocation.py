@@ -66,6 +66,7 @@ from bayes_passk.estimators import as_counts
 from bayes_passk.families import PriorFamily, get_family, thinned_draws, unstack_draws
 from bayes_passk.functionals import log_binomial
 from bayes_passk.hierarchy import distinct_rows
+from bayes_passk.inference import R_HAT_MAX
 
 POLICIES = ("uniform", "dynamic", "bayes")
 MAX_STEP = 4096
@@ -525,6 +526,9 @@ def simulate(
                     fitted = fit_batch(
                         seed + r, n, c, (k,), family, config, progress=_counter(say, label, len(n))
                     )
+                    unconverged = int(np.sum(fitted.r_hat_max > R_HAT_MAX))
+                    if unconverged:
+                        say(f"{label}: {unconverged} of {replicates} with r_hat > {R_HAT_MAX}")
                     draws = fitted.hyper_draws
                     given = np.stack(
                         [

@@ -273,7 +273,8 @@ def test_bayes_levels_what_its_steps_leave_from_where_they_left_off(monkeypatch)
     monkeypatch.setattr(allocation, "expected_variance_reduction", gains)
     n, c = np.array([0, 6, 20]), np.zeros(3, dtype=int)
     for seed in range(3):  # no ties are left to the random order
-        given = allocation.bayes(np.random.default_rng(seed), n, c, 12, None, None, 100)
+        draws = BetaParams(jnp.ones(2), jnp.ones(2))  # unused: the gains are stubbed
+        given = allocation.bayes(np.random.default_rng(seed), n, c, 12, BETA, draws, 100)
         assert given.tolist() == [9, 3, 0]
 
 
@@ -365,6 +366,27 @@ def test_simulate_shares_round_one_and_outcomes_and_spends_the_whole_budget(monk
     for r in (1, 2):
         c_so_far = successes(dynamic_n[r - 1])
         assert (per_policy[1][r][c_so_far > c_so_far.min(axis=1, keepdims=True)] == 0).all()
+
+
+def test_simulate_says_when_refits_have_not_converged(monkeypatch):
+    fits, lines = [], []
+    stub = _summary_stub(fits)
+
+    def unconverged(seed, n, c, *args, **kwargs):
+        return stub(seed, n, c, *args, **kwargs)._replace(r_hat_max=np.full(len(n), 1.5))
+
+    def even_bayes(rng, n, c, budget, *args, **kwargs):
+        return allocation.uniform(rng, n, c, budget)
+
+    monkeypatch.setattr(allocation, "fit_batch", unconverged)
+    monkeypatch.setattr(allocation, "bayes", even_bayes)
+    full = PassData.from_counts(list("abcde"), n=[10] * 5, c=[5, 3, 1, 7, 2])
+    allocation.simulate(0, full, [30], 100, ["bayes"], 2, 3, progress=lines.append)
+    said = [line for line in lines if "2 of 2 with r_hat > 1.01" in line]
+    assert [line.split(":")[0] for line in said] == [
+        "bayes, budget 30, round 2",
+        "bayes, budget 30, round 3",
+    ]
 
 
 def test_simulate_refuses_what_it_cannot_compare():

@@ -526,7 +526,7 @@ def simulate(
                     fitted = fit_batch(
                         seed + r, n, c, (k,), family, config, progress=_counter(say, label, len(n))
                     )
-                    unconverged = int(np.sum(fitted.r_hat_max > R_HAT_MAX))
+                    unconverged = int(np.sum(~(fitted.r_hat_max <= R_HAT_MAX)))  # NaN too
                     if unconverged:
                         say(f"{label}: {unconverged} of {replicates} with r_hat > {R_HAT_MAX}")
                     draws = fitted.hyper_draws

@@ -47,7 +47,7 @@ from bayes_passk.families import get_family  # noqa: E402
 from bayes_passk.hierarchy import round_up  # noqa: E402
 from bayes_passk.models import DEFAULT_PRIOR  # noqa: E402
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
 parser.add_argument("--small", action="store_true", help="defaults 4, 30 and 30 below")
 parser.add_argument("--chunk", type=positive_int, help="datasets in the chunk (32)")
 parser.add_argument("--warmup", type=positive_int, help="warm-up draws per chain (300)")

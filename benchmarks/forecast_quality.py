@@ -156,7 +156,7 @@ for (design, group), row in mse.iterrows():
         (f"**{row[m] * 1e3:.2f}**" if row[m] == best else f"{row[m] * 1e3:.2f}")
         + (
             f" ({failed.loc[(design, group), m]:.0f} failed)"
-            if failed.loc[(design, group), m]
+            if failed.loc[(design, group), m] > 0  # NaN: the method has no rows here
             else ""
         )
         for m in methods

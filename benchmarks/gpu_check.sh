@@ -20,21 +20,22 @@ if [ -d .whl ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl || exit 3
   for file in bayes_passk/*.py models/*.py; do  # a wheel of an older tree would mislead
-    installed=/tmp/site/bayes_passk/${file#bayes_passk/}
-    [ "${file%%/*}" = models ] && installed=/tmp/site/bayes_passk/$file
+    installed=/tmp/site/bayes_passk/${file#bayes_passk/}  # models/x.py: bayes_passk/models/x.py
     cmp -s "$file" "$installed" || { echo "stale wheel in .whl/: $file differs"; exit 5; }
   done
   export PYTHONPATH=/tmp/site
 fi
 export PYTHONUNBUFFERED=1
-python3 -c "import jax, numpyro, bayes_passk; print(jax.__version__, numpyro.__version__, jax.devices())" || exit 4
+(cd /tmp && python3 -c "import jax, numpyro, bayes_passk as bp
+print(jax.__version__, numpyro.__version__, bp.__file__, jax.devices())") || exit 4
 
 step() {
   name=$1
   limit=$2
   shift 2
   echo "=== $name $(date -u +%T), limit $limit s: $*"
-  timeout "$limit" python3 benchmarks/batched_compile.py "$@" 2>&1 | grep -v "^ *$"
+  { timeout "$limit" python3 benchmarks/batched_compile.py "$@"; echo "exit $? (124: killed)"; } \
+    2>&1 | grep --line-buffered -v "^ *$"
   echo "=== $name ended $(date -u +%T)"
 }
 

@@ -372,8 +372,8 @@ def test_simulate_says_when_refits_have_not_converged(monkeypatch):
     fits, lines = [], []
     stub = _summary_stub(fits)
 
-    def unconverged(seed, n, c, *args, **kwargs):
-        return stub(seed, n, c, *args, **kwargs)._replace(r_hat_max=np.full(len(n), 1.5))
+    def unconverged(seed, n, c, *args, **kwargs):  # unconverged, NaN, converged
+        return stub(seed, n, c, *args, **kwargs)._replace(r_hat_max=np.array([1.5, np.nan, 1.0]))
 
     def even_bayes(rng, n, c, budget, *args, **kwargs):
         return allocation.uniform(rng, n, c, budget)
@@ -381,8 +381,9 @@ def test_simulate_says_when_refits_have_not_converged(monkeypatch):
     monkeypatch.setattr(allocation, "fit_batch", unconverged)
     monkeypatch.setattr(allocation, "bayes", even_bayes)
     full = PassData.from_counts(list("abcde"), n=[10] * 5, c=[5, 3, 1, 7, 2])
-    allocation.simulate(0, full, [30], 100, ["bayes"], 2, 3, progress=lines.append)
-    said = [line for line in lines if "2 of 2 with r_hat > 1.01" in line]
+    allocation.simulate(0, full, [30], 100, ["bayes"], 3, 3, progress=lines.append)
+    said = [line for line in lines if "r_hat" in line]
+    assert all("2 of 3 with r_hat > 1.01" in line for line in said)
     assert [line.split(":")[0] for line in said] == [
         "bayes, budget 30, round 2",
         "bayes, budget 30, round 3",

@@ -4,10 +4,10 @@
     python benchmarks/forecast_memory.py --samples 250    # shorter chains (growth with draws)
 
 Runs the quickstart's ``bayes-passk forecast`` in a fresh process per setting (compile cache
-off, so every run compiles) and prints its wall time and peak resident memory
-(``ru_maxrss`` of the child). With several XLA CPU devices, the chains of different devices
-run as concurrent executions, and XLA's CPU runtime then holds memory that grows with the
-number of loop iterations run (the NUTS trajectories) until the execution ends; with one
+off, so every run compiles) and prints its wall time and peak resident memory (``ru_maxrss``
+of the child, in kB as Linux gives it). With several XLA CPU devices, the chains of different
+devices run as concurrent executions, and XLA's CPU runtime then holds memory that grows with
+the number of loop iterations run (the NUTS trajectories) until the execution ends; with one
 device the chains run one after another, slower, without that growth.
 """
 
@@ -41,7 +41,11 @@ for devices in (os.cpu_count() or 1, 1):
     env = {
         **os.environ,
         "BAYES_PASSK_CACHE_DIR": "",
-        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+        # The user's other flags kept; a device count of theirs is replaced.
+        "XLA_FLAGS": " ".join(
+            [f for f in os.environ.get("XLA_FLAGS", "").split() if "device_count" not in f]
+            + [f"--xla_force_host_platform_device_count={devices}"]
+        ),
     }
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)

@@ -26,8 +26,7 @@ def _jax_settings() -> dict[str, object]:
       double precision.
     - The persistent compilation cache (at most 1 GiB): a short fit spends most of its time
       compiling; with the cache, a rerun (this process or the next) loads the program instead,
-      as does a fit of other data of the same padded size. A fit that shows a progress bar is
-      not cached (its program calls back into Python). ``BAYES_PASSK_CACHE_DIR`` moves the
+      as does a fit of other data of the same padded size. ``BAYES_PASSK_CACHE_DIR`` moves the
       cache (empty: off); a cache the user configured for JAX itself is left alone.
     """
     settings: dict[str, object] = {"jax_enable_x64": True}

@@ -482,8 +482,7 @@ def _forecast_group(
         )
         prefix = f"{label}: " if args.all_groups else ""
         with _printed_warnings(prefix):
-            # A progress bar on a terminal only: a fit that reports progress calls back into
-            # Python, which keeps its program out of the compilation cache.
+            # A progress bar on a terminal only (bp.fit's default).
             result = bp.fit(
                 data,
                 prior=method.removeprefix("bayes-"),

@@ -43,7 +43,7 @@ from bayes_passk.families import PriorFamily, get_family, hyperprior_sites, para
 from bayes_passk.functionals import SAMPLING, log_binomial, log_moment
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws
 from bayes_passk.models import DEFAULT_PRIOR
-from bayes_passk.nuts import constrained, sample_chains
+from bayes_passk.nuts import advance_chains, constrained, start_chains
 
 R_HAT_MAX = 1.01
 ESS_MIN = 400
@@ -325,42 +325,64 @@ def _warn_if_unconverged(
 
 @cache
 def _sampler(family: PriorFamily, chains: int, warmup: int, samples: int, accept: float, progress):
-    """Compile the fit: (chain keys, n, c, weight) -> (constrained draws, `Trace`).
+    """Build the fit: a function (chain keys, n, c, weight) -> (constrained draws, `Trace`).
 
-    The data are arguments, so fits of the same padded row count share one program (in this
-    process, and through JAX's persistent cache across processes). The chains are split over
-    as many of the host's devices as divide their number (one per CPU core, see
-    `bayes_passk.__init__`); each device runs its chains independently, one after another on
-    a CPU core, vectorised on an accelerator.
+    Three compiled programs with the data as arguments, so fits of the same padded row count
+    share them (in this process, and through JAX's persistent cache across processes): the
+    chains' start (`nuts.start_chains`), a segment of `SEGMENTS`-th of the iterations
+    (`nuts.advance_chains`), called once per segment, and the draws' constrained values. The
+    chains are split over as many of the host's devices as divide their number (one per CPU
+    core, see `bayes_passk.__init__`); each device runs its chains independently, one after
+    another on a CPU core, vectorised on an accelerator. Segments bound the memory of an
+    execution: XLA's CPU runtime holds memory that grows with the iterations of a loop while
+    other devices run (benchmarks/RESULTS.md, twenty-fifth session), and the progress moves
+    between segments.
     """
-    on_step = _ProgressBar.report if progress else None
     devices = jax.local_devices()
+    total = warmup + samples
+    segment = total // max(d for d in range(1, SEGMENTS + 1) if total % d == 0)
+    settings = {"warmup": warmup, "target_accept": accept}
 
-    def run(keys, n, c, weight):
-        trace = sample_chains(
-            keys,
-            family,
-            n,
-            c,
-            weight,
-            warmup=warmup,
-            samples=samples,
-            target_accept=accept,
-            on_step=on_step,
-        )
-        return constrained(family, trace.z, n, c, weight), trace
+    def start(keys, n, c, weight):
+        return start_chains(keys, family, n, c, weight, **settings)
+
+    def advance(states, n, c, weight):
+        return advance_chains(states, family, n, c, weight, iterations=segment, **settings)
+
+    def finish(z, n, c, weight):
+        return constrained(family, z, n, c, weight)
 
     used = max(d for d in range(1, min(chains, len(devices)) + 1) if chains % d == 0)
     if used > 1:
         mesh = Mesh(np.array(devices[:used]), ("chain",))
-        run = jax.shard_map(
-            run,
-            mesh=mesh,
-            in_specs=(PartitionSpec("chain"), PartitionSpec(), PartitionSpec(), PartitionSpec()),
-            out_specs=PartitionSpec("chain"),
-            check_vma=False,  # NumPyro's kernel mixes per-chain and shared values in branches
+        shared = (PartitionSpec(), PartitionSpec(), PartitionSpec())
+        start, advance, finish = (
+            jax.shard_map(
+                f,
+                mesh=mesh,
+                in_specs=(PartitionSpec("chain"), *shared),
+                out_specs=PartitionSpec("chain"),
+                check_vma=False,  # NumPyro's kernel mixes per-chain and shared values in branches
+            )
+            for f in (start, advance, finish)
         )
-    return jax.jit(run)
+    start, advance, finish = (jax.jit(f) for f in (start, advance, finish))
+
+    def run(keys, n, c, weight):
+        states = start(keys, n, c, weight)
+        pieces = []
+        for _ in range(total // segment):
+            states, trace = advance(states, n, c, weight)
+            pieces.append(jax.tree.map(np.asarray, trace))  # waits for the segment
+            if progress:
+                _ProgressBar.report(chains * segment)
+        trace = jax.tree.map(lambda *x: np.concatenate(x, axis=1)[:, warmup:], *pieces)
+        return finish(trace.z, n, c, weight), trace
+
+    return run
+
+
+SEGMENTS = 20  # at most, each a divisor of the iterations (one segment if their number is prime)
 
 
 def _interactive() -> bool:
@@ -369,7 +391,7 @@ def _interactive() -> bool:
 
 
 class _ProgressBar:
-    """Progress over the iterations of all chains, fed by `sample_chains`'s host callback.
+    """Progress over the iterations of all chains, fed between the sampler's segments.
 
     A tqdm bar where someone watches (`_interactive`); elsewhere, a log or a pipe, a plain line
     at every tenth of the run, which a log file keeps readable.

@@ -67,20 +67,96 @@ def sample_chains(
     another on a CPU (there as fast, and compiled in half the time); ``vectorize`` overrides.
     ``on_step(iterations)``, when given, is called from the host every 1% of ``warmup +
     samples`` with the iterations run since, summed over the chains it stands for (a progress
-    display).
+    display). The same run in pieces: `start_chains`, then `advance_chains`.
     """
-    model_kwargs = {"c": c, "weight": weight, "marginalize": True}
-    potential = partial(potential_energy, partial(hierarchical_model, family), (n,), model_kwargs)
-    init_kernel, sample_kernel = hmc(potential_fn=potential, algo="NUTS")
-    sites = hyperprior_sites(family)
-    sites = {name: shape for name, (kind, shape) in sites.items() if kind == "sample"}
-    total = warmup + samples
-    report_every = max(total // 100, 1)
+    settings = dict(warmup=warmup, target_accept=target_accept, max_tree_depth=max_tree_depth)
+    states = start_chains(keys, family, n, c, weight, **settings)
+    _, trace = advance_chains(
+        states,
+        family,
+        n,
+        c,
+        weight,
+        iterations=warmup + samples,
+        vectorize=vectorize,
+        on_step=on_step,
+        **settings,
+    )
+    return jax.tree.map(lambda x: x[:, warmup:], trace)
+
+
+def start_chains(
+    keys,
+    family: PriorFamily,
+    n,
+    c,
+    weight,
+    *,
+    warmup: int,
+    target_accept: float,
+    max_tree_depth: int = 10,
+):
+    """NUTS's initial state of one chain per key (leading axis: chains), as in `sample_chains`."""
+    init_kernel, _ = _kernels(family, n, c, weight)
+    sites = _sample_sites(family)
+
+    def one_chain(chain_key):
+        init_key, run_key = jax.random.split(chain_key)
+        start = {
+            name: jax.random.uniform(site_key, shape, minval=-2.0, maxval=2.0)
+            for (name, shape), site_key in zip(
+                sites.items(), jax.random.split(init_key, len(sites)), strict=True
+            )
+        }
+        return init_kernel(
+            start,
+            warmup,
+            target_accept_prob=target_accept,
+            max_tree_depth=max_tree_depth,
+            rng_key=run_key,
+        )
+
+    return jax.vmap(one_chain)(keys)
+
+
+def advance_chains(
+    states,
+    family: PriorFamily,
+    n,
+    c,
+    weight,
+    *,
+    iterations: int,
+    warmup: int,
+    target_accept: float,
+    max_tree_depth: int = 10,
+    vectorize: bool | None = None,
+    on_step: Callable[[jax.Array], None] | None = None,
+):
+    """Run ``iterations`` NUTS iterations from `start_chains`'s states: (states, `Trace`).
+
+    ``warmup``, ``target_accept`` and ``max_tree_depth`` must be those the states started with
+    (NumPyro's kernel takes them from its initialisation, which is traced again here and
+    discarded). Iterations before ``warmup`` (counted from the start) adapt; the trace holds
+    every iteration of this call. ``vectorize`` and ``on_step`` as in `sample_chains`, the
+    progress in steps of 1% of ``iterations``.
+    """
+    init_kernel, sample_kernel = _kernels(family, n, c, weight)
+    start = jax.tree.map(lambda x: x[0], states.z)
+    init_kernel(  # sets up the kernel's closures; the state it returns is not used
+        start,
+        warmup,
+        target_accept_prob=target_accept,
+        max_tree_depth=max_tree_depth,
+        rng_key=jax.random.key(0),
+    )
+    chains = jax.tree.leaves(states.z)[0].shape[0]
+    report_every = max(iterations // 100, 1)
     if vectorize is None:
         vectorize = jax.default_backend() != "cpu"
-    vectorize = vectorize and keys.shape[0] > 1
+    vectorize = vectorize and chains > 1
     # Vectorised chains step together and call back once for all of them.
-    reported = report_every * (keys.shape[0] if vectorize else 1)
+    reported = report_every * (chains if vectorize else 1)
 
     def step(state, i):
         state = sample_kernel(state)
@@ -95,30 +171,27 @@ def sample_chains(
             state.z, state.diverging, state.num_steps, state.accept_prob, state.energy
         )
 
-    def one_chain(chain_key):
-        init_key, run_key = jax.random.split(chain_key)
-        start = {
-            name: jax.random.uniform(site_key, shape, minval=-2.0, maxval=2.0)
-            for (name, shape), site_key in zip(
-                sites.items(), jax.random.split(init_key, len(sites)), strict=True
-            )
-        }
-        state = init_kernel(
-            start,
-            warmup,
-            target_accept_prob=target_accept,
-            max_tree_depth=max_tree_depth,
-            rng_key=run_key,
-        )
-        # One scan over warm-up and sampling: a second would compile the NUTS kernel again.
-        _, trace = jax.lax.scan(step, state, jnp.arange(total))
-        return jax.tree.map(lambda x: x[warmup:], trace)
+    def one_chain(state):
+        return jax.lax.scan(step, state, jnp.arange(iterations))
 
     if vectorize:
-        return jax.vmap(one_chain)(keys)
-    if keys.shape[0] == 1:  # vmap's batching rules would triple the time to trace the kernel
-        return jax.tree.map(lambda x: x[None], one_chain(keys[0]))
-    return jax.lax.map(one_chain, keys)
+        return jax.vmap(one_chain)(states)
+    if chains == 1:  # vmap's batching rules would triple the time to trace the kernel
+        return jax.tree.map(lambda x: x[None], one_chain(jax.tree.map(lambda x: x[0], states)))
+    return jax.lax.map(one_chain, states)
+
+
+def _kernels(family: PriorFamily, n, c, weight):
+    """NumPyro's NUTS (init_kernel, sample_kernel) on the marginalised model of these rows."""
+    model_kwargs = {"c": c, "weight": weight, "marginalize": True}
+    potential = partial(potential_energy, partial(hierarchical_model, family), (n,), model_kwargs)
+    return hmc(potential_fn=potential, algo="NUTS")
+
+
+def _sample_sites(family: PriorFamily) -> dict:
+    """Shapes of the family's sampled hyperparameter sites."""
+    sites = hyperprior_sites(family)
+    return {name: shape for name, (kind, shape) in sites.items() if kind == "sample"}
 
 
 def constrained(family: PriorFamily, z: dict[str, jax.Array], n, c, weight) -> dict:

@@ -373,10 +373,11 @@ def _sampler(family: PriorFamily, chains: int, warmup: int, samples: int, accept
         pieces = []
         for _ in range(total // segment):
             states, trace = advance(states, n, c, weight)
-            pieces.append(jax.tree.map(np.asarray, trace))  # waits for the segment
-            if progress:
+            pieces.append(trace)
+            if progress:  # else no wait: a device goes on while the others finish the segment
+                jax.block_until_ready(states)
                 _ProgressBar.report(chains * segment)
-        trace = jax.tree.map(lambda *x: np.concatenate(x, axis=1)[:, warmup:], *pieces)
+        trace = jax.tree.map(lambda *x: jnp.concatenate(x, axis=1)[:, warmup:], *pieces)
         return finish(trace.z, n, c, weight), trace
 
     return run

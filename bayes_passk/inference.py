@@ -329,7 +329,7 @@ def _sampler(family: PriorFamily, chains: int, warmup: int, samples: int, accept
 
     Three compiled programs with the data as arguments, so fits of the same padded row count
     share them (in this process, and through JAX's persistent cache across processes): the
-    chains' start (`nuts.start_chains`), a segment of `SEGMENTS`-th of the iterations
+    chains' start (`nuts.start_chains`), a segment of at most 1 / `SEGMENTS` of the iterations
     (`nuts.advance_chains`), called once per segment, and the draws' constrained values. The
     chains are split over as many of the host's devices as divide their number (one per CPU
     core, see `bayes_passk.__init__`); each device runs its chains independently, one after
@@ -374,7 +374,7 @@ def _sampler(family: PriorFamily, chains: int, warmup: int, samples: int, accept
         for _ in range(total // segment):
             states, trace = advance(states, n, c, weight)
             pieces.append(trace)
-            if progress:  # else no wait: a device goes on while the others finish the segment
+            if progress:  # else no wait: the next segment is queued at once
                 jax.block_until_ready(states)
                 _ProgressBar.report(chains * segment)
         trace = jax.tree.map(lambda *x: jnp.concatenate(x, axis=1)[:, warmup:], *pieces)

@@ -537,6 +537,31 @@ def test_chains_run_alike_vectorised_or_one_after_another():
     assert sum(int(x) for x in counts[True]) == sum(int(x) for x in counts[False]) == 2 * 100
 
 
+def test_a_run_in_segments_is_the_run_in_one_program():
+    # bp.fit samples in segments (nuts.start_chains, then nuts.advance_chains again and again):
+    # the state carried between calls, warm-up adaptation included, gives the same chains.
+    import jax.numpy as jnp
+
+    from bayes_passk.families import get_family
+    from bayes_passk.nuts import advance_chains, sample_chains, start_chains
+
+    family = get_family("beta")
+    keys = jax.random.split(jax.random.key(3), 2)
+    n, c, weight = jnp.array([40.0, 40.0, 40.0]), jnp.array([0.0, 2.0, 9.0]), jnp.ones(3)
+    settings = {"warmup": 30, "target_accept": 0.9}
+    whole = sample_chains(keys, family, n, c, weight, samples=30, **settings)
+    states = start_chains(keys, family, n, c, weight, **settings)
+    pieces = []
+    for _ in range(4):  # 60 iterations: 30 of warm-up, 30 kept
+        states, trace = advance_chains(states, family, n, c, weight, iterations=15, **settings)
+        pieces.append(trace)
+    parts = jax.tree.map(lambda *x: np.concatenate(x, axis=1)[:, 30:], *pieces)
+    for name in whole.z:
+        np.testing.assert_allclose(parts.z[name], whole.z[name], rtol=1e-8)
+    np.testing.assert_array_equal(parts.num_steps, whole.num_steps)
+    assert len(np.unique(np.asarray(whole.z["a"]))) > 10  # the chains moved
+
+
 def test_a_short_run_counts_its_progress_and_warns_naming_the_failing_diagnostic(monkeypatch):
     # One short fit (one compiled program) for both: the progress bar and the warning.
     import tqdm

@@ -323,6 +323,9 @@ def _warn_if_unconverged(
     )
 
 
+SEGMENTS = 20  # at most, each a divisor of the iterations (one segment if their number is prime)
+
+
 @cache
 def _sampler(family: PriorFamily, chains: int, warmup: int, samples: int, accept: float, progress):
     """Build the fit: a function (chain keys, n, c, weight) -> (constrained draws, `Trace`).
@@ -381,9 +384,6 @@ def _sampler(family: PriorFamily, chains: int, warmup: int, samples: int, accept
         return finish(trace.z, n, c, weight), trace
 
     return run
-
-
-SEGMENTS = 20  # at most, each a divisor of the iterations (one segment if their number is prime)
 
 
 def _interactive() -> bool:

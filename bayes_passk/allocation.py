@@ -26,7 +26,7 @@ successes ``c`` so far:
 `simulate` runs a fixed total budget in rounds on semi-synthetic data (outcomes drawn at each
 problem's full-data rate, so the truth is exact at every K), for many replicates at once:
 round 1 is uniform for every policy, later rounds follow the policy (``bayes`` refits every
-replicate between rounds with `bayes_passk.batched.fit_batch`, one compiled program), and the
+replicate between rounds with `bayes_passk.batched.fit_batch`, compiled once), and the
 final datasets of every policy are forecast in one batch. The policies share their random
 outcomes (common random numbers): in replicate r, the j-th attempt at problem i has the same
 outcome whichever policy asks for it (`outcome_streams`), so two policies that spend alike see

@@ -1,4 +1,4 @@
-r"""Many posterior fits in one compiled program: ``jax.jit(jax.vmap(fit_one))``, sharded.
+r"""Many posterior fits compiled once: ``jax.jit(jax.vmap(fit_one))``, sharded, in segments.
 
 `fit_one` runs NUTS (`bayes_passk.nuts.sample_chains`) for one dataset, several chains
 (vectorised on an accelerator, one after another on a CPU core), and reduces the draws on
@@ -14,7 +14,9 @@ padded to the same number of distinct (n, c) rows (weight 0 for the padding); it
 over the chunk and splits the batch axis over every device of ``jax.devices()`` (one per CPU
 core, see `bayes_passk`; several GPUs; or several hosts after `jax.distributed.initialize`)
 with `jax.shard_map`, so that each device runs its lanes on its own: one compilation per
-(rows, chunk) shape.
+(rows, chunk) shape. It runs `fit_one`'s chains in segments (`start_one`, `advance_one` called
+`BatchConfig.segments` times, then `summarise`; the same draws as one program), which bounds
+an execution's memory on a CPU (`bayes_passk.nuts`).
 
 A vmapped NUTS step lasts as long as the slowest lane's trajectory, so the tree depth is capped
 (``max_tree_depth``) and a chunk should hold datasets of similar size.
@@ -52,7 +54,18 @@ from bayes_passk.families import (
 from bayes_passk.forecast import survival_moments
 from bayes_passk.hierarchy import round_up
 from bayes_passk.models import DEFAULT_PRIOR
-from bayes_passk.nuts import Trace, constrained, sample_chains
+from bayes_passk.nuts import (
+    SEGMENTS,
+    Segmented,
+    Trace,
+    advance_chains,
+    constrained,
+    kept,
+    run_in_segments,
+    sample_chains,
+    segment_plan,
+    start_chains,
+)
 
 
 class BatchConfig(NamedTuple):
@@ -66,6 +79,7 @@ class BatchConfig(NamedTuple):
     forecast_draws: int = 200
     ci: float = 0.9
     chunk: int | None = None  # datasets per program call; None: 1 per CPU device, 128 per GPU
+    segments: int = SEGMENTS  # calls that run a chunk's NUTS iterations (`nuts.segment_plan`)
 
 
 DEFAULT_CONFIG = BatchConfig()
@@ -136,28 +150,47 @@ def batch_target_accept(family: PriorFamily, config: BatchConfig) -> float:
     return max(0.95, family.target_accept)
 
 
+def _chain_settings(family: PriorFamily, config: BatchConfig) -> dict:
+    """Return the keyword settings of `nuts.start_chains` and `nuts.advance_chains`."""
+    return {
+        "warmup": config.warmup,
+        "target_accept": batch_target_accept(family, config),
+        "max_tree_depth": config.max_tree_depth,
+    }
+
+
 def batch_chains(keys, n, c, weight, *, family: PriorFamily, config: BatchConfig) -> Trace:
     """One NUTS chain per key at the batched fits' settings (`nuts.sample_chains`)."""
-    return sample_chains(
-        keys,
-        family,
-        n,
-        c,
-        weight,
-        warmup=config.warmup,
-        samples=config.samples,
-        target_accept=batch_target_accept(family, config),
-        max_tree_depth=config.max_tree_depth,
-    )
+    settings = _chain_settings(family, config)
+    return sample_chains(keys, family, n, c, weight, samples=config.samples, **settings)
 
 
 def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) -> FitSummary:
     """NUTS on one dataset's weighted rows, reduced to forecast summaries of pass@k at `ks`.
 
-    The chains are `batch_chains`, one per key split from `key`.
+    The chains are `batch_chains`, one per key split from `key`, in one program; `fit_batch`
+    runs the same chains in segments (`start_one`, `advance_one`, then `summarise`).
     """
     keys = jax.random.split(key, config.chains + 1)
     trace = batch_chains(keys[1:], n, c, weight, family=family, config=config)
+    return summarise(key, trace, n, c, weight, ks, family=family, config=config)
+
+
+def start_one(key, n, c, weight, *, family: PriorFamily, config: BatchConfig):
+    """Start `fit_one`'s chains: their NUTS states before the first iteration."""
+    keys = jax.random.split(key, config.chains + 1)
+    return start_chains(keys[1:], family, n, c, weight, **_chain_settings(family, config))
+
+
+def advance_one(states, n, c, weight, *, iterations: int, family: PriorFamily, config):
+    """Run ``iterations`` NUTS iterations of `fit_one`'s chains: (states, `Trace`)."""
+    settings = _chain_settings(family, config)
+    return advance_chains(states, family, n, c, weight, iterations=iterations, **settings)
+
+
+def summarise(key, trace: Trace, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig):
+    """`fit_one`'s `FitSummary` from its chains' kept draws (``trace``, (chains, samples))."""
+    forecast_key = jax.random.split(key, config.chains + 1)[0]  # the others are the chains'
     draws = constrained(family, trace.z, n, c, weight)  # (chains, samples) per site
     r_hat = jnp.max(
         jnp.concatenate([jax.vmap(split_r_hat, 2)(_per_scalar(draws[name])) for name in trace.z])
@@ -173,7 +206,7 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
         family, params, n, c, weight, jnp.asarray(ks, float)
     )
     benchmark = -jnp.expm1(log_survival)
-    sampled = _beta_draws(keys[0], benchmark, variance)
+    sampled = _beta_draws(forecast_key, benchmark, variance)
     alpha = (1.0 - config.ci) / 2.0
     probs = jnp.array([alpha, 0.5, 1.0 - alpha])
     lower, median, upper = jnp.quantile(sampled, probs, axis=0)
@@ -207,7 +240,7 @@ def fit_batch(
     progress: Callable[[int, int], None] | None = None,
     rows: int | None = None,
 ) -> FitSummary:
-    """Fit every dataset of a batch; one compiled program, sharded over ``jax.devices()``.
+    """Fit every dataset of a batch: `fit_one` vmapped, compiled once, over ``jax.devices()``.
 
     Datasets are sorted by their number of distinct (n, c) rows and cut into evenly filled
     chunks of at most ``config.chunk``: a chunk pads its rows only to its own largest dataset,
@@ -249,7 +282,8 @@ def fit_batch(
         # Padding lanes repeat the chunk's first dataset and are dropped.
         lanes = np.concatenate([members, np.repeat(members[:1], chunk - len(members))])
         size = rows or round_up(int(distinct[members].max()))
-        out = jax.tree.map(np.asarray, program(*chunk_inputs(root, n, c, lanes, size, shard)))
+        inputs = chunk_inputs(root, n, c, lanes, size, shard)
+        out = jax.tree.map(np.asarray, run_in_segments(program, *inputs))
         for lane, dataset in enumerate(members):
             results[dataset] = FitSummary(*(field[lane] for field in out))
         if progress is not None:
@@ -327,24 +361,41 @@ def default_chunk(devices) -> int:
 
 @cache
 def _compiled(family: PriorFamily, ks: tuple[float, ...], config: BatchConfig, chunk: int, mesh):
-    """``jit(vmap(fit_one))`` over a chunk, each device running its own lanes (`shard_map`).
+    """`fit_one` over a chunk as `nuts.Segmented` programs, each device running its own lanes.
 
-    Each device's lanes run apart from the others' (a vmapped NUTS step waits for its slowest
-    lane, and would wait for every device's under a plain sharded `jit`). A device with a
-    single lane runs it without `vmap`, whose batching rules would triple the time to trace.
+    ``jit(vmap(...))`` of `start_one`, of `advance_one` for one segment and of `summarise`, with
+    each device's lanes apart from the others' (`shard_map`: a vmapped NUTS step waits for its
+    slowest lane, and would wait for every device's under a plain sharded `jit`). A device with
+    a single lane runs it without `vmap`, whose batching rules would triple the time to trace.
+    The segments bound an execution's memory (see `bayes_passk.nuts`).
     """
-    one = partial(fit_one, ks=jnp.asarray(ks), family=family, config=config)
-    if chunk == mesh.size:
+    settings = {"family": family, "config": config}
+    length, count = segment_plan(config.warmup + config.samples, config.segments)
 
-        def lanes(*args):
-            return jax.tree.map(lambda x: x[None], one(*(x[0] for x in args)))
-    else:
-        lanes = jax.vmap(one)
+    def finish(key, pieces, n, c, weight):
+        trace = kept(pieces, config.warmup, config.samples)
+        return summarise(key, trace, n, c, weight, jnp.asarray(ks), **settings)
+
     batch = PartitionSpec("batch")
-    return jax.jit(
-        jax.shard_map(
-            lanes, mesh=mesh, in_specs=batch, out_specs=batch, check_vma=False
-        )  # NumPyro's kernel mixes per-lane and shared values in branches
+
+    def program(one):
+        if chunk == mesh.size:
+
+            def lanes(*args):
+                return jax.tree.map(lambda x: x[None], one(*(jax.tree.map(lambda x: x[0], args))))
+        else:
+            lanes = jax.vmap(one)
+        return jax.jit(
+            jax.shard_map(
+                lanes, mesh=mesh, in_specs=batch, out_specs=batch, check_vma=False
+            )  # NumPyro's kernel mixes per-lane and shared values in branches
+        )
+
+    return Segmented(
+        start=program(partial(start_one, **settings)),
+        advance=program(partial(advance_one, iterations=length, **settings)),
+        finish=program(finish),
+        count=count,
     )
 
 

@@ -1,8 +1,9 @@
 """Fit the hierarchical model by NUTS and keep the result as ArviZ InferenceData.
 
 `fit` samples the hyperparameters with the per-problem rates integrated out (see
-`bayes_passk.hierarchy`), several chains at once, in one JIT-compiled program that later fits
-of the same padded size reuse (`bayes_passk.nuts`). Identical (n, c) rows are
+`bayes_passk.hierarchy`), several chains at once, in JIT-compiled programs (the chains' start,
+a segment of iterations called again and again, the draws) that later fits of the same padded
+size reuse (`bayes_passk.nuts`). Identical (n, c) rows are
 fitted once with a weight, so 128 problems with 100 attempts each cost a few dozen quadratures
 per gradient. The returned `Fit` holds the InferenceData:
 
@@ -43,7 +44,15 @@ from bayes_passk.families import PriorFamily, get_family, hyperprior_sites, para
 from bayes_passk.functionals import SAMPLING, log_binomial, log_moment
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws
 from bayes_passk.models import DEFAULT_PRIOR
-from bayes_passk.nuts import advance_chains, constrained, start_chains
+from bayes_passk.nuts import (
+    Segmented,
+    advance_chains,
+    constrained,
+    kept,
+    run_in_segments,
+    segment_plan,
+    start_chains,
+)
 
 R_HAT_MAX = 1.01
 ESS_MIN = 400
@@ -323,67 +332,60 @@ def _warn_if_unconverged(
     )
 
 
-SEGMENTS = 20  # at most, each a divisor of the iterations (one segment if their number is prime)
-
-
 @cache
 def _sampler(family: PriorFamily, chains: int, warmup: int, samples: int, accept: float, progress):
     """Build the fit: a function (chain keys, n, c, weight) -> (constrained draws, `Trace`).
 
     Three compiled programs with the data as arguments, so fits of the same padded row count
     share them (in this process, and through JAX's persistent cache across processes): the
-    chains' start (`nuts.start_chains`), a segment of at most 1 / `SEGMENTS` of the iterations
-    (`nuts.advance_chains`), called once per segment, and the draws' constrained values. The
-    chains are split over as many of the host's devices as divide their number (one per CPU
-    core, see `bayes_passk.__init__`); each device runs its chains independently, one after
-    another on a CPU core, vectorised on an accelerator. Segments bound the memory of an
-    execution: XLA's CPU runtime holds memory that grows with the iterations of a loop while
-    other devices run (benchmarks/RESULTS.md, twenty-fifth session), and the progress moves
-    between segments.
+    chains' start (`nuts.start_chains`), a segment of about 1 / `nuts.SEGMENTS` of the
+    iterations (`nuts.advance_chains`), called once per segment, and the kept draws' constrained
+    values (`nuts.run_in_segments`). The chains are split over as many of the host's devices as
+    divide their number (one per CPU core, see `bayes_passk.__init__`); each device runs its
+    chains independently, one after another on a CPU core, vectorised on an accelerator.
+    Segments bound the memory of an execution (see `bayes_passk.nuts`), and the progress moves
+    between them.
     """
     devices = jax.local_devices()
     total = warmup + samples
-    segment = total // max(d for d in range(1, SEGMENTS + 1) if total % d == 0)
+    length, count = segment_plan(total)
     settings = {"warmup": warmup, "target_accept": accept}
 
     def start(keys, n, c, weight):
         return start_chains(keys, family, n, c, weight, **settings)
 
     def advance(states, n, c, weight):
-        return advance_chains(states, family, n, c, weight, iterations=segment, **settings)
+        return advance_chains(states, family, n, c, weight, iterations=length, **settings)
 
-    def finish(z, n, c, weight):
-        return constrained(family, z, n, c, weight)
+    def finish(keys, pieces, n, c, weight):
+        trace = kept(pieces, warmup, samples)
+        return constrained(family, trace.z, n, c, weight), trace
 
     used = max(d for d in range(1, min(chains, len(devices)) + 1) if chains % d == 0)
     if used > 1:
         mesh = Mesh(np.array(devices[:used]), ("chain",))
-        shared = (PartitionSpec(), PartitionSpec(), PartitionSpec())
-        start, advance, finish = (
-            jax.shard_map(
+        chain, shared = PartitionSpec("chain"), PartitionSpec()
+
+        def sharded(f, *per_chain):
+            return jax.shard_map(
                 f,
                 mesh=mesh,
-                in_specs=(PartitionSpec("chain"), *shared),
-                out_specs=PartitionSpec("chain"),
+                in_specs=(*per_chain, shared, shared, shared),
+                out_specs=chain,
                 check_vma=False,  # NumPyro's kernel mixes per-chain and shared values in branches
             )
-            for f in (start, advance, finish)
+
+        start, advance, finish = (
+            sharded(start, chain),
+            sharded(advance, chain),
+            sharded(finish, chain, chain),
         )
-    start, advance, finish = (jax.jit(f) for f in (start, advance, finish))
+    run = Segmented(jax.jit(start), jax.jit(advance), jax.jit(finish), count)
 
-    def run(keys, n, c, weight):
-        states = start(keys, n, c, weight)
-        pieces = []
-        for _ in range(total // segment):
-            states, trace = advance(states, n, c, weight)
-            pieces.append(trace)
-            if progress:  # else no wait: the next segment is queued at once
-                jax.block_until_ready(states)
-                _ProgressBar.report(chains * segment)
-        trace = jax.tree.map(lambda *x: jnp.concatenate(x, axis=1)[:, warmup:], *pieces)
-        return finish(trace.z, n, c, weight), trace
+    def report(segment):
+        _ProgressBar.report(chains * (min(total, (segment + 1) * length) - segment * length))
 
-    return run
+    return partial(run_in_segments, run, on_segment=report if progress else None)
 
 
 def _interactive() -> bool:

@@ -1,10 +1,12 @@
 """NUTS chains on one dataset's weighted (n, c) rows, as one pure, traceable function.
 
-`sample_chains` is the sampler under both `bayes_passk.fit` (one dataset, chains split over
-the host's devices) and `bayes_passk.batched` (many datasets, vmapped). It runs NumPyro's
-functional `hmc` kernel (NUTS; warm-up with step-size and diagonal mass-matrix adaptation, then
-sampling) inside `jax.lax.scan`, so the whole run is one program whose data are arguments:
-fits of other data with the same padded row count reuse it.
+`sample_chains` runs NumPyro's functional `hmc` kernel (NUTS; warm-up with step-size and
+diagonal mass-matrix adaptation, then sampling) inside `jax.lax.scan`, so the whole run is one
+program whose data are arguments: fits of other data with the same padded row count reuse it.
+`bayes_passk.fit` (one dataset, chains split over the host's devices) and `bayes_passk.batched`
+(many datasets, vmapped) run the same chains in pieces (`start_chains`, then `advance_chains`
+once per segment, see `run_in_segments`): an XLA execution on a CPU holds memory that grows with
+its loop's iterations while other devices run (benchmarks/RESULTS.md, twenty-fifth session).
 
 Example (about 30 s on 2 CPU cores, most of it compilation; every fit in tests/ runs it):
     >>> from functools import partial
@@ -31,6 +33,8 @@ from numpyro.infer.util import constrain_fn, potential_energy
 
 from bayes_passk.families import PriorFamily, hyperprior_sites
 from bayes_passk.hierarchy import hierarchical_model
+
+SEGMENTS = 20  # calls of `advance_chains` per run (see `segment_plan`)
 
 
 class Trace(NamedTuple):
@@ -179,6 +183,59 @@ def advance_chains(
     if chains == 1:  # vmap's batching rules would triple the time to trace the kernel
         return jax.tree.map(lambda x: x[None], one_chain(jax.tree.map(lambda x: x[0], states)))
     return jax.lax.map(one_chain, states)
+
+
+def segment_plan(iterations: int, segments: int = SEGMENTS) -> tuple[int, int]:
+    """(length, count): at most ``segments`` equal segments that cover ``iterations``.
+
+    The last segment may run past them (fewer than ``length`` iterations, dropped), so that one
+    compiled segment serves every call.
+
+    Example:
+        >>> segment_plan(1000), segment_plan(1009), segment_plan(7)
+        ((50, 20), (51, 20), (1, 7))
+    """
+    length = -(-iterations // max(1, min(segments, iterations)))
+    return length, -(-iterations // length)
+
+
+class Segmented(NamedTuple):
+    """A NUTS run as compiled programs called in turn by `run_in_segments`.
+
+    ``start(keys, n, c, weight)`` gives the chains' states; ``advance(states, n, c, weight)``
+    gives (states, `Trace` of the segment's iterations), called ``count`` times;
+    ``finish(keys, pieces, n, c, weight)`` turns the tuple of the segments' traces into the
+    result (see `kept`).
+    """
+
+    start: Callable
+    advance: Callable
+    finish: Callable
+    count: int
+
+
+def run_in_segments(run: Segmented, keys, n, c, weight, on_segment=None):
+    """Run `Segmented` programs: start, ``count`` segments, finish.
+
+    ``on_segment(j)``, when given, is called from the host after segment j (from 0) has run;
+    otherwise the segments are queued without waiting.
+    """
+    states = run.start(keys, n, c, weight)
+    pieces = []
+    for segment in range(run.count):
+        states, piece = run.advance(states, n, c, weight)
+        pieces.append(piece)
+        if on_segment is not None:
+            jax.block_until_ready(states)
+            on_segment(segment)
+    return run.finish(keys, tuple(pieces), n, c, weight)
+
+
+def kept(pieces, warmup: int, samples: int) -> Trace:
+    """Join segments' traces and keep ``samples`` iterations after the first ``warmup``."""
+    return jax.tree.map(
+        lambda *x: jnp.concatenate(x, axis=1)[:, warmup : warmup + samples], *pieces
+    )
 
 
 def _kernels(family: PriorFamily, n, c, weight):

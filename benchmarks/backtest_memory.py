@@ -3,6 +3,7 @@
     python benchmarks/backtest_memory.py                   # 1,000 replicates, 2 x (50 + 50) draws
     python benchmarks/backtest_memory.py --small           # 64 replicates
     python benchmarks/backtest_memory.py --warmup 500 --samples 500   # the default chains
+    python benchmarks/backtest_memory.py --replicates 8 --warmup 500 --samples 500  # 1 minute
     python benchmarks/backtest_memory.py --prior scaled-beta   # the figures before 2026-12-04
     python benchmarks/backtest_memory.py --chunk 1000          # one program call (a GPU)
 

@@ -1,4 +1,4 @@
-r"""Many posterior fits compiled once: ``jax.jit(jax.vmap(fit_one))``, sharded, in segments.
+r"""Many posterior fits compiled once: `fit_one` vmapped over datasets, sharded, in segments.
 
 `fit_one` runs NUTS (`bayes_passk.nuts.sample_chains`) for one dataset, several chains
 (vectorised on an accelerator, one after another on a CPU core), and reduces the draws on
@@ -10,13 +10,14 @@ Beta draws here are independent across k: each k's interval is right on its own 
 backtest scores), but the ends of neighbouring k may cross by Monte Carlo error.
 
 `fit_batch` sorts the datasets by size and runs them chunk by chunk (to bound memory), each chunk
-padded to the same number of distinct (n, c) rows (weight 0 for the padding); it vmaps `fit_one`
-over the chunk and splits the batch axis over every device of ``jax.devices()`` (one per CPU
-core, see `bayes_passk`; several GPUs; or several hosts after `jax.distributed.initialize`)
-with `jax.shard_map`, so that each device runs its lanes on its own: one compilation per
-(rows, chunk) shape. It runs `fit_one`'s chains in segments (`start_one`, `advance_one` called
-`BatchConfig.segments` times, then `summarise`; the same draws as one program), which bounds
-an execution's memory on a CPU (`bayes_passk.nuts`).
+padded to the same number of distinct (n, c) rows (weight 0 for the padding). It runs
+`fit_one`'s chains in segments, as three programs vmapped over the chunk: `start_one`,
+`advance_one` (at most `BatchConfig.segments` calls of equal length, `nuts.segment_plan`) and
+`summarise`; the same chains as `fit_one`'s one program, up to rounding, which bounds
+an execution's memory on a CPU (`bayes_passk.nuts`). Each program splits the batch axis over
+every device of ``jax.devices()`` (one per CPU core, see `bayes_passk`; several GPUs; or
+several hosts after `jax.distributed.initialize`) with `jax.shard_map`, so that each device
+runs its lanes on its own: one compilation of the three per (rows, chunk) shape.
 
 A vmapped NUTS step lasts as long as the slowest lane's trajectory, so the tree depth is capped
 (``max_tree_depth``) and a chunk should hold datasets of similar size.
@@ -43,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from numpyro.infer.hmc import HMCState
 
 from bayes_passk.data import InputError
 from bayes_passk.families import (
@@ -78,8 +80,8 @@ class BatchConfig(NamedTuple):
     max_tree_depth: int = 8
     forecast_draws: int = 200
     ci: float = 0.9
-    chunk: int | None = None  # datasets per program call; None: 1 per CPU device, 128 per GPU
-    segments: int = SEGMENTS  # calls that run a chunk's NUTS iterations (`nuts.segment_plan`)
+    chunk: int | None = None  # datasets run together; None: 1 per CPU device, 128 per GPU
+    segments: int = SEGMENTS  # at most this many calls run a chunk's NUTS iterations
 
 
 DEFAULT_CONFIG = BatchConfig()
@@ -88,7 +90,7 @@ DEFAULT_CONFIG = BatchConfig()
 class FitSummary(NamedTuple):
     """Per dataset (leading batch axis) and k: benchmark pass@k summaries and diagnostics.
 
-    Arrays on device inside `fit_one`; `fit_batch` returns them as NumPy arrays.
+    Arrays on device inside `fit_one` and `summarise`; `fit_batch` returns NumPy arrays.
 
     ``mean`` and ``sd`` are the posterior mean and standard deviation of the conditional
     pass@k given the hyperparameters; ``median``, ``lower`` and ``upper`` include the spread of
@@ -176,19 +178,23 @@ def fit_one(key, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig) 
     return summarise(key, trace, n, c, weight, ks, family=family, config=config)
 
 
-def start_one(key, n, c, weight, *, family: PriorFamily, config: BatchConfig):
+def start_one(key, n, c, weight, *, family: PriorFamily, config: BatchConfig) -> HMCState:
     """Start `fit_one`'s chains: their NUTS states before the first iteration."""
     keys = jax.random.split(key, config.chains + 1)
     return start_chains(keys[1:], family, n, c, weight, **_chain_settings(family, config))
 
 
-def advance_one(states, n, c, weight, *, iterations: int, family: PriorFamily, config):
+def advance_one(
+    states: HMCState, n, c, weight, *, iterations: int, family: PriorFamily, config: BatchConfig
+) -> tuple[HMCState, Trace]:
     """Run ``iterations`` NUTS iterations of `fit_one`'s chains: (states, `Trace`)."""
     settings = _chain_settings(family, config)
     return advance_chains(states, family, n, c, weight, iterations=iterations, **settings)
 
 
-def summarise(key, trace: Trace, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig):
+def summarise(
+    key, trace: Trace, n, c, weight, ks, *, family: PriorFamily, config: BatchConfig
+) -> FitSummary:
     """`fit_one`'s `FitSummary` from its chains' kept draws (``trace``, (chains, samples))."""
     forecast_key = jax.random.split(key, config.chains + 1)[0]  # the others are the chains'
     draws = constrained(family, trace.z, n, c, weight)  # (chains, samples) per site
@@ -240,7 +246,7 @@ def fit_batch(
     progress: Callable[[int, int], None] | None = None,
     rows: int | None = None,
 ) -> FitSummary:
-    """Fit every dataset of a batch: `fit_one` vmapped, compiled once, over ``jax.devices()``.
+    """Fit every dataset of a batch: `fit_one`'s chains vmapped, in segments, over the devices.
 
     Datasets are sorted by their number of distinct (n, c) rows and cut into evenly filled
     chunks of at most ``config.chunk``: a chunk pads its rows only to its own largest dataset,
@@ -266,6 +272,9 @@ def fit_batch(
     family = get_family(prior)
     if config.samples < 4:
         raise InputError(f"samples must be at least 4 for the split r_hat, got {config.samples}")
+    segments = config.segments
+    if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
+        raise InputError(f"segments must be a positive integer, got {config.segments!r}")
     n, c = _checked_counts(n, c)
     datasets = n.shape[0]
     distinct = (rows_and_weights(n, c)[2] > 0).sum(axis=1)
@@ -334,12 +343,12 @@ def _checked_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
 
 
 def chunk_size(datasets: int, chunk: int | None, devices) -> int:
-    """Datasets per program call: as few calls of at most ``chunk`` as possible, evenly filled.
+    """Datasets per chunk: as few chunks of at most ``chunk`` as possible, evenly filled.
 
     Padding lanes cost a full fit each; the size is a multiple of the device count.
 
     Example:
-        >>> chunk_size(32, 10, ["cpu:0", "cpu:1"])  # 4 calls of 8, not 3 of 10 and one of 2
+        >>> chunk_size(32, 10, ["cpu:0", "cpu:1"])  # 4 chunks of 8, not 3 of 10 and one of 2
         8
     """
     calls = -(-datasets // max(chunk or default_chunk(devices), 1))
@@ -348,7 +357,7 @@ def chunk_size(datasets: int, chunk: int | None, devices) -> int:
 
 
 def default_chunk(devices) -> int:
-    """Datasets per program call when `BatchConfig.chunk` is None.
+    """Datasets per chunk when `BatchConfig.chunk` is None.
 
     A vmapped NUTS step lasts as long as the slowest lane, so lanes beyond what the hardware
     runs in parallel only add waiting: one dataset per CPU device (on 2 cores, 8 replicates
@@ -378,11 +387,11 @@ def _compiled(family: PriorFamily, ks: tuple[float, ...], config: BatchConfig, c
 
     batch = PartitionSpec("batch")
 
-    def program(one):
+    def sharded_lanes(one):
         if chunk == mesh.size:
 
             def lanes(*args):
-                return jax.tree.map(lambda x: x[None], one(*(jax.tree.map(lambda x: x[0], args))))
+                return jax.tree.map(lambda x: x[None], one(*jax.tree.map(lambda x: x[0], args)))
         else:
             lanes = jax.vmap(one)
         return jax.jit(
@@ -392,9 +401,9 @@ def _compiled(family: PriorFamily, ks: tuple[float, ...], config: BatchConfig, c
         )
 
     return Segmented(
-        start=program(partial(start_one, **settings)),
-        advance=program(partial(advance_one, iterations=length, **settings)),
-        finish=program(finish),
+        start=sharded_lanes(partial(start_one, **settings)),
+        advance=sharded_lanes(partial(advance_one, iterations=length, **settings)),
+        finish=sharded_lanes(finish),
         count=count,
     )
 

@@ -350,7 +350,7 @@ def _add_sampler_arguments(
             "--chunk",
             type=positive_int,
             metavar="N",
-            help="datasets per compiled program call, at most about N (evened over the calls,"
+            help="datasets run together, at most about N (evened over the chunks,"
             " rounded up to the device count; default: one per CPU core, 128 per GPU)",
         )
 

@@ -418,8 +418,8 @@ class _ProgressBar:
     def __exit__(self, kind, *exc):
         bar, _ProgressBar.active = _ProgressBar.active, None
         if isinstance(bar, _ProgressLines) and kind is None:
-            # The sampler reports every 1% of the run; the last steps of an uneven total are
-            # not reported, and a log should still say that the run ended.
+            # The segments' reports add up to the total; this only makes sure a log says
+            # that the run ended.
             bar.update(bar.total - bar.done)
         if bar is not None:
             bar.close()

@@ -205,7 +205,7 @@ class Segmented(NamedTuple):
     ``start(keys, n, c, weight)`` gives the chains' states; ``advance(states, n, c, weight)``
     gives (states, `Trace` of the segment's iterations), called ``count`` times;
     ``finish(keys, pieces, n, c, weight)`` turns the tuple of the segments' traces into the
-    result (see `kept`).
+    result (see `kept`; the keys serve a finish that draws, as the batched one does).
     """
 
     start: Callable

@@ -5,7 +5,7 @@
     python benchmarks/backtest_memory.py --warmup 500 --samples 500   # the default chains
     python benchmarks/backtest_memory.py --replicates 8 --warmup 500 --samples 500  # 1 minute
     python benchmarks/backtest_memory.py --prior scaled-beta   # the figures before 2026-12-04
-    python benchmarks/backtest_memory.py --chunk 1000          # one program call (a GPU)
+    python benchmarks/backtest_memory.py --chunk 1000          # one chunk (a GPU)
 
 Runs ``bayes-passk backtest`` in this process (Pythia 12B, subsample design, 100 attempts per
 problem, the default prior unless ``--prior``) and prints the wall time and the peak resident memory
@@ -34,7 +34,7 @@ parser.add_argument("--replicates", type=int, default=1000)
 parser.add_argument("--warmup", type=int, default=50)
 parser.add_argument("--samples", type=int, default=50)
 parser.add_argument("--prior", default=DEFAULT_PRIOR, help="prior family (the package's default)")
-parser.add_argument("--chunk", type=int, help="datasets per program call (the package's default)")
+parser.add_argument("--chunk", type=int, help="datasets per chunk (the package's default)")
 args = parser.parse_args()
 replicates = 64 if args.small else args.replicates
 

@@ -117,10 +117,12 @@ lowered = Segmented(
 )
 print(f"trace and lower: {time.perf_counter() - start:.1f} s", flush=True)
 start = time.perf_counter()
-compiled = Segmented(*(part.compile() for part in lowered[:3]), program.count)
+compiled = Segmented(
+    lowered.start.compile(), lowered.advance.compile(), lowered.finish.compile(), program.count
+)
 print(f"compile: {time.perf_counter() - start:.1f} s", flush=True)
-for name, low, part in zip(Segmented._fields[:3], lowered[:3], compiled[:3], strict=True):
-    hlo = part.as_text()
+for name in ("start", "advance", "finish"):
+    low, hlo = getattr(lowered, name), getattr(compiled, name).as_text()
     print(
         f"{name}: StableHLO {len(low.as_text()) / 1e6:.2f} MB, optimized HLO "
         f"{len(hlo) / 1e6:.2f} MB, {hlo.count(' while(')} while loops, "

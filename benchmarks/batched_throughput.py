@@ -1,4 +1,4 @@
-"""Batched engine: fits per second of one vmapped program against a loop of single jitted fits.
+"""Batched engine: fits per second of vmapped fits against a loop of single jitted fits.
 
     python benchmarks/batched_throughput.py                 # 32 replicates, 2 chains x (300 + 300)
     python benchmarks/batched_throughput.py --small         # 8 replicates
@@ -10,18 +10,18 @@
     python benchmarks/batched_throughput.py --interleave 2   # batch and bp.fit loop, alternating
 
 The replicates: Pythia 12B on MATH subsampled to 100 attempts per problem, one seed each. The
-batch and loop arms run the same `fit_one` (same padding, same settings) through `fit_batch`:
-the batch arm with ``chunk`` datasets per program call (vmapped, the batch split over
-``jax.devices()``), the loop arm with one dataset per call, from Python (with several devices
-the call is padded to the device count with copies of that dataset, which are dropped). A third
-arm is what a user writes without the engine: a loop of `bayes_passk.fit` (one compiled
-program, reused by every fit of the same padded size; its chains split over the devices) and
-`forecast`, same chains, draws and target acceptance. The fourth is the loop at its best on
-this engine: each replicate's chains as separate one-chain lanes, one per device (a chunk of
-``chains`` copies of the replicate with ``chains = 1``), so no device idles or fits a dropped
-copy (pooling the lanes' draws would give the fit). Each arm is compiled first on
-the same data, then timed; compile times are printed apart. Peak resident memory of the process
-is printed at the end (``ru_maxrss``).
+batch and loop arms run the same fits (`fit_one`'s chains in segments, same padding, same
+settings) through `fit_batch`: the batch arm with ``chunk`` datasets per chunk (vmapped, the
+batch split over ``jax.devices()``), the loop arm with one dataset per chunk, from Python
+(with several devices the chunk is padded to the device count with copies of that dataset,
+which are dropped). A third arm is what a user writes without the engine: a loop of
+`bayes_passk.fit` (compiled programs, reused by every fit of the same padded size; its chains
+split over the devices) and `forecast`, same chains, draws and target acceptance. The fourth
+is the loop at its best on this engine: each replicate's chains as separate one-chain lanes,
+one per device (a chunk of ``chains`` copies of the replicate with ``chains = 1``), so no
+device idles or fits a dropped copy (pooling the lanes' draws would give the fit). Each arm is
+compiled first on the same data, then timed; compile times are printed apart. Peak resident
+memory of the process is printed at the end (``ru_maxrss``).
 
 The arms run one after another, so a machine whose speed drifts during the run (a shared one)
 tilts their ratios. ``--interleave CHUNK`` times only the batch (chunks of CHUNK) and the

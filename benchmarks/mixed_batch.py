@@ -5,7 +5,7 @@
 
 A backtest mixes datasets that differ in size (distinct (n, c) rows) and in how hard NUTS finds
 them. A vmapped NUTS step lasts as long as its slowest lane, and every lane pays for the padded
-rows. Arm "one chunk": every dataset in one program call, rows padded to the largest dataset.
+rows. Arm "one chunk": every dataset in one chunk, rows padded to the largest dataset.
 Arms "sorted chunks": `fit_batch` with datasets sorted by size, rows padded per chunk, 4
 datasets per device per call (the CPU default until 2026-12-02) or its default (now 1 per CPU
 device). Each arm is timed twice: the first call compiles its shapes, the second

@@ -563,7 +563,7 @@ def test_a_run_in_segments_is_the_run_in_one_program():
 
 
 def test_a_short_run_counts_its_progress_and_warns_naming_the_failing_diagnostic(monkeypatch):
-    # One short fit (one compiled program) for both: the progress bar and the warning.
+    # One short fit (one set of compiled programs) for both: the progress bar and the warning.
     import tqdm
 
     bars = []

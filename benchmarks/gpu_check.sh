@@ -7,7 +7,8 @@
 #   A, B: 1,000 fits, short chains, one autotuner off each (compile and a short run);
 #   C: 64 fits, default flags (does the compile grow with the chunk?);
 #   D: 1,000 fits at the command line's default chains, autotuner of A off (the 60 s target).
-# Each step prints its compile time before it runs, so a step killed at its limit still shows it.
+# Each step prints each program's compile time (start, advance, finish) before it runs, so a step
+# killed at its limit still shows how far the compiler got.
 #
 # On a machine without the package's dependencies, carry wheels in .whl/ (ignored by git):
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

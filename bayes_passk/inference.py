@@ -3,9 +3,9 @@
 `fit` samples the hyperparameters with the per-problem rates integrated out (see
 `bayes_passk.hierarchy`), several chains at once, in JIT-compiled programs (the chains' start,
 a segment of iterations called again and again, the draws) that later fits of the same padded
-size reuse (`bayes_passk.nuts`). Identical (n, c) rows are
-fitted once with a weight, so 128 problems with 100 attempts each cost a few dozen quadratures
-per gradient. The returned `Fit` holds the InferenceData:
+size reuse (`bayes_passk.nuts`). Identical (n, c) rows are fitted once with a weight, so 128
+problems with 100 attempts each cost a few dozen quadratures per gradient. The returned `Fit`
+holds the InferenceData:
 
 - ``posterior``: the hyperparameters, and ``p_mean`` = E[p_i | n_i, c_i, hyperparameters] per
   draw and problem;

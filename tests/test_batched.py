@@ -32,8 +32,8 @@ BATCHED = textwrap.dedent(
     import json, sys
     import jax, numpy as np
     from bayes_passk.batched import BatchConfig, fit_batch
-    n, c, ks, chunks = (np.array(x) for x in json.loads(sys.stdin.read()))
-    config = BatchConfig(chains=2, warmup=300, samples=500)
+    n, c, ks, chunks, (warmup, samples) = (np.array(x) for x in json.loads(sys.stdin.read()))
+    config = BatchConfig(chains=2, warmup=int(warmup), samples=int(samples))
     # chunk 4: two lanes per device, vmapped within each device (the accelerator layout);
     # chunk 2: one lane per device, run without vmap (the CPU layout).
     fits = {int(chunk): fit_batch(0, n, c, ks=ks, prior="scaled-beta",
@@ -46,13 +46,13 @@ BATCHED = textwrap.dedent(
 )
 
 
-def _run_on_two_devices(chunks):
+def _run_on_two_devices(chunks, warmup=300, samples=500):
     """Fit the batch of `_datasets` in a process with 2 forced CPU devices, once per chunk."""
     n, c = _datasets()
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     result = subprocess.run(
         [sys.executable, "-c", BATCHED],
-        input=json.dumps([n.tolist(), c.tolist(), KS, chunks]),
+        input=json.dumps([n.tolist(), c.tolist(), KS, chunks, [warmup, samples]]),
         capture_output=True,
         text=True,
         env=env,
@@ -73,14 +73,17 @@ def test_the_batch_ran_on_two_devices(batched):
     assert np.asarray(batched["mean"]).shape == (4, len(KS))
 
 
-@pytest.mark.slow  # second compiled programs: 30-50 s
+@pytest.mark.slow  # two sets of compiled programs: 30-50 s
 def test_a_dataset_fit_does_not_depend_on_the_chunking():
     # Dataset i uses the key fold_in(key(seed), i) whether it runs alone on its device or
-    # vmapped beside another: the same draws, up to rounding.
-    run = _run_on_two_devices([2, 4])
+    # vmapped beside another: the same draws, up to rounding. Short chains: vmapped and lone
+    # lanes round differently, and over hundreds of NUTS iterations a flipped accept or U-turn
+    # lets chains part by Monte Carlo error (2e-3 in pass@k at 300 + 500).
+    run = _run_on_two_devices([2, 4], warmup=20, samples=20)
     assert run["devices"] == 2
-    np.testing.assert_allclose(run["4"]["mean"], run["2"]["mean"], rtol=1e-6)
-    np.testing.assert_allclose(run["4"]["upper"], run["2"]["upper"], rtol=1e-6)
+    np.testing.assert_allclose(run["4"]["mean"], run["2"]["mean"], rtol=1e-8)
+    np.testing.assert_allclose(run["4"]["upper"], run["2"]["upper"], rtol=1e-8)
+    assert len({round(m, 6) for m in np.asarray(run["2"]["mean"])[:, 0]}) > 1  # lanes differ
 
 
 def test_batched_fits_agree_with_single_fits(batched):

@@ -43,6 +43,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from numpyro.infer.hmc import HMCState
 
@@ -292,7 +293,7 @@ def fit_batch(
         lanes = np.concatenate([members, np.repeat(members[:1], chunk - len(members))])
         size = rows or round_up(int(distinct[members].max()))
         inputs = chunk_inputs(root, n, c, lanes, size, shard)
-        out = jax.tree.map(np.asarray, run_in_segments(program, *inputs))
+        out = jax.tree.map(to_host, run_in_segments(program, *inputs))
         for lane, dataset in enumerate(members):
             results[dataset] = FitSummary(*(field[lane] for field in out))
         if progress is not None:
@@ -308,7 +309,17 @@ def chunk_inputs(root, n: np.ndarray, c: np.ndarray, lanes: np.ndarray, rows: in
     """
     n_rows, c_rows, weight = rows_and_weights(n[lanes], c[lanes], size=rows)
     keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.asarray(lanes))
-    return [jax.device_put(x, shard) for x in (keys, n_rows, c_rows, weight)]
+    # Host arrays, so that every process of a multi-host run places the same global arrays.
+    key_data = np.asarray(jax.random.key_data(keys))
+    placed = [jax.device_put(x, shard) for x in (key_data, n_rows, c_rows, weight)]
+    return [jax.random.wrap_key_data(placed[0], impl=jax.random.key_impl(root)), *placed[1:]]
+
+
+def to_host(x: jax.Array) -> np.ndarray:
+    """Return the whole of a (possibly multi-host) array as numpy, on every process."""
+    if x.is_fully_addressable:
+        return np.asarray(x)
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
 
 def thinned(chains: int, samples: int, draws: int) -> np.ndarray:

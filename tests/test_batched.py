@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -32,7 +33,10 @@ BATCHED = textwrap.dedent(
     import json, sys
     import jax, numpy as np
     from bayes_passk.batched import BatchConfig, fit_batch
-    n, c, ks, chunks, (warmup, samples) = (np.array(x) for x in json.loads(sys.stdin.read()))
+    n, c, ks, chunks, (warmup, samples), hosts = json.loads(sys.stdin.read())
+    if hosts:  # [coordinator address, number of processes, this process's id]
+        jax.distributed.initialize(*hosts)
+    n, c, ks, chunks = (np.array(x) for x in (n, c, ks, chunks))
     config = BatchConfig(chains=2, warmup=int(warmup), samples=int(samples))
     # chunk 4: two lanes per device, vmapped within each device (the accelerator layout);
     # chunk 2: one lane per device, run without vmap (the CPU layout).
@@ -52,7 +56,7 @@ def _run_on_two_devices(chunks, warmup=300, samples=500):
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     result = subprocess.run(
         [sys.executable, "-c", BATCHED],
-        input=json.dumps([n.tolist(), c.tolist(), KS, chunks, [warmup, samples]]),
+        input=json.dumps([n.tolist(), c.tolist(), KS, chunks, [warmup, samples], None]),
         capture_output=True,
         text=True,
         env=env,
@@ -60,6 +64,38 @@ def _run_on_two_devices(chunks, warmup=300, samples=500):
         check=True,
     )
     return json.loads(result.stdout)
+
+
+def _run_on_two_hosts(chunks, warmup, samples, folder):
+    """The same in two processes of one CPU device each, joined by `jax.distributed`."""
+    n, c = _datasets()
+    with socket.socket() as probe:  # a free port for the coordinator
+        probe.bind(("localhost", 0))
+        address = f"localhost:{probe.getsockname()[1]}"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    processes = []
+    for index in range(2):
+        task = folder / f"process{index}.json"
+        task.write_text(
+            json.dumps([n.tolist(), c.tolist(), KS, chunks, [warmup, samples], [address, 2, index]])
+        )
+        with task.open() as stdin:
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", BATCHED],
+                    stdin=stdin,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                )
+            )
+    outputs = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-2000:]
+        outputs.append(json.loads(stdout.splitlines()[-1]))  # after Gloo's lines
+    return outputs
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +120,18 @@ def test_a_dataset_fit_does_not_depend_on_the_chunking():
     np.testing.assert_allclose(run["4"]["mean"], run["2"]["mean"], rtol=1e-8)
     np.testing.assert_allclose(run["4"]["upper"], run["2"]["upper"], rtol=1e-8)
     assert len({round(m, 6) for m in np.asarray(run["2"]["mean"])[:, 0]}) > 1  # lanes differ
+
+
+def test_a_batch_across_two_processes_is_the_batch_on_two_devices_of_one(tmp_path):
+    # Several hosts (`jax.distributed`): every process places the same global inputs and gets
+    # the whole result back. Two local processes of one CPU device each stand in for two hosts;
+    # each device runs the same one-lane programs as in one process with two devices.
+    hosts = _run_on_two_hosts([2], warmup=20, samples=20, folder=tmp_path)
+    one = _run_on_two_devices([2], warmup=20, samples=20)
+    assert [run["devices"] for run in hosts] == [2, 2]
+    for run in hosts:
+        for field in ("mean", "lower", "upper", "exponent_mean", "hyper_draws"):
+            np.testing.assert_allclose(run["2"][field], one["2"][field], rtol=1e-8)
 
 
 def test_batched_fits_agree_with_single_fits(batched):

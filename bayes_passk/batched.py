@@ -17,7 +17,9 @@ padded to the same number of distinct (n, c) rows (weight 0 for the padding). It
 an execution's memory on a CPU (`bayes_passk.nuts`). Each program splits the batch axis over
 every device of ``jax.devices()`` (one per CPU core, see `bayes_passk`; several GPUs; or
 several hosts after `jax.distributed.initialize`) with `jax.shard_map`, so that each device
-runs its lanes on its own: one compilation of the three per (rows, chunk) shape.
+runs its lanes on its own: one compilation of the three per (rows, chunk) shape. On several
+hosts every process runs the same call: each places the same host arrays (`chunk_inputs`) and
+gathers the whole result (`to_host`).
 
 A vmapped NUTS step lasts as long as the slowest lane's trajectory, so the tree depth is capped
 (``max_tree_depth``) and a chunk should hold datasets of similar size.
@@ -315,9 +317,9 @@ def chunk_inputs(root, n: np.ndarray, c: np.ndarray, lanes: np.ndarray, rows: in
     return [jax.random.wrap_key_data(placed[0], impl=jax.random.key_impl(root)), *placed[1:]]
 
 
-def to_host(x: jax.Array) -> np.ndarray:
+def to_host(x) -> np.ndarray:
     """Return the whole of a (possibly multi-host) array as numpy, on every process."""
-    if x.is_fully_addressable:
+    if getattr(x, "is_fully_addressable", True):
         return np.asarray(x)
     return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 

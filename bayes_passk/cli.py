@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exit:  # --help
             return 0 if exit.code is None else int(exit.code)
         for name, values in vars(args).items():
-            if isinstance(values, list):
+            if isinstance(values, list) and name != "distributed":  # a list of settings
                 _refuse_repeats(f"--{name.replace('_', '-')}", values)
         with warnings.catch_warnings():
             # ArviZ's once-a-day notice of its own refactor says nothing about the user's run.
@@ -353,6 +353,82 @@ def _add_sampler_arguments(
             help="datasets run together, at most about N (evened over the chunks,"
             " rounded up to the device count; default: one per CPU core, 128 per GPU)",
         )
+        parser.add_argument(
+            "--distributed",
+            nargs="*",
+            metavar="ARG",
+            help="run as one of several processes (hosts) that share the fits: with no ARG,"
+            " as the cluster says (SLURM, Open MPI, Kubernetes, Cloud TPU); else ARGs ADDRESS"
+            " PROCESSES ID (the coordinator's host:port, how many processes, this one's"
+            " number from 0). Every process runs the same command; process 0 alone prints"
+            " and writes",
+        )
+
+
+def _distributed(values: list[str] | None) -> tuple | None:
+    """Check --distributed: None (one process), () (the cluster's settings) or (address, n, i)."""
+    if values is None or not values:
+        return None if values is None else ()
+    if len(values) != 3:
+        raise InputError(
+            f"--distributed takes no value or three (ADDRESS PROCESSES ID), got {len(values)}"
+        )
+    address, processes, index = values
+    if ":" not in address:
+        raise InputError(f"--distributed: the address {address!r} is not host:port")
+    try:
+        processes, index = int(processes), int(index)
+    except ValueError:
+        raise InputError(
+            f"--distributed: PROCESSES and ID must be whole numbers, got {values[1]!r}, "
+            f"{values[2]!r}"
+        ) from None
+    if processes < 1 or not 0 <= index < processes:
+        raise InputError(
+            f"--distributed: ID must be from 0 to PROCESSES - 1, got ID {index} of {processes}"
+        )
+    return address, processes, index
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send what is written to file descriptor 1 in the block (from C++ too) to stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _join_hosts(settings: tuple | None) -> bool:
+    """Join the other processes (`jax.distributed.initialize`); return whether this one reports.
+
+    Called once the inputs are checked and before anything runs on a device: every process
+    checks the same inputs, so a bad one stops them all before they wait for each other.
+    """
+    if settings is None:
+        return True
+    import jax
+    from jax.experimental import multihost_utils
+
+    try:
+        with _stdout_to_stderr():  # Gloo announces its connections on stdout, before a --json
+            jax.distributed.initialize(*settings)
+            multihost_utils.sync_global_devices("bayes-passk")  # connects them now
+    except (RuntimeError, ValueError) as error:
+        how = f"at {settings[0]}" if settings else "with the cluster's settings"
+        message = f"--distributed: could not join the other processes {how}: {error}"
+        if not settings:
+            message += (
+                " (found no SLURM, Open MPI, Kubernetes or Cloud TPU; give ADDRESS PROCESSES ID)"
+            )
+        raise InputError(message) from None
+    if jax.process_index() != 0:
+        warnings.simplefilter("ignore")  # process 0 says it; `main` restores the filters
+    return jax.process_index() == 0
 
 
 def _tuning(args: argparse.Namespace) -> dict:
@@ -922,6 +998,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     """Draw the design cells, forecast each replicate with each method, summarise, write."""
     from bayes_passk import backtest, designs
 
+    hosts = _distributed(args.distributed)
     out = _output_dir(args.out)
     if args.reference is not None and args.reference not in args.methods:
         raise InputError(
@@ -973,11 +1050,15 @@ def run_backtest(args: argparse.Namespace) -> int:
                 cells.append(cell._replace(group=group or Path(args.dataset).stem))
 
     config = _batch_config(args)
+    reports = _join_hosts(hosts)
 
     def progress(line: str) -> None:
-        print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+        if reports:
+            print(f"{PROG}: {line}", file=sys.stderr, flush=True)
 
     table = backtest.run(cells, args.methods, seed=args.seed, config=config, progress=progress)
+    if not reports:
+        return 0
     summary = backtest.summarize(table, seed=args.seed)
     paired = None
     if args.reference is not None:
@@ -1481,6 +1562,7 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     """Compare allocation policies on semi-synthetic replicates of one group."""
     from bayes_passk import allocation, backtest
 
+    hosts = _distributed(args.distributed)
     out = _output_dir(args.out)
     everything = _load_all_groups(args.dataset, args.format)
     if args.group is None:
@@ -1489,9 +1571,11 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     if full.groups == [""]:  # a file without groups: named after the file, as in backtests
         full = full._replace(group=np.full(full.num_problems, Path(args.dataset).stem))
     config = _batch_config(args)
+    reports = _join_hosts(hosts)
 
     def progress(line: str) -> None:
-        print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+        if reports:
+            print(f"{PROG}: {line}", file=sys.stderr, flush=True)
 
     table = allocation.simulate(
         args.seed,
@@ -1505,6 +1589,8 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
         config,
         progress,
     )
+    if not reports:
+        return 0
     summary = backtest.summarize(table, seed=args.seed)
     columns = ["method", "budget", "k", "mse", "mse_lower", "mse_upper", "coverage", "width"]
     # Every policy against dynamic sampling on the same outcomes (common random numbers).

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -390,6 +394,11 @@ def test_cli_backtest_of_a_file_without_groups_names_its_rows_after_the_file(tmp
         (["--dataset", "pythia-math", "--k", "100", "100"], "--k names 100 twice"),
         (["--dataset", "bon-jailbreak"], "use --design resample"),
         (["--design", "synthetic", "--problems", "1e12"], "more than 10^8 entries"),
+        (["--design", "synthetic", "--distributed", "a:1", "2"], "no value or three"),
+        (["--design", "synthetic", "--distributed", "a", "2", "0"], "'a' is not host:port"),
+        (["--design", "synthetic", "--distributed", "a:1", "2", "2"], "ID must be from 0 to"),
+        (["--design", "synthetic", "--distributed", "a:1", "x", "0"], "must be whole numbers"),
+        (["--dataset", "nowhere.csv", "--distributed", "a:1", "2", "0"], "file not found"),
     ],
 )
 def test_cli_backtest_bad_input_exits_2_without_output(tmp_path, capsys, argv, message):
@@ -407,3 +416,42 @@ def test_the_console_explains_failed_and_unconverged_fits():
     notes = _scoring_notes(clean.assign(failed=[0, 2], unconverged_fits=[1, 0]))
     assert notes[0].startswith("failed: replicates whose fit gave no finite forecast")
     assert notes[1].startswith("unconverged_fits: Bayesian fits with split r_hat above 1.01")
+
+
+@pytest.mark.slow  # three processes compile the batched programs: about 40 s
+def test_cli_backtest_across_two_processes_is_the_one_process_backtest(tmp_path):
+    argv = ["backtest", "--design", "synthetic", "--problems", "16", "--budgets", "20"]
+    argv += ["--replicates", "2", "--k", "100", "--methods", "bayes-scaled-beta", "regression"]
+    argv += ["--warmup", "20", "--samples", "20", "--json"]
+    command = [sys.executable, "-m", "bayes_passk.cli", *argv]
+    with socket.socket() as probe:  # a free port for the coordinator
+        probe.bind(("localhost", 0))
+        address = f"localhost:{probe.getsockname()[1]}"
+    one_device = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    processes = [
+        subprocess.Popen(
+            [
+                *command,
+                "--distributed",
+                address,
+                "2",
+                str(index),
+                "--out",
+                str(tmp_path / str(index)),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=one_device,
+        )
+        for index in range(2)
+    ]
+    (lead_out, lead_err), (other_out, other_err) = (p.communicate(timeout=600) for p in processes)
+    assert [p.returncode for p in processes] == [0, 0], (lead_err[-2000:], other_err[-2000:])
+    two_devices = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    alone = subprocess.run(command, capture_output=True, text=True, env=two_devices, check=True)
+    # Process 0 prints and writes what one process with both devices does; process 1 neither.
+    assert json.loads(lead_out) == json.loads(alone.stdout)
+    assert "bayes-scaled-beta: 16/16 fits" in lead_err
+    assert other_out == "" and "bayes-passk" not in other_err
+    assert (tmp_path / "0" / "summary.csv").exists() and not (tmp_path / "1").exists()

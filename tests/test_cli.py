@@ -221,6 +221,11 @@ def test_several_groups_need_a_choice(write, capsys):
         (["forecast", "--target-accept", "1"], "argument --target-accept:"),
         (["backtest", "--chunk", "0"], "argument --chunk:"),
         (["forecast", "--chunk", "2"], "unrecognized arguments: --chunk"),
+        (
+            ["simulate-allocation", "--group", "Pythia 1B", "--distributed", "h:1", "3", "3"],
+            "--distributed: ID must be from 0 to PROCESSES - 1, got ID 3 of 3",
+        ),
+        (["forecast", "--distributed"], "unrecognized arguments: --distributed"),
         (["forecast", "--ci", "95"], "got '95' (for 95%, write 0.95)"),
         ([], "the following arguments are required: COMMAND"),
     ],

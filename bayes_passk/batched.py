@@ -38,6 +38,7 @@ Example (about a minute on 2 CPU cores, most of it compilation; tests/test_batch
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from functools import cache, partial
 from typing import NamedTuple
@@ -279,6 +280,7 @@ def fit_batch(
     if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
         raise InputError(f"segments must be a positive integer, got {config.segments!r}")
     n, c = _checked_counts(n, c)
+    _check_same_on_every_process(seed, n, c, ks, family.name, config)
     datasets = n.shape[0]
     distinct = (rows_and_weights(n, c)[2] > 0).sum(axis=1)
     order = np.argsort(distinct, kind="stable")
@@ -315,6 +317,28 @@ def chunk_inputs(root, n: np.ndarray, c: np.ndarray, lanes: np.ndarray, rows: in
     key_data = np.asarray(jax.random.key_data(keys))
     placed = [jax.device_put(x, shard) for x in (key_data, n_rows, c_rows, weight)]
     return [jax.random.wrap_key_data(placed[0], impl=jax.random.key_impl(root)), *placed[1:]]
+
+
+def _check_same_on_every_process(seed, n, c, ks, prior: str, config: BatchConfig) -> None:
+    """Raise unless every process of a multi-host run was called with the same arguments.
+
+    Each process places its own copy of the inputs on its devices; copies that differ would
+    give a result silently mixed from several batches.
+    """
+    if jax.process_count() == 1:
+        return
+    digest = hashlib.sha256(repr((seed, prior, config)).encode())
+    for part in (n, c, np.asarray(ks, float)):
+        digest.update(np.ascontiguousarray(part, dtype=float).tobytes())
+    mine = np.frombuffer(digest.digest(), dtype=np.uint32)
+    every = np.asarray(multihost_utils.process_allgather(mine)).reshape(jax.process_count(), -1)
+    differ = [index for index, row in enumerate(every) if not np.array_equal(row, every[0])]
+    if differ:
+        raise InputError(
+            f"fit_batch on {jax.process_count()} processes: process {differ[0]} was called with "
+            "other counts, k, seed, prior or settings than process 0; every process must pass "
+            "the same"
+        )
 
 
 def to_host(x) -> np.ndarray:

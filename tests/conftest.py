@@ -1,5 +1,6 @@
 import os
 import shutil
+import socket
 import tempfile
 
 import pandas as pd
@@ -33,3 +34,11 @@ def write(tmp_path):
         return str(path)
 
     return write
+
+
+@pytest.fixture
+def coordinator() -> str:
+    """A free localhost:port for the coordinator of a `jax.distributed` run."""
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return f"localhost:{probe.getsockname()[1]}"

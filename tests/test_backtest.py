@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -419,21 +418,18 @@ def test_the_console_explains_failed_and_unconverged_fits():
 
 
 @pytest.mark.slow  # three processes compile the batched programs: about 40 s
-def test_cli_backtest_across_two_processes_is_the_one_process_backtest(tmp_path):
+def test_cli_backtest_across_two_processes_is_the_one_process_backtest(tmp_path, coordinator):
     argv = ["backtest", "--design", "synthetic", "--problems", "16", "--budgets", "20"]
     argv += ["--replicates", "2", "--k", "100", "--methods", "bayes-scaled-beta", "regression"]
     argv += ["--warmup", "20", "--samples", "20", "--json"]
     command = [sys.executable, "-m", "bayes_passk.cli", *argv]
-    with socket.socket() as probe:  # a free port for the coordinator
-        probe.bind(("localhost", 0))
-        address = f"localhost:{probe.getsockname()[1]}"
     one_device = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
     processes = [
         subprocess.Popen(
             [
                 *command,
                 "--distributed",
-                address,
+                coordinator,
                 "2",
                 str(index),
                 "--out",

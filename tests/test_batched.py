@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -66,12 +65,9 @@ def _run_on_two_devices(chunks, warmup=300, samples=500):
     return json.loads(result.stdout)
 
 
-def _run_on_two_hosts(chunks, warmup, samples, folder):
+def _run_on_two_hosts(chunks, warmup, samples, folder, address):
     """The same in two processes of one CPU device each, joined by `jax.distributed`."""
     n, c = _datasets()
-    with socket.socket() as probe:  # a free port for the coordinator
-        probe.bind(("localhost", 0))
-        address = f"localhost:{probe.getsockname()[1]}"
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
     processes = []
     for index in range(2):
@@ -122,16 +118,50 @@ def test_a_dataset_fit_does_not_depend_on_the_chunking():
     assert len({round(m, 6) for m in np.asarray(run["2"]["mean"])[:, 0]}) > 1  # lanes differ
 
 
-def test_a_batch_across_two_processes_is_the_batch_on_two_devices_of_one(tmp_path):
+def test_a_batch_across_two_processes_is_the_batch_on_two_devices_of_one(tmp_path, coordinator):
     # Several hosts (`jax.distributed`): every process places the same global inputs and gets
     # the whole result back. Two local processes of one CPU device each stand in for two hosts;
     # each device runs the same one-lane programs as in one process with two devices.
-    hosts = _run_on_two_hosts([2], warmup=20, samples=20, folder=tmp_path)
+    hosts = _run_on_two_hosts([2], warmup=20, samples=20, folder=tmp_path, address=coordinator)
     one = _run_on_two_devices([2], warmup=20, samples=20)
     assert [run["devices"] for run in hosts] == [2, 2]
     for run in hosts:
         for field in ("mean", "lower", "upper", "exponent_mean", "hyper_draws"):
             np.testing.assert_allclose(run["2"][field], one["2"][field], rtol=1e-8)
+
+
+MISMATCHED = textwrap.dedent(
+    """
+    import sys
+    import jax, numpy as np
+    from bayes_passk.batched import BatchConfig, fit_batch
+    from bayes_passk.data import InputError
+    jax.distributed.initialize(sys.argv[1], 2, int(sys.argv[2]))
+    n = np.full((2, 5), 10)
+    try:  # process 1 has one success more
+        fit_batch(0, n, n // 5 + (np.arange(5) == 0) * int(sys.argv[2]), ks=(100,))
+    except InputError as error:
+        print(error)
+    """
+)
+
+
+def test_processes_called_with_different_data_are_refused_before_any_fit(coordinator):
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", MISMATCHED, coordinator, str(index)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for index in range(2)
+    ]
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr[-2000:]
+        assert "process 1 was called with other counts" in stdout.splitlines()[-1]
 
 
 def test_batched_fits_agree_with_single_fits(batched):

@@ -280,7 +280,7 @@ def fit_batch(
     if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
         raise InputError(f"segments must be a positive integer, got {config.segments!r}")
     n, c = _checked_counts(n, c)
-    _check_same_on_every_process(seed, n, c, ks, family.name, config)
+    _check_same_on_every_process(seed, n, c, ks, (family.name, config, rows))
     datasets = n.shape[0]
     distinct = (rows_and_weights(n, c)[2] > 0).sum(axis=1)
     order = np.argsort(distinct, kind="stable")
@@ -319,7 +319,7 @@ def chunk_inputs(root, n: np.ndarray, c: np.ndarray, lanes: np.ndarray, rows: in
     return [jax.random.wrap_key_data(placed[0], impl=jax.random.key_impl(root)), *placed[1:]]
 
 
-def _check_same_on_every_process(seed, n, c, ks, prior: str, config: BatchConfig) -> None:
+def _check_same_on_every_process(seed, n, c, ks, settings) -> None:
     """Raise unless every process of a multi-host run was called with the same arguments.
 
     Each process places its own copy of the inputs on its devices; copies that differ would
@@ -327,17 +327,16 @@ def _check_same_on_every_process(seed, n, c, ks, prior: str, config: BatchConfig
     """
     if jax.process_count() == 1:
         return
-    digest = hashlib.sha256(repr((seed, prior, config)).encode())
-    for part in (n, c, np.asarray(ks, float)):
+    digest = hashlib.sha256(repr((seed, n.shape, settings)).encode())
+    for part in (n, c, np.ravel(ks)):
         digest.update(np.ascontiguousarray(part, dtype=float).tobytes())
     mine = np.frombuffer(digest.digest(), dtype=np.uint32)
     every = np.asarray(multihost_utils.process_allgather(mine)).reshape(jax.process_count(), -1)
     differ = [index for index, row in enumerate(every) if not np.array_equal(row, every[0])]
     if differ:
         raise InputError(
-            f"fit_batch on {jax.process_count()} processes: process {differ[0]} was called with "
-            "other counts, k, seed, prior or settings than process 0; every process must pass "
-            "the same"
+            f"process {differ[0]} of {jax.process_count()} was given other counts, k, seed, "
+            "prior or settings to fit than process 0; every process must be given the same"
         )
 
 

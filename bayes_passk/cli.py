@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import itertools
 import json
 import math
@@ -356,19 +357,20 @@ def _add_sampler_arguments(
         parser.add_argument(
             "--distributed",
             nargs="*",
-            metavar="ARG",
-            help="run as one of several processes (hosts) that share the fits: with no ARG,"
-            " as the cluster says (SLURM, Open MPI, Kubernetes, Cloud TPU); else ARGs ADDRESS"
-            " PROCESSES ID (the coordinator's host:port, how many processes, this one's"
-            " number from 0). Every process runs the same command; process 0 alone prints"
-            " and writes",
+            metavar="ADDRESS PROCESSES ID",
+            help="run as one of several processes (hosts) that share the fits, each running"
+            " the same command: with no value, as the cluster says (SLURM, Open MPI,"
+            " Kubernetes, Cloud TPU); otherwise the coordinator's host:port, how many"
+            " processes, and this one's number from 0. Process 0 alone prints and writes",
         )
 
 
 def _distributed(values: list[str] | None) -> tuple | None:
     """Check --distributed: None (one process), () (the cluster's settings) or (address, n, i)."""
-    if values is None or not values:
-        return None if values is None else ()
+    if values is None:
+        return None
+    if not values:
+        return ()
     if len(values) != 3:
         raise InputError(
             f"--distributed takes no value or three (ADDRESS PROCESSES ID), got {len(values)}"
@@ -403,14 +405,20 @@ def _stdout_to_stderr():
         os.close(saved)
 
 
-def _join_hosts(settings: tuple | None) -> bool:
-    """Join the other processes (`jax.distributed.initialize`); return whether this one reports.
+@contextlib.contextmanager
+def _joined(args: argparse.Namespace):
+    """Join the processes of ``--distributed``, if given; yield whether this one reports.
 
-    Called once the inputs are checked and before anything runs on a device: every process
-    checks the same inputs, so a bad one stops them all before they wait for each other.
+    The block holds the command's input checks. Every process runs them, then all compare:
+    if any failed, or if the processes were given different commands, every one stops with
+    exit 2 rather than wait for the others. (A process that never joins leaves the others
+    waiting for JAX's timeout, five minutes.) Only process 0 reports: the others print no
+    progress and no warnings, write nothing, and return once the fits are done.
     """
+    settings = _distributed(args.distributed)
     if settings is None:
-        return True
+        yield True
+        return
     import jax
     from jax.experimental import multihost_utils
 
@@ -426,9 +434,34 @@ def _join_hosts(settings: tuple | None) -> bool:
                 " (found no SLURM, Open MPI, Kubernetes or Cloud TPU; give ADDRESS PROCESSES ID)"
             )
         raise InputError(message) from None
-    if jax.process_index() != 0:
+    index = jax.process_index()
+    if index != 0:
         warnings.simplefilter("ignore")  # process 0 says it; `main` restores the filters
-    return jax.process_index() == 0
+    failure = None
+    try:
+        yield index == 0
+    except InputError as error:
+        failure = error
+    # The command, but for where the process stands and where it would write.
+    command = {k: v for k, v in vars(args).items() if k not in ("distributed", "out", "run")}
+    digest = hashlib.sha256(repr(sorted(command.items())).encode()).digest()
+    mine = np.array([failure is not None, *np.frombuffer(digest[:8], np.uint32)], np.int64)
+    every = np.asarray(multihost_utils.process_allgather(mine)).reshape(-1, mine.size)
+    if failure is not None:
+        raise failure
+    if every[:, 0].any():
+        raise InputError(f"process {int(np.argmax(every[:, 0]))} stopped on an input error")
+    differ = np.flatnonzero((every[:, 1:] != every[0, 1:]).any(axis=1))
+    if differ.size:
+        raise InputError(
+            f"process {differ[0]} was started with another command than process 0; every "
+            "process must run the same (--out and --distributed's ID aside)"
+        )
+
+
+def _say(line: str) -> None:
+    """Print a progress line of a long command to stderr."""
+    print(f"{PROG}: {line}", file=sys.stderr, flush=True)
 
 
 def _tuning(args: argparse.Namespace) -> dict:
@@ -994,12 +1027,10 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-def run_backtest(args: argparse.Namespace) -> int:
-    """Draw the design cells, forecast each replicate with each method, summarise, write."""
-    from bayes_passk import backtest, designs
+def _backtest_cells(args: argparse.Namespace) -> list:
+    """Check the backtest's inputs and draw its design cells."""
+    from bayes_passk import designs
 
-    hosts = _distributed(args.distributed)
-    out = _output_dir(args.out)
     if args.reference is not None and args.reference not in args.methods:
         raise InputError(
             f"--reference {args.reference!r} is not one of --methods ({', '.join(args.methods)})"
@@ -1048,14 +1079,19 @@ def run_backtest(args: argparse.Namespace) -> int:
                 cell = draw([args.seed, group_seed, budget], full, budget, args.replicates, args.k)
                 # A file without groups: its rows and progress lines are named after the file.
                 cells.append(cell._replace(group=group or Path(args.dataset).stem))
+    return cells
 
-    config = _batch_config(args)
-    reports = _join_hosts(hosts)
 
-    def progress(line: str) -> None:
-        if reports:
-            print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+def run_backtest(args: argparse.Namespace) -> int:
+    """Draw the design cells, forecast each replicate with each method, summarise, write."""
+    from bayes_passk import backtest
 
+    with _joined(args) as reports:
+        out = _output_dir(args.out)
+        cells = _backtest_cells(args)
+        config = _batch_config(args)
+    # Every process runs every method (the point methods take milliseconds); one reports.
+    progress = _say if reports else None
     table = backtest.run(cells, args.methods, seed=args.seed, config=config, progress=progress)
     if not reports:
         return 0
@@ -1562,21 +1598,15 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     """Compare allocation policies on semi-synthetic replicates of one group."""
     from bayes_passk import allocation, backtest
 
-    hosts = _distributed(args.distributed)
-    out = _output_dir(args.out)
-    everything = _load_all_groups(args.dataset, args.format)
-    if args.group is None:
-        _refuse_several_groups(args.dataset, everything.groups)
-    full = everything.select(args.group or everything.groups[0])
-    if full.groups == [""]:  # a file without groups: named after the file, as in backtests
-        full = full._replace(group=np.full(full.num_problems, Path(args.dataset).stem))
-    config = _batch_config(args)
-    reports = _join_hosts(hosts)
-
-    def progress(line: str) -> None:
-        if reports:
-            print(f"{PROG}: {line}", file=sys.stderr, flush=True)
-
+    with _joined(args) as reports:
+        out = _output_dir(args.out)
+        everything = _load_all_groups(args.dataset, args.format)
+        if args.group is None:
+            _refuse_several_groups(args.dataset, everything.groups)
+        full = everything.select(args.group or everything.groups[0])
+        if full.groups == [""]:  # a file without groups: named after the file, as in backtests
+            full = full._replace(group=np.full(full.num_problems, Path(args.dataset).stem))
+        config = _batch_config(args)
     table = allocation.simulate(
         args.seed,
         full,
@@ -1587,7 +1617,7 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
         args.rounds,
         args.prior,
         config,
-        progress,
+        _say if reports else None,
     )
     if not reports:
         return 0

@@ -1,6 +1,7 @@
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 
 import pandas as pd
@@ -42,3 +43,43 @@ def coordinator() -> str:
     with socket.socket() as probe:
         probe.bind(("localhost", 0))
         return f"localhost:{probe.getsockname()[1]}"
+
+
+@pytest.fixture
+def run_together(tmp_path):
+    """Run commands as processes at once; return their `subprocess.CompletedProcess`es.
+
+    ``run(commands, env, inputs=None, timeout=600)``: ``inputs[i]``, if given, is command i's
+    standard input. Processes still running when the test ends (one failed or timed out while
+    the others wait for it) are killed.
+    """
+    started = []
+
+    def run(commands, env, inputs=None, timeout=600):
+        for index, command in enumerate(commands):
+            stdin = tmp_path / f"stdin{index}"
+            stdin.write_text("" if inputs is None else inputs[index])
+            with stdin.open() as source:
+                started.append(
+                    subprocess.Popen(
+                        command,
+                        stdin=source,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                        env=env,
+                    )
+                )
+        results = []
+        for process in started[-len(commands) :]:
+            stdout, stderr = process.communicate(timeout=timeout)
+            results.append(
+                subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+            )
+        return results
+
+    yield run
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

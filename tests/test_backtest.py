@@ -418,36 +418,57 @@ def test_the_console_explains_failed_and_unconverged_fits():
 
 
 @pytest.mark.slow  # three processes compile the batched programs: about 40 s
-def test_cli_backtest_across_two_processes_is_the_one_process_backtest(tmp_path, coordinator):
+def test_cli_backtest_across_two_processes_is_the_one_process_backtest(
+    tmp_path, coordinator, run_together
+):
     argv = ["backtest", "--design", "synthetic", "--problems", "16", "--budgets", "20"]
     argv += ["--replicates", "2", "--k", "100", "--methods", "bayes-scaled-beta", "regression"]
     argv += ["--warmup", "20", "--samples", "20", "--json"]
     command = [sys.executable, "-m", "bayes_passk.cli", *argv]
     one_device = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-    processes = [
-        subprocess.Popen(
-            [
-                *command,
-                "--distributed",
-                coordinator,
-                "2",
-                str(index),
-                "--out",
-                str(tmp_path / str(index)),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=one_device,
-        )
+    hosts = [
+        [
+            *command,
+            "--distributed",
+            coordinator,
+            "2",
+            str(index),
+            "--out",
+            str(tmp_path / str(index)),
+        ]
         for index in range(2)
     ]
-    (lead_out, lead_err), (other_out, other_err) = (p.communicate(timeout=600) for p in processes)
-    assert [p.returncode for p in processes] == [0, 0], (lead_err[-2000:], other_err[-2000:])
+    lead, other = run_together(hosts, one_device)
+    assert [lead.returncode, other.returncode] == [0, 0], (lead.stderr[-2000:], other.stderr)
     two_devices = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     alone = subprocess.run(command, capture_output=True, text=True, env=two_devices, check=True)
     # Process 0 prints and writes what one process with both devices does; process 1 neither.
-    assert json.loads(lead_out) == json.loads(alone.stdout)
-    assert "bayes-scaled-beta: 16/16 fits" in lead_err
-    assert other_out == "" and "bayes-passk" not in other_err
+    assert json.loads(lead.stdout) == json.loads(alone.stdout)
+    assert "bayes-scaled-beta: 16/16 fits" in lead.stderr
+    assert other.stdout == "" and "bayes-passk" not in other.stderr
     assert (tmp_path / "0" / "summary.csv").exists() and not (tmp_path / "1").exists()
+
+
+@pytest.mark.parametrize(
+    "extra, messages",
+    [
+        (["--seed", "1"], ["process 1 was started with another command than process 0"] * 2),
+        (  # process 1 alone asks for a file it lacks
+            ["--dataset", "missing.csv", "--design", "subsample"],
+            ["process 1 stopped on an input error", "file not found"],
+        ),
+    ],
+)
+def test_cli_processes_given_different_commands_all_stop_with_exit_2(
+    extra, messages, coordinator, run_together
+):
+    command = [sys.executable, "-m", "bayes_passk.cli", "backtest", "--design", "synthetic"]
+    command += ["--methods", "regression", "--problems", "16", "--replicates", "2"]
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    hosts = [
+        [*command, "--distributed", coordinator, "2", "0"],
+        [*command, *extra, "--distributed", coordinator, "2", "1"],
+    ]
+    for run, message in zip(run_together(hosts, env, timeout=120), messages, strict=True):
+        assert run.returncode == 2 and run.stdout == "", run.stderr
+        assert message in run.stderr and "Traceback" not in run.stderr

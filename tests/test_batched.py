@@ -65,35 +65,6 @@ def _run_on_two_devices(chunks, warmup=300, samples=500):
     return json.loads(result.stdout)
 
 
-def _run_on_two_hosts(chunks, warmup, samples, folder, address):
-    """The same in two processes of one CPU device each, joined by `jax.distributed`."""
-    n, c = _datasets()
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-    processes = []
-    for index in range(2):
-        task = folder / f"process{index}.json"
-        task.write_text(
-            json.dumps([n.tolist(), c.tolist(), KS, chunks, [warmup, samples], [address, 2, index]])
-        )
-        with task.open() as stdin:
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-c", BATCHED],
-                    stdin=stdin,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                    env=env,
-                )
-            )
-    outputs = []
-    for process in processes:
-        stdout, stderr = process.communicate(timeout=600)
-        assert process.returncode == 0, stderr[-2000:]
-        outputs.append(json.loads(stdout.splitlines()[-1]))  # after Gloo's lines
-    return outputs
-
-
 @pytest.fixture(scope="module")
 def batched():
     run = _run_on_two_devices([4])
@@ -118,16 +89,22 @@ def test_a_dataset_fit_does_not_depend_on_the_chunking():
     assert len({round(m, 6) for m in np.asarray(run["2"]["mean"])[:, 0]}) > 1  # lanes differ
 
 
-def test_a_batch_across_two_processes_is_the_batch_on_two_devices_of_one(tmp_path, coordinator):
+def test_a_batch_across_two_processes_is_the_batch_on_two_devices_of_one(coordinator, run_together):
     # Several hosts (`jax.distributed`): every process places the same global inputs and gets
     # the whole result back. Two local processes of one CPU device each stand in for two hosts;
     # each device runs the same one-lane programs as in one process with two devices.
-    hosts = _run_on_two_hosts([2], warmup=20, samples=20, folder=tmp_path, address=coordinator)
+    n, c = _datasets()
+    task = [n.tolist(), c.tolist(), KS, [2], [20, 20]]
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    inputs = [json.dumps([*task, [coordinator, 2, index]]) for index in range(2)]
+    runs = run_together([[sys.executable, "-c", BATCHED]] * 2, env, inputs)
     one = _run_on_two_devices([2], warmup=20, samples=20)
-    assert [run["devices"] for run in hosts] == [2, 2]
-    for run in hosts:
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+        hosts = json.loads(run.stdout.splitlines()[-1])  # after Gloo's lines
+        assert hosts["devices"] == 2
         for field in ("mean", "lower", "upper", "exponent_mean", "hyper_draws"):
-            np.testing.assert_allclose(run["2"][field], one["2"][field], rtol=1e-8)
+            np.testing.assert_allclose(hosts["2"][field], one["2"][field], rtol=1e-8)
 
 
 MISMATCHED = textwrap.dedent(
@@ -146,22 +123,12 @@ MISMATCHED = textwrap.dedent(
 )
 
 
-def test_processes_called_with_different_data_are_refused_before_any_fit(coordinator):
+def test_processes_called_with_different_data_are_refused_before_any_fit(coordinator, run_together):
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", MISMATCHED, coordinator, str(index)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for index in range(2)
-    ]
-    for process in processes:
-        stdout, stderr = process.communicate(timeout=300)
-        assert process.returncode == 0, stderr[-2000:]
-        assert "process 1 was called with other counts" in stdout.splitlines()[-1]
+    commands = [[sys.executable, "-c", MISMATCHED, coordinator, str(index)] for index in (0, 1)]
+    for run in run_together(commands, env, timeout=300):
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert "process 1 of 2 was given other counts" in run.stdout.splitlines()[-1]
 
 
 def test_batched_fits_agree_with_single_fits(batched):

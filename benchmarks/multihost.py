@@ -3,9 +3,11 @@
     python benchmarks/multihost.py               # 8 Pythia 12B subsamples, 2 x (500 + 500)
     python benchmarks/multihost.py --small       # 4 subsamples, 2 x (100 + 100)
     python benchmarks/multihost.py --processes 2 --devices 2 --replicates 16
+    python benchmarks/multihost.py --no-pin      # the processes share every core
 
 Two local processes stand in for two hosts: each is started with ``--devices`` forced CPU
-devices and joins the others through `jax.distributed.initialize` (coordinator on localhost);
+devices, pinned to cores of its own unless ``--no-pin``, and joins the others through
+`jax.distributed.initialize` (coordinator on localhost);
 the other arm is one process with ``processes x devices`` devices. Both arms call
 `bayes_passk.batched.fit_batch` twice on the same subsamples (Pythia 12B, 100 attempts per
 problem, the default prior, compile caches off): the first call compiles, the second runs the
@@ -32,6 +34,9 @@ parser.add_argument("--samples", type=int, default=500)
 parser.add_argument("--processes", type=int, default=2)
 parser.add_argument("--devices", type=int, default=1, help="CPU devices per process (1)")
 parser.add_argument(
+    "--no-pin", action="store_true", help="let the processes share every core (not pinned)"
+)
+parser.add_argument(
     "--worker", nargs=3, metavar=("ADDRESS", "PROCESSES", "ID"), help=argparse.SUPPRESS
 )
 args = parser.parse_args()
@@ -49,7 +54,7 @@ def work() -> dict:
     if args.worker:
         address, processes, index = args.worker
         cores = sorted(os.sched_getaffinity(0))
-        share = len(cores) // int(processes)
+        share = 0 if args.no_pin else len(cores) // int(processes)
         if share:  # each stand-in host on cores of its own, as on separate machines
             os.sched_setaffinity(0, cores[int(index) * share : (int(index) + 1) * share])
         jax.distributed.initialize(address, int(processes), int(index))
@@ -85,7 +90,7 @@ def launch(processes: int, devices: int) -> dict:
         "JAX_PLATFORMS": "cpu",
     }
     options = ["--replicates", str(args.replicates), "--warmup", str(args.warmup)]
-    options += ["--samples", str(args.samples)]
+    options += ["--samples", str(args.samples)] + (["--no-pin"] if args.no_pin else [])
     command = [sys.executable, __file__, *options]
     if processes == 1:
         children = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)]
@@ -122,8 +127,11 @@ print(
     f"{time.strftime('%Y-%m-%d')}: {args.replicates} Pythia 12B subsamples (100 attempts), "
     f"2 chains x ({args.warmup} + {args.samples}), default prior"
 )
+pinning = "not pinned" if args.no_pin else "each pinned to its own cores"
 arms = {
-    f"{args.processes} processes x {args.devices} device(s)": launch(args.processes, args.devices),
+    f"{args.processes} processes x {args.devices} device(s), {pinning}": launch(
+        args.processes, args.devices
+    ),
     f"1 process x {total} devices": launch(1, total),
 }
 print("\n| arm | devices | first call s | compiled call s | max r_hat |")

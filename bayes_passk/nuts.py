@@ -62,16 +62,13 @@ def sample_chains(
     target_accept: float,
     max_tree_depth: int = 10,
     vectorize: bool | None = None,
-    on_step: Callable[[jax.Array], None] | None = None,
 ) -> Trace:
     """Run one NUTS chain per key on the marginalised hierarchical model.
 
     Each chain starts uniformly in [-2, 2] in the unconstrained space of every hyperparameter
     (NumPyro's ``init_to_uniform``). The chains are vectorised on an accelerator and run one after
     another on a CPU (there as fast, and compiled in half the time); ``vectorize`` overrides.
-    ``on_step(iterations)``, when given, is called from the host every 1% of ``warmup +
-    samples`` with the iterations run since, summed over the chains it stands for (a progress
-    display). The same run in pieces: `start_chains`, then `advance_chains`.
+    The same run in pieces: `start_chains`, then `advance_chains`.
     """
     settings = dict(warmup=warmup, target_accept=target_accept, max_tree_depth=max_tree_depth)
     states = start_chains(keys, family, n, c, weight, **settings)
@@ -83,7 +80,6 @@ def sample_chains(
         weight,
         iterations=warmup + samples,
         vectorize=vectorize,
-        on_step=on_step,
         **settings,
     )
     return jax.tree.map(lambda x: x[:, warmup:], trace)
@@ -135,15 +131,13 @@ def advance_chains(
     target_accept: float,
     max_tree_depth: int = 10,
     vectorize: bool | None = None,
-    on_step: Callable[[jax.Array], None] | None = None,
 ):
     """Run ``iterations`` NUTS iterations from `start_chains`'s states: (states, `Trace`).
 
     ``warmup``, ``target_accept`` and ``max_tree_depth`` must be those the states started with
     (NumPyro's kernel takes them from its initialisation, which is traced again here and
     discarded). Iterations before ``warmup`` (counted from the start) adapt; the trace holds
-    every iteration of this call. ``vectorize`` and ``on_step`` as in `sample_chains`, the
-    progress in steps of 1% of ``iterations``.
+    every iteration of this call. ``vectorize`` as in `sample_chains`.
     """
     init_kernel, sample_kernel = _kernels(family, n, c, weight)
     start = jax.tree.map(lambda x: x[0], states.z)
@@ -155,28 +149,18 @@ def advance_chains(
         rng_key=jax.random.key(0),
     )
     chains = jax.tree.leaves(states.z)[0].shape[0]
-    report_every = max(iterations // 100, 1)
     if vectorize is None:
         vectorize = jax.default_backend() != "cpu"
     vectorize = vectorize and chains > 1
-    # Vectorised chains step together and call back once for all of them.
-    reported = report_every * (chains if vectorize else 1)
 
-    def step(state, i):
+    def step(state, _):
         state = sample_kernel(state)
-        if on_step is not None:
-            # The counter is not batched, so this is a real branch, taken once per report.
-            jax.lax.cond(
-                (i + 1) % report_every == 0,
-                lambda: jax.debug.callback(on_step, reported),
-                lambda: None,
-            )
         return state, Trace(
             state.z, state.diverging, state.num_steps, state.accept_prob, state.energy
         )
 
     def one_chain(state):
-        return jax.lax.scan(step, state, jnp.arange(iterations))
+        return jax.lax.scan(step, state, length=iterations)
 
     if vectorize:
         return jax.vmap(one_chain)(states)

@@ -514,7 +514,6 @@ def test_chains_run_alike_vectorised_or_one_after_another():
 
     keys = jax.random.split(jax.random.key(3), 2)
     n, c, weight = jnp.array([40.0, 40.0, 40.0]), jnp.array([0.0, 2.0, 9.0]), jnp.ones(3)
-    counts = {True: [], False: []}
     runs = {
         vectorize: jax.jit(
             partial(
@@ -524,17 +523,13 @@ def test_chains_run_alike_vectorised_or_one_after_another():
                 target_accept=0.9,
                 samples=60,
                 vectorize=vectorize,
-                on_step=counts[vectorize].append,
             )
         )(keys, n=n, c=c, weight=weight)
         for vectorize in (True, False)
     }
-    jax.effects_barrier()
     for name in runs[True].z:
         np.testing.assert_allclose(runs[True].z[name], runs[False].z[name], rtol=1e-8)
     np.testing.assert_array_equal(runs[True].num_steps, runs[False].num_steps)
-    # The progress reports add up to every iteration of every chain, either way.
-    assert sum(int(x) for x in counts[True]) == sum(int(x) for x in counts[False]) == 2 * 100
 
 
 def test_a_run_in_segments_is_the_run_in_one_program():

@@ -8,7 +8,9 @@ off, so every run compiles) and prints its wall time and peak resident memory (`
 of the child, in kB as Linux gives it). With several XLA CPU devices, the chains of different
 devices run as concurrent executions, and XLA's CPU runtime then holds memory that grows with
 the number of loop iterations run (the NUTS trajectories) until the execution ends; with one
-device the chains run one after another, slower, without that growth.
+device the chains run one after another, slower, without that growth. Last, one device in a
+process pinned to one core (Linux; `os.sched_setaffinity`): XLA's CPU threads then stay on
+that core, which a single device's tiny sequential steps run faster on.
 """
 
 import argparse
@@ -17,6 +19,7 @@ import platform
 import subprocess
 import sys
 import time
+from functools import partial
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--warmup", type=int, help="warm-up draws per chain (the command's default)")
@@ -37,7 +40,9 @@ print(
     f"{time.strftime('%Y-%m-%d')}: bayes-passk {' '.join(command[3:])}"
 )
 print("\n| CPU devices | wall s | peak resident memory MiB |\n|---|---|---|")
-for devices in (os.cpu_count() or 1, 1):
+settings = [(os.cpu_count() or 1, False), (1, False)]
+settings += [(1, True)] if hasattr(os, "sched_setaffinity") else []
+for devices, pinned in settings:
     env = {
         **os.environ,
         "BAYES_PASSK_CACHE_DIR": "",
@@ -48,9 +53,11 @@ for devices in (os.cpu_count() or 1, 1):
         ),
     }
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    pin = partial(os.sched_setaffinity, 0, {min(os.sched_getaffinity(0))}) if pinned else None
+    done = subprocess.run(command, env=env, capture_output=True, text=True, preexec_fn=pin)
     seconds = time.perf_counter() - start
     if done.returncode:
         sys.exit(f"exit code {done.returncode}: {done.stderr[-2000:]}")
     peak = int(done.stderr.rsplit("peak kB", 1)[1].split()[0])
-    print(f"| {devices} | {seconds:.1f} | {peak / 1024:.0f} |", flush=True)
+    label = f"{devices}, pinned to one core" if pinned else f"{devices}"
+    print(f"| {label} | {seconds:.1f} | {peak / 1024:.0f} |", flush=True)

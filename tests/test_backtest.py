@@ -397,7 +397,6 @@ def test_cli_backtest_of_a_file_without_groups_names_its_rows_after_the_file(tmp
         (["--design", "synthetic", "--distributed", "a", "2", "0"], "'a' is not host:port"),
         (["--design", "synthetic", "--distributed", "a:1", "2", "2"], "ID must be from 0 to"),
         (["--design", "synthetic", "--distributed", "a:1", "x", "0"], "must be whole numbers"),
-        (["--dataset", "nowhere.csv", "--distributed", "a:1", "2", "0"], "file not found"),
     ],
 )
 def test_cli_backtest_bad_input_exits_2_without_output(tmp_path, capsys, argv, message):

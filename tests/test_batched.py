@@ -111,7 +111,7 @@ MISMATCHED = textwrap.dedent(
     """
     import sys
     import jax, numpy as np
-    from bayes_passk.batched import BatchConfig, fit_batch
+    from bayes_passk.batched import fit_batch
     from bayes_passk.data import InputError
     jax.distributed.initialize(sys.argv[1], 2, int(sys.argv[2]))
     n = np.full((2, 5), 10)

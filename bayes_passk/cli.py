@@ -23,8 +23,10 @@ import json
 import math
 import os
 import re
+import socket
 import sys
 import tempfile
+import threading
 import warnings
 import zlib
 from collections.abc import Callable, Collection, Sequence
@@ -48,6 +50,7 @@ if TYPE_CHECKING:  # the command line imports JAX and ArviZ only when it fits
     from bayes_passk.forecast import Forecast
 
 PROG = "bayes-passk"
+JOIN_TIMEOUT_S = 300  # how long --distributed waits for every process, as JAX does
 
 
 class Subcommand(NamedTuple):
@@ -361,7 +364,16 @@ def _add_sampler_arguments(
             help="run as one of several processes (hosts) that share the fits, each running"
             " the same command: with no value, as the cluster says (SLURM, Open MPI,"
             " Kubernetes, Cloud TPU); otherwise the coordinator's host:port, how many"
-            " processes, and this one's number from 0. Process 0 alone prints and writes",
+            " processes, and this one's number from 0. Process 0 alone prints and writes"
+            " --out",
+        )
+        parser.add_argument(
+            "--join-timeout",
+            type=positive_int,
+            default=JOIN_TIMEOUT_S,
+            metavar="SECONDS",
+            help=f"with --distributed: how long to wait for every process to join before"
+            f" stopping ({JOIN_TIMEOUT_S})",
         )
 
 
@@ -376,8 +388,11 @@ def _distributed(values: list[str] | None) -> tuple | None:
             f"--distributed takes no value or three (ADDRESS PROCESSES ID), got {len(values)}"
         )
     address, processes, index = values
-    if ":" not in address:
-        raise InputError(f"--distributed: the address {address!r} is not host:port")
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 2**16:
+        raise InputError(
+            f"--distributed: the address {address!r} is not host:port (a port from 1 to 65535)"
+        )
     try:
         processes, index = int(processes), int(index)
     except ValueError:
@@ -390,6 +405,42 @@ def _distributed(values: list[str] | None) -> tuple | None:
             f"--distributed: ID must be from 0 to PROCESSES - 1, got ID {index} of {processes}"
         )
     return address, processes, index
+
+
+def _check_port_free(address: str) -> None:
+    """Refuse a coordinator port that is taken here (JAX's service would crash on it)."""
+    port = int(address.rpartition(":")[2])
+    family = socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("", port))
+        except OSError as error:
+            raise InputError(
+                f"--distributed: process 0 serves the coordinator on port {port}, which is"
+                f" taken on this host ({error.strerror}); choose another port"
+            ) from None
+
+
+@contextlib.contextmanager
+def _deadline(seconds: int, message: str):
+    """Exit 2 with ``message`` if the block runs longer than ``seconds``.
+
+    For waits that JAX ends by aborting the process from C++ (a join that times out), where no
+    exception reaches Python; the block's C++ call releases the GIL, so the timer runs.
+    """
+
+    def expire() -> None:
+        print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+        os._exit(2)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 @contextlib.contextmanager
@@ -411,9 +462,10 @@ def _joined(args: argparse.Namespace):
 
     The block holds the command's input checks. Every process runs them, then all compare:
     if any failed, or if the processes were given different commands, every one stops with
-    exit 2 rather than wait for the others. (A process that never joins leaves the others
-    waiting for JAX's timeout, five minutes.) Only process 0 reports: the others print no
-    progress and no warnings, write nothing, and return once the fits are done.
+    exit 2 rather than wait for the others. A process that never joins leaves the others
+    waiting ``--join-timeout`` seconds; then they stop with exit 2. Only process 0 reports:
+    the others print no progress and no warnings, write nothing, and return once the fits are
+    done.
     """
     settings = _distributed(args.distributed)
     if settings is None:
@@ -422,9 +474,18 @@ def _joined(args: argparse.Namespace):
     import jax
     from jax.experimental import multihost_utils
 
+    if settings and settings[2] == 0:
+        _check_port_free(settings[0])
+    where = f"at {settings[0]} ({settings[1]} processes)" if settings else "in the cluster"
+    late = (
+        f"--distributed: not every process joined {where} within {args.join_timeout} s;"
+        " start each with the same ADDRESS and PROCESSES, or give --join-timeout more"
+    )
     try:
-        with _stdout_to_stderr():  # Gloo announces its connections on stdout, before a --json
-            jax.distributed.initialize(*settings)
+        # Gloo announces its connections on stdout, before a --json. JAX's own deadline comes
+        # later than ours: at its own it aborts the process with a C++ trace.
+        with _stdout_to_stderr(), _deadline(args.join_timeout, late):
+            jax.distributed.initialize(*settings, initialization_timeout=args.join_timeout + 60)
             multihost_utils.sync_global_devices("bayes-passk")  # connects them now
     except (RuntimeError, ValueError) as error:
         how = f"at {settings[0]}" if settings else "with the cluster's settings"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -397,6 +398,8 @@ def test_cli_backtest_of_a_file_without_groups_names_its_rows_after_the_file(tmp
         (["--design", "synthetic", "--distributed", "a", "2", "0"], "'a' is not host:port"),
         (["--design", "synthetic", "--distributed", "a:1", "2", "2"], "ID must be from 0 to"),
         (["--design", "synthetic", "--distributed", "a:1", "x", "0"], "must be whole numbers"),
+        (["--design", "synthetic", "--distributed", "a:70000", "2", "0"], "a port from 1 to"),
+        (["--design", "synthetic", "--join-timeout", "0"], "--join-timeout: expected a positive"),
     ],
 )
 def test_cli_backtest_bad_input_exits_2_without_output(tmp_path, capsys, argv, message):
@@ -471,3 +474,28 @@ def test_cli_processes_given_different_commands_all_stop_with_exit_2(
     for run, message in zip(run_together(hosts, env, timeout=120), messages, strict=True):
         assert run.returncode == 2 and run.stdout == "", run.stderr
         assert message in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_a_process_left_alone_stops_with_exit_2_at_the_join_timeout(index, coordinator, tmp_path):
+    # Without the package's own deadline, JAX aborts the process from C++ (exit 134, a trace).
+    command = [sys.executable, "-m", "bayes_passk.cli", "backtest", "--design", "synthetic"]
+    command += ["--methods", "regression", "--distributed", coordinator, "2", str(index)]
+    command += ["--join-timeout", "2", "--out", str(tmp_path / "never")]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and run.stdout == "", run.stderr
+    assert "not every process joined at" in run.stderr and "within 2 s" in run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "never").exists()
+
+
+def test_a_coordinator_port_in_use_is_refused(coordinator):
+    # JAX's coordinator service crashes on a taken port (exit 139): process 0 checks first.
+    host, port = coordinator.rsplit(":", 1)
+    with socket.socket() as holder:
+        holder.bind((host, int(port)))
+        holder.listen()
+        command = [sys.executable, "-m", "bayes_passk.cli", "backtest", "--design", "synthetic"]
+        command += ["--distributed", coordinator, "2", "0", "--join-timeout", "2"]
+        run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and run.stdout == "", run.stderr
+    assert f"port {port}, which is taken on this host" in run.stderr

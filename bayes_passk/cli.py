@@ -96,6 +96,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: outputs are written only at the end, so none is left
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except (RuntimeError, ValueError) as error:
+        if not _lost_a_process(error):
+            raise
+        # On return, JAX would wait for the lost process until its heartbeat timeout, then
+        # abort from C++; outputs are written only at the end, so none is left.
+        cause = str(error).splitlines()[0]
+        print(
+            f"{PROG}: error: --distributed lost another process mid-run ({cause})", file=sys.stderr
+        )
+        sys.stderr.flush()
+        os._exit(1)
+
+
+def _lost_a_process(error: Exception) -> bool:
+    """Whether ``error`` is a collective across processes that failed: a process has gone."""
+    if "jax" not in sys.modules:
+        return False
+    import jax
+
+    return jax.distributed.is_initialized() and "Gloo" in str(error)
 
 
 @contextlib.contextmanager

@@ -499,3 +499,32 @@ def test_a_coordinator_port_in_use_is_refused(coordinator):
         run = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and run.stdout == "", run.stderr
     assert f"port {port}, which is taken on this host" in run.stderr
+
+
+def test_a_process_lost_mid_run_stops_the_others_with_exit_1(coordinator, tmp_path):
+    # Without the guard: a traceback, then JAX waits out its heartbeat timeout (100 s) and
+    # aborts the process from C++ (exit 134).
+    command = [sys.executable, "-m", "bayes_passk.cli", "backtest", "--design", "synthetic"]
+    command += ["--problems", "16", "--budgets", "20", "--replicates", "4", "--k", "100"]
+    command += ["--methods", "bayes-scaled-beta", "--warmup", "500", "--samples", "500"]
+    command += ["--chunk", "1", "--distributed", coordinator, "2"]
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    out = tmp_path / "never"
+    with (
+        subprocess.Popen(
+            [*command, "0", "--out", str(out)], stderr=subprocess.PIPE, text=True, env=env
+        ) as lead,
+        subprocess.Popen([*command, "1"], stderr=subprocess.DEVNULL, env=env) as other,
+    ):
+        try:
+            for line in lead.stderr:  # the first chunk is done: both processes run the fits
+                if "fits" in line and "/" in line:
+                    break
+            other.kill()
+            stderr = lead.stderr.read()
+            assert lead.wait(timeout=120) == 1, stderr
+        finally:
+            lead.kill()
+            other.kill()
+    assert "error: --distributed lost another process mid-run" in stderr
+    assert "Traceback" not in stderr and not out.exists()

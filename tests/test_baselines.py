@@ -383,10 +383,12 @@ def test_bootstrap_intervals_bracket_the_fit_and_have_the_standard_error_s_width
     assert np.all(first.lower < first.mean) and np.all(first.mean < first.upper)
     assert first.exponent.lower < fitted.exponent < first.exponent.upper
     # pass@1 is a mean over problems: its bootstrap spread is the standard error of a mean,
-    # sd(rate_i) / sqrt(P); the 90% interval spans ~2 * 1.645 of it (200 replicates: +-15%).
+    # sd(rate_i) / sqrt(P); the 90% interval spans ~2 * 1.645 of it. Its two ends, 5% quantiles
+    # of 200 replicates, have a Monte Carlo sd of 0.15 of that sd each: 6.4% of the width
+    # together. 0.2 is three of them (measured over seeds 3-12: 0.93 to 1.04 of the width).
     rates = fitted.data.c / fitted.data.n
     width = 2 * stats.norm.ppf(0.95) * rates.std(ddof=1) / np.sqrt(rates.size)
-    assert first.upper[0] - first.lower[0] == pytest.approx(width, rel=0.3)
+    assert first.upper[0] - first.lower[0] == pytest.approx(width, rel=0.2)
 
 
 # ---------------------------------------------------------------------------------------------

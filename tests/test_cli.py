@@ -504,7 +504,8 @@ def test_every_subcommand_is_registered_with_a_runner():
 
 
 def test_embedded_dataset_by_name(capsys):
-    datasets = pytest.importorskip("bayes_passk.datasets")
+    from bayes_passk import datasets
+
     assert main(["estimate", "pythia-math", "--group", "Pythia 12B", "--k", "1", "--json"]) == 0
     data = datasets.load("pythia-math", group="Pythia 12B")
     assert json.loads(capsys.readouterr().out)["pass_at_k"] == pytest.approx(
@@ -524,7 +525,8 @@ def test_embedded_dataset_by_name(capsys):
 
 
 def test_datasets_lists_the_embedded_datasets(capsys):
-    datasets = pytest.importorskip("bayes_passk.datasets")
+    from bayes_passk import datasets
+
     assert main(["datasets"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["name", "kind", "groups"]
@@ -534,7 +536,8 @@ def test_datasets_lists_the_embedded_datasets(capsys):
 
 
 def test_datasets_name_lists_its_groups(capsys):
-    datasets = pytest.importorskip("bayes_passk.datasets")
+    from bayes_passk import datasets
+
     assert main(["datasets", "pythia-math"]) == 0
     lines = capsys.readouterr().out.splitlines()
     groups = lines[lines.index("groups:") + 1 :]
@@ -545,7 +548,8 @@ def test_datasets_name_lists_its_groups(capsys):
 
 
 def test_datasets_json_describes_every_dataset_or_the_one_named(capsys):
-    datasets = pytest.importorskip("bayes_passk.datasets")
+    from bayes_passk import datasets
+
     assert main(["datasets", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [d["name"] for d in listed] == [info.name for info in datasets.list_datasets()]

@@ -1,4 +1,3 @@
-import doctest
 import json
 import sys
 
@@ -6,7 +5,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_passk import data as data_module
 from bayes_passk.data import (
     ALIASES,
     InputError,
@@ -387,10 +385,6 @@ def test_attempts_reject_values_that_are_not_booleans(write):
     blank = write("attempts.csv", "problem_id,success\na,1\na, \n")
     with pytest.raises(InputError, match=r"row 2 \(line 3\), column 'success': empty or missing"):
         load(blank)
-
-
-def test_docstring_examples():
-    assert doctest.testmod(data_module).failed == 0
 
 
 def test_from_counts_reads_labels_like_a_file():

@@ -365,7 +365,12 @@ def test_kumaraswamy_fit_and_forecast():
     result = bp.fit(DATA, prior="kumaraswamy", seed=0, check=False, **SMALL)
     f = result.forecast([1, 1000])
     assert f.method == "bayes-kumaraswamy"
-    assert f.lower[1] <= f.mean[1] <= f.upper[1]
+    assert result.diagnostics().r_hat_max < 1.05
+    # pass@1 of the benchmark is the average rate; 24 x 60 attempts pin it to about +-0.01.
+    assert f.lower[0] < DATA.c.sum() / DATA.n.sum() < f.upper[0]
+    # Every problem solved at least once at k = 1000 is solved for sure there; the others
+    # add to that floor.
+    assert (DATA.c > 0).mean() < f.lower[1]
 
 
 def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys):

@@ -95,27 +95,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:  # Ctrl-C: outputs are written only at the end, so none is left
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return _leave_joined(130)
     except (RuntimeError, ValueError) as error:
-        if not _lost_a_process(error):
+        if not (_joined_others() and "Gloo" in str(error)):  # a collective failed: one has gone
             raise
-        # On return, JAX would wait for the lost process until its heartbeat timeout, then
-        # abort from C++; outputs are written only at the end, so none is left.
         cause = str(error).splitlines()[0]
         print(
             f"{PROG}: error: --distributed lost another process mid-run ({cause})", file=sys.stderr
         )
-        sys.stderr.flush()
-        os._exit(1)
+        return _leave_joined(1)
 
 
-def _lost_a_process(error: Exception) -> bool:
-    """Whether ``error`` is a collective across processes that failed: a process has gone."""
-    if "jax" not in sys.modules:
-        return False
-    import jax
+def _joined_others() -> bool:
+    """Whether this process has joined others with `jax.distributed` (``--distributed``)."""
+    return "jax" in sys.modules and sys.modules["jax"].distributed.is_initialized()
 
-    return jax.distributed.is_initialized() and "Gloo" in str(error)
+
+def _leave_joined(code: int) -> int:
+    """Return ``code``; but a process joined to others that stops early exits at once.
+
+    Returning, it would wait in JAX's shutdown for the others, which wait for it at their next
+    exchange of results: both stall for minutes, then JAX aborts them from C++. Exiting, the
+    others see the loss at that exchange and stop too (CPU collectives report it). Outputs
+    are written only at the end, so none is left half written.
+    """
+    if not _joined_others():
+        return code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @contextlib.contextmanager

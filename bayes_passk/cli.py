@@ -438,8 +438,11 @@ def _distributed(values: list[str] | None) -> tuple | None:
 def _check_port_free(address: str) -> None:
     """Refuse a coordinator port that is taken here (JAX's service would crash on it)."""
     port = int(address.rpartition(":")[2])
-    family = socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET
-    with socket.socket(family) as probe:
+    try:  # JAX's service listens on [::]:port, which holds IPv4's 0.0.0.0:port too
+        probe = socket.socket(socket.AF_INET6)
+    except OSError:  # a host without IPv6
+        probe = socket.socket(socket.AF_INET)
+    with probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("", port))
@@ -532,7 +535,8 @@ def _joined(args: argparse.Namespace):
     except InputError as error:
         failure = error
     # The command, but for where the process stands and where it would write.
-    command = {k: v for k, v in vars(args).items() if k not in ("distributed", "out", "run")}
+    ignored = ("distributed", "join_timeout", "out", "run")
+    command = {k: v for k, v in vars(args).items() if k not in ignored}
     digest = hashlib.sha256(repr(sorted(command.items())).encode()).digest()
     mine = np.array([failure is not None, *np.frombuffer(digest[:8], np.uint32)], np.int64)
     every = np.asarray(multihost_utils.process_allgather(mine)).reshape(-1, mine.size)
@@ -544,7 +548,7 @@ def _joined(args: argparse.Namespace):
     if differ.size:
         raise InputError(
             f"process {differ[0]} was started with another command than process 0; every "
-            "process must run the same (--out and --distributed's ID aside)"
+            "process must run the same (--out, --join-timeout and --distributed's ID aside)"
         )
 
 

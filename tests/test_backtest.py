@@ -477,6 +477,19 @@ def test_cli_processes_given_different_commands_all_stop_with_exit_2(
         assert message in run.stderr and "Traceback" not in run.stderr
 
 
+def test_processes_may_differ_in_out_and_join_timeout(coordinator, run_together, tmp_path):
+    command = [sys.executable, "-m", "bayes_passk.cli", "backtest", "--design", "synthetic"]
+    command += ["--methods", "regression", "--problems", "16", "--replicates", "2"]
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    hosts = [
+        [*command, "--distributed", coordinator, "2", "0", "--out", str(tmp_path / "0")],
+        [*command, "--distributed", coordinator, "2", "1", "--join-timeout", "100"],
+    ]
+    lead, other = run_together(hosts, env, timeout=120)
+    assert [lead.returncode, other.returncode] == [0, 0], (lead.stderr, other.stderr)
+    assert (tmp_path / "0" / "summary.csv").exists() and other.stdout == ""
+
+
 @pytest.mark.parametrize("index", [0, 1])
 def test_a_process_left_alone_stops_with_exit_2_at_the_join_timeout(index, coordinator, tmp_path):
     # Without the package's own deadline, JAX aborts the process from C++ (exit 134, a trace).

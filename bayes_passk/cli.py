@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+import signal
 import socket
 import sys
 import tempfile
@@ -95,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:  # Ctrl-C: outputs are written only at the end, so none is left
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return _leave_joined(130)
+        return 130
     except (RuntimeError, ValueError) as error:
         if not (_joined_others() and "Gloo" in str(error)):  # a collective failed: one has gone
             raise
@@ -124,6 +125,17 @@ def _leave_joined(code: int) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _interrupted_while_joined(signum, frame) -> None:
+    """Ctrl-C in a joined process: say so and leave at once (see `_leave_joined`).
+
+    Not a KeyboardInterrupt: raised wherever the main thread happens to be, inside JAX's
+    Python code, one was now and then lost (the run went on) or left the process hanging.
+    Written straight to the file descriptor: the handler may run inside a print.
+    """
+    os.write(2, f"{PROG}: interrupted\n".encode())
+    os._exit(130)
 
 
 @contextlib.contextmanager
@@ -526,6 +538,8 @@ def _joined(args: argparse.Namespace):
                 " (found no SLURM, Open MPI, Kubernetes or Cloud TPU; give ADDRESS PROCESSES ID)"
             )
         raise InputError(message) from None
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored
+        signal.signal(signal.SIGINT, _interrupted_while_joined)
     index = jax.process_index()
     if index != 0:
         warnings.simplefilter("ignore")  # process 0 says it; `main` restores the filters

@@ -526,10 +526,16 @@ def test_a_coordinator_port_in_use_is_refused(coordinator):
 def test_a_process_lost_mid_run_stops_the_others_with_exit_1(
     stop, other_code, coordinator, tmp_path
 ):
-    # Before: Ctrl-C'd, a process waited in JAX's shutdown for the others, which waited for it
-    # in their next exchange: both stalled 5 minutes, then JAX aborted them from C++ (exit
-    # 134). Killed, it left the others a traceback, 100 s of waiting and the same abort.
-    command = [sys.executable, "-m", "bayes_passk.cli", "backtest", "--design", "synthetic"]
+    # Before: killed, a process left the others a traceback, 100 s of waiting and an abort
+    # from C++ (exit 134). Ctrl-C'd, it waited in JAX's shutdown for the others, which waited
+    # for it in their next exchange: both stalled 5 minutes, then aborted the same way.
+    # As from a terminal: a test run started in the background starts its children with
+    # Ctrl-C ignored, and a process that ignores it is left alone.
+    cli_with_ctrl_c = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from bayes_passk.cli import main; sys.exit(main())"
+    )
+    command = [sys.executable, "-c", cli_with_ctrl_c, "backtest", "--design", "synthetic"]
     command += ["--problems", "16", "--budgets", "20", "--replicates", "1", "--k", "100"]
     command += ["--methods", "bayes-scaled-beta", "--warmup", "200", "--samples", "200"]
     command += ["--chunk", "1", "--distributed", coordinator, "2"]  # 4 chunks of 2

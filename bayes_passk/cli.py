@@ -942,6 +942,9 @@ def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
     the renames, so that a folder never mixes two runs. A line on stderr says what was written
     and which earlier files it replaced or removed.
     """
+    if signal.getsignal(signal.SIGINT) is _interrupted_while_joined:
+        # Outputs come after the last exchange between processes: Ctrl-C may clean up again.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     partials = {path: path.with_name(f".{path.name}.partial") for path in writers}
     folder = next(iter(writers)).parent
     replaced = [path.name for path in writers if path.exists()]

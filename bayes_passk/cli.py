@@ -28,6 +28,7 @@ import socket
 import sys
 import tempfile
 import threading
+import traceback
 import warnings
 import zlib
 from collections.abc import Callable, Collection, Sequence
@@ -545,7 +546,8 @@ def _joined(args: argparse.Namespace):
         warnings.simplefilter("ignore")  # process 0 says it; `main` restores the filters
     failure = None
     try:
-        yield index == 0
+        with _leaving_on_a_bug():
+            yield index == 0
     except InputError as error:
         failure = error
     # The command, but for where the process stands and where it would write.
@@ -564,6 +566,26 @@ def _joined(args: argparse.Namespace):
             f"process {differ[0]} was started with another command than process 0; every "
             "process must run the same (--out, --join-timeout and --distributed's ID aside)"
         )
+
+
+@contextlib.contextmanager
+def _leaving_on_a_bug():
+    """In a joined process, end at once on an unexpected exception (a bug) in the block.
+
+    For blocks that end in an exchange with the other processes (the input checks, the fits):
+    returning, the process would wait in JAX's shutdown for the others, which wait for it at
+    that exchange until JAX aborts them from C++. Leaving, its traceback printed, the others
+    see the loss there and stop too. Input errors and a lost process are handled by the caller.
+    """
+    try:
+        yield
+    except InputError:
+        raise
+    except Exception as error:
+        if not _joined_others() or "Gloo" in str(error):
+            raise
+        traceback.print_exc()
+        _leave_joined(1)
 
 
 def _say(line: str) -> None:
@@ -1202,7 +1224,8 @@ def run_backtest(args: argparse.Namespace) -> int:
         config = _batch_config(args)
     # Every process runs every method (the point methods take milliseconds); one reports.
     progress = _say if reports else None
-    table = backtest.run(cells, args.methods, seed=args.seed, config=config, progress=progress)
+    with _leaving_on_a_bug():
+        table = backtest.run(cells, args.methods, seed=args.seed, config=config, progress=progress)
     if not reports:
         return 0
     summary = backtest.summarize(table, seed=args.seed)
@@ -1717,18 +1740,19 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
         if full.groups == [""]:  # a file without groups: named after the file, as in backtests
             full = full._replace(group=np.full(full.num_problems, Path(args.dataset).stem))
         config = _batch_config(args)
-    table = allocation.simulate(
-        args.seed,
-        full,
-        args.budgets,
-        args.k,
-        args.policies,
-        args.replicates,
-        args.rounds,
-        args.prior,
-        config,
-        _say if reports else None,
-    )
+    with _leaving_on_a_bug():
+        table = allocation.simulate(
+            args.seed,
+            full,
+            args.budgets,
+            args.k,
+            args.policies,
+            args.replicates,
+            args.rounds,
+            args.prior,
+            config,
+            _say if reports else None,
+        )
     if not reports:
         return 0
     summary = backtest.summarize(table, seed=args.seed)

@@ -61,3 +61,30 @@ def check_same_replicates(cells: list[designs.Design], kept: pd.DataFrame) -> No
         paired.estimate, paired.estimate_kept, rtol=1e-9, equal_nan=True
     ):
         raise SystemExit("these replicates are not the kept table's (another seed or size?)")
+
+
+def print_against_regression(ours: pd.DataFrame, kept: pd.DataFrame, columns: list[str]) -> None:
+    """Print bias, sd and MSE of ``ours`` and the kept methods on the same replicates.
+
+    ``ours`` has columns method, group, replicate, estimate, truth; ``kept`` is a kept table at
+    one k. ``columns``, the methods to show, ends with ``regression``: each other method's count
+    of models where its MSE is the lower follows the table.
+    """
+    scored = pd.concat([ours, kept[ours.columns]])
+    scored = scored.merge(ours[["group", "replicate"]].drop_duplicates(), on=["group", "replicate"])
+    scored["error"] = scored.estimate - scored.truth
+    summary = scored.groupby(["group", "method"]).error.agg(
+        bias="mean", sd="std", mse=lambda e: np.mean(e**2)
+    )
+    print("\n| model | " + " | ".join(f"{m}: bias, sd, MSE x 1e3" for m in columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for group in ours.group.unique():
+        text = []
+        for method in columns:
+            bias, sd, mse = summary.loc[(group, method)]
+            text.append(f"{bias:+.3f}, {sd:.3f}, {1e3 * mse:.2f}")
+        print(f"| {group} | " + " | ".join(text) + " |")
+    mse = summary.mse.unstack("method")
+    for method in columns[:-1]:
+        wins = int((mse[method] < mse["regression"]).sum())
+        print(f"{method}: lower MSE than the regression in {wins} of {len(mse)} models")

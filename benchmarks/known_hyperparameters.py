@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from _cells import check_same_replicates, quality_cells
+from _cells import check_same_replicates, print_against_regression, quality_cells
 
 import bayes_passk as bp
 from bayes_passk.forecast import posterior_pass_at_k
@@ -115,24 +115,6 @@ for cell, full in chosen:
 
 known = pd.DataFrame(rows, columns=["group", "replicate", "estimate", "truth"])
 known["method"] = "known-hyperparameters"
-scored = pd.concat([known, table[known.columns]])
-scored = scored.merge(known[["group", "replicate"]], on=["group", "replicate"])
-scored["error"] = scored.estimate - scored.truth
-bayes = sorted(m for m in scored.method.unique() if m.startswith("bayes-"))
-columns = ["known-hyperparameters", *bayes, "regression"]
-summary = scored.groupby(["group", "method"]).error.agg(
-    bias="mean", sd="std", mse=lambda e: np.mean(e**2)
-)
-print("\n| model | " + " | ".join(f"{m}: bias, sd, MSE x 1e3" for m in columns) + " |")
-print("|---|" + "---|" * len(columns))
-for group in known.group.unique():
-    cells_text = []
-    for method in columns:
-        bias, sd, mse = summary.loc[(group, method)]
-        cells_text.append(f"{bias:+.3f}, {sd:.3f}, {1e3 * mse:.2f}")
-    print(f"| {group} | " + " | ".join(cells_text) + " |")
-mse = summary.mse.unstack("method")
-for method in columns[:-1]:
-    wins = int((mse[method] < mse["regression"]).sum())
-    print(f"{method}: lower MSE than the regression in {wins} of {len(mse)} models")
+bayes = sorted(m for m in table.method.unique() if m.startswith("bayes-"))
+print_against_regression(known, table, ["known-hyperparameters", *bayes, "regression"])
 print(f"\n{time.perf_counter() - start:.0f} s")

@@ -36,7 +36,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pandas as pd
-from _cells import check_same_replicates, quality_cells
+from _cells import check_same_replicates, print_against_regression, quality_cells
 from numpyro.infer import MCMC, NUTS
 
 import bayes_passk as bp
@@ -213,22 +213,5 @@ for name, group_cells in datasets.items():
 
 pooled = pd.DataFrame(rows, columns=["group", "replicate", "estimate", "truth"])
 pooled["method"] = f"bayes-pooled-{args.pool}"
-scored = pd.concat([pooled, table[pooled.columns]])
-scored = scored.merge(pooled[["group", "replicate"]], on=["group", "replicate"])
-scored["error"] = scored.estimate - scored.truth
-methods = [f"bayes-pooled-{args.pool}", "bayes-beta-spline", "regression"]
-summary = scored.groupby(["group", "method"]).error.agg(
-    bias="mean", sd="std", mse=lambda e: np.mean(e**2)
-)
-print("\n| model | " + " | ".join(f"{m}: bias, sd, MSE x 1e3" for m in methods) + " |")
-print("|---|" + "---|" * len(methods))
-for group in pooled.group.unique():
-    text = [
-        "{:+.3f}, {:.3f}, {:.2f}".format(*summary.loc[(group, m)] * [1, 1, 1e3]) for m in methods
-    ]
-    print(f"| {group} | " + " | ".join(text) + " |")
-mse = summary.mse.unstack("method")
-for method in methods[:-1]:
-    wins = int((mse[method] < mse["regression"]).sum())
-    print(f"{method}: lower MSE than the regression in {wins} of {len(mse)} models")
+print_against_regression(pooled, table, [pooled.method[0], "bayes-beta-spline", "regression"])
 print(f"\n{time.perf_counter() - start:.0f} s")

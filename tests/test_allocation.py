@@ -1,6 +1,9 @@
 """Allocation policies (`bayes_passk.allocation`) and the allocate / simulate-allocation CLI."""
 
 import json
+import os
+import subprocess
+import sys
 from functools import partial
 
 import jax.numpy as jnp
@@ -554,3 +557,55 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
     rates = np.array([0, 1, 3, 10, 30, 100, 300, 0]) / 1000
     np.testing.assert_allclose(table["truth"], 1 - np.mean((1 - rates) ** 100))
     assert np.all((table["lower"] <= table["estimate"]) & (table["estimate"] <= table["upper"]))
+
+
+SIMULATION_ROWS = "".join(f"p{i},1000,{c}\n" for i, c in enumerate([0, 1, 3, 10, 30, 100, 300, 0]))
+SIMULATION = ["simulate-allocation", "--k", "100", "--rounds", "2", "--budgets", "64"]
+SIMULATION += ["--replicates", "2", "--chains", "1", "--warmup", "100", "--samples", "100"]
+
+
+@pytest.mark.slow
+def test_simulate_allocation_across_two_processes_gives_one_process_result(
+    write, coordinator, run_together
+):
+    # 34 s: each process compiles the batched engine, and so does the one-process run.
+    command = [sys.executable, "-m", "bayes_passk.cli", *SIMULATION, "--json"]
+    command += ["--dataset", write("full.csv", "problem_id,n,c\n" + SIMULATION_ROWS)]
+    one_device = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    hosts = [[*command, "--distributed", coordinator, "2", str(index)] for index in range(2)]
+    lead, other = run_together(hosts, one_device, timeout=300)
+    assert [lead.returncode, other.returncode] == [0, 0], (lead.stderr[-2000:], other.stderr)
+    two_devices = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    alone = subprocess.run(command, capture_output=True, text=True, env=two_devices, check=True)
+    assert json.loads(lead.stdout) == json.loads(alone.stdout) and other.stdout == ""
+
+
+@pytest.mark.slow
+def test_a_bug_in_one_simulating_process_stops_every_process_with_exit_1(
+    write, coordinator, run_together, tmp_path
+):
+    # As `tests/test_backtest.py`'s test of the same for `backtest`.
+    with_a_bug = (
+        "import sys, bayes_passk.allocation as allocation\n"
+        "real = allocation.fit_batch\n"
+        "def fit_batch(*args, progress, **kwargs):\n"
+        "    def report(done, total):\n"
+        "        raise RuntimeError('an injected bug')\n"
+        "    return real(*args, progress=report, **kwargs)\n"
+        "allocation.fit_batch = fit_batch\n"
+        "from bayes_passk.cli import main\n"
+        "sys.exit(main())\n"
+    )
+    arguments = [*SIMULATION, "--dataset", write("full.csv", "problem_id,n,c\n" + SIMULATION_ROWS)]
+    arguments += ["--chunk", "1", "--distributed", coordinator, "2"]
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    out = tmp_path / "never"
+    hosts = [
+        [sys.executable, "-m", "bayes_passk.cli", *arguments, "0", "--out", str(out)],
+        [sys.executable, "-c", with_a_bug, *arguments, "1"],  # fails after its first chunk
+    ]
+    lead, other = run_together(hosts, env, timeout=120)
+    assert [lead.returncode, other.returncode] == [1, 1], (lead.stderr, other.stderr)
+    assert "error: --distributed lost another process mid-run" in lead.stderr
+    assert "RuntimeError: an injected bug" in other.stderr
+    assert "Traceback" not in lead.stderr and not out.exists()

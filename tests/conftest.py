@@ -2,6 +2,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 
 import pandas as pd
@@ -83,3 +84,37 @@ def run_together(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def run_with_a_bug_in_process_1(coordinator, run_together, tmp_path):
+    """Run a batched command as processes 0 and 1 of two, process 1 failing mid-run on a bug.
+
+    ``run(arguments, module)``: the command line ``arguments`` (without ``--distributed``) runs
+    on one CPU device per process; in process 1, `bayes_passk.<module>`'s ``fit_batch`` raises
+    ``RuntimeError('an injected bug')`` from its progress callback, after its first chunk.
+    Process 0 is given ``--out tmp_path/never``. Returns both `subprocess.CompletedProcess`es.
+    """
+    with_a_bug = (
+        "import sys, bayes_passk.{module} as module\n"
+        "real = module.fit_batch\n"
+        "def report(done, total):\n"
+        "    raise RuntimeError('an injected bug')\n"
+        "def fit_batch(*args, progress, **kwargs):\n"
+        "    return real(*args, progress=report, **kwargs)\n"
+        "module.fit_batch = fit_batch\n"
+        "from bayes_passk.cli import main\n"
+        "sys.exit(main())\n"
+    )
+
+    def run(arguments, module):
+        arguments = [*arguments, "--distributed", coordinator, "2"]
+        out = tmp_path / "never"
+        hosts = [
+            [sys.executable, "-m", "bayes_passk.cli", *arguments, "0", "--out", str(out)],
+            [sys.executable, "-c", with_a_bug.format(module=module), *arguments, "1"],
+        ]
+        env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+        return run_together(hosts, env, timeout=120)
+
+    return run

@@ -582,30 +582,12 @@ def test_simulate_allocation_across_two_processes_gives_one_process_result(
 
 @pytest.mark.slow
 def test_a_bug_in_one_simulating_process_stops_every_process_with_exit_1(
-    write, coordinator, run_together, tmp_path
+    write, run_with_a_bug_in_process_1, tmp_path
 ):
     # As `tests/test_backtest.py`'s test of the same for `backtest`.
-    with_a_bug = (
-        "import sys, bayes_passk.allocation as allocation\n"
-        "real = allocation.fit_batch\n"
-        "def fit_batch(*args, progress, **kwargs):\n"
-        "    def report(done, total):\n"
-        "        raise RuntimeError('an injected bug')\n"
-        "    return real(*args, progress=report, **kwargs)\n"
-        "allocation.fit_batch = fit_batch\n"
-        "from bayes_passk.cli import main\n"
-        "sys.exit(main())\n"
-    )
     arguments = [*SIMULATION, "--dataset", write("full.csv", "problem_id,n,c\n" + SIMULATION_ROWS)]
-    arguments += ["--chunk", "1", "--distributed", coordinator, "2"]
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-    out = tmp_path / "never"
-    hosts = [
-        [sys.executable, "-m", "bayes_passk.cli", *arguments, "0", "--out", str(out)],
-        [sys.executable, "-c", with_a_bug, *arguments, "1"],  # fails after its first chunk
-    ]
-    lead, other = run_together(hosts, env, timeout=120)
+    lead, other = run_with_a_bug_in_process_1([*arguments, "--chunk", "1"], "allocation")
     assert [lead.returncode, other.returncode] == [1, 1], (lead.stderr, other.stderr)
     assert "error: --distributed lost another process mid-run" in lead.stderr
     assert "RuntimeError: an injected bug" in other.stderr
-    assert "Traceback" not in lead.stderr and not out.exists()
+    assert "Traceback" not in lead.stderr and not (tmp_path / "never").exists()

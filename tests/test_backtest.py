@@ -564,33 +564,15 @@ def test_a_process_lost_mid_run_stops_the_others_with_exit_1(
 
 
 def test_a_bug_in_one_process_mid_run_stops_every_process_with_exit_1(
-    coordinator, run_together, tmp_path
+    run_with_a_bug_in_process_1, tmp_path
 ):
     # Before: the failing process printed its traceback, then waited in JAX's shutdown for the
     # others, which waited for it at their next exchange until JAX aborted them from C++.
-    with_a_bug = (
-        "import sys, bayes_passk.backtest as backtest\n"
-        "real = backtest.fit_batch\n"
-        "def report(done, total):\n"
-        "    raise RuntimeError('an injected bug')\n"
-        "def fit_batch(*args, progress, **kwargs):\n"
-        "    return real(*args, progress=report, **kwargs)\n"
-        "backtest.fit_batch = fit_batch\n"
-        "from bayes_passk.cli import main\n"
-        "sys.exit(main())\n"
-    )
     arguments = ["backtest", "--design", "synthetic", "--problems", "16", "--budgets", "20"]
     arguments += ["--replicates", "1", "--k", "100", "--methods", "bayes-scaled-beta"]
     arguments += ["--warmup", "100", "--samples", "100", "--chunk", "1"]  # 4 chunks of 2
-    arguments += ["--distributed", coordinator, "2"]
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-    out = tmp_path / "never"
-    hosts = [
-        [sys.executable, "-m", "bayes_passk.cli", *arguments, "0", "--out", str(out)],
-        [sys.executable, "-c", with_a_bug, *arguments, "1"],  # fails after its first chunk
-    ]
-    lead, other = run_together(hosts, env, timeout=120)
+    lead, other = run_with_a_bug_in_process_1(arguments, "backtest")
     assert [lead.returncode, other.returncode] == [1, 1], (lead.stderr, other.stderr)
     assert "error: --distributed lost another process mid-run" in lead.stderr
     assert "Traceback" in other.stderr and "RuntimeError: an injected bug" in other.stderr
-    assert "Traceback" not in lead.stderr and not out.exists()
+    assert "Traceback" not in lead.stderr and not (tmp_path / "never").exists()

@@ -40,9 +40,9 @@ from _cells import check_same_replicates, print_against_regression, quality_cell
 from numpyro.infer import MCMC, NUTS
 
 import bayes_passk as bp
+from bayes_passk.batched import rows_and_weights
 from bayes_passk.forecast import posterior_pass_at_k
 from bayes_passk.functionals import SAMPLING, log_marginal_likelihood
-from bayes_passk.hierarchy import distinct_rows
 from bayes_passk.inference import Fit
 from bayes_passk.models import beta_spline
 
@@ -133,17 +133,6 @@ class WithData(Fit):
         return self._data
 
 
-def stacked_rows(counts):
-    """Each group's distinct (n, c) rows, padded to one length: arrays (G, R)."""
-    rows = [distinct_rows(n, c) for n, c in counts]
-    size = max(r.n.size for r in rows)
-    out = np.zeros((3, len(rows), size))
-    out[0] = 1.0
-    for g, r in enumerate(rows):
-        out[:, g, : r.n.size] = r.n, r.c, r.weight
-    return out
-
-
 kept_table = pd.read_csv(args.table)
 table = kept_table[kept_table.k == K]
 replicates = int(table.replicate.max()) + 1
@@ -168,14 +157,13 @@ start = time.perf_counter()
 rows = []
 for name, group_cells in datasets.items():
     for replicate in range(count):
-        counts = [(cell.n[replicate], cell.c[replicate]) for cell in group_cells]
+        n = np.stack([cell.n[replicate] for cell in group_cells]).astype(float)
+        c = np.stack([cell.c[replicate] for cell in group_cells]).astype(float)
         key = jax.random.key(replicate)
         if args.pool == "exponents":
-            n, c, weight = stacked_rows(counts)
-            mcmc.run(key, n, c, weight, args.tau_scale)
+            mcmc.run(key, *rows_and_weights(n, c), args.tau_scale)
             shown = ["a", "log_a_sd", "base_mean"]
         else:
-            n, c = (np.stack(x).astype(float) for x in zip(*counts, strict=True))
             mcmc.run(key, n, c, int(np.argmax(c.sum(axis=1))))
             shown = ["a", "base_mean", "shift", "log_slope"]
         draws = mcmc.get_samples(group_by_chain=True)

@@ -673,3 +673,18 @@ def test_forecast_says_why_the_unbiased_column_is_nan(write, capsys):
     assert out[3].split()[-1] == "nan" and note in out
     assert main(["forecast", path, "--method", "beta-binomial", "--k", "10", "50"]) == 0
     assert note not in capsys.readouterr().out.splitlines()
+
+
+def test_forecast_notes_that_a_long_extrapolation_rests_on_the_assumed_tail(write, capsys):
+    path = write(
+        "counts.csv",
+        "problem_id,n,c\n" + "".join(f"p{i},{50 + 50 * (i % 2)},{i}\n" for i in range(8)),
+    )
+    assert main(["forecast", path, "--method", "beta-binomial", "--k", "10", "1001"]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert notes == [
+        "note: k = 1001 is 10 times the most attempts of a problem; that far the forecast rests "
+        "on the tail the method assumes below 1/n, which the counts cannot check"
+    ]
+    assert main(["forecast", path, "--method", "beta-binomial", "--k", "10", "1000"]) == 0
+    assert "note:" not in capsys.readouterr().out

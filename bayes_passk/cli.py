@@ -885,12 +885,12 @@ def _print_forecast(source: str, data: PassData, forecast, true_values) -> None:
     print(format_table(["k", *named], rows))
     if "unbiased" in named and np.isnan(named["unbiased"]).any():
         print(f"unbiased: nan where a problem has fewer than k attempts (here k > {data.n.min()})")
-    ratio = forecast.k.max() / data.n.max()
-    if ratio > SHORT_EXTRAPOLATION:
+    if forecast.k.max() > SHORT_EXTRAPOLATION * data.n.max():
         # Measured in benchmarks/misspecified_populations.py: off a power-law tail, intervals
         # at 100x the attempts miss while a backtest at 10x still covers.
         print(
-            f"note: k = {forecast.k.max()} is {ratio:,.0f} times the most attempts of a problem; "
+            f"note: k = {forecast.k.max()} is more than {SHORT_EXTRAPOLATION} times the most "
+            "attempts of a problem; "
             "that far the forecast rests on the tail the method assumes below 1/n, "
             "which the counts cannot check"
         )

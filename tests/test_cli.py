@@ -683,8 +683,8 @@ def test_forecast_notes_that_a_long_extrapolation_rests_on_the_assumed_tail(writ
     assert main(["forecast", path, "--method", "beta-binomial", "--k", "10", "1001"]) == 0
     notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
     assert notes == [
-        "note: k = 1001 is 10 times the most attempts of a problem; that far the forecast rests "
-        "on the tail the method assumes below 1/n, which the counts cannot check"
+        "note: k = 1001 is more than 10 times the most attempts of a problem; that far the "
+        "forecast rests on the tail the method assumes below 1/n, which the counts cannot check"
     ]
     assert main(["forecast", path, "--method", "beta-binomial", "--k", "10", "1000"]) == 0
     assert "note:" not in capsys.readouterr().out

@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 
 from bayes_passk import backtest
-from bayes_passk.batched import DEFAULT_CONFIG
 from bayes_passk.data import PassData
 from bayes_passk.designs import Design, pass_at_k_of_rates, subsample
 
@@ -136,7 +135,7 @@ if __name__ == "__main__":
     cells = [cell(args.seed, name, replicates) for name in args.populations]
     if args.self_check:
         cells = [part for c in cells for part in self_check_cells(c, args.self_check, args.seed)]
-    table = backtest.run(cells, args.methods, seed=args.seed, config=DEFAULT_CONFIG, progress=print)
+    table = backtest.run(cells, args.methods, seed=args.seed, progress=print)
     table.to_csv(args.out, index=False)
     if args.self_check:  # "logit-normal 7" -> "logit-normal"
         table["group"] = table.group.str.rsplit(" ", n=1).str[0]

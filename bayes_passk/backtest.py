@@ -9,7 +9,9 @@ point methods), truth and the exponent. `summarize` reduces it per method, group
 - ``abs_error``: mean |estimate - truth| of pass@k;
 - ``mse``: mean squared error of pass@k, with a 90% bootstrap interval over replicates
   (``mse_lower``, ``mse_upper``; Kazdan et al. 2025);
-- ``log_log_se``: mean squared error of log(-log pass@k) (Schaeffer et al. 2025);
+- ``log_log_se``: mean squared error of log(-log pass@k) (Schaeffer et al. 2025), over the
+  replicates where estimate and truth both lie strictly between 0 and 1 (in float64, a pass@k
+  within 1e-16 of 1 is 1); ``log_log_undefined`` counts the others;
 - ``coverage`` and ``width``: fraction of intervals that contain the truth, and their mean width;
 - ``exponent_rel_error``: mean |exponent / true exponent - 1| where the truth is known;
 - ``divergent_fits`` and ``unconverged_fits``: fits with divergent transitions, and with a split
@@ -230,7 +232,8 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
         squared = error**2
         with np.errstate(divide="ignore", invalid="ignore"):
             log_log = np.log(-np.log(ok[["estimate", "truth"]].to_numpy()))
-        log_log_se = (log_log[:, 0] - log_log[:, 1]) ** 2
+        defined = np.isfinite(log_log).all(axis=1)
+        log_log_se = (log_log[defined, 0] - log_log[defined, 1]) ** 2
         lower, upper = ok["lower"].to_numpy(), ok["upper"].to_numpy()
         truth = ok["truth"].to_numpy()
         has_interval = np.isfinite(lower) & np.isfinite(upper) & np.isfinite(truth)
@@ -249,7 +252,8 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
                 "mse": squared.mean() if len(ok) else np.nan,
                 "mse_lower": mse_lower,
                 "mse_upper": mse_upper,
-                "log_log_se": np.nanmean(log_log_se) if np.isfinite(log_log_se).any() else np.nan,
+                "log_log_se": log_log_se.mean() if len(log_log_se) else np.nan,
+                "log_log_undefined": int((~defined & np.isfinite(truth)).sum()),
                 "coverage": covered[has_interval].mean() if has_interval.any() else np.nan,
                 "width": (upper - lower)[has_interval].mean() if has_interval.any() else np.nan,
                 "exponent_rel_error": relative.mean() if np.isfinite(relative).any() else np.nan,

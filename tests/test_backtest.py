@@ -81,6 +81,16 @@ def test_summarize_computes_the_metrics():
     assert row["log_log_se"] == pytest.approx(expected)
 
 
+def test_log_log_error_leaves_out_and_counts_a_pass_at_k_of_exactly_one():
+    # A truth within 1e-16 of 1 is 1.0 in float64: log(-log 1) = -inf, no finite error. The
+    # metric is the mean over the other replicates, not inf; a missing truth is not counted.
+    table = _table(estimate=[0.5, 0.9, 0.7], lower=np.nan, upper=np.nan, truth=[0.6, 1.0, np.nan])
+    row = backtest.summarize(table).iloc[0]
+    assert row["log_log_se"] == pytest.approx((np.log(-np.log(0.5)) - np.log(-np.log(0.6))) ** 2)
+    assert row["log_log_undefined"] == 1
+    assert backtest.summarize(table.iloc[:2])["mse"].iloc[0] == pytest.approx(0.1**2)
+
+
 def test_a_replicate_without_truth_does_not_count_as_a_miss():
     table = _table(estimate=[0.5, 0.7], lower=[0.4, 0.6], upper=[0.6, 0.8], truth=[0.55, np.nan])
     row = backtest.summarize(table).iloc[0]

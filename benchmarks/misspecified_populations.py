@@ -4,6 +4,7 @@
     python benchmarks/misspecified_populations.py --small       # 4 replicates
     python benchmarks/misspecified_populations.py --methods bayes-beta-spline regression
     python benchmarks/misspecified_populations.py --self-check 10   # the check a user can run
+    python benchmarks/misspecified_populations.py --loo 5   # which prior does PSIS-LOO prefer?
 
 Every prior family here has a power-law tail, p^(a - 1) as p -> 0, and so has the
 least-squares power law. Real benchmarks need not: some problems are beyond a model at any k,
@@ -24,6 +25,11 @@ Printed per population, method and k: the truth's mean over replicates, the bias
 the estimates, the MSE, and for methods with intervals their coverage and mean width. The tidy
 per-replicate table goes to ``--out`` (default ``runs/misspecified_<date>.csv.gz``).
 
+``--loo R`` asks the other question a user can put to their data: fit the first R replicates of
+each population under each prior of ``--priors`` (4 x (1000 + 1000) draws) and compare them by
+PSIS-LOO (`bayes-passk compare --priors`). Does LOO prefer the family whose tail matches the
+population, and can it tell the families apart?
+
 ``--self-check B`` runs instead what a user can run on the one dataset they have (`bayes-passk
 backtest --design subsample`): each replicate's 100 attempts per problem subsampled once to B,
 forecast to k = 100 and scored against the unbiased pass@100 of all 100. Does that short
@@ -33,11 +39,14 @@ extrapolation show the misfit that the long one suffers?
 import argparse
 import datetime
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
 
+import bayes_passk as bp
 from bayes_passk import backtest
+from bayes_passk.compare import SMALL_ELPD_DIFFERENCE, compare_priors
 from bayes_passk.data import PassData
 from bayes_passk.designs import Design, pass_at_k_of_rates, subsample
 
@@ -92,6 +101,39 @@ def self_check_cells(population: Design, budget: int, seed: int) -> list[Design]
     return cells
 
 
+def loo_rows(population: Design, replicates: int, priors: list[str], seed: int) -> list[dict]:
+    """PSIS-LOO of each prior's fit to each of the first replicates: the ranking and the lead."""
+    ids = [str(i) for i in range(PROBLEMS)]
+    rows = []
+    for r in range(replicates):
+        data = PassData.from_counts(ids, n=population.n[r], c=population.c[r])
+        fits, unconverged = {}, []
+        for prior in priors:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", bp.ConvergenceWarning)
+                fits[prior] = bp.fit(data, prior=prior, seed=seed, progress=False)
+            unconverged += [prior] * bool(caught)
+        table = compare_priors(fits).table
+        best, runner_up = table.index[0], table.index[1]
+        lead, se = table.loc[runner_up, "elpd_diff"], table.loc[runner_up, "dse"]
+        rows.append(
+            {
+                "population": population.group,
+                "replicate": r,
+                "never_solved": float(np.mean(data.c == 0)),
+                "best": best,
+                "lead": lead,
+                "lead_se": se,
+                "clear": bool(lead >= SMALL_ELPD_DIFFERENCE and lead >= 2 * se),
+                **{f"diff:{prior}": table.loc[prior, "elpd_diff"] for prior in priors},
+                "bad_pareto_k": int(table["bad_pareto_k"].sum()),
+                "unconverged": " ".join(unconverged),
+            }
+        )
+        print(f"{population.group} {r}: {best} by {lead:.1f} +- {se:.1f}", flush=True)
+    return rows
+
+
 def describe(table: pd.DataFrame) -> pd.DataFrame:
     """Bias, spread, MSE, coverage and width per population, method and k."""
     rows = []
@@ -127,19 +169,30 @@ if __name__ == "__main__":
     )
     parser.add_argument("--populations", nargs="+", default=list(POPULATIONS))
     parser.add_argument("--self-check", type=int, metavar="B", help="subsample to B, k = 100")
+    parser.add_argument("--loo", type=int, metavar="R", help="compare --priors on R replicates")
+    parser.add_argument(
+        "--priors", nargs="+", default=["beta-spline", "logit-normal", "zero-inflated-beta"]
+    )
     parser.add_argument("--out", default=f"runs/misspecified_{datetime.date.today()}.csv.gz")
     args = parser.parse_args()
     replicates = 4 if args.small else args.replicates
 
     start = time.perf_counter()
     cells = [cell(args.seed, name, replicates) for name in args.populations]
-    if args.self_check:
-        cells = [part for c in cells for part in self_check_cells(c, args.self_check, args.seed)]
-    table = backtest.run(cells, args.methods, seed=args.seed, progress=print)
-    table.to_csv(args.out, index=False)
-    if args.self_check:  # "logit-normal 7" -> "logit-normal"
-        table["group"] = table.group.str.rsplit(" ", n=1).str[0]
-    summary = describe(table)
+    if args.loo:
+        rows = [row for c in cells for row in loo_rows(c, args.loo, args.priors, args.seed)]
+        table = pd.DataFrame(rows)
+        table.to_csv(args.out, index=False)
+        summary = table.round(1)
+    else:
+        if args.self_check:
+            budget = args.self_check
+            cells = [part for c in cells for part in self_check_cells(c, budget, args.seed)]
+        table = backtest.run(cells, args.methods, seed=args.seed, progress=print)
+        table.to_csv(args.out, index=False)
+        if args.self_check:  # "logit-normal 7" -> "logit-normal"
+            table["group"] = table.group.str.rsplit(" ", n=1).str[0]
+        summary = describe(table).round(4)
     with pd.option_context("display.width", 200, "display.max_rows", 500):
-        print(summary.round(4).to_string(index=False))
+        print(summary.to_string(index=False))
     print(f"\n{args.out}; {time.perf_counter() - start:.0f} s")

@@ -680,7 +680,7 @@ def run_forecast(args: argparse.Namespace) -> int:
     for i, run in enumerate(runs):
         if i:
             print()
-        _print_forecast(source, run.data, run.forecast, run.true_values)
+        _print_forecast(source, run.data, run.forecast, run.true_values, run.unsolved)
     return 0
 
 
@@ -692,6 +692,7 @@ class _GroupForecast(NamedTuple):
     forecast: Forecast  # at the k asked for
     plotted: Forecast  # on the plotting grid
     true_values: np.ndarray | None  # pass@k from all attempts, when subsampled
+    unsolved: np.ndarray | None  # the part of the mean from problems never solved (Bayesian)
     truth_curve: tuple | None  # (k, pass@k) on the plotting grid, when subsampled
     report: dict  # the JSON object
     table: pd.DataFrame  # the CSV rows
@@ -705,11 +706,12 @@ def _forecast_group(
     import bayes_passk as bp
     from bayes_passk import datasets
     from bayes_passk.baselines import fit_baseline
+    from bayes_passk.forecast import unsolved_part
 
     truth = None if attempts is None else datasets.load(source, group=group)  # all attempts
     label = data.groups[0] or Path(source).stem
     which = f" ({label}, {place[0]} of {place[1]})" if args.all_groups else ""
-    idata = None
+    idata = unsolved = None
     if method.startswith("bayes-"):
         print(
             f"{PROG}: fitting {method} to {_plural(data.num_problems, 'problem')}{which}, "
@@ -739,6 +741,8 @@ def _forecast_group(
         )
         with _printed_warnings(prefix):
             forecast = result.forecast(ks, ci=args.ci, target=args.target, seed=args.seed)
+            if args.target == "benchmark":
+                unsolved = unsolved_part(result, wanted)
         idata = result.idata
     else:
         with _printed_warnings(f"{label}: {method}: " if args.all_groups else f"{method}: "):
@@ -758,12 +762,16 @@ def _forecast_group(
     report = json.loads(forecast.to_json())
     if true_values is not None:
         report["truth"] = [_json_value(value) for value in true_values]
+    if unsolved is not None:
+        report["unsolved_part"] = [_json_value(value) for value in unsolved]
     table = forecast.to_frame()
     if true_values is not None:
         table["truth"] = true_values
+    if unsolved is not None:
+        table["unsolved_part"] = unsolved
     truth_curve = None if truth is None else (ks, mean_pass_at_k(truth, ks))
     return _GroupForecast(
-        label, data, forecast, plotted, true_values, truth_curve, report, table, idata
+        label, data, forecast, plotted, true_values, unsolved, truth_curve, report, table, idata
     )
 
 
@@ -861,7 +869,7 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _print_forecast(source: str, data: PassData, forecast, true_values) -> None:
+def _print_forecast(source: str, data: PassData, forecast, true_values, unsolved) -> None:
     print(f"{_describe(source, data)}; {forecast.method}, target {forecast.target}")
     named = {
         "mean": forecast.mean,
@@ -876,6 +884,9 @@ def _print_forecast(source: str, data: PassData, forecast, true_values) -> None:
         del named["mean"], named["median"], named["mcse"]
     if true_values is not None:
         named["truth"] = true_values
+    never_solved = int(np.sum(data.c == 0))
+    if unsolved is not None and never_solved:
+        named["unsolved part"] = unsolved
     # Columns that are NaN throughout (intervals of an un-bootstrapped point method) say nothing.
     named = {name: column for name, column in named.items() if not np.isnan(column).all()}
     rows = [
@@ -885,6 +896,11 @@ def _print_forecast(source: str, data: PassData, forecast, true_values) -> None:
     print(format_table(["k", *named], rows))
     if "unbiased" in named and np.isnan(named["unbiased"]).any():
         print(f"unbiased: nan where a problem has fewer than k attempts (here k > {data.n.min()})")
+    if "unsolved part" in named:
+        print(
+            f"unsolved part: the part of the mean from the {_plural(never_solved, 'problem')} "
+            "never solved so far; the counts bound their rates only from above"
+        )
     if forecast.k.max() > SHORT_EXTRAPOLATION * data.n.max():
         # Measured in benchmarks/misspecified_populations.py: off a power-law tail, intervals
         # at 100x the attempts miss while a backtest at 10x still covers.

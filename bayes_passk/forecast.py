@@ -39,7 +39,7 @@ import xarray as xr
 from scipy import special
 
 from bayes_passk.estimators import as_ks, mean_pass_at_k
-from bayes_passk.families import PriorFamily
+from bayes_passk.families import PriorFamily, params_type
 from bayes_passk.functionals import log_grid_moments, log_moment
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, round_up
 
@@ -285,24 +285,11 @@ def posterior_pass_at_k(
     hyperparameters), ``benchmark`` and ``new`` (one draw each from the conditional
     distribution), and ``benchmark_local_slope``, ``new_local_slope`` at the largest k.
     """
-    data = result.data
-    rows = distinct_rows(data.n, data.c)
-    max_draws = min(max_draws, max(FEWEST_DRAWS, ROW_DRAWS // rows.n.size))
-    posterior = result.idata.posterior
-    step = max(1, math.ceil(posterior.sizes["chain"] * posterior.sizes["draw"] / max_draws))
-    thinned = posterior.isel(draw=slice(None, None, step))
-    params = type(result.params)(*(thinned[name].values for name in result.params._fields))
-    shape = (thinned.sizes["chain"], thinned.sizes["draw"])
-    flat, count = flat_padded_draws(params)
-    k_max = float(ks.max())
+    rows = distinct_rows(result.data.n, result.data.c)
+    thinned = _thinned_posterior(result, max_draws, rows.n.size)
     all_ks = with_slope_points(ks)
-    # Padded like the rows and draws, so that forecasts share compilations.
-    padded_ks = np.concatenate([all_ks, np.full(round_up(all_ks.size) - all_ks.size, k_max)])
-    log_survival, variance, log_survival_new = (
-        x[:count, : all_ks.size].reshape(*shape, -1)
-        for x in resolved_survival_moments(
-            result.family, flat, count, rows.n, rows.c, rows.weight, padded_ks
-        )
+    log_survival, variance, log_survival_new = _survival_moments_of_draws(
+        result.family, thinned, rows, rows.weight, all_ks
     )
     rng = np.random.default_rng(seed)
     benchmark = -np.expm1(log_survival[..., : ks.size])
@@ -319,8 +306,57 @@ def posterior_pass_at_k(
             "new_local_slope": (dims[:2], slope_at_largest_k(log_survival_new)),
         },
         coords=coords,
-        attrs={"local_slope_k": k_max},
+        attrs={"local_slope_k": float(ks.max())},
     )
+
+
+def unsolved_part(result, ks, max_draws: int = 1000) -> np.ndarray:
+    r"""Posterior mean of the part of pass@k (benchmark target) from problems never solved.
+
+    .. math::  \frac{1}{P} \sum_{i:\, c_i = 0} E\left[1 - (1 - p_i)^k \mid
+               \text{data}\right]
+
+    The counts say of these problems only that their rates lie below about 1 / n_i; what
+    they add to pass@k at k >> n comes from the tail the prior family assumes there, which no
+    count checks. pass@k less this part is what the problems solved at least once give: the
+    forecast were none of the others ever solved.
+
+    Example:
+        >>> import bayes_passk as bp
+        >>> data = bp.PassData.from_counts(["a", "b", "c"], n=[50, 50, 50], c=[0, 3, 20])
+        >>> result = bp.fit(data, chains=2, warmup=200, samples=200, progress=False, check=False)
+        >>> part = unsolved_part(result, [10, 100_000])
+        >>> bool(0 <= part[0] < part[1] <= 1 / 3)  # one problem of three, never solved
+        True
+    """
+    ks = as_ks(np.ravel(ks))
+    rows = distinct_rows(result.data.n, result.data.c)
+    unsolved = np.where(rows.c == 0, rows.weight, 0.0)
+    if not unsolved.any():
+        return np.zeros(ks.shape)
+    thinned = _thinned_posterior(result, max_draws, rows.n.size)
+    log_survival, _, _ = _survival_moments_of_draws(result.family, thinned, rows, unsolved, ks)
+    share = unsolved.sum() / rows.weight.sum()
+    return share * -np.expm1(log_survival).mean(axis=(0, 1))
+
+
+def _thinned_posterior(result, max_draws: int, num_rows: int) -> xr.Dataset:
+    """Thin the posterior evenly within chains to at most `max_draws` (fewer for many rows)."""
+    max_draws = min(max_draws, max(FEWEST_DRAWS, ROW_DRAWS // num_rows))
+    posterior = result.idata.posterior
+    step = max(1, math.ceil(posterior.sizes["chain"] * posterior.sizes["draw"] / max_draws))
+    return posterior.isel(draw=slice(None, None, step))
+
+
+def _survival_moments_of_draws(family: PriorFamily, thinned: xr.Dataset, rows, weight, ks):
+    """Return `resolved_survival_moments` of the thinned draws, each shaped (chain, draw, k)."""
+    names = params_type(family)._fields
+    flat, count = flat_padded_draws(params_type(family)(*(thinned[f].values for f in names)))
+    # Padded like the rows and draws, so that forecasts share compilations.
+    padded_ks = np.concatenate([ks, np.full(round_up(ks.size) - ks.size, float(ks.max()))])
+    moments = resolved_survival_moments(family, flat, count, rows.n, rows.c, weight, padded_ks)
+    shape = (thinned.sizes["chain"], thinned.sizes["draw"])
+    return [x[:count, : ks.size].reshape(*shape, -1) for x in moments]
 
 
 def summarize(draws: xr.DataArray, ci: float) -> Summary:

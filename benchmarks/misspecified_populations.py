@@ -4,7 +4,7 @@
     python benchmarks/misspecified_populations.py --small       # 4 replicates
     python benchmarks/misspecified_populations.py --methods bayes-beta-spline regression
     python benchmarks/misspecified_populations.py --self-check 10   # the check a user can run
-    python benchmarks/misspecified_populations.py --loo 5   # which prior does PSIS-LOO prefer?
+    python benchmarks/misspecified_populations.py --fits 5  # LOO, and the unsolved part
 
 Every prior family here has a power-law tail, p^(a - 1) as p -> 0, and so has the
 least-squares power law. Real benchmarks need not: some problems are beyond a model at any k,
@@ -25,10 +25,13 @@ Printed per population, method and k: the truth's mean over replicates, the bias
 the estimates, the MSE, and for methods with intervals their coverage and mean width. The tidy
 per-replicate table goes to ``--out`` (default ``runs/misspecified_<date>.csv.gz``).
 
-``--loo R`` asks the other question a user can put to their data: fit the first R replicates of
-each population under each prior of ``--priors`` (4 x (1000 + 1000) draws) and compare them by
-PSIS-LOO (`bayes-passk compare --priors`). Does LOO prefer the family whose tail matches the
-population, and can it tell the families apart?
+``--fits R`` asks what else a user can learn from their data: fit the first R replicates of
+each population under each prior of ``--priors`` (`bp.fit`'s defaults, 4 x (1000 + 1000)
+draws), compare them by PSIS-LOO (`bayes-passk compare --priors`; does LOO prefer the family
+whose tail matches the population?) and forecast with each, beside the forecast's unsolved
+part (`bayes_passk.forecast.unsolved_part`; does the forecast less that part stay below the
+truth, and does the part bound the error?). Forecasts go to ``--out``, the comparison beside it
+(``*_loo.csv``).
 
 ``--self-check B`` runs instead what a user can run on the one dataset they have (`bayes-passk
 backtest --design subsample`): each replicate's 100 attempts per problem subsampled once to B,
@@ -49,6 +52,7 @@ from bayes_passk import backtest
 from bayes_passk.compare import SMALL_ELPD_DIFFERENCE, compare_priors
 from bayes_passk.data import PassData
 from bayes_passk.designs import Design, pass_at_k_of_rates, subsample
+from bayes_passk.forecast import unsolved_part
 
 BUDGET = 100
 PROBLEMS = 128
@@ -101,22 +105,41 @@ def self_check_cells(population: Design, budget: int, seed: int) -> list[Design]
     return cells
 
 
-def loo_rows(population: Design, replicates: int, priors: list[str], seed: int) -> list[dict]:
-    """PSIS-LOO of each prior's fit to each of the first replicates: the ranking and the lead."""
+def fitted_rows(population: Design, replicates: int, priors: list[str], seed: int):
+    """Fit each prior to each of the first replicates (`bp.fit`'s defaults).
+
+    Returns the PSIS-LOO comparison (one row per replicate: the ranking and the lead) and the
+    forecasts (one row per replicate, prior and k: mean, interval, the unsolved part, truth).
+    """
     ids = [str(i) for i in range(PROBLEMS)]
-    rows = []
+    comparisons, forecasts = [], []
     for r in range(replicates):
         data = PassData.from_counts(ids, n=population.n[r], c=population.c[r])
         fits, unconverged = {}, []
         for prior in priors:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", bp.ConvergenceWarning)
-                fits[prior] = bp.fit(data, prior=prior, seed=seed, progress=False)
+                fits[prior] = fit = bp.fit(data, prior=prior, seed=seed, progress=False)
             unconverged += [prior] * bool(caught)
+            forecast = fit.forecast(KS, seed=seed)
+            forecasts += [
+                {
+                    "population": population.group,
+                    "replicate": r,
+                    "prior": prior,
+                    "k": k,
+                    "mean": forecast.mean[i],
+                    "lower": forecast.lower[i],
+                    "upper": forecast.upper[i],
+                    "unsolved_part": part,
+                    "truth": population.truth[r, i],
+                }
+                for i, (k, part) in enumerate(zip(KS, unsolved_part(fit, KS), strict=True))
+            ]
         table = compare_priors(fits).table
         best, runner_up = table.index[0], table.index[1]
         lead, se = table.loc[runner_up, "elpd_diff"], table.loc[runner_up, "dse"]
-        rows.append(
+        comparisons.append(
             {
                 "population": population.group,
                 "replicate": r,
@@ -131,7 +154,18 @@ def loo_rows(population: Design, replicates: int, priors: list[str], seed: int) 
             }
         )
         print(f"{population.group} {r}: {best} by {lead:.1f} +- {se:.1f}", flush=True)
-    return rows
+    return comparisons, forecasts
+
+
+def describe_fits(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """Per population, prior and k: bias, unsolved part, how often mean - part <= truth."""
+    frame = forecasts.assign(
+        bias=forecasts["mean"] - forecasts.truth,
+        floor_holds=forecasts["mean"] - forecasts.unsolved_part <= forecasts.truth,
+        coverage=(forecasts.lower <= forecasts.truth) & (forecasts.truth <= forecasts.upper),
+    )
+    columns = ["truth", "bias", "unsolved_part", "floor_holds", "coverage"]
+    return frame.groupby(["population", "prior", "k"], sort=False)[columns].mean().reset_index()
 
 
 def describe(table: pd.DataFrame) -> pd.DataFrame:
@@ -169,7 +203,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--populations", nargs="+", default=list(POPULATIONS))
     parser.add_argument("--self-check", type=int, metavar="B", help="subsample to B, k = 100")
-    parser.add_argument("--loo", type=int, metavar="R", help="compare --priors on R replicates")
+    parser.add_argument("--fits", type=int, metavar="R", help="fit --priors to R replicates")
     parser.add_argument(
         "--priors", nargs="+", default=["beta-spline", "logit-normal", "zero-inflated-beta"]
     )
@@ -179,11 +213,18 @@ if __name__ == "__main__":
 
     start = time.perf_counter()
     cells = [cell(args.seed, name, replicates) for name in args.populations]
-    if args.loo:
-        rows = [row for c in cells for row in loo_rows(c, args.loo, args.priors, args.seed)]
-        table = pd.DataFrame(rows)
+    if args.fits:
+        comparisons, forecasts = [], []
+        for population in cells:
+            rows = fitted_rows(population, args.fits, args.priors, args.seed)
+            comparisons += rows[0]
+            forecasts += rows[1]
+        table = pd.DataFrame(forecasts)
         table.to_csv(args.out, index=False)
-        summary = table.round(1)
+        with pd.option_context("display.width", 200, "display.max_rows", 500):
+            print(pd.DataFrame(comparisons).round(1).to_string(index=False), end="\n\n")
+        pd.DataFrame(comparisons).to_csv(args.out.replace(".csv", "_loo.csv"), index=False)
+        summary = describe_fits(table).round(4)
     else:
         if args.self_check:
             budget = args.self_check

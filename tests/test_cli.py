@@ -5,11 +5,13 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from bayes_passk import cli
 from bayes_passk.cli import main
+from bayes_passk.data import PassData
 from bayes_passk.estimators import pass_at_k
 
 GOOD = "problem_id,n,c\nA,10,3\nB,250,0\nC,4,4\n"
@@ -688,3 +690,18 @@ def test_forecast_notes_that_a_long_extrapolation_rests_on_the_assumed_tail(writ
     ]
     assert main(["forecast", path, "--method", "beta-binomial", "--k", "10", "1000"]) == 0
     assert "note:" not in capsys.readouterr().out
+
+
+def test_forecast_table_shows_the_unsolved_part_and_says_what_it_is(capsys):
+    from bayes_passk.baselines import fit_baseline
+    from bayes_passk.cli import _print_forecast
+
+    data = PassData.from_counts(["a", "b", "c"], n=[50, 50, 50], c=[0, 3, 20])
+    forecast = fit_baseline(data, "beta-binomial").forecast([10, 1000])
+    _print_forecast("x.csv", data, forecast, None, np.array([0.01, 0.2]))
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[-2:] == ["unsolved", "part"] and out[3].split()[-1] == "0.2"
+    assert out[5].startswith("unsolved part: the part of the mean from the 1 problem never solved")
+    solved = data._replace(c=np.array([1, 3, 20]))
+    _print_forecast("x.csv", solved, forecast, None, np.zeros(2))
+    assert "unsolved" not in capsys.readouterr().out

@@ -164,6 +164,36 @@ def test_rao_blackwellised_forecast_matches_the_conjugate_closed_form(result):
     assert fresh == pytest.approx(a, abs=1e-3)  # it tends to the exponent a as k grows
 
 
+def test_unsolved_part_matches_the_conjugate_closed_form(result):
+    # With every draw at (a, b, s = 1), the part of pass@k from the problems with c = 0 is
+    # (1 / P) sum_{c_i = 0} (1 - B(a, b + n_i + k) / B(a, b + n_i)); the rest tends to the
+    # share solved as k grows, each solved problem's pass@k to 1.
+    from bayes_passk.forecast import unsolved_part
+
+    a, b = 0.4, 6.0
+    fixed = bp.Fit(result.idata.copy())
+    for name, value in (("a", a), ("b", b), ("scale", 1.0)):
+        fixed.idata.posterior[name][:] = value
+    ks = np.array([1, 100, 10**4, 10**9])
+    part = unsolved_part(fixed, ks, max_draws=20)
+    never = DATA.c == 0
+    assert 0 < never.sum() < len(never)
+    closed = 1 - np.exp(
+        betaln(a, b + DATA.n[never, None] + ks) - betaln(a, b + DATA.n[never, None])
+    )
+    np.testing.assert_allclose(part, closed.sum(axis=0) / len(never), rtol=1e-7)
+    solved_part = fixed.forecast(ks, max_draws=20).mean - part
+    assert solved_part[-1] == pytest.approx(np.mean(~never), abs=1e-9)
+
+
+def test_unsolved_part_is_zero_without_unsolved_problems(result):
+    from bayes_passk.forecast import unsolved_part
+
+    idata = result.idata.copy()
+    idata.observed_data["c"][:] = np.maximum(DATA.c, 1)
+    np.testing.assert_array_equal(unsolved_part(bp.Fit(idata), [1, 10**6]), [0.0, 0.0])
+
+
 @pytest.mark.parametrize(
     ("a", "c", "n", "k"),
     [
@@ -416,6 +446,9 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys):
         "posterior.nc",
     ]
     assert json.loads((out / "forecast.json").read_text()) == payload  # --out keeps it all
+    part = np.array(payload["unsolved_part"])  # at most the share of problems never solved
+    assert np.all((0 < part) & (part < payload["mean"])) and part[1] <= np.mean(DATA.c == 0)
+    np.testing.assert_array_equal(pd.read_csv(out / "forecast.csv")["unsolved_part"], part)
     assert bp.load_fit(out / "posterior.nc").data.num_problems == 24
 
 

@@ -655,8 +655,12 @@ def run_forecast(args: argparse.Namespace) -> int:
             table = pd.concat(tables, ignore_index=True)[["group", *table.columns]]
         curves = {run.label: run.truth_curve for run in runs if run.truth_curve is not None}
         title = f"{source}, {method}" if args.all_groups else f"{runs[0].label}, {method}"
+        solved = {run.label: run.solved_curve for run in runs if run.solved_curve is not None}
         figure = plot_forecast(
-            {run.label: run.plotted for run in runs}, truth=curves or None, title=title
+            {run.label: run.plotted for run in runs},
+            truth=curves or None,
+            title=title,
+            solved=solved or None,
         )
         writers = {
             out / "forecast.csv": lambda path: table.to_csv(path, index=False),
@@ -694,6 +698,7 @@ class _GroupForecast(NamedTuple):
     true_values: np.ndarray | None  # pass@k from all attempts, when subsampled
     unsolved: np.ndarray | None  # the part of the mean from problems never solved (Bayesian)
     truth_curve: tuple | None  # (k, pass@k) on the plotting grid, when subsampled
+    solved_curve: np.ndarray | None  # mean less the unsolved part, on the plotting grid
     report: dict  # the JSON object
     table: pd.DataFrame  # the CSV rows
     idata: InferenceData | None  # the posterior; None for a point method
@@ -742,7 +747,7 @@ def _forecast_group(
         with _printed_warnings(prefix):
             forecast = result.forecast(ks, ci=args.ci, target=args.target, seed=args.seed)
             if args.target == "benchmark":
-                unsolved = unsolved_part(result, wanted)
+                unsolved = unsolved_part(result, ks)  # on the plot's grid too
         idata = result.idata
     else:
         with _printed_warnings(f"{label}: {method}: " if args.all_groups else f"{method}: "):
@@ -758,6 +763,10 @@ def _forecast_group(
             )
 
     plotted, forecast = forecast, forecast.at(wanted)
+    never_solved = (data.c == 0).any()
+    solved = plotted.mean - unsolved if unsolved is not None and never_solved else None
+    if unsolved is not None:
+        unsolved = unsolved[[np.flatnonzero(ks == k)[0] for k in wanted]]
     true_values = None if truth is None else mean_pass_at_k(truth, wanted)
     report = json.loads(forecast.to_json())
     if true_values is not None:
@@ -771,7 +780,17 @@ def _forecast_group(
         table["unsolved_part"] = unsolved
     truth_curve = None if truth is None else (ks, mean_pass_at_k(truth, ks))
     return _GroupForecast(
-        label, data, forecast, plotted, true_values, unsolved, truth_curve, report, table, idata
+        label,
+        data,
+        forecast,
+        plotted,
+        true_values,
+        unsolved,
+        truth_curve,
+        solved,
+        report,
+        table,
+        idata,
     )
 
 

@@ -29,12 +29,16 @@ def plot_forecast(
     forecasts: Mapping[str, Forecast] | Forecast,
     truth: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
     title: str | None = None,
+    solved: Mapping[str, np.ndarray] | None = None,
 ):
     """Plot forecasts on one log-k figure: posterior means, credible bands, unbiased estimates.
 
     Each named forecast gets its mean curve, its band, and the unbiased estimates where k <= n;
-    ``truth`` optionally adds (k, pass@k) curves by the same names. A single `Forecast` is
-    named by its method. Forecast on many k (e.g. the default grid) for a smooth curve.
+    ``truth`` optionally adds (k, pass@k) curves by the same names, and ``solved`` dotted
+    curves at each forecast's k: the part of the mean from problems solved at least once (the
+    mean less `bayes_passk.forecast.unsolved_part`), whose gap to the mean rests on the prior's
+    tail. A single `Forecast` is named by its method. Forecast on many k (e.g. the default
+    grid) for a smooth curve.
 
     Returns:
         The matplotlib Figure (save it with ``figure.savefig(path, dpi=150)``).
@@ -90,6 +94,10 @@ def plot_forecast(
                 entries.append((line, center))
         if not shared_estimates:
             entries += _plot_unbiased(axes, forecast, color, f"{label}: ")
+        if solved and name in solved and forecast.k.size > 1:
+            solved_label = f"{label}: from problems solved so far"
+            (curve,) = axes.plot(forecast.k, solved[name], ":", color=color, label=solved_label)
+            entries.append((curve, solved_label))
         if truth and name in truth:
             k, value = truth[name]
             truth_label = f"{label}: truth"

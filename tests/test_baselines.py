@@ -497,6 +497,20 @@ def test_plot_legend_has_one_entry_per_forecast_and_shared_estimates_once():
     assert texts.count("12B: unbiased estimate (k <= n)") == 1 and len(texts) == 6
 
 
+def test_plot_draws_the_part_from_solved_problems_dotted_under_its_forecast():
+    from bayes_passk.plots import plot_forecast
+
+    ks = np.array([10, 100, 1000])
+    forecast = fit_baseline(pythia("Pythia 12B", 100), "regression").forecast(ks)
+    solved = forecast.mean - np.array([0.01, 0.05, 0.2])
+    axes = plot_forecast({"12B": forecast}, solved={"12B": solved}).axes[0]
+    [dotted] = [line for line in axes.lines if line.get_linestyle() == ":"]
+    np.testing.assert_array_equal(dotted.get_ydata(), solved)
+    labels = [text.get_text() for text in axes.get_legend().get_texts()]
+    assert "12B: from problems solved so far" in labels
+    assert dotted.get_color() == axes.lines[0].get_color()  # its forecast's colour
+
+
 def test_degenerate_fit_gives_nan_not_a_made_up_curve():
     # A discretized Kumaraswamy fit to a sparse Pythia 70M subsample ran to these values; the
     # quadrature cannot integrate a density this narrow, which once gave pass@k = -inf.

@@ -106,19 +106,41 @@ def compare_priors(fits: Mapping) -> PriorComparison:
     return PriorComparison(table, verdict(table))
 
 
+class Ranking(NamedTuple):
+    """The first two priors of a LOO table, the first's lead in elpd and whether it is clear."""
+
+    best: str
+    runner_up: str
+    lead: float
+    lead_se: float
+    clear: bool  # lead >= SMALL_ELPD_DIFFERENCE and >= two standard errors
+
+
+def ranking(table: pd.DataFrame) -> Ranking:
+    """Read the `Ranking` off a `compare_priors` table (best first).
+
+    Example:
+        >>> table = pd.DataFrame({"elpd_diff": [0.0, 5.0], "dse": [0.0, 2.0]}, index=["a", "b"])
+        >>> ranking(table)
+        Ranking(best='a', runner_up='b', lead=5.0, lead_se=2.0, clear=True)
+    """
+    best, runner_up = table.index[0], table.index[1]
+    lead, se = float(table.loc[runner_up, "elpd_diff"]), float(table.loc[runner_up, "dse"])
+    return Ranking(best, runner_up, lead, se, lead >= SMALL_ELPD_DIFFERENCE and lead >= 2 * se)
+
+
 def verdict(table: pd.DataFrame) -> str:
     """Say which prior LOO prefers and whether the data can tell it from the runner-up.
 
     The best prior is preferred clearly when its elpd exceeds the runner-up's by at least 4 and
     by at least two standard errors of the difference; otherwise the two are not distinguishable.
     """
-    best, runner_up = table.index[0], table.index[1]
-    difference, se = table.loc[runner_up, "elpd_diff"], table.loc[runner_up, "dse"]
+    best, runner_up, lead, se, clear = ranking(table)
     head = (
         f"LOO prefers {best} (elpd {table.loc[best, 'elpd_loo']:.1f} +- "
-        f"{table.loc[best, 'se']:.1f}); {runner_up} is {difference:.1f} +- {se:.1f} lower"
+        f"{table.loc[best, 'se']:.1f}); {runner_up} is {lead:.1f} +- {se:.1f} lower"
     )
-    if difference >= SMALL_ELPD_DIFFERENCE and difference >= 2 * se:
+    if clear:
         text = f"{head}: a clear preference."
     else:
         text = f"{head}: too close to call (under 4, or under two standard errors)."

@@ -49,7 +49,7 @@ import pandas as pd
 
 import bayes_passk as bp
 from bayes_passk import backtest
-from bayes_passk.compare import SMALL_ELPD_DIFFERENCE, compare_priors
+from bayes_passk.compare import compare_priors, ranking
 from bayes_passk.data import PassData
 from bayes_passk.designs import Design, pass_at_k_of_rates, subsample
 from bayes_passk.forecast import unsolved_part
@@ -137,23 +137,20 @@ def fitted_rows(population: Design, replicates: int, priors: list[str], seed: in
                 for i, (k, part) in enumerate(zip(KS, unsolved_part(fit, KS), strict=True))
             ]
         table = compare_priors(fits).table
-        best, runner_up = table.index[0], table.index[1]
-        lead, se = table.loc[runner_up, "elpd_diff"], table.loc[runner_up, "dse"]
+        first = ranking(table)
         comparisons.append(
             {
                 "population": population.group,
                 "replicate": r,
                 "never_solved": float(np.mean(data.c == 0)),
-                "best": best,
-                "lead": lead,
-                "lead_se": se,
-                "clear": bool(lead >= SMALL_ELPD_DIFFERENCE and lead >= 2 * se),
+                **first._asdict(),
                 **{f"diff:{prior}": table.loc[prior, "elpd_diff"] for prior in priors},
                 "bad_pareto_k": int(table["bad_pareto_k"].sum()),
                 "unconverged": " ".join(unconverged),
             }
         )
-        print(f"{population.group} {r}: {best} by {lead:.1f} +- {se:.1f}", flush=True)
+        lead = f"{first.lead:.1f} +- {first.lead_se:.1f}"
+        print(f"{population.group} {r}: {first.best} by {lead}", flush=True)
     return comparisons, forecasts
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 import bayes_passk as bp
-from bayes_passk.compare import SMALL_ELPD_DIFFERENCE, compare_priors
+from bayes_passk.compare import compare_priors, ranking
 from bayes_passk.families import registry
 
 parser = argparse.ArgumentParser()
@@ -67,8 +67,7 @@ for name, group, data in groups():
         if caught:
             failed.append(prior)
     table = compare_priors(fits).table
-    best, runner_up = table.index[0], table.index[1]
-    lead, se = table.loc[runner_up, "elpd_diff"], table.loc[runner_up, "dse"]
+    first = ranking(table)
     rows.append(
         {
             "dataset": name,
@@ -76,10 +75,7 @@ for name, group, data in groups():
             "problems": data.num_problems,
             "attempts": int(np.median(data.n)),
             "never_solved": float(np.mean(data.c == 0)),
-            "best": best,
-            "lead": lead,
-            "lead_se": se,
-            "clear": bool(lead >= SMALL_ELPD_DIFFERENCE and lead >= 2 * se),
+            **first._asdict(),
             **{f"diff:{prior}": table.loc[prior, "elpd_diff"] for prior in args.priors},
             "bad_pareto_k": int(table["bad_pareto_k"].sum()),
             "unconverged": " ".join(failed),
@@ -87,8 +83,9 @@ for name, group, data in groups():
     )
     row = rows[-1]
     print(
-        f"{time.perf_counter() - start:7.0f} s  {name} / {group}: {best} by {lead:.1f} +- "
-        f"{se:.1f} over {runner_up}; never solved {row['never_solved']:.2f}",
+        f"{time.perf_counter() - start:7.0f} s  {name} / {group}: {first.best} by "
+        f"{first.lead:.1f} +- {first.lead_se:.1f} over {first.runner_up}; never solved "
+        f"{row['never_solved']:.2f}",
         flush=True,
     )
 

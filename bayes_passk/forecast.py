@@ -335,9 +335,12 @@ def unsolved_part(result, ks, max_draws: int = 1000) -> np.ndarray:
     if not unsolved.any():
         return np.zeros(ks.shape)
     thinned = _thinned_posterior(result, max_draws, rows.n.size)
-    log_survival, _, _ = _survival_moments_of_draws(result.family, thinned, rows, unsolved, ks)
+    # At the forecast's k (with its slope points): the same shapes, the same compiled program.
+    log_survival, _, _ = _survival_moments_of_draws(
+        result.family, thinned, rows, unsolved, with_slope_points(ks)
+    )
     share = unsolved.sum() / rows.weight.sum()
-    return share * -np.expm1(log_survival).mean(axis=(0, 1))
+    return share * -np.expm1(log_survival[..., : ks.size]).mean(axis=(0, 1))
 
 
 def _thinned_posterior(result, max_draws: int, num_rows: int) -> xr.Dataset:

@@ -655,12 +655,14 @@ def run_forecast(args: argparse.Namespace) -> int:
             table = pd.concat(tables, ignore_index=True)[["group", *table.columns]]
         curves = {run.label: run.truth_curve for run in runs if run.truth_curve is not None}
         title = f"{source}, {method}" if args.all_groups else f"{runs[0].label}, {method}"
-        solved = {run.label: run.solved_curve for run in runs if run.solved_curve is not None}
+        solved = None  # drawn beside one forecast only: a curve per group crowds the plot
+        if len(runs) == 1 and runs[0].solved_curve is not None:
+            solved = {runs[0].label: runs[0].solved_curve}
         figure = plot_forecast(
             {run.label: run.plotted for run in runs},
             truth=curves or None,
             title=title,
-            solved=solved or None,
+            solved=solved,
         )
         writers = {
             out / "forecast.csv": lambda path: table.to_csv(path, index=False),

@@ -403,7 +403,17 @@ def test_kumaraswamy_fit_and_forecast():
     assert (DATA.c > 0).mean() < f.lower[1]
 
 
-def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys):
+def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
+    from bayes_passk import plots
+
+    plotted = []  # the keyword arguments forecast.png was drawn with
+    draw = plots.plot_forecast
+
+    def recorded(*args, **kwargs):
+        plotted.append(kwargs)
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(plots, "plot_forecast", recorded)
     counts = tmp_path / "counts.csv"
     DATA.to_frame().drop(columns="group").to_csv(counts, index=False)
     out = tmp_path / "out"
@@ -449,6 +459,8 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys):
     part = np.array(payload["unsolved_part"])  # at most the share of problems never solved
     assert np.all((0 < part) & (part < payload["mean"])) and part[1] <= np.mean(DATA.c == 0)
     np.testing.assert_array_equal(pd.read_csv(out / "forecast.csv")["unsolved_part"], part)
+    [solved] = plotted[0]["solved"].values()  # dotted: the mean less the unsolved part
+    assert solved.size == grid and np.all(np.diff(solved) >= 0) and solved[-1] < payload["mean"][1]
     assert bp.load_fit(out / "posterior.nc").data.num_problems == 24
 
 

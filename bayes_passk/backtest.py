@@ -11,7 +11,8 @@ point methods), truth and the exponent. `summarize` reduces it per method, group
   (``mse_lower``, ``mse_upper``; Kazdan et al. 2025);
 - ``log_log_se``: mean squared error of log(-log pass@k) (Schaeffer et al. 2025), over the
   replicates where estimate and truth both lie strictly between 0 and 1 (in float64, a pass@k
-  within 1e-16 of 1 is 1); ``log_log_undefined`` counts the others;
+  within 1e-16 of 1 is 1); ``log_log_undefined`` counts the others (where it differs between
+  methods, their log(-log) errors are over different replicates);
 - ``coverage`` and ``width``: fraction of intervals that contain the truth, and their mean width;
 - ``exponent_rel_error``: mean |exponent / true exponent - 1| where the truth is known;
 - ``divergent_fits`` and ``unconverged_fits``: fits with divergent transitions, and with a split

@@ -907,7 +907,7 @@ def _print_forecast(source: str, data: PassData, forecast, true_values, unsolved
         named["truth"] = true_values
     never_solved = int(np.sum(data.c == 0))
     if unsolved is not None and never_solved:
-        named["unsolved part"] = unsolved
+        named["from unsolved"] = unsolved
     # Columns that are NaN throughout (intervals of an un-bootstrapped point method) say nothing.
     named = {name: column for name, column in named.items() if not np.isnan(column).all()}
     rows = [
@@ -917,10 +917,10 @@ def _print_forecast(source: str, data: PassData, forecast, true_values, unsolved
     print(format_table(["k", *named], rows))
     if "unbiased" in named and np.isnan(named["unbiased"]).any():
         print(f"unbiased: nan where a problem has fewer than k attempts (here k > {data.n.min()})")
-    if "unsolved part" in named:
+    if "from unsolved" in named:
         print(
-            f"unsolved part: the part of the mean from the {_plural(never_solved, 'problem')} "
-            "never solved so far; the counts bound their rates only from above"
+            f"from unsolved: the part of the mean from the {_plural(never_solved, 'problem')} "
+            "never solved so far, whose rates the counts put only below about 1/n"
         )
     if forecast.k.max() > SHORT_EXTRAPOLATION * data.n.max():
         # Measured in benchmarks/misspecified_populations.py: off a power-law tail, intervals

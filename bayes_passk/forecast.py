@@ -316,10 +316,10 @@ def unsolved_part(result, ks, max_draws: int = 1000) -> np.ndarray:
     .. math::  \frac{1}{P} \sum_{i:\, c_i = 0} E\left[1 - (1 - p_i)^k \mid
                \text{data}\right]
 
-    The counts say of these problems only that their rates lie below about 1 / n_i; what
-    they add to pass@k at k >> n comes from the tail the prior family assumes there, which no
-    count checks. pass@k less this part is what the problems solved at least once give: the
-    forecast were none of the others ever solved.
+    The counts put these problems' rates only below about 1 / n_i; what they add to pass@k at
+    k >> n comes from the tail the prior family assumes there, which no count checks. pass@k
+    less this part is what the problems solved at least once give: the forecast if none of the
+    others were ever solved. It uses the draws `forecast` uses at the same ``max_draws``.
 
     Example:
         >>> import bayes_passk as bp
@@ -330,17 +330,15 @@ def unsolved_part(result, ks, max_draws: int = 1000) -> np.ndarray:
         True
     """
     ks = as_ks(np.ravel(ks))
-    rows = distinct_rows(result.data.n, result.data.c)
-    unsolved = np.where(rows.c == 0, rows.weight, 0.0)
-    if not unsolved.any():
+    data = result.data
+    never = data.c == 0
+    if not never.any():
         return np.zeros(ks.shape)
-    thinned = _thinned_posterior(result, max_draws, rows.n.size)
-    # At the forecast's k (with its slope points): the same shapes, the same compiled program.
-    log_survival, _, _ = _survival_moments_of_draws(
-        result.family, thinned, rows, unsolved, with_slope_points(ks)
-    )
-    share = unsolved.sum() / rows.weight.sum()
-    return share * -np.expm1(log_survival[..., : ks.size]).mean(axis=(0, 1))
+    # Thinned as the forecast is (by all the rows); the moments of the unsolved rows alone.
+    thinned = _thinned_posterior(result, max_draws, distinct_rows(data.n, data.c).n.size)
+    rows = distinct_rows(data.n[never], data.c[never])
+    log_survival, _, _ = _survival_moments_of_draws(result.family, thinned, rows, rows.weight, ks)
+    return never.mean() * -np.expm1(log_survival).mean(axis=(0, 1))
 
 
 def _thinned_posterior(result, max_draws: int, num_rows: int) -> xr.Dataset:

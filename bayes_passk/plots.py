@@ -95,7 +95,7 @@ def plot_forecast(
         if not shared_estimates:
             entries += _plot_unbiased(axes, forecast, color, f"{label}: ")
         if solved and name in solved and forecast.k.size > 1:
-            solved_label = f"{label}: from problems solved so far"
+            solved_label = f"{label}: part from problems solved so far"
             (curve,) = axes.plot(forecast.k, solved[name], ":", color=color, label=solved_label)
             entries.append((curve, solved_label))
         if truth and name in truth:

@@ -43,6 +43,7 @@ import argparse
 import datetime
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -120,7 +121,8 @@ def fitted_rows(population: Design, replicates: int, priors: list[str], seed: in
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", bp.ConvergenceWarning)
                 fits[prior] = fit = bp.fit(data, prior=prior, seed=seed, progress=False)
-            unconverged += [prior] * bool(caught)
+            if any(issubclass(w.category, bp.ConvergenceWarning) for w in caught):
+                unconverged.append(prior)
             forecast = fit.forecast(KS, seed=seed)
             forecasts += [
                 {
@@ -210,6 +212,8 @@ if __name__ == "__main__":
 
     start = time.perf_counter()
     cells = [cell(args.seed, name, replicates) for name in args.populations]
+    if args.fits and (args.fits > replicates or args.self_check):
+        parser.error(f"--fits takes at most --replicates ({replicates}), without --self-check")
     if args.fits:
         comparisons, forecasts = [], []
         for population in cells:
@@ -220,7 +224,9 @@ if __name__ == "__main__":
         table.to_csv(args.out, index=False)
         with pd.option_context("display.width", 200, "display.max_rows", 500):
             print(pd.DataFrame(comparisons).round(1).to_string(index=False), end="\n\n")
-        pd.DataFrame(comparisons).to_csv(args.out.replace(".csv", "_loo.csv"), index=False)
+        out = Path(args.out)
+        loo_out = out.with_name(out.name.split(".")[0] + "_loo" + "".join(out.suffixes))
+        pd.DataFrame(comparisons).to_csv(loo_out, index=False)
         summary = describe_fits(table).round(4)
     else:
         if args.self_check:

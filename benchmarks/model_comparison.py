@@ -64,7 +64,7 @@ for name, group, data in groups():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", bp.ConvergenceWarning)
             fits[prior] = bp.fit(data, prior=prior, seed=args.seed, progress=False, **draws)
-        if caught:
+        if any(issubclass(w.category, bp.ConvergenceWarning) for w in caught):
             failed.append(prior)
     table = compare_priors(fits).table
     first = ranking(table)

@@ -507,7 +507,7 @@ def test_plot_draws_the_part_from_solved_problems_dotted_under_its_forecast():
     [dotted] = [line for line in axes.lines if line.get_linestyle() == ":"]
     np.testing.assert_array_equal(dotted.get_ydata(), solved)
     labels = [text.get_text() for text in axes.get_legend().get_texts()]
-    assert "12B: from problems solved so far" in labels
+    assert "12B: part from problems solved so far" in labels
     assert dotted.get_color() == axes.lines[0].get_color()  # its forecast's colour
 
 

@@ -700,8 +700,8 @@ def test_forecast_table_shows_the_unsolved_part_and_says_what_it_is(capsys):
     forecast = fit_baseline(data, "beta-binomial").forecast([10, 1000])
     _print_forecast("x.csv", data, forecast, None, np.array([0.01, 0.2]))
     out = capsys.readouterr().out.splitlines()
-    assert out[1].split()[-2:] == ["unsolved", "part"] and out[3].split()[-1] == "0.2"
-    assert out[5].startswith("unsolved part: the part of the mean from the 1 problem never solved")
+    assert out[1].split()[-2:] == ["from", "unsolved"] and out[3].split()[-1] == "0.2"
+    assert out[5].startswith("from unsolved: the part of the mean from the 1 problem never solved")
     solved = data._replace(c=np.array([1, 3, 20]))
     _print_forecast("x.csv", solved, forecast, None, np.zeros(2))
     assert "unsolved" not in capsys.readouterr().out

@@ -167,31 +167,37 @@ def test_rao_blackwellised_forecast_matches_the_conjugate_closed_form(result):
 def test_unsolved_part_matches_the_conjugate_closed_form(result):
     # With every draw at (a, b, s = 1), the part of pass@k from the problems with c = 0 is
     # (1 / P) sum_{c_i = 0} (1 - B(a, b + n_i + k) / B(a, b + n_i)); the rest tends to the
-    # share solved as k grows, each solved problem's pass@k to 1.
+    # share solved as k grows, each solved problem's pass@k to 1. The unsolved problems are
+    # given three different n (the forecast reads the counts from observed_data).
     from bayes_passk.forecast import unsolved_part
 
     a, b = 0.4, 6.0
     fixed = bp.Fit(result.idata.copy())
     for name, value in (("a", a), ("b", b), ("scale", 1.0)):
         fixed.idata.posterior[name][:] = value
+    n = DATA.n + 20 * (np.arange(24) % 3)
+    fixed.idata.observed_data["n"][:] = n
     ks = np.array([1, 100, 10**4, 10**9])
     part = unsolved_part(fixed, ks, max_draws=20)
     never = DATA.c == 0
-    assert 0 < never.sum() < len(never)
-    closed = 1 - np.exp(
-        betaln(a, b + DATA.n[never, None] + ks) - betaln(a, b + DATA.n[never, None])
-    )
+    assert 0 < never.sum() < len(never) and len(np.unique(n[never])) == 3
+    closed = 1 - np.exp(betaln(a, b + n[never, None] + ks) - betaln(a, b + n[never, None]))
     np.testing.assert_allclose(part, closed.sum(axis=0) / len(never), rtol=1e-7)
     solved_part = fixed.forecast(ks, max_draws=20).mean - part
     assert solved_part[-1] == pytest.approx(np.mean(~never), abs=1e-9)
 
 
-def test_unsolved_part_is_zero_without_unsolved_problems(result):
+def test_unsolved_part_is_zero_without_unsolved_problems_and_all_of_it_with_only_those(result):
     from bayes_passk.forecast import unsolved_part
 
     idata = result.idata.copy()
     idata.observed_data["c"][:] = np.maximum(DATA.c, 1)
     np.testing.assert_array_equal(unsolved_part(bp.Fit(idata), [1, 10**6]), [0.0, 0.0])
+    # Every problem unsolved: the part is the whole forecast, draw for draw.
+    idata.observed_data["c"][:] = 0
+    ks = [1, 100, 10**6]
+    everything = bp.Fit(idata)
+    np.testing.assert_allclose(unsolved_part(everything, ks), everything.forecast(ks).mean, 1e-12)
 
 
 @pytest.mark.parametrize(

@@ -95,6 +95,11 @@ def plot_forecast(
         if not shared_estimates:
             entries += _plot_unbiased(axes, forecast, color, f"{label}: ")
         if solved and name in solved and forecast.k.size > 1:
+            if np.shape(solved[name]) != forecast.k.shape:
+                raise ValueError(
+                    f"solved[{name!r}] has shape {np.shape(solved[name])}; the forecast has "
+                    f"{forecast.k.size} values of k"
+                )
             solved_label = f"{label}: part from problems solved so far"
             (curve,) = axes.plot(forecast.k, solved[name], ":", color=color, label=solved_label)
             entries.append((curve, solved_label))

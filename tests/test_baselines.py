@@ -509,6 +509,8 @@ def test_plot_draws_the_part_from_solved_problems_dotted_under_its_forecast():
     labels = [text.get_text() for text in axes.get_legend().get_texts()]
     assert "12B: part from problems solved so far" in labels
     assert dotted.get_color() == axes.lines[0].get_color()  # its forecast's colour
+    with pytest.raises(ValueError, match=r"solved\['12B'\] has shape \(2,\); the forecast has 3"):
+        plot_forecast({"12B": forecast}, solved={"12B": solved[:2]})
 
 
 def test_degenerate_fit_gives_nan_not_a_made_up_curve():

@@ -462,8 +462,10 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
         "posterior.nc",
     ]
     assert json.loads((out / "forecast.json").read_text()) == payload  # --out keeps it all
-    part = np.array(payload["unsolved_part"])  # at most the share of problems never solved
-    assert np.all((0 < part) & (part < payload["mean"])) and part[1] <= np.mean(DATA.c == 0)
+    # Each part at most its problems' share: every problem's pass@k is at most 1.
+    part, mean = np.array(payload["unsolved_part"]), np.array(payload["mean"])
+    assert np.all((0 < part) & (part < mean)) and part[1] <= np.mean(DATA.c == 0)
+    assert np.all(mean - part <= np.mean(DATA.c > 0))
     np.testing.assert_array_equal(pd.read_csv(out / "forecast.csv")["unsolved_part"], part)
     [solved] = plotted[0]["solved"].values()  # dotted: the mean less the unsolved part
     assert solved.size == grid and np.all(np.diff(solved) >= 0) and solved[-1] < payload["mean"][1]

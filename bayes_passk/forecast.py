@@ -289,7 +289,7 @@ def posterior_pass_at_k(
     thinned = _thinned_posterior(result, max_draws, rows.n.size)
     all_ks = with_slope_points(ks)
     log_survival, variance, log_survival_new = _survival_moments_of_draws(
-        result.family, thinned, rows, rows.weight, all_ks
+        result.family, thinned, rows, all_ks
     )
     rng = np.random.default_rng(seed)
     benchmark = -np.expm1(log_survival[..., : ks.size])
@@ -337,7 +337,7 @@ def unsolved_part(result, ks, max_draws: int = 1000) -> np.ndarray:
     # Thinned as the forecast is (by all the rows); the moments of the unsolved rows alone.
     thinned = _thinned_posterior(result, max_draws, distinct_rows(data.n, data.c).n.size)
     rows = distinct_rows(data.n[never], data.c[never])
-    log_survival, _, _ = _survival_moments_of_draws(result.family, thinned, rows, rows.weight, ks)
+    log_survival, _, _ = _survival_moments_of_draws(result.family, thinned, rows, ks)
     return never.mean() * -np.expm1(log_survival).mean(axis=(0, 1))
 
 
@@ -349,13 +349,13 @@ def _thinned_posterior(result, max_draws: int, num_rows: int) -> xr.Dataset:
     return posterior.isel(draw=slice(None, None, step))
 
 
-def _survival_moments_of_draws(family: PriorFamily, thinned: xr.Dataset, rows, weight, ks):
+def _survival_moments_of_draws(family: PriorFamily, thinned: xr.Dataset, rows, ks):
     """Return `resolved_survival_moments` of the thinned draws, each shaped (chain, draw, k)."""
     names = params_type(family)._fields
     flat, count = flat_padded_draws(params_type(family)(*(thinned[f].values for f in names)))
     # Padded like the rows and draws, so that forecasts share compilations.
     padded_ks = np.concatenate([ks, np.full(round_up(ks.size) - ks.size, float(ks.max()))])
-    moments = resolved_survival_moments(family, flat, count, rows.n, rows.c, weight, padded_ks)
+    moments = resolved_survival_moments(family, flat, count, rows.n, rows.c, rows.weight, padded_ks)
     shape = (thinned.sizes["chain"], thinned.sizes["draw"])
     return [x[:count, : ks.size].reshape(*shape, -1) for x in moments]
 

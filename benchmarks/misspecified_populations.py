@@ -220,13 +220,13 @@ if __name__ == "__main__":
             rows = fitted_rows(population, args.fits, args.priors, args.seed)
             comparisons += rows[0]
             forecasts += rows[1]
-        table = pd.DataFrame(forecasts)
+        table, loo = pd.DataFrame(forecasts), pd.DataFrame(comparisons)
         table.to_csv(args.out, index=False)
-        with pd.option_context("display.width", 200, "display.max_rows", 500):
-            print(pd.DataFrame(comparisons).round(1).to_string(index=False), end="\n\n")
         out = Path(args.out)
         loo_out = out.with_name(out.name.split(".")[0] + "_loo" + "".join(out.suffixes))
-        pd.DataFrame(comparisons).to_csv(loo_out, index=False)
+        loo.to_csv(loo_out, index=False)
+        with pd.option_context("display.width", 200, "display.max_rows", 500):
+            print(loo.round(1).to_string(index=False), end="\n\n")
         summary = describe_fits(table).round(4)
     else:
         if args.self_check:

@@ -64,6 +64,7 @@ from bayes_passk.data import InputError, PassData
 from bayes_passk.designs import pass_at_k_of_rates
 from bayes_passk.estimators import as_counts
 from bayes_passk.families import PriorFamily, get_family, thinned_draws, unstack_draws
+from bayes_passk.forecast import unsolved_parts
 from bayes_passk.functionals import log_binomial
 from bayes_passk.hierarchy import distinct_rows
 from bayes_passk.inference import R_HAT_MAX
@@ -554,6 +555,7 @@ def simulate(
         summary = fit_batch(
             seed, n_all, c_all, (k,), family, config, progress=_counter(say, label, len(n_all))
         )
+        unsolved = unsolved_parts(family, summary.hyper_draws, n_all, c_all, (k,))[:, 0]
         for p_index, policy in enumerate(policies):
             part = slice(p_index * replicates, (p_index + 1) * replicates)
             frames.append(
@@ -568,6 +570,7 @@ def simulate(
                         "estimate": summary.mean[part, 0],
                         "lower": summary.lower[part, 0],
                         "upper": summary.upper[part, 0],
+                        "unsolved_part": unsolved[part],
                         "truth": truth,
                         "exponent": summary.exponent_mean[part],
                         "exponent_truth": math.nan,

@@ -14,6 +14,10 @@ point methods), truth and the exponent. `summarize` reduces it per method, group
   within 1e-16 of 1 is 1); ``log_log_undefined`` counts the others (where it differs between
   methods, their log(-log) errors are over different replicates);
 - ``coverage`` and ``width``: fraction of intervals that contain the truth, and their mean width;
+- ``unsolved_part``: mean part of the estimate from the problems never solved in the replicate
+  (`bayes_passk.forecast.unsolved_part`; Bayesian methods), ``solved_below_truth``: fraction of
+  replicates whose estimate less that part is at most the truth, and
+  ``error_within_unsolved``: fraction whose |estimate - truth| is at most that part;
 - ``exponent_rel_error``: mean |exponent / true exponent - 1| where the truth is known;
 - ``divergent_fits`` and ``unconverged_fits``: fits with divergent transitions, and with a split
   r_hat above 1.01 (Bayesian methods).
@@ -47,6 +51,7 @@ from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, fit_batch
 from bayes_passk.data import InputError, PassData
 from bayes_passk.designs import Design
 from bayes_passk.families import PriorFamily, registry
+from bayes_passk.forecast import unsolved_parts
 from bayes_passk.inference import R_HAT_MAX
 
 COLUMNS = [
@@ -59,6 +64,7 @@ COLUMNS = [
     "estimate",
     "lower",
     "upper",
+    "unsolved_part",
     "truth",
     "exponent",
     "exponent_truth",
@@ -122,7 +128,9 @@ def run(
     return pd.concat(frames, ignore_index=True)[COLUMNS]
 
 
-def _rows(cell: Design, method: str, estimate, lower, upper, exponent, r_hat, divergences):
+def _rows(
+    cell: Design, method: str, estimate, lower, upper, unsolved, exponent, r_hat, divergences
+):
     replicates, num_k = cell.truth.shape
 
     def repeat(per_replicate):
@@ -139,6 +147,7 @@ def _rows(cell: Design, method: str, estimate, lower, upper, exponent, r_hat, di
             "estimate": np.ravel(estimate),
             "lower": np.ravel(lower),
             "upper": np.ravel(upper),
+            "unsolved_part": np.ravel(unsolved),
             "truth": np.ravel(cell.truth),
             "exponent": repeat(exponent),
             "exponent_truth": cell.exponent,
@@ -159,6 +168,7 @@ def _run_bayes(cells, family: PriorFamily, seed, config, say) -> pd.DataFrame:
 
     say(f"{method}: fitting {len(n)} datasets (the first chunk compiles)")
     summary = fit_batch(seed, n, c, ks, prior=family, config=config, progress=chunk_done)
+    unsolved = unsolved_parts(family, summary.hyper_draws, n, c, ks)
     frames, start = [], 0
     for cell in cells:
         part = slice(start, start + cell.n.shape[0])
@@ -170,6 +180,7 @@ def _run_bayes(cells, family: PriorFamily, seed, config, say) -> pd.DataFrame:
                 summary.mean[part],
                 summary.lower[part],
                 summary.upper[part],
+                unsolved[part],
                 summary.exponent_mean[part],
                 summary.r_hat_max[part],
                 summary.divergences[part],
@@ -198,7 +209,7 @@ def _run_point(cells, method, say) -> pd.DataFrame:
             estimate[i] = fitted.pass_at_k(cell.ks)
             exponent[i] = fitted.exponent
         nan = np.full(cell.truth.shape, np.nan)
-        frames.append(_rows(cell, method, estimate, nan, nan, exponent, np.nan, np.nan))
+        frames.append(_rows(cell, method, estimate, nan, nan, nan, exponent, np.nan, np.nan))
         where = f"{cell.group}, budget" if cell.group else "budget"
         say(f"{method}: {where} {cell.budget}: {replicates} fits")
     return pd.concat(frames, ignore_index=True)
@@ -244,6 +255,9 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
             resampled = squared[rng.integers(0, len(squared), (bootstrap, len(squared)))]
             mse_lower, mse_upper = np.quantile(resampled.mean(axis=1), [0.05, 0.95])
         relative = np.abs(ok["exponent"].to_numpy() / ok["exponent_truth"].to_numpy() - 1)
+        # Tables written before the column existed score NaN here.
+        unsolved = ok.get("unsolved_part", pd.Series(np.nan, ok.index)).to_numpy()
+        has_part = np.isfinite(unsolved) & np.isfinite(truth)
         records.append(
             {
                 **dict(zip(keys, key, strict=True)),
@@ -257,12 +271,20 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
                 "log_log_undefined": int((~defined & np.isfinite(truth)).sum()),
                 "coverage": covered[has_interval].mean() if has_interval.any() else np.nan,
                 "width": (upper - lower)[has_interval].mean() if has_interval.any() else np.nan,
+                "unsolved_part": _mean_where(unsolved, has_part),
+                # estimate - unsolved <= truth
+                "solved_below_truth": _mean_where(error <= unsolved, has_part),
+                "error_within_unsolved": _mean_where(np.abs(error) <= unsolved, has_part),
                 "exponent_rel_error": relative.mean() if np.isfinite(relative).any() else np.nan,
                 "divergent_fits": int((part["divergences"] > 0).sum()),
                 "unconverged_fits": int((part["r_hat_max"] > R_HAT_MAX).sum()),
             }
         )
     return pd.DataFrame.from_records(records)
+
+
+def _mean_where(values: np.ndarray, where: np.ndarray) -> float:
+    return values[where].mean() if where.any() else np.nan
 
 
 def paired_differences(table: pd.DataFrame, reference: str, level: float = 0.9) -> pd.DataFrame:

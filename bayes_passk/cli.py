@@ -1293,7 +1293,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     columns = ["method", "group", "budget", "k", "mse", "abs_error", "coverage", "width", "failed"]
     columns += ["unconverged_fits"]
     print(format_table(columns, _text_rows(summary[columns])))
-    for note in _scoring_notes(summary):
+    for note in _scoring_notes(summary, table):
         print(note)
     if paired is not None and len(paired):
         print(f"\nMSE minus {args.reference}'s on the same replicates (90% paired t interval):")
@@ -1302,8 +1302,8 @@ def run_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scoring_notes(summary) -> list[str]:
-    """Lines that explain the failed and unconverged counts of a scored table, where any."""
+def _scoring_notes(summary, table) -> list[str]:
+    """Lines that explain a scored table's failed and unconverged counts and unsolved parts."""
     from bayes_passk.inference import R_HAT_MAX
 
     notes = []
@@ -1316,6 +1316,16 @@ def _scoring_notes(summary) -> list[str]:
         notes.append(
             f"unconverged_fits: Bayesian fits with split r_hat above {R_HAT_MAX}, scored as they "
             "are; run longer (--warmup, --samples) or raise --target-accept"
+        )
+    scored = table[np.isfinite(table["unsolved_part"]) & np.isfinite(table["truth"])]
+    if len(scored):
+        error, part = scored["estimate"] - scored["truth"], scored["unsolved_part"]
+        notes.append(
+            "unsolved_part (in the files of --out, and --json): the part of a Bayesian estimate "
+            "from the problems its replicate never solved, whose rates the counts put only below "
+            f"about 1/n; the estimate less it was at most the truth in {(error <= part).sum()} of "
+            f"{len(scored)} forecasts, the estimate's error within it in "
+            f"{(error.abs() <= part).sum()}"
         )
     return notes
 
@@ -1834,7 +1844,7 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
 
     shown = [*columns, "failed", "unconverged_fits"]
     print(format_table(["policy", *shown[1:]], _text_rows(summary[shown])))
-    for note in _scoring_notes(summary):
+    for note in _scoring_notes(summary, table):
         print(note)
     if len(paired):
         print("\nMSE minus dynamic sampling's, on the same outcomes (90% paired t interval):")

@@ -39,7 +39,7 @@ import xarray as xr
 from scipy import special
 
 from bayes_passk.estimators import as_ks, mean_pass_at_k
-from bayes_passk.families import PriorFamily, params_type
+from bayes_passk.families import PriorFamily, params_type, stack_draws, unstack_draws
 from bayes_passk.functionals import log_grid_moments, log_moment
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, round_up
 
@@ -331,14 +331,57 @@ def unsolved_part(result, ks, max_draws: int = 1000) -> np.ndarray:
     """
     ks = as_ks(np.ravel(ks))
     data = result.data
-    never = data.c == 0
-    if not never.any():
-        return np.zeros(ks.shape)
-    # Thinned as the forecast is (by all the rows); the moments of the unsolved rows alone.
+    # Thinned as the forecast is (by all the rows).
     thinned = _thinned_posterior(result, max_draws, distinct_rows(data.n, data.c).n.size)
-    rows = distinct_rows(data.n[never], data.c[never])
-    log_survival, _, _ = _survival_moments_of_draws(result.family, thinned, rows, ks)
-    return never.mean() * -np.expm1(log_survival).mean(axis=(0, 1))
+    names = params_type(result.family)._fields
+    draws, count = flat_padded_draws(
+        params_type(result.family)(*(thinned[f].values for f in names))
+    )
+    hyper_draws = np.asarray(stack_draws(draws))[None, :count]
+    return unsolved_parts(result.family, hyper_draws, data.n[None], data.c[None], ks)[0]
+
+
+def unsolved_parts(family: PriorFamily, hyper_draws, n, c, ks) -> np.ndarray:
+    r"""`unsolved_part` of many datasets, from each one's hyperparameter draws: (datasets, k).
+
+    .. math::  \frac{1}{P} \sum_{i:\, c_i = 0} \frac{1}{D} \sum_{d=1}^{D}
+               \left(1 - E\left[(1 - p)^k \mid c = 0,\, n_i,\, \theta_d\right]\right)
+
+    Args:
+        family: the prior family the draws are of.
+        hyper_draws: (datasets, draws, width), as `bayes_passk.families.stack_draws` lays them
+            out (`bayes_passk.batched.FitSummary.hyper_draws`).
+        n: attempts per problem, (datasets, problems); a problem with n = 0 is padding.
+        c: successes, the same shape.
+        ks: attempts per problem.
+
+    Example:
+        >>> from bayes_passk.families import get_family
+        >>> draws = np.array([[[0.5, 1.0, 1.0]]])  # one dataset, one draw: Beta(0.5, 1)
+        >>> part = unsolved_parts(get_family("scaled-beta"), draws, [[10, 10]], [[0, 4]], [10])
+        >>> float(np.round(part[0, 0], 6))  # (1/2)(1 - B(0.5, 21) / B(0.5, 11))
+        0.140078
+    """
+    hyper_draws = np.asarray(hyper_draws, dtype=float)
+    n, c = np.atleast_2d(n), np.atleast_2d(c)
+    ks = as_ks(np.ravel(ks))
+    datasets, num_draws, width = hyper_draws.shape
+    problems = np.maximum((n > 0).sum(axis=1), 1)
+    never = (n > 0) & (c == 0)
+    # Padded like the forecast's, so that they share compilations.
+    padded_ks = np.concatenate([ks, np.full(round_up(ks.size) - ks.size, float(ks.max()))])
+    parts = np.zeros((datasets, ks.size))
+    for attempts in np.unique(n[never]):  # one row (attempts, 0) at a time, all datasets at once
+        count = (never & (n == attempts)).sum(axis=1)
+        which = np.flatnonzero(count)
+        draws = unstack_draws(family, hyper_draws[which].reshape(-1, width))
+        params, real = flat_padded_draws(jax.tree.map(lambda x: x[None], draws))  # one "chain"
+        log_survival, _, _ = resolved_survival_moments(
+            family, params, real, [attempts], [0.0], [1.0], padded_ks
+        )
+        per_draw = -np.expm1(log_survival[:real, : ks.size]).reshape(which.size, num_draws, -1)
+        parts[which] += (count[which] / problems[which])[:, None] * per_draw.mean(axis=1)
+    return parts
 
 
 def _thinned_posterior(result, max_draws: int, num_rows: int) -> xr.Dataset:

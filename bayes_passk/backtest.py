@@ -3,8 +3,9 @@ r"""Backtests: forecast every replicate of every design cell with every method, 
 `run` fits the Bayesian methods with the batched engine (`bayes_passk.batched.fit_batch`: every
 replicate of every cell vmapped, compiled once per prior and chunk shape) and the point
 methods one replicate at a time (they take milliseconds), and returns the tidy per-replicate
-table: one row per method, group, budget, replicate and k with the estimate, interval (NaN for
-point methods), truth and the exponent. `summarize` reduces it per method, group, budget and k:
+table: one row per method, group, budget, replicate and k with the estimate, interval and
+unsolved part (NaN for point methods), truth and the exponent. `summarize` reduces it per
+method, group, budget and k:
 
 - ``abs_error``: mean |estimate - truth| of pass@k;
 - ``mse``: mean squared error of pass@k, with a 90% bootstrap interval over replicates

@@ -9,7 +9,9 @@
 
 Runs ``bayes-passk backtest`` in this process (Pythia 12B, subsample design, 100 attempts per
 problem, the default prior unless ``--prior``) and prints the wall time and the peak resident memory
-of the process (``ru_maxrss``: host memory only), and on an accelerator also the device's peak
+of the process (``ru_maxrss``: host memory only), the share of the wall time spent on the fits'
+unsolved parts (`bayes_passk.forecast.unsolved_parts`, on the host after the batch), and on an
+accelerator also the device's peak
 bytes in use (``memory_stats()["peak_bytes_in_use"]``; JAX reports none on CPU). The batch
 runs chunk by chunk and keeps only per-fit summaries, so memory depends on the chunk, not on
 the number of fits; short chains keep the 1,000 fits affordable on a small CPU (draws add only
@@ -24,6 +26,7 @@ import time
 
 import jax
 
+from bayes_passk import backtest
 from bayes_passk.batched import chunk_size
 from bayes_passk.cli import main
 from bayes_passk.models import DEFAULT_PRIOR
@@ -44,6 +47,18 @@ print(
     f"2 chains x ({args.warmup} + {args.samples}), prior {args.prior}, "
     f"chunk {chunk_size(replicates, args.chunk, jax.devices())}"
 )
+spent = []
+
+
+def timed_unsolved_parts(*args, **kwargs):
+    start = time.perf_counter()
+    try:
+        return unsolved_parts(*args, **kwargs)
+    finally:
+        spent.append(time.perf_counter() - start)
+
+
+unsolved_parts, backtest.unsolved_parts = backtest.unsolved_parts, timed_unsolved_parts
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 with tempfile.TemporaryDirectory() as out:
     start = time.perf_counter()
@@ -78,6 +93,7 @@ print(
     f"\nexit code {code}, {replicates} fits in {seconds:.0f} s ({replicates / seconds:.2f} fits/s)"
 )
 print(f"peak resident memory: {peak:.0f} MiB (after imports and data: {before:.0f} MiB)")
+print(f"unsolved parts: {sum(spent):.1f} s, {sum(spent) / seconds:.2%} of the wall time")
 stats = jax.devices()[0].memory_stats()  # None on CPU
 if isinstance(stats, dict) and "peak_bytes_in_use" in stats:
     device = jax.devices()[0]

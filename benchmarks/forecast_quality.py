@@ -209,6 +209,37 @@ for bayes in args.bayes:
         f"{int((part['divergences'] > 0).sum())} | {int((part['r_hat_max'] > 1.01).sum())} |"
     )
 
+# How much of each Bayesian forecast rests on the problems never solved in its replicate
+# (tables written before the unsolved_part column have none).
+with_part = table.iloc[:0]
+if "unsolved_part" in table:
+    with_part = table[
+        table["method"].isin(args.bayes)
+        & (table["k"] == target)
+        & np.isfinite(table[["truth", "unsolved_part"]]).all(axis=1)
+    ]
+if len(with_part):
+    print(f"\nThe part of pass@{target} from problems never solved in the replicate\n")
+    print(
+        "| Bayesian method | design | model | mean part | mean error | estimate - part <= truth "
+        "| abs(error) <= part |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for (bayes, design, group), rows in with_part.groupby(["method", "design", "group"]):
+        error = rows["estimate"] - rows["truth"]
+        print(
+            f"| {bayes} | {design} | {group} | {rows['unsolved_part'].mean():.3f} | "
+            f"{error.mean():+.3f} | {(error <= rows['unsolved_part']).sum()}/{len(rows)} | "
+            f"{(error.abs() <= rows['unsolved_part']).sum()}/{len(rows)} |"
+        )
+    for bayes, rows in with_part.groupby("method"):
+        error = rows["estimate"] - rows["truth"]
+        print(
+            f"| {bayes} | all | all | {rows['unsolved_part'].mean():.3f} | {error.mean():+.3f} | "
+            f"**{(error <= rows['unsolved_part']).sum()}/{len(rows)}** | "
+            f"**{(error.abs() <= rows['unsolved_part']).sum()}/{len(rows)}** |"
+        )
+
 # Why: the bias of each method, and the power law each extrapolates with. The slope of
 # log(-log pass@k) between the two k values (the exponent of -log pass@k) against the truth's.
 low, high = min(args.k), max(args.k)

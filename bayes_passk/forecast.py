@@ -366,21 +366,26 @@ def unsolved_parts(family: PriorFamily, hyper_draws, n, c, ks) -> np.ndarray:
     n, c = np.atleast_2d(n), np.atleast_2d(c)
     ks = as_ks(np.ravel(ks))
     datasets, num_draws, width = hyper_draws.shape
-    problems = np.maximum((n > 0).sum(axis=1), 1)
     never = (n > 0) & (c == 0)
-    # Padded like the forecast's, so that they share compilations.
-    padded_ks = np.concatenate([ks, np.full(round_up(ks.size) - ks.size, float(ks.max()))])
+    # Datasets whose unsolved problems have the same distinct n (in the same proportions, where
+    # there are several) share one computation, their draws stacked: a backtest's usually all.
+    alike = {}
+    for i in np.flatnonzero(never.any(axis=1)):
+        values, counts = np.unique(n[i, never[i]], return_counts=True)
+        alike.setdefault((tuple(values), tuple(counts / counts.sum())), []).append(i)
     parts = np.zeros((datasets, ks.size))
-    for attempts in np.unique(n[never]):  # one row (attempts, 0) at a time, all datasets at once
-        count = (never & (n == attempts)).sum(axis=1)
-        which = np.flatnonzero(count)
+    for (values, shares), which in alike.items():
         draws = unstack_draws(family, hyper_draws[which].reshape(-1, width))
         params, real = flat_padded_draws(jax.tree.map(lambda x: x[None], draws))  # one "chain"
-        log_survival, _, _ = resolved_survival_moments(
-            family, params, real, [attempts], [0.0], [1.0], padded_ks
+        rows = distinct_rows(values, np.zeros(len(values)))  # one row per value, padded
+        weight = np.zeros(rows.weight.size)
+        weight[: len(values)] = shares
+        log_survival, _, _ = _flat_survival_moments(
+            family, params, real, rows._replace(weight=weight), ks
         )
-        per_draw = -np.expm1(log_survival[:real, : ks.size]).reshape(which.size, num_draws, -1)
-        parts[which] += (count[which] / problems[which])[:, None] * per_draw.mean(axis=1)
+        per_draw = -np.expm1(log_survival).reshape(len(which), num_draws, -1)
+        share_unsolved = never[which].sum(axis=1) / (n[which] > 0).sum(axis=1)
+        parts[which] = share_unsolved[:, None] * per_draw.mean(axis=1)
     return parts
 
 
@@ -396,11 +401,16 @@ def _survival_moments_of_draws(family: PriorFamily, thinned: xr.Dataset, rows, k
     """Return `resolved_survival_moments` of the thinned draws, each shaped (chain, draw, k)."""
     names = params_type(family)._fields
     flat, count = flat_padded_draws(params_type(family)(*(thinned[f].values for f in names)))
+    shape = (thinned.sizes["chain"], thinned.sizes["draw"])
+    return [x.reshape(*shape, -1) for x in _flat_survival_moments(family, flat, count, rows, ks)]
+
+
+def _flat_survival_moments(family: PriorFamily, flat, count: int, rows, ks):
+    """`resolved_survival_moments` of `flat_padded_draws`' output, each shaped (count, k)."""
     # Padded like the rows and draws, so that forecasts share compilations.
     padded_ks = np.concatenate([ks, np.full(round_up(ks.size) - ks.size, float(ks.max()))])
     moments = resolved_survival_moments(family, flat, count, rows.n, rows.c, rows.weight, padded_ks)
-    shape = (thinned.sizes["chain"], thinned.sizes["draw"])
-    return [x[:count, : ks.size].reshape(*shape, -1) for x in moments]
+    return [x[:count, : ks.size] for x in moments]
 
 
 def summarize(draws: xr.DataArray, ci: float) -> Summary:

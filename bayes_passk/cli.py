@@ -1491,6 +1491,7 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
 def run_compare(args: argparse.Namespace) -> int:
     """Compare groups (difference in pass@k) or prior families (PSIS-LOO) and report."""
     from bayes_passk import compare
+    from bayes_passk.forecast import unsolved_part
     from bayes_passk.plots import plot_forecast, save_figure
 
     out = _output_dir(args.out)
@@ -1518,7 +1519,7 @@ def run_compare(args: argparse.Namespace) -> int:
     # The plot draws each curve on a fine grid through the k asked for; the prior comparison
     # reports forecasts at those k, the group comparison none.
     plot_ks = _plotting_grid(ks) if out is not None else ks
-    fits, forecasts = {}, {}
+    fits, forecasts, unsolved = {}, {}, {}
     for name, (prior, group) in runs.items():
         print(f"{PROG}: fitting {name}", file=sys.stderr, flush=True)
         fits[name] = _fit_with_warnings(loaded[group], prior, args, f"{name}: ")
@@ -1559,9 +1560,16 @@ def run_compare(args: argparse.Namespace) -> int:
         )
         tables["loo.csv"] = comparison.table.reset_index()
         tables["predictive_check.csv"] = checks
-        tables["forecast.csv"] = pd.concat(
-            [f.to_frame()[at_ks] for f in forecasts.values()], ignore_index=True
-        )
+        # Where the priors' forecasts part: the problems never solved, whose tails they assume.
+        if args.target == "benchmark" and (loaded[args.group].c == 0).any():
+            unsolved = {name: unsolved_part(fit, ks) for name, fit in fits.items()}
+        frames = [f.to_frame()[at_ks] for f in forecasts.values()]
+        if unsolved:
+            frames = [
+                frame.assign(unsolved_part=part)
+                for frame, part in zip(frames, unsolved.values(), strict=True)
+            ]
+        tables["forecast.csv"] = pd.concat(frames, ignore_index=True)
         report = {"verdict": comparison.verdict, "loo": tables["loo.csv"], "checks": checks}
 
     if out is not None:
@@ -1580,7 +1588,8 @@ def run_compare(args: argparse.Namespace) -> int:
         }
         print(json.dumps({"target": args.target, "ci": args.ci, **records}))
         return 0
-    _print_comparison(args, report, forecasts, at_ks)
+    never_solved = 0 if args.groups is not None else int((loaded[args.group].c == 0).sum())
+    _print_comparison(args, report, forecasts, at_ks, unsolved, never_solved)
     return 0
 
 
@@ -1597,7 +1606,7 @@ def _load_group(source, format, group, attempts, seed) -> PassData:
     return datasets.load(source, group=group, attempts_per_problem=attempts, seed=seed)
 
 
-def _print_comparison(args, report, forecasts, at_ks) -> None:
+def _print_comparison(args, report, forecasts, at_ks, unsolved=None, never_solved=0) -> None:
     def formatted(frame: pd.DataFrame) -> str:
         return format_table(list(frame.columns), _text_rows(frame))
 
@@ -1623,6 +1632,11 @@ def _print_comparison(args, report, forecasts, at_ks) -> None:
         for name, f in forecasts.items()
     ]
     print(format_table(["prior", *(f"k={k}" for k in sorted(args.k))], rows))
+    if unsolved:
+        never = _plural(never_solved, "problem")
+        print(f"\nfrom unsolved (the part of each mean from the {never} never solved so far):")
+        rows = [[name, *(f"{value:.3f}" for value in part)] for name, part in unsolved.items()]
+        print(format_table(["prior", *(f"k={k}" for k in sorted(args.k))], rows))
     checks = report["checks"]
     worst = checks.loc[checks.groupby("prior")["p_value"].idxmin()]
     print("\npredictive check of the unbiased pass@k (smallest two-sided p-value per prior):")

@@ -15,7 +15,7 @@ from bayes_passk import cli, compare
 from bayes_passk.cli import main
 from bayes_passk.compare import compare_groups, compare_priors, predictive_check, verdict
 from bayes_passk.data import InputError
-from bayes_passk.forecast import posterior_pass_at_k
+from bayes_passk.forecast import posterior_pass_at_k, unsolved_part
 
 SHORT = {"chains": 2, "warmup": 300, "samples": 300, "progress": False, "check": False}
 
@@ -89,6 +89,11 @@ def test_compare_priors_ranks_every_prior_and_says_so(write, tmp_path, capsys, m
     forecast = pd.read_csv(out / "forecast.csv")
     assert forecast["k"].tolist() == [1, 50, 1, 50]
     np.testing.assert_allclose(forecast["mean"][:2], expected.mean, rtol=1e-12)
+    # Where the priors part: the share of each mean from the problems never solved.
+    assert (data.c == 0).any()
+    parts = np.concatenate([unsolved_part(fits[prior], [1, 50]) for prior in fits])
+    np.testing.assert_allclose(forecast["unsolved_part"], parts, rtol=1e-12)
+    assert f"the {(data.c == 0).sum()} problems never solved so far" in printed
 
 
 def test_a_prior_without_a_power_law_reports_no_exponent():
@@ -131,6 +136,24 @@ def test_printed_stacking_weights_have_three_decimals(capsys):
     cli._print_comparison(args, report, {}, np.array([True]))
     printed = capsys.readouterr().out.splitlines()
     assert printed[1].split() == ["x", "-10", "1"] and printed[2].split() == ["y", "-30", "0"]
+
+
+def test_printed_prior_comparison_shows_each_priors_unsolved_part(capsys):
+    loo = pd.DataFrame({"prior": ["x", "y"], "elpd_loo": [-10.0, -11.0], "weight": [0.6, 0.4]})
+    checks = pd.DataFrame(
+        {"prior": ["x"], "k": [1], "observed": [0.5], "mean": [0.5], "lower": [0.4]}
+        | {"upper": [0.6], "p_value": [0.9]}
+    )
+    args = SimpleNamespace(target="benchmark", ci=0.9, k=[1000, 10])
+    report = {"loo": loo, "verdict": "x is first", "checks": checks}
+    unsolved = {"x": np.array([0.0123, 0.25]), "y": np.array([0.02, 0.5])}
+    cli._print_comparison(args, report, {}, np.array([True, True]), unsolved, never_solved=7)
+    printed = capsys.readouterr().out.split("\nfrom unsolved")[1].splitlines()
+    assert printed[0] == " (the part of each mean from the 7 problems never solved so far):"
+    assert printed[1].split() == ["prior", "k=10", "k=1000"]
+    assert printed[2].split() == ["x", "0.012", "0.250"] and printed[3].split()[0] == "y"
+    cli._print_comparison(args, report, {}, np.array([True, True]))  # none unsolved: no table
+    assert "from unsolved" not in capsys.readouterr().out
 
 
 @pytest.mark.slow

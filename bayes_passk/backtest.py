@@ -16,9 +16,9 @@ method, group, budget and k:
   methods, their log(-log) errors are over different replicates);
 - ``coverage`` and ``width``: fraction of intervals that contain the truth, and their mean width;
 - ``unsolved_part``: mean part of the estimate from the problems never solved in the replicate
-  (`bayes_passk.forecast.unsolved_part`; Bayesian methods), ``solved_below_truth``: fraction of
-  replicates whose estimate less that part is at most the truth, and
-  ``error_within_unsolved``: fraction whose |estimate - truth| is at most that part;
+  (`bayes_passk.forecast.unsolved_part`; Bayesian methods), and over the replicates with a
+  truth ``solved_below_truth``, the fraction whose estimate less that part is at most the
+  truth, and ``error_within_unsolved``, the fraction whose |estimate - truth| is at most it;
 - ``exponent_rel_error``: mean |exponent / true exponent - 1| where the truth is known;
 - ``divergent_fits`` and ``unconverged_fits``: fits with divergent transitions, and with a split
   r_hat above 1.01 (Bayesian methods).
@@ -272,7 +272,7 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
                 "log_log_undefined": int((~defined & np.isfinite(truth)).sum()),
                 "coverage": covered[has_interval].mean() if has_interval.any() else np.nan,
                 "width": (upper - lower)[has_interval].mean() if has_interval.any() else np.nan,
-                "unsolved_part": _mean_where(unsolved, has_part),
+                "unsolved_part": _mean_where(unsolved, np.isfinite(unsolved)),
                 # estimate - unsolved <= truth
                 "solved_below_truth": _mean_where(error <= unsolved, has_part),
                 "error_within_unsolved": _mean_where(np.abs(error) <= unsolved, has_part),

@@ -1317,11 +1317,12 @@ def _scoring_notes(summary, table) -> list[str]:
             f"unconverged_fits: Bayesian fits with split r_hat above {R_HAT_MAX}, scored as they "
             "are; run longer (--warmup, --samples) or raise --target-accept"
         )
-    scored = table[np.isfinite(table["unsolved_part"]) & np.isfinite(table["truth"])]
+    # As summarize scores them: failed fits and replicates without truth left out.
+    scored = table[np.isfinite(table[["estimate", "unsolved_part", "truth"]]).all(axis=1)]
     if len(scored):
         error, part = scored["estimate"] - scored["truth"], scored["unsolved_part"]
         notes.append(
-            "unsolved_part (in the files of --out, and --json): the part of a Bayesian estimate "
+            "unsolved_part (a column of the tables --out writes): the part of a Bayesian estimate "
             "from the problems its replicate never solved, whose rates the counts put only below "
             f"about 1/n; the estimate less it was at most the truth in {(error <= part).sum()} of "
             f"{len(scored)} forecasts, the estimate's error within it in "
@@ -1561,7 +1562,7 @@ def run_compare(args: argparse.Namespace) -> int:
         tables["loo.csv"] = comparison.table.reset_index()
         tables["predictive_check.csv"] = checks
         # Where the priors' forecasts part: the problems never solved, whose tails they assume.
-        if args.target == "benchmark" and (loaded[args.group].c == 0).any():
+        if args.target == "benchmark":  # zeros where every problem was solved
             unsolved = {name: unsolved_part(fit, ks) for name, fit in fits.items()}
         frames = [f.to_frame()[at_ks] for f in forecasts.values()]
         if unsolved:
@@ -1632,7 +1633,7 @@ def _print_comparison(args, report, forecasts, at_ks, unsolved=None, never_solve
         for name, f in forecasts.items()
     ]
     print(format_table(["prior", *(f"k={k}" for k in sorted(args.k))], rows))
-    if unsolved:
+    if unsolved and never_solved:
         never = _plural(never_solved, "problem")
         print(f"\nfrom unsolved (the part of each mean from the {never} never solved so far):")
         rows = [[name, *(f"{value:.3f}" for value in part)] for name, part in unsolved.items()]

@@ -33,7 +33,7 @@ draws = np.asarray(stack_draws(flat))[:count][:200]
 rng = np.random.default_rng(0)
 hyper = np.repeat(draws[None], 90, axis=0)
 same_n = np.full((90, data.num_problems), 100)
-varied_n = rng.integers(40, 200, size=(90, data.num_problems))
+varied_n = rng.integers(100, 200, size=(90, data.num_problems))  # c <= 100 <= n
 c = np.tile(data.c, (90, 1))
 for label, n in (("one n", same_n), ("varied n", varied_n)):
     for run in ("first", "again"):

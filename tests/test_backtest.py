@@ -90,7 +90,7 @@ def test_summarize_scores_each_estimate_against_its_unsolved_part():
         estimate=[0.3, 0.7, 0.9, 0.6], lower=nan, upper=nan, truth=[0.55, 0.6, 0.6, nan[0]]
     )
     row = backtest.summarize(table.assign(unsolved_part=[0.1, 0.05, 0.4, 0.2])).iloc[0]
-    assert row["unsolved_part"] == pytest.approx(0.55 / 3)
+    assert row["unsolved_part"] == pytest.approx(0.75 / 4)  # defined without a truth too
     assert row["solved_below_truth"] == pytest.approx(2 / 3)
     assert row["error_within_unsolved"] == pytest.approx(1 / 3)
     # A point method's NaN parts, and a table written before the column: no score.
@@ -457,11 +457,14 @@ def test_the_console_explains_failed_and_unconverged_fits():
     notes = _scoring_notes(clean.assign(failed=[0, 2], unconverged_fits=[1, 0]), points)
     assert notes[0].startswith("failed: replicates whose fit gave no finite forecast")
     assert notes[1].startswith("unconverged_fits: Bayesian fits with split r_hat above 1.01")
-    # Errors -0.05 and -0.1 against parts 0.1 and 0.02 (the third replicate has no truth).
-    bayes = _table(estimate=[0.5, 0.45, 0.7], lower=0.4, upper=0.8, truth=[0.55, 0.55, np.nan])
-    bayes["unsolved_part"] = [0.1, 0.02, 0.3]
+    # Errors -0.05 and -0.1 against parts 0.1 and 0.02 (the third replicate has no truth, the
+    # fourth no estimate: left out, as summarize leaves them out).
+    bayes = _table(
+        estimate=[0.5, 0.45, 0.7, np.nan], lower=0.4, upper=0.8, truth=[0.55, 0.55, np.nan, 0.5]
+    )
+    bayes["unsolved_part"] = [0.1, 0.02, 0.3, 0.2]
     (note,) = _scoring_notes(clean, pd.concat([points, bayes]))
-    assert note.startswith("unsolved_part (in the files of --out, and --json): the part of")
+    assert note.startswith("unsolved_part (a column of the tables --out writes): the part of")
     assert note.endswith(
         "at most the truth in 2 of 2 forecasts, the estimate's error within it in 1"
     )

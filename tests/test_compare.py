@@ -152,7 +152,8 @@ def test_printed_prior_comparison_shows_each_priors_unsolved_part(capsys):
     assert printed[0] == " (the part of each mean from the 7 problems never solved so far):"
     assert printed[1].split() == ["prior", "k=10", "k=1000"]
     assert printed[2].split() == ["x", "0.012", "0.250"] and printed[3].split()[0] == "y"
-    cli._print_comparison(args, report, {}, np.array([True, True]))  # none unsolved: no table
+    # Every problem solved: the parts are zeros, and no table is printed.
+    cli._print_comparison(args, report, {}, np.array([True, True]), unsolved, never_solved=0)
     assert "from unsolved" not in capsys.readouterr().out
 
 

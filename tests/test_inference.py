@@ -193,21 +193,28 @@ def test_unsolved_parts_of_many_datasets_match_the_closed_form():
     from bayes_passk.families import get_family
     from bayes_passk.forecast import unsolved_parts
 
-    n = np.array([[10, 20, 20, 0, 0], [30, 10, 30, 30, 7], [5, 5, 0, 0, 0]])
-    c = np.array([[0, 0, 3, 0, 0], [0, 0, 0, 5, 2], [1, 4, 0, 0, 0]])
+    # The fourth dataset's unsolved problems have the first's n (10 and 20, one each) among
+    # more problems: the two go through one computation, with their own draws and shares.
+    n = np.array([[10, 20, 20, 0, 0], [30, 10, 30, 30, 7], [5, 5, 0, 0, 0], [20, 10, 40, 40, 9]])
+    c = np.array([[0, 0, 3, 0, 0], [0, 0, 0, 5, 2], [1, 4, 0, 0, 0], [0, 0, 1, 2, 9]])
     draws = np.array(
-        [[[0.3, 2.0, 1.0], [0.5, 6.0, 1.0]], [[0.2, 1.0, 1.0], [0.8, 3.0, 1.0]], [[1, 1, 1]] * 2]
+        [
+            [[0.3, 2.0, 1.0], [0.5, 6.0, 1.0]],
+            [[0.2, 1.0, 1.0], [0.8, 3.0, 1.0]],
+            [[1.0, 1.0, 1.0]] * 2,
+            [[0.6, 4.0, 1.0], [0.25, 9.0, 1.0]],
+        ]
     )
     ks = np.array([1, 100, 10**5])
     parts = unsolved_parts(get_family("scaled-beta"), draws, n, c, ks)
-    for i in range(3):
+    for i in range(4):
         a, b = draws[i, :, 0, None, None], draws[i, :, 1, None, None]  # (draws, problem, k)
         never = (n[i] > 0) & (c[i] == 0)
         m = n[i][never, None]
         closed = 1 - np.exp(betaln(a, b + m + ks) - betaln(a, b + m))
         expected = closed.sum(axis=1).mean(axis=0) / (n[i] > 0).sum()
         np.testing.assert_allclose(parts[i], expected, rtol=1e-7, atol=1e-300)
-    assert np.all(parts[2] == 0) and np.all(parts[:2] > 0)  # none unsolved in the third
+    assert np.all(parts[2] == 0) and np.all(parts[[0, 1, 3]] > 0)  # none unsolved in the third
 
 
 def test_unsolved_part_is_zero_without_unsolved_problems_and_all_of_it_with_only_those(result):

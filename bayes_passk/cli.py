@@ -1302,6 +1302,9 @@ def run_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+UNSOLVED_SCORES = ["unsolved_part", "solved_below_truth", "error_within_unsolved"]
+
+
 def _scoring_notes(summary, table) -> list[str]:
     """Lines that explain a scored table's failed and unconverged counts and unsolved parts."""
     from bayes_passk.inference import R_HAT_MAX
@@ -1850,7 +1853,7 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
         records = {
             name: _records(frame[cols].rename(columns={"method": "policy"}))
             for name, frame, cols in (
-                ("summary", summary, columns),
+                ("summary", summary, [*columns, *UNSOLVED_SCORES]),
                 ("against_dynamic", paired, paired_columns),
             )
         }

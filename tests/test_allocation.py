@@ -557,6 +557,14 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
     rates = np.array([0, 1, 3, 10, 30, 100, 300, 0]) / 1000
     np.testing.assert_allclose(table["truth"], 1 - np.mean((1 - rates) ** 100))
     assert np.all((table["lower"] <= table["estimate"]) & (table["estimate"] <= table["upper"]))
+    # Each policy's unsolved part, and the shares it scores, in the JSON as in the table.
+    error = table["estimate"] - table["truth"]
+    for row in report["summary"]:
+        mine = table["method"] == row["policy"]
+        assert row["unsolved_part"] == pytest.approx(table.loc[mine, "unsolved_part"].mean())
+        below = (error[mine] <= table.loc[mine, "unsolved_part"]).mean()
+        assert row["solved_below_truth"] == pytest.approx(below)
+        assert 0 <= row["error_within_unsolved"] <= 1
 
 
 SIMULATION_ROWS = "".join(f"p{i},1000,{c}\n" for i, c in enumerate([0, 1, 3, 10, 30, 100, 300, 0]))

@@ -189,7 +189,7 @@ def test_unsolved_part_matches_the_conjugate_closed_form(result):
 
 def test_unsolved_parts_of_many_datasets_match_the_closed_form():
     # Each dataset its own draws of Beta(a, b) (scaled Beta at s = 1); problems with n = 0 are
-    # padding, and the unsolved have several n: the draws of every dataset go through at once.
+    # padding, and the unsolved problems of a dataset may have several n.
     from bayes_passk.families import get_family
     from bayes_passk.forecast import unsolved_parts
 

@@ -333,11 +333,8 @@ def unsolved_part(result, ks, max_draws: int = 1000) -> np.ndarray:
     data = result.data
     # Thinned as the forecast is (by all the rows).
     thinned = _thinned_posterior(result, max_draws, distinct_rows(data.n, data.c).n.size)
-    names = params_type(result.family)._fields
-    draws, count = flat_padded_draws(
-        params_type(result.family)(*(thinned[f].values for f in names))
-    )
-    hyper_draws = np.asarray(stack_draws(draws))[None, :count]
+    draws = [thinned[f].values for f in params_type(result.family)._fields]
+    hyper_draws = np.asarray(stack_draws([x.reshape(-1, *x.shape[2:]) for x in draws]))[None]
     return unsolved_parts(result.family, hyper_draws, data.n[None], data.c[None], ks)[0]
 
 

@@ -1574,7 +1574,12 @@ def run_compare(args: argparse.Namespace) -> int:
                 for frame, part in zip(frames, unsolved.values(), strict=True)
             ]
         tables["forecast.csv"] = pd.concat(frames, ignore_index=True)
-        report = {"verdict": comparison.verdict, "loo": tables["loo.csv"], "checks": checks}
+        report = {
+            "verdict": comparison.verdict,
+            "loo": tables["loo.csv"],
+            "checks": checks,
+            "forecast": tables["forecast.csv"],
+        }
 
     if out is not None:
         figure = plot_forecast(forecasts, title=f"{args.source}, {args.target} pass@k")

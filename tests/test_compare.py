@@ -95,6 +95,15 @@ def test_compare_priors_ranks_every_prior_and_says_so(write, tmp_path, capsys, m
     np.testing.assert_allclose(forecast["unsolved_part"], parts, rtol=1e-12)
     assert f"the {(data.c == 0).sum()} problems never solved so far" in printed
 
+    # --json carries the same forecasts, parts included, beside the LOO table and checks.
+    assert main(["compare", path, "--priors", *fits, "--k", "50", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["verdict"] == comparison.verdict
+    assert [row["k"] for row in report["forecast"]] == [1, 50, 1, 50]
+    np.testing.assert_allclose([row["mean"] for row in report["forecast"]], forecast["mean"])
+    np.testing.assert_allclose([row["unsolved_part"] for row in report["forecast"]], parts)
+    assert [row["method"] for row in report["forecast"]] == forecast["method"].tolist()
+
 
 def test_a_prior_without_a_power_law_reports_no_exponent():
     forecast = _fit("hard", "logit-normal").forecast([10, 1000])

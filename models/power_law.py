@@ -1,0 +1,127 @@
+r"""Power-law prior: the population of rates whose pass@k is the power law exp(-A k^(-a)).
+
+The least-squares power law (Schaeffer et al. 2025) fits -log pass@k = A k^(-a) to the curve of
+the attempts seen and extrapolates it. This family is that law as a population of rates: with
+q = -log(1 - p), the density
+
+.. math::  f(q) = \frac{1}{q} \sum_{r \ge 1} \frac{(-1)^{r + 1} x^r}{r!\,\Gamma(a r)},
+           \qquad x = A q^a,
+
+has Laplace transform 1 - exp(-A k^(-a)) = E[(1 - p)^k], so its pass@k is the law at every k.
+(The series is -W(-x) / q, W Wright's function W_{a,0}.) For some (a, A) the exact f turns
+negative for rates near 1 (and the series loses its digits at large x): the family keeps f from
+p = 0 up to the first rate where it stops being positive and exact, and renormalises. Where
+what is kept integrates to less than 1, the rest goes on the grid's top point and the law holds
+at every k (to 5e-5 of pass@k, measured); otherwise pass@k departs from the law at small k and
+comes back to it as k grows: pass@1 0.40 against 0.37 at a = 0.5, A = 1, and 0.024 against
+0.008 at a = 0.35, A = 4.8 (a fit of Pythia 12B), within 0.6% and 2.5% of the law from k = 100
+on (`tests/test_power_law.py`). Near p = 0, f ~ A q^(a - 1) / Gamma(a): a power law of
+exponent a.
+
+Unlike the Beta families it has no shape of its own to bend the tail away from the body: one
+exponent runs from the rates near 1 to those near 0, as in the regression. The body is as
+rigid, so data whose curve bends are fitted with a compromise exponent.
+
+Priors, fixed before seeing data:
+
+- a ~ LogNormal(log 0.3, 1), as the tail exponent of the other families;
+- the law's pass@100, exp(-A 100^(-a)), ~ Uniform(0, 1) (site ``pass_at_100``; A is derived).
+
+The family is discrete, on the log-spline's grid of logit p (from 1.4e-11 to 1 - 3e-7): the
+mass of a point is f(q) dq over its cell, the lowest point holding all of f below its upper
+edge, Sum_r (-1)^(r + 1) x_e^r / (r! Gamma(a r + 1)), integrated as p^(a - 1) by `functionals`.
+
+Example:
+    >>> import jax
+    >>> from bayes_passk.functionals import log_survival_new
+    >>> params = Params(a=jnp.array(0.3), A=jnp.array(1.5))
+    >>> round(float(jax.nn.logsumexp(log_masses(params)[1])), 12)  # the masses sum to one
+    0.0
+    >>> pass_at_k = lambda k: 1 - float(jnp.exp(log_survival_new(FAMILY, params, k)))
+    >>> [round(pass_at_k(k), 3) for k in (100, 10_000)]  # the law: 0.686, 0.910
+    [0.687, 0.91]
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from jax.scipy.special import gammaln
+
+from bayes_passk.families import PriorFamily
+from bayes_passk.hierarchy import hierarchical_model
+from bayes_passk.models.log_spline import GRID
+
+REFERENCE_K = 100.0
+TERMS = np.arange(1, 241, dtype=float)  # enough for x up to ~100; larger x is cut anyway
+KEPT_DIGITS = 1e-9  # keep f where the series' sum is at least this share of its terms' sizes
+_Q = np.log1p(np.exp(GRID))  # q = -log(1 - p) = softplus(logit p) on the grid
+_Q_EDGE = float(np.log1p(np.exp((GRID[0] + GRID[1]) / 2)))  # the lowest cell's upper edge
+_LOG_CELL = np.log(GRID[1] - GRID[0]) + np.log(-np.expm1(-_Q))  # log(dq): dq = p dy
+
+
+class Params(NamedTuple):
+    """The law's exponent a and scale A: -log pass@k = A k^(-a)."""
+
+    a: jax.Array
+    A: jax.Array
+
+
+def hyperprior() -> Params:
+    """Sample (a, pass@100 of the law), return (a, A); see the module docstring."""
+    a = numpyro.sample("a", dist.LogNormal(jnp.log(0.3), 1.0))
+    pass_at_reference = numpyro.sample("pass_at_100", dist.Uniform(0.0, 1.0))
+    A = numpyro.deterministic("A", -jnp.log(pass_at_reference) * REFERENCE_K**a)
+    return Params(a, A)
+
+
+def _alternating_series(log_x, a, shift):
+    """Log of Sum_r (-1)^(r + 1) x^r / (r! Gamma(a r + shift)), and whether it kept its digits."""
+    log_terms = TERMS * log_x[..., None] - gammaln(TERMS + 1) - gammaln(a * TERMS + shift)
+    largest = jnp.max(log_terms, axis=-1, keepdims=True)
+    scaled = jnp.exp(log_terms - largest)
+    total = jnp.sum(jnp.where(TERMS % 2 == 1, scaled, -scaled), axis=-1)
+    exact = total > KEPT_DIGITS * jnp.sum(scaled, axis=-1)
+    safe = jnp.where(exact, total, 1.0)  # no NaN in the gradient of the cut branch
+    return largest[..., 0] + jnp.log(safe), exact
+
+
+def log_masses(params: Params) -> tuple[jax.Array, jax.Array]:
+    """Return the grid of logit p and the log prior mass at each point (summing to 1)."""
+    log_q = jnp.log(jnp.asarray(_Q))
+    log_f, exact = _alternating_series(jnp.log(params.A) + params.a * log_q, params.a, 0.0)
+    kept = jnp.cumprod(exact.astype(float)) > 0  # up to the first point where f is not kept
+    log_mass = jnp.where(kept, log_f - log_q + _LOG_CELL, -jnp.inf)
+    log_below, _ = _alternating_series(
+        jnp.log(params.A) + params.a * np.log(_Q_EDGE), params.a, 1.0
+    )
+    log_mass = log_mass.at[0].set(log_below)
+    # Where f is kept to the grid's top, the mass above it (f's integral is 1) goes on the top
+    # point; where f was cut below the top, the masses kept integrate to more than 1.
+    beyond = jnp.where(kept[-1], 1.0 - jnp.exp(jax.nn.logsumexp(log_mass)), 0.0)
+    log_beyond = jnp.where(beyond > 0, jnp.log(jnp.where(beyond > 0, beyond, 1.0)), -jnp.inf)
+    log_mass = log_mass.at[-1].set(jnp.logaddexp(log_mass[-1], log_beyond))
+    return jnp.asarray(GRID), log_mass - jax.nn.logsumexp(log_mass)
+
+
+FAMILY = PriorFamily(
+    name="power-law",
+    hyperprior=hyperprior,
+    latent=lambda params: dist.Categorical(logits=log_masses(params)[1]),
+    log_rate=lambda index, params: jax.nn.log_sigmoid(jnp.asarray(GRID)[index]),
+    log_density_q=None,
+    log_scale=lambda params: jnp.zeros_like(params.a),
+    tail_exponent=lambda params: params.a,
+    description="the rates whose pass@k is the power law exp(-A k^-a), on a logit grid",
+    log_masses=log_masses,
+)
+
+
+def model(n, c=None, weight=None, marginalize=False):
+    """Run the hierarchical power-law binomial model (fit it with ``marginalize=True``)."""
+    return hierarchical_model(FAMILY, n, c, weight, marginalize)

@@ -58,7 +58,11 @@ from bayes_passk.hierarchy import hierarchical_model
 from bayes_passk.models.log_spline import GRID
 
 REFERENCE_K = 100.0
-TERMS = np.arange(1, 241, dtype=float)  # enough for x up to ~100; larger x is cut anyway
+# Wherever f is kept the terms have died out by r = 100: the largest term sits near r = x^(1 /
+# (1 + a)), and x beyond ~25 at small a loses the digits that keep a point (the masses of 300
+# prior draws are the same to the last bit with 40 or 240 terms).
+TERMS = np.arange(1, 101, dtype=float)
+CUT_LOG_MASS = -1e4  # a point cut: exp() of it is 0, and the Categorical's logits stay finite
 KEPT_DIGITS = 1e-9  # keep f where the series' sum is at least this share of its terms' sizes
 _Q = np.log1p(np.exp(GRID))  # q = -log(1 - p) = softplus(logit p) on the grid
 _Q_EDGE = float(np.log1p(np.exp((GRID[0] + GRID[1]) / 2)))  # the lowest cell's upper edge
@@ -96,7 +100,7 @@ def log_masses(params: Params) -> tuple[jax.Array, jax.Array]:
     log_q = jnp.log(jnp.asarray(_Q))
     log_f, exact = _alternating_series(jnp.log(params.A) + params.a * log_q, params.a, 0.0)
     kept = jnp.cumprod(exact.astype(float)) > 0  # up to the first point where f is not kept
-    log_mass = jnp.where(kept, log_f - log_q + _LOG_CELL, -jnp.inf)
+    log_mass = jnp.where(kept, log_f - log_q + _LOG_CELL, CUT_LOG_MASS)
     log_below, _ = _alternating_series(
         jnp.log(params.A) + params.a * np.log(_Q_EDGE), params.a, 1.0
     )

@@ -14,7 +14,7 @@ Two views of the same prior serve two jobs:
   ``w ~ latent(params)`` in whatever coordinate NUTS moves freely in (a non-centred form);
 - integrating: ``log_density_q`` gives the density of q, which `bayes_passk.functionals`
   integrates to get E[(1 - p)^k] and friends without Monte Carlo noise; a discrete family gives
-  ``log_masses`` instead, and the integrals are sums over its grid.
+  ``log_masses`` instead (`grid_family` builds one), and the integrals are sums over its grid.
 """
 
 from __future__ import annotations
@@ -70,6 +70,40 @@ class PriorFamily(NamedTuple):
     log_zero_mass: Callable[[Any], jax.Array] | None = None
     log_masses: Callable[[Any], tuple[jax.Array, jax.Array]] | None = None
     target_accept: float = 0.9
+
+
+def grid_family(
+    name: str,
+    hyperprior: Callable[[], Any],
+    log_masses: Callable[[Any], tuple[jax.Array, jax.Array]],
+    grid: np.ndarray,
+    tail_exponent: Callable[[Any], jax.Array] | None,
+    description: str,
+    target_accept: float = 0.9,
+) -> PriorFamily:
+    """Return a discrete family on a fixed grid of logit p (unscaled), latent a point's index.
+
+    ``log_masses(params)`` returns ``grid`` and the log masses; see `PriorFamily`.
+
+    Example:
+        >>> from bayes_passk.models import beta_spline
+        >>> family = grid_family("copy", beta_spline.hyperprior, beta_spline.log_masses,
+        ...                      beta_spline.GRID, None, "the beta-spline's masses")
+        >>> family.log_density_q is None and family.log_masses is beta_spline.log_masses
+        True
+    """
+    return PriorFamily(
+        name=name,
+        hyperprior=hyperprior,
+        latent=lambda params: dist.Categorical(logits=log_masses(params)[1]),
+        log_rate=lambda index, params: jax.nn.log_sigmoid(jnp.asarray(grid)[index]),
+        log_density_q=None,
+        log_scale=lambda params: jnp.zeros_like(params[0]),
+        tail_exponent=tail_exponent,
+        description=description,
+        log_masses=log_masses,
+        target_accept=target_accept,
+    )
 
 
 class ScaledParams(NamedTuple):

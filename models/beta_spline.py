@@ -62,7 +62,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 
-from bayes_passk.families import PriorFamily
+from bayes_passk.families import grid_family
 from bayes_passk.hierarchy import hierarchical_model
 from bayes_passk.models.log_spline import BASIS, GRID, KNOT_SPACING
 
@@ -127,16 +127,13 @@ def log_masses(params: Params) -> tuple[jax.Array, jax.Array]:
     return y, theta - jax.nn.logsumexp(theta)
 
 
-FAMILY = PriorFamily(
+FAMILY = grid_family(
     name="beta-spline",
     hyperprior=hyperprior,
-    latent=lambda params: dist.Categorical(logits=log_masses(params)[1]),
-    log_rate=lambda index, params: jax.nn.log_sigmoid(jnp.asarray(GRID)[index]),
-    log_density_q=None,
-    log_scale=lambda params: jnp.zeros_like(params.a),
+    log_masses=log_masses,
+    grid=GRID,
     tail_exponent=lambda params: params.a,
     description="a Beta's log density plus a smooth stationary deviation, on a logit grid",
-    log_masses=log_masses,
     # The deviation's non-centred innovations make a funnel at a large deviation_scale: at 0.9
     # about 2 transitions in 4,000 diverge in most fits, at 0.97 still some (target_accept.py).
     target_accept=0.99,

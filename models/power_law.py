@@ -53,7 +53,7 @@ import numpyro
 import numpyro.distributions as dist
 from jax.scipy.special import gammaln
 
-from bayes_passk.families import PriorFamily
+from bayes_passk.families import grid_family
 from bayes_passk.hierarchy import hierarchical_model
 from bayes_passk.models.log_spline import GRID
 
@@ -113,16 +113,13 @@ def log_masses(params: Params) -> tuple[jax.Array, jax.Array]:
     return jnp.asarray(GRID), log_mass - jax.nn.logsumexp(log_mass)
 
 
-FAMILY = PriorFamily(
+FAMILY = grid_family(
     name="power-law",
     hyperprior=hyperprior,
-    latent=lambda params: dist.Categorical(logits=log_masses(params)[1]),
-    log_rate=lambda index, params: jax.nn.log_sigmoid(jnp.asarray(GRID)[index]),
-    log_density_q=None,
-    log_scale=lambda params: jnp.zeros_like(params.a),
+    log_masses=log_masses,
+    grid=GRID,
     tail_exponent=lambda params: params.a,
     description="the rates whose pass@k is the power law exp(-A k^-a), on a logit grid",
-    log_masses=log_masses,
 )
 
 

@@ -41,7 +41,8 @@ def _pass_at_k(a, A, k):
 def test_pass_at_k_is_the_power_law_where_the_density_is_whole(a, A):
     family = np.array([_pass_at_k(a, A, k) for k in KS])
     law = np.exp(-A * KS ** (-a))
-    # The grid's midpoint sums against the integral: at most 4.6e-5 relative, measured.
+    # Measured at most 4.6e-5 relative (a = 0.05, k = 1e8): the lowest point integrated as
+    # p^(a - 1) below its edge, where x = 0.86 is not small; the grid's sums err by ~1e-7.
     np.testing.assert_allclose(family, law, rtol=1e-4)
 
 
@@ -67,14 +68,17 @@ def test_cut_density_is_f_up_to_its_first_non_positive_point(a, A):
         assert log_mass[j] - log_mass[1] == pytest.approx(want, abs=tolerance)
 
 
-@pytest.mark.parametrize(("a", "A"), CUT)
-def test_cut_density_comes_back_to_the_law_at_large_k(a, A):
+@pytest.mark.parametrize(
+    ("a", "A", "claimed"), [(*CUT[0], 0.006), (*CUT[1], 0.025), (*CUT[2], 0.003)]
+)
+def test_cut_density_comes_back_to_the_law_at_large_k(a, A, claimed):
     family = np.array([_pass_at_k(a, A, k) for k in KS[3:]])
     law = np.exp(-A * KS[3:] ** (-a))
-    # Measured: 0.6%, 2.5% and 0.3% from k = 100 on, shrinking with k.
+    # The module docstring's figures from k = 100 on (measured 0.56%, 2.45%, 0.26%), and the
+    # departure shrinking with k.
     relative = np.abs(family / law - 1)
-    assert relative.max() < 0.03
-    assert relative[-1] < relative[0]
+    assert relative.max() < claimed
+    assert np.all(np.diff(relative) <= 0)
 
 
 @pytest.mark.parametrize(("a", "A"), [WHOLE[0], WHOLE[-1], CUT[1]])
@@ -101,11 +105,14 @@ def test_log_likelihood_gradient_matches_finite_differences(a, A):
     theta = jnp.log(jnp.array([a, A]))
     gradient = np.asarray(jax.grad(log_likelihood)(theta))
     assert np.all(np.isfinite(gradient))
-    # Where f is cut, the cut moves with (a, A): a point of at most 1e-6 of the largest mass
-    # enters or leaves, a jump the gradient does not see and a finite difference may.
-    rel = 1e-5 if (a, A) in WHOLE else 1e-3
-    step = 1e-6
+    # The series keeps a sum down to KEPT_DIGITS of its terms' sizes, so the log likelihood
+    # carries rounding noise of ~1e-6 nats: a step of 1e-4 keeps it out of the difference.
+    # Where f is cut, the cut moves with (a, A): a point of under 1e-6 of the largest mass
+    # enters or leaves, a jump in each of the 4 rows' log likelihood of under ~1e-6 that the
+    # gradient does not see and a central difference turns into up to 4e-6 / (2 step).
+    step = 1e-4
+    slack = 0.0 if (a, A) in WHOLE else 4e-6 / (2 * step)
     for i in range(2):
         shift = jnp.zeros(2).at[i].set(step)
         finite = (log_likelihood(theta + shift) - log_likelihood(theta - shift)) / (2 * step)
-        assert gradient[i] == pytest.approx(float(finite), rel=rel, abs=1e-6)
+        assert gradient[i] == pytest.approx(float(finite), rel=1e-5, abs=1e-6 + slack)

@@ -1,6 +1,6 @@
 """Forecasts stacked across prior families by PSIS-LOO, on forecast_quality.py's cells.
 
-    python benchmarks/stacking.py                    # 10 replicates of the 13 cells, ~1 hour
+    python benchmarks/stacking.py                    # 10 replicates of the 13 cells, ~25 minutes
     python benchmarks/stacking.py --small            # 2 replicates of 2 cells, short chains
     python benchmarks/stacking.py --out bench-out/stack.csv.gz
 

@@ -13,10 +13,10 @@ attempts), so pass@K is known exactly. The budget is spent in 4 equal rounds ove
 problems, the first uniform; every fit (the bayes policy's between rounds, and every policy's
 forecast from its final data, batched NUTS) is under the family of ``--prior``: the scaled Beta
 unless told, as in the first runs, not the package's default beta-spline (``--prior
-beta-spline``, as the later runs in RESULTS.md). Forecasts are scored on pass@10,000: MSE with a bootstrap interval and the
-coverage of 90% intervals. The policies share their outcomes (the j-th attempt at a problem
-has the same outcome under every policy), and each is compared with dynamic sampling on the
-same replicates: the MSE difference with a paired t interval.
+beta-spline``, as the later runs in RESULTS.md). Forecasts are scored on pass@10,000: MSE
+with a bootstrap interval and the coverage of 90% intervals. The policies share their outcomes
+(the j-th attempt at a problem has the same outcome under every policy), and each is compared
+with dynamic sampling on the same replicates: the MSE difference with a paired t interval.
 """
 
 import argparse

@@ -3,6 +3,7 @@
     python benchmarks/stacking.py                    # 10 replicates of the 13 cells, ~25 minutes
     python benchmarks/stacking.py --small            # 2 replicates of 2 cells, short chains
     python benchmarks/stacking.py --out bench-out/stack.csv.gz
+    python benchmarks/stacking.py --groups "Pythia 160M" --draws 4 1000 1000   # longer chains
 
 The beta-spline (the default) and the power-law family err in opposite ways: the first spreads
 over replicates (it learns the tail from the few problems near p ~ 1/n), the second is biased
@@ -44,12 +45,18 @@ parser.add_argument("--replicates", type=int, default=10)
 parser.add_argument("--priors", nargs="+", default=["beta-spline", "power-law"])
 parser.add_argument("--out", help="per-replicate table (CSV, gzip by extension)")
 parser.add_argument("--table", help="report on a table written by --out, without fitting")
-args = parser.parse_args()
-draws = (
-    dict(chains=2, warmup=200, samples=200)
-    if args.small
-    else dict(chains=2, warmup=500, samples=500)
+parser.add_argument("--groups", nargs="+", help="only these models (default: all 13)")
+parser.add_argument(
+    "--draws",
+    nargs=3,
+    type=int,
+    metavar=("CHAINS", "WARMUP", "SAMPLES"),
+    help="chains and draws per fit (default 2 500 500, the backtests'; --small 2 200 200)",
 )
+args = parser.parse_args()
+short = 200 if args.small else 500
+chains, warmup, samples = args.draws or (2, short, short)
+draws = dict(chains=chains, warmup=warmup, samples=samples)
 
 
 def weighted_quantiles(values, weights, quantiles):
@@ -111,6 +118,10 @@ else:
     cells = quality_cells(0, 100, args.replicates, [1000, K])
     if args.small:
         cells = first_replicates([cells[0], cells[-1]], 2)
+    if args.groups:
+        cells = [cell for cell in cells if cell.group in args.groups]
+        if not cells:
+            parser.error(f"--groups: none of {args.groups} is one of the 13 models")
     kept = pd.read_csv(KEPT)
     check_same_replicates(cells, kept)
     print(

@@ -24,9 +24,9 @@ Near p = 0, f ~ A q^(a - 1) / Gamma(a): a power law of exponent a. The lowest gr
 f below its cell's edge (p = 1.4e-11) and is integrated as that power law, which is exact only
 where x is small there: at a = 0.05, A = 3 (x = 0.86 at the edge, 59% of the mass) pass@k
 departs from the law by 4e-4 at k = 1e9 and 6% at 1e12. With few attempts per problem the data
-are pass@k at small k, where f is cut and moves with (a, A): at 8 attempts fits mix slowly and
-a comes out steep (0.7 to 1.1 on Pythia 12B, 0.4 from 100 attempts), whatever coordinates NUTS
-samples in (`benchmarks/power_law_coordinates.py`).
+are pass@k at small k, where f is cut and moves with (a, A): at 8 attempts fits mix slowly,
+whatever coordinates NUTS samples in, and a comes out steep on Pythia 12B (0.8 to 0.9, against
+0.4 from 100 attempts; `benchmarks/power_law_coordinates.py`).
 
 Unlike the Beta families it has no shape of its own to bend the tail away from the body: one
 exponent runs from the rates near 1 to those near 0, as in the regression. The body is as

@@ -28,7 +28,6 @@ import numpyro
 import numpyro.distributions as dist
 
 import bayes_passk as bp
-from bayes_passk.families import grid_family
 from bayes_passk.models import power_law
 
 parser = argparse.ArgumentParser()
@@ -51,9 +50,7 @@ def log_minus_log_pass_at_10():
 FAMILIES = {
     "logit pass@100": power_law.FAMILY,
     **{
-        name: grid_family(
-            name, hyperprior, power_law.log_masses, power_law.GRID, lambda p: p.a, name
-        )
+        name: power_law.FAMILY._replace(name=name, hyperprior=hyperprior)  # masses unchanged
         for name, hyperprior in (
             ("logit pass@10", logit_pass_at_10),
             ("log(-log pass@10)", log_minus_log_pass_at_10),

@@ -83,7 +83,8 @@ def grid_family(
 ) -> PriorFamily:
     """Return a discrete family on a fixed grid of logit p (unscaled), latent a point's index.
 
-    ``log_masses(params)`` returns ``grid`` and the log masses; see `PriorFamily`.
+    ``log_masses(params)`` returns ``grid`` itself and the log masses (see `PriorFamily`): the
+    latent form's rates come from ``grid``, every moment from what ``log_masses`` returns.
 
     Example:
         >>> from bayes_passk.models import beta_spline

@@ -39,7 +39,13 @@ import xarray as xr
 from scipy import special
 
 from bayes_passk.estimators import as_ks, mean_pass_at_k
-from bayes_passk.families import PriorFamily, params_type, stack_draws, unstack_draws
+from bayes_passk.families import (
+    PriorFamily,
+    params_type,
+    stack_draws,
+    thinned_draws,
+    unstack_draws,
+)
 from bayes_passk.functionals import log_grid_moments, log_moment
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, round_up
 
@@ -332,9 +338,9 @@ def unsolved_part(result, ks, max_draws: int = 1000) -> np.ndarray:
     ks = as_ks(np.ravel(ks))
     data = result.data
     # Thinned as the forecast is (by all the rows).
-    thinned = _thinned_posterior(result, max_draws, distinct_rows(data.n, data.c).n.size)
-    draws = [thinned[f].values for f in params_type(result.family)._fields]
-    hyper_draws = np.asarray(stack_draws([x.reshape(-1, *x.shape[2:]) for x in draws]))[None]
+    draws = [result.idata.posterior[f].values for f in params_type(result.family)._fields]
+    cap = _draw_cap(max_draws, distinct_rows(data.n, data.c).n.size)
+    hyper_draws = np.asarray(stack_draws(thinned_draws(draws, cap)))[None]
     return unsolved_parts(result.family, hyper_draws, data.n[None], data.c[None], ks)[0]
 
 
@@ -386,9 +392,14 @@ def unsolved_parts(family: PriorFamily, hyper_draws, n, c, ks) -> np.ndarray:
     return parts
 
 
+def _draw_cap(max_draws: int, num_rows: int) -> int:
+    """At most `max_draws`, and no more than `ROW_DRAWS` / rows but at least `FEWEST_DRAWS`."""
+    return min(max_draws, max(FEWEST_DRAWS, ROW_DRAWS // num_rows))
+
+
 def _thinned_posterior(result, max_draws: int, num_rows: int) -> xr.Dataset:
     """Thin the posterior evenly within chains to at most `max_draws` (fewer for many rows)."""
-    max_draws = min(max_draws, max(FEWEST_DRAWS, ROW_DRAWS // num_rows))
+    max_draws = _draw_cap(max_draws, num_rows)
     posterior = result.idata.posterior
     step = max(1, math.ceil(posterior.sizes["chain"] * posterior.sizes["draw"] / max_draws))
     return posterior.isel(draw=slice(None, None, step))

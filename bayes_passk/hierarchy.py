@@ -100,7 +100,8 @@ def flat_padded_draws(params):
 class IntegratedBinomial(dist.Distribution):
     r"""c ~ Binomial(n, p) with p drawn from the family's prior: P(c | n) = C(n, c) J(c, n - c).
 
-    For the unscaled Beta this is the beta-binomial; in general J is computed by quadrature
+    For the unscaled Beta this is the beta-binomial; in general J is a quadrature over the
+    family's density, or a sum over its grid for a discrete family
     (`bayes_passk.functionals.log_moment`).
 
     Example:
@@ -139,14 +140,15 @@ class IntegratedBinomial(dist.Distribution):
 
 
 def hierarchical_model(family: PriorFamily, n, c=None, weight=None, marginalize=False):
-    """Scaled-prior binomial model over rows of (n, c), each optionally weighted.
+    """Hierarchical binomial model over rows of (n, c): rates from the family's prior.
 
     Args:
         family: the prior family (see `bayes_passk.families`).
         n: attempts per problem, shape (P,).
         c: successes per problem, shape (P,), or None for the prior predictive.
         weight: optional number of problems each row stands for (default 1): 0 drops a padded
-            row, w > 1 counts w identical problems once (only with ``marginalize``).
+            row, w > 1 counts w identical problems once. Only with ``marginalize``: in the
+            latent form a row's problems would share one rate.
         marginalize: integrate p_i out of the likelihood (sample hyperparameters only).
 
     Example:
@@ -165,6 +167,8 @@ def hierarchical_model(family: PriorFamily, n, c=None, weight=None, marginalize=
             f"the {family.name} prior is discrete: NUTS cannot sample its per-problem rates; "
             "fit it with marginalize=True"
         )
+    if weight is not None and c is not None and not marginalize:
+        raise ValueError("weighted rows need marginalize=True: latent rates are per row")
     params = family.hyperprior()
     weight = 1.0 if weight is None else jnp.asarray(weight)
     with numpyro.plate("problems", n.shape[0]):

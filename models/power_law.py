@@ -2,17 +2,17 @@ r"""Power-law prior: the population of rates whose pass@k is the power law exp(-
 
 The least-squares power law (Schaeffer et al. 2025) fits -log pass@k = A k^(-a) to the curve of
 the attempts seen and extrapolates it. This family is that law as a population of rates: with
-q = -log(1 - p), the density
+h = -log(1 - p) (the hazard of one attempt), the density
 
-.. math::  f(q) = \frac{1}{q} \sum_{r \ge 1} \frac{(-1)^{r + 1} x^r}{r!\,\Gamma(a r)},
-           \qquad x = A q^a,
+.. math::  f(h) = \frac{1}{h} \sum_{r \ge 1} \frac{(-1)^{r + 1} x^r}{r!\,\Gamma(a r)},
+           \qquad x = A h^a,
 
 has, term by term, the Laplace transform 1 - exp(-A k^(-a)) = E[(1 - p)^k]: pass@k the law.
-(The series is -W(-x) / q, W Wright's function W_{a,0}.) No density has exactly that
+(The series is -W(-x) / h, W Wright's function W_{a,0}.) No density has exactly that
 transform near k = 0, and f turns negative somewhere for every (a, A), for rates near 1 (where
 the float64 series also loses its digits at large x): the family keeps f from p = 0 up to the
 first rate where it stops being positive and exact, and renormalises. Where f is kept over the
-whole grid (q up to 15) and integrates to less than 1 there, the rest goes on the grid's top
+whole grid (h up to 15) and integrates to less than 1 there, the rest goes on the grid's top
 point and pass@k is the law's (to 5e-5 for k up to 1e8, measured; see below for larger k);
 otherwise pass@k departs from the law at small k and comes back to it as k grows: pass@1 0.2256
 against 0.2231 at a = 0.3, A = 1.5 (kept over the grid, integrating to 1.003), 0.40 against
@@ -20,7 +20,7 @@ against 0.2231 at a = 0.3, A = 1.5 (kept over the grid, integrating to 1.003), 0
 12B), within 0.6% and 2.5% of the law from k = 100 on (`tests/test_power_law.py`). Where f is
 cut early, as for a above about 1, the family is far from the law at the k of the data, and the
 prior's pass@100 is not the family's (a = 1 and a prior pass@100 of 0.5: the family's is 0.64).
-Near p = 0, f ~ A q^(a - 1) / Gamma(a): a power law of exponent a. The lowest grid point holds
+Near p = 0, f ~ A h^(a - 1) / Gamma(a): a power law of exponent a. The lowest grid point holds
 f below its cell's edge (p = 1.4e-11) and is integrated as that power law, which is exact only
 where x is small there: at a = 0.05, A = 3 (x = 0.86 at the edge, 59% of the mass) pass@k
 departs from the law by 4e-4 at k = 1e9 and 6% at 1e12. With few attempts per problem the data
@@ -42,7 +42,7 @@ Priors, fixed before seeing data:
 - the law's pass@100, exp(-A 100^(-a)), ~ Uniform(0, 1) (site ``pass_at_100``; A is derived).
 
 The family is discrete, on the log-spline's grid of logit p (from 1.4e-11 to 1 - 3e-7): the
-mass of a point is f(q) dq over its cell, the lowest point holding all of f below its upper
+mass of a point is f(h) dh over its cell, the lowest point holding all of f below its upper
 edge, Sum_r (-1)^(r + 1) x_e^r / (r! Gamma(a r + 1)), integrated as p^(a - 1) by `functionals`.
 
 Example:
@@ -76,12 +76,14 @@ REFERENCE_K = 100.0
 # (1 + a)), and x beyond ~25 at small a loses the digits that keep a point (the masses of 305
 # prior draws are the same to the last bit with 40 or 240 terms).
 TERMS = np.arange(1, 101, dtype=float)
-CUT_LOG_MASS = -1e4  # a point cut: exp() of it is 0, and the Categorical's logits stay finite
+# A cut point's log mass: finite, so the Categorical's logits are, yet far below anything a
+# row's log likelihood (>= -3e17) can add.
+CUT_LOG_MASS = -1e30
 KEPT_DIGITS = 1e-9  # keep f where the series' sum is at least this share of its terms' sizes
-_Q = np.log1p(np.exp(GRID))  # q = -log(1 - p) = softplus(logit p) on the grid
-_LOG_Q = np.log(_Q)
-_Q_EDGE = float(np.log1p(np.exp((GRID[0] + GRID[1]) / 2)))  # the lowest cell's upper edge
-_LOG_CELL = np.log(GRID[1] - GRID[0]) + np.log(-np.expm1(-_Q))  # log(dq): dq = p dy
+_H = np.log1p(np.exp(GRID))  # h = -log(1 - p) = softplus(logit p) on the grid
+_LOG_H = np.log(_H)
+_H_EDGE = float(np.log1p(np.exp((GRID[0] + GRID[1]) / 2)))  # the lowest cell's upper edge
+_LOG_CELL = np.log(GRID[1] - GRID[0]) + np.log(-np.expm1(-_H))  # log(dh): dh = p dy
 
 
 class Params(NamedTuple):
@@ -112,11 +114,11 @@ def _alternating_series(log_x, a, shift):
 
 def log_masses(params: Params) -> tuple[jax.Array, jax.Array]:
     """Return the grid of logit p and the log prior mass at each point (summing to 1)."""
-    log_f, exact = _alternating_series(jnp.log(params.A) + params.a * _LOG_Q, params.a, 0.0)
+    log_f, exact = _alternating_series(jnp.log(params.A) + params.a * _LOG_H, params.a, 0.0)
     kept = jnp.cumprod(exact.astype(float)) > 0  # up to the first point where f is not kept
-    log_mass = jnp.where(kept, log_f - _LOG_Q + _LOG_CELL, CUT_LOG_MASS)
+    log_mass = jnp.where(kept, log_f - _LOG_H + _LOG_CELL, CUT_LOG_MASS)
     log_below, _ = _alternating_series(
-        jnp.log(params.A) + params.a * np.log(_Q_EDGE), params.a, 1.0
+        jnp.log(params.A) + params.a * np.log(_H_EDGE), params.a, 1.0
     )
     log_mass = log_mass.at[0].set(log_below)
     # f integrates to 1: where it is kept to the grid's top and what is kept falls short of 1,

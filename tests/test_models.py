@@ -369,6 +369,14 @@ def _posterior_survival_exact(module, a, b, n, c, k):
     return np.exp(np.asarray(per_problem(jnp.asarray(n, float), jnp.asarray(c, float))))
 
 
+def test_latent_model_refuses_weighted_rows():
+    # A row of weight w stands for w problems, each with its own rate: the latent form has one.
+    model = numpyro.handlers.seed(scaled_beta.model, 0)
+    with pytest.raises(ValueError, match="marginalize=True"):
+        model(jnp.array([10, 10]), jnp.array([2, 3]), weight=jnp.array([3.0, 1.0]))
+    model(jnp.array([10, 10]), jnp.array([2, 3]), weight=jnp.array([3.0, 1.0]), marginalize=True)
+
+
 @pytest.mark.parametrize("module", [scaled_beta, kumaraswamy], ids=["scaled-beta", "kumaraswamy"])
 def test_latent_nuts_matches_the_exact_posterior(module):
     # Fix the hyperparameters at a = 0.5, b = 2 and u = 1, i.e. scale = 1, through the sites

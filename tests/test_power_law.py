@@ -27,10 +27,10 @@ def _series(x, a, shift):
         )
 
 
-def _density(q, a, A):
-    """f(q) of the module docstring, in 60 digits."""
+def _density(h, a, A):
+    """f(h) of the module docstring, in 60 digits."""
     with mp.workdps(60):
-        return _series(A * mp.mpf(q) ** a, a, 0) / mp.mpf(q)
+        return _series(A * mp.mpf(h) ** a, a, 0) / mp.mpf(h)
 
 
 def _pass_at_k(a, A, k):
@@ -49,19 +49,19 @@ def test_pass_at_k_is_the_power_law_where_the_density_is_whole(a, A):
 @pytest.mark.parametrize(("a", "A"), CUT)
 def test_cut_density_is_f_up_to_its_first_non_positive_point(a, A):
     y, log_mass = (np.asarray(v) for v in power_law.log_masses(Params(jnp.array(a), jnp.array(A))))
-    q = np.log1p(np.exp(y))
+    h = np.log1p(np.exp(y))
     kept = log_mass > power_law.CUT_LOG_MASS / 2
     last = int(np.flatnonzero(kept)[-1])
     assert last < y.size - 1 and not kept[last + 1 :].any()
     # f is positive where kept; at the first point cut it is not, or so small (the series lost
     # its digits) that the mass cut is below a millionth of the largest point's.
-    largest = max(float(_density(q[j], a, A) * q[j]) for j in range(1, last + 1, 40))
-    assert float(_density(q[last], a, A)) > 0
-    assert float(_density(q[last + 1], a, A) * q[last + 1]) < 1e-6 * largest
-    # Each kept point's mass is f(q) dq over its cell (dq = p dy), up to the normalisation; the
+    largest = max(float(_density(h[j], a, A) * h[j]) for j in range(1, last + 1, 40))
+    assert float(_density(h[last], a, A)) > 0
+    assert float(_density(h[last + 1], a, A) * h[last + 1]) < 1e-6 * largest
+    # Each kept point's mass is f(h) dh over its cell (dh = p dy), up to the normalisation; the
     # float64 series keeps a sum down to KEPT_DIGITS of its terms' sizes, so the relative
     # rounding there is up to 2.2e-16 / KEPT_DIGITS.
-    log_cell = lambda j: mp.log(_density(q[j], a, A) * (-mp.expm1(-q[j])) * (y[1] - y[0]))  # noqa: E731
+    log_cell = lambda j: mp.log(_density(h[j], a, A) * (-mp.expm1(-h[j])) * (y[1] - y[0]))  # noqa: E731
     tolerance = 2.2e-16 / power_law.KEPT_DIGITS
     for j in [1, last // 3, 2 * last // 3, last]:
         want = float(log_cell(j) - log_cell(1))
@@ -86,7 +86,7 @@ def test_lowest_point_holds_the_integral_of_f_below_its_edge(a, A):
     edge = float(np.log1p(np.exp((power_law.GRID[0] + power_law.GRID[1]) / 2)))
     log_x = jnp.log(A) + a * np.log(edge)
     log_below, exact = power_law._alternating_series(log_x, jnp.array(a), 1.0)
-    with mp.workdps(30):  # in log q, where f(q) q ~ q^a is smooth and decays to the left
+    with mp.workdps(30):  # in log h, where f(h) h ~ h^a is smooth and decays to the left
         log_edge = mp.log(edge)
         cuts = [log_edge - 40 * j / a for j in (4, 2, 1, 0.5, 0.25, 0)]
         want = mp.quad(lambda s: _density(mp.exp(s), a, A) * mp.exp(s), [-mp.inf, *cuts])

@@ -194,7 +194,7 @@ def load_input(
     source: str, format: str = "auto", group: str | None = None, several: bool = False
 ) -> PassData:
     """Load one group's counts (every group's if ``several``) from a file or an embedded dataset."""
-    if Path(_not_empty("PATH_OR_DATASET", source)).exists():
+    if data_module.path_kind(_not_empty("PATH_OR_DATASET", source)) is not None:
         data = data_module.load(source, format=format, group=group)
     elif source in _embedded_names():
         _refuse_format(format, source)
@@ -276,7 +276,7 @@ def add_estimate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_estimate(args: argparse.Namespace) -> int:
     """Print the unbiased pass@k of the data for each k (NaN where some problem has n < k)."""
-    out = _output_file(args.out)
+    out = _output_file(args.out, args.source)
     data = load_input(args.source, args.format, args.group)
     ks = np.array(args.k, dtype=np.int64)
     table = pd.DataFrame(
@@ -674,7 +674,7 @@ def run_forecast(args: argparse.Namespace) -> int:
         for i, run in enumerate(runs):
             if run.idata is not None:
                 name = "posterior.nc" if names is None else names[i]
-                writers[out / name] = (lambda idata: lambda path: idata.to_netcdf(path))(run.idata)
+                writers[out / name] = partial(_save_posterior, run.idata)
         # Outputs an earlier run wrote that this one does not (a point method writes no posterior).
         earlier = [
             p for p in out.glob("posterior-*.nc") if re.fullmatch(r"posterior-\d+-.*", p.stem)
@@ -806,7 +806,7 @@ def _groups_to_forecast(args, source, group, attempts) -> list[tuple[str | None,
     if attempts is None:
         everything = load_input(source, args.format, several=True)
         return [(name or None, everything.select(name)) for name in everything.groups]
-    if Path(source).exists() or source not in _embedded_names():
+    if data_module.path_kind(source) is not None or source not in _embedded_names():
         return [(None, _load_group(source, args.format, None, attempts, args.seed))]  # refused
     from bayes_passk import datasets
 
@@ -959,20 +959,25 @@ def _output_dir(value: str | None) -> Path | None:
     """Return the --out folder, checked before any work: it may be missing, not a file."""
     out = Path(_not_empty("--out", value)) if value is not None else None
     if out is not None:
-        if out.exists() and not out.is_dir():
+        if data_module.path_kind(out) not in (None, "dir"):
             raise InputError(f"--out {out}: exists and is not a directory")
         _check_ancestors(out)
     return out
 
 
-def _output_file(value: str | None) -> Path | None:
-    """Return the --out file, checked before any work: not a folder, in an existing folder."""
+def _output_file(value: str | None, source: str | None = None) -> Path | None:
+    """Return the --out file, checked before any work: new or regular, not `source`, in a folder."""
     out = Path(_not_empty("--out", value)) if value is not None else None
     if out is not None:
-        if out.is_dir():
+        kind = data_module.path_kind(out)
+        if kind == "dir":
             raise InputError(f"--out {out}: is a directory; give a file name")
+        if kind == "other":
+            raise InputError(f"--out {out}: is not a regular file (a device, pipe or socket)")
+        if kind == "file" and source is not None and os.path.samefile(out, source):
+            raise InputError(f"--out {out}: is the input file; give another name")
         _check_ancestors(out, file=True)
-        if not out.absolute().parent.is_dir():
+        if data_module.path_kind(out.absolute().parent) != "dir":
             raise InputError(f"--out {out}: the folder {out.parent} does not exist")
     return out
 
@@ -991,8 +996,8 @@ def _check_ancestors(path: Path, file: bool = False) -> None:
     """
     above = list(path.absolute().parents)
     for folder in above if file else [path.absolute(), *above]:
-        if folder.exists():
-            if not folder.is_dir():
+        if (kind := data_module.path_kind(folder)) is not None:
+            if kind != "dir":
                 raise InputError(f"--out {path}: {folder} is a file, not a directory")
             try:
                 with tempfile.TemporaryFile(dir=folder):
@@ -1002,6 +1007,14 @@ def _check_ancestors(path: Path, file: bool = False) -> None:
                     f"--out {path}: cannot write in {folder}: {error.strerror or error}"
                 ) from None
             return
+
+
+def _save_posterior(idata, path: Path) -> None:
+    """Write the posterior as netCDF; its library reports a full disk as a RuntimeError."""
+    try:
+        idata.to_netcdf(path)
+    except RuntimeError as error:
+        raise OSError(str(error)) from error
 
 
 def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
@@ -1248,10 +1261,7 @@ def _backtest_cells(args: argparse.Namespace) -> list:
         groups = args.groups or everything.groups
         draw = designs.subsample if args.design == "subsample" else designs.resample
         for group in groups:
-            if group not in everything.groups:
-                known = ", ".join(everything.groups) if any(everything.groups) else "none"
-                raise InputError(f"{args.dataset} has no group {group!r}; its groups: {known}")
-            full = everything.select(group)
+            full = _select_group(args.dataset, everything, group)
             # Seeded by the group's name, so a group's replicates do not depend on the others.
             group_seed = zlib.crc32(group.encode())
             for budget in args.budgets:
@@ -1345,7 +1355,7 @@ def _refuse_repeats(option: str, values) -> None:
 
 def _stops_at_success(source: str) -> bool:
     """Whether ``source`` is an embedded dataset collected with a stop-at-success rule."""
-    if Path(source).exists() or source not in _embedded_names():
+    if source not in _embedded_names() or data_module.path_kind(source) is not None:
         return False
     from bayes_passk import datasets
 
@@ -1430,8 +1440,16 @@ def _write_scored(
     _write_all(writers, stale=[out / file_name for file_name in optional])
 
 
+def _select_group(source: str, everything: PassData, group: str) -> PassData:
+    """Return one group of `source`; `InputError` naming the file and its groups if none."""
+    if group not in everything.groups:
+        known = ", ".join(everything.groups) if any(everything.groups) else "none"
+        raise InputError(f"{source} has no group {group!r}; its groups: {known}")
+    return everything.select(group)
+
+
 def _load_all_groups(source: str, format: str) -> PassData:
-    if Path(source).exists():
+    if data_module.path_kind(_not_empty("--dataset", source)) is not None:
         return data_module.load(source, format=format)
     if source in _embedded_names():
         from bayes_passk import datasets
@@ -1469,7 +1487,6 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prior",
         choices=family_names(),
-        default=DEFAULT_PRIOR,
         help=f"prior family of the fits with --groups ({DEFAULT_PRIOR})",
     )
     parser.add_argument(
@@ -1504,10 +1521,13 @@ def run_compare(args: argparse.Namespace) -> int:
             raise InputError("--groups needs at least two different groups")
         if args.group:
             raise InputError("--group picks the group for --priors; with --groups leave it out")
+        args.prior = args.prior or DEFAULT_PRIOR
         runs = {g: (args.prior, g) for g in dict.fromkeys(args.groups)}
     else:
         if args.pairs != "first":
             raise InputError("--pairs all compares groups; with --priors leave it out")
+        if args.prior is not None:
+            raise InputError("--prior is the family of the fits with --groups; --priors names them")
         priors = family_names() if "all" in args.priors else args.priors
         if len(set(priors)) < 2:
             raise InputError("--priors needs at least two different priors (or 'all')")
@@ -1609,7 +1629,8 @@ def _load_group(source, format, group, attempts, seed) -> PassData:
     from bayes_passk import datasets
 
     embedded = {info.name: info for info in datasets.list_datasets()}
-    if source not in embedded or embedded[source].kind != "attempts" or Path(source).exists():
+    is_file = data_module.path_kind(source) is not None
+    if source not in embedded or embedded[source].kind != "attempts" or is_file:
         raise InputError("--attempts applies to embedded per-attempt datasets only")
     _refuse_format(format, source)
     return datasets.load(source, group=group, attempts_per_problem=attempts, seed=seed)
@@ -1705,7 +1726,7 @@ def run_allocate(args: argparse.Namespace) -> int:
         if getattr(args, name) is None:
             setattr(args, name, default)
     data = load_input(args.source, args.format, args.group)
-    out = _output_file(args.out)
+    out = _output_file(args.out, args.source)
     rng = np.random.default_rng(args.seed)
     options = {}
     if args.policy == "bayes":
@@ -1816,7 +1837,7 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
         everything = _load_all_groups(args.dataset, args.format)
         if args.group is None:
             _refuse_several_groups(args.dataset, everything.groups)
-        full = everything.select(args.group or everything.groups[0])
+        full = _select_group(args.dataset, everything, args.group or everything.groups[0])
         if full.groups == [""]:  # a file without groups: named after the file, as in backtests
             full = full._replace(group=np.full(full.num_problems, Path(args.dataset).stem))
         config = _batch_config(args)

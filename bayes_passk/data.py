@@ -39,6 +39,7 @@ import io
 import json
 import math
 import os
+import stat
 import warnings
 from collections.abc import Callable
 from functools import partial
@@ -387,6 +388,27 @@ class _Table(NamedTuple):
         return len(next(iter(self.columns.values())))
 
 
+def path_kind(path: str | os.PathLike) -> str | None:
+    """Return "dir", "file" (regular), "other" (device, FIFO, socket) or None (nothing there).
+
+    Raises `InputError` where the path cannot be checked (a name too long, a folder without
+    permission), which `Path.exists` would raise as an OSError.
+
+    Example:
+        >>> path_kind("/"), path_kind("/no/such/file")
+        ('dir', None)
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as error:
+        raise InputError(f"cannot access {path}: {error.strerror or error}") from None
+    except ValueError as error:  # e.g. a NUL character
+        raise InputError(f"cannot access {path!r}: {error}") from None
+    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
 def _read_table(path: str | os.PathLike) -> _Table:
     path = Path(path)
     readers = {
@@ -395,9 +417,10 @@ def _read_table(path: str | os.PathLike) -> _Table:
         ".jsonl": _read_json,
         ".json": _read_json,
     }
-    if not path.exists():
+    kind = path_kind(path)
+    if kind is None:
         raise InputError(f"file not found: {path}")
-    if path.is_dir():
+    if kind == "dir":
         raise InputError(f"{path} is a directory, not a data file")
     suffix = path.suffix.lower()
     if suffix == ".parquet":

@@ -493,6 +493,58 @@ def test_out_below_a_file_is_refused_before_any_work(argv, write, tmp_path, caps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "counts.csv"]
 
 
+@pytest.mark.parametrize("argv", OUT_COMMANDS)
+def test_a_path_that_cannot_be_checked_is_an_input_error(argv, write, tmp_path, capsys):
+    # Python 3.11's Path.exists raises on a name longer than the system allows.
+    data, long_name = write("counts.csv", GOOD), tmp_path / ("x" * 300)
+    rc = main([part.format(data=data, file=long_name) for part in argv])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["cannot access", "name too long"])
+    rc = main(
+        [part.replace("{data}", str(long_name) + ".csv").format(file=tmp_path) for part in argv]
+    )
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["cannot access", "name too long"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counts.csv"]
+
+
+@pytest.mark.parametrize("command", [["estimate"], ["allocate", "--budget", "10"]])
+def test_out_that_is_not_a_regular_file_or_is_the_input_is_refused(
+    command, write, tmp_path, capsys
+):
+    data, fifo = write("counts.csv", GOOD), tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for out, expected in [(fifo, "not a regular file"), (data, "is the input file")]:
+        rc = main([command[0], data, *command[1:], "--out", str(out)])
+        captured = capsys.readouterr()
+        assert_clean_error(rc, captured.out, captured.err, ["--out", expected])
+    assert (tmp_path / "counts.csv").read_text() == GOOD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counts.csv", "fifo"]
+
+
+def test_a_full_disk_while_the_posterior_is_written_is_an_input_error(tmp_path):
+    class FullDisk:
+        def to_netcdf(self, path):
+            raise RuntimeError("NetCDF: HDF error (errno = 28, 'No space left on device')")
+
+    with pytest.raises(OSError, match="No space left"):
+        cli._save_posterior(FullDisk(), tmp_path / "posterior.nc")
+
+
+def test_compare_refuses_prior_with_priors(write, capsys):
+    argv = ["compare", write("counts.csv", GOOD), "--priors", "beta", "scaled-beta"]
+    rc = main([*argv, "--prior", "kumaraswamy"])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["--prior", "--groups", "--priors"])
+
+
+def test_simulate_allocation_names_the_file_of_an_unknown_group(write, capsys):
+    data = write("groups.csv", "problem_id,n,c,group\nA,10,3,m1\nB,10,0,m2\n")
+    rc = main(["simulate-allocation", "--dataset", data, "--group", "m3"])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["groups.csv", "'m3'", "m1, m2"])
+
+
 def test_every_subcommand_is_registered_with_a_runner():
     parser = cli.build_parser()
     required = {

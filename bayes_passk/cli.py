@@ -720,14 +720,8 @@ def _forecast_group(
     which = f" ({label}, {place[0]} of {place[1]})" if args.all_groups else ""
     idata = unsolved = None
     if method.startswith("bayes-"):
-        print(
-            f"{PROG}: fitting {method} to {_plural(data.num_problems, 'problem')}{which}, "
-            f"{_plural(args.chains, 'chain')} x "
-            f"({args.warmup} + {args.samples}) draws"
-            + (" (compiling takes part of a first run)" if place[0] == 1 else ""),
-            file=sys.stderr,
-            flush=True,
-        )
+        first = " (compiling takes part of a first run)" if place[0] == 1 else ""
+        _say_fitting(method, data, args, which, first)
         prefix = f"{label}: " if args.all_groups else ""
         with _printed_warnings(prefix):
             # A progress bar on a terminal only (bp.fit's default).
@@ -1688,7 +1682,7 @@ def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
         "--policy",
         choices=POLICIES,
         default="dynamic",
-        help="dynamic (default: the most accurate in the package's simulations), bayes, uniform",
+        help="dynamic (default: needs no fit; bayes did no better in simulations), bayes, uniform",
     )
     parser.add_argument(
         "--prior",
@@ -1730,6 +1724,7 @@ def run_allocate(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     options = {}
     if args.policy == "bayes":
+        _say_fitting(args.prior, data, args)
         fit = _fit_with_warnings(data, args.prior, args, label="")
         options = {"k": args.k, "fit": fit}
     plan = allocation.allocate(rng, args.policy, data.n, data.c, args.budget, **options)
@@ -1759,8 +1754,18 @@ def run_allocate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_fitting(name: str, data: PassData, args, which: str = "", note: str = "") -> None:
+    """Print on stderr what is about to be fitted: a fit can take minutes."""
+    print(
+        f"{PROG}: fitting {name} to {_plural(data.num_problems, 'problem')}{which}, "
+        f"{_plural(args.chains, 'chain')} x ({args.warmup} + {args.samples}) draws{note}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def _fit_with_warnings(data, prior, args: argparse.Namespace, label: str):
-    """Fit with the sampler arguments quietly, then print each convergence warning on a line."""
+    """Fit with the sampler arguments, then print each convergence warning on a line."""
     import bayes_passk as bp
 
     with _printed_warnings(label):
@@ -1771,8 +1776,7 @@ def _fit_with_warnings(data, prior, args: argparse.Namespace, label: str):
             chains=args.chains,
             warmup=args.warmup,
             samples=args.samples,
-            progress=False,
-            **_tuning(args),
+            **_tuning(args),  # a progress bar on a terminal only (bp.fit's default)
         )
 
 

@@ -311,17 +311,17 @@ def _warn_if_unconverged(
     elif diagnostics.divergences:
         advice = (
             f"Raise target_accept (to {1 - (1 - target_accept) / 2:.6g}; it was"
-            f" {target_accept:.6g}), run longer (warmup/samples), or treat the forecast with"
+            f" {target_accept:.6g}), run longer (warmup/samples), or treat the results with"
             " caution."
         )
     elif diagnostics.r_hat_max > R_HAT_MAX:
         advice = (
             "Run longer (warmup/samples); if r_hat stays high, these counts may not pin down the"
             " prior's shape (near-identical problems can leave two ways to fit them): compare"
-            " the priors (`bayes-passk compare --priors all`), or treat the forecast with caution."
+            " the priors (`bayes-passk compare --priors all`), or treat the results with caution."
         )
     else:
-        advice = "Run longer (warmup/samples), or treat the forecast with caution."
+        advice = "Run longer (warmup/samples), or treat the results with caution."
     warnings.warn(
         f"NUTS diagnostics failed for prior {prior!r}: "
         + "; ".join(diagnostics.problems)

@@ -221,6 +221,8 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
         ax.xaxis.set_minor_formatter(NullFormatter())
         if metric in ("mse", "abs_error", "log_log_se"):
             ax.set_yscale("log")
+        elif metric == "coverage":  # a share: every panel on the same scale
+            ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("attempts per problem")
         ax.set_ylabel(metric)
         left_out = len(wide) - len(shared) if len(shared.columns) else 0

@@ -487,7 +487,9 @@ def test_allocate_cli_bayes_fits_then_plans(write, capsys):
     path = write("runs.csv", "problem_id,n,c\n" + rows)
     argv = ["--budget", "30", "--policy", "bayes", "--chains", "2", "--warmup", "150"]
     assert main(["allocate", path, *argv, "--samples", "150", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert "fitting scaled-beta to 16 problems, 2 chains x (150 + 150) draws" in captured.err
     given = np.array(report["next_attempts"])
     assert report["policy"] == "bayes" and given.sum() == 30
     # Problems solved 15 and 18 times in 20 are solved at K = 1e4 for sure: nothing to learn.

@@ -338,6 +338,9 @@ def test_plot_averages_every_method_over_the_same_groups():
         not empty.axes[0].lines
         and "no method reports coverage" in empty.axes[0].texts[0].get_text()
     )
+    # Coverage is a share: every panel from 0 to 1, whatever the values.
+    covered = pd.concat([summary.assign(coverage=0.8), summary.assign(k=1000, coverage=1.0)])
+    assert all(ax.get_ylim() == (-0.02, 1.02) for ax in plot_backtest(covered, "coverage").axes)
 
 
 def test_cli_backtest_json_and_outputs(tmp_path, capsys):

@@ -23,7 +23,7 @@ drawn rates, exact at every k:
 
 Printed per population, method and k: the truth's mean over replicates, the bias and spread of
 the estimates, the MSE, and for methods with intervals their coverage and mean width. The tidy
-per-replicate table goes to ``--out`` (default ``runs/misspecified_<date>.csv.gz``).
+per-replicate table goes to ``--out`` (default ``benchmarks/runs/misspecified_<date>.csv.gz``).
 
 ``--fits R`` asks what else a user can learn from their data: fit the first R replicates of
 each population under each prior of ``--priors`` (`bp.fit`'s defaults, 4 x (1000 + 1000)
@@ -206,7 +206,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--priors", nargs="+", default=["beta-spline", "logit-normal", "zero-inflated-beta"]
     )
-    parser.add_argument("--out", default=f"runs/misspecified_{datetime.date.today()}.csv.gz")
+    runs = Path(__file__).parent / "runs"  # wherever the script is run from
+    parser.add_argument("--out", default=str(runs / f"misspecified_{datetime.date.today()}.csv.gz"))
     args = parser.parse_args()
     replicates = 4 if args.small else args.replicates
 

@@ -1537,7 +1537,7 @@ def run_compare(args: argparse.Namespace) -> int:
     # The plot draws each curve on a fine grid through the k asked for; the prior comparison
     # reports forecasts at those k, the group comparison none.
     plot_ks = _plotting_grid(ks) if out is not None else ks
-    fits, forecasts, unsolved = {}, {}, {}
+    fits, forecasts, unsolved, truth = {}, {}, {}, None
     for name, (prior, group) in runs.items():
         print(f"{PROG}: fitting {name}", file=sys.stderr, flush=True)
         fits[name] = _fit_with_warnings(loaded[group], prior, args, f"{name}: ")
@@ -1587,6 +1587,11 @@ def run_compare(args: argparse.Namespace) -> int:
                 frame.assign(unsolved_part=part)
                 for frame, part in zip(frames, unsolved.values(), strict=True)
             ]
+        if args.attempts is not None:  # subsampled: the truth from all attempts, as forecast
+            from bayes_passk import datasets
+
+            truth = mean_pass_at_k(datasets.load(args.source, group=args.group), ks)
+            frames = [frame.assign(truth=truth) for frame in frames]
         tables["forecast.csv"] = pd.concat(frames, ignore_index=True)
         report = {
             "verdict": comparison.verdict,
@@ -1596,7 +1601,8 @@ def run_compare(args: argparse.Namespace) -> int:
         }
 
     if out is not None:
-        figure = plot_forecast(forecasts, title=f"{args.source}, {args.target} pass@k")
+        of = f" ({args.group})" if args.group and args.groups is None else ""
+        figure = plot_forecast(forecasts, title=f"{args.source}{of}, {args.target} pass@k")
         writers = {
             out / name: (lambda t: lambda path: t.to_csv(path, index=False))(table)
             for name, table in tables.items()
@@ -1612,7 +1618,7 @@ def run_compare(args: argparse.Namespace) -> int:
         print(json.dumps({"target": args.target, "ci": args.ci, **records}))
         return 0
     never_solved = 0 if args.groups is not None else int((loaded[args.group].c == 0).sum())
-    _print_comparison(args, report, forecasts, at_ks, unsolved, never_solved)
+    _print_comparison(args, report, forecasts, at_ks, unsolved, never_solved, truth)
     return 0
 
 
@@ -1630,7 +1636,9 @@ def _load_group(source, format, group, attempts, seed) -> PassData:
     return datasets.load(source, group=group, attempts_per_problem=attempts, seed=seed)
 
 
-def _print_comparison(args, report, forecasts, at_ks, unsolved=None, never_solved=0) -> None:
+def _print_comparison(
+    args, report, forecasts, at_ks, unsolved=None, never_solved=0, truth=None
+) -> None:
     def formatted(frame: pd.DataFrame) -> str:
         return format_table(list(frame.columns), _text_rows(frame))
 
@@ -1655,6 +1663,8 @@ def _print_comparison(args, report, forecasts, at_ks, unsolved=None, never_solve
         ]
         for name, f in forecasts.items()
     ]
+    if truth is not None:  # NaN beyond the attempts recorded
+        rows.append(["truth (all attempts)", *(f"{value:.3f}" for value in truth)])
     print(format_table(["prior", *(f"k={k}" for k in sorted(args.k))], rows))
     if unsolved and never_solved:
         never = _plural(never_solved, "problem")

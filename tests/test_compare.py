@@ -166,6 +166,21 @@ def test_printed_prior_comparison_shows_each_priors_unsolved_part(capsys):
     assert "from unsolved" not in capsys.readouterr().out
 
 
+def test_printed_prior_comparison_of_a_subsample_shows_the_truth(capsys):
+    loo = pd.DataFrame({"prior": ["x", "y"], "elpd_loo": [-10.0, -11.0], "weight": [0.6, 0.4]})
+    checks = pd.DataFrame(
+        {"prior": ["x"], "k": [1], "observed": [0.5], "mean": [0.5], "lower": [0.4]}
+        | {"upper": [0.6], "p_value": [0.9]}
+    )
+    args = SimpleNamespace(target="benchmark", ci=0.9, k=[10, 10**6])
+    report = {"loo": loo, "verdict": "x is first", "checks": checks}
+    truth = np.array([0.4567, np.nan])  # no truth beyond the attempts recorded
+    cli._print_comparison(args, report, {}, np.array([True, True]), truth=truth)
+    forecasts = capsys.readouterr().out.split("interval]):\n")[1].splitlines()
+    assert forecasts[0].split() == ["prior", "k=10", "k=1000000"]
+    assert forecasts[1].split() == ["truth", "(all", "attempts)", "0.457", "nan"]
+
+
 @pytest.mark.slow
 def test_compare_priors_rejects_fits_of_different_data():
     fits = {"easy": _fit("easy", "scaled-beta"), "hard": _fit("hard", "scaled-beta")}

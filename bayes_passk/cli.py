@@ -1537,7 +1537,7 @@ def run_compare(args: argparse.Namespace) -> int:
     # The plot draws each curve on a fine grid through the k asked for; the prior comparison
     # reports forecasts at those k, the group comparison none.
     plot_ks = _plotting_grid(ks) if out is not None else ks
-    fits, forecasts, unsolved, truth = {}, {}, {}, None
+    fits, forecasts, unsolved, truth, truth_curve = {}, {}, {}, None, None
     for name, (prior, group) in runs.items():
         print(f"{PROG}: fitting {name}", file=sys.stderr, flush=True)
         fits[name] = _fit_with_warnings(loaded[group], prior, args, f"{name}: ")
@@ -1590,8 +1590,10 @@ def run_compare(args: argparse.Namespace) -> int:
         if args.attempts is not None:  # subsampled: the truth from all attempts, as forecast
             from bayes_passk import datasets
 
-            truth = mean_pass_at_k(datasets.load(args.source, group=args.group), ks)
+            every_attempt = datasets.load(args.source, group=args.group)
+            truth = mean_pass_at_k(every_attempt, ks)
             frames = [frame.assign(truth=truth) for frame in frames]
+            truth_curve = (plot_ks, mean_pass_at_k(every_attempt, plot_ks))
         tables["forecast.csv"] = pd.concat(frames, ignore_index=True)
         report = {
             "verdict": comparison.verdict,
@@ -1602,7 +1604,8 @@ def run_compare(args: argparse.Namespace) -> int:
 
     if out is not None:
         of = f" ({args.group})" if args.group and args.groups is None else ""
-        figure = plot_forecast(forecasts, title=f"{args.source}{of}, {args.target} pass@k")
+        title = f"{args.source}{of}, {args.target} pass@k"
+        figure = plot_forecast(forecasts, title=title, shared_truth=truth_curve)
         writers = {
             out / name: (lambda t: lambda path: t.to_csv(path, index=False))(table)
             for name, table in tables.items()

@@ -30,6 +30,7 @@ def plot_forecast(
     truth: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
     title: str | None = None,
     solved: Mapping[str, np.ndarray] | None = None,
+    shared_truth: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     """Plot forecasts on one log-k figure: posterior means, credible bands, unbiased estimates.
 
@@ -37,8 +38,9 @@ def plot_forecast(
     ``truth`` optionally adds (k, pass@k) curves by the same names, and ``solved`` dotted
     curves at each forecast's k: the part of the mean from problems solved at least once (the
     mean less `bayes_passk.forecast.unsolved_part`), whose gap to the mean rests on the prior's
-    tail. A single `Forecast` is named by its method. Forecast on many k (e.g. the default
-    grid) for a smooth curve.
+    tail; ``shared_truth``, one (k, pass@k) curve for forecasts of the same data (several
+    priors), drawn once in black. A single `Forecast` is named by its method. Forecast on many
+    k (e.g. the default grid) for a smooth curve.
 
     Returns:
         The matplotlib Figure (save it with ``figure.savefig(path, dpi=150)``).
@@ -112,6 +114,9 @@ def plot_forecast(
             entries.append((curve, truth_label))
     if shared_estimates:
         entries += _plot_unbiased(axes, next(iter(forecasts.values())), "black", "")
+    if shared_truth is not None:
+        (curve,) = axes.plot(*shared_truth, "--", color="black", linewidth=1, label="truth")
+        entries.append((curve, "truth"))
     axes.set_xscale("log")
     axes.set_ylim(0, 1)
     axes.set_xlabel("attempts per problem k")

@@ -687,6 +687,12 @@ def test_each_truth_takes_its_forecasts_colour_when_there_are_several():
     one = plot_forecast({"Pythia 1B": forecasts["Pythia 1B"]}, truth=truths).axes[0]
     alone = {line.get_label(): to_hex(line.get_color()) for line in one.get_lines()}
     assert alone["Pythia 1B: truth"] == "#000000"  # beside one forecast, black
+    # Forecasts of the same data (several priors) share one truth, drawn once in black.
+    same = {"a": forecasts["Pythia 1B"], "b": forecasts["Pythia 1B"]}
+    shared = plot_forecast(same, shared_truth=truths["Pythia 1B"]).axes[0].get_lines()
+    drawn = [line for line in shared if line.get_label() == "truth"]
+    assert len(drawn) == 1 and to_hex(drawn[0].get_color()) == "#000000"
+    np.testing.assert_array_equal(drawn[0].get_ydata(), truths["Pythia 1B"][1])
 
 
 def test_a_forecast_cut_to_some_k_keeps_every_per_k_field():

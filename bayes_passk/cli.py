@@ -1591,9 +1591,9 @@ def run_compare(args: argparse.Namespace) -> int:
             from bayes_passk import datasets
 
             every_attempt = datasets.load(args.source, group=args.group)
-            truth = mean_pass_at_k(every_attempt, ks)
-            frames = [frame.assign(truth=truth) for frame in frames]
             truth_curve = (plot_ks, mean_pass_at_k(every_attempt, plot_ks))
+            truth = truth_curve[1][at_ks]
+            frames = [frame.assign(truth=truth) for frame in frames]
         tables["forecast.csv"] = pd.concat(frames, ignore_index=True)
         report = {
             "verdict": comparison.verdict,
@@ -1632,8 +1632,8 @@ def _load_group(source, format, group, attempts, seed) -> PassData:
     from bayes_passk import datasets
 
     embedded = {info.name: info for info in datasets.list_datasets()}
-    is_file = data_module.path_kind(source) is not None
-    if source not in embedded or embedded[source].kind != "attempts" or is_file:
+    exists = data_module.path_kind(source) is not None
+    if source not in embedded or embedded[source].kind != "attempts" or exists:
         raise InputError("--attempts applies to embedded per-attempt datasets only")
     _refuse_format(format, source)
     return datasets.load(source, group=group, attempts_per_problem=attempts, seed=seed)

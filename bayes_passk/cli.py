@@ -628,6 +628,10 @@ def run_forecast(args: argparse.Namespace) -> int:
         attempts = attempts or default_attempts
     out = _output_dir(args.out)
     to_forecast = _groups_to_forecast(args, source, group, attempts)
+    labels = [_label(source, data) for _, data in to_forecast]
+    posteriors = _posterior_names(labels) if args.all_groups else []
+    written = ["forecast.csv", "forecast.json", "forecast.png", "posterior.nc", *posteriors]
+    _check_outputs(out, written, [source])
     ks = np.array(args.k if args.k else DEFAULT_KS, dtype=np.int64)
     # The plot draws a curve: forecast on a fine grid too, and report the k asked for.
     wanted, ks = ks, (_plotting_grid(ks) if out is not None else ks)
@@ -670,10 +674,9 @@ def run_forecast(args: argparse.Namespace) -> int:
             out / "forecast.json": lambda path: path.write_text(json.dumps(report) + "\n"),
             out / "forecast.png": lambda path: save_figure(figure, path),
         }
-        names = _posterior_names([run.label for run in runs]) if args.all_groups else None
         for i, run in enumerate(runs):
             if run.idata is not None:
-                name = "posterior.nc" if names is None else names[i]
+                name = posteriors[i] if args.all_groups else "posterior.nc"
                 writers[out / name] = partial(_save_posterior, run.idata)
         # Outputs an earlier run wrote that this one does not (a point method writes no posterior).
         earlier = [
@@ -716,7 +719,7 @@ def _forecast_group(
     from bayes_passk.forecast import unsolved_part
 
     truth = None if attempts is None else datasets.load(source, group=group)  # all attempts
-    label = data.groups[0] or Path(source).stem
+    label = _label(source, data)
     which = f" ({label}, {place[0]} of {place[1]})" if args.all_groups else ""
     idata = unsolved = None
     if method.startswith("bayes-"):
@@ -807,6 +810,11 @@ def _groups_to_forecast(args, source, group, attempts) -> list[tuple[str | None,
     # Subsampled group by group, each as a run with --group draws it.
     groups = {info.name: info for info in datasets.list_datasets()}[source].groups
     return [(name, _load_group(source, args.format, name, attempts, args.seed)) for name in groups]
+
+
+def _label(source: str, data: PassData) -> str:
+    """Name a forecast by its group, or by the file's stem when the data have no groups."""
+    return data.groups[0] or Path(source).stem
 
 
 def _posterior_names(labels: list[str]) -> list[str]:
@@ -957,6 +965,24 @@ def _output_dir(value: str | None) -> Path | None:
             raise InputError(f"--out {out}: exists and is not a directory")
         _check_ancestors(out)
     return out
+
+
+def _check_outputs(out: Path | None, names: Sequence[str], inputs: Sequence[str] = ()) -> None:
+    """Refuse, before any work, an output file with a folder, a device or an input in its place.
+
+    ``names`` are the files the command writes in (or removes from) the folder ``out``.
+    """
+    if out is None:
+        return
+    files = [Path(p) for p in inputs if data_module.path_kind(p) == "file"]
+    for name in names:
+        kind = data_module.path_kind(out / name)
+        if kind == "dir":
+            raise InputError(f"--out {out}: {name} in it is a folder; an output file goes there")
+        if kind == "other":
+            raise InputError(f"--out {out}: {name} in it is not a regular file")
+        if kind == "file" and any(os.path.samefile(out / name, p) for p in files):
+            raise InputError(f"--out {out}: {name} in it is an input file; give another folder")
 
 
 def _output_file(value: str | None, source: str | None = None) -> Path | None:
@@ -1271,6 +1297,7 @@ def run_backtest(args: argparse.Namespace) -> int:
 
     with _joined(args) as reports:
         out = _output_dir(args.out)
+        _check_outputs(out, _scored_files("backtest.csv", ["paired.csv"]), [args.dataset or ""])
         cells = _backtest_cells(args)
         config = _batch_config(args)
     # Every process runs every method (the point methods take milliseconds); one reports.
@@ -1406,6 +1433,14 @@ def _number(value: float) -> str:
     return f"{value:.{decimals}f}".rstrip("0")
 
 
+SCORE_PLOTS = ("error.png", "coverage.png")
+
+
+def _scored_files(name: str, extra: Sequence[str]) -> list[str]:
+    """List what `_write_scored` writes or removes: table ``name``, summary, plots, extras."""
+    return [name, "summary.csv", *SCORE_PLOTS, *extra]
+
+
 def _write_scored(
     out: Path, name: str, table, summary, ci: float, x_label=None, extra=None, optional=()
 ) -> None:
@@ -1415,9 +1450,10 @@ def _write_scored(
     """
     from bayes_passk.plots import plot_backtest, save_figure
 
+    error, coverage = SCORE_PLOTS
     figures = {
-        "error.png": plot_backtest(summary, "mse"),
-        "coverage.png": plot_backtest(summary, "coverage", reference=ci),
+        error: plot_backtest(summary, "mse"),
+        coverage: plot_backtest(summary, "coverage", reference=ci),
     }
     if x_label:
         for figure in figures.values():
@@ -1510,6 +1546,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from bayes_passk.plots import plot_forecast, save_figure
 
     out = _output_dir(args.out)
+    _check_outputs(out, [*COMPARE_TABLES, "forecast.png"], [args.source])
     if args.groups is not None:
         if len(set(args.groups)) < 2:
             raise InputError("--groups needs at least two different groups")
@@ -1851,6 +1888,8 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
 
     with _joined(args) as reports:
         out = _output_dir(args.out)
+        written = _scored_files("allocation.csv", ["against_dynamic.csv"])
+        _check_outputs(out, written, [args.dataset])
         everything = _load_all_groups(args.dataset, args.format)
         if args.group is None:
             _refuse_several_groups(args.dataset, everything.groups)

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayes_passk import cli
+import bayes_passk as bp
+from bayes_passk import allocation, backtest, baselines, cli
 from bayes_passk.cli import main
 from bayes_passk.data import PassData
 from bayes_passk.estimators import pass_at_k
@@ -520,6 +521,44 @@ def test_out_that_is_not_a_regular_file_or_is_the_input_is_refused(
         assert_clean_error(rc, captured.out, captured.err, ["--out", expected])
     assert (tmp_path / "counts.csv").read_text() == GOOD
     assert sorted(p.name for p in tmp_path.iterdir()) == ["counts.csv", "fifo"]
+
+
+# A folder command, and one of the files it writes in its --out folder.
+FOLDER_OUTPUTS = [
+    (["forecast", "{data}", "--method", "beta-binomial"], "forecast.csv"),
+    (["compare", "{data}", "--priors", "beta", "scaled-beta"], "loo.csv"),
+    (["backtest", "--dataset", "{data}", "--k", "2"], "summary.csv"),
+    (["simulate-allocation", "--dataset", "{data}"], "allocation.csv"),
+]
+
+
+@pytest.mark.parametrize(("argv", "name"), FOLDER_OUTPUTS)
+def test_an_output_with_a_folder_or_the_input_in_its_place_is_refused_before_any_work(
+    argv, name, write, tmp_path, capsys, monkeypatch
+):
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started before the outputs were checked")
+
+    for module, function in [
+        (bp, "fit"),
+        (baselines, "fit_baseline"),
+        (backtest, "run"),
+        (allocation, "simulate"),
+    ]:
+        monkeypatch.setattr(module, function, no_work)
+    out = tmp_path / "out"
+    (out / name).mkdir(parents=True)
+    data = write("counts.csv", GOOD)
+    rc = main([part.format(data=data) for part in argv] + ["--out", str(out)])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, [f"{name} in it is a folder"])
+    (out / name).rmdir()
+    data = write(f"out/{name}", GOOD)  # the input, where the command would write
+    rc = main([part.format(data=data) for part in argv] + ["--out", str(out)])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, [f"{name} in it is an input file"])
+    assert (out / name).read_text() == GOOD
+    assert sorted(p.name for p in out.iterdir()) == [name]
 
 
 def test_a_full_disk_while_the_posterior_is_written_is_an_input_error(tmp_path):

@@ -917,6 +917,11 @@ def _print_forecast(source: str, data: PassData, forecast, true_values, unsolved
         for i, k in enumerate(forecast.k)
     ]
     print(format_table(["k", *named], rows))
+    if true_values is not None and forecast.target == "new":
+        print(
+            "truth: these problems' pass@k from all their attempts, an estimate (not the "
+            "value) of a new problem's"
+        )
     if "unbiased" in named and np.isnan(named["unbiased"]).any():
         print(f"unbiased: nan where a problem has fewer than k attempts (here k > {data.n.min()})")
     if "from unsolved" in named:

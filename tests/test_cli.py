@@ -730,6 +730,14 @@ def test_forecast_json_carries_the_unbiased_estimates_and_the_truth(capsys):
     assert report["truth"] == pytest.approx(mean_pass_at_k(every_attempt, [10, 10_000]), rel=1e-12)
 
 
+@pytest.mark.parametrize("target", ["benchmark", "new"])
+def test_the_truth_of_a_new_problem_is_said_to_be_an_estimate(target, capsys):
+    assert main(["forecast", "--method", "beta-binomial", "--target", target]) == 0
+    printed = capsys.readouterr().out
+    assert "truth" in printed.splitlines()[1]  # the table's header
+    assert ("an estimate (not the value) of a new problem's" in printed) == (target == "new")
+
+
 def test_comparing_priors_on_one_problem_is_refused_before_fitting(write, capsys):
     # LOO's standard errors are over problems: one problem gave "se 0.0" and a verdict.
     single = write("single.csv", "problem_id,n,c\nonly,50,7\n")

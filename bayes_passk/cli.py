@@ -1580,6 +1580,16 @@ def run_compare(args: argparse.Namespace) -> int:
     # reports forecasts at those k, the group comparison none.
     plot_ks = _plotting_grid(ks) if out is not None else ks
     fits, forecasts, unsolved, truth, truth_curve = {}, {}, {}, None, None
+    # Subsampled: the truth from all attempts, at the plotting grid (a group per run with --groups).
+    truths = {}
+    if args.attempts is not None:
+        from bayes_passk import datasets
+
+        curves = {
+            group: (plot_ks, mean_pass_at_k(datasets.load(args.source, group=group), plot_ks))
+            for group in loaded
+        }
+        truths = {name: curves[group] for name, (_, group) in runs.items()}
     for name, (prior, group) in runs.items():
         print(f"{PROG}: fitting {name}", file=sys.stderr, flush=True)
         fits[name] = _fit_with_warnings(loaded[group], prior, args, f"{name}: ")
@@ -1604,6 +1614,9 @@ def run_compare(args: argparse.Namespace) -> int:
         frames = []
         for a, b in pairs:
             frame = compare.difference_table(draws[a], draws[b], ks, args.ci)
+            if truths:  # NaN beyond the attempts recorded
+                true_a, true_b = truths[a][1][at_ks], truths[b][1][at_ks]
+                frame = frame.assign(true_a=true_a, true_b=true_b, true_difference=true_a - true_b)
             frames.append(frame.assign(a=a, b=b))
         comparison = pd.concat(frames, ignore_index=True)
         report = {"prior": args.prior, "comparison": comparison}
@@ -1629,11 +1642,8 @@ def run_compare(args: argparse.Namespace) -> int:
                 frame.assign(unsolved_part=part)
                 for frame, part in zip(frames, unsolved.values(), strict=True)
             ]
-        if args.attempts is not None:  # subsampled: the truth from all attempts, as forecast
-            from bayes_passk import datasets
-
-            every_attempt = datasets.load(args.source, group=args.group)
-            truth_curve = (plot_ks, mean_pass_at_k(every_attempt, plot_ks))
+        if truths:  # the priors' fits share their data, and the truth
+            truth_curve = next(iter(truths.values()))
             truth = truth_curve[1][at_ks]
             frames = [frame.assign(truth=truth) for frame in frames]
         tables["forecast.csv"] = pd.concat(frames, ignore_index=True)
@@ -1647,7 +1657,10 @@ def run_compare(args: argparse.Namespace) -> int:
     if out is not None:
         of = f" ({args.group})" if args.group and args.groups is None else ""
         title = f"{args.source}{of}, {args.target} pass@k"
-        figure = plot_forecast(forecasts, title=title, shared_truth=truth_curve)
+        if args.groups is not None:  # each group's truth in its forecast's colour
+            figure = plot_forecast(forecasts, truth=truths or None, title=title)
+        else:
+            figure = plot_forecast(forecasts, title=title, shared_truth=truth_curve)
         writers = {
             out / name: (lambda t: lambda path: t.to_csv(path, index=False))(table)
             for name, table in tables.items()
@@ -1692,6 +1705,8 @@ def _print_comparison(
         shown = {"a": "A", "b": "B", "k": "k", "mean_a": "mean A", "mean_b": "mean B"}
         shown |= {"difference": "A - B", "lower": "lower", "upper": "upper"}
         shown |= {"prob_a_greater": "P(A > B)"}
+        if "true_difference" in report["comparison"]:
+            shown |= {"true_difference": "true A - B"}
         print(formatted(report["comparison"][list(shown)].rename(columns=shown)))
         return
     # A stacking weight is not a probability near 1 whose distance to 1 matters: 3 decimals.

@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 
 import bayes_passk as bp
-from bayes_passk import cli, compare
+from bayes_passk import cli, compare, datasets
 from bayes_passk.cli import main
 from bayes_passk.compare import compare_groups, compare_priors, predictive_check, verdict
 from bayes_passk.data import InputError
+from bayes_passk.estimators import mean_pass_at_k
 from bayes_passk.forecast import posterior_pass_at_k, unsolved_part
 
 SHORT = {"chains": 2, "warmup": 300, "samples": 300, "progress": False, "check": False}
@@ -390,6 +391,32 @@ def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(write, monkey
             means.setdefault(row[side], set()).add(row[f"mean_{side}"])
     assert all(len(seen) == 1 for seen in means.values())  # x reads the same as A and as B
     assert len({seen.pop() for seen in means.values()}) == 3  # and each group its own stream
+
+
+def test_compare_cli_on_subsampled_groups_reports_each_groups_truth(monkeypatch, capsys):
+    # Fits and draws stand in (tested above): what is checked is the truth beside each pair.
+    monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, *args: data.groups[0])
+    monkeypatch.setattr(
+        compare,
+        "pass_at_k_draws",
+        lambda fit, ks, target, seed: np.random.default_rng(seed).beta(2, 3, (400, len(ks))),
+    )
+    groups, ks = ["Pythia 12B", "Pythia 1B"], [10, 10_000, 10**6]
+    argv = ["compare", "pythia-math", "--groups", *groups, "--attempts", "50", "--k"]
+    assert main([*argv, *map(str, ks), "--json"]) == 0
+    [row_10, row_10000, row_beyond] = json.loads(capsys.readouterr().out)["comparison"]
+    truth = {g: mean_pass_at_k(datasets.load("pythia-math", group=g), ks) for g in groups}
+    for row, expected_a, expected_b in zip(
+        [row_10, row_10000], truth[groups[0]][:2], truth[groups[1]][:2], strict=True
+    ):
+        assert row["true_a"] == pytest.approx(expected_a, rel=1e-12)
+        assert row["true_b"] == pytest.approx(expected_b, rel=1e-12)
+        assert row["true_difference"] == pytest.approx(expected_a - expected_b, rel=1e-12)
+    assert row_beyond["true_difference"] is None  # beyond the attempts recorded
+    assert main([*argv, "10"]) == 0
+    header, row = capsys.readouterr().out.splitlines()[1:3]
+    assert header.endswith("true A - B")
+    assert float(row.split()[-1]) == pytest.approx(row_10["true_difference"], rel=1e-3)
 
 
 @pytest.mark.parametrize(

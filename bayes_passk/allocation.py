@@ -59,10 +59,10 @@ import pandas as pd
 from scipy import special
 
 from bayes_passk.backtest import COLUMNS
-from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, fit_batch
-from bayes_passk.data import InputError, PassData
+from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, check_config, fit_batch
+from bayes_passk.data import InputError, PassData, check_seed
 from bayes_passk.designs import pass_at_k_of_rates
-from bayes_passk.estimators import as_counts
+from bayes_passk.estimators import as_counts, as_ks
 from bayes_passk.families import PriorFamily, get_family, thinned_draws, unstack_draws
 from bayes_passk.forecast import unsolved_parts
 from bayes_passk.functionals import log_binomial
@@ -355,7 +355,7 @@ def allocate(
         c: successes so far, shape (P,).
         budget: the number of attempts to place.
         k: ``bayes``: the K of the pass@K to learn.
-        fit: ``bayes``: a `bayes_passk.Fit` of these counts (its family, 400 of its draws).
+        fit: ``bayes``: a `bayes_passk.Fit` of these very counts (its family, 400 of its draws).
         family: ``bayes`` without a fit: the prior family.
         params: ``bayes`` without a fit: hyperparameter draws, each of shape (D,).
 
@@ -367,20 +367,36 @@ def allocate(
         >>> allocate(rng, "dynamic", n=[10, 10, 10, 10], c=[0, 3, 0, 1], budget=5).tolist()
         [2, 0, 3, 0]
     """
+    if not isinstance(rng, np.random.Generator):
+        raise InputError(f"rng must be a numpy Generator (np.random.default_rng), got {rng!r}")
     if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
         raise InputError(f"the budget must be a positive whole number of attempts, got {budget!r}")
     n, c = _checked_counts(n, c)
+    if not n.size:
+        raise InputError("no problems to allocate attempts to")
     if policy == "uniform":
         return uniform(rng, n, c, budget)
     if policy == "dynamic":
         return dynamic(rng, n, c, budget)
     if policy == "bayes":
         if fit is not None:
+            fitted = fit.data
+            if not (np.array_equal(fitted.n, n) and np.array_equal(fitted.c, c)):
+                raise InputError(
+                    f"the fit is of other counts ({_told(fitted.n, fitted.c)}) than n and c "
+                    f"({_told(n, c)})"
+                )
             family, params = fit.family, thinned_draws(fit.params, 400)
         if k is None or family is None or params is None:
             raise ValueError("the bayes policy needs k and a fit (or family and params)")
-        return bayes(rng, n, c, budget, family, params, k)
+        if np.ndim(k) != 0:
+            raise InputError(f"k is the one K of the pass@K to learn, got {k!r}")
+        return bayes(rng, n, c, budget, family, params, int(as_ks(k)))
     raise InputError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+
+
+def _told(n: np.ndarray, c: np.ndarray) -> str:
+    return f"{n.size} problems, {n.sum()} attempts, {c.sum()} successes"
 
 
 def _checked_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
@@ -474,6 +490,8 @@ def simulate(
     Returns:
         A DataFrame with `bayes_passk.backtest.COLUMNS` (``method`` is the policy).
     """
+    check_seed(seed, numpy=True)
+    check_config(config)
     full = full.single_group()
     unknown = sorted(set(policies) - set(POLICIES))
     if unknown:

@@ -48,8 +48,8 @@ import pandas as pd
 from scipy import stats
 
 from bayes_passk.baselines import METHODS, BaselineFitWarning, fit_baseline
-from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, fit_batch
-from bayes_passk.data import InputError, PassData
+from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, check_config, fit_batch
+from bayes_passk.data import InputError, PassData, check_seed
 from bayes_passk.designs import Design
 from bayes_passk.families import PriorFamily, registry
 from bayes_passk.forecast import unsolved_parts
@@ -100,6 +100,14 @@ def run(
     Returns:
         A DataFrame with `COLUMNS`.
     """
+    check_seed(seed)
+    check_config(config)
+    if isinstance(cells, Design):
+        cells = [cells]
+    if isinstance(methods, str | PriorFamily):
+        methods = [methods]
+    if not methods:
+        raise InputError(f"no methods to backtest; known: {', '.join(all_methods())}")
     unknown = [m for m in methods if not isinstance(m, PriorFamily) and m not in all_methods()]
     if unknown:
         raise InputError(f"unknown methods {unknown}; known: {', '.join(all_methods())}")

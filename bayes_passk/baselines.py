@@ -86,12 +86,17 @@ class BaselineFit(NamedTuple):
         )
 
     def pass_at_k(self, ks) -> np.ndarray:
-        """Point forecast of pass@k at each k."""
+        """Point forecast of pass@k at each k (at least 1; between whole numbers, the curve)."""
         return -np.expm1(self.log_survival(ks))
 
     def log_survival(self, ks) -> np.ndarray:
-        """log(1 - pass@k) at each k: keeps its digits where pass@k rounds to 1."""
+        """log(1 - pass@k) at each k: keeps its digits where pass@k rounds to 1.
+
+        Any real k >= 1: the fitted curve runs between whole numbers too.
+        """
         ks = np.asarray(ks, dtype=float)
+        if not np.all(np.isfinite(ks) & (ks >= 1)):
+            raise InputError(f"k must be finite and at least 1, got {ks.tolist()!r}")
         return METHODS[self.method].log_survival(self.params, ks)
 
     def forecast(
@@ -118,6 +123,8 @@ class BaselineFit(NamedTuple):
                 "distribution of rates over problems"
             )
         ks = as_ks(np.ravel(DEFAULT_KS if ks is None else ks))
+        if isinstance(bootstrap, bool) or not isinstance(bootstrap, int | np.integer):
+            raise InputError(f"bootstrap must be a whole number of resamples, got {bootstrap!r}")
         if bootstrap < 0 or bootstrap == 1:
             raise InputError(
                 f"bootstrap must be 0 (no interval) or at least 2 resamples, got {bootstrap}"

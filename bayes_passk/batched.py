@@ -50,7 +50,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from numpyro.infer.hmc import HMCState
 
-from bayes_passk.data import InputError
+from bayes_passk.data import InputError, check_seed
 from bayes_passk.families import (
     PriorFamily,
     get_family,
@@ -89,6 +89,30 @@ class BatchConfig(NamedTuple):
 
 
 DEFAULT_CONFIG = BatchConfig()
+
+
+def check_config(config: BatchConfig) -> None:
+    """Raise `InputError` naming the first setting of `config` that cannot be run.
+
+    Example:
+        >>> check_config(BatchConfig(ci=90))
+        Traceback (most recent call last):
+        ...
+        bayes_passk.data.InputError: BatchConfig ci must lie strictly between 0 and 1, got 90
+    """
+    if not isinstance(config, BatchConfig):
+        raise InputError(f"config must be a BatchConfig, got {type(config).__name__}")
+    counts = ["chains", "warmup", "samples", "max_tree_depth", "forecast_draws", "segments"]
+    for name in counts + (["chunk"] if config.chunk is not None else []):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise InputError(f"BatchConfig {name} must be a positive integer, got {value!r}")
+    if config.samples < 4:
+        raise InputError(f"samples must be at least 4 for the split r_hat, got {config.samples}")
+    for name in ["ci"] + (["target_accept"] if config.target_accept is not None else []):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, float | int) or not 0 < value < 1:
+            raise InputError(f"BatchConfig {name} must lie strictly between 0 and 1, got {value!r}")
 
 
 class FitSummary(NamedTuple):
@@ -274,11 +298,8 @@ def fit_batch(
         A `FitSummary` of numpy arrays with a leading axis over datasets.
     """
     family = get_family(prior)
-    if config.samples < 4:
-        raise InputError(f"samples must be at least 4 for the split r_hat, got {config.samples}")
-    segments = config.segments
-    if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
-        raise InputError(f"segments must be a positive integer, got {config.segments!r}")
+    check_config(config)
+    check_seed(seed)
     n, c = _checked_counts(n, c)
     _check_same_on_every_process(seed, n, c, ks, (family.name, config, rows))
     datasets = n.shape[0]

@@ -168,12 +168,13 @@ def predictive_check(
         ``upper``, and ``p_value`` = P(replicate >= observed), two-sided as
         2 min(p, 1 - p) (small values flag a misfit).
     """
+    check_target_and_ci("benchmark", ci)
     data = fit.data
     smallest = int(data.n.min())
     if ks is None:
         ks = np.unique(np.round(np.logspace(0, math.log10(smallest), 12)).astype(int))
-    ks = np.asarray(ks, dtype=np.int64)
-    if (ks < 1).any() or (ks > smallest).any():
+    ks = as_ks(np.ravel(ks))
+    if (ks > smallest).any():
         raise InputError(f"predictive checks need 1 <= k <= {smallest} (the smallest n)")
     params = thinned_draws(fit.params, max_draws)
     counts = np.asarray(_replicate_counts(jax.random.key(seed), fit.family, params, data.n))

@@ -43,6 +43,7 @@ import stat
 import warnings
 from collections.abc import Callable
 from functools import partial
+from numbers import Integral
 from pathlib import Path
 from typing import NamedTuple
 
@@ -144,7 +145,11 @@ class PassData(NamedTuple):
         return [str(self.group[i]) for i in sorted(first)]
 
     def select(self, group: str) -> PassData:
-        """Return the rows of one group; `InputError` naming the known groups if it is absent."""
+        """Return the rows of one group; `InputError` naming the known groups if it is absent.
+
+        A group is named as its labels read: a number as text, as a file's cell (7 -> "7").
+        """
+        group = group_label(group)
         if group not in self.groups:
             if self.groups == [""]:
                 raise InputError(f"unknown group {group!r}: these data have no groups")
@@ -237,7 +242,20 @@ def validate_counts(data: PassData, source: str = "data") -> PassData:
         c=_counts_column(np.asarray(data.c), "c", rows),
     )
     _check_counts(checked, rows)
-    return data
+    # Built directly (not by a loader), the labels may be lists: arrays from here on.
+    return checked._replace(
+        problem_id=np.asarray(data.problem_id, dtype=str), group=np.asarray(data.group, dtype=str)
+    )
+
+
+def check_seed(seed, numpy: bool = False) -> None:
+    """Raise `InputError` unless `seed` is an integer from -2^63 (from 0 ``numpy``) to 2^63 - 1.
+
+    JAX's PRNG keys take the whole range; NumPy's generators no negative seed.
+    """
+    low, shown = (0, "0") if numpy else (-(2**63), "-2^63")
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or not low <= seed < 2**63:
+        raise InputError(f"seed must be an integer from {shown} to 2^63 - 1, got {seed!r}")
 
 
 def load(
@@ -700,10 +718,24 @@ def _humaneval_from(table: _Table) -> PassData:
     return _attempts_from(table, problem_aliases=("task_id",), success_aliases=("passed",))
 
 
+def group_label(group) -> str:
+    """Return a group's name as the labels are stored: text, stripped; a number as a file's cell.
+
+    Example:
+        >>> group_label(7), group_label(7.0), group_label(" Pythia 1B ")
+        ('7', '7', 'Pythia 1B')
+    """
+    if isinstance(group, str):
+        return group.strip()
+    if isinstance(group, bool | np.bool_) or not isinstance(group, int | float | np.number):
+        raise InputError(f"a group is named by text or a number, got {group!r}")
+    return _parse_label(_plain(group))
+
+
 def _select_group(data: PassData, group: str | None, table: _Table) -> PassData:
     if group is None:
         return data
-    group = group.strip()  # as the file's labels are
+    group = group_label(group)
     if data.groups == [""]:
         accepted = ", ".join(map(repr, dict.fromkeys(ALIASES["group"])))
         raise InputError(f"unknown group {group!r}: {table.path} has no group column ({accepted})")

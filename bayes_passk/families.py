@@ -31,6 +31,8 @@ import numpyro
 import numpyro.distributions as dist
 from jax.scipy.special import betaln, gammaln
 
+from bayes_passk.data import InputError
+
 
 class PriorFamily(NamedTuple):
     """A prior for per-problem success probabilities, given hyperparameters.
@@ -160,6 +162,12 @@ def event_shapes(family: PriorFamily) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(x.shape) for x in _prior_draw(family))
 
 
+def check_max_draws(max_draws) -> None:
+    """Raise `InputError` unless `max_draws` is a positive integer."""
+    if isinstance(max_draws, bool) or not isinstance(max_draws, int | np.integer) or max_draws < 1:
+        raise InputError(f"max_draws must be a positive integer, got {max_draws!r}")
+
+
 def thinned_draws(params, max_draws: int):
     """Reshape draws (chain, draw, *event) to (draws, *event), thinned to about `max_draws`.
 
@@ -170,6 +178,7 @@ def thinned_draws(params, max_draws: int):
         >>> [x.shape for x in thinned_draws(params, 400)]
         [(334,), (334, 7)]
     """
+    check_max_draws(max_draws)
     step = max(1, -(-int(np.prod(np.shape(params[0])[:2])) // max_draws))
     return jax.tree.map(lambda x: jnp.asarray(x[:, ::step].reshape(-1, *x.shape[2:])), params)
 

@@ -41,6 +41,7 @@ from scipy import special
 from bayes_passk.estimators import as_ks, mean_pass_at_k
 from bayes_passk.families import (
     PriorFamily,
+    check_max_draws,
     params_type,
     stack_draws,
     thinned_draws,
@@ -394,6 +395,7 @@ def unsolved_parts(family: PriorFamily, hyper_draws, n, c, ks) -> np.ndarray:
 
 def _draw_cap(max_draws: int, num_rows: int) -> int:
     """At most `max_draws`, and no more than `ROW_DRAWS` / rows but at least `FEWEST_DRAWS`."""
+    check_max_draws(max_draws)
     return min(max_draws, max(FEWEST_DRAWS, ROW_DRAWS // num_rows))
 
 

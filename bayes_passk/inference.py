@@ -39,7 +39,13 @@ import numpy as np
 import xarray as xr
 from jax.sharding import Mesh, PartitionSpec
 
-from bayes_passk.data import InputError, PassData, validate_counts, warn_if_uninformative
+from bayes_passk.data import (
+    InputError,
+    PassData,
+    check_seed,
+    validate_counts,
+    warn_if_uninformative,
+)
 from bayes_passk.families import PriorFamily, get_family, hyperprior_sites, params_type
 from bayes_passk.functionals import SAMPLING, log_binomial, log_moment
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws
@@ -229,8 +235,7 @@ def fit(
             raise InputError(f"{name} must be a positive integer, got {value!r}")
     if samples < 4:
         raise InputError(f"samples must be at least 4 for the split r_hat, got {samples}")
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or not -(2**63) <= seed < 2**63:
-        raise InputError(f"seed must be an integer from -2^63 to 2^63 - 1, got {seed!r}")
+    check_seed(seed)
     data = validate_counts(data.single_group(group))
     if data.num_problems == 0:
         raise InputError("no problems to fit")

@@ -425,16 +425,34 @@ def test_allocate_checks_its_input():
         allocation.allocate(rng, "dynamic", [10, 10], [0, 1, 2], 5)
     with pytest.raises(InputError, match="c must hold whole numbers"):
         allocation.allocate(rng, "dynamic", [10, 10], [0, 0.5], 5)
+    with pytest.raises(InputError, match="rng must be a numpy Generator"):
+        allocation.allocate(0, "dynamic", N, C, 5)
+    with pytest.raises(InputError, match="no problems to allocate attempts to"):
+        allocation.allocate(rng, "uniform", [], [], 5)
+    draws = BetaParams(jnp.linspace(0.2, 0.4, 8), jnp.linspace(2.0, 4.0, 8))
+    for k in (0, -5, 1.5, "1000"):
+        with pytest.raises(InputError, match="k must be a positive integer"):
+            allocation.allocate(rng, "bayes", N, C, 5, k=k, family=BETA, params=draws)
+    with pytest.raises(InputError, match="k is the one K of the pass@K to learn"):
+        allocation.allocate(rng, "bayes", N, C, 5, k=[1000], family=BETA, params=draws)
 
 
 def test_allocate_takes_the_draws_of_a_fit_of_any_shape():
     from types import SimpleNamespace
 
     draws = BetaParams(jnp.linspace(0.2, 0.4, 50), jnp.linspace(2.0, 4.0, 50))
-    fit = SimpleNamespace(family=BETA, params=BetaParams(*(x.reshape(2, 25) for x in draws)))
+    fit = SimpleNamespace(
+        family=BETA,
+        params=BetaParams(*(x.reshape(2, 25) for x in draws)),
+        data=PassData.from_counts(list("abcdefg"), N, C),
+    )
     by_fit = allocation.allocate(np.random.default_rng(0), "bayes", N, C, 40, k=10_000, fit=fit)
     by_draws = allocation.bayes(np.random.default_rng(0), N, C, 40, BETA, draws, 10_000)
     np.testing.assert_array_equal(by_fit, by_draws)
+    # A fit of other counts would plan for other problems: refused.
+    told = r"\(7 problems, 140 attempts, 10 successes\) than n and c \(7 problems, 140 attempts, 17"
+    with pytest.raises(InputError, match=told):
+        allocation.allocate(np.random.default_rng(0), "bayes", N, C + 1, 40, k=10, fit=fit)
 
 
 def test_allocate_cli_json_sums_to_the_budget(write, capsys):

@@ -272,6 +272,37 @@ def test_too_few_draws_for_r_hat_are_refused_before_fitting():
         backtest.run(cells, ["bayes-scaled-beta"], config=BatchConfig(samples=3))
 
 
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (BatchConfig(ci=90), "BatchConfig ci must lie strictly between 0 and 1, got 90"),
+        (BatchConfig(ci=1.0), "BatchConfig ci must lie strictly between 0 and 1"),
+        (BatchConfig(target_accept=0), "BatchConfig target_accept must lie strictly between"),
+        (BatchConfig(chains=0), "BatchConfig chains must be a positive integer, got 0"),
+        (BatchConfig(warmup=2.5), "BatchConfig warmup must be a positive integer, got 2.5"),
+        (BatchConfig(chunk=0), "BatchConfig chunk must be a positive integer"),
+        ({"chains": 2}, "config must be a BatchConfig, got dict"),
+    ],
+)
+def test_settings_the_sampler_cannot_run_are_refused_before_any_method(config, message):
+    # ci = 90 gave the extreme draws as the interval, silently, after every fit.
+    cells = [resample(0, FULL, budget=20, replicates=2, ks=[10])]
+    with pytest.raises(InputError, match=message):
+        backtest.run(cells, ["regression", "bayes-scaled-beta"], config=config)
+
+
+def test_one_cell_or_one_method_may_be_given_alone_and_none_is_refused():
+    cell = resample(0, FULL, budget=20, replicates=2, ks=[10])
+    alone = backtest.run(cell, "regression")
+    listed = backtest.run([cell], ["regression"])
+    pd.testing.assert_frame_equal(alone, listed)
+    with pytest.raises(InputError, match="no methods to backtest"):
+        backtest.run([cell], [])
+    for seed in (1.5, True, "0"):
+        with pytest.raises(InputError, match="seed must be an integer"):
+            backtest.run([cell], ["regression"], seed=seed)
+
+
 def test_progress_names_the_group_only_where_there_is_one():
     said = []
     backtest.run([resample(0, FULL, 20, 2, [10])], ["regression"], progress=said.append)

@@ -558,6 +558,12 @@ def test_bad_counts_bootstrap_and_k_are_refused():
             fitted.forecast([100], bootstrap=bootstrap)
     with pytest.raises(InputError, match="positive integer"):
         fitted.forecast([2.5])
+    with pytest.raises(InputError, match="bootstrap must be a whole number of resamples"):
+        fitted.forecast([100], bootstrap=200.0)
+    for ks in ([0], [-1], [np.nan], [np.inf]):  # -1 gave pass@k = -0.0094
+        with pytest.raises(InputError, match="k must be finite and at least 1"):
+            fitted.pass_at_k(ks)
+    assert 0 < fitted.pass_at_k(1.5) < fitted.pass_at_k(2)  # the curve between whole k
 
 
 def test_point_forecast_json_is_strict_json_and_one_k_plots_a_point():

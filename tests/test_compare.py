@@ -191,6 +191,21 @@ def test_compare_priors_rejects_fits_of_different_data():
         compare_priors({"one": fits["easy"]})
 
 
+def test_predictive_check_reads_k_ci_and_draws_as_the_forecast_does():
+    fit = _fit("hard", "scaled-beta")
+    pd.testing.assert_frame_equal(predictive_check(fit, ks=5), predictive_check(fit, ks=[5]))
+    for bad, message in [
+        ({"ks": [1.5, 2.7]}, "k must be a positive integer"),  # was read as [1, 2]
+        ({"ci": 90}, "ci must lie strictly between 0 and 1"),
+        ({"max_draws": 0}, "max_draws must be a positive integer, got 0"),
+        ({"max_draws": 2.5}, "max_draws must be a positive integer, got 2.5"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            predictive_check(fit, **bad)
+    with pytest.raises(InputError, match="max_draws must be a positive integer, got -5"):
+        fit.forecast([10], max_draws=-5)  # was: every draw, silently
+
+
 def test_predictive_check_mean_matches_the_posterior_of_new_problems():
     # E[unbiased pass@k of a replicate | theta] = 1 - E[(1 - p)^k | theta]: averaged over the
     # same draws, the replicates' mean equals the `new` forecast up to the replicates' Monte

@@ -278,7 +278,32 @@ def test_validate_counts_names_the_source():
     with pytest.raises(InputError, match=r"^results.csv, row 1, column 'n': n is 0"):
         validate_counts(bad, source="results.csv")
     good = PassData.from_counts(["a"], [2], [1])
-    assert validate_counts(good) is good
+    for field, value in zip(good, validate_counts(good), strict=True):
+        np.testing.assert_array_equal(value, field)
+
+
+def test_data_built_from_lists_come_back_as_arrays_of_the_loaders_types():
+    # Built directly, not by from_counts: what fit and fit_baseline go on with.
+    data = validate_counts(PassData(["a", "b"], [10, 10], np.array(["10", "4"]), ["", ""]))
+    assert all(isinstance(field, np.ndarray) for field in data)
+    assert data.n.dtype == data.c.dtype == np.int64 and data.c.tolist() == [10, 4]
+    assert data.problem_id.tolist() == ["a", "b"] and data.groups == [""]
+
+
+def test_a_group_named_by_a_number_reads_as_its_label(write):
+    frame = pd.DataFrame({"problem_id": ["a", "b", "c"], "n": 10, "c": [1, 2, 3]})
+    frame["model"] = [1000, 1000, 2000]  # checkpoints named by their training step
+    data = PassData.from_frame(frame)
+    assert data.groups == ["1000", "2000"]
+    for name in (2000, 2000.0, np.int64(2000), " 2000", "2000"):
+        assert data.select(name).problem_id.tolist() == ["c"]
+    assert PassData.from_frame(frame, group=1000).problem_id.tolist() == ["a", "b"]
+    assert load(write("steps.csv", frame.to_csv(index=False)), group=2000).c.tolist() == [3]
+    for bad in (True, None, ["2000"]):
+        with pytest.raises(InputError, match="a group is named by text or a number"):
+            data.select(bad)
+    with pytest.raises(InputError, match="unknown group '3000'; known groups: 1000, 2000"):
+        data.select(3000)
 
 
 def test_parquet_rows_are_numbered_without_lines(write):

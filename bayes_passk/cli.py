@@ -632,15 +632,14 @@ def run_forecast(args: argparse.Namespace) -> int:
     posteriors = _posterior_names(labels) if args.all_groups else []
     written = ["forecast.csv", "forecast.json", "forecast.png", "posterior.nc", *posteriors]
     _check_outputs(out, written, [source])
-    ks = np.array(args.k if args.k else DEFAULT_KS, dtype=np.int64)
-    # The plot draws a curve: forecast on a fine grid too, and report the k asked for.
-    wanted, ks = ks, (_plotting_grid(ks) if out is not None else ks)
+    wanted = np.array(args.k if args.k else DEFAULT_KS, dtype=np.int64)
     runs = []
     for place, (name, data) in enumerate(to_forecast, start=1):
         try:
             where = (place, len(to_forecast))
+            plot = out is not None
             runs.append(
-                _forecast_group(args, method, source, name, data, attempts, ks, wanted, where)
+                _forecast_group(args, method, source, name, data, attempts, wanted, plot, where)
             )
         except InputError as error:
             if not args.all_groups:
@@ -710,15 +709,22 @@ class _GroupForecast(NamedTuple):
 
 
 def _forecast_group(
-    args, method, source, group, data, attempts, ks, wanted, place
+    args, method, source, group, data, attempts, wanted, plot, place
 ) -> _GroupForecast:
-    """Fit one group's ``data`` and forecast at ``ks``; ``place`` is (this group, of how many)."""
+    """Fit one group's ``data`` and forecast at the k ``wanted``, and on a grid for a ``plot``.
+
+    ``place`` is (this group, of how many).
+    """
     import bayes_passk as bp
     from bayes_passk import datasets
     from bayes_passk.baselines import fit_baseline
     from bayes_passk.forecast import unsolved_part
 
     truth = None if attempts is None else datasets.load(source, group=group)  # all attempts
+    # The plot draws a curve: forecast on a fine grid too, and report the k asked for.
+    ks = wanted
+    if plot:
+        ks = _plotting_grid(wanted, [d.n.min() for d in (data, truth) if d is not None])
     label = _label(source, data)
     which = f" ({label}, {place[0]} of {place[1]})" if args.all_groups else ""
     idata = unsolved = None
@@ -762,8 +768,9 @@ def _forecast_group(
             )
 
     plotted, forecast = forecast, forecast.at(wanted)
-    never_solved = (data.c == 0).any()
-    solved = plotted.mean - unsolved if unsolved is not None and never_solved else None
+    # The part from problems solved so far says something when some, not all, were solved.
+    some_never_solved = (data.c == 0).any() and (data.c > 0).any()
+    solved = plotted.mean - unsolved if unsolved is not None and some_never_solved else None
     if unsolved is not None:
         unsolved = unsolved[[np.flatnonzero(ks == k)[0] for k in wanted]]
     true_values = None if truth is None else mean_pass_at_k(truth, wanted)
@@ -833,11 +840,21 @@ def _posterior_names(labels: list[str]) -> list[str]:
     ]
 
 
-def _plotting_grid(ks: np.ndarray) -> np.ndarray:
-    """Return the k asked for and 25 log-spaced k between their extremes, sorted."""
+def _plotting_grid(ks: np.ndarray, edges=()) -> np.ndarray:
+    """Return the k asked for, 25 log-spaced k between their extremes, and ``edges`` within.
+
+    An edge is the fewest attempts of a problem: where the unbiased estimates and the truth
+    end, so that their curves reach it.
+
+    Example:
+        >>> grid = _plotting_grid(np.array([1, 10_000]), edges=[75, 10**6])
+        >>> len(grid), [int(k) for k in grid if 50 < k < 150]  # 10**6 is beyond the k asked
+        (25, [68, 75, 100, 147])
+    """
     low, high = np.log10(ks.min()), np.log10(ks.max())
     grid = np.round(np.logspace(low, high, 25)).astype(np.int64)
-    return np.unique(np.concatenate([ks, grid]))
+    inside = [edge for edge in edges if ks.min() <= edge <= ks.max()]
+    return np.unique(np.concatenate([ks, grid, np.array(inside, dtype=np.int64)]))
 
 
 # The names of `bayes_passk.allocation.POLICIES` and `bayes_passk.baselines.METHODS`, here so
@@ -1576,20 +1593,18 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.groups is None:
         compare.require_problems_for_loo(loaded[args.group])  # before any fit
 
-    # The plot draws each curve on a fine grid through the k asked for; the prior comparison
-    # reports forecasts at those k, the group comparison none.
-    plot_ks = _plotting_grid(ks) if out is not None else ks
-    fits, forecasts, unsolved, truth, truth_curve = {}, {}, {}, None, None
-    # Subsampled: the truth from all attempts, at the plotting grid (a group per run with --groups).
-    truths = {}
+    every_attempt = {}  # subsampled: each group's truth comes from all its attempts
     if args.attempts is not None:
         from bayes_passk import datasets
 
-        curves = {
-            group: (plot_ks, mean_pass_at_k(datasets.load(args.source, group=group), plot_ks))
-            for group in loaded
-        }
-        truths = {name: curves[group] for name, (_, group) in runs.items()}
+        every_attempt = {group: datasets.load(args.source, group=group) for group in loaded}
+    # The plot draws each curve on a fine grid through the k asked for; the prior comparison
+    # reports forecasts at those k, the group comparison none.
+    edges = [d.n.min() for d in [*loaded.values(), *every_attempt.values()]]
+    plot_ks = _plotting_grid(ks, edges) if out is not None else ks
+    fits, forecasts, unsolved, truth, truth_curve = {}, {}, {}, None, None
+    curves = {group: (plot_ks, mean_pass_at_k(d, plot_ks)) for group, d in every_attempt.items()}
+    truths = {name: curves[group] for name, (_, group) in runs.items()} if curves else {}
     for name, (prior, group) in runs.items():
         print(f"{PROG}: fitting {name}", file=sys.stderr, flush=True)
         fits[name] = _fit_with_warnings(loaded[group], prior, args, f"{name}: ")
@@ -1656,7 +1671,8 @@ def run_compare(args: argparse.Namespace) -> int:
 
     if out is not None:
         of = f" ({args.group})" if args.group and args.groups is None else ""
-        title = f"{args.source}{of}, {args.target} pass@k"
+        prior = f", prior {args.prior}" if args.groups is not None else ""
+        title = f"{args.source}{of}, {args.target} pass@k{prior}"
         if args.groups is not None:  # each group's truth in its forecast's colour
             figure = plot_forecast(forecasts, truth=truths or None, title=title)
         else:

@@ -328,6 +328,30 @@ def test_run_rejects_unknown_methods_and_mixed_ks():
         backtest.run([cells[0], resample(2, FULL, 20, 2, [10])], ["regression"])
 
 
+def test_plot_sets_methods_side_by_side_and_counts_the_fits_not_scored():
+    from bayes_passk.plots import plot_backtest
+
+    summary = pd.DataFrame(
+        {
+            "method": ["a", "b", "c"],
+            "design": "d",
+            "group": "g",
+            "budget": 100,
+            "k": 10,
+            "coverage": 1.0,  # equal: drawn at one x, only the last would show
+            "exponent_rel_error": [0.1, 0.2, 27.0],
+            "failed": [0, 2, 1],
+        }
+    )
+    axes = plot_backtest(summary, "coverage").axes[0]
+    x = [line.get_xdata()[0] for line in axes.lines if line.get_label() in "abc"]
+    assert x[0] < x[1] == 100 < x[2] and x[2] / 100 == pytest.approx(100 / x[0])
+    assert axes.get_title() == "k = 10; 3 failed fits not scored"
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == ["100"]
+    # One outlier of a relative error does not flatten the others to zero.
+    assert plot_backtest(summary, "exponent_rel_error").axes[0].get_yscale() == "log"
+
+
 def test_plot_averages_every_method_over_the_same_groups():
     from bayes_passk.plots import plot_backtest
 

@@ -513,6 +513,47 @@ def test_plot_draws_the_part_from_solved_problems_dotted_under_its_forecast():
         plot_forecast({"12B": forecast}, solved={"12B": solved[:2]})
 
 
+def test_plot_at_one_k_shows_truth_and_solved_part_as_markers_and_names_the_interval():
+    from bayes_passk.plots import plot_forecast
+
+    fitted = fit_baseline(pythia("Pythia 12B", 100), "beta-binomial")
+    forecast = fitted.forecast([10_000], bootstrap=5, seed=0)
+    truth = {"12B": (np.array([10_000]), np.array([0.875]))}
+    solved = {"12B": forecast.mean - 0.3}
+    axes = plot_forecast({"12B": forecast}, truth=truth, solved=solved).axes[0]
+    drawn = {line.get_label(): line for line in axes.lines}
+    for label, value in [("12B: truth", 0.875), ("12B: part from problems solved so far", None)]:
+        # A dashed or dotted line through one point would not show: a marker instead.
+        assert drawn[label].get_linestyle() == "None" and drawn[label].get_marker() != "None"
+        assert drawn[label].get_ydata()[0] == pytest.approx(value or solved["12B"][0])
+    labels = [text.get_text() for text in axes.get_legend().get_texts()]
+    assert "12B: estimate, 90% bootstrap interval" in labels
+    # Curves at exactly 0 or 1 stay inside the axes.
+    assert axes.get_ylim() == (-0.02, 1.02)
+
+
+def test_plot_of_many_forecasts_leaves_out_bands_and_has_one_entry_each():
+    from bayes_passk.plots import CROWDED, plot_forecast
+
+    ks = np.array([1, 10, 100, 1000])
+    forecast = fit_baseline(pythia("Pythia 12B", 100), "regression").forecast(ks, bootstrap=5)
+    for count in (CROWDED, CROWDED + 1):
+        names = [f"run {i}" for i in range(count)]
+        truth = {name: (ks, forecast.mean) for name in names}
+        figure = plot_forecast(dict.fromkeys(names, forecast), truth=truth)
+        bands = figure.axes[0].collections
+        labels = [text.get_text() for text in figure.legends[0].get_texts()]
+        if count == CROWDED:
+            # Each: line and band, truth; the estimates, the same for all, once.
+            assert len(bands) == count and len(labels) == 2 * count + 1
+        else:
+            assert not bands
+            assert labels == [*names, f"mean (no intervals: over {CROWDED} curves)"] + [
+                "truth",
+                "unbiased estimate (k <= n)",  # the same for all: once, in black
+            ]
+
+
 def test_degenerate_fit_gives_nan_not_a_made_up_curve():
     # A discretized Kumaraswamy fit to a sparse Pythia 70M subsample ran to these values; the
     # quadrature cannot integrate a density this narrow, which once gave pass@k = -inf.

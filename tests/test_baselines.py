@@ -689,7 +689,7 @@ def test_long_names_are_cut_so_the_legend_stays_inside_the_axes():
     figure = plot_forecast({name: forecast}, title=name)
     figure.draw_without_rendering()  # lays the figure out
     legend = figure.axes[0].get_legend()
-    assert legend.get_texts()[0].get_text().startswith(name[:39] + "…: ")
+    assert legend.get_texts()[0].get_text().startswith(name[:19] + "…" + name[-20:] + ": ")
     inside = figure.axes[0].get_window_extent().x1
     assert legend.get_window_extent().x1 <= inside
 
@@ -707,7 +707,8 @@ def test_many_groups_get_distinct_colours_and_a_legend_beside_the_axes():
     axes = figure.axes[0]
     assert axes.get_legend() is None
     [legend] = figure.legends
-    assert len(legend.get_texts()) == 31  # a curve each, and the shared unbiased estimates
+    # A curve each, the key to the curves and the shared unbiased estimates.
+    assert len(legend.get_texts()) == 32
     colours = {to_hex(line.get_color()) for line in axes.get_lines()[:30]}
     assert len(colours) == 30
     legend_box, axes_box = legend.get_window_extent(), axes.get_window_extent()

@@ -462,7 +462,7 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
     # compilation cache, where nobody watches a terminal.
     said = captured.err.splitlines()
     assert said[0].startswith("bayes-passk: fitting bayes-beta-spline to 24 problems, 2 chains")
-    grid = len(_plotting_grid(np.array([1, 1000])))
+    grid = len(_plotting_grid(np.array([1, 1000]), [DATA.n.min()]))
     assert f"bayes-passk: forecasting pass@k at 2 values of k, {grid} on the plot's grid" in said
     assert not any(line.startswith("NUTS") for line in said)
     assert set(payload) >= {

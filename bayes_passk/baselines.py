@@ -48,7 +48,13 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize, special
 
-from bayes_passk.data import InputError, PassData, validate_counts, warn_if_uninformative
+from bayes_passk.data import (
+    InputError,
+    PassData,
+    require_pass_data,
+    validate_counts,
+    warn_if_uninformative,
+)
 from bayes_passk.estimators import as_ks, mean_pass_at_k
 from bayes_passk.families import ScaledParams, get_family
 from bayes_passk.forecast import (
@@ -188,7 +194,7 @@ def fit_baseline(
     unknown = set(options) - ({"fit_scale"} if method.startswith("discretized") else set())
     if unknown:
         raise InputError(f"{method} takes no option {', '.join(sorted(unknown))}")
-    data = validate_counts(data.single_group(group))
+    data = validate_counts(require_pass_data(data).single_group(group))
     fitted = _fit(data, method, options)  # refuses data without a success
     warn_if_uninformative(data, "the method's assumptions")
     return fitted

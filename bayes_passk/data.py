@@ -223,6 +223,16 @@ def warn_if_uninformative(data: PassData, assumptions: str) -> None:
         )
 
 
+def require_pass_data(data) -> PassData:
+    """Return `data` if it is a `PassData`, else raise `InputError` saying how to build one."""
+    if not isinstance(data, PassData):
+        raise InputError(
+            f"data must be a PassData (PassData.from_counts, PassData.from_frame or "
+            f"bayes_passk.data.load build one), got {type(data).__name__}"
+        )
+    return data
+
+
 def validate_counts(data: PassData, source: str = "data") -> PassData:
     """Return `data` if its counts are usable, else raise `InputError` naming the first bad row.
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayes_passk.data import MAX_ATTEMPTS, InputError, PassData
+from bayes_passk.data import MAX_ATTEMPTS, InputError, PassData, require_pass_data
 
 # Sums of log-factors stop once they pass these floors: beyond them the result is fixed in
 # float64 (1 - e^-40 rounds to 1; e^-750 underflows to 0).
@@ -78,7 +78,7 @@ def mean_pass_at_k(data: PassData, ks) -> np.ndarray:
         >>> mean_pass_at_k(data, [1, 15])
         array([0.1, nan])
     """
-    data = data.single_group()
+    data = require_pass_data(data).single_group()
     return pass_at_k(data.n, data.c, ks).mean(axis=-1)
 
 
@@ -90,7 +90,7 @@ def mean_pass_hat_k(data: PassData, ks) -> np.ndarray:
         >>> mean_pass_hat_k(data, [1, 2])
         array([0.6       , 0.51578947])
     """
-    data = data.single_group()
+    data = require_pass_data(data).single_group()
     return pass_hat_k(data.n, data.c, ks).mean(axis=-1)
 
 
@@ -162,7 +162,12 @@ def as_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
         ...
         bayes_passk.data.InputError: need 0 <= c <= n for every problem; at index 1: n = 10, c = 11
     """
-    n, c = np.broadcast_arrays(np.asarray(n), np.asarray(c))
+    try:
+        n, c = np.broadcast_arrays(np.asarray(n), np.asarray(c))
+    except ValueError:
+        raise InputError(
+            f"n and c differ in shape: {np.shape(n)} and {np.shape(c)} (one value per problem)"
+        ) from None
     for name, values in (("n", n), ("c", c)):
         if values.size and not np.issubdtype(values.dtype, np.integer):
             if not np.issubdtype(values.dtype, np.number):

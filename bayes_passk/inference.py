@@ -43,6 +43,7 @@ from bayes_passk.data import (
     InputError,
     PassData,
     check_seed,
+    require_pass_data,
     validate_counts,
     warn_if_uninformative,
 )
@@ -225,11 +226,7 @@ def fit(
     Returns:
         A `Fit`.
     """
-    if not isinstance(data, PassData):
-        raise InputError(
-            f"data must be a PassData (PassData.from_counts, PassData.from_frame or "
-            f"bayes_passk.data.load build one), got {type(data).__name__}"
-        )
+    require_pass_data(data)
     for name, value in (("chains", chains), ("warmup", warmup), ("samples", samples)):
         if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}")

@@ -166,11 +166,26 @@ def test_too_large_a_k_is_named_alone():
         ([5, 5.5], [1, 1], "n must hold whole numbers, got 5.5$"),
         ([np.nan], [1], "n must hold whole numbers, got nan$"),
         (["a"], [1], "n must hold whole numbers, got 'a'$"),
+        ([10, 10], [1, 2, 3], r"n and c differ in shape: \(2,\) and \(3,\)"),
     ],
 )
 def test_invalid_counts_raise_naming_the_value(n, c, message):
     with pytest.raises(InputError, match=message):
         pass_at_k(n, c, 1)
+
+
+def test_a_table_where_pass_data_is_expected_is_told_how_to_build_it():
+    import pandas as pd
+
+    from bayes_passk.baselines import fit_baseline
+
+    frame = pd.DataFrame({"problem_id": ["a", "b"], "n": [10, 10], "c": [1, 2]})
+    for call in (mean_pass_at_k, mean_pass_hat_k):
+        with pytest.raises(InputError, match="data must be a PassData .* got DataFrame"):
+            call(frame, [1])
+    with pytest.raises(InputError, match="data must be a PassData .* got DataFrame"):
+        fit_baseline(frame, "beta-binomial")
+    assert mean_pass_at_k(PassData.from_frame(frame), [1]) == pytest.approx([0.15], rel=1e-15)
 
 
 def test_mean_pass_at_k_averages_and_is_nan_when_any_problem_has_too_few_attempts():

@@ -244,6 +244,8 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
         >>> int(row["failed"]), float(round(row["mse"], 6)), float(row["coverage"])
         (1, 0.005, 0.5)
     """
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int | np.integer) or bootstrap < 1:
+        raise InputError(f"bootstrap must be a positive number of resamples, got {bootstrap!r}")
     rng = np.random.default_rng(seed)
     records = []
     keys = ["method", "design", "group", "budget", "k"]
@@ -319,6 +321,8 @@ def paired_differences(table: pd.DataFrame, reference: str, level: float = 0.9) 
     """
     if reference not in set(table["method"]):
         raise InputError(f"the reference method {reference!r} is not in the table")
+    if isinstance(level, bool) or not isinstance(level, float | int) or not 0 < level < 1:
+        raise InputError(f"level must lie strictly between 0 and 1, got {level!r}")
     keys = ["design", "group", "budget", "k"]
     records = []
     for key, cell in table.groupby(keys, sort=False):

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bayes_passk.data import InputError, PassData
+from bayes_passk.data import InputError, PassData, check_seed
 
 _EMBEDDED_PACKAGE = "bayes_passk.embedded"
 
@@ -265,8 +265,7 @@ class Attempts(NamedTuple):
                 f"attempts_per_problem={m} exceeds the {int(self.n[fewest])} attempts recorded "
                 f"for problem {str(self.problem_id[fewest])!r} (group {str(self.group[fewest])!r})"
             )
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-            raise InputError(f"seed must be an integer >= 0, got {seed!r}")
+        check_seed(seed, numpy=True)
         rng = np.random.default_rng(seed)
         successes = np.empty(self.num_problems, dtype=np.int64)
         for row in range(self.num_problems):
@@ -398,6 +397,7 @@ def load(
         1113
     """
     spec = _spec(name)
+    check_seed(seed, numpy=True)  # even where nothing is drawn: a typo is a typo
     if group is not None:
         _check_group(name, group)
     if spec.kind == "attempts":

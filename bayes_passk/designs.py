@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
@@ -56,11 +57,9 @@ MAX_ENTRIES = 10**8
 
 
 def _checked(budget: int, replicates: int, problems: int, ks) -> np.ndarray:
-    if budget < 1 or replicates < 1 or problems < 1:
-        raise InputError(
-            f"budget, replicates and problems must be >= 1, got {budget}, {replicates} and "
-            f"{problems}"
-        )
+    for name, value in (("budget", budget), ("replicates", replicates), ("problems", problems)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
     if replicates * problems > MAX_ENTRIES:
         raise InputError(
             f"{replicates} replicates x {problems} problems is more than 10^8 "
@@ -133,6 +132,10 @@ def synthetic(
 ) -> Design:
     """Rates from a scaled Beta or Kumaraswamy(a, b) on (0, scale); the true exponent is a."""
     ks = _checked(budget, replicates, problems, ks)
+    for name, value, high in (("a", a, np.inf), ("b", b, np.inf), ("scale", scale, 1.0)):
+        if isinstance(value, bool) or not isinstance(value, Real) or not 0 < value <= high:
+            where = "in (0, 1]" if high == 1 else "positive"
+            raise InputError(f"{name} of the synthetic rates must be {where}, got {value!r}")
     rng = np.random.default_rng(seed)
     shape = (replicates, problems)
     if family == "scaled-beta":

@@ -164,6 +164,10 @@ def test_paired_differences_pair_replicates():
     assert row["difference"] == row["lower"] == row["upper"] == 0.0
     with pytest.raises(InputError, match="'nope' is not in the table"):
         backtest.paired_differences(table, reference="nope")
+    with pytest.raises(InputError, match="level must lie strictly between 0 and 1, got 90"):
+        backtest.paired_differences(table, reference="ref", level=90)  # was NaN, silently
+    with pytest.raises(InputError, match="bootstrap must be a positive number of resamples"):
+        backtest.summarize(table, bootstrap=0)
     # Every fit failed: no rows, but the columns a reader expects.
     failed = table.assign(estimate=np.nan)
     empty = backtest.paired_differences(failed, reference="ref")

@@ -224,3 +224,9 @@ def test_returned_counts_are_independent_of_the_cache():
     shared = load_attempts("pythia-math")
     with pytest.raises(ValueError, match="read-only"):
         shared.outcomes[0, 0] = True
+
+
+def test_a_bad_seed_is_refused_even_where_nothing_is_drawn():
+    for seed in ("zzz", -1, 1.5):
+        with pytest.raises(InputError, match="seed must be an integer from 0"):
+            load("pythia-math", group="Pythia 1B", seed=seed)

@@ -84,8 +84,15 @@ def test_synthetic_truth_matches_the_drawn_problems():
 
 
 def test_bad_arguments_are_clear_errors():
-    with pytest.raises(InputError, match="budget, replicates and problems"):
+    with pytest.raises(InputError, match="budget must be a positive integer, got 0"):
         designs.resample(0, FULL, budget=0, replicates=2, ks=KS)
+    with pytest.raises(InputError, match="budget must be a positive integer, got 50.5"):
+        designs.resample(0, FULL, budget=50.5, replicates=2, ks=KS)  # was run with float n
+    with pytest.raises(InputError, match="replicates must be a positive integer, got 2.0"):
+        designs.resample(0, FULL, budget=5, replicates=2.0, ks=KS)
+    for a, b, scale, named in [(-0.1, 1.0, 0.5, "a"), (0.1, 0.0, 0.5, "b"), (0.1, 1.0, 2, "scale")]:
+        with pytest.raises(InputError, match=f"^{named} of the synthetic rates must be"):
+            designs.synthetic(0, "kumaraswamy", a, b, scale, 10, 10, 1, KS)
     with pytest.raises(InputError, match="positive integer"):
         designs.resample(0, FULL, budget=5, replicates=2, ks=[0])
     with pytest.raises(InputError, match="positive integer"):

@@ -51,6 +51,7 @@ from scipy import optimize, special
 from bayes_passk.data import (
     InputError,
     PassData,
+    check_seed,
     require_pass_data,
     validate_counts,
     warn_if_uninformative,
@@ -498,6 +499,7 @@ def _interval(values, quantiles) -> dict[str, float]:
 
 
 def _bootstrap(fitted: BaselineFit, ks, replicates: int, seed: int):
+    check_seed(seed, numpy=True)
     rng = np.random.default_rng(seed)
     data = fitted.data
     log_survivals = np.full((replicates, ks.size), np.nan)

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from bayes_passk.data import InputError, PassData
+from bayes_passk.data import InputError, PassData, check_seed
 from bayes_passk.estimators import as_ks, mean_pass_at_k, pass_at_k
 from bayes_passk.families import thinned_draws
 from bayes_passk.forecast import check_target_and_ci, posterior_pass_at_k
@@ -177,6 +177,7 @@ def predictive_check(
     if (ks > smallest).any():
         raise InputError(f"predictive checks need 1 <= k <= {smallest} (the smallest n)")
     params = thinned_draws(fit.params, max_draws)
+    check_seed(seed)
     counts = np.asarray(_replicate_counts(jax.random.key(seed), fit.family, params, data.n))
     replicated = np.stack(
         [np.nanmean(pass_at_k(np.broadcast_to(data.n, c.shape), c, ks), axis=1) for c in counts]
@@ -234,6 +235,7 @@ def compare_groups(
     if any(isinstance(fit, PassData) for fit in (fit_a, fit_b)):
         raise TypeError("compare_groups takes two fits: bayes_passk.fit(data, group=...) each")
     ks = as_ks(ks).ravel()
+    check_seed(seed, numpy=True)
     streams = np.random.SeedSequence(seed).spawn(2)
     draws = [
         pass_at_k_draws(fit, ks, target, max_draws, stream)

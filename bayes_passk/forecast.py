@@ -38,6 +38,7 @@ import pandas as pd
 import xarray as xr
 from scipy import special
 
+from bayes_passk.data import check_seed
 from bayes_passk.estimators import as_ks, mean_pass_at_k
 from bayes_passk.families import (
     PriorFamily,
@@ -292,6 +293,8 @@ def posterior_pass_at_k(
     hyperparameters), ``benchmark`` and ``new`` (one draw each from the conditional
     distribution), and ``benchmark_local_slope``, ``new_local_slope`` at the largest k.
     """
+    if not isinstance(seed, np.random.SeedSequence):
+        check_seed(seed, numpy=True)
     rows = distinct_rows(result.data.n, result.data.c)
     thinned = _thinned_posterior(result, max_draws, rows.n.size)
     all_ks = with_slope_points(ks)

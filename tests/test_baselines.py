@@ -601,6 +601,8 @@ def test_bad_counts_bootstrap_and_k_are_refused():
         fitted.forecast([2.5])
     with pytest.raises(InputError, match="bootstrap must be a whole number of resamples"):
         fitted.forecast([100], bootstrap=200.0)
+    with pytest.raises(InputError, match="seed must be an integer from 0 to 2"):
+        fitted.forecast([100], bootstrap=5, seed=-1)
     for ks in ([0], [-1], [np.nan], [np.inf]):  # -1 gave pass@k = -0.0094
         with pytest.raises(InputError, match="k must be finite and at least 1"):
             fitted.pass_at_k(ks)

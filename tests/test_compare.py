@@ -204,6 +204,13 @@ def test_predictive_check_reads_k_ci_and_draws_as_the_forecast_does():
             predictive_check(fit, **bad)
     with pytest.raises(InputError, match="max_draws must be a positive integer, got -5"):
         fit.forecast([10], max_draws=-5)  # was: every draw, silently
+    for call in (
+        lambda: fit.forecast([10], seed=-1),  # NumPy's "expected non-negative integer"
+        lambda: compare_groups(fit, fit, [10], seed=np.random.default_rng(0)),
+        lambda: predictive_check(fit, seed=1.5),
+    ):
+        with pytest.raises(InputError, match="seed must be an integer from"):
+            call()
 
 
 def test_predictive_check_mean_matches_the_posterior_of_new_problems():

@@ -53,6 +53,7 @@ from numpyro.infer.hmc import HMCState
 from bayes_passk.data import InputError, check_seed
 from bayes_passk.families import (
     PriorFamily,
+    check_sites,
     get_family,
     params_type,
     stack_draws,
@@ -298,6 +299,7 @@ def fit_batch(
         A `FitSummary` of numpy arrays with a leading axis over datasets.
     """
     family = get_family(prior)
+    check_sites(family)
     check_config(config)
     check_seed(seed)
     n, c = _checked_counts(n, c)

@@ -162,6 +162,21 @@ def event_shapes(family: PriorFamily) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(x.shape) for x in _prior_draw(family))
 
 
+def check_sites(family: PriorFamily) -> None:
+    """Raise `InputError` unless every field of the family's parameters is a hyperprior site.
+
+    A fit keeps the sites' draws only: a field computed outside a site would be missing after
+    the sampling.
+    """
+    sites = hyperprior_sites(family)
+    missing = [field for field in params_type(family)._fields if field not in sites]
+    if missing:
+        raise InputError(
+            f"prior {family.name!r}: its hyperprior returns {', '.join(missing)} without a "
+            "site; sample each with numpyro.sample or record it with numpyro.deterministic"
+        )
+
+
 def check_max_draws(max_draws) -> None:
     """Raise `InputError` unless `max_draws` is a positive integer."""
     if isinstance(max_draws, bool) or not isinstance(max_draws, int | np.integer) or max_draws < 1:
@@ -240,19 +255,40 @@ def registry() -> dict[str, PriorFamily]:
     """Every family of `bayes_passk.models` by name: the `FAMILY` of the module named after it."""
     import bayes_passk.models as models
 
-    found = {}
-    for name in models.family_names():
-        module_name = name.replace("-", "_")
-        family = getattr(
-            importlib.import_module(f"{models.__name__}.{module_name}"), "FAMILY", None
+    return {name: _load(name) for name in models.family_names()}
+
+
+@cache
+def _load(name: str) -> PriorFamily:
+    """Import ``models/<name with underscores>.py`` and return its `FAMILY`, checked.
+
+    One family at a time: a broken file stops the lookups of its own family (and listings) only;
+    `InputError` says what is wrong with it.
+    """
+    import bayes_passk.models as models
+
+    module_name = name.replace("-", "_")
+    try:
+        module = importlib.import_module(f"{models.__name__}.{module_name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{models.__name__}.{module_name}":
+            raise
+        raise InputError(
+            f"prior {name!r}: no models/{module_name}.py; a family's file is its name with "
+            "underscores for hyphens (a file name with a hyphen cannot be imported)"
+        ) from None
+    family = getattr(module, "FAMILY", None)
+    if not isinstance(family, PriorFamily) or family.name != name:
+        found = (
+            f"a PriorFamily named {family.name!r}"
+            if isinstance(family, PriorFamily)
+            else ("no FAMILY" if family is None else f"FAMILY = a {type(family).__name__}")
         )
-        if not isinstance(family, PriorFamily) or family.name != name:
-            raise TypeError(
-                f"models/{module_name}.py must define FAMILY, a PriorFamily named {name!r} "
-                "(a helper module's name starts with an underscore)"
-            )
-        found[name] = family
-    return found
+        raise InputError(
+            f"models/{module_name}.py must define FAMILY, a PriorFamily named {name!r} after "
+            f"its file, and defines {found} (a helper module's name starts with an underscore)"
+        )
+    return family
 
 
 def get_family(name: str | PriorFamily) -> PriorFamily:
@@ -262,9 +298,11 @@ def get_family(name: str | PriorFamily) -> PriorFamily:
         >>> get_family("scaled-beta").name
         'scaled-beta'
     """
+    import bayes_passk.models as models
+
     if isinstance(name, PriorFamily):
         return name
-    families = registry()
-    if name not in families:
-        raise ValueError(f"unknown prior {name!r}; known priors: {', '.join(families)}")
-    return families[name]
+    names = models.family_names()
+    if name not in names:
+        raise ValueError(f"unknown prior {name!r}; known priors: {', '.join(names)}")
+    return _load(name)

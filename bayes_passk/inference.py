@@ -47,7 +47,13 @@ from bayes_passk.data import (
     validate_counts,
     warn_if_uninformative,
 )
-from bayes_passk.families import PriorFamily, get_family, hyperprior_sites, params_type
+from bayes_passk.families import (
+    PriorFamily,
+    check_sites,
+    get_family,
+    hyperprior_sites,
+    params_type,
+)
 from bayes_passk.functionals import SAMPLING, log_binomial, log_moment
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws
 from bayes_passk.models import DEFAULT_PRIOR
@@ -237,6 +243,7 @@ def fit(
     if data.num_problems == 0:
         raise InputError("no problems to fit")
     family = get_family(prior)
+    check_sites(family)
     target_accept = family.target_accept if target_accept is None else target_accept
     if not 0 < target_accept < 1:
         raise InputError(f"target_accept must lie strictly between 0 and 1, got {target_accept}")

@@ -831,3 +831,24 @@ def test_beta_draws_rise_with_k_where_the_betas_are_not_ordered():
     first = draws[:, 1]  # Beta(mean 0.5, sd 0.001): a = b = 124999.5
     assert abs(first.mean() - 0.5) < 4 * 0.001 / np.sqrt(first.size)
     assert abs(first.std() - 0.001) < 4 * 0.001 / np.sqrt(2 * first.size)
+
+
+def test_a_hyperparameter_computed_outside_a_site_is_named_before_sampling():
+    # The fit keeps the sites' draws only: this failed with KeyError: 'scale' after sampling.
+    import numpyro
+    import numpyro.distributions as dist
+
+    from bayes_passk.batched import fit_batch
+    from bayes_passk.models import scaled_beta
+
+    def hyperprior():
+        a = numpyro.sample("a", dist.LogNormal(-1.0, 1.0))
+        b = numpyro.sample("b", dist.LogNormal(1.0, 1.0))
+        return scaled_beta.Params(a, b, 0.5 + 0.5 * numpyro.sample("u", dist.Uniform(0, 1)))
+
+    variant = scaled_beta.FAMILY._replace(name="unsited", hyperprior=hyperprior)
+    message = "prior 'unsited': its hyperprior returns scale without a site"
+    with pytest.raises(InputError, match=message):
+        bp.fit(DATA, prior=variant, chains=1, warmup=10, samples=10)
+    with pytest.raises(InputError, match=message):
+        fit_batch(0, DATA.n[None], DATA.c[None], [10], prior=variant)

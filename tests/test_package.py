@@ -66,20 +66,57 @@ def test_the_parsers_names_match_the_modules_they_stand_for():
     assert family_names() == list(registry())
 
 
-def test_a_family_module_must_be_named_after_its_family(tmp_path, monkeypatch):
-    import bayes_passk.models as models
-    from bayes_passk.families import registry
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        (
+            "helper.py",
+            "SCALE = 2.0\n",
+            "models/helper.py must define FAMILY, a PriorFamily named "
+            "'helper' after its file, and defines no FAMILY",
+        ),
+        (
+            "clash.py",
+            "from bayes_passk.models.beta import FAMILY\n",
+            "models/clash.py must "
+            "define FAMILY, a PriorFamily named 'clash' after its file, and defines a PriorFamily "
+            "named 'beta'",
+        ),
+        (
+            "my-family.py",
+            "",
+            "prior 'my-family': no models/my_family.py; a family's file is its "
+            "name with underscores",
+        ),
+    ],
+)
+def test_a_broken_family_file_is_named_and_stops_only_its_own_family(
+    file, content, message, tmp_path, monkeypatch, capsys
+):
+    import re
 
-    (tmp_path / "helper.py").write_text("SCALE = 2.0\n")
+    import bayes_passk.models as models
+    from bayes_passk import cli, families
+    from bayes_passk.data import InputError
+
+    (tmp_path / file).write_text(content)
     monkeypatch.setattr(models, "__path__", [*models.__path__, str(tmp_path)])
-    registry.cache_clear()
+    name = file.removesuffix(".py").replace("_", "-")
+    families.registry.cache_clear()
     try:
-        with pytest.raises(TypeError, match=r"models/helper.py must define FAMILY, a PriorFamily"):
-            registry()
+        for lookup in (families.registry, lambda: families.get_family(name)):
+            with pytest.raises(InputError, match=re.escape(message)):
+                lookup()
+        assert families.get_family("scaled-beta").name == "scaled-beta"  # the others still load
+        assert cli.main(["forecast", "--prior", name, "--chains", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.splitlines()[-1].startswith(f"bayes-passk: error: {message[:30]}")
+        assert "Traceback" not in err
     finally:
         monkeypatch.undo()
-        registry.cache_clear()
-        sys.modules.pop("bayes_passk.models.helper", None)
+        families.registry.cache_clear()
+        families._load.cache_clear()
+        sys.modules.pop(f"bayes_passk.models.{file.removesuffix('.py')}", None)
 
 
 def test_lazy_attributes_resolve_and_unknown_ones_fail():

@@ -5,7 +5,8 @@ Every method takes a `PassData`, fits by least squares or maximum likelihood, an
 ``exponent`` is its power-law exponent:
 
 - ``regression``: least squares of log(-log pass@k) on log k over the unbiased estimates at
-  101 log-spaced k up to the smallest n (Brown et al. 2024; Schaeffer et al. 2025). Brown et
+  101 log-spaced k up to the smallest n, rounded to distinct whole numbers (85 at n = 10,000,
+  55 at n = 100; Brown et al. 2024; Schaeffer et al. 2025). Brown et
   al.'s coverage form pass@k ~ exp(a k^b) is the same line: log(-log pass@k) = log(-a) + b log k,
   so it is not a separate method. Forecast exp(-A k^(-b)), exponent b.
 - ``discretized-beta``, ``discretized-kumaraswamy``: the per-problem rates c_i / n_i are binned

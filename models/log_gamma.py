@@ -5,11 +5,13 @@ r"""Scaled log-gamma prior: p = s exp(-u) with u ~ Gamma(shape, rate a).
 
 The hardest problems' difficulty -log p is Gamma distributed. With shape 1 this is the scaled
 Beta(a, 1); otherwise the power law near p = 0 carries a logarithmic factor, and the share of
-problems unsolved after k attempts falls like (a log(s k))^(alpha - 1) (s k)^(-a) / Gamma(alpha):
-the local slope of -log pass@k in log k is a - (alpha - 1) / log k, which approaches the
-exponent a from below as k grows when alpha > 1 (a tail that steepens, between the power-law
-families and the logit-normal) and from above when alpha < 1. Near q = 1 it behaves like a
-Beta with b = alpha.
+problems unsolved after k attempts falls like
+Gamma(1 + a) (a log(s k))^(alpha - 1) (s k)^(-a) / Gamma(alpha) (at alpha = 1 the scaled Beta's
+Gamma(1 + a) (s k)^(-a)): the local slope of -log pass@k in log k is, to first order,
+a - (alpha - 1) / (log(s k) - psi(a)) (at a = 0.3, alpha = 3, s = 1: 0.217 against 0.219
+measured at k = 1e9, 0.143 against 0.154 at 1e4), which approaches the exponent a from below as k
+grows when alpha > 1 (a tail that steepens, between the power-law families and the
+logit-normal) and from above when alpha < 1. Near q = 1 it behaves like a Beta with b = alpha.
 
 Hyperparameters: the same (a, mean, u) coordinates and priors as the scaled Beta
 (`bayes_passk.families.tail_mean_scale_prior`); the mean E[p] = s (a / (a + 1))^alpha gives

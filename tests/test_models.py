@@ -321,14 +321,30 @@ INTEGRATED_CASES = [
 ]
 
 
+# The families whose quadrature error was measured on every case of `_family_params`.
+MEASURED_FAMILIES = {
+    "beta",
+    "beta-spline",
+    "kumaraswamy",
+    "log-gamma",
+    "log-spline",
+    "logit-normal",
+    "power-law",
+    "scaled-beta",
+    "zero-inflated-beta",
+}
+
+
 @pytest.mark.parametrize(("family", "params"), _family_params())
 def test_marginal_likelihood_sums_to_one(family, params):
     # Every family, atoms included: sum over c of P(c | n) = 1 for n = 0, 1, 20, with the fine
     # rule. Its error is at most 1.4e-5 at the Kumaraswamy's two-scale shape (0.05, 3) (see
     # test_functionals; measured here 1.4e-6), and measured at most 4.5e-9 in every other case
-    # (the logit-normal's third hyperprior draw).
+    # of the families measured (the logit-normal's third hyperprior draw). A family added since
+    # gets the rule's own bound: a correct one can reach 1.03e-7 at an extreme prior draw, while
+    # a wrong normalisation or a NaN density is off by far more (0.55 and 0.94 in a review).
     two_scales = family.name == "kumaraswamy" and tuple(map(float, params)) == (0.05, 3.0, 0.5)
-    tolerance = 5e-5 if two_scales else 1e-7
+    tolerance = 1e-7 if family.name in MEASURED_FAMILIES and not two_scales else 5e-5
     for n in (0, 1, 20):
         assert float(_pmf_sum(family)(params, n)) == pytest.approx(1.0, abs=tolerance)
 

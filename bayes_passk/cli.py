@@ -633,11 +633,11 @@ def run_forecast(args: argparse.Namespace) -> int:
     written = ["forecast.csv", "forecast.json", "forecast.png", "posterior.nc", *posteriors]
     _check_outputs(out, written, [source])
     wanted = np.array(args.k if args.k else DEFAULT_KS, dtype=np.int64)
+    plot = out is not None
     runs = []
     for place, (name, data) in enumerate(to_forecast, start=1):
         try:
             where = (place, len(to_forecast))
-            plot = out is not None
             runs.append(
                 _forecast_group(args, method, source, name, data, attempts, wanted, plot, where)
             )

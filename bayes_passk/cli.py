@@ -1646,21 +1646,22 @@ def run_compare(args: argparse.Namespace) -> int:
             [compare.predictive_check(fit, ci=args.ci).assign(prior=n) for n, fit in fits.items()],
             ignore_index=True,
         )
+        checks = checks[["prior", *checks.columns.drop("prior")]]  # first, as in loo.csv
         tables["loo.csv"] = comparison.table.reset_index()
         tables["predictive_check.csv"] = checks
         # Where the priors' forecasts part: the problems never solved, whose tails they assume.
         if args.target == "benchmark":  # zeros where every problem was solved
             unsolved = {name: unsolved_part(fit, ks) for name, fit in fits.items()}
         frames = [f.to_frame()[at_ks] for f in forecasts.values()]
-        if unsolved:
-            frames = [
-                frame.assign(unsolved_part=part)
-                for frame, part in zip(frames, unsolved.values(), strict=True)
-            ]
         if truths:  # the priors' fits share their data, and the truth
             truth_curve = next(iter(truths.values()))
             truth = truth_curve[1][at_ks]
             frames = [frame.assign(truth=truth) for frame in frames]
+        if unsolved:  # last, as in forecast.csv
+            frames = [
+                frame.assign(unsolved_part=part)
+                for frame, part in zip(frames, unsolved.values(), strict=True)
+            ]
         tables["forecast.csv"] = pd.concat(frames, ignore_index=True)
         report = {
             "verdict": comparison.verdict,
@@ -1967,13 +1968,10 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
             extra=extra,
             optional=["against_dynamic.csv"],
         )
-    if args.json:
+    if args.json:  # the rows of summary.csv and against_dynamic.csv, a method named a policy
         records = {
-            name: _records(frame[cols].rename(columns={"method": "policy"}))
-            for name, frame, cols in (
-                ("summary", summary, [*columns, *UNSOLVED_SCORES]),
-                ("against_dynamic", paired, paired_columns),
-            )
+            name: _records(frame.rename(columns={"method": "policy"}))
+            for name, frame in (("summary", summary), ("against_dynamic", paired))
         }
         print(json.dumps({"group": full.groups[0], **records}))
         return 0

@@ -571,6 +571,10 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
         assert row["upper"] == pytest.approx(d.mean() + half, rel=1e-9, abs=1e-15)
     names = ["against_dynamic.csv", "allocation.csv", "coverage.png", "error.png", "summary.csv"]
     assert sorted(p.name for p in out.iterdir()) == names
+    # The JSON holds the CSVs' rows, every column, the method named a policy.
+    for name, file in (("summary", "summary.csv"), ("against_dynamic", "against_dynamic.csv")):
+        columns = pd.read_csv(out / file).columns.str.replace("method", "policy")
+        assert list(report[name][0]) == list(columns)
     table = pd.read_csv(out / "allocation.csv")
     assert list(table.columns) == backtest.COLUMNS and len(table) == 6
     assert set(table["group"]) == {"full"}  # a file without groups is named after the file

@@ -86,7 +86,8 @@ def test_compare_priors_ranks_every_prior_and_says_so(write, tmp_path, capsys, m
     assert sorted(p.name for p in out.iterdir()) == files
     loo = pd.read_csv(out / "loo.csv").set_index(table.index.name or "index")
     np.testing.assert_allclose(loo.loc[table.index, "elpd_loo"], table["elpd_loo"], rtol=1e-12)
-    assert set(pd.read_csv(out / "predictive_check.csv")["prior"]) == set(fits)
+    checks = pd.read_csv(out / "predictive_check.csv")
+    assert set(checks["prior"]) == set(fits) and checks.columns[0] == "prior"  # as in loo.csv
     forecast = pd.read_csv(out / "forecast.csv")
     assert forecast["k"].tolist() == [1, 50, 1, 50]
     np.testing.assert_allclose(forecast["mean"][:2], expected.mean, rtol=1e-12)

@@ -60,7 +60,7 @@ from scipy import special
 
 from bayes_passk.backtest import COLUMNS
 from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, check_config, fit_batch
-from bayes_passk.data import InputError, PassData, check_seed
+from bayes_passk.data import InputError, PassData, check_seed, is_positive_int
 from bayes_passk.designs import pass_at_k_of_rates
 from bayes_passk.estimators import as_counts, as_ks
 from bayes_passk.families import PriorFamily, get_family, thinned_draws, unstack_draws
@@ -369,7 +369,7 @@ def allocate(
     """
     if not isinstance(rng, np.random.Generator):
         raise InputError(f"rng must be a numpy Generator (np.random.default_rng), got {rng!r}")
-    if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
+    if not is_positive_int(budget):
         raise InputError(f"the budget must be a positive whole number of attempts, got {budget!r}")
     n, c = _checked_counts(n, c)
     if not n.size:

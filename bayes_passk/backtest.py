@@ -49,7 +49,7 @@ from scipy import stats
 
 from bayes_passk.baselines import METHODS, BaselineFitWarning, fit_baseline
 from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, check_config, fit_batch
-from bayes_passk.data import InputError, PassData, check_seed
+from bayes_passk.data import InputError, PassData, check_seed, is_positive_int
 from bayes_passk.designs import Design
 from bayes_passk.families import PriorFamily, registry
 from bayes_passk.forecast import unsolved_parts
@@ -244,7 +244,7 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
         >>> int(row["failed"]), float(round(row["mse"], 6)), float(row["coverage"])
         (1, 0.005, 0.5)
     """
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int | np.integer) or bootstrap < 1:
+    if not is_positive_int(bootstrap):
         raise InputError(f"bootstrap must be a positive number of resamples, got {bootstrap!r}")
     rng = np.random.default_rng(seed)
     records = []

@@ -50,7 +50,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from numpyro.infer.hmc import HMCState
 
-from bayes_passk.data import InputError, check_seed
+from bayes_passk.data import InputError, check_seed, is_positive_int
 from bayes_passk.families import (
     PriorFamily,
     check_sites,
@@ -106,7 +106,7 @@ def check_config(config: BatchConfig) -> None:
     counts = ["chains", "warmup", "samples", "max_tree_depth", "forecast_draws", "segments"]
     for name in counts + (["chunk"] if config.chunk is not None else []):
         value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        if not is_positive_int(value):
             raise InputError(f"BatchConfig {name} must be a positive integer, got {value!r}")
     if config.samples < 4:
         raise InputError(f"samples must be at least 4 for the split r_hat, got {config.samples}")

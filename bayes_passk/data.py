@@ -258,6 +258,11 @@ def validate_counts(data: PassData, source: str = "data") -> PassData:
     )
 
 
+def is_positive_int(value) -> bool:
+    """Whether `value` is a whole number of an integer type, at least 1 (a bool is not one)."""
+    return not isinstance(value, bool) and isinstance(value, Integral) and value >= 1
+
+
 def check_seed(seed, numpy: bool = False) -> None:
     """Raise `InputError` unless `seed` is an integer from -2^63 (from 0 ``numpy``) to 2^63 - 1.
 

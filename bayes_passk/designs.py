@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bayes_passk.data import InputError, PassData
+from bayes_passk.data import InputError, PassData, is_positive_int
 from bayes_passk.estimators import as_ks, mean_pass_at_k
 
 # Schaeffer et al.'s synthetic grid: (a, b, scale).
@@ -58,7 +58,7 @@ MAX_ENTRIES = 10**8
 
 def _checked(budget: int, replicates: int, problems: int, ks) -> np.ndarray:
     for name, value in (("budget", budget), ("replicates", replicates), ("problems", problems)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        if not is_positive_int(value):
             raise InputError(f"{name} must be a positive integer, got {value!r}")
     if replicates * problems > MAX_ENTRIES:
         raise InputError(

@@ -31,7 +31,7 @@ import numpyro
 import numpyro.distributions as dist
 from jax.scipy.special import betaln, gammaln
 
-from bayes_passk.data import InputError
+from bayes_passk.data import InputError, is_positive_int
 
 
 class PriorFamily(NamedTuple):
@@ -179,7 +179,7 @@ def check_sites(family: PriorFamily) -> None:
 
 def check_max_draws(max_draws) -> None:
     """Raise `InputError` unless `max_draws` is a positive integer."""
-    if isinstance(max_draws, bool) or not isinstance(max_draws, int | np.integer) or max_draws < 1:
+    if not is_positive_int(max_draws):
         raise InputError(f"max_draws must be a positive integer, got {max_draws!r}")
 
 

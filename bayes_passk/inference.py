@@ -29,7 +29,6 @@ import sys
 import time
 import warnings
 from functools import cache, partial
-from numbers import Integral
 from typing import NamedTuple
 
 import arviz as az
@@ -43,6 +42,7 @@ from bayes_passk.data import (
     InputError,
     PassData,
     check_seed,
+    is_positive_int,
     require_pass_data,
     validate_counts,
     warn_if_uninformative,
@@ -234,7 +234,7 @@ def fit(
     """
     require_pass_data(data)
     for name, value in (("chains", chains), ("warmup", warmup), ("samples", samples)):
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        if not is_positive_int(value):
             raise InputError(f"{name} must be a positive integer, got {value!r}")
     if samples < 4:
         raise InputError(f"samples must be at least 4 for the split r_hat, got {samples}")

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bayes_passk.data import InputError, PassData, is_positive_int
+from bayes_passk.data import InputError, PassData, check_seed, is_positive_int
 from bayes_passk.estimators import as_ks, mean_pass_at_k
 
 # Schaeffer et al.'s synthetic grid: (a, b, scale).
@@ -56,7 +56,9 @@ MAX_ENTRIES = 10**8
 """Largest replicates x problems of one design cell (8 bytes each per array held)."""
 
 
-def _checked(budget: int, replicates: int, problems: int, ks) -> np.ndarray:
+def _checked(seed, budget: int, replicates: int, problems: int, ks) -> np.ndarray:
+    for part in seed if isinstance(seed, Sequence) and not isinstance(seed, str) else [seed]:
+        check_seed(part, numpy=True)
     for name, value in (("budget", budget), ("replicates", replicates), ("problems", problems)):
         if not is_positive_int(value):
             raise InputError(f"{name} must be a positive integer, got {value!r}")
@@ -76,7 +78,7 @@ def subsample(
 ) -> Design:
     """``budget`` attempts per problem without replacement; truth from all attempts (k <= n)."""
     full = full.single_group()
-    ks = _checked(budget, replicates, full.num_problems, ks)
+    ks = _checked(seed, budget, replicates, full.num_problems, ks)
     if budget > full.n.min():
         raise InputError(
             f"budget {budget} exceeds the {full.n.min()} attempts of the smallest problem; "
@@ -102,7 +104,7 @@ def resample(seed: int | Sequence[int], full: PassData, budget: int, replicates:
     which the truth at k beyond its n asserts without evidence (a warning says so).
     """
     full = full.single_group()
-    ks = _checked(budget, replicates, full.num_problems, ks)
+    ks = _checked(seed, budget, replicates, full.num_problems, ks)
     unsure = (full.c == 0) & (full.n < ks.max())
     if unsure.any():
         warnings.warn(
@@ -131,7 +133,7 @@ def synthetic(
     ks,
 ) -> Design:
     """Rates from a scaled Beta or Kumaraswamy(a, b) on (0, scale); the true exponent is a."""
-    ks = _checked(budget, replicates, problems, ks)
+    ks = _checked(seed, budget, replicates, problems, ks)
     for name, value, high in (("a", a, np.inf), ("b", b, np.inf), ("scale", scale, 1.0)):
         if isinstance(value, bool) or not isinstance(value, Real) or not 0 < value <= high:
             where = "in (0, 1]" if high == 1 else "positive"

@@ -103,3 +103,12 @@ def test_bad_arguments_are_clear_errors():
         designs.synthetic(0, "scaled-beta", 0.1, 1.0, 0.5, 10**12, 10, 1, KS)
     with pytest.raises(InputError, match="scaled-beta"):
         designs.synthetic(0, "normal", 0.1, 1.0, 0.5, 10, 10, 1, KS)
+
+
+def test_seeds_are_checked_before_numpy_sees_them():
+    """A negative or fractional seed, alone or in a sequence, is named; NumPy's error was not."""
+    for seed, shown in [(-1, "-1"), (1.5, "1.5"), ([3, -2], "-2"), ("7", "'7'")]:
+        with pytest.raises(InputError, match=f"seed must be an integer from 0 .*got {shown}$"):
+            designs.resample(seed, FULL, budget=5, replicates=2, ks=KS)
+    same = [designs.resample([3, 2], FULL, budget=5, replicates=2, ks=KS).c for _ in range(2)]
+    np.testing.assert_array_equal(*same)

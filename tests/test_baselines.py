@@ -23,11 +23,13 @@ from bayes_passk import cli
 from bayes_passk.baselines import (
     METHODS,
     BaselineFit,
+    _bootstrap,
     _scaled_log_survival,
     discretization_edges,
     fit_baseline,
 )
 from bayes_passk.data import InputError, PassData
+from bayes_passk.forecast import with_slope_points
 from bayes_passk.functionals import log_marginal_likelihood
 from bayes_passk.models.scaled_beta import FAMILY, Params
 
@@ -374,6 +376,21 @@ def test_bootstrap_intervals_are_reproducible():
     assert not np.array_equal(small.lower, other.lower)
     plain = fitted.forecast(ks)
     assert np.isnan(plain.lower).all() and plain.diagnostics is None
+
+
+def test_bootstrap_interval_ends_are_the_replicates_equal_tailed_quantiles():
+    """At ci the ends are the (1 - ci) / 2 and (1 + ci) / 2 quantiles of the same resamples."""
+    fitted = fit_baseline(pythia("Pythia 12B", 100), "beta-binomial")
+    ks = np.array([1, 100, 10_000])
+    log_survivals, exponents = _bootstrap(fitted, with_slope_points(ks), 8, 3)
+    passes = -np.expm1(log_survivals[:, : ks.size])
+    for ci in (0.5, 0.9):
+        forecast = fitted.forecast(ks, ci=ci, bootstrap=8, seed=3)
+        levels = [(1 - ci) / 2, (1 + ci) / 2]
+        np.testing.assert_array_equal(forecast.lower, np.nanquantile(passes, levels[0], axis=0))
+        np.testing.assert_array_equal(forecast.upper, np.nanquantile(passes, levels[1], axis=0))
+        ends = [forecast.exponent.lower, forecast.exponent.upper]
+        np.testing.assert_array_equal(ends, np.nanquantile(exponents, levels))
 
 
 @pytest.mark.slow  # 200 refits of the beta-binomial: 6 s alone, 16 s in the parallel suite

@@ -588,7 +588,8 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
         assert row["unsolved_part"] == pytest.approx(table.loc[mine, "unsolved_part"].mean())
         below = (error[mine] <= table.loc[mine, "unsolved_part"]).mean()
         assert row["solved_below_truth"] == pytest.approx(below)
-        assert 0 <= row["error_within_unsolved"] <= 1
+        within = (error[mine].abs() <= table.loc[mine, "unsolved_part"]).mean()
+        assert row["error_within_unsolved"] == pytest.approx(within)
 
 
 SIMULATION_ROWS = "".join(f"p{i},1000,{c}\n" for i, c in enumerate([0, 1, 3, 10, 30, 100, 300, 0]))

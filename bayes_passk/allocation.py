@@ -60,7 +60,7 @@ from scipy import special
 
 from bayes_passk.backtest import COLUMNS
 from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, check_config, fit_batch
-from bayes_passk.data import InputError, PassData, check_seed, is_positive_int
+from bayes_passk.data import MAX_ATTEMPTS, InputError, PassData, check_seed, is_positive_int
 from bayes_passk.designs import pass_at_k_of_rates
 from bayes_passk.estimators import as_counts, as_ks
 from bayes_passk.families import PriorFamily, get_family, thinned_draws, unstack_draws
@@ -232,6 +232,35 @@ def _spread_over_alike(rng: np.random.Generator, given: np.ndarray, row_of: np.n
     return spread
 
 
+_EDGES = (GRID[1:] + GRID[:-1]) / 2  # between neighbouring cells of GRID
+
+
+def _rebinned(family: PriorFamily, theta) -> jax.Array:
+    """Log mass of a discrete family in each cell of GRID, its mass kept whole.
+
+    Each of the family's points spreads its mass evenly over its own cell of logit p; the
+    lowest point of a family with a tail exponent a holds instead the power law below its
+    cell's upper edge e, with CDF m_0 e^(a (y - e)) (as `functionals.log_moment` integrates
+    it), and the top point what lies above the grid (as the power law's family puts there).
+    A cell's mass is a difference of the CDF where it is below 1/2, of the survival function
+    above, so that masses far below their neighbours keep their digits at either end.
+    """
+    y, log_mass = family.log_masses(theta)
+    half = (y[1] - y[0]) / 2
+    mass = jnp.exp(log_mass)
+    cdf = jnp.interp(_EDGES, jnp.append(y[0] - half, y + half), jnp.append(0.0, jnp.cumsum(mass)))
+    if family.tail_exponent is not None:
+        a, edge = family.tail_exponent(theta), y[0] + half
+        cdf = jnp.where(_EDGES < edge, mass[0] * jnp.exp(a * (_EDGES - edge)), cdf)
+    survival = jnp.interp(
+        _EDGES, jnp.append(y - half, y[-1] + half), jnp.append(jnp.cumsum(mass[::-1])[::-1], 0.0)
+    )
+    cdf = jnp.append(jnp.append(0.0, cdf), 1.0)
+    survival = jnp.append(jnp.append(1.0, survival), 0.0)
+    cells = jnp.where(cdf[1:] < 0.5, jnp.diff(cdf), -jnp.diff(survival))
+    return jnp.log(jnp.maximum(cells, 0.0))
+
+
 def _grid_log_prior(family: PriorFamily, params) -> jax.Array:
     """Log prior mass per draw of the atom at p = 0 and each grid cell of logit p: (D, 1 + grid)."""
     log_p = jax.nn.log_sigmoid(GRID)
@@ -239,20 +268,8 @@ def _grid_log_prior(family: PriorFamily, params) -> jax.Array:
     log_spacing = jnp.log(GRID[1] - GRID[0])
 
     def log_prior(theta):
-        if family.log_masses is not None:  # a discrete family: its masses spread onto GRID
-            y, log_mass = family.log_masses(theta)
-            log_per_unit = log_mass - jnp.log(y[1] - y[0])
-            if family.tail_exponent is None:
-                per_unit = jnp.interp(GRID, y, log_per_unit, -jnp.inf, -jnp.inf)
-            else:
-                # The lowest point holds the power law below its cell's upper edge: spread it
-                # as the density m_0 a e^(a (y - edge)) in logit p (functionals.log_moment).
-                a, edge = family.tail_exponent(theta), (y[0] + y[1]) / 2
-                above = jnp.interp(GRID, y[1:], log_per_unit[1:], -jnp.inf, -jnp.inf)
-                tail = log_mass[0] + jnp.log(a) + a * (GRID - edge)
-                per_unit = jnp.where(GRID < edge, tail, above)
-            cells = per_unit + log_spacing
-            return jnp.concatenate([jnp.array([-jnp.inf]), cells - jax.nn.logsumexp(cells)])
+        if family.log_masses is not None:
+            return jnp.concatenate([jnp.array([-jnp.inf]), _rebinned(family, theta)])
         log_s = family.log_scale(theta)
         log_q = log_p - log_s
         inside = log_q < 0
@@ -260,8 +277,21 @@ def _grid_log_prior(family: PriorFamily, params) -> jax.Array:
         log1m_q = jnp.log(-jnp.expm1(safe))
         density = family.log_density_q(safe, log1m_q, theta) - log_s + log_p + log1m_p
         cells = jnp.where(inside, density + log_spacing, -jnp.inf)
+        if family.tail_exponent is not None:
+            # Below the grid (p < 1.4e-11) the density in logit p is the power law
+            # f(y_0) e^(a (y - y_0)): its mass below the lowest cell's edge joins that cell.
+            a = family.tail_exponent(theta)
+            below = density[0] - a * (GRID[1] - GRID[0]) / 2 - jnp.log(a)
+            cells = cells.at[0].set(jnp.where(inside[0], jnp.logaddexp(cells[0], below), cells[0]))
         atom = -jnp.inf if family.log_zero_mass is None else family.log_zero_mass(theta)
-        return jnp.concatenate([jnp.atleast_1d(atom), cells])
+        masses = jnp.concatenate([jnp.atleast_1d(atom), cells])
+        # The midpoint rule misses a density that is infinite at p = s (b < 1: most of the
+        # mass can sit within a cell of it): what it leaves of the mass of 1 goes on the cell
+        # that holds s, the highest inside.
+        rest = -jnp.expm1(jax.nn.logsumexp(masses))
+        log_rest = jnp.where(rest > 0, jnp.log(jnp.where(rest > 0, rest, 1.0)), -jnp.inf)
+        top = jnp.maximum(jnp.sum(inside), 1)  # index in `masses`: the atom comes first
+        return masses.at[top].set(jnp.logaddexp(masses[top], log_rest))
 
     return jax.vmap(log_prior)(params)
 
@@ -369,8 +399,7 @@ def allocate(
     """
     if not isinstance(rng, np.random.Generator):
         raise InputError(f"rng must be a numpy Generator (np.random.default_rng), got {rng!r}")
-    if not is_positive_int(budget):
-        raise InputError(f"the budget must be a positive whole number of attempts, got {budget!r}")
+    _check_budget("the budget", budget)
     n, c = _checked_counts(n, c)
     if not n.size:
         raise InputError("no problems to allocate attempts to")
@@ -458,6 +487,25 @@ def draw_outcomes(streams, rates, given) -> np.ndarray:
     )
 
 
+def _check_budget(name: str, budget) -> None:
+    """Raise `InputError` unless `budget` is a whole number of attempts from 1 to 2^53."""
+    # Beyond 2^53 the plan's counts lose their units and their int64 sum can wrap.
+    if not is_positive_int(budget) or budget > MAX_ATTEMPTS:
+        raise InputError(
+            f"{name} must be a positive whole number of attempts up to 2^53, got {budget!r}"
+        )
+
+
+def _fit_seed(*key: int) -> int:
+    """Return an integer seed in [0, 2^63) for `fit_batch`, drawn from ``SeedSequence(key)``.
+
+    Example:
+        >>> _fit_seed(2**63 - 1, 10, 1, 3) < 2**63, _fit_seed(0, 1) == _fit_seed(0, 1)
+        (True, True)
+    """
+    return int(np.random.SeedSequence(list(key)).generate_state(1, np.uint64)[0] >> 1)
+
+
 def simulate(
     seed: int,
     full: PassData,
@@ -475,7 +523,8 @@ def simulate(
     """Run each policy on semi-synthetic replicates of `full`; one row per policy, budget, rep.
 
     Args:
-        seed: seed of the outcomes, the policies' tie-breaking and the fits.
+        seed: seed of the outcomes, the policies' tie-breaking and the fits (keyed by each
+            policy's name: a policy's rows do not depend on the other `policies`).
         full: one group's counts; each problem's rate c / n drives the simulated attempts.
         budgets: total attempts over all problems, each split into `rounds` equal batches.
         k: the target K.
@@ -493,6 +542,14 @@ def simulate(
     check_seed(seed, numpy=True)
     check_config(config)
     full = full.single_group()
+    for name, values in (("policies", policies), ("budgets", budgets)):
+        if isinstance(values, str | int) or not len(values):
+            raise InputError(f"{name} must be a non-empty list, got {values!r}")
+    for budget in budgets:
+        _check_budget("each budget", budget)
+    for name, value in (("replicates", replicates), ("rounds", rounds), ("k", k)):
+        if not is_positive_int(value):
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
     unknown = sorted(set(policies) - set(POLICIES))
     if unknown:
         raise InputError(f"unknown policies {unknown}; choose from {', '.join(POLICIES)}")
@@ -517,10 +574,12 @@ def simulate(
     frames = []
     for budget in budgets:
         batches = [budget // rounds] * (rounds - 1) + [budget - (rounds - 1) * (budget // rounds)]
-        finals = {}
-        for p_index, policy in enumerate(policies):
-            # Never [seed, budget, 0]: that is the same stream as [seed, budget].
-            rng = np.random.default_rng([seed, budget, 1 + p_index])
+        for policy in policies:
+            # Keyed by the policy's name, not its place in `policies`: a policy's runs are the
+            # same whichever others run beside it. Never [seed, budget, 0]: that is the same
+            # stream as [seed, budget].
+            policy_key = [seed, budget, 1 + POLICIES.index(policy)]
+            rng = np.random.default_rng(policy_key)
             # The same first round for every policy: the same generator for its tie-breaking.
             first = np.random.default_rng([seed, budget])
             n = np.zeros((replicates, problems), dtype=np.int64)
@@ -543,7 +602,13 @@ def simulate(
                 else:
                     label = f"{policy}, budget {budget}, round {r + 1}: refit"
                     fitted = fit_batch(
-                        seed + r, n, c, (k,), family, config, progress=_counter(say, label, len(n))
+                        _fit_seed(*policy_key, r),
+                        n,
+                        c,
+                        (k,),
+                        family,
+                        config,
+                        progress=_counter(say, label, len(n)),
                     )
                     unconverged = int(np.sum(~(fitted.r_hat_max <= R_HAT_MAX)))  # NaN too
                     if unconverged:
@@ -566,16 +631,19 @@ def simulate(
                     )
                 n += given
                 c += draw_outcomes(streams, rates, given)
-            finals[policy] = (n, c)
-        n_all = np.concatenate([finals[p][0] for p in policies])
-        c_all = np.concatenate([finals[p][1] for p in policies])
-        label = f"budget {budget}: final fits of {len(policies)} policies x {replicates} replicates"
-        summary = fit_batch(
-            seed, n_all, c_all, (k,), family, config, progress=_counter(say, label, len(n_all))
-        )
-        unsolved = unsolved_parts(family, summary.hyper_draws, n_all, c_all, (k,))[:, 0]
-        for p_index, policy in enumerate(policies):
-            part = slice(p_index * replicates, (p_index + 1) * replicates)
+            # Each policy's final fits on their own key (same shape as the refits: no new
+            # program), so that they too do not depend on the other policies run.
+            label = f"{policy}, budget {budget}: final fits of {replicates} replicates"
+            summary = fit_batch(
+                _fit_seed(*policy_key, len(batches)),
+                n,
+                c,
+                (k,),
+                family,
+                config,
+                progress=_counter(say, label, replicates),
+            )
+            unsolved = unsolved_parts(family, summary.hyper_draws, n, c, (k,))[:, 0]
             frames.append(
                 pd.DataFrame(
                     {
@@ -585,15 +653,15 @@ def simulate(
                         "budget": budget,
                         "replicate": np.arange(replicates),
                         "k": k,
-                        "estimate": summary.mean[part, 0],
-                        "lower": summary.lower[part, 0],
-                        "upper": summary.upper[part, 0],
-                        "unsolved_part": unsolved[part],
+                        "estimate": summary.mean[:, 0],
+                        "lower": summary.lower[:, 0],
+                        "upper": summary.upper[:, 0],
+                        "unsolved_part": unsolved,
                         "truth": truth,
-                        "exponent": summary.exponent_mean[part],
+                        "exponent": summary.exponent_mean,
                         "exponent_truth": math.nan,
-                        "r_hat_max": summary.r_hat_max[part],
-                        "divergences": summary.divergences[part],
+                        "r_hat_max": summary.r_hat_max,
+                        "divergences": summary.divergences,
                     }
                 )
             )

@@ -4,18 +4,23 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from functools import partial
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro
 import pandas as pd
 import pytest
 from scipy import special, stats
 
 from bayes_passk import allocation, backtest
-from bayes_passk.batched import FitSummary
+from bayes_passk.batched import BatchConfig, FitSummary
 from bayes_passk.cli import main
 from bayes_passk.data import InputError, PassData
+from bayes_passk.families import get_family, params_type
+from bayes_passk.functionals import log_survival_seen
 from bayes_passk.models.beta import FAMILY as BETA
 from bayes_passk.models.beta import Params as BetaParams
 
@@ -155,6 +160,41 @@ def _exact_gain_over_draws(draws, rows, counts, i, k, m):
     p_y = weights.mean(axis=0)
     updated = (weights * conditional).mean(axis=0) / p_y
     return np.sum(p_y * (updated - mean_unsolved) ** 2)
+
+
+GRID_CASES = [
+    ("scaled-beta", dict(a=0.3, b=0.6, scale=0.5)),  # b < 1: infinite density at p = s
+    ("zero-inflated-beta", dict(a=0.3, b=0.6, scale=0.5, zero=0.2)),
+    ("kumaraswamy", dict(a=0.3, b=2.0, scale=0.7)),
+    ("log-gamma", dict(a=0.3, shape=2.0, scale=0.6)),
+    ("power-law", dict(a=0.074, A=0.56)),  # much of its mass above the grid, on its top point
+    *((name, seed) for name in ("beta-spline", "log-spline") for seed in range(3)),
+]
+
+
+@pytest.mark.parametrize(("name", "params"), GRID_CASES, ids=lambda value: str(value))
+def test_the_grid_posterior_gives_each_family_s_survival(name, params):
+    """E[(1 - p)^k | n, c, theta] on the bayes policy's grid against the quadrature of
+    `functionals.log_survival_seen`, for every kind of family: scaled, with an atom, discrete.
+
+    The grid's cells are 0.144 wide in logit p and each holds its mass at its centre, where
+    (1 - p)^k varies by up to a factor e^(k p h) across a cell: the error is of order
+    (k p h)^2 / 24, 2% at k p ~ 3 (measured at most 1.1e-2 here). Reading p as q (the scale
+    left out), the density at p = s missed (19%) or the power law's top point spread as a
+    density (48%) fail it.
+    """
+    family = get_family(name)
+    if isinstance(params, int):
+        with numpyro.handlers.seed(rng_seed=params):
+            theta = family.hyperprior()
+    else:
+        theta = params_type(family)(**{key: jnp.array(value) for key, value in params.items()})
+    log_prior = allocation._grid_log_prior(family, jax.tree.map(lambda x: x[None], theta))
+    for n, c, k in [(0, 0, 10), (8, 0, 10_000), (8, 4, 100), (100, 3, 1000)]:
+        posterior = allocation._grid_posterior(log_prior, jnp.array(n, float), jnp.array(c, float))
+        on_grid = float((posterior @ jnp.exp(k * allocation.POINTS_LOG1M_P))[0])
+        exact = float(jnp.exp(log_survival_seen(family, theta, float(n), float(c), float(k))))
+        assert on_grid == pytest.approx(exact, rel=0.02), (n, c, k)
 
 
 def test_expected_variance_reduction_counts_what_a_problem_says_about_the_others():
@@ -339,9 +379,10 @@ def test_simulate_shares_round_one_and_outcomes_and_spends_the_whole_budget(monk
     assert len({tuple(row) for row in first}) > 1
     for given in per_policy[1:]:
         np.testing.assert_array_equal(given[0], first)
-    # The final fit sees each policy's totals, the whole budget on every replicate; its
+    # Each policy's final fit sees its totals, the whole budget on every replicate; its
     # successes are those of the shared outcome streams: the j-th attempt at problem i of
-    # replicate r succeeds alike whichever policy makes it.
+    # replicate r succeeds alike whichever policy makes it. Fits run policy after policy:
+    # uniform's final, dynamic's final, bayes's two refits and its final.
 
     def successes(n):
         streams = allocation.outcome_streams([seed, budget], replicates, 5)  # fresh streams
@@ -352,18 +393,16 @@ def test_simulate_shares_round_one_and_outcomes_and_spends_the_whole_budget(monk
             ]
         )
 
-    final_n, final_c = fits[-1]
-    for p, given in enumerate(per_policy):
-        part = slice(p * replicates, (p + 1) * replicates)
-        np.testing.assert_array_equal(final_n[part], sum(given))
-        np.testing.assert_array_equal(final_c[part], successes(final_n[part]))
-    assert (final_n.sum(axis=1) == budget).all()
+    assert len(fits) == 5 and len(refits) == 2 * replicates
+    for (final_n, final_c), given in zip([fits[0], fits[1], fits[4]], per_policy, strict=True):
+        np.testing.assert_array_equal(final_n, sum(given))
+        np.testing.assert_array_equal(final_c, successes(final_n))
+        assert (final_n.sum(axis=1) == budget).all()
     # The bayes policy refits after rounds 1 and 2 on its counts so far, then plans each round.
-    assert len(fits) == 3 and len(refits) == 2 * replicates
     bayes_n = np.cumsum(per_policy[2], axis=0)
     for r in range(2):
-        np.testing.assert_array_equal(fits[r][0], bayes_n[r])
-        np.testing.assert_array_equal(fits[r][1], successes(bayes_n[r]))
+        np.testing.assert_array_equal(fits[2 + r][0], bayes_n[r])
+        np.testing.assert_array_equal(fits[2 + r][1], successes(bayes_n[r]))
     assert [budget for _, _, budget in refits] == [7] * 6 + [9] * 6
     # Dynamic's later rounds go only to each replicate's problems with the fewest successes.
     dynamic_n = np.cumsum(per_policy[1], axis=0)
@@ -394,10 +433,34 @@ def test_simulate_says_when_refits_have_not_converged(monkeypatch):
     ]
 
 
+def test_a_policy_s_runs_do_not_depend_on_the_others_run_beside_it():
+    """Tie-breaking, refits and final fits are keyed by the policy's name; the top seed works."""
+    full = PassData.from_counts(list("abcdef"), n=[1000] * 6, c=[0, 1, 3, 30, 300, 0])
+    config = BatchConfig(chains=1, warmup=30, samples=30)
+    run = partial(allocation.simulate, 2**63 - 1, full, [24], 100, replicates=2, rounds=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 30 draws: r_hat and ESS warnings
+        alone = run(policies=["bayes"], config=config)
+        beside = run(policies=["uniform", "dynamic", "bayes"], config=config)
+        dynamic_alone = run(policies=["dynamic"], config=config)
+    mine = beside[beside["method"] == "bayes"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(alone, mine)
+    theirs = beside[beside["method"] == "dynamic"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(dynamic_alone, theirs)
+
+
 def test_simulate_refuses_what_it_cannot_compare():
     from bayes_passk.data import PassData
 
     full = PassData.from_counts(list("abcd"), n=[100] * 4, c=[0, 1, 5, 50])
+    for budgets, policies, replicates, named in [
+        ([], ["dynamic"], 2, "budgets must be a non-empty list"),
+        ([40], [], 2, "policies must be a non-empty list"),
+        ([40.5], ["dynamic"], 2, "each budget must be a positive whole number"),
+        ([40], ["dynamic"], 0, "replicates must be a positive integer"),
+    ]:
+        with pytest.raises(InputError, match=named):
+            allocation.simulate(0, full, budgets, 100, policies, replicates)
     with pytest.raises(InputError, match="use at least 2 rounds"):
         allocation.simulate(0, full, [40], 100, ["uniform", "dynamic"], 2, rounds=1)
     with pytest.raises(InputError, match="policies repeat"):
@@ -408,10 +471,12 @@ def test_simulate_refuses_what_it_cannot_compare():
 
 def test_allocate_checks_its_input():
     rng = np.random.default_rng(0)
-    with pytest.raises(InputError, match="positive whole number of attempts, got 0"):
+    with pytest.raises(InputError, match="positive whole number of attempts up to 2\\^53, got 0"):
         allocation.allocate(rng, "uniform", N, C, 0)
-    with pytest.raises(InputError, match="positive whole number of attempts, got 500.0"):
+    with pytest.raises(InputError, match="attempts up to 2\\^53, got 500.0"):
         allocation.allocate(rng, "uniform", N, C, 500.0)
+    with pytest.raises(InputError, match="up to 2\\^53, got 10000000000000000000"):
+        allocation.allocate(rng, "uniform", N, C, 10**19)  # its int64 sum wrapped
     with pytest.raises(InputError, match="unknown policy 'greedy'"):
         allocation.allocate(rng, "greedy", N, C, 5)
     with pytest.raises(ValueError, match="needs k and a fit"):
@@ -554,7 +619,7 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
     report = json.loads(captured.out)
     assert [row["policy"] for row in report["summary"]] == ["uniform", "dynamic", "bayes"]
     assert "bayes, budget 64, round 2: refit: 2/2 fits" in captured.err
-    assert "budget 64: final fits of 3 policies x 2 replicates: 6/6 fits" in captured.err
+    assert "dynamic, budget 64: final fits of 2 replicates: 2/2 fits" in captured.err
     paired = {row["policy"]: row for row in report["against_dynamic"]}
     mse = {row["policy"]: row["mse"] for row in report["summary"]}
     assert sorted(paired) == ["bayes", "uniform"]

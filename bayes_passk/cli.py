@@ -348,13 +348,17 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ci", type=probability, default=0.9, help="interval level (0.9)")
     parser.add_argument(
-        "--target", choices=["benchmark", "new"], default="benchmark", help=TARGET_HELP
+        "--target",
+        choices=["benchmark", "new"],
+        default="benchmark",
+        help=TARGET_HELP + " (benchmark)",
     )
     parser.add_argument(
         "--attempts",
         type=positive_int,
         metavar="M",
-        help="subsample an embedded per-attempt dataset to M attempts per problem (seed --seed)",
+        help="subsample an embedded per-attempt dataset to M attempts per problem (seed --seed);"
+        " default: every attempt",
     )
     _add_sampler_arguments(parser, chains=4, warmup=1000, samples=1000)
     parser.add_argument(
@@ -508,9 +512,9 @@ def _joined(args: argparse.Namespace):
     The block holds the command's input checks. Every process runs them, then all compare:
     if any failed, or if the processes were given different commands, every one stops with
     exit 2 rather than wait for the others. A process that never joins leaves the others
-    waiting ``--join-timeout`` seconds; then they stop with exit 2. Only process 0 reports:
-    the others print no progress and no warnings, write nothing, and return once the fits are
-    done.
+    waiting ``--join-timeout`` seconds (each says so on stderr as it starts to wait); then they
+    stop with exit 2. Once joined, only process 0 reports: the others print no progress and no
+    warnings, write nothing, and return once the fits are done.
     """
     settings = _distributed(args.distributed)
     if settings is None:
@@ -525,6 +529,13 @@ def _joined(args: argparse.Namespace):
     late = (
         f"--distributed: not every process joined {where} within {args.join_timeout} s;"
         " start each with the same ADDRESS and PROCESSES, or give --join-timeout more"
+    )
+    who = f"process {settings[2]}" if settings else "this process"
+    print(
+        f"--distributed: {who} joining {where}; waiting up to {args.join_timeout} s"
+        " (--join-timeout) for the others",
+        file=sys.stderr,
+        flush=True,
     )
     try:
         # Gloo announces its connections on stdout, before a --json. JAX's own deadline comes
@@ -1197,7 +1208,8 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset",
         metavar="NAME_OR_PATH",
-        help="embedded dataset or counts file to draw from (not with --design synthetic)",
+        help="embedded dataset or counts file to draw from: needed by the subsample and resample"
+        " designs, not taken by synthetic",
     )
     parser.add_argument("--groups", nargs="+", help="groups to backtest (default: all)")
     parser.add_argument("--format", choices=data_module.FORMATS, default="auto", help=FORMAT_HELP)
@@ -1213,7 +1225,8 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         "--synthetic-prior",
         choices=["scaled-beta", "kumaraswamy"],
         default="scaled-beta",
-        help="family of the synthetic design's rates (grid a 0.15/0.4, b 3.5/5, s 0.1/0.8)",
+        help="family of the synthetic design's rates (grid a 0.15/0.4, b 3.5/5, s 0.1/0.8;"
+        " scaled-beta)",
     )
     parser.add_argument(
         "--problems", type=positive_int, default=128, help="synthetic: problems (128)"
@@ -1258,7 +1271,11 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="write backtest.csv, summary.csv, error.png, coverage.png (and paired.csv)",
     )
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print JSON: {"design", "summary", "paired"}, the rows of the tables --out writes',
+    )
 
 
 def _backtest_cells(args: argparse.Namespace) -> list:
@@ -1546,17 +1563,24 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ci", type=probability, default=0.9, help="interval level (0.9)")
     parser.add_argument(
-        "--target", choices=["benchmark", "new"], default="benchmark", help=TARGET_HELP
+        "--target",
+        choices=["benchmark", "new"],
+        default="benchmark",
+        help=TARGET_HELP + " (benchmark)",
     )
     parser.add_argument(
         "--attempts",
         type=positive_int,
         metavar="M",
-        help="subsample an embedded per-attempt dataset to M attempts per problem (seed --seed)",
+        help="subsample an embedded per-attempt dataset to M attempts per problem (seed --seed);"
+        " default: every attempt",
     )
     _add_sampler_arguments(parser, chains=4, warmup=1000, samples=1000)
     parser.add_argument(
-        "--out", metavar="DIR", help="write the tables (CSV) and forecast.png there"
+        "--out",
+        metavar="DIR",
+        help="write forecast.png and, with --groups, comparison.csv; with --priors, loo.csv,"
+        " predictive_check.csv and forecast.csv",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
 
@@ -1708,6 +1732,8 @@ def _load_group(source, format, group, attempts, seed) -> PassData:
     if source not in embedded or embedded[source].kind != "attempts" or exists:
         raise InputError("--attempts applies to embedded per-attempt datasets only")
     _refuse_format(format, source)
+    if group is None:  # before any fit: a subsample of every group is not one model's
+        _refuse_several_groups(source, embedded[source].groups)
     return datasets.load(source, group=group, attempts_per_problem=attempts, seed=seed)
 
 
@@ -1916,7 +1942,12 @@ def add_simulate_allocation_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="write allocation.csv, summary.csv, against_dynamic.csv, error.png, coverage.png",
     )
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print JSON: {"group", "summary", "against_dynamic"}, the rows of the tables --out'
+        " writes (method named policy)",
+    )
 
 
 def run_simulate_allocation(args: argparse.Namespace) -> int:

@@ -326,8 +326,9 @@ def _warn_if_unconverged(
     elif diagnostics.r_hat_max > R_HAT_MAX:
         advice = (
             "Run longer (warmup/samples); if r_hat stays high, these counts may not pin down the"
-            " prior's shape (near-identical problems can leave two ways to fit them): compare"
-            " the priors (`bayes-passk compare --priors all`), or treat the results with caution."
+            " prior's shape (near-identical problems can leave two ways to fit them): another"
+            " prior may fit them better (`bayes-passk compare --priors all` ranks the priors by"
+            " PSIS-LOO), or treat the results with caution."
         )
     else:
         advice = "Run longer (warmup/samples), or treat the results with caution."

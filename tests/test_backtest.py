@@ -611,6 +611,7 @@ def test_a_process_left_alone_stops_with_exit_2_at_the_join_timeout(index, coord
     run = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and run.stdout == "", run.stderr
     assert "not every process joined at" in run.stderr and "within 2 s" in run.stderr
+    assert f"process {index} joining at" in run.stderr and "waiting up to 2 s" in run.stderr
     assert "Traceback" not in run.stderr and not (tmp_path / "never").exists()
 
 

@@ -804,3 +804,16 @@ def test_forecast_table_shows_the_unsolved_part_and_says_what_it_is(capsys):
     solved = data._replace(c=np.array([1, 3, 20]))
     _print_forecast("x.csv", solved, forecast, None, np.zeros(2))
     assert "unsolved" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["forecast", "pythia-math"], ["compare", "pythia-math", "--priors", "beta", "scaled-beta"]],
+)
+def test_attempts_without_a_group_of_several_is_refused_before_any_fit(argv, tmp_path, capsys):
+    """A subsample of every group is no model's: refused as a plain load of several groups is."""
+    out = tmp_path / "out"
+    assert main([*argv, "--attempts", "100", "--k", "100", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bayes-passk: error: pythia-math holds 7 groups; choose one with --group")
+    assert "fitting" not in err and not out.exists()

@@ -286,12 +286,22 @@ def _grid_log_prior(family: PriorFamily, params) -> jax.Array:
         atom = -jnp.inf if family.log_zero_mass is None else family.log_zero_mass(theta)
         masses = jnp.concatenate([jnp.atleast_1d(atom), cells])
         # The midpoint rule misses a density that is infinite at p = s (b < 1: most of the
-        # mass can sit within a cell of it): what it leaves of the mass of 1 goes on the cell
-        # that holds s, the highest inside.
+        # mass can sit within a cell of it): what it leaves of the mass of 1 goes to p = s,
+        # shared between the grid's points on either side of logit s in proportion to their
+        # nearness (linear interpolation: right to second order in the cell's width).
         rest = -jnp.expm1(jax.nn.logsumexp(masses))
         log_rest = jnp.where(rest > 0, jnp.log(jnp.where(rest > 0, rest, 1.0)), -jnp.inf)
-        top = jnp.maximum(jnp.sum(inside), 1)  # index in `masses`: the atom comes first
-        return masses.at[top].set(jnp.logaddexp(masses[top], log_rest))
+        below_s = jnp.maximum(jnp.sum(inside), 1) - 1  # the highest point inside
+        logit_s = log_s - jnp.log(-jnp.expm1(jnp.minimum(log_s, -1e-300)))
+        beyond = jnp.clip((logit_s - jnp.asarray(GRID)[below_s]) / (GRID[1] - GRID[0]), 0.0, 1.0)
+        beyond = jnp.where(below_s + 1 < GRID.size, beyond, 0.0)  # s beyond the grid's top
+        above_s = jnp.minimum(below_s + 1, GRID.size - 1)
+        masses = masses.at[1 + below_s].set(
+            jnp.logaddexp(masses[1 + below_s], log_rest + jnp.log1p(-beyond))
+        )
+        return masses.at[1 + above_s].set(
+            jnp.logaddexp(masses[1 + above_s], log_rest + jnp.log(beyond))
+        )
 
     return jax.vmap(log_prior)(params)
 

@@ -278,7 +278,7 @@ def _grid_log_prior(family: PriorFamily, params) -> jax.Array:
         density = family.log_density_q(safe, log1m_q, theta) - log_s + log_p + log1m_p
         cells = jnp.where(inside, density + log_spacing, -jnp.inf)
         if family.tail_exponent is not None:
-            # Below the grid (p < 1.4e-11) the density in logit p is the power law
+            # Below the grid (p < 4e-44) the density in logit p is the power law
             # f(y_0) e^(a (y - y_0)): its mass below the lowest cell's edge joins that cell.
             a = family.tail_exponent(theta)
             below = density[0] - a * (GRID[1] - GRID[0]) / 2 - jnp.log(a)

@@ -56,6 +56,22 @@ def test_resample_truth_is_exact_for_huge_k():
     assert (design.c[:, 0] == 0).all() and (design.c[:, 4] == 50).all()
 
 
+def test_resample_counts_are_binomial_at_the_full_data_rates():
+    # Binomial(40, c / n) mean per problem: the mean over 4000 replicates within 4 standard
+    # errors; rates at another n (p5 has 400 attempts, the others 1000) would be off by many.
+    design = designs.resample(2, FULL, budget=40, replicates=4000, ks=KS)
+    assert (design.n == 40).all()
+    rates = FULL.c / FULL.n
+    se = np.sqrt(40 * rates * (1 - rates) / 4000)
+    assert np.all(np.abs(design.c.mean(axis=0) - 40 * rates) <= 4 * se + 1e-12)
+    # And the spread of a Binomial: the sample variance of 4000 draws has a relative sd of
+    # sqrt((2 + excess kurtosis) / 4000), at most 2.9% here (p2, mean 0.8, excess kurtosis
+    # ~1.2): within 4 of them, 12%.
+    inner = [2, 3, 5]
+    variance = 40 * rates[inner] * (1 - rates[inner])
+    np.testing.assert_allclose(design.c[:, inner].var(axis=0, ddof=1), variance, rtol=0.12)
+
+
 @pytest.mark.parametrize("family", ["scaled-beta", "kumaraswamy"])
 def test_synthetic_rates_follow_the_family(family):
     a, b, scale = 0.4, 3.5, 0.8

@@ -1,7 +1,7 @@
 """Do the forecast's interval ends rise with k? Shared-uniform draws against independent ones.
 
-    python benchmarks/band_monotonicity.py            # Pythia 12B and 70M, 400 k values
-    python benchmarks/band_monotonicity.py --small    # Pythia 12B, 100 k values
+    python benchmarks/band_monotonicity.py            # Pythia 12B and 70M, 361 distinct k
+    python benchmarks/band_monotonicity.py --small    # Pythia 12B, 96 distinct k
 
 Each model's Pythia MATH subsample (100 attempts per problem, seed 0) is fitted once (2 chains
 x (500 + 500)); its forecast draws on a log grid of k from 1 to 1e9 are then made both ways from
@@ -50,7 +50,9 @@ def conditional_moments(fit, ks):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="one model, 100 k values")
+    parser.add_argument(
+        "--small", action="store_true", help="one model, 96 distinct k (100 log-spaced, rounded)"
+    )
     args = parser.parse_args()
     groups = ["Pythia 12B"] if args.small else ["Pythia 12B", "Pythia 70M"]
     ks = np.unique(np.round(np.logspace(0, 9, 100 if args.small else 400))).astype(np.int64)

@@ -1,7 +1,7 @@
 """PSIS-LOO across every prior family on each embedded dataset: which family do the data prefer?
 
     python benchmarks/model_comparison.py                   # full data, every group, ~1 hour
-    python benchmarks/model_comparison.py --small           # two groups, short chains
+    python benchmarks/model_comparison.py --small           # one group, short chains
     python benchmarks/model_comparison.py --attempts 100    # Pythia subsampled to 100 attempts
     python benchmarks/model_comparison.py --out bench-out/loo.csv
 
@@ -24,7 +24,9 @@ from bayes_passk.compare import compare_priors, ranking
 from bayes_passk.families import registry
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--small", action="store_true", help="2 groups, 2 x (300 + 300) draws")
+parser.add_argument(
+    "--small", action="store_true", help="1 group (pythia-math's first), 2 x (300 + 300) draws"
+)
 parser.add_argument("--attempts", type=int, help="subsample pythia-math to this many attempts")
 parser.add_argument("--priors", nargs="+", default=list(registry()))
 parser.add_argument("--seed", type=int, default=0)

@@ -193,8 +193,9 @@ _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
 # The family-parametrised checks below run in full on the seed papers' two families and the
 # default prior in the default suite, on the other families in the slow suite: each family
 # compiles its own programs, and the suite has 10 minutes on 2 cores. Every family's first
-# hyperprior draw, and the gradient check, run in the default suite too (about 20 s in all), so
-# that a wrong density, sampler or gradient in any family fails there.
+# hyperprior draw, and the gradient check, run in the default suite too (about 55 s of test
+# time, half that on the suite's two workers), so that a wrong density, sampler or gradient in
+# any family fails there.
 CORE_FAMILIES = ("scaled-beta", "kumaraswamy", DEFAULT_PRIOR)
 
 

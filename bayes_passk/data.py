@@ -772,7 +772,13 @@ def _group_column(table: _Table, column: str | None) -> np.ndarray:
 
 
 def _counts_column(values: np.ndarray, column: str, rows: _Rows) -> np.ndarray:
-    if np.issubdtype(values.dtype, np.integer):
+    if np.issubdtype(values.dtype, np.signedinteger):
+        return values.astype(np.int64)
+    if np.issubdtype(values.dtype, np.unsignedinteger):  # beyond int64 they would wrap negative
+        too_large = values >= 2**62
+        if too_large.any():
+            row = int(np.argmax(too_large))
+            raise InputError(f"{rows.at(row, column)}: count {int(values[row])} is too large")
         return values.astype(np.int64)
     # A JSON true is not a count; checked per row, since factorizing takes True for 1.
     booleans = np.fromiter((isinstance(v, bool | np.bool_) for v in values.ravel()), bool)

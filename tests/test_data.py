@@ -251,6 +251,14 @@ def test_to_frame():
         ([3, 4], [-1, 0], None, r"row 1, column 'c': negative count -1"),
         ([3, 2.5], [1, 0], None, r"row 2, column 'n': expected a whole number, got 2.5"),
         ([3, np.nan], [1, 0], None, r"row 2, column 'n': empty or missing value"),
+        # Unsigned counts past int64 would wrap to negative numbers if cast blindly.
+        (
+            np.array([3, 2**64 - 1], np.uint64),
+            [1, 0],
+            None,
+            r"row 2, column 'n': count 18446744073709551615 is too large",
+        ),
+        (np.array([3, 4], np.uint8), [1, 5], None, r"row 2, column 'c': 5 successes exceed"),
         (
             [3, 4],
             [1, 0],

@@ -41,6 +41,7 @@ Example:
 from __future__ import annotations
 
 import warnings
+import zlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -233,7 +234,10 @@ def stack_problems(arrays: list[np.ndarray]) -> np.ndarray:
 def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Per method, design, group, budget and k: errors, MSE with bootstrap interval, coverage.
 
-    Replicates whose fit failed (NaN estimate) are left out and counted in ``failed``.
+    Replicates whose fit failed (NaN estimate) are left out and counted in ``failed``; those
+    without a truth are left out of the error scores. Each cell's bootstrap draws from its own
+    generator, seeded by ``seed`` and the cell, so a cell's interval does not depend on which
+    other cells the table holds.
 
     Example:
         >>> table = pd.DataFrame({"method": "m", "design": "d", "group": "g", "budget": 10,
@@ -246,13 +250,14 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
     """
     if not is_positive_int(bootstrap):
         raise InputError(f"bootstrap must be a positive number of resamples, got {bootstrap!r}")
-    rng = np.random.default_rng(seed)
+    check_seed(seed, numpy=True)
     records = []
     keys = ["method", "design", "group", "budget", "k"]
     for key, part in table.groupby(keys, sort=False):
         ok = part[np.isfinite(part["estimate"])]
         error = ok["estimate"].to_numpy() - ok["truth"].to_numpy()
-        squared = error**2
+        scored = np.isfinite(error)
+        squared = error[scored] ** 2
         with np.errstate(divide="ignore", invalid="ignore"):
             log_log = np.log(-np.log(ok[["estimate", "truth"]].to_numpy()))
         defined = np.isfinite(log_log).all(axis=1)
@@ -263,9 +268,11 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
         covered = (lower <= truth) & (truth <= upper)
         mse_lower = mse_upper = np.nan
         if len(squared) > 1:
+            rng = np.random.default_rng([seed, _cell_number(key)])
             resampled = squared[rng.integers(0, len(squared), (bootstrap, len(squared)))]
             mse_lower, mse_upper = np.quantile(resampled.mean(axis=1), [0.05, 0.95])
         relative = np.abs(ok["exponent"].to_numpy() / ok["exponent_truth"].to_numpy() - 1)
+        relative = relative[np.isfinite(relative)]
         # Tables written before the column existed score NaN here.
         unsolved = ok.get("unsolved_part", pd.Series(np.nan, ok.index)).to_numpy()
         has_part = np.isfinite(unsolved) & np.isfinite(truth)
@@ -274,8 +281,8 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
                 **dict(zip(keys, key, strict=True)),
                 "replicates": len(part),
                 "failed": len(part) - len(ok),
-                "abs_error": np.abs(error).mean() if len(ok) else np.nan,
-                "mse": squared.mean() if len(ok) else np.nan,
+                "abs_error": _mean_where(np.abs(error), scored),
+                "mse": squared.mean() if len(squared) else np.nan,
                 "mse_lower": mse_lower,
                 "mse_upper": mse_upper,
                 "log_log_se": log_log_se.mean() if len(log_log_se) else np.nan,
@@ -286,7 +293,7 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
                 # estimate - unsolved <= truth
                 "solved_below_truth": _mean_where(error <= unsolved, has_part),
                 "error_within_unsolved": _mean_where(np.abs(error) <= unsolved, has_part),
-                "exponent_rel_error": relative.mean() if np.isfinite(relative).any() else np.nan,
+                "exponent_rel_error": relative.mean() if len(relative) else np.nan,
                 "divergent_fits": int((part["divergences"] > 0).sum()),
                 "unconverged_fits": int((part["r_hat_max"] > R_HAT_MAX).sum()),
             }
@@ -296,6 +303,12 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
 
 def _mean_where(values: np.ndarray, where: np.ndarray) -> float:
     return values[where].mean() if where.any() else np.nan
+
+
+def _cell_number(key: tuple) -> int:
+    """Return a number for a cell's key, the same for k = 1000 and 1000.0 (as read from CSV)."""
+    text = "\x1f".join(v if isinstance(v, str) else repr(float(v)) for v in key)
+    return zlib.crc32(text.encode())
 
 
 def paired_differences(table: pd.DataFrame, reference: str, level: float = 0.9) -> pd.DataFrame:

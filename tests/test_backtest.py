@@ -82,6 +82,37 @@ def test_summarize_computes_the_metrics():
     assert row["log_log_se"] == pytest.approx(expected)
 
 
+def test_a_missing_truth_or_exponent_leaves_that_replicate_out_of_its_score_only():
+    table = _table(
+        estimate=[0.5, 0.6, 0.7],
+        lower=[0.45, 0.5, 0.6],
+        upper=[0.6, 0.7, 0.8],
+        truth=[0.55, 0.6, np.nan],
+        exponent=[0.2, np.nan, 0.3],
+        exponent_truth=0.25,
+    )
+    row = backtest.summarize(table).iloc[0]
+    assert row["failed"] == 0 and row["coverage"] == 1.0
+    assert row["abs_error"] == pytest.approx(0.05 / 2)
+    assert row["mse"] == pytest.approx(0.05**2 / 2)
+    assert row["mse_lower"] <= row["mse"] <= row["mse_upper"]  # finite: 2 errors resampled
+    assert row["exponent_rel_error"] == pytest.approx(0.2)  # |0.2/0.25 - 1| = |0.3/0.25 - 1|
+
+
+def test_a_cell_s_bootstrap_does_not_depend_on_the_other_cells():
+    rng = np.random.default_rng(5)
+    cell = _table(rng.uniform(0.4, 0.8, 10), np.nan, np.nan, 0.6)
+    other = cell.assign(method="another", estimate=rng.uniform(0.4, 0.8, 10))
+    alone = backtest.summarize(cell).iloc[0]
+    beside = backtest.summarize(pd.concat([other, cell])).set_index("method").loc["m"]
+    # From CSV, whole-number k and budget come back as integers (here floats in memory).
+    read_back = backtest.summarize(cell.astype({"k": float, "budget": float})).iloc[0]
+    for row in (beside, read_back):
+        assert (row["mse_lower"], row["mse_upper"]) == (alone["mse_lower"], alone["mse_upper"])
+    reseeded = backtest.summarize(cell, seed=1).iloc[0]
+    assert reseeded["mse_lower"] != alone["mse_lower"]
+
+
 def test_summarize_scores_each_estimate_against_its_unsolved_part():
     # Errors -0.25, 0.1, 0.3 (a fourth replicate without truth is left out) against parts
     # 0.1, 0.05, 0.4: estimate - part <= truth in the first and third, |error| <= part in the third.

@@ -668,7 +668,8 @@ def run_forecast(args: argparse.Namespace) -> int:
             tables = [run.table.assign(group=run.label) for run in runs]
             table = pd.concat(tables, ignore_index=True)[["group", *table.columns]]
         curves = {run.label: run.truth_curve for run in runs if run.truth_curve is not None}
-        title = f"{source}, {method}" if args.all_groups else f"{runs[0].label}, {method}"
+        name = source if args.all_groups else runs[0].label
+        title = _plot_title(name, method, [data for _, data in to_forecast])
         solved = None  # drawn beside one forecast only: a curve per group crowds the plot
         if len(runs) == 1 and runs[0].solved_curve is not None:
             solved = {runs[0].label: runs[0].solved_curve}
@@ -828,6 +829,23 @@ def _groups_to_forecast(args, source, group, attempts) -> list[tuple[str | None,
     # Subsampled group by group, each as a run with --group draws it.
     groups = {info.name: info for info in datasets.list_datasets()}[source].groups
     return [(name, _load_group(source, args.format, name, attempts, args.seed)) for name in groups]
+
+
+def _plot_title(name: str, method: str, fitted: list[PassData]) -> str:
+    """``name, method, N attempts per problem``, the name cut so that the rest shows.
+
+    Example:
+        >>> data = PassData.from_counts(["a", "b"], n=[100, 40], c=[1, 0])
+        >>> _plot_title("Pythia 12B", "bayes-beta-spline", [data])
+        'Pythia 12B, bayes-beta-spline, 40-100 attempts per problem'
+    """
+    from bayes_passk.plots import TITLE_LENGTH, shorten
+
+    low = min(int(data.n.min()) for data in fitted)
+    high = max(int(data.n.max()) for data in fitted)
+    attempts = f"{low}" if low == high else f"{low}-{high}"
+    rest = f", {method}, {attempts} attempts per problem"
+    return shorten(name, max(TITLE_LENGTH - len(rest), 16)) + rest
 
 
 def _label(source: str, data: PassData) -> str:
@@ -1351,8 +1369,16 @@ def run_backtest(args: argparse.Namespace) -> int:
         paired = backtest.paired_differences(table, args.reference)
     if out is not None:
         extra = {} if paired is None else {"paired.csv": paired}
+        title = None if args.design == "synthetic" else Path(args.dataset).name
         _write_scored(
-            out, "backtest.csv", table, summary, args.ci, extra=extra, optional=["paired.csv"]
+            out,
+            "backtest.csv",
+            table,
+            summary,
+            args.ci,
+            extra=extra,
+            optional=["paired.csv"],
+            title=title,
         )
     if args.json:
         report = {"design": args.design, "summary": _records(summary)}
@@ -1481,18 +1507,27 @@ def _scored_files(name: str, extra: Sequence[str]) -> list[str]:
 
 
 def _write_scored(
-    out: Path, name: str, table, summary, ci: float, x_label=None, extra=None, optional=()
+    out: Path,
+    name: str,
+    table,
+    summary,
+    ci: float,
+    x_label=None,
+    extra=None,
+    optional=(),
+    title=None,
 ) -> None:
     """Write the per-replicate table, the summary, any ``extra`` tables and the plots.
 
     ``optional`` names extra tables some runs write: one left from an earlier run is removed.
+    ``title`` begins the plots' titles (the dataset).
     """
     from bayes_passk.plots import plot_backtest, save_figure
 
     error, coverage = SCORE_PLOTS
     figures = {
-        error: plot_backtest(summary, "mse"),
-        coverage: plot_backtest(summary, "coverage", reference=ci),
+        error: plot_backtest(summary, "mse", title=title),
+        coverage: plot_backtest(summary, "coverage", reference=ci, title=title),
     }
     if x_label:
         for figure in figures.values():
@@ -1695,9 +1730,11 @@ def run_compare(args: argparse.Namespace) -> int:
         }
 
     if out is not None:
-        of = f" ({args.group})" if args.group and args.groups is None else ""
+        from bayes_passk.plots import shorten
+
+        of = f" ({shorten(args.group, 24)})" if args.group and args.groups is None else ""
         prior = f", prior {args.prior}" if args.groups is not None else ""
-        title = f"{args.source}{of}, {args.target} pass@k{prior}"
+        title = f"{shorten(args.source, 24)}{of}, {args.target} pass@k{prior}"
         if args.groups is not None:  # each group's truth in its forecast's colour
             figure = plot_forecast(forecasts, truth=truths or None, title=title)
         else:
@@ -1998,6 +2035,7 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
             x_label="total attempts",
             extra=extra,
             optional=["against_dynamic.csv"],
+            title=Path(args.dataset).name,
         )
     if args.json:  # the rows of summary.csv and against_dynamic.csv, a method named a policy
         records = {

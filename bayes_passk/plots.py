@@ -24,8 +24,10 @@ from bayes_passk.forecast import Forecast
 
 LEGEND_INSIDE = 8  # legend entries that fit inside the axes; more go beside them
 LEGEND_ROWS = 24  # entries per column of a legend beside the axes
+FILLED = 3  # more forecasts than this: each band drawn as its two edges, not filled
 CROWDED = 10  # more forecasts than this: no bands, one legend entry each
-DODGE = 0.02  # decades between methods at one budget in `plot_backtest`
+DODGE = 0.02  # decades between methods at one budget, or forecasts at one k
+TITLE_LENGTH = 70  # characters of a title; longer ones are cut in the middle
 
 
 def plot_forecast(
@@ -42,9 +44,12 @@ def plot_forecast(
     curves at each forecast's k: the part of the mean from problems solved at least once (the
     mean less `bayes_passk.forecast.unsolved_part`), whose gap to the mean rests on the prior's
     tail; ``shared_truth``, one (k, pass@k) curve for forecasts of the same data (several
-    priors), drawn once in black. A single `Forecast` is named by its method. Forecast on many
-    k (e.g. the default grid) for a smooth curve; at one k, points and markers are drawn. Beside
-    more than `CROWDED` forecasts, bands are left out and each forecast has one legend entry.
+    priors), drawn once in black. A single `Forecast` is named by its method; beside a
+    ``title``, one forecast's legend leaves its name to the title. Forecast on many k (e.g. the
+    default grid) for a smooth curve; at one k, points with error bars are drawn side by side.
+    Beside more than `FILLED` forecasts, each band is drawn as its two edges (filled bands
+    would cover each other); beside more than `CROWDED`, bands are left out and each forecast
+    has one legend entry.
 
     Returns:
         The matplotlib Figure (save it with ``figure.savefig(path, dpi=150)``).
@@ -60,28 +65,35 @@ def plot_forecast(
         )
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     axes = figure.subplots()
-    colors = mpl.rcParams["axes.prop_cycle"].by_key()["color"]
-    if len(forecasts) > len(colors):  # more curves than the cycle: one colour each
-        colors = list(mpl.colormaps["turbo"](np.linspace(0.05, 0.95, len(forecasts))))
+    colors = _colors(len(forecasts))
     entries = []  # (handle, label): one legend entry per forecast, its band under its line
     # Many forecasts: their bands would cover each other, and a legend entry for each mark of
     # each forecast would fill the figure; one line and one entry per forecast.
     crowded = len(forecasts) > CROWDED
+    filled = len(forecasts) <= FILLED
+    bayesian_only = all(forecast.diagnostics is not None for forecast in forecasts.values())
     # Forecasts of the same data (several priors) share their unbiased estimates: shown once.
     shared_estimates = len(forecasts) > 1 and _same_unbiased(list(forecasts.values()))
     for index, (name, forecast) in enumerate(forecasts.items()):
-        color = colors[index % len(colors)]
+        color = colors[index]
         label = _literal(name or forecast.method, limit=40)
+        # One forecast under a title (which names it): entries without the name.
+        prefix = "" if len(forecasts) == 1 and title else f"{label}: "
         bayesian = forecast.diagnostics is not None  # point methods: bootstrap intervals
         kind = "credible" if bayesian else "bootstrap"
-        center = f"{label}: {'posterior mean' if bayesian else 'estimate'}"
+        center = f"{prefix}{'posterior mean' if bayesian else 'estimate'}"
+        # At one k, forecasts side by side around it, so that their bars do not hide.
+        shift = 10 ** (DODGE * (index - (len(forecasts) - 1) / 2)) if forecast.k.size == 1 else 1
         if forecast.k.size == 1:  # one k: a point with an error bar, not a band
             if np.isfinite(forecast.lower).any():
                 center = f"{center}, {forecast.ci:.0%} {kind} interval"
+            # A mean outside its interval (possible for a bootstrap) would be a negative bar.
+            below = np.maximum(forecast.mean - forecast.lower, 0)
+            above = np.maximum(forecast.upper - forecast.mean, 0)
             bar = axes.errorbar(
-                forecast.k,
+                forecast.k * shift,
                 forecast.mean,
-                yerr=[forecast.mean - forecast.lower, forecast.upper - forecast.mean],
+                yerr=[below, above],
                 fmt="s",
                 color=color,
                 capsize=4,
@@ -93,7 +105,8 @@ def plot_forecast(
             entries.append((line, label))
         else:
             (line,) = axes.plot(forecast.k, forecast.mean, color=color, label=center)
-            if np.isfinite(forecast.lower).any():  # a point method without bootstrap has none
+            interval = f"{forecast.ci:.0%} {kind} interval"
+            if np.isfinite(forecast.lower).any() and filled:  # a point method may have none
                 band = axes.fill_between(
                     forecast.k,
                     forecast.lower,
@@ -101,13 +114,18 @@ def plot_forecast(
                     color=color,
                     alpha=0.2,
                     linewidth=0,
-                    label=f"{label}: {forecast.ci:.0%} {kind} interval",
+                    label=f"{prefix}{interval}",
                 )
-                entries.append(((band, line), f"{center}, {forecast.ci:.0%} {kind} interval"))
+                entries.append(((band, line), f"{center}, {interval}"))
+            elif np.isfinite(forecast.lower).any():
+                style = {"color": color, "linewidth": 0.8, "alpha": 0.7}
+                axes.plot(forecast.k, forecast.lower, **style, label=f"{prefix}{interval}")
+                axes.plot(forecast.k, forecast.upper, **style)
+                entries.append((line, f"{center}, {interval} (thin lines)"))
             else:
                 entries.append((line, center))
         if not shared_estimates:
-            marks = _plot_unbiased(axes, forecast, color, f"{label}: ")
+            marks = _plot_unbiased(axes, forecast, color, prefix)
             entries += [] if crowded else marks
         if solved and name in solved:
             if np.shape(solved[name]) != forecast.k.shape:
@@ -115,19 +133,25 @@ def plot_forecast(
                     f"solved[{name!r}] has shape {np.shape(solved[name])}; the forecast has "
                     f"{forecast.k.size} values of k"
                 )
-            part = f"{label}: part from problems solved so far"
-            curve = _curve(axes, forecast.k, solved[name], ":", "v", color=color, label=part)
+            part = f"{prefix}part from problems solved so far"
+            curve = _curve(
+                axes, forecast.k * shift, solved[name], ":", "v", color=color, label=part
+            )
             entries.append((curve, part))
         if truth and name in truth:
             k, value = truth[name]
-            truth_label = f"{label}: truth"
+            truth_label = f"{prefix}truth"
             # Black beside one forecast; beside several, each truth in its forecast's colour.
             shade = "black" if len(forecasts) == 1 else color
+            k = k * shift if np.size(k) == 1 else k
             curve = _curve(axes, k, value, "--", "D", color=shade, linewidth=1, label=truth_label)
             entries += [] if crowded else [(curve, truth_label)]
     if crowded:  # what the marks mean, once, in grey
         gray = {"color": "0.4"}
-        entries.append((Line2D([], [], **gray), f"mean (no intervals: over {CROWDED} curves)"))
+        center = "posterior mean" if bayesian_only else "estimate"
+        single = all(forecast.k.size == 1 for forecast in forecasts.values())
+        key = center if single else f"{center} (no intervals: over {CROWDED} curves)"
+        entries.append((Line2D([], [], **gray), key))
         seen = any(np.isfinite(forecast.unbiased).any() for forecast in forecasts.values())
         if seen and not shared_estimates:  # shared ones have their own entry
             dots = Line2D([], [], marker="o", markersize=4, linestyle="None", **gray)
@@ -140,6 +164,7 @@ def plot_forecast(
         curve = _curve(axes, *shared_truth, "--", "D", color="black", linewidth=1, label="truth")
         entries.append((curve, "truth"))
     axes.set_xscale("log")
+    _plain_ticks_within_a_decade(axes, [forecast.k for forecast in forecasts.values()])
     axes.set_ylim(-0.02, 1.02)  # a curve or band at exactly 0 or 1 stays in view
     axes.set_xlabel("attempts per problem k")
     targets = {forecast.target for forecast in forecasts.values()}
@@ -156,8 +181,31 @@ def plot_forecast(
     elif entries:
         axes.legend(*zip(*entries, strict=True), fontsize=8, loc="best")
     if title:
-        axes.set_title(_literal(title, limit=70))
+        axes.set_title(_literal(title, limit=TITLE_LENGTH))
     return figure
+
+
+def _colors(count: int) -> list:
+    """One colour per curve: the style's cycle, then tab20's dark hues before its light ones.
+
+    Beyond 20, turbo: distinct, if neighbours are alike.
+    """
+    colors = mpl.rcParams["axes.prop_cycle"].by_key()["color"]
+    if count > len(colors):
+        tab20 = mpl.colormaps["tab20"].colors
+        colors = [*tab20[0::2], *tab20[1::2]]
+    if count > len(colors):
+        colors = list(mpl.colormaps["turbo"](np.linspace(0.05, 0.95, count)))
+    return [colors[i % len(colors)] for i in range(count)]
+
+
+def _plain_ticks_within_a_decade(axes, ks) -> None:
+    """Label k plainly (150, 300) where the curves span less than a decade: no 10^n tick."""
+    k = np.concatenate([np.ravel(values) for values in ks])
+    if k.size and k.max() < 10 * k.min():
+        ticks = np.unique(k) if np.unique(k).size <= 6 else np.geomspace(k.min(), k.max(), 5)
+        axes.set_xticks(ticks, [f"{tick:.0f}" if tick < 1e6 else f"{tick:.3g}" for tick in ticks])
+        axes.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _curve(axes, k, values, line: str, marker: str, **style):
@@ -178,19 +226,31 @@ def _plot_unbiased(axes, forecast: Forecast, color, prefix: str) -> list:
 
 
 def _literal(text: str, limit: int) -> str:
-    r"""``text`` shown as written, cut in the middle to ``limit`` characters with an ellipsis.
+    r"""``text`` shown as written (`shorten`ed to ``limit`` characters): no math text.
 
-    A group or file name such as ``run_$a$`` is not math text; a long one would push the
-    legend off the axes. Its end is kept: names often differ only there (``..._t0.7``).
+    A group or file name such as ``run_$a$`` is not math text.
 
     Example:
         >>> print(_literal("run_$a$", limit=40), _literal("model-a-" * 5 + "t0.7", limit=20))
         run_\$a\$ model-a-m…del-a-t0.7
     """
+    return shorten(text, limit).replace("$", r"\$")
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut in the middle to ``limit`` characters with an ellipsis.
+
+    A long name would push the legend off the axes. Its end is kept: names often differ only
+    there (``..._t0.7``).
+
+    Example:
+        >>> shorten("model-a-" * 5 + "t0.7", limit=20)
+        'model-a-m…del-a-t0.7'
+    """
     if len(text) > limit:
         head = (limit - 1) // 2
         text = text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
-    return text.replace("$", r"\$")
+    return text
 
 
 def _same_unbiased(forecasts: list[Forecast]) -> bool:
@@ -207,28 +267,45 @@ def save_figure(figure, path) -> None:
     figure.savefig(path, dpi=150, format="png")
 
 
-def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
+METRIC_LABELS = {
+    "mse": "MSE of pass@k",
+    "abs_error": "absolute error of pass@k",
+    "coverage": "coverage of the intervals",
+    "width": "mean interval width",
+    "log_log_se": "squared error of log(-log pass@k)",
+    "exponent_rel_error": "relative error of the exponent",
+}
+LOG_METRICS = ("mse", "abs_error", "log_log_se", "exponent_rel_error")
+
+
+def plot_backtest(summary, metric: str = "mse", reference: float | None = None, title=None):
     """One panel per k: `metric` of each method against the attempt budget, averaged over groups.
 
     Every method is averaged over the same groups: those where each method that reports the
     metric has a value (a method whose fits failed in a group would otherwise be averaged over
-    easier groups than the others); the title says when groups were left out, and how many
-    fits failed (not scored: that method's figure is over fewer replicates). With one group
+    easier groups than the others); the panel's title says when groups were left out, and how
+    many fits failed (not scored: that method's figure is over fewer replicates). With one group
     the MSE carries its bootstrap interval (``mse_lower``, ``mse_upper``) as error bars; with
     several, the average carries the groups' half-widths combined as for a mean of independent
-    estimates, sqrt(sum h_g^2) / G. Methods are drawn side by side around each budget.
+    estimates, sqrt(sum h_g^2) / G. Coverage carries the 90% Wilson interval of the share of
+    the scored replicates' intervals that covered. Methods are drawn side by side around each
+    budget; the legend, beside the panels, says what the bars are.
 
     Args:
         summary: the table of `bayes_passk.backtest.summarize`.
         metric: a column of it, e.g. ``mse``, ``abs_error``, ``coverage``.
         reference: draw a horizontal line there (e.g. the nominal coverage 0.9).
+        title: the figure's title, before what the summary says of itself (design, groups,
+            replicates per cell).
 
     Returns:
         A matplotlib Figure.
     """
     ks = sorted(summary["k"].unique())
-    figure = Figure(figsize=(4.5 * len(ks), 3.6))
+    figure = Figure(figsize=(4.5 * len(ks) + 2.2, 3.9), layout="constrained")
     axes = figure.subplots(1, len(ks), squeeze=False)
+    entries: dict[str, object] = {}  # label -> handle, across the panels
+    bars = None
     for ax, k in zip(axes[0], ks, strict=True):
         part = summary[summary["k"] == k]
         wide = part.set_index(["design", "group", "budget", "method"])[metric].unstack("method")
@@ -237,42 +314,95 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None):
         for place, (method, values) in enumerate(shared.items()):
             mean = values.groupby(level="budget").mean()
             # Methods side by side around each budget, so that equal values do not hide.
-            mean.index = mean.index * 10 ** (DODGE * (place - (len(shared.columns) - 1) / 2))
-            if metric == "mse" and {"mse_lower", "mse_upper"} <= set(part):
-                rows = part[part["method"] == method].set_index(list(shared.index.names))
-                rows = rows.loc[values.index]
-                # A group without an interval (one replicate) counts with half-width 0.
-                below = (rows["mse"] - rows["mse_lower"]).clip(lower=0).fillna(0)
-                above = (rows["mse_upper"] - rows["mse"]).clip(lower=0).fillna(0)
-                yerr = [_half_width_of_mean(below), _half_width_of_mean(above)]
-                ax.errorbar(mean.index, mean, yerr=yerr, marker="o", capsize=3, label=method)
+            x = mean.index * 10 ** (DODGE * (place - (len(shared.columns) - 1) / 2))
+            rows = part[part["method"] == method].set_index(list(shared.index.names))
+            rows = rows.loc[values.index]
+            yerr = _error_bars(metric, rows, mean)
+            if yerr is not None:
+                bars = "bootstrap" if metric == "mse" else "Wilson"
+                drawn = ax.errorbar(x, mean, yerr=yerr, marker="o", capsize=3, label=method)
             else:
-                ax.plot(mean.index, mean.to_numpy(), marker="o", label=method)
+                (drawn,) = ax.plot(x, mean.to_numpy(), marker="o", label=method)
+            entries.setdefault(method, drawn)
         if not ax.lines:  # an error-bar plot adds its line too
             ax.text(0.5, 0.5, f"no method reports {metric}", ha="center", transform=ax.transAxes)
         if reference is not None:
-            ax.axhline(reference, color="0.5", linestyle="--", linewidth=1)
+            shown = f"nominal {reference:.0%}" if metric == "coverage" else f"{reference:g}"
+            line = ax.axhline(reference, color="0.5", linestyle="--", linewidth=1)
+            entries.setdefault(shown, line)
         ax.set_xscale("log")
         budgets = sorted(part["budget"].unique())  # labelled as they are, not as 3 x 10^1
         ax.set_xticks(budgets, [str(budget) for budget in budgets])
         ax.xaxis.set_minor_formatter(NullFormatter())
-        if metric in ("mse", "abs_error", "log_log_se", "exponent_rel_error"):
+        ax.set_xlim(min(budgets) / 10**0.15, max(budgets) * 10**0.15)
+        zeros = 0
+        if metric in LOG_METRICS:
             ax.set_yscale("log")
+            zeros = int((shared <= 0).sum().sum())
         elif metric == "coverage":  # a share: every panel on the same scale
             ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("attempts per problem")
-        ax.set_ylabel(metric)
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         left_out = len(wide) - len(shared) if len(shared.columns) else 0
         notes = [f"{left_out} group/budget cells left out"] if left_out else []
+        notes += [f"{zeros} value{'s' * (zeros > 1)} of 0 not drawn (log scale)"] if zeros else []
         # A failed fit is not scored: that method's figure is over fewer replicates.
         if "failed" in part:
-            failed = int(part.loc[part["method"].isin(shared.columns), "failed"].sum())
-            notes += [f"{failed} failed fits not scored"] if failed else []
-        ax.set_title("; ".join([f"k = {k}", *notes]), fontsize=9 if notes else None)
-    if axes[0][-1].get_legend_handles_labels()[0]:
-        axes[0][-1].legend(fontsize=7)
-    figure.tight_layout()
+            failed = part[part["method"].isin(shared.columns)].groupby("method", sort=False)
+            counts = {name: int(count) for name, count in failed["failed"].sum().items() if count}
+            if counts:
+                total = sum(counts.values())
+                which = ", ".join(f"{name} {count}" for name, count in counts.items())
+                notes.append(f"{total} failed fit{'s' * (total > 1)} not scored ({which})")
+        ax.set_title("\n".join([f"k = {k}", *notes]), fontsize=9 if notes else None)
+    if bars:
+        level = "90% bootstrap interval" if bars == "bootstrap" else "90% Wilson interval"
+        entries[f"bars: {level}"] = Line2D([], [], color="0.4", marker="|", markersize=10)
+    if entries:
+        figure.legend(list(entries.values()), list(entries), fontsize=7, loc="outside right upper")
+    figure.suptitle(_literal(_backtest_title(summary, title), limit=2 * TITLE_LENGTH), fontsize=10)
     return figure
+
+
+def _error_bars(metric: str, rows, mean):
+    """Error bars of a method's plotted means per budget, or None where there are none."""
+    if metric == "mse" and {"mse_lower", "mse_upper"} <= set(rows):
+        # A group without an interval (one replicate) counts with half-width 0.
+        below = (rows["mse"] - rows["mse_lower"]).clip(lower=0).fillna(0)
+        above = (rows["mse_upper"] - rows["mse"]).clip(lower=0).fillna(0)
+        return [_half_width_of_mean(below), _half_width_of_mean(above)]
+    if metric == "coverage" and {"replicates", "failed"} <= set(rows):
+        scored = (rows["replicates"] - rows["failed"]).groupby(level="budget").sum()
+        low, high = _wilson(mean.to_numpy(), scored.to_numpy())
+        return [np.maximum(mean - low, 0), np.maximum(high - mean, 0)]
+    return None
+
+
+def _wilson(share, count, z: float = 1.6448536269514722):
+    """Return the Wilson score interval of a share of ``count`` trials (90% at the default z).
+
+    Its ends are the x with (share - x)^2 = z^2 x (1 - x) / count.
+
+    Example:
+        >>> [round(float(end), 4) for end in _wilson(np.array(0.9), np.array(20))]
+        [0.7383, 0.9663]
+    """
+    center = (share + z**2 / (2 * count)) / (1 + z**2 / count)
+    half = z / (1 + z**2 / count) * np.sqrt(share * (1 - share) / count + z**2 / (4 * count**2))
+    return center - half, center + half
+
+
+def _backtest_title(summary, title) -> str:
+    """``title``, then the designs, the group (or how many are averaged) and replicates."""
+    cells = summary[["design", "group"]].drop_duplicates()
+    groups = cells["group"].unique()
+    where = f"{groups[0]}" if len(groups) == 1 else f"mean over {len(groups)} groups"
+    parts = [title] if title else []
+    parts += [", ".join(f"{design} design" for design in cells["design"].unique()), where]
+    if "replicates" in summary:
+        low, high = int(summary["replicates"].min()), int(summary["replicates"].max())
+        parts.append(f"{low if low == high else f'{low}-{high}'} replicates per cell")
+    return "; ".join(part for part in parts if part)
 
 
 def _half_width_of_mean(half_widths):

@@ -381,7 +381,7 @@ def test_plot_sets_methods_side_by_side_and_counts_the_fits_not_scored():
     axes = plot_backtest(summary, "coverage").axes[0]
     x = [line.get_xdata()[0] for line in axes.lines if line.get_label() in "abc"]
     assert x[0] < x[1] == 100 < x[2] and x[2] / 100 == pytest.approx(100 / x[0])
-    assert axes.get_title() == "k = 10; 3 failed fits not scored"
+    assert axes.get_title() == "k = 10\n3 failed fits not scored (b 2, c 1)"
     assert [tick.get_text() for tick in axes.get_xticklabels()] == ["100"]
     # One outlier of a relative error does not flatten the others to zero.
     assert plot_backtest(summary, "exponent_rel_error").axes[0].get_yscale() == "log"
@@ -431,6 +431,44 @@ def test_plot_averages_every_method_over_the_same_groups():
     # Coverage is a share: every panel from 0 to 1, whatever the values.
     covered = pd.concat([summary.assign(coverage=0.8), summary.assign(k=1000, coverage=1.0)])
     assert all(ax.get_ylim() == (-0.02, 1.02) for ax in plot_backtest(covered, "coverage").axes)
+
+
+def test_backtest_plots_say_what_they_show():
+    from bayes_passk.plots import plot_backtest
+
+    summary = pd.DataFrame(
+        {
+            "method": ["a", "b"],
+            "design": "subsample",
+            "group": "g",
+            "budget": 100,
+            "k": 10,
+            "replicates": 20,
+            "failed": [0, 4],
+            "coverage": [0.9, 0.5],
+            "mse": [0.0, 2e-3],
+            "mse_lower": [0.0, 1e-3],
+            "mse_upper": [0.0, 3e-3],
+        }
+    )
+    figure = plot_backtest(summary, "coverage", reference=0.9, title="pythia-math")
+    axes = figure.axes[0]
+    assert axes.get_ylabel() == "coverage of the intervals"
+    assert figure.get_suptitle() == "pythia-math; subsample design; g; 20 replicates per cell"
+    [legend] = figure.legends  # beside the panels, not over the data
+    texts = [text.get_text() for text in legend.get_texts()]
+    assert texts == ["a", "b", "nominal 90%", "bars: 90% Wilson interval"]
+    # The bars' ends solve (share - x)^2 = z^2 x (1 - x) / n over the n scored replicates.
+    z = stats.norm.ppf(0.95)
+    for container, share, count in zip(axes.containers, [0.9, 0.5], [20, 16], strict=True):
+        quadratic = [1 + z**2 / count, -(2 * share + z**2 / count), share**2]
+        ends = np.ravel([cap.get_ydata() for cap in container.lines[1]])
+        np.testing.assert_allclose(sorted(ends), sorted(np.roots(quadratic)), rtol=1e-12)
+    # An MSE of 0 cannot be drawn on the log scale: the panel says so.
+    mse = plot_backtest(summary, "mse")
+    assert "1 value of 0 not drawn (log scale)" in mse.axes[0].get_title()
+    assert mse.axes[0].get_ylabel() == "MSE of pass@k"
+    assert [t.get_text() for t in mse.legends[0].get_texts()][-1] == "bars: 90% bootstrap interval"
 
 
 def test_cli_backtest_json_and_outputs(tmp_path, capsys):

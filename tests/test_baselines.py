@@ -550,25 +550,62 @@ def test_plot_at_one_k_shows_truth_and_solved_part_as_markers_and_names_the_inte
 
 
 def test_plot_of_many_forecasts_leaves_out_bands_and_has_one_entry_each():
-    from bayes_passk.plots import CROWDED, plot_forecast
+    from bayes_passk.plots import CROWDED, FILLED, plot_forecast
 
     ks = np.array([1, 10, 100, 1000])
     forecast = fit_baseline(pythia("Pythia 12B", 100), "regression").forecast(ks, bootstrap=5)
-    for count in (CROWDED, CROWDED + 1):
+    for count in (FILLED, FILLED + 1, CROWDED, CROWDED + 1):
         names = [f"run {i}" for i in range(count)]
         truth = {name: (ks, forecast.mean) for name in names}
         figure = plot_forecast(dict.fromkeys(names, forecast), truth=truth)
         bands = figure.axes[0].collections
-        labels = [text.get_text() for text in figure.legends[0].get_texts()]
-        if count == CROWDED:
-            # Each: line and band, truth; the estimates, the same for all, once.
-            assert len(bands) == count and len(labels) == 2 * count + 1
+        legend = figure.legends[0] if figure.legends else figure.axes[0].get_legend()
+        labels = [text.get_text() for text in legend.get_texts()]
+        edges = [line for line in figure.axes[0].lines if line.get_linewidth() == 0.8]
+        if count <= FILLED:
+            # Each: line and filled band, truth; the estimates, the same for all, once.
+            assert len(bands) == count and not edges and len(labels) == 2 * count + 1
+            assert labels[0] == "run 0: estimate, 90% bootstrap interval"
+        elif count <= CROWDED:
+            # Filled bands would cover each other: each band's two edges, thin.
+            assert not bands and len(edges) == 2 * count and len(labels) == 2 * count + 1
+            assert labels[0] == "run 0: estimate, 90% bootstrap interval (thin lines)"
         else:
-            assert not bands
-            assert labels == [*names, f"mean (no intervals: over {CROWDED} curves)"] + [
+            assert not bands and not edges
+            assert labels == [*names, f"estimate (no intervals: over {CROWDED} curves)"] + [
                 "truth",
                 "unbiased estimate (k <= n)",  # the same for all: once, in black
             ]
+
+
+def test_forecasts_at_one_k_stand_side_by_side_and_k_within_a_decade_reads_plainly():
+    from bayes_passk.plots import DODGE, plot_forecast
+
+    forecast = fit_baseline(pythia("Pythia 12B", 100), "regression").forecast([10_000])
+    # A bootstrap mean may fall outside its interval: drawn, not a negative error bar.
+    outside = forecast._replace(lower=forecast.mean + 0.01, upper=forecast.mean + 0.02)
+    truth = {name: (np.array([10_000]), np.array([0.875])) for name in "abc"}
+    axes = plot_forecast({"a": forecast, "b": forecast, "c": outside}, truth=truth).axes[0]
+    x = [bar.lines[0].get_xdata()[0] for bar in axes.containers]
+    np.testing.assert_allclose(x, 10_000 * 10.0 ** (DODGE * np.array([-1, 0, 1])), rtol=1e-12)
+    marks = [line.get_xdata()[0] for line in axes.lines if line.get_label().endswith("truth")]
+    np.testing.assert_allclose(marks, x, rtol=1e-12)  # each truth beside its own forecast
+    ticks = plot_forecast(forecast.at([10_000])).axes[0].get_xticklabels()
+    assert [tick.get_text() for tick in ticks] == ["10000"]
+    narrow = fit_baseline(pythia("Pythia 12B", 100), "regression").forecast([150, 200, 300])
+    ticks = plot_forecast(narrow).axes[0].get_xticklabels()
+    assert [tick.get_text() for tick in ticks] == ["150", "200", "300"]
+
+
+def test_up_to_20_curves_get_20_distinct_named_colours():
+    from matplotlib.colors import to_hex
+
+    from bayes_passk.plots import _colors
+
+    # tab20's dark hues first: the 11th curve is not a near copy of a neighbour's colour.
+    for count in (10, 11, 20):
+        assert len({to_hex(colour) for colour in _colors(count)}) == count
+    assert to_hex(_colors(11)[0]) == "#1f77b4" and to_hex(_colors(11)[10]) == "#aec7e8"
 
 
 def test_degenerate_fit_gives_nan_not_a_made_up_curve():
@@ -673,12 +710,11 @@ def test_names_with_dollar_signs_are_drawn_as_written(tmp_path):
     from bayes_passk.plots import plot_forecast, save_figure
 
     forecast = fit_baseline(pythia("Pythia 1B", 100), "beta-binomial").forecast([1, 100, 10_000])
-    figure = plot_forecast({r"a$\foo$b": forecast}, title=r"run_$\alpha_1$.csv")
+    figure = plot_forecast({r"a$\foo$b": forecast})
     texts = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
-    assert (
-        texts[0].startswith(r"a\$\foo\$b: ")
-        and figure.axes[0].get_title() == r"run_\$\alpha_1\$.csv"
-    )
+    assert texts[0].startswith(r"a\$\foo\$b: ")
+    figure = plot_forecast({r"a$\foo$b": forecast}, title=r"run_$\alpha_1$.csv")
+    assert figure.axes[0].get_title() == r"run_\$\alpha_1\$.csv"
     save_figure(figure, tmp_path / "forecast.png")
     assert (tmp_path / "forecast.png").stat().st_size > 0
 
@@ -705,12 +741,17 @@ def test_long_names_are_cut_so_the_legend_stays_inside_the_axes():
 
     forecast = fit_baseline(pythia("Pythia 1B", 100), "beta-binomial").forecast([1, 100, 10_000])
     name = "checkpoint-" + "x" * 290
-    figure = plot_forecast({name: forecast}, title=name)
+    figure = plot_forecast({name: forecast})
     figure.draw_without_rendering()  # lays the figure out
     legend = figure.axes[0].get_legend()
     assert legend.get_texts()[0].get_text().startswith(name[:19] + "…" + name[-20:] + ": ")
     inside = figure.axes[0].get_window_extent().x1
     assert legend.get_window_extent().x1 <= inside
+    # Under a title, which names the one forecast (cut to 70), its entries leave the name out.
+    titled = plot_forecast({name: forecast}, title=name).axes[0]
+    assert titled.get_title() == name[:34] + "…" + name[-35:]
+    texts = [text.get_text() for text in titled.get_legend().get_texts()]
+    assert texts == ["estimate", "unbiased estimate (k <= n)"]
 
 
 def test_many_groups_get_distinct_colours_and_a_legend_beside_the_axes():

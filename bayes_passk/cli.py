@@ -1503,7 +1503,12 @@ SCORE_PLOTS = ("error.png", "coverage.png")
 
 def _scored_files(name: str, extra: Sequence[str]) -> list[str]:
     """List what `_write_scored` writes or removes: table ``name``, summary, plots, extras."""
-    return [name, "summary.csv", *SCORE_PLOTS, *extra]
+    return [name, "summary.csv", *SCORE_PLOTS, *_with_plots(extra)]
+
+
+def _with_plots(tables: Sequence[str]) -> list[str]:
+    """Each table of paired differences (``paired.csv``) and its plot (``paired.png``)."""
+    return [name for table in tables for name in (table, str(Path(table).with_suffix(".png")))]
 
 
 def _write_scored(
@@ -1519,16 +1524,20 @@ def _write_scored(
 ) -> None:
     """Write the per-replicate table, the summary, any ``extra`` tables and the plots.
 
-    ``optional`` names extra tables some runs write: one left from an earlier run is removed.
+    ``extra`` holds tables of paired differences, each also plotted (``paired.csv`` and
+    ``paired.png``). ``optional`` names extra tables some runs write: one left from an earlier
+    run is removed, with its plot.
     ``title`` begins the plots' titles (the dataset).
     """
-    from bayes_passk.plots import plot_backtest, save_figure
+    from bayes_passk.plots import plot_backtest, plot_paired, save_figure
 
     error, coverage = SCORE_PLOTS
     figures = {
         error: plot_backtest(summary, "mse", title=title),
         coverage: plot_backtest(summary, "coverage", reference=ci, title=title),
     }
+    for file_name, frame in (extra or {}).items():
+        figures[str(Path(file_name).with_suffix(".png"))] = plot_paired(frame, title=title)
     if x_label:
         for figure in figures.values():
             for axes in figure.axes:
@@ -1541,7 +1550,7 @@ def _write_scored(
         writers[out / file_name] = partial(frame.to_csv, index=False)
     for file_name, figure in figures.items():
         writers[out / file_name] = partial(save_figure, figure)
-    _write_all(writers, stale=[out / file_name for file_name in optional])
+    _write_all(writers, stale=[out / file_name for file_name in _with_plots(optional)])
 
 
 def _select_group(source: str, everything: PassData, group: str) -> PassData:

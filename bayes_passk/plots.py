@@ -364,6 +364,53 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
     return figure
 
 
+def plot_paired(paired, title=None, level: float = 0.9):
+    """One panel per k: each method's MSE minus the reference's, against the attempt budget.
+
+    The rows of `bayes_passk.backtest.paired_differences`, averaged over groups as in
+    `plot_backtest`, with the paired t intervals (at ``level``) as error bars; a method below
+    the dashed line at 0 forecast better than the reference on the same replicates.
+
+    Returns:
+        A matplotlib Figure.
+    """
+    ks = sorted(paired["k"].unique())
+    figure = Figure(figsize=(4.5 * max(len(ks), 1) + 2.2, 3.9), layout="constrained")
+    axes = figure.subplots(1, max(len(ks), 1), squeeze=False)
+    references = ", ".join(paired["reference"].unique())
+    entries: dict[str, object] = {}
+    for ax, k in zip(axes[0], ks, strict=True):
+        part = paired[paired["k"] == k]
+        methods = part["method"].unique()
+        for place, method in enumerate(methods):
+            rows = part[part["method"] == method].set_index(["design", "group", "budget"])
+            mean = rows["difference"].groupby(level="budget").mean()
+            below = (rows["difference"] - rows["lower"]).clip(lower=0).fillna(0)
+            above = (rows["upper"] - rows["difference"]).clip(lower=0).fillna(0)
+            yerr = [_half_width_of_mean(below), _half_width_of_mean(above)]
+            x = mean.index * 10 ** (DODGE * (place - (len(methods) - 1) / 2))
+            drawn = ax.errorbar(x, mean, yerr=yerr, marker="o", capsize=3, label=method)
+            entries.setdefault(method, drawn)
+        line = ax.axhline(0, color="0.5", linestyle="--", linewidth=1)
+        entries.setdefault(f"no difference from {references}", line)
+        ax.set_xscale("log")
+        budgets = sorted(part["budget"].unique())
+        ax.set_xticks(budgets, [str(budget) for budget in budgets])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(min(budgets) / 10**0.15, max(budgets) * 10**0.15)
+        ax.set_xlabel("attempts per problem")
+        ax.set_ylabel(f"MSE of pass@k minus {references}'s")
+        ax.set_title(f"k = {k}")
+    if not ks:
+        axes[0][0].text(0.5, 0.5, "no paired differences", ha="center")
+    else:
+        marker = Line2D([], [], color="0.4", marker="|", markersize=10)
+        entries[f"bars: {level:.0%} paired t interval"] = marker
+        figure.legend(list(entries.values()), list(entries), fontsize=7, loc="outside right upper")
+        figure.suptitle(_literal(_backtest_title(paired, title), 2 * TITLE_LENGTH), fontsize=10)
+    return figure
+
+
 def _error_bars(metric: str, rows, mean):
     """Error bars of a method's plotted means per budget, or None where there are none."""
     if metric == "mse" and {"mse_lower", "mse_upper"} <= set(rows):

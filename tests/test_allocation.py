@@ -634,7 +634,8 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
         half = stats.t.ppf(0.95, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
         assert row["lower"] == pytest.approx(d.mean() - half, rel=1e-9, abs=1e-15)
         assert row["upper"] == pytest.approx(d.mean() + half, rel=1e-9, abs=1e-15)
-    names = ["against_dynamic.csv", "allocation.csv", "coverage.png", "error.png", "summary.csv"]
+    names = ["against_dynamic.csv", "against_dynamic.png", "allocation.csv", "coverage.png"]
+    names += ["error.png", "summary.csv"]
     assert sorted(p.name for p in out.iterdir()) == names
     # The JSON holds the CSVs' rows, every column, the method named a policy.
     for name, file in (("summary", "summary.csv"), ("against_dynamic", "against_dynamic.csv")):

@@ -471,6 +471,38 @@ def test_backtest_plots_say_what_they_show():
     assert [t.get_text() for t in mse.legends[0].get_texts()][-1] == "bars: 90% bootstrap interval"
 
 
+def test_the_paired_plot_averages_the_groups_differences_and_their_intervals():
+    from bayes_passk.plots import plot_paired
+
+    paired = pd.DataFrame(
+        {
+            "method": "b",
+            "reference": "a",
+            "design": "subsample",
+            "group": ["g1", "g2"],
+            "budget": 100,
+            "k": 10,
+            "replicates": 10,
+            "difference": [-2.0, 1.0],
+            "lower": [-3.0, -1.0],
+            "upper": [-1.5, 2.0],
+        }
+    )
+    figure = plot_paired(paired, title="data")
+    axes = figure.axes[0]
+    [container] = axes.containers
+    assert container.lines[0].get_ydata()[0] == pytest.approx(-0.5)  # the groups' mean
+    ends = sorted(np.ravel([cap.get_ydata() for cap in container.lines[1]]))
+    # Half-widths combined as for a mean of independent estimates: sqrt(h1^2 + h2^2) / 2.
+    expected = [-0.5 - np.sqrt(1**2 + 2**2) / 2, -0.5 + np.sqrt(0.5**2 + 1**2) / 2]
+    np.testing.assert_allclose(ends, expected, rtol=1e-12)
+    texts = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert texts == ["b", "no difference from a", "bars: 90% paired t interval"]
+    assert axes.get_ylabel() == "MSE of pass@k minus a's"
+    title = "data; subsample design; mean over 2 groups; 10 replicates per cell"
+    assert figure.get_suptitle() == title
+
+
 def test_cli_backtest_json_and_outputs(tmp_path, capsys):
     out = tmp_path / "bt"
     argv = [
@@ -503,7 +535,8 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
     assert {row["method"] for row in summary} == {"beta-binomial", "regression"}
     assert "regression: Pythia 12B, budget 100: 3 fits" in captured.err
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["backtest.csv", "coverage.png", "error.png", "paired.csv", "summary.csv"]
+    expected = ["backtest.csv", "coverage.png", "error.png", "paired.csv", "paired.png"]
+    assert names == [*expected, "summary.csv"]
     table = pd.read_csv(out / "backtest.csv")
     assert len(table) == 2 * 2 * 3 * 2
     # The paired comparison: one row per budget and k, the MSEs as in the summary.
@@ -530,7 +563,7 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
     rerun = argv[: argv.index("--reference")] + argv[argv.index("--reference") + 2 :]
     assert cli.main(rerun) == 0
     capsys.readouterr()
-    assert not (out / "paired.csv").exists()
+    assert not (out / "paired.csv").exists() and not (out / "paired.png").exists()
     assert (out / "backtest.csv").exists() and (out / "summary.csv").exists()
 
 

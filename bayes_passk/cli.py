@@ -903,6 +903,7 @@ TARGET_HELP = "benchmark: pass@k of these problems; new: of a fresh problem like
 
 # Every table `compare` writes: a group comparison, or the priors' LOO, checks and forecasts.
 COMPARE_TABLES = ("comparison.csv", "loo.csv", "predictive_check.csv", "forecast.csv")
+COMPARE_PLOTS = ("forecast.png", "difference.png")  # the second for groups only
 
 
 def forecast_methods() -> list[str]:
@@ -1633,10 +1634,10 @@ def run_compare(args: argparse.Namespace) -> int:
     """Compare groups (difference in pass@k) or prior families (PSIS-LOO) and report."""
     from bayes_passk import compare
     from bayes_passk.forecast import unsolved_part
-    from bayes_passk.plots import plot_forecast, save_figure
+    from bayes_passk.plots import plot_differences, plot_forecast, save_figure
 
     out = _output_dir(args.out)
-    _check_outputs(out, [*COMPARE_TABLES, "forecast.png"], [args.source])
+    _check_outputs(out, [*COMPARE_TABLES, *COMPARE_PLOTS], [args.source])
     if args.groups is not None:
         if len(set(args.groups)) < 2:
             raise InputError("--groups needs at least two different groups")
@@ -1753,8 +1754,11 @@ def run_compare(args: argparse.Namespace) -> int:
             for name, table in tables.items()
         }
         writers[out / "forecast.png"] = lambda path: save_figure(figure, path)
+        if args.groups is not None:
+            differences = plot_differences(tables["comparison.csv"], title=title)
+            writers[out / "difference.png"] = lambda path: save_figure(differences, path)
         # Groups and priors write different tables: a folder never mixes the two.
-        _write_all(writers, stale=[out / name for name in COMPARE_TABLES])
+        _write_all(writers, stale=[out / name for name in [*COMPARE_TABLES, *COMPARE_PLOTS]])
     if args.json:
         records = {
             name: value if isinstance(value, str) else _records(value)

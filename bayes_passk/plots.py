@@ -411,6 +411,70 @@ def plot_paired(paired, title=None, level: float = 0.9):
     return figure
 
 
+def plot_differences(comparison, title=None):
+    """pass@k(A) - pass@k(B) against k for each compared pair, with its credible interval.
+
+    ``comparison`` holds the rows of `bayes_passk.compare.difference_table` with columns ``a``
+    and ``b`` naming each pair, and optionally ``true_difference`` (drawn as a diamond) and
+    ``ci``. Pairs stand side by side around each k; with up to 3 pairs each point carries
+    P(A > B). Above the dashed line at 0, A has the higher pass@k.
+
+    Returns:
+        A matplotlib Figure.
+    """
+    figure = Figure(figsize=(7, 4.5), layout="constrained")
+    axes = figure.subplots()
+    pairs = list(comparison.groupby(["a", "b"], sort=False))
+    colors = _colors(len(pairs))
+    entries = []
+    for index, ((a, b), rows) in enumerate(pairs):
+        name = f"{_literal(a, 30)} - {_literal(b, 30)}"
+        # Wider apart than a backtest's methods: here k spans decades, not a few budgets.
+        k = rows["k"].to_numpy(float) * 10 ** (3 * DODGE * (index - (len(pairs) - 1) / 2))
+        difference = rows["difference"].to_numpy()
+        yerr = [
+            np.maximum(difference - rows["lower"].to_numpy(), 0),
+            np.maximum(rows["upper"].to_numpy() - difference, 0),
+        ]
+        bar = axes.errorbar(k, difference, yerr=yerr, fmt="s", capsize=4, color=colors[index])
+        entries.append((bar, name))
+        if "true_difference" in rows and rows["true_difference"].notna().any():
+            (mark,) = axes.plot(k, rows["true_difference"], "D", color=colors[index], alpha=0.6)
+            entries.append((mark, f"{name}: truth"))
+        if len(pairs) <= 3:
+            for x, y, p in zip(k, rows["upper"], rows["prob_a_greater"], strict=True):
+                axes.annotate(
+                    f"P(A > B) = {p:.2f}",
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(0, 4),
+                    ha="center",
+                    fontsize=7,
+                    color=colors[index],
+                )
+    axes.axhline(0, color="0.5", linestyle="--", linewidth=1)
+    axes.margins(x=0.08, y=0.12)  # room for the P(A > B) above the bars and at the ends
+    axes.set_xscale("log")
+    _plain_ticks_within_a_decade(axes, [comparison["k"].to_numpy(float)])
+    axes.set_xlabel("attempts per problem k")
+    axes.set_ylabel("pass@k(A) - pass@k(B)")
+    axes.grid(True, which="major", alpha=0.3)
+    ci = comparison["ci"].iloc[0] if "ci" in comparison else 0.9
+    entries.append(
+        (
+            Line2D([], [], color="0.4", marker="|", markersize=10),
+            f"bars: {ci:.0%} credible interval",
+        )
+    )
+    entries.append((Line2D([], [], color="0.5", linestyle="--"), "no difference"))
+    location = "outside right upper" if len(entries) > LEGEND_INSIDE else "best"
+    holder = figure if len(entries) > LEGEND_INSIDE else axes
+    holder.legend(*zip(*entries, strict=True), fontsize=7, loc=location)
+    if title:
+        axes.set_title(_literal(title, limit=TITLE_LENGTH))
+    return figure
+
+
 def _error_bars(metric: str, rows, mean):
     """Error bars of a method's plotted means per budget, or None where there are none."""
     if metric == "mse" and {"mse_lower", "mse_upper"} <= set(rows):

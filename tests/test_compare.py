@@ -71,6 +71,7 @@ def test_compare_priors_ranks_every_prior_and_says_so(write, tmp_path, capsys, m
     out = tmp_path / "priors"
     out.mkdir()  # holding a group comparison from an earlier run, which must go
     (out / "comparison.csv").write_text("an earlier run")
+    (out / "difference.png").write_text("an earlier run")
     # The k given out of order: the table's columns and values both follow k upwards.
     argv = ["compare", path, "--priors", *fits, "--k", "50", "1", "--out", str(out)]
     assert main(argv) == 0
@@ -374,7 +375,8 @@ def test_compare_cli_groups_json_and_out(write, tmp_path, capsys, monkeypatch):
     report = json.loads(capsys.readouterr().out)
     assert [row["k"] for row in report["comparison"]] == [1, 100]
     assert report["comparison"][0]["prob_a_greater"] == 1.0
-    assert sorted(p.name for p in out.iterdir()) == ["comparison.csv", "forecast.png"]
+    files = ["comparison.csv", "difference.png", "forecast.png"]
+    assert sorted(p.name for p in out.iterdir()) == files
     written = pd.read_csv(out / "comparison.csv")
     assert list(written.columns[:6]) == ["prior", "target", "ci", "a", "b", "k"]
     assert set(written["prior"]) == {"beta-spline"} and set(written["ci"]) == {0.9}
@@ -486,3 +488,36 @@ def test_compare_groups_takes_fits_not_data():
     data = bp.PassData.from_counts(["a"], n=[10], c=[1])
     with pytest.raises(TypeError, match="takes two fits"):
         compare_groups(data, data, [10])
+
+
+def test_the_difference_plot_draws_each_pair_s_interval_beside_the_others():
+    from bayes_passk.plots import DODGE, plot_differences
+
+    comparison = pd.DataFrame(
+        {
+            "ci": 0.8,
+            "a": ["A", "A", "A", "A"],
+            "b": ["B", "B", "C", "C"],
+            "k": [100, 10_000] * 2,
+            "difference": [0.1, 0.05, -0.2, 0.3],
+            "lower": [0.05, -0.1, -0.3, 0.35],  # the last mean outside its interval: no error
+            "upper": [0.2, 0.2, -0.1, 0.4],
+            "prob_a_greater": [0.99, 0.7, 0.0, 1.0],
+            "true_difference": [0.12, np.nan, -0.25, np.nan],
+        }
+    )
+    figure = plot_differences(comparison, title="t")
+    axes = figure.axes[0]
+    first, second = axes.containers
+    x = first.lines[0].get_xdata()
+    np.testing.assert_allclose(x, [100 * 10 ** (-1.5 * DODGE), 10_000 * 10 ** (-1.5 * DODGE)])
+    np.testing.assert_allclose(second.lines[0].get_xdata(), x * 10 ** (3 * DODGE))
+    ends = sorted(np.ravel([cap.get_ydata() for cap in first.lines[1]]))
+    np.testing.assert_allclose(ends, sorted([0.05, 0.2, -0.1, 0.2]))
+    notes = sorted(text.get_text() for text in axes.texts)
+    assert notes == ["P(A > B) = 0.00", "P(A > B) = 0.70", "P(A > B) = 0.99", "P(A > B) = 1.00"]
+    texts = [text.get_text() for text in axes.get_legend().get_texts()]
+    assert texts == ["A - B", "A - B: truth", "A - C", "A - C: truth"] + [
+        "bars: 80% credible interval",
+        "no difference",
+    ]

@@ -678,6 +678,7 @@ def run_forecast(args: argparse.Namespace) -> int:
             truth=curves or None,
             title=title,
             solved=solved,
+            attempts=max(int(data.n.max()) for _, data in to_forecast),
         )
         writers = {
             out / "forecast.csv": lambda path: table.to_csv(path, index=False),
@@ -1745,10 +1746,11 @@ def run_compare(args: argparse.Namespace) -> int:
         of = f" ({shorten(args.group, 24)})" if args.group and args.groups is None else ""
         prior = f", prior {args.prior}" if args.groups is not None else ""
         title = f"{shorten(args.source, 24)}{of}, {args.target} pass@k{prior}"
+        most = max(int(data.n.max()) for data in loaded.values())
         if args.groups is not None:  # each group's truth in its forecast's colour
-            figure = plot_forecast(forecasts, truth=truths or None, title=title)
+            figure = plot_forecast(forecasts, truth=truths or None, title=title, attempts=most)
         else:
-            figure = plot_forecast(forecasts, title=title, shared_truth=truth_curve)
+            figure = plot_forecast(forecasts, title=title, shared_truth=truth_curve, attempts=most)
         writers = {
             out / name: (lambda t: lambda path: t.to_csv(path, index=False))(table)
             for name, table in tables.items()

@@ -36,6 +36,7 @@ def plot_forecast(
     title: str | None = None,
     solved: Mapping[str, np.ndarray] | None = None,
     shared_truth: tuple[np.ndarray, np.ndarray] | None = None,
+    attempts: int | None = None,
 ):
     """Plot forecasts on one log-k figure: posterior means, credible bands, unbiased estimates.
 
@@ -44,12 +45,13 @@ def plot_forecast(
     curves at each forecast's k: the part of the mean from problems solved at least once (the
     mean less `bayes_passk.forecast.unsolved_part`), whose gap to the mean rests on the prior's
     tail; ``shared_truth``, one (k, pass@k) curve for forecasts of the same data (several
-    priors), drawn once in black. A single `Forecast` is named by its method; beside a
-    ``title``, one forecast's legend leaves its name to the title. Forecast on many k (e.g. the
-    default grid) for a smooth curve; at one k, points with error bars are drawn side by side.
-    Beside more than `FILLED` forecasts, each band is drawn as its two edges (filled bands
-    would cover each other); beside more than `CROWDED`, bands are left out and each forecast
-    has one legend entry.
+    priors), drawn once in black; ``attempts``, the most attempts per problem the fits saw, a
+    dotted vertical line: beyond it the curve is a forecast. A single `Forecast` is named by
+    its method; beside a ``title``, one forecast's legend leaves its name to the title.
+    Forecast on many k (e.g. the default grid) for a smooth curve; at one k, points with error
+    bars are drawn side by side. Beside more than `FILLED` forecasts, each band is drawn as its
+    two edges (filled bands would cover each other); beside more than `CROWDED`, bands are left
+    out and each forecast has one legend entry.
 
     Returns:
         The matplotlib Figure (save it with ``figure.savefig(path, dpi=150)``).
@@ -160,6 +162,9 @@ def plot_forecast(
             entries.append((Line2D([], [], linestyle="--", **gray), "truth"))
     if shared_estimates:
         entries += _plot_unbiased(axes, next(iter(forecasts.values())), "black", "")
+    if attempts is not None:
+        line = axes.axvline(attempts, color="0.5", linestyle=":", linewidth=1)
+        entries.append((line, f"attempts per problem fitted ({attempts:,})"))
     if shared_truth is not None:
         curve = _curve(axes, *shared_truth, "--", "D", color="black", linewidth=1, label="truth")
         entries.append((curve, "truth"))

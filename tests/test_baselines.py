@@ -597,6 +597,18 @@ def test_forecasts_at_one_k_stand_side_by_side_and_k_within_a_decade_reads_plain
     assert [tick.get_text() for tick in ticks] == ["150", "200", "300"]
 
 
+def test_the_attempts_fitted_are_marked_where_the_forecast_begins():
+    from bayes_passk.plots import plot_forecast
+
+    data = pythia("Pythia 12B", 100)
+    forecast = fit_baseline(data, "beta-binomial").forecast([1, 100, 10_000], target="new")
+    axes = plot_forecast(forecast, attempts=int(data.n.max())).axes[0]
+    [line] = [line for line in axes.lines if line.get_linestyle() == ":"]
+    assert list(line.get_xdata()) == [100, 100]
+    texts = [text.get_text() for text in axes.get_legend().get_texts()]
+    assert texts[-1] == "attempts per problem fitted (100)"
+
+
 def test_up_to_20_curves_get_20_distinct_named_colours():
     from matplotlib.colors import to_hex
 

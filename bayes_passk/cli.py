@@ -1662,6 +1662,8 @@ def run_compare(args: argparse.Namespace) -> int:
             loaded[group] = _load_group(args.source, args.format, group, args.attempts, args.seed)
     if args.groups is None:
         compare.require_problems_for_loo(loaded[args.group])  # before any fit
+    elif args.target == "benchmark":
+        _note_different_problems(loaded)
 
     every_attempt = {}  # subsampled: each group's truth comes from all its attempts
     if args.attempts is not None:
@@ -1677,7 +1679,10 @@ def run_compare(args: argparse.Namespace) -> int:
     truths = {name: curves[group] for name, (_, group) in runs.items()} if curves else {}
     for name, (prior, group) in runs.items():
         print(f"{PROG}: fitting {name}", file=sys.stderr, flush=True)
-        fits[name] = _fit_with_warnings(loaded[group], prior, args, f"{name}: ")
+        # Each group's chains from their own seed, keyed by its name: the same whichever
+        # groups are compared beside it, and not correlated draw by draw with the others'.
+        seed = args.seed if args.groups is None else _group_seed(args.seed, name)
+        fits[name] = _fit_with_warnings(loaded[group], prior, args, f"{name}: ", seed=seed)
         if out is not None or args.groups is None:
             with _printed_warnings(f"{name}: "):
                 forecasts[name] = fits[name].forecast(plot_ks, ci=args.ci, target=args.target)
@@ -1698,7 +1703,7 @@ def run_compare(args: argparse.Namespace) -> int:
         }
         frames = []
         for a, b in pairs:
-            frame = compare.difference_table(draws[a], draws[b], ks, args.ci)
+            frame = compare.difference_table(draws[a], draws[b], ks, args.ci, seed=args.seed)
             if truths:  # NaN beyond the attempts recorded
                 true_a, true_b = truths[a][1][at_ks], truths[b][1][at_ks]
                 frame = frame.assign(true_a=true_a, true_b=true_b, true_difference=true_a - true_b)
@@ -1929,15 +1934,43 @@ def _say_fitting(name: str, data: PassData, args, which: str = "", note: str = "
     )
 
 
-def _fit_with_warnings(data, prior, args: argparse.Namespace, label: str):
-    """Fit with the sampler arguments, then print each convergence warning on a line."""
+def _note_different_problems(loaded: dict[str, PassData]) -> None:
+    """Say on stderr when groups hold different problems: their benchmarks differ too."""
+    problems = {group: set(data.problem_id) for group, data in loaded.items()}
+    if len({frozenset(ids) for ids in problems.values()}) > 1:
+        shared = len(set.intersection(*problems.values()))
+        counts = ", ".join(f"{group}: {len(ids)}" for group, ids in problems.items())
+        print(
+            f"{PROG}: note: the groups hold different problems ({counts}; {shared} in all of "
+            "them): each benchmark pass@k is over its own problems (--target new compares a "
+            "new problem's)",
+            file=sys.stderr,
+        )
+
+
+def _group_seed(seed: int, group: str) -> int:
+    """Return a seed in [0, 2^63) for a group's fit, from ``seed`` and the group's name.
+
+    Example:
+        >>> _group_seed(0, "Pythia 12B") == _group_seed(0, "Pythia 12B") != _group_seed(0, "x")
+        True
+    """
+    name = int.from_bytes(hashlib.sha256(group.encode()).digest()[:16], "little")
+    return int(np.random.SeedSequence([seed, name]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def _fit_with_warnings(data, prior, args: argparse.Namespace, label: str, seed=None):
+    """Fit with the sampler arguments, then print each convergence warning on a line.
+
+    ``seed`` replaces ``--seed`` (a group's own seed in a comparison of groups).
+    """
     import bayes_passk as bp
 
     with _printed_warnings(label):
         return bp.fit(
             data,
             prior=prior,
-            seed=args.seed,
+            seed=args.seed if seed is None else seed,
             chains=args.chains,
             warmup=args.warmup,
             samples=args.samples,

@@ -47,7 +47,7 @@ from bayes_passk.hierarchy import IntegratedBinomial
 # A difference in elpd below 4 is small whatever its standard error (Sivula et al. 2022,
 # "Uncertainty in Bayesian leave-one-out cross-validation based model comparison").
 SMALL_ELPD_DIFFERENCE = 4.0
-PARETO_K_MAX = 0.7
+PARETO_K_MAX = 0.7  # at most; lower for fewer draws (`pareto_k_threshold`)
 
 
 class PriorComparison(NamedTuple):
@@ -74,8 +74,8 @@ def compare_priors(fits: Mapping) -> PriorComparison:
     Returns:
         A `PriorComparison`. Columns of the table: ``elpd_loo``, ``se``, ``elpd_diff`` (to the
         best), ``dse`` (standard error of that difference), ``p_loo`` (effective number of
-        parameters), ``weight`` (stacking), ``bad_pareto_k`` (problems with Pareto k > 0.7, where
-        PSIS is unreliable).
+        parameters), ``weight`` (stacking), ``bad_pareto_k`` (problems with Pareto k above
+        `pareto_k_threshold`, where PSIS is unreliable).
     """
     if len(fits) < 2:
         raise InputError("model comparison needs at least two fits")
@@ -97,13 +97,31 @@ def compare_priors(fits: Mapping) -> PriorComparison:
         warnings.filterwarnings("ignore", message=".*inplace keyword.*")
         table = az.compare(idatas, ic="loo", method="stacking", scale="log")
         bad = {
-            name: int((az.loo(idata, pointwise=True).pareto_k.values > PARETO_K_MAX).sum())
+            name: int(
+                (az.loo(idata, pointwise=True).pareto_k.values > pareto_k_threshold(idata)).sum()
+            )
             for name, idata in idatas.items()
         }
     table = table[["elpd_loo", "se", "elpd_diff", "dse", "p_loo", "weight"]].astype(float)
     table["bad_pareto_k"] = [bad[name] for name in table.index]
     table.index.name = "prior"
     return PriorComparison(table, verdict(table))
+
+
+def pareto_k_threshold(idata) -> float:
+    """Pareto k above which PSIS is unreliable: min(1 - 1 / log10(S), 0.7) for S draws.
+
+    ArviZ's rule (Vehtari et al. 2024, "Pareto smoothed importance sampling"): with fewer draws
+    a smaller k is already too large (0.62 at S = 400, 0.7 from S = 2,154).
+
+    Example:
+        >>> import arviz as az
+        >>> draws = az.from_dict(posterior={"x": np.zeros((2, 200))})
+        >>> round(pareto_k_threshold(draws), 3)
+        0.616
+    """
+    draws = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
+    return min(1 - 1 / math.log10(draws), PARETO_K_MAX)
 
 
 class Ranking(NamedTuple):
@@ -147,7 +165,7 @@ def verdict(table: pd.DataFrame) -> str:
     unreliable = table.index[table["bad_pareto_k"] > 0]
     if len(unreliable):
         counts = ", ".join(f"{name} ({table.loc[name, 'bad_pareto_k']})" for name in unreliable)
-        text += f" PSIS-LOO is unreliable for some problems (Pareto k > 0.7): {counts}."
+        text += f" PSIS-LOO is unreliable for some problems (Pareto k too large): {counts}."
     return text
 
 
@@ -165,8 +183,9 @@ def predictive_check(
 
     Returns:
         One row per k: ``observed`` unbiased pass@k, the replicates' ``mean``, ``lower`` and
-        ``upper``, and ``p_value`` = P(replicate >= observed), two-sided as
-        2 min(p, 1 - p) (small values flag a misfit).
+        ``upper``, and ``p_value``, two-sided: 2 min(P(replicate >= observed), P(replicate <=
+        observed)), at most 1 (small values flag a misfit; a replicate equal to the observed
+        value, common where pass@k is a share of few problems, counts on both sides).
     """
     check_target_and_ci("benchmark", ci)
     data = fit.data
@@ -185,7 +204,10 @@ def predictive_check(
     observed = mean_pass_at_k(data, ks)
     alpha = (1 - ci) / 2
     lower, upper = np.quantile(replicated, [alpha, 1 - alpha], axis=0)
-    above = (replicated >= observed).mean(axis=0)
+    # Equal up to rounding: the same counts summed in another order.
+    tied = np.isclose(replicated, observed, rtol=1e-12, atol=1e-15)
+    at_least = ((replicated >= observed) | tied).mean(axis=0)
+    at_most = ((replicated <= observed) | tied).mean(axis=0)
     return pd.DataFrame(
         {
             "k": ks,
@@ -193,7 +215,7 @@ def predictive_check(
             "mean": replicated.mean(axis=0),
             "lower": lower,
             "upper": upper,
-            "p_value": np.minimum(1.0, 2 * np.minimum(above, 1 - above)),
+            "p_value": np.minimum(1.0, 2 * np.minimum(at_least, at_most)),
         }
     )
 
@@ -221,15 +243,17 @@ def compare_groups(
 ) -> pd.DataFrame:
     """Posterior of pass@k(A) - pass@k(B) at each k, from independent fits of A and B.
 
-    The two posteriors are independent, so pairing their draws in any fixed order gives draws of
-    the joint (see `difference_table`); each draw of pass@k includes the spread of the
-    problems' rates given the hyperparameters (see `bayes_passk.forecast`), drawn from a
-    separate random stream for each group (one shared stream would correlate A and B and
-    shrink the interval).
+    The two posteriors are independent, so pairing their draws at random gives draws of the
+    joint (see `difference_table`; pairing by index would not do: fits run with the same seed,
+    as `bayes_passk.fit`'s default is, have chains correlated draw by draw). Each draw of
+    pass@k includes the spread of the problems' rates given the hyperparameters (see
+    `bayes_passk.forecast`), drawn from a separate random stream for each group (one shared
+    stream would correlate A and B and shrink the interval).
 
     Returns:
         One row per k: the posterior means of A and B, the mean of the difference and its
-        equal-tailed ``ci`` interval, and ``prob_a_greater`` = P(pass@k(A) > pass@k(B)).
+        equal-tailed ``ci`` interval, and ``prob_a_greater`` = P(pass@k(A) > pass@k(B)), ties
+        counted half (they arise where pass@k rounds to 1 in both).
     """
     check_target_and_ci(target, ci)
     if any(isinstance(fit, PassData) for fit in (fit_a, fit_b)):
@@ -241,7 +265,7 @@ def compare_groups(
         pass_at_k_draws(fit, ks, target, max_draws, stream)
         for fit, stream in zip((fit_a, fit_b), streams, strict=True)
     ]
-    return difference_table(*draws, ks, ci)
+    return difference_table(*draws, ks, ci, seed=seed)
 
 
 def pass_at_k_draws(fit, ks, target="benchmark", max_draws=1000, seed=0) -> np.ndarray:
@@ -255,11 +279,13 @@ def pass_at_k_draws(fit, ks, target="benchmark", max_draws=1000, seed=0) -> np.n
     return draws.reshape(-1, len(ks))
 
 
-def difference_table(draws_a, draws_b, ks, ci: float = 0.9) -> pd.DataFrame:
+def difference_table(draws_a, draws_b, ks, ci: float = 0.9, seed: int = 0) -> pd.DataFrame:
     """Summarise pass@k(A) - pass@k(B) from independent draws of each, shape (draws, len(ks)).
 
     The larger set is thinned evenly to the smaller's size, every chain taking part (here B's
-    first and last draws, 0.4 and 0.2).
+    first and last draws, 0.4 and 0.2); B's draws are then paired with A's in a random order
+    (``seed``), so that chains run alike (the same seed) do not pair alike draws. Ties count
+    half in ``prob_a_greater``.
 
     Example:
         >>> a, b = np.array([[0.5], [0.7]]), np.array([[0.4], [0.6], [0.9], [0.2]])
@@ -267,19 +293,22 @@ def difference_table(draws_a, draws_b, ks, ci: float = 0.9) -> pd.DataFrame:
             k  mean_a  mean_b  prob_a_greater
         0  10     0.6     0.3             1.0
     """
+    check_seed(seed, numpy=True)
     size = min(len(draws_a), len(draws_b))
     a, b = (d[np.round(np.linspace(0, len(d) - 1, size)).astype(int)] for d in (draws_a, draws_b))
+    mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)  # a group reads the same in every pair
+    b = b[np.random.default_rng(seed).permutation(size)]
     difference = a - b
     alpha = (1 - ci) / 2
     lower, upper = np.quantile(difference, [alpha, 1 - alpha], axis=0)
     return pd.DataFrame(
         {
             "k": np.ravel(ks),
-            "mean_a": a.mean(axis=0),
-            "mean_b": b.mean(axis=0),
+            "mean_a": mean_a,
+            "mean_b": mean_b,
             "difference": difference.mean(axis=0),
             "lower": lower,
             "upper": upper,
-            "prob_a_greater": (a > b).mean(axis=0),
+            "prob_a_greater": (a > b).mean(axis=0) + (a == b).mean(axis=0) / 2,
         }
     )

@@ -54,7 +54,13 @@ def test_compare_priors_ranks_every_prior_and_says_so(write, tmp_path, capsys, m
         assert table.loc[prior, "elpd_diff"] == pytest.approx(
             loo[table.index[0]].elpd_loo - loo[prior].elpd_loo, rel=1e-12, abs=1e-12
         )
-        assert table.loc[prior, "bad_pareto_k"] == int((loo[prior].pareto_k.values > 0.7).sum())
+        threshold = compare.pareto_k_threshold(fits[prior].idata)  # 0.66 at 2 x 300 draws
+        assert table.loc[prior, "bad_pareto_k"] == int((loo[prior].pareto_k > threshold).sum())
+    # The standard error of each difference is the paired one: sqrt(N var(d_i)) over the
+    # problems' pointwise differences d_i to the best (an unpaired one is far larger here).
+    best, other = table.index
+    d = loo[best].loo_i.values - loo[other].loo_i.values
+    assert table.loc[other, "dse"] == pytest.approx(np.sqrt(len(d) * d.var()), rel=1e-9)
     # elpd_loo is a sum over the 40 problems of log predictive densities: below the in-sample
     # log likelihood at the posterior mean of each problem's pointwise values.
     for prior, fit in fits.items():
@@ -67,7 +73,7 @@ def test_compare_priors_ranks_every_prior_and_says_so(write, tmp_path, capsys, m
     data = _data("hard")
     rows = [f"{p},{n},{c}" for p, n, c in zip(data.problem_id, data.n, data.c, strict=True)]
     path = write("hard.csv", "problem_id,n,c\n" + "\n".join(rows) + "\n")
-    monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, prior, *_: fits[prior])
+    monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, prior, *_, **__: fits[prior])
     out = tmp_path / "priors"
     out.mkdir()  # holding a group comparison from an earlier run, which must go
     (out / "comparison.csv").write_text("an earlier run")
@@ -133,7 +139,7 @@ def test_verdict_separates_clear_from_close_calls():
     assert "clear preference" in verdict(table(10.0, 2.0))
     assert "too close to call" in verdict(table(3.0, 0.5))  # small, however precise
     assert "too close to call" in verdict(table(10.0, 6.0))  # under two standard errors
-    assert "Pareto k > 0.7): y (3)" in verdict(table(10.0, 2.0, bad=3))
+    assert "(Pareto k too large): y (3)" in verdict(table(10.0, 2.0, bad=3))
 
 
 def test_printed_stacking_weights_have_three_decimals(capsys):
@@ -185,6 +191,63 @@ def test_printed_prior_comparison_of_a_subsample_shows_the_truth(capsys):
 
 
 @pytest.mark.slow
+def test_fits_of_other_counts_of_the_same_problems_are_not_compared_by_loo():
+    data = bp.PassData.from_counts(["a", "b", "c"], n=[10, 10, 10], c=[1, 2, 3])
+    fits = {
+        "one": SimpleNamespace(data=data),
+        "other": SimpleNamespace(data=data._replace(c=np.array([1, 2, 4]))),
+    }
+    with pytest.raises(InputError, match="'other' was fitted to other data than 'one'"):
+        compare_priors(fits)
+
+
+def test_a_pareto_k_is_judged_against_arviz_s_threshold_for_the_draws_taken():
+    for chains, draws in ((2, 200), (4, 1000)):
+        idata = az.from_dict(posterior={"x": np.zeros((chains, draws))})
+        expected = min(1 - 1 / np.log10(chains * draws), 0.7)
+        assert compare.pareto_k_threshold(idata) == pytest.approx(expected, rel=1e-15)
+
+
+def test_draws_alike_draw_by_draw_are_paired_at_random_and_ties_count_half():
+    # Two fits run with the same seed can hold the same draws in the same order: paired by
+    # index, every difference would be 0. Paired at random, the difference spreads as that of
+    # two independent draws of the same law, and P(A > B) is 1/2.
+    draws = np.random.default_rng(1).beta(2, 3, (4000, 1))
+    table = compare.difference_table(draws, draws, [10])
+    spread = np.quantile(draws[:, 0, None] - draws[None, :, 0], [0.05, 0.95])
+    np.testing.assert_allclose(table[["lower", "upper"]].to_numpy()[0], spread, atol=0.02)
+    assert abs(table["prob_a_greater"].iloc[0] - 0.5) < 4 * 0.5 / np.sqrt(4000)
+    # pass@k rounded to 1 in both: ties, no evidence either way.
+    ones = np.ones((10, 1))
+    assert compare.difference_table(ones, ones, [10**6])["prob_a_greater"].iloc[0] == 0.5
+
+
+def test_a_predictive_check_counts_replicates_equal_to_the_data_on_both_sides(monkeypatch):
+    fit = _fit("hard", "scaled-beta")
+    observed = fit.data.c
+
+    def the_data_again(key, family, params, n):
+        return np.broadcast_to(observed, (len(params[0]), len(observed)))
+
+    monkeypatch.setattr(compare, "_replicate_counts", the_data_again)
+    checks = predictive_check(fit, ks=[1, 10, 50])
+    np.testing.assert_array_equal(checks["p_value"], [1.0, 1.0, 1.0])  # was 0: a false alarm
+
+
+def test_groups_of_different_problems_are_compared_with_a_note(write, monkeypatch, capsys):
+    path = write("two.csv", "model,problem_id,n,c\nA,p1,20,3\nA,p2,20,0\nB,q1,5,1\nB,p2,5,0\n")
+
+    def stop(*args, **kwargs):
+        raise InputError("stopped before fitting")
+
+    monkeypatch.setattr(cli, "_fit_with_warnings", stop)
+    assert main(["compare", path, "--groups", "A", "B"]) == 2
+    err = capsys.readouterr().err
+    assert "the groups hold different problems (A: 2, B: 2; 1 in all of them)" in err
+    assert main(["compare", path, "--groups", "A", "B", "--target", "new"]) == 2
+    assert "different problems" not in capsys.readouterr().err  # new problems: no matter
+
+
 def test_compare_priors_rejects_fits_of_different_data():
     fits = {"easy": _fit("easy", "scaled-beta"), "hard": _fit("hard", "scaled-beta")}
     with pytest.raises(InputError, match="other data"):
@@ -269,15 +332,15 @@ def test_compare_groups_difference_and_probability():
     swapped = compare_groups(hard, easy, [1, 10, 1000])
     # No ties between continuous draws: P(B > A) = 1 - P(A > B) exactly.
     np.testing.assert_allclose(swapped["prob_a_greater"], 1 - table["prob_a_greater"], atol=1e-12)
-    # A fit against itself pairs each hyperparameter draw with itself, and what is left is the
-    # spread of the problems' rates given the hyperparameters, drawn independently for A and B:
-    # symmetric about 0, so P(A > B) is 1/2 up to its binomial error over the 600 draws.
+    # A fit against itself: its draws paired at random, A - B is symmetric about 0, so P(A > B)
+    # is 1/2 up to its binomial error over the 600 draws.
     itself = compare_groups(hard, hard, [1, 1000])
     assert np.all(itself["lower"] < 0) and np.all(itself["upper"] > 0)
     assert np.all(np.abs(itself["prob_a_greater"] - 0.5) < 4 * 0.5 / np.sqrt(600))
-    # Its mean difference is 0 up to 4 Monte Carlo standard errors: per-draw differences are
-    # independent given the draws, each the difference of two independent deviations from the
-    # conditional mean (sd: sqrt(2) times theirs, measured on draws of another seed).
+    # Its mean difference is 0 up to 4 Monte Carlo standard errors: the pairing does not move
+    # the means, and A and B hold the same hyperparameter draws, so what differs is the
+    # problems' rates drawn given them, independently for A and B (sd: sqrt(2) times their
+    # deviations from the conditional mean, measured on draws of another seed).
     draws = posterior_pass_at_k(hard, np.array([1, 1000]), max_draws=1000, seed=9)
     deviation = (draws["benchmark"] - draws["benchmark_given_hyper"]).values.reshape(-1, 2)
     sd = np.sqrt(2) * deviation.std(axis=0, ddof=1)
@@ -317,13 +380,14 @@ def test_predictive_check_summarises_its_replicates_exactly(monkeypatch):
         np.testing.assert_allclose(
             check["upper"], np.quantile(replicated, 1 - tail, axis=0), rtol=1e-12
         )
-        np.testing.assert_array_equal(check["p_value"], p_value)
+        np.testing.assert_allclose(check["p_value"], p_value, rtol=1e-12)
 
 
 def test_compare_groups_summarises_fixed_draws_exactly(monkeypatch):
     # Fixed draws in place of the two posteriors: A has 120 in 2 chains, B 100, so A is thinned
-    # evenly over both chains to 100; the interval is the equal-tailed quantiles of A - B at the
-    # level asked.
+    # evenly over both chains to 100, and B's draws are paired with A's in the order of a
+    # permutation drawn from the seed; the interval is the equal-tailed quantiles of A - B at
+    # the level asked.
     rng = np.random.default_rng(2)
     draws = {"A": rng.beta(2, 3, (2, 60, 2)), "B": rng.beta(2, 4, (1, 100, 2))}
     seeds = []
@@ -336,6 +400,7 @@ def test_compare_groups_summarises_fixed_draws_exactly(monkeypatch):
     kept = np.round(np.arange(100) * 119 / 99).astype(int)
     assert kept[0] == 0 and kept[-1] == 119 and np.unique(kept).size == 100
     a, b = draws["A"].reshape(-1, 2)[kept], draws["B"].reshape(-1, 2)
+    b = b[np.random.default_rng(0).permutation(100)]
     for ci in (0.9, 0.5):
         table = compare_groups("A", "B", [10, 100], ci=ci)
         tail = (1 - ci) / 2
@@ -363,8 +428,11 @@ def test_compare_cli_groups_json_and_out(write, tmp_path, capsys, monkeypatch):
     kinds = {"m1": "easy", "m2": "hard"}
     fitted = []
 
+    seeds = {}
+
     def cached_fit(data, prior, *args, **kwargs):
         fitted.append((data.groups[0], prior))
+        seeds[data.groups[0]] = kwargs["seed"]
         return _fit(kinds[data.groups[0]], prior)
 
     monkeypatch.setattr(cli, "_fit_with_warnings", cached_fit)
@@ -372,6 +440,9 @@ def test_compare_cli_groups_json_and_out(write, tmp_path, capsys, monkeypatch):
     argv = ["compare", path, "--groups", "m1", "m2", "--k", "1", "100", "--out", str(out)]
     assert main([*argv, "--json"]) == 0
     assert fitted == [("m1", "beta-spline"), ("m2", "beta-spline")]  # the default prior
+    # Each group's chains from a seed of its own, keyed by its name (not by its place).
+    assert seeds == {group: cli._group_seed(0, group) for group in ("m1", "m2")}
+    assert seeds["m1"] != seeds["m2"]
     report = json.loads(capsys.readouterr().out)
     assert [row["k"] for row in report["comparison"]] == [1, 100]
     assert report["comparison"][0]["prob_a_greater"] == 1.0
@@ -392,7 +463,7 @@ def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(write, monkey
     # pairs the command compares, in which order, and that a group reads the same in each.
     rows = ["model,problem_id,n,c"] + [f"{m},p{i},10,{i}" for m in "xyz" for i in range(3)]
     path = write("three.csv", "\n".join(rows) + "\n")
-    monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, *args: data.groups[0])
+    monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, *args, **kwargs: data.groups[0])
     drawn = []
 
     def draws(fit, ks, target, seed):
@@ -420,7 +491,7 @@ def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(write, monkey
 
 def test_compare_cli_on_subsampled_groups_reports_each_groups_truth(monkeypatch, capsys):
     # Fits and draws stand in (tested above): what is checked is the truth beside each pair.
-    monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, *args: data.groups[0])
+    monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, *args, **kwargs: data.groups[0])
     monkeypatch.setattr(
         compare,
         "pass_at_k_draws",

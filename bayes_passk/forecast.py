@@ -16,6 +16,10 @@ posterior mean is the average of the conditional means; the median and the equal
 come from one draw per theta of a Beta with the conditional mean and variance (exact for the
 ``new`` target, a moment-matched approximation of the within-theta spread for ``benchmark``),
 the draws at all k of one theta sharing one uniform, so that the interval ends rise with k.
+The approximation is close for a benchmark of tens of problems (interval ends within 0.01 of
+exact draws of the p_i at 24 and 128 problems) and coarse for a handful, whose mean of
+(1 - p_i)^k is far from a Beta (3 problems: the 5% end at k = 100 0.58 against 0.65, at k =
+1e4 0.685 against 2/3, the floor the two solved problems set); the mean is exact at any size.
 Monte Carlo standard errors come from the effective sample size (ArviZ).
 
 The exponent: the posterior of the left-tail exponent a (-log pass@k ~ C k^(-a) as k grows), and

@@ -182,7 +182,11 @@ class Fit:
 
 
 def load_fit(path, family: PriorFamily | None = None) -> Fit:
-    """Read a `Fit` saved with `Fit.save`; `family` for one fitted as an unregistered object."""
+    """Read a `Fit` saved with `Fit.save`; `family` for one fitted as an unregistered object.
+
+    The file's prior must be ``family``'s name, and its posterior must hold every site of the
+    prior: draws read under another family's density would forecast silently wrong.
+    """
     if not os.path.isfile(path):
         raise InputError(f"file not found: {path}")
     try:
@@ -194,7 +198,24 @@ def load_fit(path, family: PriorFamily | None = None) -> Fit:
     if needed or ("prior" not in idata.attrs and family is None):
         missing = ", ".join(sorted(needed)) if needed else "the prior's name"
         raise InputError(f"{path} is not a fit saved by Fit.save: it lacks {missing}")
-    return Fit(idata, family)
+    name = idata.attrs.get("prior")
+    if family is not None and name is not None and family.name != name:
+        raise InputError(f"{path} was fitted under the prior {name!r}, not {family.name!r}")
+    try:
+        fitted = Fit(idata, family)
+    except ValueError as error:  # a name no registered family has
+        raise InputError(
+            f"{path}: {error}; a fit under an unregistered family loads with "
+            "load_fit(path, family=that_family)"
+        ) from None
+    missing = [site for site in hyperprior_sites(fitted.family) if site not in idata.posterior]
+    if missing:
+        raise InputError(
+            f"{path} lacks posterior draws of {', '.join(missing)}, which the prior "
+            f"{fitted.family.name!r} has"
+        )
+    validate_counts(fitted.data, source=str(path))
+    return fitted
 
 
 def fit(

@@ -441,6 +441,61 @@ def test_saving_and_loading_fits_name_the_path_in_their_errors(result, tmp_path)
         bp.load_fit(other)
 
 
+def test_a_saved_fit_loads_only_under_its_own_prior_and_with_its_draws(result, tmp_path):
+    from bayes_passk.families import get_family
+
+    path = tmp_path / "fit.nc"
+    result.save(path)
+    # The Kumaraswamy has the scaled Beta's fields: its density would read these draws silently.
+    with pytest.raises(InputError, match=r"fit.nc was fitted under the prior 'scaled-beta', not"):
+        bp.load_fit(path, family=get_family("kumaraswamy"))
+    assert bp.load_fit(path, family=get_family("scaled-beta")).family.name == "scaled-beta"
+
+    def tampered(name, change):
+        idata = result.idata.copy()
+        change(idata)
+        idata.to_netcdf(tmp_path / name)
+        return tmp_path / name
+
+    renamed = tampered("renamed.nc", lambda idata: idata.attrs.update(prior="logit-normal"))
+    with pytest.raises(InputError, match=r"renamed.nc lacks posterior draws of .*'logit-normal'"):
+        bp.load_fit(renamed)
+    unknown = tampered("unknown.nc", lambda idata: idata.attrs.update(prior="my-variant"))
+    with pytest.raises(InputError, match=r"unknown prior 'my-variant'.*family=that_family"):
+        bp.load_fit(unknown)
+
+    def too_many_successes(idata):
+        idata.observed_data["c"].values[0] = idata.observed_data["n"].values[0] + 1
+
+    with pytest.raises(InputError, match=r"bad.nc, row 1, column 'c': .* successes exceed"):
+        bp.load_fit(tampered("bad.nc", too_many_successes))
+
+
+def test_diagnostics_are_the_worst_site_s_by_arviz_and_every_chain_s_divergences(result):
+    from bayes_passk.families import hyperprior_sites
+
+    idata = result.idata.copy()
+    diverging = idata.sample_stats["diverging"].values
+    diverging[:] = False
+    diverging[-1, 5] = diverging[-1, 9] = True  # in the last chain only
+    diagnostics = bp.Fit(idata).diagnostics()
+    sites = list(hyperprior_sites(result.family))
+    posterior = idata.posterior[sites]
+    per_site = {
+        "r_hat": az.rhat(posterior),
+        "bulk": az.ess(posterior, method="bulk"),
+        "tail": az.ess(posterior, method="tail"),
+    }
+    worst = {
+        kind: [float(values[site].values) for site in sites] for kind, values in per_site.items()
+    }
+    assert diagnostics.r_hat_max == max(worst["r_hat"])
+    assert diagnostics.ess_bulk_min == min(worst["bulk"])
+    assert diagnostics.ess_tail_min == min(worst["tail"])
+    assert worst["tail"] != worst["bulk"] and len(set(worst["r_hat"])) > 1  # the checks bite
+    assert diagnostics.divergences == 2
+
+
 def test_unknown_prior_and_ambiguous_groups():
     with pytest.raises(ValueError, match="known priors"):
         bp.fit(DATA, prior="gaussian")

@@ -85,7 +85,7 @@ def plot_forecast(
         kind = "credible" if bayesian else "bootstrap"
         center = f"{prefix}{'posterior mean' if bayesian else 'estimate'}"
         # At one k, forecasts side by side around it, so that their bars do not hide.
-        shift = 10 ** (DODGE * (index - (len(forecasts) - 1) / 2)) if forecast.k.size == 1 else 1
+        shift = _dodge(index, len(forecasts)) if forecast.k.size == 1 else 1
         if forecast.k.size == 1:  # one k: a point with an error bar, not a band
             if np.isfinite(forecast.lower).any():
                 center = f"{center}, {forecast.ci:.0%} {kind} interval"
@@ -319,7 +319,7 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
         for place, (method, values) in enumerate(shared.items()):
             mean = values.groupby(level="budget").mean()
             # Methods side by side around each budget, so that equal values do not hide.
-            x = mean.index * 10 ** (DODGE * (place - (len(shared.columns) - 1) / 2))
+            x = mean.index * _dodge(place, len(shared.columns))
             rows = part[part["method"] == method].set_index(list(shared.index.names))
             rows = rows.loc[values.index]
             yerr = _error_bars(metric, rows, mean)
@@ -335,11 +335,7 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
             shown = f"nominal {reference:.0%}" if metric == "coverage" else f"{reference:g}"
             line = ax.axhline(reference, color="0.5", linestyle="--", linewidth=1)
             entries.setdefault(shown, line)
-        ax.set_xscale("log")
-        budgets = sorted(part["budget"].unique())  # labelled as they are, not as 3 x 10^1
-        ax.set_xticks(budgets, [str(budget) for budget in budgets])
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlim(min(budgets) / 10**0.15, max(budgets) * 10**0.15)
+        _budget_axis(ax, part["budget"])
         zeros = 0
         if metric in LOG_METRICS:
             ax.set_yscale("log")
@@ -362,10 +358,8 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
         ax.set_title("\n".join([f"k = {k}", *notes]), fontsize=9 if notes else None)
     if bars:
         level = "90% bootstrap interval" if bars == "bootstrap" else "90% Wilson interval"
-        entries[f"bars: {level}"] = Line2D([], [], color="0.4", marker="|", markersize=10)
-    if entries:
-        figure.legend(list(entries.values()), list(entries), fontsize=7, loc="outside right upper")
-    figure.suptitle(_literal(_backtest_title(summary, title), limit=2 * TITLE_LENGTH), fontsize=10)
+        entries[f"bars: {level}"] = _bars_key()
+    _legend_and_title(figure, entries, _backtest_title(summary, title))
     return figure
 
 
@@ -393,26 +387,20 @@ def plot_paired(paired, title=None, level: float = 0.9):
             below = (rows["difference"] - rows["lower"]).clip(lower=0).fillna(0)
             above = (rows["upper"] - rows["difference"]).clip(lower=0).fillna(0)
             yerr = [_half_width_of_mean(below), _half_width_of_mean(above)]
-            x = mean.index * 10 ** (DODGE * (place - (len(methods) - 1) / 2))
+            x = mean.index * _dodge(place, len(methods))
             drawn = ax.errorbar(x, mean, yerr=yerr, marker="o", capsize=3, label=method)
             entries.setdefault(method, drawn)
         line = ax.axhline(0, color="0.5", linestyle="--", linewidth=1)
         entries.setdefault(f"no difference from {references}", line)
-        ax.set_xscale("log")
-        budgets = sorted(part["budget"].unique())
-        ax.set_xticks(budgets, [str(budget) for budget in budgets])
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlim(min(budgets) / 10**0.15, max(budgets) * 10**0.15)
+        _budget_axis(ax, part["budget"])
         ax.set_xlabel("attempts per problem")
         ax.set_ylabel(f"MSE of pass@k minus {references}'s")
         ax.set_title(f"k = {k}")
     if not ks:
         axes[0][0].text(0.5, 0.5, "no paired differences", ha="center")
     else:
-        marker = Line2D([], [], color="0.4", marker="|", markersize=10)
-        entries[f"bars: {level:.0%} paired t interval"] = marker
-        figure.legend(list(entries.values()), list(entries), fontsize=7, loc="outside right upper")
-        figure.suptitle(_literal(_backtest_title(paired, title), 2 * TITLE_LENGTH), fontsize=10)
+        entries[f"bars: {level:.0%} paired t interval"] = _bars_key()
+        _legend_and_title(figure, entries, _backtest_title(paired, title))
     return figure
 
 
@@ -435,7 +423,7 @@ def plot_differences(comparison, title=None):
     for index, ((a, b), rows) in enumerate(pairs):
         name = f"{_literal(a, 30)} - {_literal(b, 30)}"
         # Wider apart than a backtest's methods: here k spans decades, not a few budgets.
-        k = rows["k"].to_numpy(float) * 10 ** (3 * DODGE * (index - (len(pairs) - 1) / 2))
+        k = rows["k"].to_numpy(float) * _dodge(index, len(pairs), spread=3 * DODGE)
         difference = rows["difference"].to_numpy()
         yerr = [
             np.maximum(difference - rows["lower"].to_numpy(), 0),
@@ -467,7 +455,7 @@ def plot_differences(comparison, title=None):
     ci = comparison["ci"].iloc[0] if "ci" in comparison else 0.9
     entries.append(
         (
-            Line2D([], [], color="0.4", marker="|", markersize=10),
+            _bars_key(),
             f"bars: {ci:.0%} credible interval",
         )
     )
@@ -478,6 +466,32 @@ def plot_differences(comparison, title=None):
     if title:
         axes.set_title(_literal(title, limit=TITLE_LENGTH))
     return figure
+
+
+def _dodge(place: int, count: int, spread: float = DODGE) -> float:
+    """Factor on k that sets the place-th of count series side by side, ``spread`` decades apart."""
+    return 10 ** (spread * (place - (count - 1) / 2))
+
+
+def _budget_axis(ax, budgets) -> None:
+    """Make ``ax``'s x axis the log budgets, labelled as they are (not 3 x 10^1), with room."""
+    budgets = sorted(budgets.unique())
+    ax.set_xscale("log")
+    ax.set_xticks(budgets, [str(budget) for budget in budgets])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(min(budgets) / 10**0.15, max(budgets) * 10**0.15)
+
+
+def _bars_key() -> Line2D:
+    """Return a legend key for error bars."""
+    return Line2D([], [], color="0.4", marker="|", markersize=10)
+
+
+def _legend_and_title(figure, entries: dict, title: str) -> None:
+    """Put the legend (label -> handle) beside the panels and the title above them."""
+    if entries:
+        figure.legend(list(entries.values()), list(entries), fontsize=7, loc="outside right upper")
+    figure.suptitle(_literal(title, limit=2 * TITLE_LENGTH), fontsize=10)
 
 
 def _error_bars(metric: str, rows, mean):

@@ -164,7 +164,16 @@ class Forecast(NamedTuple):
                 "k": [int(k) for k in self.k],
                 **{
                     name: [_finite(v) for v in getattr(self, name)]
-                    for name in ("mean", "median", "lower", "upper", "mcse", "unbiased")
+                    for name in (
+                        "mean",
+                        "median",
+                        "lower",
+                        "upper",
+                        "mcse",
+                        "mcse_lower",
+                        "mcse_upper",
+                        "unbiased",
+                    )
                 },
                 "exponent": {n: exponent[n] for n in ("mean", "lower", "upper")},
                 "local_slope": {

@@ -553,12 +553,14 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
         "lower",
         "upper",
         "mcse",
+        "mcse_lower",
+        "mcse_upper",
         "exponent",
         "diagnostics",
     }
     assert payload["method"] == "bayes-beta-spline" and payload["target"] == "benchmark"
     assert payload["ci"] == 0.8 and payload["k"] == [1, 1000]
-    for name in ("mean", "median", "lower", "upper", "mcse"):
+    for name in ("mean", "median", "lower", "upper", "mcse", "mcse_lower", "mcse_upper"):
         assert len(payload[name]) == 2 and all(isinstance(v, float) for v in payload[name])
     assert set(payload["exponent"]) == {"mean", "lower", "upper"}
     assert set(payload["diagnostics"]) >= {"r_hat_max", "ess_bulk_min", "divergences", "ok"}

@@ -80,7 +80,7 @@ GRID = np.linspace(-100.0, 15.0, 800)  # logit p: p from 4e-44 to 1 - 3e-7, step
 
 def uniform(rng: np.random.Generator, n, c, budget: int) -> np.ndarray:
     """Split `budget` evenly; the remainder to the fewest attempts so far (random among ties)."""
-    n = np.asarray(n)
+    n, c = _checked(n, c, budget)
     next_attempts = np.full(n.shape, budget // n.size)
     first = np.lexsort((rng.random(n.size), n))[: budget % n.size]
     next_attempts[first] += 1
@@ -96,7 +96,7 @@ def dynamic(rng: np.random.Generator, n, c, budget: int) -> np.ndarray:
     the problems at level L, in the random order. Same result as the rule attempt by
     attempt, in O(P log budget).
     """
-    n, c = np.asarray(n, dtype=np.int64), np.asarray(c)
+    n, c = _checked(n, c, budget)
     tiebreak = rng.random(n.size)
     fewest = np.flatnonzero(c == c.min())
     attempts = n[fewest]
@@ -151,7 +151,7 @@ def bayes(
     Draws with a non-finite hyperparameter are left out, with a warning (one would zero every
     gain and hand the whole budget to `dynamic` unseen); with none left, it is `dynamic`.
     """
-    n, c = np.asarray(n), np.asarray(c)
+    n, c = _checked(n, c, budget)
     params = _finite_draws(params)
     if params is None:
         return dynamic(rng, n, c, budget)
@@ -409,10 +409,7 @@ def allocate(
     """
     if not isinstance(rng, np.random.Generator):
         raise InputError(f"rng must be a numpy Generator (np.random.default_rng), got {rng!r}")
-    _check_budget("the budget", budget)
-    n, c = _checked_counts(n, c)
-    if not n.size:
-        raise InputError("no problems to allocate attempts to")
+    n, c = _checked(n, c, budget)
     if policy == "uniform":
         return uniform(rng, n, c, budget)
     if policy == "dynamic":
@@ -438,14 +435,20 @@ def _told(n: np.ndarray, c: np.ndarray) -> str:
     return f"{n.size} problems, {n.sum()} attempts, {c.sum()} successes"
 
 
-def _checked_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
-    """N and c as int64 arrays of one shape (P,), with 0 <= c <= n, or InputError."""
+def _checked(n, c, budget) -> tuple[np.ndarray, np.ndarray]:
+    """N and c as int64 arrays of one shape (P,), P >= 1, with 0 <= c <= n, or InputError.
+
+    Raises `InputError` too unless `budget` is a whole number of attempts from 1 to 2^53.
+    """
+    _check_budget("the budget", budget)
     if isinstance(n, PassData):
         raise InputError("pass the counts as n=data.n, c=data.c")
     if np.ndim(n) != 1 or np.shape(n) != np.shape(c):
         raise InputError(
             f"n and c must be arrays of one shape (P,), got {np.shape(n)} and {np.shape(c)}"
         )
+    if not np.size(n):
+        raise InputError("no problems to allocate attempts to")
     return as_counts(n, c)
 
 

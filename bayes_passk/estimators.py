@@ -18,6 +18,8 @@ value): the data cannot say anything about more attempts than were made.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from bayes_passk.data import MAX_ATTEMPTS, InputError, PassData, require_pass_data
@@ -168,16 +170,7 @@ def as_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(
             f"n and c differ in shape: {np.shape(n)} and {np.shape(c)} (one value per problem)"
         ) from None
-    for name, values in (("n", n), ("c", c)):
-        if values.size and not np.issubdtype(values.dtype, np.integer):
-            if not np.issubdtype(values.dtype, np.number):
-                raise InputError(f"{name} must hold whole numbers, got {values.flat[0].item()!r}")
-            whole = np.isfinite(values) & (values == np.round(values))
-            if not whole.all():
-                raise InputError(
-                    f"{name} must hold whole numbers, got {values[~whole].flat[0].item()!r}"
-                )
-    n, c = n.astype(np.int64), c.astype(np.int64)
+    n, c = _whole_numbers("n", n), _whole_numbers("c", c)
     bad = np.flatnonzero((c < 0) | (c > n))
     if bad.size:
         i = bad[0]
@@ -185,6 +178,35 @@ def as_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
             f"need 0 <= c <= n for every problem; at index {i}: n = {n.flat[i]}, c = {c.flat[i]}"
         )
     return n, c
+
+
+def _whole_numbers(name: str, values: np.ndarray) -> np.ndarray:
+    """Return ``values`` as int64, or raise `InputError` naming the first that is not a count.
+
+    Example:
+        >>> _whole_numbers("n", np.array([3, 1e20]))
+        Traceback (most recent call last):
+        ...
+        bayes_passk.data.InputError: n = 1e+20 at index 1 is too large for int64
+    """
+    given = values
+    if values.dtype.kind not in "iuf":  # objects, strings, booleans: name the first non-number
+        for value in values.ravel().tolist():
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise InputError(f"{name} must hold whole numbers, got {value!r}")
+        values = values.astype(np.float64)
+    if values.dtype.kind == "f":
+        whole = np.isfinite(values) & (values == np.round(values))
+        if not whole.all():
+            raise InputError(
+                f"{name} must hold whole numbers, got {values[~whole].flat[0].item()!r}"
+            )
+    large = np.flatnonzero(values >= 2**63)
+    if large.size:
+        i = large[0]
+        value = np.asarray(given.flat[i]).item()
+        raise InputError(f"{name} = {value!r} at index {i} is too large for int64")
+    return values.astype(np.int64)
 
 
 def as_ks(k) -> np.ndarray:

@@ -58,6 +58,32 @@ def test_dynamic_matches_the_rule_attempt_by_attempt(budget):
         assert np.ptp((N + got)[C == 0]) <= 1
 
 
+def test_dynamic_matches_the_rule_on_random_ragged_counts():
+    # Problems a level or two above the others in attempts, and ties in successes.
+    rng = np.random.default_rng(11)
+    for case in range(300):
+        size = rng.integers(1, 7)
+        n = rng.integers(0, 4, size) + 10
+        c = rng.integers(0, 2, size)
+        budget = int(rng.integers(1, 12))
+        got = allocation.dynamic(np.random.default_rng(case), n, c, budget)
+        want = _dynamic_oracle(np.random.default_rng(case), n, c, budget)
+        np.testing.assert_array_equal(got, want, err_msg=f"n={n}, c={c}, budget={budget}")
+
+
+def test_the_policies_check_their_input():
+    rng = np.random.default_rng(0)
+    for policy in (allocation.uniform, allocation.dynamic):
+        for budget in (2.5, -3, 0):
+            with pytest.raises(InputError, match=f"attempts up to 2\\^53, got {budget}"):
+                policy(rng, [10, 10], [0, 1], budget)
+        with pytest.raises(InputError, match=r"at index 1: n = 10, c = 11"):
+            policy(rng, [10, 10], [0, 11], 5)
+    draws = BetaParams(jnp.linspace(0.2, 0.4, 8), jnp.linspace(2.0, 4.0, 8))
+    with pytest.raises(InputError, match="got 2.5"):
+        allocation.bayes(rng, [10, 10], [0, 1], 2.5, BETA, draws, 100)
+
+
 def test_dynamic_spends_a_huge_budget_at_once():
     got = allocation.dynamic(np.random.default_rng(0), N, C, 10**12 + 3)
     assert got.sum() == 10**12 + 3 and got[C > 0].sum() == 0

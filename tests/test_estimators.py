@@ -166,6 +166,10 @@ def test_too_large_a_k_is_named_alone():
         ([5, 5.5], [1, 1], "n must hold whole numbers, got 5.5$"),
         ([np.nan], [1], "n must hold whole numbers, got nan$"),
         (["a"], [1], "n must hold whole numbers, got 'a'$"),
+        ([10, None], [1, 1], "n must hold whole numbers, got None$"),
+        ([10], [True], "c must hold whole numbers, got True$"),
+        ([10, 2**64], [1, 1], "n = 18446744073709551616 at index 1 is too large"),
+        ([1e20], [1], r"n = 1e\+20 at index 0 is too large"),
         ([10, 10], [1, 2, 3], r"n and c differ in shape: \(2,\) and \(3,\)"),
     ],
 )

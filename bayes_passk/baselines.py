@@ -196,6 +196,8 @@ def fit_baseline(
     unknown = set(options) - ({"fit_scale"} if method.startswith("discretized") else set())
     if unknown:
         raise InputError(f"{method} takes no option {', '.join(sorted(unknown))}")
+    if not isinstance(options.get("fit_scale", False), (bool, np.bool_)):
+        raise InputError(f"fit_scale must be True or False, got {options['fit_scale']!r}")
     data = validate_counts(require_pass_data(data).single_group(group))
     fitted = _fit(data, method, options)  # refuses data without a success
     warn_if_uninformative(data, "the method's assumptions")
@@ -211,6 +213,14 @@ def _fit(data: PassData, method: str, options: dict) -> BaselineFit:
     if method != "regression" and data.num_problems < 2:
         raise InputError(f"{method} fits a distribution over problems: needs two problems or more")
     params, exponent = METHODS[method].fit(data, **options)
+    if np.isnan(METHODS[method].log_survival(params, np.array([1.0]))).any():
+        shape = ", ".join(f"{name} = {value:.3g}" for name, value in params.items())
+        warnings.warn(
+            f"{method}: the fitted density ({shape}) is too narrow for the quadrature, so its "
+            "forecasts are NaN; the data do not identify the shape",
+            FitAtBoundWarning,
+            stacklevel=3,
+        )
     return BaselineFit(method, params, float(exponent), data, dict(options))
 
 
@@ -245,7 +255,16 @@ def _fit_regression(data: PassData) -> tuple[dict[str, float], float]:
 
 
 def _regression_log_survival(params, ks):
-    return np.log(-np.expm1(-np.exp(params["log_A"] - params["b"] * np.log(ks))))
+    """log(1 - pass@k) = log(1 - exp(-y)), y = A k^-b, to full precision both ways (Maechler).
+
+    Example:
+        >>> log_survival = _regression_log_survival({"log_A": np.log(50.0), "b": 0.0}, 1)
+        >>> print(f"{-np.expm1(log_survival):.6g}")  # pass@1 = e^-50
+        1.92875e-22
+    """
+    y = np.exp(params["log_A"] - params["b"] * np.log(ks))
+    with np.errstate(divide="ignore"):  # y = 0 (pass@k = 1): log(0) = -inf is right
+        return np.where(y < np.log(2), np.log(-np.expm1(-y)), np.log1p(-np.exp(-np.maximum(y, 0))))
 
 
 # --- beta-binomial ----------------------------------------------------------------------------
@@ -462,7 +481,7 @@ def _minimize(objective, starts, bounds, jac: bool = False, profile: bool = Fals
             best = result
     if best is None:
         raise InputError("the fit failed from every starting point (non-finite likelihood)")
-    at_bound = np.any(np.isclose(best.x[:2], np.array(bounds)[:2].T, rtol=0, atol=1e-6))
+    at_bound = np.any(np.isclose(best.x[:2], np.array(bounds)[:2].T, rtol=0, atol=1e-4))
     flat = profile and not at_bound and _reaches_a_bound(objective, best, bounds, jac)
     if at_bound or flat:
         a, b = np.exp(best.x[:2])

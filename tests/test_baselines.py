@@ -221,6 +221,39 @@ def test_discretization_edges_follow_the_published_binning():
     assert edges[-1] == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("method", ["discretized-beta", "discretized-kumaraswamy"])
+def test_ragged_attempts_are_binned_on_the_grid_of_the_largest_n(method):
+    # The bins start at r = 1 / max n whatever each problem's n: the fit sees only the rates,
+    # so 80 problems at n = 100 and one at 10^4 fit as the same rates all at n = 10^4.
+    rng = np.random.default_rng(2)
+    c = np.append(rng.binomial(100, 0.3 * rng.beta(0.3, 3.0, 80)), 3)
+    n = np.append(np.full(80, 100), 10_000)
+    ragged = PassData.from_counts([str(i) for i in range(81)], n=n, c=c)
+    scaled = np.append(c[:80] * 100, 3)
+    alike = PassData.from_counts([str(i) for i in range(81)], n=np.full(81, 10_000), c=scaled)
+    assert fit_baseline(ragged, method).params == fit_baseline(alike, method).params
+
+
+def test_discretized_kumaraswamy_forecasts_with_the_kumaraswamy_density():
+    # pass@k = 1 - E[(1 - s q)^k], q ~ Kumaraswamy(a, b): with u = q^a ~ Beta(1, b) the
+    # integrand is smooth, and scipy's adaptive quadrature gives it to ~1e-10.
+    fitted = fit_baseline(pythia("Pythia 1B", 100), "discretized-kumaraswamy")
+    a, b, s = (fitted.params[name] for name in ("a", "b", "scale"))
+    ks = [1, 10, 100, 1000]
+    exact = [
+        1
+        - integrate.quad(
+            lambda u, k=k: (1 - s * u ** (1 / a)) ** k * b * (1 - u) ** (b - 1),
+            0,
+            1,
+            epsabs=1e-13,
+            limit=200,
+        )[0]
+        for k in ks
+    ]
+    np.testing.assert_allclose(fitted.forecast(ks).mean, exact, rtol=1e-6)
+
+
 @pytest.mark.parametrize("method", list(METHODS))
 def test_every_method_gives_an_increasing_curve_on_subsampled_data(method):
     fitted = fit_baseline(pythia("Pythia 1B", 100), method)
@@ -288,6 +321,15 @@ def test_a_shape_at_the_edge_of_its_range_is_reported(write, capsys):
         fit_baseline(same, "scaled-beta-binomial")
     spread = PassData.from_counts(["a", "b", "c", "d"], n=[100] * 4, c=[0, 1, 3, 20])
     fit_baseline(spread, "scaled-beta-binomial")  # no warning (filterwarnings = error)
+    # Here L-BFGS-B stops 1.2e-5 short of the bound, and the density is too narrow to forecast.
+    five = PassData.from_counts(["a", "b", "c"], n=[100] * 3, c=[5] * 3)
+    with pytest.warns(FitAtBoundWarning) as said:
+        narrow = fit_baseline(five, "scaled-beta-binomial")
+    assert [str(w.message).split(" (")[0] for w in said] == [
+        "the fit stopped at the edge of its search range",
+        "scaled-beta-binomial: the fitted density",
+    ]
+    assert np.isnan(narrow.forecast([1]).mean).all()
     # Ten single successes in 20,000 attempts: the beta-binomial's likelihood barely moves as a
     # grows with the mean held (86.021 nats at a = 16.9, 86.007 at the bound a = e^8), and
     # L-BFGS-B stops on that flat stretch; the profile likelihood at the bound says so.
@@ -700,6 +742,8 @@ def test_a_group_is_picked_by_name_and_unknown_options_are_refused():
         fit_baseline(both, "beta-binomial")
     with pytest.raises(InputError, match="beta-binomial takes no option fit_scale"):
         fit_baseline(alone.data, "beta-binomial", fit_scale=True)
+    with pytest.raises(InputError, match="fit_scale must be True or False, got 'no'"):
+        fit_baseline(alone.data, "discretized-beta", fit_scale="no")
 
 
 @pytest.mark.parametrize("method", ["discretized-beta", "discretized-kumaraswamy"])

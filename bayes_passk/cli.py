@@ -278,6 +278,7 @@ def run_estimate(args: argparse.Namespace) -> int:
     """Print the unbiased pass@k of the data for each k (NaN where some problem has n < k)."""
     out = _output_file(args.out, args.source)
     data = load_input(args.source, args.format, args.group)
+    _note_stopping_rule(args.source, "this estimator")
     ks = np.array(args.k, dtype=np.int64)
     table = pd.DataFrame(
         {
@@ -639,6 +640,7 @@ def run_forecast(args: argparse.Namespace) -> int:
         attempts = attempts or default_attempts
     out = _output_dir(args.out)
     to_forecast = _groups_to_forecast(args, source, group, attempts)
+    _note_stopping_rule(source, "the unbiased pass@k beside the forecast")
     labels = [_label(source, data) for _, data in to_forecast]
     posteriors = _posterior_names(labels) if args.all_groups else []
     written = ["forecast.csv", "forecast.json", "forecast.png", "posterior.nc", *posteriors]
@@ -1441,6 +1443,17 @@ def _refuse_repeats(option: str, values) -> None:
         seen.add(value)
 
 
+def _note_stopping_rule(source: str, what: str) -> None:
+    """Say on stderr that ``what`` assumes attempts fixed in advance, if ``source``'s were not."""
+    if _stops_at_success(source):
+        print(
+            f"{PROG}: note: {source}'s attempts stopped at each problem's first success "
+            f"(`{PROG} datasets {source}`); {what} assumes a number of attempts fixed in "
+            "advance and over-states pass@k here",
+            file=sys.stderr,
+        )
+
+
 def _stops_at_success(source: str) -> bool:
     """Whether ``source`` is an embedded dataset collected with a stop-at-success rule."""
     if source not in _embedded_names() or data_module.path_kind(source) is not None:
@@ -1788,6 +1801,12 @@ def _load_group(source, format, group, attempts, seed) -> PassData:
     exists = data_module.path_kind(source) is not None
     if source not in embedded or embedded[source].kind != "attempts" or exists:
         raise InputError("--attempts applies to embedded per-attempt datasets only")
+    if embedded[source].stops_at_success:
+        raise InputError(
+            f"{source}'s attempts stopped at each problem's first success, so a subsample of "
+            "them leans towards success and their unbiased pass@k is no truth; fit the counts "
+            "as recorded (leave out --attempts)"
+        )
     _refuse_format(format, source)
     if group is None:  # before any fit: a subsample of every group is not one model's
         _refuse_several_groups(source, embedded[source].groups)

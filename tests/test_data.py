@@ -183,6 +183,13 @@ def test_attempts_without_group(write):
     assert_counts(load_attempts(path), ["t1", "t2"], [3, 1], [2, 0])
 
 
+def test_every_spelling_of_an_outcome_reads_as_written(write):
+    # Spreadsheet exports write 1.0 / 0.0, others TRUE / False; each row is one attempt.
+    rows = ["a,1.0", "a,0.0", "a,TRUE", "a, false ", "b,0", "b,0.0", "b,False", "b,1"]
+    path = write("attempts.csv", "problem_id,success\n" + "\n".join(rows) + "\n")
+    assert_counts(load_attempts(path), ["a", "b"], [4, 4], [2, 1])
+
+
 def test_humaneval_results(write):
     samples = [
         {"task_id": "HumanEval/0", "completion": "pass", "result": "passed", "passed": True},

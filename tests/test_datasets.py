@@ -73,6 +73,16 @@ def test_pythia_math_all_groups_in_size_order():
     assert len(set(ids[0])) == 128
 
 
+def test_pythia_math_problems_carry_their_math_indices():
+    # Successes of Pythia 12B in 10,000 attempts at these MATH problems, read from the
+    # source table (Brown et al.'s per-attempt scores, summed per `Problem Idx`).
+    data = load("pythia-math", group="Pythia 12B")
+    c = dict(zip(data.problem_id.tolist(), data.c.tolist(), strict=True))
+    expected = {"82": 122, "142": 32, "188": 167, "201": 1, "240": 2227, "4975": 1}
+    assert {index: c[index] for index in expected} == expected
+    assert data.problem_id[[0, -1]].tolist() == ["82", "4988"]  # the source's order
+
+
 def test_pythia_math_attempts_shape_and_counts_agree():
     attempts = load_attempts("pythia-math", group="Pythia 410M")
     assert isinstance(attempts, Attempts)

@@ -1251,7 +1251,10 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         " scaled-beta)",
     )
     parser.add_argument(
-        "--problems", type=positive_int, default=128, help="synthetic: problems (128)"
+        "--problems",
+        type=positive_int,
+        help="problems per replicate: synthetic, drawn from the prior (128); subsample and "
+        "resample, drawn without replacement from each group's (default: all of them)",
     )
     parser.add_argument(
         "--budgets",
@@ -1323,7 +1326,7 @@ def _backtest_cells(args: argparse.Namespace) -> list:
                         a,
                         b,
                         scale,
-                        args.problems,
+                        args.problems or 128,
                         budget,
                         args.replicates,
                         args.k,
@@ -1346,7 +1349,8 @@ def _backtest_cells(args: argparse.Namespace) -> list:
             # Seeded by the group's name, so a group's replicates do not depend on the others.
             group_seed = zlib.crc32(group.encode())
             for budget in args.budgets:
-                cell = draw([args.seed, group_seed, budget], full, budget, args.replicates, args.k)
+                seed = [args.seed, group_seed, budget]
+                cell = draw(seed, full, budget, args.replicates, args.k, args.problems)
                 # A file without groups: its rows and progress lines are named after the file.
                 cells.append(cell._replace(group=group or Path(args.dataset).stem))
     return cells

@@ -6,6 +6,9 @@ r"""Backtest designs: many small datasets drawn from a big one, each with its tr
 - ``resample`` (semi-synthetic, Kazdan et al. 2025): fresh Bernoulli attempts at each problem's
   full-data rate p_i = c_full / n_full, c ~ Binomial(budget, p_i). Truth: 1 - mean_i (1 - p_i)^k,
   exact for every k. Use it for data whose counts carry a stopping rule (Best-of-N).
+
+Both keep every problem, or with ``problems`` draw that many of them for each replicate
+(without replacement; the truth is then of the problems drawn).
 - ``synthetic`` (Schaeffer et al. 2025): rates drawn from a known scaled Beta or Kumaraswamy,
   c ~ Binomial(budget, p_i). Truth: 1 - mean_i (1 - p_i)^k of the drawn problems, and the
   exponent a.
@@ -31,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bayes_passk.data import InputError, PassData, check_seed, is_positive_int
-from bayes_passk.estimators import as_ks, mean_pass_at_k
+from bayes_passk.estimators import as_ks, mean_pass_at_k, pass_at_k
 
 # Schaeffer et al.'s synthetic grid: (a, b, scale).
 SYNTHETIC_GRID = tuple(
@@ -74,11 +77,19 @@ def _checked(seed, budget: int, replicates: int, problems: int, ks) -> np.ndarra
 
 
 def subsample(
-    seed: int | Sequence[int], full: PassData, budget: int, replicates: int, ks
+    seed: int | Sequence[int],
+    full: PassData,
+    budget: int,
+    replicates: int,
+    ks,
+    problems: int | None = None,
 ) -> Design:
-    """``budget`` attempts per problem without replacement; truth from all attempts (k <= n)."""
+    """``budget`` attempts per problem without replacement; truth from all attempts (k <= n).
+
+    With ``problems``, each replicate first draws that many problems without replacement.
+    """
     full = full.single_group()
-    ks = _checked(seed, budget, replicates, full.num_problems, ks)
+    ks = _checked(seed, budget, replicates, _problem_count(full, problems), ks)
     if budget > full.n.min():
         raise InputError(
             f"budget {budget} exceeds the {full.n.min()} attempts of the smallest problem; "
@@ -91,20 +102,34 @@ def subsample(
             "for every k) or a k up to the recorded attempts"
         )
     rng = np.random.default_rng(seed)
-    shape = (replicates, full.num_problems)
-    c = rng.hypergeometric(full.c, full.n - full.c, budget, size=shape)
-    truth = np.broadcast_to(mean_pass_at_k(full, ks), (replicates, ks.size)).copy()
+    if problems is None:
+        shape = (replicates, full.num_problems)
+        c = rng.hypergeometric(full.c, full.n - full.c, budget, size=shape)
+        truth = np.broadcast_to(mean_pass_at_k(full, ks), (replicates, ks.size)).copy()
+    else:
+        drawn = _drawn_problems(rng, full.num_problems, problems, replicates)
+        shape = drawn.shape
+        c = rng.hypergeometric(full.c[drawn], (full.n - full.c)[drawn], budget)
+        truth = pass_at_k(full.n, full.c, ks)[:, drawn].mean(axis=-1).T
     return Design("subsample", full.groups[0], budget, np.full(shape, budget), c, ks, truth, np.nan)
 
 
-def resample(seed: int | Sequence[int], full: PassData, budget: int, replicates: int, ks) -> Design:
+def resample(
+    seed: int | Sequence[int],
+    full: PassData,
+    budget: int,
+    replicates: int,
+    ks,
+    problems: int | None = None,
+) -> Design:
     """Fresh Bernoulli attempts at each problem's full-data rate; exact truth for every k.
 
     The rate c/n is taken as true: a problem without a success in the full data never succeeds,
-    which the truth at k beyond its n asserts without evidence (a warning says so).
+    which the truth at k beyond its n asserts without evidence (a warning says so). With
+    ``problems``, each replicate first draws that many problems without replacement.
     """
     full = full.single_group()
-    ks = _checked(seed, budget, replicates, full.num_problems, ks)
+    ks = _checked(seed, budget, replicates, _problem_count(full, problems), ks)
     unsure = (full.c == 0) & (full.n < ks.max())
     if unsure.any():
         warnings.warn(
@@ -115,10 +140,40 @@ def resample(seed: int | Sequence[int], full: PassData, budget: int, replicates:
         )
     rates = full.c / full.n
     rng = np.random.default_rng(seed)
-    shape = (replicates, full.num_problems)
-    c = rng.binomial(budget, np.broadcast_to(rates, shape))
-    truth = np.broadcast_to(pass_at_k_of_rates(rates, ks), (replicates, ks.size)).copy()
+    if problems is None:
+        shape = (replicates, full.num_problems)
+        c = rng.binomial(budget, np.broadcast_to(rates, shape))
+        truth = np.broadcast_to(pass_at_k_of_rates(rates, ks), (replicates, ks.size)).copy()
+    else:
+        drawn = _drawn_problems(rng, full.num_problems, problems, replicates)
+        shape = drawn.shape
+        c = rng.binomial(budget, rates[drawn])
+        truth = np.stack([pass_at_k_of_rates(rates[row], ks) for row in drawn])
     return Design("resample", full.groups[0], budget, np.full(shape, budget), c, ks, truth, np.nan)
+
+
+def _problem_count(full: PassData, problems: int | None) -> int:
+    """Return the problems per replicate: all of ``full``'s, or ``problems`` if it has them."""
+    if problems is None:
+        return full.num_problems
+    if is_positive_int(problems) and problems > full.num_problems:
+        raise InputError(
+            f"problems {problems} exceeds the {full.num_problems} problems of the data to draw "
+            "them from"
+        )
+    return problems
+
+
+def _drawn_problems(rng, available: int, problems: int, replicates: int) -> np.ndarray:
+    """Draw indices (replicates, problems): a row ``problems`` of ``available``, sorted, no repeat.
+
+    Example:
+        >>> drawn = _drawn_problems(np.random.default_rng(0), 5, 3, 2)
+        >>> drawn.shape, all(len(set(row)) == 3 for row in drawn.tolist())
+        ((2, 3), True)
+    """
+    order = rng.permuted(np.tile(np.arange(available), (replicates, 1)), axis=1)
+    return np.sort(order[:, :problems], axis=1)
 
 
 def synthetic(

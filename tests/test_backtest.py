@@ -579,6 +579,13 @@ def test_cli_backtest_of_a_file_without_groups_names_its_rows_after_the_file(tmp
     captured = capsys.readouterr()
     assert {row["group"] for row in json.loads(captured.out)["summary"]} == {"my-model"}
     assert "regression: my-model, budget 20: 2 fits" in captured.err
+    # --problems 12: each replicate draws its own 12 of the 30 problems, and their truth.
+    out = tmp_path / "drawn"
+    argv[argv.index("--replicates") + 1] = "4"
+    assert cli.main([*argv, "--problems", "12", "--out", str(out)]) == 0
+    capsys.readouterr()
+    truth = pd.read_csv(out / "backtest.csv")["truth"]
+    assert truth.nunique() == 4  # all 30 problems would give one truth for every replicate
 
 
 @pytest.mark.parametrize(
@@ -595,6 +602,7 @@ def test_cli_backtest_of_a_file_without_groups_names_its_rows_after_the_file(tmp
         (["--dataset", "pythia-math", "--budgets", "10", "10"], "--budgets names 10 twice"),
         (["--dataset", "pythia-math", "--k", "100", "100"], "--k names 100 twice"),
         (["--dataset", "bon-jailbreak"], "use --design resample"),
+        (["--dataset", "pythia-math", "--problems", "200"], "problems 200 exceeds the 128"),
         (["--design", "synthetic", "--problems", "1e12"], "more than 10^8 entries"),
         (["--design", "synthetic", "--distributed", "a:1", "2"], "no value or three"),
         (["--design", "synthetic", "--distributed", "a", "2", "0"], "'a' is not host:port"),

@@ -32,6 +32,44 @@ def test_subsample_counts_are_hypergeometric_and_truth_is_the_full_data_estimate
     assert design.c[:, 0].max() == 0 and (design.c[:, 4] == 40).all()
 
 
+def test_subsample_variance_has_the_finite_population_factor():
+    # Without replacement the variance shrinks by (n - b) / (n - 1): 0.50 for p5 (b = 200 of
+    # 400), 0.80 for the others; draws with replacement would give 1. The sample variance of
+    # 8000 replicates is within 5 of its standard errors, sqrt(2 / 7999) = 1.6%, of it.
+    design = designs.subsample(3, FULL, budget=200, replicates=8000, ks=KS)
+    n, c = FULL.n, FULL.c
+    inside = (c > 0) & (c < n)
+    var = 200 * (c / n) * (1 - c / n) * (n - 200) / (n - 1)
+    ratio = design.c.var(axis=0, ddof=1)[inside] / var[inside]
+    assert np.all(np.abs(ratio - 1) <= 5 * np.sqrt(2 / 7999)), ratio
+
+
+def test_a_number_of_problems_is_drawn_anew_for_each_replicate():
+    # Every attempt of ten problems with distinct counts: each replicate's counts name the
+    # problems it drew, and its truth must be theirs.
+    full = PassData.from_counts([f"q{i}" for i in range(10)], n=[500] * 10, c=np.arange(10) * 7)
+    design = designs.subsample(5, full, budget=500, replicates=3000, ks=KS, problems=4)
+    assert design.c.shape == design.n.shape == (3000, 4)
+    drawn = design.c // 7
+    assert (np.diff(drawn, axis=1) > 0).all()  # four different problems, in the data's order
+    for row, truth in zip(drawn[:50], design.truth[:50], strict=True):
+        picked = PassData.from_counts(row.astype(str), n=full.n[row], c=full.c[row])
+        np.testing.assert_allclose(truth, mean_pass_at_k(picked, KS), rtol=1e-12)
+    # Each problem in a replicate with probability 4/10: within 4 standard errors.
+    share = np.bincount(drawn.ravel(), minlength=10) / 3000
+    assert np.all(np.abs(share - 0.4) <= 4 * np.sqrt(0.4 * 0.6 / 3000)), share
+    # Rates 0 and 1 only: the resample's truth is the share of sure problems among those drawn.
+    sure = PassData.from_counts([f"s{i}" for i in range(6)], n=[200] * 6, c=[0, 200] * 3)
+    resampled = designs.resample(5, sure, budget=20, replicates=200, ks=KS, problems=3)
+    share_sure = (resampled.c == 20).mean(axis=1)
+    np.testing.assert_allclose(resampled.truth, np.repeat(share_sure[:, None], 3, axis=1))
+    assert np.unique(share_sure).size == 4  # 0 to 3 sure problems: the problems drawn differ
+    with pytest.raises(InputError, match="problems 11 exceeds the 10 problems"):
+        designs.subsample(5, full, budget=50, replicates=2, ks=KS, problems=11)
+    with pytest.raises(InputError, match="problems must be a positive integer, got 0"):
+        designs.resample(5, full, budget=50, replicates=2, ks=KS, problems=0)
+
+
 def test_a_subsample_of_every_attempt_is_the_full_count():
     # Without replacement all 400 attempts of p5 are its 100 successes, in every replicate.
     design = designs.subsample(1, FULL, budget=400, replicates=50, ks=KS)
@@ -128,3 +166,8 @@ def test_seeds_are_checked_before_numpy_sees_them():
             designs.resample(seed, FULL, budget=5, replicates=2, ks=KS)
     same = [designs.resample([3, 2], FULL, budget=5, replicates=2, ks=KS).c for _ in range(2)]
     np.testing.assert_array_equal(*same)
+    # Every part of a seed counts: cells seeded [seed, group, budget] draw their own streams.
+    for other in ([3, 5], [4, 2]):
+        assert not np.array_equal(
+            same[0], designs.resample(other, FULL, budget=5, replicates=2, ks=KS).c
+        )

@@ -211,7 +211,7 @@ def synthetic(
 
 
 def pass_at_k_of_rates(rates: np.ndarray, ks: np.ndarray) -> np.ndarray:
-    """1 - mean_i (1 - p_i)^k, in log space so that k = 1e9 keeps its digits.
+    """1 - mean_i (1 - p_i)^k, in log space so that k = 1e9 and p = 1e-12 keep their digits.
 
     Example:
         >>> pass_at_k_of_rates(np.array([0.5, 0.0]), np.array([1, 2])).tolist()
@@ -219,4 +219,4 @@ def pass_at_k_of_rates(rates: np.ndarray, ks: np.ndarray) -> np.ndarray:
     """
     with np.errstate(divide="ignore"):  # p = 1: log(0) = -inf, survival 0 as it should be
         log_survival = ks[:, None] * np.log1p(-rates)[None, :]
-    return 1.0 - np.exp(log_survival).mean(axis=1)
+    return -np.expm1(log_survival).mean(axis=1)  # mean of 1 - (1 - p)^k keeps tiny values

@@ -137,6 +137,19 @@ def test_synthetic_truth_matches_the_drawn_problems():
     assert np.ptp(rate) > 100 * se.max()
 
 
+@pytest.mark.parametrize("family", ["scaled-beta", "kumaraswamy"])
+def test_synthetic_counts_are_binomial_in_the_whole_budget(family):
+    # Given its drawn rates a replicate's mean count is budget x its pass@1 truth; over 2000
+    # replicates the mean difference is within 4 standard errors (bounded by the binomial
+    # variance at the mean rate). Counts of budget - 1 attempts would be 20% low.
+    design = designs.synthetic(4, family, 0.4, 3.5, 0.8, 100, 5, 2000, [1])
+    rate = design.truth[:, 0]
+    difference = design.c.mean(axis=1) - 5 * rate
+    se = np.sqrt(np.mean(5 * rate * (1 - rate) / 100) / 2000)
+    assert abs(difference.mean()) < 4 * se, (difference.mean(), se)
+    assert (design.n == 5).all()
+
+
 def test_bad_arguments_are_clear_errors():
     with pytest.raises(InputError, match="budget must be a positive integer, got 0"):
         designs.resample(0, FULL, budget=0, replicates=2, ks=KS)

@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bayes_passk.data import InputError, PassData, check_seed, is_positive_int
-from bayes_passk.estimators import as_ks, mean_pass_at_k, pass_at_k
+from bayes_passk.estimators import as_ks, pass_at_k
 
 # Schaeffer et al.'s synthetic grid: (a, b, scale).
 SYNTHETIC_GRID = tuple(
@@ -102,16 +102,11 @@ def subsample(
             "for every k) or a k up to the recorded attempts"
         )
     rng = np.random.default_rng(seed)
-    if problems is None:
-        shape = (replicates, full.num_problems)
-        c = rng.hypergeometric(full.c, full.n - full.c, budget, size=shape)
-        truth = np.broadcast_to(mean_pass_at_k(full, ks), (replicates, ks.size)).copy()
-    else:
-        drawn = _drawn_problems(rng, full.num_problems, problems, replicates)
-        shape = drawn.shape
-        c = rng.hypergeometric(full.c[drawn], (full.n - full.c)[drawn], budget)
-        truth = pass_at_k(full.n, full.c, ks)[:, drawn].mean(axis=-1).T
-    return Design("subsample", full.groups[0], budget, np.full(shape, budget), c, ks, truth, np.nan)
+    drawn = _drawn_problems(rng, full.num_problems, problems, replicates)
+    c = rng.hypergeometric(full.c[drawn], (full.n - full.c)[drawn], budget)
+    truth = _mean_over_drawn(pass_at_k(full.n, full.c, ks), drawn, problems)
+    n = np.full(drawn.shape, budget)
+    return Design("subsample", full.groups[0], budget, n, c, ks, truth, np.nan)
 
 
 def resample(
@@ -140,16 +135,11 @@ def resample(
         )
     rates = full.c / full.n
     rng = np.random.default_rng(seed)
-    if problems is None:
-        shape = (replicates, full.num_problems)
-        c = rng.binomial(budget, np.broadcast_to(rates, shape))
-        truth = np.broadcast_to(pass_at_k_of_rates(rates, ks), (replicates, ks.size)).copy()
-    else:
-        drawn = _drawn_problems(rng, full.num_problems, problems, replicates)
-        shape = drawn.shape
-        c = rng.binomial(budget, rates[drawn])
-        truth = np.stack([pass_at_k_of_rates(rates[row], ks) for row in drawn])
-    return Design("resample", full.groups[0], budget, np.full(shape, budget), c, ks, truth, np.nan)
+    drawn = _drawn_problems(rng, full.num_problems, problems, replicates)
+    c = rng.binomial(budget, rates[drawn])
+    truth = _mean_over_drawn(-np.expm1(_log_survival(rates, ks)), drawn, problems)
+    n = np.full(drawn.shape, budget)
+    return Design("resample", full.groups[0], budget, n, c, ks, truth, np.nan)
 
 
 def _problem_count(full: PassData, problems: int | None) -> int:
@@ -164,16 +154,27 @@ def _problem_count(full: PassData, problems: int | None) -> int:
     return problems
 
 
-def _drawn_problems(rng, available: int, problems: int, replicates: int) -> np.ndarray:
+def _drawn_problems(rng, available: int, problems: int | None, replicates: int) -> np.ndarray:
     """Draw indices (replicates, problems): a row ``problems`` of ``available``, sorted, no repeat.
+
+    Every problem in every row, and nothing drawn, when ``problems`` is None.
 
     Example:
         >>> drawn = _drawn_problems(np.random.default_rng(0), 5, 3, 2)
         >>> drawn.shape, all(len(set(row)) == 3 for row in drawn.tolist())
         ((2, 3), True)
     """
+    if problems is None:
+        return np.broadcast_to(np.arange(available), (replicates, available))
     order = rng.permuted(np.tile(np.arange(available), (replicates, 1)), axis=1)
     return np.sort(order[:, :problems], axis=1)
+
+
+def _mean_over_drawn(per_problem: np.ndarray, drawn: np.ndarray, problems: int | None):
+    """Mean of ``per_problem`` (k, problems) over each replicate's problems: (replicates, k)."""
+    if problems is None:  # one mean for every replicate, without a (k, replicates, P) array
+        return np.broadcast_to(per_problem.mean(axis=1), (drawn.shape[0], len(per_problem))).copy()
+    return per_problem[:, drawn].mean(axis=-1).T
 
 
 def synthetic(
@@ -217,6 +218,10 @@ def pass_at_k_of_rates(rates: np.ndarray, ks: np.ndarray) -> np.ndarray:
         >>> pass_at_k_of_rates(np.array([0.5, 0.0]), np.array([1, 2])).tolist()
         [0.25, 0.375]
     """
+    return -np.expm1(_log_survival(rates, ks)).mean(axis=1)  # keeps tiny values
+
+
+def _log_survival(rates: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """Return k log(1 - p) for each k and problem, shape (k, problems)."""
     with np.errstate(divide="ignore"):  # p = 1: log(0) = -inf, survival 0 as it should be
-        log_survival = ks[:, None] * np.log1p(-rates)[None, :]
-    return -np.expm1(log_survival).mean(axis=1)  # mean of 1 - (1 - p)^k keeps tiny values
+        return ks[:, None] * np.log1p(-rates)[None, :]

@@ -48,8 +48,6 @@ from bayes_passk.families import (
     PriorFamily,
     check_max_draws,
     params_type,
-    stack_draws,
-    thinned_draws,
     unstack_draws,
 )
 from bayes_passk.functionals import log_grid_moments, log_moment
@@ -353,12 +351,21 @@ def unsolved_part(result, ks, max_draws: int = 1000) -> np.ndarray:
         True
     """
     ks = as_ks(np.ravel(ks))
-    data = result.data
-    # Thinned as the forecast is (by all the rows).
-    draws = [result.idata.posterior[f].values for f in params_type(result.family)._fields]
-    cap = _draw_cap(max_draws, distinct_rows(data.n, data.c).n.size)
-    hyper_draws = np.asarray(stack_draws(thinned_draws(draws, cap)))[None]
-    return unsolved_parts(result.family, hyper_draws, data.n[None], data.c[None], ks)[0]
+    rows = distinct_rows(result.data.n, result.data.c)
+    never = (rows.c == 0) & (rows.weight > 0)
+    if not never.any():
+        return np.zeros(ks.size)
+    # The forecast's draws, rows and k with the solved rows weighted 0: the forecast's
+    # compiled program again, not one of its own (4 s of a first run).
+    weight = np.where(never, rows.weight, 0.0)
+    log_survival, _, _ = _survival_moments_of_draws(
+        result.family,
+        _thinned_posterior(result, max_draws, rows.n.size),
+        rows._replace(weight=weight),
+        with_slope_points(ks),
+    )
+    per_draw = -np.expm1(log_survival[..., : ks.size])
+    return weight.sum() / rows.weight.sum() * per_draw.mean(axis=(0, 1))
 
 
 def unsolved_parts(family: PriorFamily, hyper_draws, n, c, ks) -> np.ndarray:

@@ -1,4 +1,5 @@
 import json
+from functools import partial
 
 import arviz as az
 import jax
@@ -711,12 +712,14 @@ def test_a_run_in_segments_is_the_run_in_one_program():
     family = get_family("beta")
     keys = jax.random.split(jax.random.key(3), 2)
     n, c, weight = jnp.array([40.0, 40.0, 40.0]), jnp.array([0.0, 2.0, 9.0]), jnp.ones(3)
-    settings = {"warmup": 30, "target_accept": 0.9}
-    whole = sample_chains(keys, family, n, c, weight, samples=30, **settings)
-    states = start_chains(keys, family, n, c, weight, **settings)
+    settings = {"family": family, "warmup": 30, "target_accept": 0.9}
+    # Compiled, as bp.fit runs them (run eagerly, the test took twice as long).
+    whole = jax.jit(partial(sample_chains, samples=30, **settings))(keys, n=n, c=c, weight=weight)
+    states = jax.jit(partial(start_chains, **settings))(keys, n=n, c=c, weight=weight)
+    advance = jax.jit(partial(advance_chains, iterations=15, **settings))
     pieces = []
     for _ in range(4):  # 60 iterations: 30 of warm-up, 30 kept
-        states, trace = advance_chains(states, family, n, c, weight, iterations=15, **settings)
+        states, trace = advance(states, n=n, c=c, weight=weight)
         pieces.append(trace)
     parts = jax.tree.map(lambda *x: np.concatenate(x, axis=1)[:, 30:], *pieces)
     for name in whole.z:

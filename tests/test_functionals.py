@@ -433,6 +433,29 @@ def test_grid_moments_are_the_log_space_sums(family_name):
         assert np.all(fast[~resolved] <= exact[~resolved] + 1e-10)
 
 
+def test_rows_far_apart_in_likelihood_each_keep_their_part_of_the_forecast():
+    # The benchmark's survival is the mean of each row's: a row solved 5000 of 10000 times and
+    # one never solved in 100 have log J thousands of nats apart, and a shift shared by both
+    # rows (not each its own) underflowed the first to nothing (pass@1 0.00145, not 0.2514).
+    from bayes_passk.forecast import resolved_survival_moments
+    from bayes_passk.models.beta_spline import FAMILY, NUM_Z, Params
+
+    rng = np.random.default_rng(1)
+    a = jnp.array([0.05, 0.1, 0.2, 0.4, 0.8, 1.5, 3.0, 6.0])
+    params = Params(a, jnp.full(8, 3.0), jnp.full(8, 0.8), jnp.asarray(rng.normal(size=(8, NUM_Z))))
+    ks = np.array([1.0, 100.0, 1e6])
+
+    def survival(rows):
+        n, c = (np.array([float(row[j]) for row in rows]) for j in range(2))
+        weight = np.ones(len(rows))
+        return np.exp(resolved_survival_moments(FAMILY, params, 8, n, c, weight, ks)[0])
+
+    solved, unsolved = survival([(10_000, 5_000)]), survival([(100, 0)])
+    together = survival([(10_000, 5_000), (100, 0)])
+    np.testing.assert_allclose(together, (solved + unsolved) / 2, rtol=1e-9)
+    assert np.all(solved[:, 0] < 0.6)  # the solved row's rate is near 1/2, not 0
+
+
 def test_forecast_moments_as_grid_sums_are_the_log_space_ones():
     # survival_moments of a discrete family: log S(k), Var S(k) and a new problem's log S(k)
     # from matrix sums (the default) against sums in log space (exact_sums), on eight distinct

@@ -79,6 +79,10 @@ class Summary(NamedTuple):
         return {name: _finite(value) for name, value in self._asdict().items()}
 
 
+PER_K_FIELDS = ("mean", "median", "lower", "upper", "mcse", "mcse_lower", "mcse_upper", "unbiased")
+"""`Forecast`'s fields with one value per k, as its table and JSON name them."""
+
+
 class Forecast(NamedTuple):
     """pass@k forecast: one row per k; see `forecast`."""
 
@@ -140,14 +144,7 @@ class Forecast(NamedTuple):
                 "target": self.target,
                 "ci": self.ci,
                 "k": self.k,
-                "mean": self.mean,
-                "median": self.median,
-                "lower": self.lower,
-                "upper": self.upper,
-                "mcse": self.mcse,
-                "mcse_lower": self.mcse_lower,
-                "mcse_upper": self.mcse_upper,
-                "unbiased": self.unbiased,
+                **{name: getattr(self, name) for name in PER_K_FIELDS},
             }
         )
 
@@ -160,19 +157,7 @@ class Forecast(NamedTuple):
                 "target": self.target,
                 "ci": self.ci,
                 "k": [int(k) for k in self.k],
-                **{
-                    name: [_finite(v) for v in getattr(self, name)]
-                    for name in (
-                        "mean",
-                        "median",
-                        "lower",
-                        "upper",
-                        "mcse",
-                        "mcse_lower",
-                        "mcse_upper",
-                        "unbiased",
-                    )
-                },
+                **{name: [_finite(v) for v in getattr(self, name)] for name in PER_K_FIELDS},
                 "exponent": {n: exponent[n] for n in ("mean", "lower", "upper")},
                 "local_slope": {
                     n: self.local_slope.to_dict()[n] for n in ("mean", "lower", "upper")

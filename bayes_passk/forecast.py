@@ -50,7 +50,7 @@ from bayes_passk.families import (
     params_type,
     unstack_draws,
 )
-from bayes_passk.functionals import log_grid_moments, log_moment
+from bayes_passk.functionals import FINE, log_grid_moments, log_moment
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, round_up
 
 DEFAULT_KS = tuple(int(k) for k in np.unique(np.round(np.logspace(0, 6, 25))))
@@ -503,45 +503,91 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks, exact_sums: 
             log_new = log_grid_moments(family, theta, zero, zero, per_k[: num_ks + 1])[:, 0]
             log_c1, log_c2 = log_c12[0].reshape(2, rows)
             log_k1, log_k2 = log_k[1 : num_ks + 1], log_k[num_ks + 1 :]
-            return log_k[0], log_c1, log_c2, log_k1, log_k2, log_new[1:] - log_new[0]
+            # Sums over one grid: rounding of 1e-16 of S is all the error of S and of 1 - S.
+            log_s1, log_s2 = log_k1 - log_k[0], log_k2 - log_k[0]
+            return log_k[0], log_c1, log_c2, log_s1, log_s2, log_new[1:] - log_new[0]
 
     else:
-        # Every moment a draw needs, in one batch: one traced quadrature compiles in a fraction
-        # of the time of seven. Per row (c, m), (c + 1, m), (c + 2, m); per k and row (c, m + k)
-        # and (c, m + 2k); per k (0, k); and (0, 0).
+        # Two batches of moments, each one traced quadrature (one compiles in a fraction of the
+        # time of several). First per row (c, m), (c + 1, m), (c + 2, m), and (0, 0), (1, 0),
+        # (2, 0). Then per k, row and k' in (k, 2k) one integral for S: J(c, m + k') where S is
+        # likely below 1/2, else the part of J(c, m) that k' more attempts solve, whose ratio
+        # keeps pass@k's digits where small (`functionals.log_survival`); likewise per k for a
+        # new problem. Which is likely comes from the Beta with the first batch's E[p], E[p^2].
         zeros = jnp.zeros(num_ks)
-        successes = jnp.concatenate([c, c + 1, c + 2, jnp.tile(c, 2 * num_ks), zeros, zeros[:1]])
-        failures = jnp.concatenate(
-            [m, m, m, (m + ks[:, None]).ravel(), (m + 2 * ks[:, None]).ravel(), ks, zeros[:1]]
-        )
-        moments = jax.vmap(log_moment, in_axes=(None, None, 0, 0))
-        work = successes.shape[0]
+        first_c = jnp.concatenate([c, c + 1, c + 2, jnp.arange(3.0)])
+        first_m = jnp.concatenate([m, m, m, jnp.zeros(3)])
+        later_c = jnp.concatenate([jnp.tile(c, 2 * num_ks), zeros])
+        later_m = jnp.concatenate([jnp.tile(m, 2 * num_ks), zeros])
+        later_ks = jnp.concatenate([jnp.repeat(jnp.concatenate([ks, 2 * ks]), rows), ks])
+        first_moments = jax.vmap(log_moment, in_axes=(None, None, 0, 0))
+        later_moments = jax.vmap(log_moment, in_axes=(None, None, 0, 0, None, 0))
+        work = first_c.shape[0] + later_c.shape[0]
 
         def log_moments(theta):
-            log_moments = moments(family, theta, successes, failures)
-            log_base, log_c1, log_c2 = log_moments[: 3 * rows].reshape(3, rows)
-            log_k1, log_k2 = log_moments[3 * rows : (3 + 2 * num_ks) * rows].reshape(
-                2, num_ks, rows
+            first = first_moments(family, theta, first_c, first_m)
+            log_base, log_c1, log_c2 = first[: 3 * rows].reshape(3, rows)
+            new_base, new_c1, new_c2 = first[3 * rows :]
+
+            def per_later(of_rows, of_new):  # the later batch's layout: rows per k, then new
+                return jnp.concatenate([jnp.tile(of_rows, 2 * num_ks), jnp.full(num_ks, of_new)])
+
+            base = per_later(log_base, new_base)
+            log_mean_p = per_later(log_c1 - log_base, new_c1 - new_base)
+            log_square_p = per_later(log_c2 - log_base, new_c2 - new_base)
+            solved = _beta_log_survival(log_mean_p, log_square_p, later_ks) > -np.log(2.0)
+            later = later_moments(
+                family,
+                theta,
+                later_c,
+                later_m + jnp.where(solved, 0.0, later_ks),
+                FINE,
+                jnp.where(solved, later_ks, 0.0),
             )
-            log_new = log_moments[(3 + 2 * num_ks) * rows : -1] - log_moments[-1]
-            return log_base, log_c1, log_c2, log_k1, log_k2, log_new
+            log_ratio = later - base  # log pass@k where solved, else log S
+            log_s = jnp.where(solved, jnp.log1p(-jnp.exp(jnp.minimum(log_ratio, 0.0))), log_ratio)
+            log_s1, log_s2 = log_s[: 2 * num_ks * rows].reshape(2, num_ks, rows)
+            return log_base, log_c1, log_c2, log_s1, log_s2, log_s[2 * num_ks * rows :]
 
     def per_draw(theta):
-        log_base, log_c1, log_c2, log_k1, log_k2, log_new = log_moments(theta)
+        log_base, log_c1, log_c2, log_s1, log_s2, log_new = log_moments(theta)
         log_mean_p, log_square_p = log_c1 - log_base, log_c2 - log_base
         variance_p = jnp.exp(2 * log_mean_p) * jnp.expm1(log_square_p - 2 * log_mean_p)
         typical_p = jnp.exp(log_square_p - log_mean_p)  # E[p^2] / E[p]
-        log_s1 = log_k1 - log_base  # log E[(1 - p)^k | c], per k and row
-        s1, s2 = jnp.exp(log_s1), jnp.exp(log_k2 - log_base)
+        # Var[(1 - p)^k] = s2 - s1^2 = 2 d1 - d2 - d1^2 with d = 1 - s: the latter where
+        # d1 < 1/2, whose rounding is then relative to d rather than to s.
+        s1, s2 = jnp.exp(log_s1), jnp.exp(log_s2)
+        d1, d2 = -jnp.expm1(log_s1), -jnp.expm1(log_s2)
+        spread = jnp.where(d1 < 0.5, 2 * d1 - d2 - d1**2, s2 - s1**2)
         log_mean = jax.nn.logsumexp(log_s1, b=weight, axis=1) - jnp.log(num_problems)
         linear = ks[:, None] * typical_p < LINEAR_BELOW
-        per_problem = jnp.where(linear, ks[:, None] ** 2 * variance_p, s2 - s1**2)
+        per_problem = jnp.where(linear, ks[:, None] ** 2 * variance_p, spread)
         variance = jnp.sum(weight * jnp.clip(per_problem, 0.0), axis=1) / num_problems**2
         return log_mean, variance, log_new
 
     # Draws at once; one alone runs a third slower than two (measured with 98,000 moments each).
     batch = max(2, min(16, MOMENTS_PER_BATCH // work))
     return jax.lax.map(per_draw, params, batch_size=batch)
+
+
+def _beta_log_survival(log_mean_p, log_square_p, ks):
+    """Log E[(1 - p)^k] under the Beta with these E[p] and E[p^2]: a guide to S, not its value.
+
+    With mean mu and concentration nu = alpha + beta = (mu - E[p^2]) / Var p,
+    log E[(1 - p)^k] = log Gamma(beta + k) - log Gamma(beta) + log Gamma(nu) - log Gamma(nu + k).
+
+    Example (Beta(1, 4): E[(1 - p)^3] = B(1, 7) / B(1, 4) = 4 / 7):
+        >>> mean, square = 0.2, 0.2 * 2 / 6
+        >>> round(float(jnp.exp(_beta_log_survival(np.log(mean), np.log(square), 3.0))), 12)
+        0.571428571429
+    """
+    gammaln = jax.scipy.special.gammaln
+    mean = jnp.exp(log_mean_p)
+    variance = jnp.exp(2 * log_mean_p) * jnp.expm1(log_square_p - 2 * log_mean_p)
+    spread = -mean * jnp.expm1(log_square_p - log_mean_p)  # mu - E[p^2]
+    nu = jnp.clip(spread / variance, 1e-300, 1e300)
+    beta = nu * (1 - mean)
+    return gammaln(beta + ks) - gammaln(beta) + gammaln(nu) - gammaln(nu + ks)
 
 
 def _exponent(result, ci: float) -> Summary:

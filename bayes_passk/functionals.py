@@ -8,6 +8,11 @@ Every quantity the package needs is a ratio of the moments
 - for a fresh problem, :math:`E[(1 - p)^k] = J(0, k) / J(0, 0)`;
 - for a problem already seen, :math:`E[(1 - p)^k \mid n, c] = J(c, n - c + k) / J(c, n - c)`.
 
+Where pass@k = 1 - E[(1 - p)^k] is small it is a ratio in its own right, with the part of
+J(c, m) that k more attempts solve, J(c, m) - J(c, m + k), integrated as such (`log_moment`'s
+``solved_by``, `log_survival`): as the difference of two integrals near 1, each on its own
+nodes, their quadrature errors would not cancel.
+
 An atom at p = 0 of mass pi_0 (`PriorFamily.log_zero_mass`) adds pi_0 to every J(0, m). For a
 discrete family (`PriorFamily.log_masses`) the integral is the sum over its grid; one with a
 tail exponent a holds the power law p^(a - 1) below the grid on its lowest point, whose share of
@@ -64,11 +69,11 @@ def sinh_sinh_rule(
     return QuadratureRule(np.sinh(u), log_weights, newton_steps)
 
 
-# Forecasts: step 1/32 (177 nodes), relative error <= 3e-10 of E[(1 - p)^k] (2e-9 of pass@k
-# where pass@k >= 1e-6) against mpmath on the test grid for k up to 1e9. One rule cannot resolve
-# both a broad body and the narrow knee of (1 - p)^m: 1.4e-5 of E[(1 - p)^k] (1.8e-3 of a pass@k
-# of 6e-5) for the two-scale Kumaraswamy a = 0.05, b = 3 (tests/test_functionals.py), 1.3e-4
-# nats for the log-gamma at a = 0.05, shape 3 without successes (tests/test_log_gamma.py).
+# Forecasts: step 1/32 (177 nodes), relative error <= 3.1e-10 of E[(1 - p)^k] and of pass@k
+# (where >= 1e-6; `log_survival`) against mpmath on the test grid for k up to 1e9. One rule
+# cannot resolve both a broad body and the narrow knee of (1 - p)^m: 1.6e-5 for the two-scale
+# Kumaraswamy a = 0.05, b = 3 (tests/test_functionals.py), 1.3e-4 nats for the log-gamma at
+# a = 0.05, shape 3 without successes (tests/test_log_gamma.py).
 FINE = sinh_sinh_rule(1.0 / 32.0)
 # The likelihood inside NUTS: step 1/16 (89 nodes) and 12 Newton steps (8 leave 0.03 nats at
 # a = 0.03). Its log P(c | n) is within 6e-7 nats of FINE for the scaled Beta and within 1.5e-5
@@ -80,8 +85,8 @@ FINE = sinh_sinh_rule(1.0 / 32.0)
 SAMPLING = sinh_sinh_rule(1.0 / 16.0, newton_steps=12)._replace(exact_tail=False)
 
 
-def _log_integrand(family: PriorFamily, params, c, m, y):
-    """Log of (s q)^c (1 - s q)^m pi(q) dq/dy at y = logit q."""
+def _log_integrand(family: PriorFamily, params, c, m, solved_by, y):
+    """Log of (s q)^c (1 - s q)^m [1 - (1 - s q)^k] pi(q) dq/dy at y = logit q (`log_moment`)."""
     log_q = -jax.nn.softplus(-y)
     log1m_q = -jax.nn.softplus(y)
     log_s = family.log_scale(params)
@@ -92,15 +97,25 @@ def _log_integrand(family: PriorFamily, params, c, m, y):
     return (
         c * (log_s + log_q)
         + jnp.where(m == 0, 0.0, m * log1m_p)
+        + _log_solved_share(solved_by, log1m_p)
         + family.log_density_q(log_q, log1m_q, params)
         + log_q
         + log1m_q
     )
 
 
-def _mode_and_width(family: PriorFamily, params, c, m, newton_steps: int):
+def _log_solved_share(k, log1m_p):
+    """Log [1 - (1 - p)^k], 0 where k is None or 0 (see `log_moment`)."""
+    if k is None:
+        return 0.0
+    # Both branches are differentiated: k = 1 stands in where k = 0, whose log 0 has NaN slope.
+    share = jnp.log(-jnp.expm1(jnp.where(k == 0, 1.0, k) * log1m_p))
+    return jnp.where(k == 0, 0.0, share)
+
+
+def _mode_and_width(family: PriorFamily, params, c, m, solved_by, newton_steps: int):
     """Newton iterations for the mode of the integrand in y, and its curvature width."""
-    f = lambda y: _log_integrand(family, params, c, m, y)  # noqa: E731
+    f = lambda y: _log_integrand(family, params, c, m, solved_by, y)  # noqa: E731
     grad = jax.grad(f)
 
     def grad_and_hess(y):  # one forward-over-reverse pass gives both
@@ -123,10 +138,18 @@ def _mode_and_width(family: PriorFamily, params, c, m, newton_steps: int):
     return y, jnp.clip(width, 1e-4, 1e4)
 
 
-def log_moment(family: PriorFamily, params, c, m, rule: QuadratureRule = FINE):
+def log_moment(family: PriorFamily, params, c, m, rule: QuadratureRule = FINE, solved_by=None):
     r"""Log J(c, m) = log of the integral of p^c (1 - p)^m under the family's prior.
 
-    Scalar in c and m (use `jnp.vectorize` or `jax.vmap` to batch); differentiable in params.
+    With ``solved_by`` = k, the log of the part of J(c, m) that k more attempts solve,
+
+    .. math::  J(c, m) - J(c, m + k) = \int p^c (1 - p)^m [1 - (1 - p)^k] \pi(p)\,dp,
+
+    integrated as it stands rather than as a difference, so that pass@k = 1 - S keeps its
+    digits where it is small (S = E[(1 - p)^k], `log_survival`). Where k = 0 it is J(c, m), so
+    that one batch can hold both kinds.
+
+    Scalar in c, m and k (use `jnp.vectorize` or `jax.vmap` to batch); differentiable in params.
 
     Args:
         family: the prior family.
@@ -134,9 +157,10 @@ def log_moment(family: PriorFamily, params, c, m, rule: QuadratureRule = FINE):
         c: success count (float, >= 0).
         m: failure count plus any extra attempts (float, >= 0; up to 1e12 is fine).
         rule: the quadrature rule (`FINE` by default; `SAMPLING` for the likelihood in NUTS).
+        solved_by: None, or the number of further attempts k (float, >= 0).
 
     Returns:
-        log J(c, m) as a float64 scalar.
+        log J(c, m), or log [J(c, m) - J(c, m + k)], as a float64 scalar.
 
     Example:
         >>> from bayes_passk.models.scaled_beta import FAMILY, Params
@@ -145,14 +169,21 @@ def log_moment(family: PriorFamily, params, c, m, rule: QuadratureRule = FINE):
         1.0
         >>> round(float(jnp.exp(log_moment(FAMILY, params, 0.0, 10.0))), 9)  # B(1, 12) / B(1, 2)
         0.166666667
+        >>> round(float(jnp.exp(log_moment(FAMILY, params, 0.0, 0.0, solved_by=10.0))), 9)
+        0.833333333
     """
     c = jnp.asarray(c, dtype=float)
     m = jnp.asarray(m, dtype=float)
+    if solved_by is not None:
+        solved_by = jnp.asarray(solved_by, dtype=float)
     if family.log_masses is not None:  # a discrete family: a sum over its grid
         y, log_mass = family.log_masses(params)
+        log1m_p = jax.nn.log_sigmoid(-y)
         # c log p + m log(1 - p), with 0 log 0 = 0 at either end.
-        terms = jnp.where(c == 0, 0.0, c * jax.nn.log_sigmoid(y)) + jnp.where(
-            m == 0, 0.0, m * jax.nn.log_sigmoid(-y)
+        terms = (
+            jnp.where(c == 0, 0.0, c * jax.nn.log_sigmoid(y))
+            + jnp.where(m == 0, 0.0, m * log1m_p)
+            + _log_solved_share(solved_by, log1m_p)
         )
         if family.tail_exponent is not None and rule.exact_tail:
             # The lowest point: density proportional to p^(a - 1) below p_e, the upper edge of
@@ -160,16 +191,42 @@ def log_moment(family: PriorFamily, params, c, m, rule: QuadratureRule = FINE):
             a = family.tail_exponent(params)
             edge = (y[0] + y[1]) / 2
             tail = c * jax.nn.log_sigmoid(edge) + jnp.log(a / (a + c))
-            terms = terms.at[0].set(tail + log_power_law_survival(a + c, m, edge))
+            log_survival_m = log_power_law_survival(a + c, m, edge)
+            if solved_by is not None:  # E[(1 - p)^m] - E[(1 - p)^(m + k)]
+                log_after = log_power_law_survival(a + c, m + solved_by, edge)
+                share = jnp.log(-jnp.expm1(jnp.minimum(log_after - log_survival_m, -1e-300)))
+                log_survival_m += jnp.where(solved_by == 0, 0.0, share)
+            terms = terms.at[0].set(tail + log_survival_m)
         return jax.nn.logsumexp(log_mass + terms)
-    mode, width = jax.lax.stop_gradient(_mode_and_width(family, params, c, m, rule.newton_steps))
+    mode, width = jax.lax.stop_gradient(
+        _mode_and_width(family, params, c, m, solved_by, rule.newton_steps)
+    )
     y = mode + width * rule.offsets
-    values = _log_integrand(family, params, c, m, y) + jnp.log(width) + rule.log_weights
+    values = _log_integrand(family, params, c, m, solved_by, y) + jnp.log(width) + rule.log_weights
     log_density_part = jax.nn.logsumexp(jnp.where(jnp.isnan(values), -jnp.inf, values))
     if family.log_zero_mass is None:
         return log_density_part
-    log_atom = jnp.where(c == 0, family.log_zero_mass(params), -jnp.inf)
+    # The atom at p = 0 counts in J(c, m) for c = 0; k more attempts never solve it.
+    atom = c == 0 if solved_by is None else (c == 0) & (solved_by == 0)
+    log_atom = jnp.where(atom, family.log_zero_mass(params), -jnp.inf)
     return jnp.logaddexp(log_atom, log_density_part)
+
+
+def log_survival(log_unsolved, log_solved, log_base):
+    """Log S from log J(c, m + k), log [J(c, m) - J(c, m + k)] and log J(c, m) (`log_moment`).
+
+    S = J(c, m + k) / J(c, m) where S <= 1/2, else 1 - [J(c, m) - J(c, m + k)] / J(c, m): each
+    the ratio of two integrals taken on their own nodes, so each is exact to the quadrature's
+    relative error, and the smaller of S and pass@k = 1 - S keeps its digits (pass@k of 1e-4
+    as a difference of two integrals near 1 lost 10% for the Kumaraswamy at a = 0.02, b = 3).
+
+    Example:
+        >>> round(float(log_survival(jnp.log(0.999), jnp.log(0.001), 0.0)), 12)
+        -0.001000500334
+    """
+    log_pass = log_solved - log_base
+    safe = jnp.minimum(log_pass, -np.log(2.0))
+    return jnp.where(log_pass < -np.log(2.0), jnp.log1p(-jnp.exp(safe)), log_unsolved - log_base)
 
 
 def log_grid_moments(family: PriorFamily, params, c, m, ks):
@@ -251,13 +308,18 @@ def log_power_law_survival(a, m, edge):
 
 
 def log_survival_new(family: PriorFamily, params, k):
-    """Log E[(1 - p)^k] for a fresh problem: log J(0, k) - log J(0, 0)."""
-    return log_moment(family, params, 0.0, k) - log_moment(family, params, 0.0, 0.0)
+    """Log E[(1 - p)^k] for a fresh problem: J(0, k) / J(0, 0) (`log_survival`)."""
+    return log_survival_seen(family, params, 0.0, 0.0, k)
 
 
 def log_survival_seen(family: PriorFamily, params, n, c, k):
-    """Log E[(1 - p)^k | n attempts, c successes]: log J(c, n - c + k) - log J(c, n - c)."""
-    return log_moment(family, params, c, n - c + k) - log_moment(family, params, c, n - c)
+    """Log E[(1 - p)^k | n attempts, c successes]: J(c, n - c + k) / J(c, n - c)."""
+    m = n - c
+    return log_survival(
+        log_moment(family, params, c, m + k),
+        log_moment(family, params, c, m, solved_by=k),
+        log_moment(family, params, c, m),
+    )
 
 
 def log_marginal_likelihood(family: PriorFamily, params, n, c, rule: QuadratureRule = FINE):

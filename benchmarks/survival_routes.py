@@ -1,0 +1,119 @@
+"""Small pass@k of the quadrature families: its accuracy, and what taking it as such costs.
+
+    python benchmarks/survival_routes.py            # 1,000 draws
+    python benchmarks/survival_routes.py --small    # 100 draws
+
+Accuracy: pass@k = 1 - S, S = E[(1 - p)^k | c, m], by two routes against exact sums at 400
+digits (s = 1: E[q^j] = b B(1 + j/a, b) for the Kumaraswamy, (a / (a + j))^shape for the
+log-gamma): the difference, 1 - J(c, m + k) / J(c, m), and the package's, where the part of
+J(c, m) that k attempts solve is integrated as such (`functionals.log_survival`).
+
+Cost: `forecast.survival_moments` of the scaled Beta on Pythia 12B's distinct rows at 100
+attempts and the forecast's k grid, against the same quadrature over the difference route's
+moments alone (per row J(c, m), J(c + 1, m), J(c + 2, m); per k and row J(c, m + k),
+J(c, m + 2k); per k J(0, k); and J(0, 0)), each compiled first, then the median of 3 calls.
+"""
+
+import argparse
+import platform
+import statistics
+import time
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import mpmath as mp
+import numpy as np
+
+import bayes_passk  # noqa: F401  (float64)
+from bayes_passk import datasets
+from bayes_passk.families import get_family, params_type
+from bayes_passk.forecast import DEFAULT_KS, MOMENTS_PER_BATCH, survival_moments
+from bayes_passk.functionals import log_moment, log_survival_seen
+from bayes_passk.hierarchy import distinct_rows
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--small", action="store_true", help="100 draws, not 1,000")
+args = parser.parse_args()
+print(f"{platform.node()}, {platform.processor() or platform.machine()}, jax {jax.__version__}")
+
+# --- accuracy -------------------------------------------------------------------------------
+
+
+def exact_log_moment(name, a, b, c, m):
+    with mp.workdps(400):
+        a, b = mp.mpf(a), mp.mpf(b)
+        if name == "kumaraswamy":
+            power = lambda j: b * mp.beta(1 + j / a, b)  # noqa: E731
+        else:
+            power = lambda j: (a / (a + j)) ** b  # noqa: E731
+        return mp.log(mp.fsum(mp.binomial(m, j) * (-1) ** j * power(c + j) for j in range(m + 1)))
+
+
+CASES = [("kumaraswamy", 0.02, 3.0), ("kumaraswamy", 0.05, 3.0), ("log-gamma", 0.05, 3.0)]
+CASES += [("log-gamma", 0.02, 5.0)]
+ROWS, KS = [(0, 0), (100, 0), (100, 3)], [1.0, 10.0, 100.0]
+print("family        a     b | worst relative error of pass@k: difference   solved")
+for name, a, b in CASES:
+    family = get_family(name)
+    params = params_type(family)(a, b, 1.0)
+    moment = jax.jit(lambda c, m, family=family, params=params: log_moment(family, params, c, m))
+    seen = jax.jit(partial(log_survival_seen, family, params))
+    worst = {"difference": 0.0, "solved": 0.0}
+    for n, c in ROWS:
+        base = exact_log_moment(name, a, b, c, n - c)
+        for k in KS:
+            want = float(-mp.expm1(exact_log_moment(name, a, b, c, n - c + int(k)) - base))
+            difference = moment(float(c), n - c + k) - moment(float(c), float(n - c))
+            for route, log_s in (("difference", difference), ("solved", seen(n, c, k))):
+                error = abs(-float(jnp.expm1(log_s)) / want - 1)
+                worst[route] = max(worst[route], error)
+    print(f"{name:12s} {a:5.2f} {b:5.1f} | {worst['difference']:38.2e} {worst['solved']:8.2e}")
+
+# --- cost -----------------------------------------------------------------------------------
+
+data = datasets.load("pythia-math", group="Pythia 12B", attempts_per_problem=100, seed=0)
+rows = distinct_rows(data.n, data.c)
+family = get_family("scaled-beta")
+draws = 100 if args.small else 1000
+rng = np.random.default_rng(0)
+params = params_type(family)(
+    jnp.asarray(0.3 * np.exp(0.1 * rng.normal(size=draws))),
+    jnp.asarray(3.0 * np.exp(0.1 * rng.normal(size=draws))),
+    jnp.asarray(0.5 * np.exp(0.05 * rng.normal(size=draws))),
+)
+ks = jnp.asarray(DEFAULT_KS, dtype=float)
+n, c, weight = (jnp.asarray(x, dtype=float) for x in (rows.n, rows.c, rows.weight))
+m, num_ks, num_rows = n - c, ks.size, n.size
+zeros = jnp.zeros(num_ks)
+successes = jnp.concatenate([c, c + 1, c + 2, jnp.tile(c, 2 * num_ks), zeros, zeros[:1]])
+failures = jnp.concatenate(
+    [m, m, m, (m + ks[:, None]).ravel(), (m + 2 * ks[:, None]).ravel(), ks, zeros[:1]]
+)
+moments = jax.vmap(log_moment, in_axes=(None, None, 0, 0))
+batch = max(2, min(16, MOMENTS_PER_BATCH // successes.size))
+
+
+@jax.jit
+def difference_moments(params):
+    return jax.lax.map(
+        lambda theta: moments(family, theta, successes, failures), params, batch_size=batch
+    )
+
+
+def timed(function):
+    jax.block_until_ready(function())  # compiles
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        jax.block_until_ready(function())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+package = timed(lambda: survival_moments(family, params, n, c, weight, ks))
+difference = timed(lambda: difference_moments(params))
+print(
+    f"{draws} draws, {num_rows} rows, {num_ks} k: survival_moments {package:.2f} s, "
+    f"the difference route's moments {difference:.2f} s, ratio {package / difference:.2f}"
+)

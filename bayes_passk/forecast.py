@@ -495,7 +495,7 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks, exact_sums: 
         per_k = jnp.concatenate([zero, ks, 2 * ks])
         work = rows * (3 + 2 * num_ks) + num_ks + 1  # the moments, as in log space
 
-        def log_moments(theta):
+        def log_moments(theta, solved):
             log_k = log_grid_moments(family, theta, c, m, per_k)
             log_c12 = log_grid_moments(
                 family, theta, jnp.concatenate([c + 1, c + 2]), jnp.tile(m, 2), zero
@@ -505,52 +505,48 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks, exact_sums: 
             log_k1, log_k2 = log_k[1 : num_ks + 1], log_k[num_ks + 1 :]
             # Sums over one grid: rounding of 1e-16 of S is all the error of S and of 1 - S.
             log_s1, log_s2 = log_k1 - log_k[0], log_k2 - log_k[0]
-            return log_k[0], log_c1, log_c2, log_s1, log_s2, log_new[1:] - log_new[0]
+            return (log_k[0], log_c1, log_c2, log_s1, log_s2, log_new[1:] - log_new[0]), solved
 
     else:
-        # Two batches of moments, each one traced quadrature (one compiles in a fraction of the
-        # time of several). First per row (c, m), (c + 1, m), (c + 2, m), and (0, 0), (1, 0),
-        # (2, 0). Then per k, row and k' in (k, 2k) one integral for S: J(c, m + k') where S is
-        # likely below 1/2, else the part of J(c, m) that k' more attempts solve, whose ratio
-        # keeps pass@k's digits where small (`functionals.log_survival`); likewise per k for a
-        # new problem. Which is likely comes from the Beta with the first batch's E[p], E[p^2].
+        # Every moment a draw needs, in one batch (one traced quadrature compiles in half the
+        # time of two): per row (c, m), (c + 1, m), (c + 2, m), and (0, 0); then per k, row
+        # and k' in (k, 2k) one integral for S, and per k one for a new problem's. S is
+        # J(c, m + k') / J(c, m), or where near 1 (`solved`) 1 - [J(c, m) - J(c, m + k')] /
+        # J(c, m), the numerator integrated as such (`functionals.log_survival`): each way
+        # keeps the digits of the smaller of S and pass@k. Which way is the draw before's
+        # choice (`_map_with_routes`): S moves little from one posterior draw to the next, and
+        # either way is exact to the quadrature's relative error where S is near 1/2.
         zeros = jnp.zeros(num_ks)
-        first_c = jnp.concatenate([c, c + 1, c + 2, jnp.arange(3.0)])
-        first_m = jnp.concatenate([m, m, m, jnp.zeros(3)])
-        later_c = jnp.concatenate([jnp.tile(c, 2 * num_ks), zeros])
-        later_m = jnp.concatenate([jnp.tile(m, 2 * num_ks), zeros])
+        successes = jnp.concatenate([c, c + 1, c + 2, zeros[:1], jnp.tile(c, 2 * num_ks), zeros])
+        failures = jnp.concatenate([m, m, m, zeros[:1], jnp.tile(m, 2 * num_ks), zeros])
         later_ks = jnp.concatenate([jnp.repeat(jnp.concatenate([ks, 2 * ks]), rows), ks])
-        first_moments = jax.vmap(log_moment, in_axes=(None, None, 0, 0))
-        later_moments = jax.vmap(log_moment, in_axes=(None, None, 0, 0, None, 0))
-        work = first_c.shape[0] + later_c.shape[0]
+        extra_ks = jnp.concatenate([jnp.zeros(3 * rows + 1), later_ks])
+        moments = jax.vmap(log_moment, in_axes=(None, None, 0, 0, None, 0))
+        work = successes.shape[0]
 
-        def log_moments(theta):
-            first = first_moments(family, theta, first_c, first_m)
-            log_base, log_c1, log_c2 = first[: 3 * rows].reshape(3, rows)
-            new_base, new_c1, new_c2 = first[3 * rows :]
-
-            def per_later(of_rows, of_new):  # the later batch's layout: rows per k, then new
-                return jnp.concatenate([jnp.tile(of_rows, 2 * num_ks), jnp.full(num_ks, of_new)])
-
-            base = per_later(log_base, new_base)
-            log_mean_p = per_later(log_c1 - log_base, new_c1 - new_base)
-            log_square_p = per_later(log_c2 - log_base, new_c2 - new_base)
-            solved = _beta_log_survival(log_mean_p, log_square_p, later_ks) > -np.log(2.0)
-            later = later_moments(
+        def log_moments(theta, solved):
+            route = jnp.concatenate([jnp.zeros(3 * rows + 1, bool), solved])
+            log_moments = moments(
                 family,
                 theta,
-                later_c,
-                later_m + jnp.where(solved, 0.0, later_ks),
+                successes,
+                failures + jnp.where(route, 0.0, extra_ks),
                 FINE,
-                jnp.where(solved, later_ks, 0.0),
+                jnp.where(route, extra_ks, 0.0),
             )
-            log_ratio = later - base  # log pass@k where solved, else log S
+            log_base, log_c1, log_c2 = log_moments[: 3 * rows].reshape(3, rows)
+            base = jnp.concatenate(
+                [jnp.tile(log_base, 2 * num_ks), jnp.full(num_ks, log_moments[3 * rows])]
+            )
+            log_ratio = log_moments[3 * rows + 1 :] - base  # log pass@k where solved, else log S
             log_s = jnp.where(solved, jnp.log1p(-jnp.exp(jnp.minimum(log_ratio, 0.0))), log_ratio)
             log_s1, log_s2 = log_s[: 2 * num_ks * rows].reshape(2, num_ks, rows)
-            return log_base, log_c1, log_c2, log_s1, log_s2, log_s[2 * num_ks * rows :]
+            log_new = log_s[2 * num_ks * rows :]
+            return (log_base, log_c1, log_c2, log_s1, log_s2, log_new), log_s > -np.log(2.0)
 
-    def per_draw(theta):
-        log_base, log_c1, log_c2, log_s1, log_s2, log_new = log_moments(theta)
+    def per_draw(theta, solved):
+        moments, solved = log_moments(theta, solved)
+        log_base, log_c1, log_c2, log_s1, log_s2, log_new = moments
         log_mean_p, log_square_p = log_c1 - log_base, log_c2 - log_base
         variance_p = jnp.exp(2 * log_mean_p) * jnp.expm1(log_square_p - 2 * log_mean_p)
         typical_p = jnp.exp(log_square_p - log_mean_p)  # E[p^2] / E[p]
@@ -563,31 +559,36 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks, exact_sums: 
         linear = ks[:, None] * typical_p < LINEAR_BELOW
         per_problem = jnp.where(linear, ks[:, None] ** 2 * variance_p, spread)
         variance = jnp.sum(weight * jnp.clip(per_problem, 0.0), axis=1) / num_problems**2
-        return log_mean, variance, log_new
+        return (log_mean, variance, log_new), solved
 
     # Draws at once; one alone runs a third slower than two (measured with 98,000 moments each).
     batch = max(2, min(16, MOMENTS_PER_BATCH // work))
-    return jax.lax.map(per_draw, params, batch_size=batch)
+    if grid_sums:
+        return jax.lax.map(lambda theta: per_draw(theta, None)[0], params, batch_size=batch)
+    return _map_with_routes(per_draw, params, batch, later_ks.shape[0])
 
 
-def _beta_log_survival(log_mean_p, log_square_p, ks):
-    """Log E[(1 - p)^k] under the Beta with these E[p] and E[p^2]: a guide to S, not its value.
+def _map_with_routes(per_draw, params, batch: int, num_routes: int):
+    """`jax.lax.map` of ``per_draw(theta, solved) -> (outputs, solved)`` over the draws.
 
-    With mean mu and concentration nu = alpha + beta = (mu - E[p^2]) / Var p,
-    log E[(1 - p)^k] = log Gamma(beta + k) - log Gamma(beta) + log Gamma(nu) - log Gamma(nu + k).
-
-    Example (Beta(1, 4): E[(1 - p)^3] = B(1, 7) / B(1, 4) = 4 / 7):
-        >>> mean, square = 0.2, 0.2 * 2 / 6
-        >>> round(float(jnp.exp(_beta_log_survival(np.log(mean), np.log(square), 3.0))), 12)
-        0.571428571429
+    In batches of ``batch`` draws, each lane's ``solved`` (its choice of way per S, see
+    `survival_moments`) that of the lane's draw in the batch before; the first batch's from a
+    first pass over itself, which takes the difference J(c, m + k) / J(c, m) throughout (good
+    to the quadrature's relative error of S, enough to tell S from 1/2), and is then dropped.
+    Draws are padded to whole batches with copies of the last.
     """
-    gammaln = jax.scipy.special.gammaln
-    mean = jnp.exp(log_mean_p)
-    variance = jnp.exp(2 * log_mean_p) * jnp.expm1(log_square_p - 2 * log_mean_p)
-    spread = -mean * jnp.expm1(log_square_p - log_mean_p)  # mu - E[p^2]
-    nu = jnp.clip(spread / variance, 1e-300, 1e300)
-    beta = nu * (1 - mean)
-    return gammaln(beta + ks) - gammaln(beta) + gammaln(nu) - gammaln(nu + ks)
+    draws = jax.tree.leaves(params)[0].shape[0]
+    num_batches = -(-draws // batch)
+    index = jnp.minimum(jnp.arange(num_batches * batch), draws - 1)
+    batches = jax.tree.map(lambda x: x[index].reshape(num_batches, batch, *x.shape[1:]), params)
+    passes = jax.tree.map(lambda x: jnp.concatenate([x[:1], x]), batches)
+
+    def step(solved, thetas):
+        outputs, solved = jax.vmap(per_draw)(thetas, solved)
+        return solved, outputs
+
+    _, outputs = jax.lax.scan(step, jnp.zeros((batch, num_routes), bool), passes)
+    return jax.tree.map(lambda x: x[1:].reshape(num_batches * batch, *x.shape[2:])[:draws], outputs)
 
 
 def _exponent(result, ci: float) -> Summary:

@@ -2,6 +2,7 @@
 
     python benchmarks/survival_routes.py            # 1,000 draws
     python benchmarks/survival_routes.py --small    # 100 draws
+    python benchmarks/survival_routes.py --grid     # and the test grid's errors (~3 minutes)
 
 Accuracy: pass@k = 1 - S, S = E[(1 - p)^k | c, m], by two routes against exact sums at 400
 digits (s = 1: E[q^j] = b B(1 + j/a, b) for the Kumaraswamy, (a / (a + j))^shape for the
@@ -12,6 +13,12 @@ Cost: `forecast.survival_moments` of the scaled Beta on Pythia 12B's distinct ro
 attempts and the forecast's k grid, against the same quadrature over the difference route's
 moments alone (per row J(c, m), J(c + 1, m), J(c + 2, m); per k and row J(c, m + k),
 J(c, m + 2k); per k J(0, k); and J(0, 0)), each compiled first, then the median of 3 calls.
+And the compile time of `survival_moments` at 16 rows, 4 k and 4 draws (the persistent
+compilation cache off).
+
+Grid: on every point of `tests/test_functionals.py`'s 27-point grid of (a, b, s) for both
+families, the larger of the relative errors of S and of pass@k (where >= 1e-6) over its rows and
+k, against its mpmath oracles (`_check_survival`, imported from the tests).
 """
 
 import argparse
@@ -34,6 +41,7 @@ from bayes_passk.hierarchy import distinct_rows
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", help="100 draws, not 1,000")
+parser.add_argument("--grid", action="store_true", help="the test grid's errors too")
 args = parser.parse_args()
 print(f"{platform.node()}, {platform.processor() or platform.machine()}, jax {jax.__version__}")
 
@@ -117,3 +125,25 @@ print(
     f"{draws} draws, {num_rows} rows, {num_ks} k: survival_moments {package:.2f} s, "
     f"the difference route's moments {difference:.2f} s, ratio {package / difference:.2f}"
 )
+jax.config.update("jax_enable_compilation_cache", False)
+small = (jnp.full(16, 100.0), jnp.arange(16.0), jnp.ones(16), jnp.array([1.0, 10.0, 1e3, 1e4]))
+lowered = survival_moments.lower(family, jax.tree.map(lambda x: x[:4], params), *small)
+start = time.perf_counter()
+lowered.compile()
+print(f"survival_moments at 16 rows, 4 k, 4 draws: compiled in {time.perf_counter() - start:.2f} s")
+
+if args.grid:
+    import itertools
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import test_functionals as oracles
+
+    print("family        a      b      s | worst error, where, k, log S")
+    for name in ("scaled-beta", "kumaraswamy"):
+        grid = itertools.product(oracles.A_GRID, oracles.B_GRID, oracles.S_GRID)
+        for a, b, s in grid:
+            ks = oracles.K_MODERATE + oracles.K_HUGE
+            error, where, k, log_s = oracles._check_survival(name, a, b, s, ks)
+            print(f"{name:12s} {a:5.2f} {b:6.1f} {s:6.3f} | {error:.2e}, {where}, {k}, {log_s:.3e}")

@@ -579,23 +579,35 @@ def test_small_pass_at_k_keeps_its_digits(name, a, b):
     np.testing.assert_allclose(variance, variances, rtol=tolerance)
 
 
-def test_forecast_moments_follow_each_survival_where_it_keeps_its_digits():
-    # The forecast computes one integral per S (J(c, m + k) or the part of J(c, m) that k
-    # attempts solve), chosen by a Beta's guess at S; log_survival_seen computes both and takes
-    # the better by the values themselves. They agree in S and in pass@k = 1 - S alike, from
-    # pass@k ~ 1e-9 to S ~ e^-1e5, so no guess falls where its route loses digits.
+def test_forecast_moments_take_each_survival_where_it_keeps_its_digits():
+    # The forecast's moments, laid out per row and k over 40 draws (three batches of 16, the
+    # last padded), give each draw's S as log_survival_seen does on its own (J(c, m + k), or
+    # the part of J(c, m) that k attempts solve, the better by value; the forecast takes the
+    # way its draw before chose), from pass@k ~ 1e-9 to S ~ e^-1e5, in S and in pass@k alike.
     from bayes_passk.forecast import survival_moments
 
     ks = jnp.array([1.0, 1e3, 1e6, 1e9])
-    index = np.searchsorted(K_GRID, np.asarray(ks))
-    new, seen = _SURVIVAL["kumaraswamy"]
+    rng = np.random.default_rng(0)
+
+    @jax.jit
+    def one_by_one(params, n, c):
+        per_draw = lambda theta: jax.vmap(  # noqa: E731
+            lambda k: log_survival_seen(KUMA, theta, n, c, k)
+        )(ks)
+        return jax.vmap(per_draw)(params)
+
     for a, b, s in [(0.05, 3.0, 0.5), (0.3, 200.0, 0.035), (1.5, 0.7, 1.0)]:
-        params = KumaParams(jnp.full(2, a), jnp.full(2, b), jnp.full(2, s))
+        jitter = np.exp(0.05 * rng.normal(size=(3, 40)))
+        params = KumaParams(*(jnp.asarray(x * j) for x, j in zip((a, b, s), jitter, strict=True)))
+        params = params._replace(scale=jnp.minimum(params.scale, 1.0))
         for n, c in SEEN:
             one_row = (jnp.array([float(n)]), jnp.array([float(c)]), jnp.ones(1))
             log_mean, _, log_new = survival_moments(KUMA, params, *one_row, ks)
-            for got, want in ((log_mean, seen(a, b, s, n, c)), (log_new, new(a, b, s))):
-                got, want = np.asarray(got)[0], want[index]
+            for got, want in (
+                (log_mean, one_by_one(params, n, c)),
+                (log_new, one_by_one(params, 0, 0)),
+            ):
+                got, want = np.asarray(got), np.asarray(want)
                 # log S to rounding (the same integrals where S is small), and pass@k.
                 np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
                 np.testing.assert_allclose(np.expm1(got), np.expm1(want), rtol=1e-9)

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bayes_passk.data import InputError, PassData, check_seed
+from bayes_passk.data import InputError, PassData, check_seed, group_label
 
 _EMBEDDED_PACKAGE = "bayes_passk.embedded"
 
@@ -170,9 +170,12 @@ def _groups(name: str) -> list[str]:
 
 
 def _check_group(name: str, group: str) -> None:
-    """`InputError` naming the valid groups when `group` is not in dataset `name`."""
+    """`InputError` naming the valid groups when `group` is not in dataset `name`.
+
+    The group is named as `PassData.select` reads it (`data.group_label`: spaces stripped).
+    """
     groups = _groups(name)
-    if group not in groups:
+    if group_label(group) not in groups:
         raise InputError(
             f"unknown group {group!r} for dataset {name!r}; known groups: {', '.join(groups)}"
         )
@@ -277,10 +280,13 @@ class Attempts(NamedTuple):
     def select(self, group: str) -> Attempts:
         """Keep the rows of one group, padding trimmed; `InputError` naming the known groups.
 
+        The group is named as `PassData.select` reads it (`data.group_label`: spaces stripped).
+
         Example:
             >>> load_attempts("pythia-math").select("Pythia 1B").n.shape
             (128,)
         """
+        group = group_label(group)
         if group not in self.groups:
             raise InputError(f"unknown group {group!r}; known groups: {', '.join(self.groups)}")
         keep = self.group == group

@@ -217,6 +217,23 @@ def test_unknown_group_lists_known_groups():
         load_attempts("pythia-math").select("Pythia 13B")
 
 
+def test_a_group_is_named_as_select_reads_it():
+    # PassData.select strips a group's name (as a file's cell is read); load and
+    # load_attempts refused " Pythia 12B" while select took it.
+    for name, group in (("pythia-math", "Pythia 12B"), ("bon-jailbreak", "Llama 3 8B IT")):
+        want = load(name, group=group)
+        got = load(name, group=f" {group} ")
+        np.testing.assert_array_equal(got.c, want.c)
+        assert got.groups == [group]
+    got = load("pythia-math", group="Pythia 12B ", attempts_per_problem=10, seed=3)
+    np.testing.assert_array_equal(
+        got.c, load("pythia-math", group="Pythia 12B", attempts_per_problem=10, seed=3).c
+    )
+    attempts = load_attempts("pythia-math", group=" Pythia 1B")
+    assert attempts.groups == ["Pythia 1B"]
+    assert load_attempts("pythia-math").select("Pythia 1B ").groups == ["Pythia 1B"]
+
+
 def test_counts_datasets_cannot_give_attempts_or_subsamples():
     with pytest.raises(InputError, match="counts only"):
         load_attempts("bon-jailbreak")

@@ -991,7 +991,12 @@ def _print_forecast(source: str, data: PassData, forecast, true_values, unsolved
     if math.isnan(forecast.exponent.mean):
         print("exponent: none (this prior has no power-law tail)")
     else:
-        print(f"exponent: {_with_interval(forecast.exponent)}")
+        from bayes_passk.families import get_family
+
+        prior = forecast.method.removeprefix("bayes-")
+        unsolvable = prior in family_names() and get_family(prior).log_zero_mass is not None
+        whose = " of the solvable problems" if unsolvable else ""
+        print(f"exponent{whose}: {_with_interval(forecast.exponent)}")
     slope = forecast.local_slope
     if not math.isnan(slope.mean):
         print(f"local slope of -log pass@k at k = {forecast.k.max()}: {_with_interval(slope)}")

@@ -825,6 +825,32 @@ def test_forecast_table_shows_the_unsolved_part_and_says_what_it_is(capsys):
     assert "unsolved" not in capsys.readouterr().out
 
 
+def test_a_zero_inflated_exponent_is_printed_as_the_solvable_problems(capsys):
+    # The zero-inflated prior's a is the exponent of its solvable problems only (their pass@k
+    # nears 1 - z as k^-a); the table's exponent line says so, and for other priors not.
+    from bayes_passk.baselines import fit_baseline
+    from bayes_passk.cli import _print_forecast
+    from bayes_passk.forecast import Summary
+
+    data = PassData.from_counts(["a", "b", "c"], n=[50, 50, 50], c=[0, 3, 20])
+    forecast = fit_baseline(data, "beta-binomial").forecast([10, 1000])
+    exponent = Summary(0.3, 0.3, 0.2, 0.4, 0.01)
+    lines = {}
+    for method in ("bayes-zero-inflated-beta", "bayes-scaled-beta", "beta-binomial"):
+        _print_forecast(
+            "x.csv", data, forecast._replace(method=method, exponent=exponent), None, None
+        )
+        lines[method] = [
+            x for x in capsys.readouterr().out.splitlines() if x.startswith("exponent")
+        ]
+    assert lines["bayes-zero-inflated-beta"] == [
+        "exponent of the solvable problems: 0.300 [0.200, 0.400]"
+    ]
+    assert (
+        lines["bayes-scaled-beta"] == lines["beta-binomial"] == ["exponent: 0.300 [0.200, 0.400]"]
+    )
+
+
 @pytest.mark.parametrize(
     "argv",
     [["forecast", "pythia-math"], ["compare", "pythia-math", "--priors", "beta", "scaled-beta"]],

@@ -50,7 +50,7 @@ from bayes_passk.families import (
     params_type,
     unstack_draws,
 )
-from bayes_passk.functionals import FINE, log_grid_moments, log_moment
+from bayes_passk.functionals import FINE, log_grid_moments, log_moment, log_survival
 from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, round_up
 
 DEFAULT_KS = tuple(int(k) for k in np.unique(np.round(np.logspace(0, 6, 25))))
@@ -495,7 +495,7 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks, exact_sums: 
         per_k = jnp.concatenate([zero, ks, 2 * ks])
         work = rows * (3 + 2 * num_ks) + num_ks + 1  # the moments, as in log space
 
-        def log_moments(theta, solved):
+        def log_moments(theta):
             log_k = log_grid_moments(family, theta, c, m, per_k)
             log_c12 = log_grid_moments(
                 family, theta, jnp.concatenate([c + 1, c + 2]), jnp.tile(m, 2), zero
@@ -505,90 +505,52 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks, exact_sums: 
             log_k1, log_k2 = log_k[1 : num_ks + 1], log_k[num_ks + 1 :]
             # Sums over one grid: rounding of 1e-16 of S is all the error of S and of 1 - S.
             log_s1, log_s2 = log_k1 - log_k[0], log_k2 - log_k[0]
-            return (log_k[0], log_c1, log_c2, log_s1, log_s2, log_new[1:] - log_new[0]), solved
+            return log_k[0], log_c1, log_c2, log_s1, log_s2, log_new[1:] - log_new[0]
 
     else:
-        # Every moment a draw needs, in one batch (one traced quadrature compiles in half the
-        # time of two): per row (c, m), (c + 1, m), (c + 2, m), and (0, 0); then per k, row
-        # and k' in (k, 2k) one integral for S, and per k one for a new problem's. S is
-        # J(c, m + k') / J(c, m), or where near 1 (`solved`) 1 - [J(c, m) - J(c, m + k')] /
-        # J(c, m), the numerator integrated as such (`functionals.log_survival`): each way
-        # keeps the digits of the smaller of S and pass@k. Which way is the draw before's
-        # choice (`_map_with_routes`): S moves little from one posterior draw to the next, and
-        # either way is exact to the quadrature's relative error where S is near 1/2.
+        # Every moment a draw needs, in one batch: one traced quadrature compiles in a fraction
+        # of the time of two. Per row (c, m), (c + 1, m), (c + 2, m); per k and row (c, m + k)
+        # and (c, m + 2k), and the parts of (c, m) that k and 2k more attempts solve; per k
+        # (0, k) and the part of (0, 0) that k solve; and (0, 0). Each S is then
+        # J(c, m + k) / J(c, m) or, where pass@k is small, 1 - the solved part / J(c, m)
+        # (`functionals.log_survival`). Both ways for every S cost 2.8 times the run time of
+        # one; integrating one way only, chosen by a guess (a Beta's from E[p] and E[p^2], in
+        # a second batch, or the draw before's), doubled the compile time or lost S's digits
+        # where consecutive draws differ (benchmarks/RESULTS.md).
         zeros = jnp.zeros(num_ks)
-        successes = jnp.concatenate([c, c + 1, c + 2, zeros[:1], jnp.tile(c, 2 * num_ks), zeros])
-        failures = jnp.concatenate([m, m, m, zeros[:1], jnp.tile(m, 2 * num_ks), zeros])
-        later_ks = jnp.concatenate([jnp.repeat(jnp.concatenate([ks, 2 * ks]), rows), ks])
-        extra_ks = jnp.concatenate([jnp.zeros(3 * rows + 1), later_ks])
+        tiled_c, tiled_m = jnp.tile(c, 2 * num_ks), jnp.tile(m, 2 * num_ks)
+        both_ks = jnp.repeat(jnp.concatenate([ks, 2 * ks]), rows)
+        zero_rows = jnp.zeros(3 * rows + 2 * num_ks * rows)
+        successes = jnp.concatenate([c, c + 1, c + 2, tiled_c, tiled_c, zeros, zeros, zeros[:1]])
+        failures = jnp.concatenate([m, m, m, tiled_m + both_ks, tiled_m, ks, zeros, zeros[:1]])
+        solved_by = jnp.concatenate([zero_rows, both_ks, zeros, ks, zeros[:1]])
         moments = jax.vmap(log_moment, in_axes=(None, None, 0, 0, None, 0))
         work = successes.shape[0]
 
-        def log_moments(theta, solved):
-            route = jnp.concatenate([jnp.zeros(3 * rows + 1, bool), solved])
-            log_moments = moments(
-                family,
-                theta,
-                successes,
-                failures + jnp.where(route, 0.0, extra_ks),
-                FINE,
-                jnp.where(route, extra_ks, 0.0),
-            )
+        def log_moments(theta):
+            log_moments = moments(family, theta, successes, failures, FINE, solved_by)
             log_base, log_c1, log_c2 = log_moments[: 3 * rows].reshape(3, rows)
-            base = jnp.concatenate(
-                [jnp.tile(log_base, 2 * num_ks), jnp.full(num_ks, log_moments[3 * rows])]
-            )
-            log_ratio = log_moments[3 * rows + 1 :] - base  # log pass@k where solved, else log S
-            log_s = jnp.where(solved, jnp.log1p(-jnp.exp(jnp.minimum(log_ratio, 0.0))), log_ratio)
-            log_s1, log_s2 = log_s[: 2 * num_ks * rows].reshape(2, num_ks, rows)
-            log_new = log_s[2 * num_ks * rows :]
-            return (log_base, log_c1, log_c2, log_s1, log_s2, log_new), log_s > -np.log(2.0)
+            per_k = log_moments[3 * rows : (3 + 4 * num_ks) * rows].reshape(4, num_ks, rows)
+            log_s1, log_s2 = log_survival(per_k[:2], per_k[2:], log_base)
+            fresh = log_moments[(3 + 4 * num_ks) * rows :]
+            log_new = log_survival(fresh[:num_ks], fresh[num_ks:-1], fresh[-1])
+            return log_base, log_c1, log_c2, log_s1, log_s2, log_new
 
-    def per_draw(theta, solved):
-        moments, solved = log_moments(theta, solved)
-        log_base, log_c1, log_c2, log_s1, log_s2, log_new = moments
+    def per_draw(theta):
+        log_base, log_c1, log_c2, log_s1, log_s2, log_new = log_moments(theta)
         log_mean_p, log_square_p = log_c1 - log_base, log_c2 - log_base
         variance_p = jnp.exp(2 * log_mean_p) * jnp.expm1(log_square_p - 2 * log_mean_p)
         typical_p = jnp.exp(log_square_p - log_mean_p)  # E[p^2] / E[p]
-        # Var[(1 - p)^k] = s2 - s1^2 = 2 d1 - d2 - d1^2 with d = 1 - s: the latter where
-        # d1 < 1/2, whose rounding is then relative to d rather than to s.
         s1, s2 = jnp.exp(log_s1), jnp.exp(log_s2)
-        d1, d2 = -jnp.expm1(log_s1), -jnp.expm1(log_s2)
-        spread = jnp.where(d1 < 0.5, 2 * d1 - d2 - d1**2, s2 - s1**2)
         log_mean = jax.nn.logsumexp(log_s1, b=weight, axis=1) - jnp.log(num_problems)
         linear = ks[:, None] * typical_p < LINEAR_BELOW
-        per_problem = jnp.where(linear, ks[:, None] ** 2 * variance_p, spread)
+        per_problem = jnp.where(linear, ks[:, None] ** 2 * variance_p, s2 - s1**2)
         variance = jnp.sum(weight * jnp.clip(per_problem, 0.0), axis=1) / num_problems**2
-        return (log_mean, variance, log_new), solved
+        return log_mean, variance, log_new
 
     # Draws at once; one alone runs a third slower than two (measured with 98,000 moments each).
     batch = max(2, min(16, MOMENTS_PER_BATCH // work))
-    if grid_sums:
-        return jax.lax.map(lambda theta: per_draw(theta, None)[0], params, batch_size=batch)
-    return _map_with_routes(per_draw, params, batch, later_ks.shape[0])
-
-
-def _map_with_routes(per_draw, params, batch: int, num_routes: int):
-    """`jax.lax.map` of ``per_draw(theta, solved) -> (outputs, solved)`` over the draws.
-
-    In batches of ``batch`` draws, each lane's ``solved`` (its choice of way per S, see
-    `survival_moments`) that of the lane's draw in the batch before; the first batch's from a
-    first pass over itself, which takes the difference J(c, m + k) / J(c, m) throughout (good
-    to the quadrature's relative error of S, enough to tell S from 1/2), and is then dropped.
-    Draws are padded to whole batches with copies of the last.
-    """
-    draws = jax.tree.leaves(params)[0].shape[0]
-    num_batches = -(-draws // batch)
-    index = jnp.minimum(jnp.arange(num_batches * batch), draws - 1)
-    batches = jax.tree.map(lambda x: x[index].reshape(num_batches, batch, *x.shape[1:]), params)
-    passes = jax.tree.map(lambda x: jnp.concatenate([x[:1], x]), batches)
-
-    def step(solved, thetas):
-        outputs, solved = jax.vmap(per_draw)(thetas, solved)
-        return solved, outputs
-
-    _, outputs = jax.lax.scan(step, jnp.zeros((batch, num_routes), bool), passes)
-    return jax.tree.map(lambda x: x[1:].reshape(num_batches * batch, *x.shape[2:])[:draws], outputs)
+    return jax.lax.map(per_draw, params, batch_size=batch)
 
 
 def _exponent(result, ci: float) -> Summary:

@@ -479,6 +479,21 @@ def test_rows_far_apart_in_likelihood_each_keep_their_part_of_the_forecast():
     assert np.all(solved[:, 0] < 0.6)  # the solved row's rate is near 1/2, not 0
 
 
+def test_the_solved_part_of_a_tail_that_underflows_is_nothing_not_nan():
+    # A discrete family's tail part E[(1 - p)^m] underflows to 0 for c = 100, m = 1e8; its
+    # solved part was -inf - -inf = NaN, and with it the row's whole solved part.
+    from bayes_passk.functionals import log_moment
+    from bayes_passk.models.beta_spline import FAMILY, NUM_Z, Params
+
+    params = Params(0.4, 3.0, 1.0, jnp.zeros(NUM_Z))
+    moment = jax.jit(lambda m, k: log_moment(FAMILY, params, 100.0, m, solved_by=k))
+    for k in (1.0, 1e3):
+        base, after = moment(1e8, 0.0), moment(1e8 + k, 0.0)
+        # The reference's logs of J near -1489 hold ~2e-13 each: 2e-7 of an S - 1 of 1e-6.
+        want = base + np.log(-np.expm1(after - base))
+        np.testing.assert_allclose(moment(1e8, k), want, rtol=0, atol=1e-6)
+
+
 def test_forecast_moments_as_grid_sums_are_the_log_space_ones():
     # survival_moments of a discrete family: log S(k), Var S(k) and a new problem's log S(k)
     # from matrix sums (the default) against sums in log space (exact_sums), on eight distinct
@@ -582,8 +597,8 @@ def test_small_pass_at_k_keeps_its_digits(name, a, b):
 def test_forecast_moments_take_each_survival_where_it_keeps_its_digits():
     # The forecast's moments, laid out per row and k over 40 draws (three batches of 16, the
     # last padded), give each draw's S as log_survival_seen does on its own (J(c, m + k), or
-    # the part of J(c, m) that k attempts solve, the better by value; the forecast takes the
-    # way its draw before chose), from pass@k ~ 1e-9 to S ~ e^-1e5, in S and in pass@k alike.
+    # where pass@k is small the part of J(c, m) that k attempts solve), from pass@k ~ 1e-9 to
+    # S ~ e^-1e5, in S and in pass@k alike.
     from bayes_passk.forecast import survival_moments
 
     ks = jnp.array([1.0, 1e3, 1e6, 1e9])

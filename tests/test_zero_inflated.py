@@ -38,6 +38,39 @@ def test_moments_match_the_closed_form(params):
     np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=1e-9)
 
 
+def test_small_pass_at_k_leaves_the_unsolvable_atom_out_of_the_solved_part():
+    # pass@k = [J(c, m) - J(c, m + k)] / J(c, m), J(0, m) = z + (1 - z) E[(1 - p)^m]: the atom at
+    # p = 0 counts in J but never in the part that k attempts solve (an atom counted there gave
+    # a fresh pass@1 of 0.284 for 0.034). The solved part itself, and pass@k fresh and seen 0
+    # of 100, alone and in the forecast's moments.
+    from bayes_passk.forecast import survival_moments
+
+    params, ks = (0.3, 3.0, 0.5, 0.01), [1.0, 10.0, 1000.0]
+    oracle = {
+        (c, m): mp.mpf(_oracle(*params, c, m)) for c in (0,) for m in (0, 100, 101, 110, 1100)
+    }
+    oracle |= {(0, int(k)): mp.mpf(_oracle(*params, 0, int(k))) for k in ks}
+
+    def solved(m, k):  # log [J(0, m) - J(0, m + k)]; the float logs hold ~1e-15 of J
+        return float(oracle[0, m] + mp.log(-mp.expm1(oracle[0, m + int(k)] - oracle[0, m])))
+
+    got = jax.vmap(lambda m, k: log_moment(FAMILY, Params(*params), 0.0, m, solved_by=k))(
+        jnp.array([0.0, 0.0, 100.0, 100.0]), jnp.array([1.0, 1000.0, 1.0, 10.0])
+    )
+    want = [solved(0, 1), solved(0, 1000), solved(100, 1), solved(100, 10)]
+    np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=1e-9)
+    want_new = [float(-mp.expm1(oracle[0, int(k)] - oracle[0, 0])) for k in ks]
+    want_seen = [float(-mp.expm1(oracle[0, 100 + int(k)] - oracle[0, 100])) for k in ks]
+    assert min(want_seen) < 0.05  # where pass@k is the solved part's ratio
+    alone = jax.vmap(lambda k: log_survival_new(FAMILY, Params(*params), k))(jnp.array(ks))
+    draws = Params(*(jnp.full(2, x) for x in params))
+    one_row = (jnp.array([100.0]), jnp.array([0.0]), jnp.ones(1))
+    log_mean, _, log_new = survival_moments(FAMILY, draws, *one_row, jnp.array(ks))
+    np.testing.assert_allclose(-np.expm1(np.asarray(alone)), want_new, rtol=1e-8)
+    np.testing.assert_allclose(-np.expm1(np.asarray(log_new)[0]), want_new, rtol=1e-8)
+    np.testing.assert_allclose(-np.expm1(np.asarray(log_mean)[0]), want_seen, rtol=1e-8)
+
+
 def test_pass_at_k_levels_off_at_the_solvable_share():
     params = Params(0.3, 3.0, 0.5, 0.25)
     pass_at_k = -np.expm1(

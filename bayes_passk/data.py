@@ -537,13 +537,11 @@ def _read_json(path: str, text: str) -> _Table:
     """JSON lines, or one JSON array of objects (then rows have no line numbers)."""
     if text.lstrip().startswith("["):
         try:
-            records = _json_loads(text)
+            records = json.loads(text)
         except json.JSONDecodeError as error:
             raise InputError(f"{path}: invalid JSON at line {error.lineno} ({error.msg})") from None
-        except _RepeatedKey as error:
-            raise InputError(f"{path}: {error}") from None
         lines = None
-    elif isinstance(whole := _json_or_none(path, text), dict):  # one record, unless all columns
+    elif isinstance(whole := _json_or_none(text), dict):  # one record, unless all columns
         nested = [
             key
             for key, value in whole.items()
@@ -568,11 +566,9 @@ def _read_json(path: str, text: str) -> _Table:
             if not line.strip():
                 continue
             try:
-                records.append(_json_loads(line))
+                records.append(json.loads(line))
             except json.JSONDecodeError as error:
                 raise InputError(f"{path}, line {number}: invalid JSON ({error.msg})") from None
-            except _RepeatedKey as error:
-                raise InputError(f"{path}, line {number}: {error}") from None
             line_list.append(number)
         lines = np.array(line_list, dtype=np.int64)
     for row, record in enumerate(records):
@@ -589,31 +585,12 @@ def _read_json(path: str, text: str) -> _Table:
     return _Table(_Rows(path, lines), columns, is_json=True)
 
 
-def _json_or_none(path: str, text: str):
+def _json_or_none(text: str):
     """Parse the whole file as one JSON value; None when it is not one (e.g. JSON lines)."""
     try:
-        return _json_loads(text)
+        return json.loads(text)
     except json.JSONDecodeError:
         return None
-    except _RepeatedKey as error:
-        raise InputError(f"{path}: {error}") from None
-
-
-class _RepeatedKey(ValueError):
-    """A JSON object names a key twice (`json.loads` would keep the last value silently)."""
-
-
-def _json_loads(text: str):
-    """`json.loads`, raising `_RepeatedKey` for an object with a key given twice."""
-
-    def unique(pairs):
-        keys = [key for key, _ in pairs]
-        if len(set(keys)) < len(keys):
-            repeated = next(key for key in keys if keys.count(key) > 1)
-            raise _RepeatedKey(f"the key {repeated!r} appears twice in one object")
-        return dict(pairs)
-
-    return json.loads(text, object_pairs_hook=unique)
 
 
 def _hashable(value):

@@ -385,21 +385,6 @@ def test_json_lines_must_be_objects(write):
         load(path)
 
 
-def test_a_json_key_given_twice_is_an_error_not_the_last_value(write):
-    # json.loads keeps the last of two values silently: the first count would be lost.
-    good, repeated = (
-        '{"problem_id": "a", "n": 10, "c": 1}',
-        '{"problem_id": "b", "n": 10, "n": 20, "c": 2}',
-    )
-    for name, text, where in (
-        ("counts.jsonl", f"{good}\n{repeated}\n", "counts.jsonl, line 2: "),
-        ("counts.json", f"[{good}, {repeated}]", "counts.json: "),
-        ("one.json", repeated, "one.json: "),
-    ):
-        with pytest.raises(InputError, match=f"^.*{where}the key 'n' appears twice in one object$"):
-            load(write(name, text))
-
-
 def test_a_json_cell_missing_from_one_line_is_a_missing_value(write):
     path = write(
         "counts.jsonl", jsonl([{"problem_id": "a", "n": 1, "c": 0}, {"problem_id": "b", "n": 2}])

@@ -451,9 +451,13 @@ def resolved_survival_moments(family: PriorFamily, params, count: int, n, c, wei
     a discrete family's matrix sums lose digits to underflow, are summed again in log space.
     """
     arguments = [jnp.asarray(x, dtype=float) for x in (n, c, weight, ks)]
-    moments = [np.array(x) for x in survival_moments(family, params, *arguments)]
     if family.log_masses is None:  # quadrature: every sum already in log space
-        return moments
+        # Solved parts for the problems never solved only; a power of two of rows, so that
+        # forecasts share compilations.
+        unsolved = int(np.count_nonzero((np.asarray(c) == 0) & (np.asarray(weight) > 0)))
+        unsolved = min(len(c), 1 << max(0, unsolved - 1).bit_length())
+        return [np.array(x) for x in survival_moments(family, params, *arguments, None, unsolved)]
+    moments = [np.array(x) for x in survival_moments(family, params, *arguments)]
     log_survivals = np.concatenate([moments[0][:count], moments[2][:count]], axis=1)
     tiny = np.flatnonzero((log_survivals < GRID_SUMS_ABOVE).any(axis=1))
     if tiny.size:
@@ -466,8 +470,17 @@ def resolved_survival_moments(family: PriorFamily, params, count: int, n, c, wei
     return moments
 
 
-@partial(jax.jit, static_argnums=(0, 6))
-def survival_moments(family: PriorFamily, params, n, c, weight, ks, exact_sums: bool = False):
+@partial(jax.jit, static_argnums=(0, 6, 7))
+def survival_moments(
+    family: PriorFamily,
+    params,
+    n,
+    c,
+    weight,
+    ks,
+    exact_sums: bool = False,
+    solved_rows: int | None = None,
+):
     """Per draw and k: log S(k), S(k) = mean_i E[(1-p_i)^k | ...], Var S(k), log E[(1-p)^k].
 
     ``params`` holds draws along a leading axis; each output has shape (draws, len(ks)). The
@@ -479,6 +492,13 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks, exact_sums: 
     A discrete family's sums are matrix products (`functionals.log_grid_moments`), exact to
     rounding while S(k) > e^`GRID_SUMS_ABOVE`; ``exact_sums`` (static) takes every sum in log
     space instead (`functionals.log_moment`), for the draws where S(k) is smaller.
+
+    A quadrature family's small pass@k are the parts of J(c, m) that k attempts solve
+    (`functionals.log_survival`), integrated for the first ``solved_rows`` (static; default
+    all) rows, those of problems never solved first (c = 0, weight > 0): rows with successes
+    have single-scale posteriors, whose S keeps its digits as J(c, m + k) / J(c, m) (within
+    5e-12 of pass@k on priors of E[p] >= 1e-6, benchmarks/RESULTS.md), and the solved parts
+    double the cost.
 
     A problem's variance Var[(1-p)^k] = s2 - s1^2 loses every digit to rounding when k p is
     tiny (s1 and s2 both round to ~1); there it is taken as k^2 Var[p], from
@@ -510,29 +530,39 @@ def survival_moments(family: PriorFamily, params, n, c, weight, ks, exact_sums: 
     else:
         # Every moment a draw needs, in one batch: one traced quadrature compiles in a fraction
         # of the time of two. Per row (c, m), (c + 1, m), (c + 2, m); per k and row (c, m + k)
-        # and (c, m + 2k), and the parts of (c, m) that k and 2k more attempts solve; per k
-        # (0, k) and the part of (0, 0) that k solve; and (0, 0). Each S is then
+        # and (c, m + 2k); per k and solved row the parts of (c, m) that k and 2k more attempts
+        # solve; per k (0, k) and the part of (0, 0) that k solve; and (0, 0). Each S is then
         # J(c, m + k) / J(c, m) or, where pass@k is small, 1 - the solved part / J(c, m)
-        # (`functionals.log_survival`). Both ways for every S cost 2.8 times the run time of
-        # one; integrating one way only, chosen by a guess (a Beta's from E[p] and E[p^2], in
-        # a second batch, or the draw before's), doubled the compile time or lost S's digits
-        # where consecutive draws differ (benchmarks/RESULTS.md).
+        # (`functionals.log_survival`). Integrating one way only, chosen by a guess (a Beta's
+        # from E[p] and E[p^2], in a second batch, or the draw before's), doubled the compile
+        # time or lost S's digits where consecutive draws differ (benchmarks/RESULTS.md).
+        solved_first = jnp.argsort((c > 0) | (weight == 0), stable=True)
+        solved = solved_first[: rows if solved_rows is None else solved_rows]
+        num_solved = solved.shape[0]
         zeros = jnp.zeros(num_ks)
         tiled_c, tiled_m = jnp.tile(c, 2 * num_ks), jnp.tile(m, 2 * num_ks)
         both_ks = jnp.repeat(jnp.concatenate([ks, 2 * ks]), rows)
+        solved_ks = jnp.repeat(jnp.concatenate([ks, 2 * ks]), num_solved)
+        solved_c, solved_m = jnp.tile(c[solved], 2 * num_ks), jnp.tile(m[solved], 2 * num_ks)
         zero_rows = jnp.zeros(3 * rows + 2 * num_ks * rows)
-        successes = jnp.concatenate([c, c + 1, c + 2, tiled_c, tiled_c, zeros, zeros, zeros[:1]])
-        failures = jnp.concatenate([m, m, m, tiled_m + both_ks, tiled_m, ks, zeros, zeros[:1]])
-        solved_by = jnp.concatenate([zero_rows, both_ks, zeros, ks, zeros[:1]])
+        successes = jnp.concatenate([c, c + 1, c + 2, tiled_c, solved_c, zeros, zeros, zeros[:1]])
+        failures = jnp.concatenate([m, m, m, tiled_m + both_ks, solved_m, ks, zeros, zeros[:1]])
+        solved_by = jnp.concatenate([zero_rows, solved_ks, zeros, ks, zeros[:1]])
         moments = jax.vmap(log_moment, in_axes=(None, None, 0, 0, None, 0))
         work = successes.shape[0]
 
         def log_moments(theta):
             log_moments = moments(family, theta, successes, failures, FINE, solved_by)
             log_base, log_c1, log_c2 = log_moments[: 3 * rows].reshape(3, rows)
-            per_k = log_moments[3 * rows : (3 + 4 * num_ks) * rows].reshape(4, num_ks, rows)
-            log_s1, log_s2 = log_survival(per_k[:2], per_k[2:], log_base)
-            fresh = log_moments[(3 + 4 * num_ks) * rows :]
+            end = (3 + 2 * num_ks) * rows
+            unsolved = log_moments[3 * rows : end].reshape(2, num_ks, rows)
+            # A row without its solved part takes J(c, m + k) / J(c, m): a pass@k of 1 here.
+            log_solved = jnp.broadcast_to(log_base, unsolved.shape)
+            log_solved = log_solved.at[:, :, solved].set(
+                log_moments[end : end + 2 * num_ks * num_solved].reshape(2, num_ks, num_solved)
+            )
+            log_s1, log_s2 = log_survival(unsolved, log_solved, log_base)
+            fresh = log_moments[end + 2 * num_ks * num_solved :]
             log_new = log_survival(fresh[:num_ks], fresh[num_ks:-1], fresh[-1])
             return log_base, log_c1, log_c2, log_s1, log_s2, log_new
 

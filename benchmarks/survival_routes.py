@@ -3,6 +3,7 @@
     python benchmarks/survival_routes.py            # 1,000 draws
     python benchmarks/survival_routes.py --small    # 100 draws
     python benchmarks/survival_routes.py --grid     # and the test grid's errors (~3 minutes)
+    python benchmarks/survival_routes.py --seen     # and rows with successes (~3 minutes)
 
 Accuracy: pass@k = 1 - S, S = E[(1 - p)^k | c, m], by two routes against exact sums at 400
 digits (s = 1: E[q^j] = b B(1 + j/a, b) for the Kumaraswamy, (a / (a + j))^shape for the
@@ -18,6 +19,12 @@ moments alone (per row J(c, m), J(c + 1, m), J(c + 2, m); per k and row J(c, m +
 J(c, m + 2k); per k J(0, k); and J(0, 0)), each compiled first, then the median of 3 calls.
 And the compile time of `survival_moments` at 16 rows, 4 k and 4 draws (the package's
 compilation cache off).
+
+Seen: for rows with successes the forecast takes S = J(c, m + k) / J(c, m) alone (their
+posteriors have one scale); the largest difference of its pass@k from the solved part's, where
+that is below `SOLVED_BELOW`, over the scaled Beta, Kumaraswamy and log-gamma at a in 0.02 to
+1.5, b (shape) in 0.7 to 200, s in 0.035 to 1 with prior mean E[p] >= 1e-6, rows 1/100,
+3/100, 1/1000, 1/1e4, 1/1e6, 5/1e6, 9000/1e4, 100/100 and k 1 to 1e9.
 
 Grid: on every point of `tests/test_functionals.py`'s 27-point grid of (a, b, s) for both
 families, the larger of the relative errors of S and of pass@k (where >= 1e-6) over its rows and
@@ -44,12 +51,13 @@ import bayes_passk  # noqa: E402, F401  (float64)
 from bayes_passk import datasets  # noqa: E402
 from bayes_passk.families import get_family, params_type  # noqa: E402
 from bayes_passk.forecast import DEFAULT_KS, MOMENTS_PER_BATCH, survival_moments  # noqa: E402
-from bayes_passk.functionals import log_moment, log_survival_seen  # noqa: E402
-from bayes_passk.hierarchy import distinct_rows  # noqa: E402
+from bayes_passk.functionals import SOLVED_BELOW, log_moment, log_survival_seen  # noqa: E402
+from bayes_passk.hierarchy import distinct_rows, round_up  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", help="100 draws, not 1,000")
 parser.add_argument("--grid", action="store_true", help="the test grid's errors too")
+parser.add_argument("--seen", action="store_true", help="rows with successes too")
 args = parser.parse_args()
 print(f"{platform.node()}, {platform.processor() or platform.machine()}, jax {jax.__version__}")
 
@@ -155,17 +163,25 @@ def timed(function):
     return statistics.median(times)
 
 
-package = timed(lambda: survival_moments(family, params, n, c, weight, ks))
+unsolved = min(num_rows, round_up(int(np.sum(rows.c == 0))))  # as the forecast counts them
+package = timed(lambda: survival_moments(family, params, n, c, weight, ks, False, unsolved))
+every_row = timed(lambda: survival_moments(family, params, n, c, weight, ks))
 difference = timed(lambda: difference_moments(params))
 print(
-    f"{draws} draws, {num_rows} rows, {num_ks} k: survival_moments {package:.2f} s, "
-    f"the difference route's moments {difference:.2f} s, ratio {package / difference:.2f}"
+    f"{draws} draws, {num_rows} rows ({unsolved} with solved parts), {num_ks} k: "
+    f"survival_moments {package:.2f} s, with every row's solved parts {every_row:.2f} s, "
+    f"the difference route's moments {difference:.2f} s; ratios to the difference route's "
+    f"{package / difference:.2f}, {every_row / difference:.2f}"
 )
 small = (jnp.full(16, 100.0), jnp.arange(16.0), jnp.ones(16), jnp.array([1.0, 10.0, 1e3, 1e4]))
-lowered = survival_moments.lower(family, jax.tree.map(lambda x: x[:4], params), *small)
-start = time.perf_counter()
-lowered.compile()
-print(f"survival_moments at 16 rows, 4 k, 4 draws: compiled in {time.perf_counter() - start:.2f} s")
+for solved in (8, None):
+    lowered = survival_moments.lower(
+        family, jax.tree.map(lambda x: x[:4], params), *small, False, solved
+    )
+    start = time.perf_counter()
+    lowered.compile()
+    seconds = time.perf_counter() - start
+    print(f"survival_moments at 16 rows ({solved or 16} solved), 4 k, 4 draws: {seconds:.2f} s")
 
 if args.grid:
     import sys
@@ -181,3 +197,36 @@ if args.grid:
             ks = oracles.K_MODERATE + oracles.K_HUGE
             error, where, k, log_s = oracles._check_survival(name, a, b, s, ks)
             print(f"{name:12s} {a:5.2f} {b:6.1f} {s:6.3f} | {error:.2e}, {where}, {k}, {log_s:.3e}")
+
+if args.seen:
+    print(
+        "family       | largest |difference - solved part| of pass@k, where (a, b, s, n, c, pass@k)"
+    )
+    seen_rows = [(100, 1), (100, 3), (1000, 1), (10**4, 1), (10**6, 1), (10**6, 5), (10**4, 9000)]
+    seen_rows.append((100, 100))
+    seen_ks = jnp.array([1.0, 10.0, 1e3, 1e6, 1e9])
+    for name in ("scaled-beta", "kumaraswamy", "log-gamma"):
+        family = get_family(name)
+        worst, where = 0.0, None
+        for a, b, s in itertools.product(
+            (0.02, 0.05, 0.3, 1.5), (0.7, 3.0, 200.0), (0.035, 0.5, 1.0)
+        ):
+            theta = params_type(family)(a, b, s)
+            mean = log_moment(family, theta, 1.0, 0.0) - log_moment(family, theta, 0.0, 0.0)
+            if np.exp(float(mean)) < 1e-6:  # out of any posterior's reach
+                continue
+
+            @jax.jit
+            def both_routes(c, m, theta=theta, family=family):
+                base = log_moment(family, theta, c, m)
+                after = jax.vmap(lambda k: log_moment(family, theta, c, m + k))(seen_ks)
+                solved = jax.vmap(lambda k: log_moment(family, theta, c, m, solved_by=k))(seen_ks)
+                return -jnp.expm1(after - base), jnp.exp(solved - base)
+
+            for n, c in seen_rows:
+                difference, solved = map(np.asarray, both_routes(float(c), float(n - c)))
+                small = solved < SOLVED_BELOW
+                gaps = np.abs(difference - solved)[small]
+                if gaps.size and gaps.max() > worst:
+                    worst, where = gaps.max(), (a, b, s, n, c, solved[small][gaps.argmax()])
+        print(f"{name:12s} | {worst:.1e}, {where}")

@@ -21,6 +21,7 @@ a in {0.05, 0.3, 1.5}, b in {0.7, 3, 200}, s in {0.035, 0.5, 1}: every pair of l
 from __future__ import annotations
 
 import itertools
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -629,3 +630,52 @@ def test_forecast_moments_take_each_survival_where_it_keeps_its_digits():
                 # log S to rounding (the same integrals where S is small), and pass@k.
                 np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
                 np.testing.assert_allclose(np.expm1(got), np.expm1(want), rtol=1e-9)
+
+
+def test_forecast_moments_integrate_the_solved_parts_of_unsolved_rows_only():
+    # With solved_rows (the forecast passes the count of rows with c = 0 and weight > 0, up to a
+    # power of two) the rows never solved, wherever they stand, keep their solved parts: S as
+    # log_survival_seen gives it, to rounding. Rows with successes take J(c, m + k) / J(c, m),
+    # whose pass@k was within 5e-12 of the solved part's on priors of E[p] >= 1e-6
+    # (benchmarks/RESULTS.md, forty-first session).
+    from bayes_passk.forecast import resolved_survival_moments, survival_moments
+
+    ks = jnp.array([1.0, 1e3, 1e6])
+    # (0.02, 3, 1): E[p] = 4.4e-5; the rows with c = 0 have pass@1 ~ 1e-6 to 4e-5, which
+    # 1 - J(0, m + k) / J(0, m) gets 14% to 29% wrong.
+    params = KumaParams(jnp.array([0.02, 0.3]), jnp.array([3.0, 3.0]), jnp.array([1.0, 0.5]))
+    seen = jax.jit(
+        jax.vmap(
+            jax.vmap(partial(log_survival_seen, KUMA), (None, None, None, 0)), (0, None, None, None)
+        )
+    )
+
+    def check(got, n, c):  # got: log S of one problem seen n times, c solved, (draws, k)
+        want = np.asarray(seen(params, n, c, ks))
+        if c == 0:
+            np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+        else:
+            np.testing.assert_allclose(np.expm1(got), np.expm1(want), rtol=0, atol=5e-12)
+
+    rows = [(50, 3), (50, 0), *[(100, c) for c in range(1, 13)], (1000, 0), (100, 0)]
+    n, c = (jnp.array([float(row[j]) for row in rows]) for j in range(2))
+    for row, (attempts, successes) in enumerate(rows):
+        weight = jnp.zeros(len(rows)).at[row].set(1.0)
+        every, some = (
+            [np.asarray(x) for x in survival_moments(KUMA, params, n, c, weight, ks, False, count)]
+            for count in (None, 3)
+        )
+        check(some[0], attempts, successes)
+        check(some[2], 0, 0)  # a new problem's
+        np.testing.assert_allclose(some[1], every[1], rtol=1e-13 if successes == 0 else 1e-8)
+
+    # The forecast's count covers every problem never solved: here eight rows, after padding
+    # rows (1, 0) and rows with successes, all of weight 0.
+    rows = [(1, 0)] * 3 + [(100, c) for c in range(1, 9)] + [(100 + j, 0) for j in range(8)]
+    n, c = (np.array([float(row[j]) for row in rows]) for j in range(2))
+    weight = np.array([0.0] * 11 + [1.0] * 8)
+    log_mean, _, log_new = resolved_survival_moments(KUMA, params, 2, n, c, weight, ks)
+    passes = -np.expm1([np.asarray(seen(params, 100 + j, 0, ks)) for j in range(8)])
+    # The log of a mean of S ~ 1 holds its rounding, ~1e-16, in absolute terms.
+    np.testing.assert_allclose(-np.expm1(log_mean), passes.mean(axis=0), rtol=1e-12, atol=1e-15)
+    check(log_new, 0, 0)

@@ -452,11 +452,9 @@ def resolved_survival_moments(family: PriorFamily, params, count: int, n, c, wei
     """
     arguments = [jnp.asarray(x, dtype=float) for x in (n, c, weight, ks)]
     if family.log_masses is None:  # quadrature: every sum already in log space
-        # Solved parts for the problems never solved only; a power of two of rows, so that
-        # forecasts share compilations.
-        unsolved = int(np.count_nonzero((np.asarray(c) == 0) & (np.asarray(weight) > 0)))
-        unsolved = min(len(c), 1 << max(0, unsolved - 1).bit_length())
-        return [np.array(x) for x in survival_moments(family, params, *arguments, None, unsolved)]
+        solved_rows = unsolved_row_count(c, weight)
+        moments = survival_moments(family, params, *arguments, None, solved_rows)
+        return [np.array(x) for x in moments]
     moments = [np.array(x) for x in survival_moments(family, params, *arguments)]
     log_survivals = np.concatenate([moments[0][:count], moments[2][:count]], axis=1)
     tiny = np.flatnonzero((log_survivals < GRID_SUMS_ABOVE).any(axis=1))
@@ -468,6 +466,20 @@ def resolved_survival_moments(family: PriorFamily, params, count: int, n, c, wei
         for array, exact in zip(moments, redone, strict=True):
             array[tiny] = np.asarray(exact)[: tiny.size]
     return moments
+
+
+def unsolved_row_count(c, weight) -> int:
+    """Count the rows of problems never solved (c = 0, weight > 0), up to a power of two.
+
+    `survival_moments`' ``solved_rows`` for a forecast, at most every row; the power of two
+    lets forecasts share compilations.
+
+    Example:
+        >>> unsolved_row_count([0, 0, 0, 3, 0], [1, 2, 4, 1, 0]), unsolved_row_count([2], [1])
+        (4, 1)
+    """
+    count = int(np.count_nonzero((np.asarray(c) == 0) & (np.asarray(weight) > 0)))
+    return min(len(c), 1 << max(0, count - 1).bit_length())
 
 
 @partial(jax.jit, static_argnums=(0, 6, 7))

@@ -50,9 +50,14 @@ import numpy as np  # noqa: E402
 import bayes_passk  # noqa: E402, F401  (float64)
 from bayes_passk import datasets  # noqa: E402
 from bayes_passk.families import get_family, params_type  # noqa: E402
-from bayes_passk.forecast import DEFAULT_KS, MOMENTS_PER_BATCH, survival_moments  # noqa: E402
+from bayes_passk.forecast import (  # noqa: E402
+    DEFAULT_KS,
+    MOMENTS_PER_BATCH,
+    survival_moments,
+    unsolved_row_count,
+)
 from bayes_passk.functionals import SOLVED_BELOW, log_moment, log_survival_seen  # noqa: E402
-from bayes_passk.hierarchy import distinct_rows, round_up  # noqa: E402
+from bayes_passk.hierarchy import distinct_rows  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", help="100 draws, not 1,000")
@@ -163,7 +168,7 @@ def timed(function):
     return statistics.median(times)
 
 
-unsolved = min(num_rows, round_up(int(np.sum(rows.c == 0))))  # as the forecast counts them
+unsolved = unsolved_row_count(rows.c, rows.weight)  # as the forecast counts them
 package = timed(lambda: survival_moments(family, params, n, c, weight, ks, False, unsolved))
 every_row = timed(lambda: survival_moments(family, params, n, c, weight, ks))
 difference = timed(lambda: difference_moments(params))

@@ -794,7 +794,7 @@ def test_a_bug_in_one_process_mid_run_stops_every_process_with_exit_1(
     # Before: the failing process printed its traceback, then waited in JAX's shutdown for the
     # others, which waited for it at their next exchange until JAX aborted them from C++.
     arguments = ["backtest", "--design", "synthetic", "--problems", "16", "--budgets", "20"]
-    arguments += ["--replicates", "1", "--k", "100", "--methods", "bayes-scaled-beta"]
+    arguments += ["--replicates", "1", "--k", "100", "--methods", "bayes-beta-spline"]
     arguments += ["--warmup", "100", "--samples", "100", "--chunk", "1"]  # 4 chunks of 2
     lead, other = run_with_a_bug_in_process_1(arguments, "backtest")
     assert [lead.returncode, other.returncode] == [1, 1], (lead.stderr, other.stderr)

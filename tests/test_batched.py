@@ -418,8 +418,8 @@ def test_a_batch_run_in_segments_is_fit_one_in_one_program(lanes):
     config = BatchConfig(chains=2, warmup=20, samples=17, forecast_draws=30, segments=4)
     size = round_up(rows_and_weights(n, c)[0].shape[1])
     config = config._replace(chunk=lanes * jax.device_count())
-    batch = fit_batch(7, n, c, ks=KS, prior="scaled-beta", config=config, rows=size)
-    one = jax.jit(partial(fit_one, family=get_family("scaled-beta"), config=config))
+    batch = fit_batch(7, n, c, ks=KS, prior="beta-spline", config=config, rows=size)
+    one = jax.jit(partial(fit_one, family=get_family("beta-spline"), config=config))
     rows = rows_and_weights(n, c, size=size)
     for i in range(2):
         key = jax.random.fold_in(jax.random.key(7), i)

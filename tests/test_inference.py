@@ -712,7 +712,7 @@ def test_a_run_in_segments_is_the_run_in_one_program():
     from bayes_passk.families import get_family
     from bayes_passk.nuts import advance_chains, sample_chains, start_chains
 
-    family = get_family("beta")
+    family = get_family("beta-spline")
     keys = jax.random.split(jax.random.key(3), 2)
     n, c, weight = jnp.array([40.0, 40.0, 40.0]), jnp.array([0.0, 2.0, 9.0]), jnp.ones(3)
     settings = {"family": family, "warmup": 30, "target_accept": 0.9}

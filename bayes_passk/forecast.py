@@ -448,7 +448,9 @@ def resolved_survival_moments(family: PriorFamily, params, count: int, n, c, wei
     """`survival_moments` as NumPy arrays, exact to rounding for the first ``count`` draws.
 
     Draws whose survival (benchmark or new problem) at some k is below e^`GRID_SUMS_ABOVE`, where
-    a discrete family's matrix sums lose digits to underflow, are summed again in log space.
+    a discrete family's matrix sums lose digits to underflow, are summed again in log space. A
+    quadrature family integrates solved parts for the rows of problems never solved only
+    (`unsolved_row_count`).
     """
     arguments = [jnp.asarray(x, dtype=float) for x in (n, c, weight, ks)]
     if family.log_masses is None:  # quadrature: every sum already in log space
@@ -568,7 +570,8 @@ def survival_moments(
             log_base, log_c1, log_c2 = log_moments[: 3 * rows].reshape(3, rows)
             end = (3 + 2 * num_ks) * rows
             unsolved = log_moments[3 * rows : end].reshape(2, num_ks, rows)
-            # A row without its solved part takes J(c, m + k) / J(c, m): a pass@k of 1 here.
+            # A row without a solved part gets J(c, m) as one: its "small" pass@k is then 1, so
+            # log_survival takes J(c, m + k) / J(c, m).
             log_solved = jnp.broadcast_to(log_base, unsolved.shape)
             log_solved = log_solved.at[:, :, solved].set(
                 log_moments[end : end + 2 * num_ks * num_solved].reshape(2, num_ks, num_solved)

@@ -14,11 +14,12 @@ J(c, m) that k attempts solve is integrated as such below `functionals.SOLVED_BE
 better, which sets the threshold.
 
 Cost: `forecast.survival_moments` of the scaled Beta on Pythia 12B's distinct rows at 100
-attempts and the forecast's k grid, against the same quadrature over the difference route's
-moments alone (per row J(c, m), J(c + 1, m), J(c + 2, m); per k and row J(c, m + k),
-J(c, m + 2k); per k J(0, k); and J(0, 0)), each compiled first, then the median of 3 calls.
-And the compile time of `survival_moments` at 16 rows, 4 k and 4 draws (the package's
-compilation cache off).
+attempts and the forecast's k grid, as a forecast calls it (solved parts for the rows never
+solved, `forecast.unsolved_row_count`) and with every row's, against the same quadrature over
+the difference route's moments alone (per row J(c, m), J(c + 1, m), J(c + 2, m); per k and
+row J(c, m + k), J(c, m + 2k); per k J(0, k); and J(0, 0)), each compiled first, then the
+median of 3 calls. And the compile time of `survival_moments` at 16 rows, 4 k and 4 draws, 8
+rows solved and 16 (the package's compilation cache off).
 
 Seen: for rows with successes the forecast takes S = J(c, m + k) / J(c, m) alone (their
 posteriors have one scale); the largest difference of its pass@k from the solved part's, where

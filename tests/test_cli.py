@@ -125,6 +125,11 @@ BAD_INPUTS = {
         "problem_id,success\nA,true\nA,yes\n",
         ["row 2 (line 3)", "column 'success'", "'yes'"],
     ),
+    "attempt given twice": (
+        "bad.csv",
+        "problem_id,attempt,success\nA,0,true\nA,1,false\nA,1,false\n",
+        ["row 3 (line 4)", "column 'attempt'", "attempt '1' of problem 'A' is given again"],
+    ),
 }
 
 

@@ -183,6 +183,23 @@ def test_attempts_without_group(write):
     assert_counts(load_attempts(path), ["t1", "t2"], [3, 1], [2, 0])
 
 
+def test_an_attempt_given_twice_is_refused_naming_both_rows(write):
+    # An attempt column (here sample_idx) numbers each problem's attempts: a row given twice (a
+    # file concatenated onto itself, say) would count its attempt twice. Within each group.
+    rows = "model,task_id,sample_idx,passed\nA,t1,0,1\nA,t1,1,0\nB,t1,0,1\nA,t2,0,0\n"
+    path = write("attempts.csv", rows)
+    assert_counts(load_attempts(path), ["t1", "t1", "t2"], [2, 1, 1], [1, 1, 0], ["A", "B", "A"])
+    with pytest.raises(
+        InputError,
+        match=r"attempts.csv, row 5 \(line 6\), column 'sample_idx': attempt '1' of problem 't1' "
+        r"in group 'A' is given again \(first at row 2 \(line 3\)\); each attempt counts once",
+    ):
+        load(write("attempts.csv", rows + "A,t1,1,1\n"))
+    records = [{"problem_id": "p", "attempt": j % 3, "success": True} for j in range(4)]
+    with pytest.raises(InputError, match=r"row 4 \(line 4\), column 'attempt': attempt '0' of "):
+        load_attempts(write("attempts.jsonl", jsonl(records)))
+
+
 def test_every_spelling_of_an_outcome_reads_as_written(write):
     # Spreadsheet exports write 1.0 / 0.0, others TRUE / False; each row is one attempt.
     rows = ["a,1.0", "a,0.0", "a,TRUE", "a, false ", "b,0", "b,0.0", "b,False", "b,1"]

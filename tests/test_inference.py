@@ -374,8 +374,7 @@ def test_within_draw_spread_matches_simulation(result):
     assert abs(f.mean[0] - simulated.mean()) < 4 * simulated.std() / np.sqrt(20_000)
 
 
-# Slow since the quadrature families' forecasts take both ways for every S (29 s in the default
-# suite, which then neared its 10 minutes).
+# Slow (29 s in the default suite, which nears its 10 minutes on CI).
 @pytest.mark.slow
 def test_interval_ends_rise_with_k(result):
     # Each posterior draw's pass@k rises with k; the within-draw Beta draws share one uniform

@@ -490,18 +490,20 @@ def _read_csv(path: str, text: str, delimiter: str | None = None) -> _Table:
     # Only the csv module splits records: a quoted field may hold a newline, and str.splitlines
     # would also split on \x1c, U+2028 and the like inside a field.
     delimiter = delimiter or _delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(_text_lines(text), delimiter=delimiter)
     try:
         for header in reader:  # the first line that is not blank
-            if any(field.strip() for field in header):
+            if _has_text(header):
                 break
         else:
             header = []
-        rows, lines = [], []
+        columns = [([], {}) for _ in header]  # values, and each distinct value once
+        lines: list[int] = []
+        rows: list[list[str]] = []  # a batch of rows, moved into the columns every _BATCH rows
         last_line = reader.line_num
         for fields in reader:
             first_line, last_line = last_line + 1, reader.line_num  # a record may span lines
-            if not any(field.strip() for field in fields):
+            if not _has_text(fields):
                 continue
             if len(fields) != len(header):
                 quote = ""
@@ -509,21 +511,58 @@ def _read_csv(path: str, text: str, delimiter: str | None = None) -> _Table:
                     quote = f"; a quoted field spans lines {first_line}-{last_line}"
                     quote += ": is a quote left open?"
                 raise InputError(
-                    f"{path}, row {len(rows) + 1} (line {reader.line_num}): expected "
+                    f"{path}, row {len(lines) + 1} (line {reader.line_num}): expected "
                     f"{len(header)} fields like the header, found {len(fields)}{quote}"
                 )
             rows.append(fields)
             lines.append(reader.line_num)
+            if len(rows) == _BATCH:
+                _move_into_columns(rows, columns)
+        _move_into_columns(rows, columns)
     except csv.Error as error:
         raise InputError(f"{path}, line {reader.line_num}: cannot parse CSV ({error})") from None
     header = [name.strip() for name in header]
-    cells = np.array(rows, dtype=object).reshape(len(rows), len(header))
     # Spreadsheets save trailing columns without a name or a value: not data.
-    kept = [i for i, name in enumerate(header) if name or any(str(x).strip() for x in cells[:, i])]
-    header, cells = [header[i] for i in kept], cells[:, kept]
+    kept = [
+        i for i, name in enumerate(header) if name or any(str(x).strip() for x in columns[i][0])
+    ]
+    header = [header[i] for i in kept]
     _check_unique_names(path, header)
-    columns = {name: cells[:, i] for i, name in enumerate(header)}
-    return _Table(_Rows(path, np.array(lines, dtype=np.int64)), columns, is_json=False)
+    cells = {
+        name: np.array(columns[i][0], dtype=object) for name, i in zip(header, kept, strict=True)
+    }
+    return _Table(_Rows(path, np.array(lines, dtype=np.int64)), cells, is_json=False)
+
+
+# Rows are read in batches and stored by column, each distinct value once: a per-attempt log of
+# millions of rows repeats a few labels, and a list per row would cost ~20 times the file.
+_BATCH = 1 << 7
+
+
+def _move_into_columns(rows: list[list[str]], columns: list[dict[str, str]]) -> None:
+    """Append a batch of rows to the columns, one object per distinct value; empty the batch."""
+    if not rows:
+        return
+    for (column, distinct), values in zip(columns, zip(*rows, strict=True), strict=True):
+        column.extend(map(distinct.setdefault, values, values))
+    rows.clear()
+
+
+def _has_text(fields: list[str]) -> bool:
+    return bool("".join(fields).strip())
+
+
+def _text_lines(text: str, chunk: int = 1 << 24):
+    r"""Yield the lines of `text` as ``io.StringIO(text, newline="")`` does, a chunk at a time.
+
+    One StringIO of the whole text would hold a second copy of it, four bytes a character.
+    Each chunk ends just after a "\n", where no line ending (\r\n) is cut in two.
+    """
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + chunk) + 1 or len(text)
+        yield from io.StringIO(text[start:end], newline="")
+        start = end
 
 
 def _delimiter(text: str) -> str:
@@ -713,48 +752,60 @@ def _counts_from(table: _Table) -> PassData:
 def _attempts_from(table: _Table, problem_aliases=None, success_aliases=None) -> PassData:
     problem_column = _find_column(table, "problem_id", problem_aliases)
     success_column = _find_column(table, "success", success_aliases)
-    frame = pd.DataFrame(
-        {
-            "group": _group_column(table, _find_column(table, "group", required=False)),
-            "problem_id": _labels_column(table, problem_column),
-            "success": _parse_column(
-                table.columns[success_column], success_column, table.rows, _parse_success
-            ).astype(bool),
-        }
-    )
+    group, groups = _label_codes(table, _find_column(table, "group", required=False))
+    problem, problems = _label_codes(table, problem_column)
+    success = _parse_column(
+        table.columns[success_column], success_column, table.rows, _parse_success
+    ).astype(bool)
+    # (group, problem) as one number, then numbered in order of first appearance
+    pair, pairs = pd.factorize(group * len(problems) + problem)
     attempt_column = None
     with contextlib.suppress(InputError):  # several attempt columns: which one counts is unclear
         attempt_column = _find_column(table, "attempt", required=False)
     if attempt_column is not None:
-        _check_attempts_once(frame, table, attempt_column)
-    counts = frame.groupby(["group", "problem_id"], sort=False)["success"].agg(["size", "sum"])
+        _check_attempts_once(table, attempt_column, pair, groups[group], problems[problem])
     return PassData.from_counts(
-        counts.index.get_level_values("problem_id").to_numpy(),
-        counts["size"].to_numpy(),
-        counts["sum"].to_numpy(),
-        counts.index.get_level_values("group").to_numpy(),
+        problems[pairs % len(problems)],
+        np.bincount(pair, minlength=len(pairs)),
+        np.bincount(pair[success], minlength=len(pairs)),
+        groups[pairs // len(problems)],
     )
 
 
-def _check_attempts_once(frame: pd.DataFrame, table: _Table, column: str) -> None:
+def _label_codes(table: _Table, column: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Return a label column's codes and distinct labels (text): ``labels[codes]`` is the column.
+
+    No column: every row's label is "". Cells that read alike (7, 7.0 and " 7") share a code.
+    """
+    if column is None:
+        return np.zeros(table.num_rows, dtype=np.intp), np.array([""], dtype=object)
+    codes, parsed = _parse_distinct(table.columns[column], column, table.rows, _parse_label)
+    merged, labels = pd.factorize(parsed)
+    return merged[codes], np.asarray(labels, dtype=object)
+
+
+def _check_attempts_once(
+    table: _Table, column: str, pair: np.ndarray, group: np.ndarray, problem: np.ndarray
+) -> None:
     """Raise `InputError` at the first row whose (group, problem, attempt) came before.
 
-    Attempts are labels as problems are (`_parse_label`); blank cells are left unchecked.
+    ``pair`` numbers each row's (group, problem) from 0; ``group`` and ``problem`` are its
+    labels, for the message. Attempts are labels as problems are (`_parse_label`); blank cells
+    are left unchecked.
     """
     codes, uniques = pd.factorize(np.asarray(table.columns[column], dtype=object))
     labels = [_label_or_blank(_plain(value)) for value in uniques]
-    attempt = np.array([*labels, ""], dtype=object)[codes]  # code -1 (missing): the last
-    keys = pd.DataFrame({"group": frame["group"], "problem_id": frame["problem_id"], "a": attempt})
-    again = keys.duplicated(keep="first").to_numpy() & (attempt != "")
+    merged, distinct = pd.factorize(np.array([*labels, ""], dtype=object))
+    attempt = merged[codes]  # code -1 (missing): the last label, ""
+    key = pair.astype(np.int64) * len(distinct) + attempt  # below rows x (rows + 1)
+    again = pd.Series(key).duplicated(keep="first").to_numpy() & (attempt != merged[-1])
     if again.any():
         row = int(np.argmax(again))
-        same = (keys == keys.iloc[row]).all(axis=1).to_numpy()
-        first = table.rows.label(int(np.argmax(same)))
-        problem, group = frame["problem_id"].iloc[row], frame["group"].iloc[row]
-        of = f"problem {str(problem)!r}" + (f" in group {str(group)!r}" if group else "")
+        first = table.rows.label(int(np.argmax(key == key[row])))
+        of = f"problem {str(problem[row])!r}" + (f" in group {group[row]!r}" if group[row] else "")
         raise InputError(
-            f"{table.rows.at(row, column)}: attempt {str(attempt[row])!r} of {of} is given again "
-            f"(first at {first}); each attempt counts once"
+            f"{table.rows.at(row, column)}: attempt {str(distinct[attempt[row]])!r} of {of} is "
+            f"given again (first at {first}); each attempt counts once"
         )
 
 
@@ -829,7 +880,15 @@ def _counts_column(values: np.ndarray, column: str, rows: _Rows) -> np.ndarray:
 def _parse_column(
     values: np.ndarray, column: str, rows: _Rows, parse: Callable[[object], object]
 ) -> np.ndarray:
-    """`parse` applied to each distinct value; `InputError` at the first row that fails.
+    """`parse` applied to each distinct value; `InputError` at the first row that fails."""
+    codes, parsed = _parse_distinct(values, column, rows, parse)
+    return parsed[codes]
+
+
+def _parse_distinct(
+    values: np.ndarray, column: str, rows: _Rows, parse: Callable[[object], object]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the rows' distinct values, and `parse` of each: ``parsed[codes]`` is the column.
 
     Parsing distinct values only keeps million-row attempt tables fast.
     """
@@ -845,7 +904,7 @@ def _parse_column(
         except ValueError as reason:
             row = int(np.argmax(codes == code))
             raise InputError(f"{rows.at(row, column)}: {reason}") from None
-    return parsed[codes]
+    return codes, parsed
 
 
 def _plain(value):

@@ -1,3 +1,4 @@
+import io
 import json
 import sys
 
@@ -6,9 +7,11 @@ import pandas as pd
 import pytest
 
 from bayes_passk.data import (
+    _BATCH,
     ALIASES,
     InputError,
     PassData,
+    _text_lines,
     load,
     load_attempts,
     load_counts,
@@ -220,6 +223,47 @@ def test_attempts_unchecked_where_blank_or_where_several_columns_could_be_the_at
         load(write("attempts.jsonl", jsonl(records)))
     both = "problem_id,sample_idx,completion_id,success\nA,0,x,1\nA,0,y,0\n"
     assert_counts(load(write("attempts.csv", both)), ["A"], [2], [1])
+
+
+def test_lines_come_as_one_stringio_gives_them_whatever_the_chunk():
+    # The CSV reader takes the text a chunk at a time; a chunk must end where no line ending
+    # (\r\n) or quoted field is cut. Random texts of the characters that end lines, chunks
+    # down to one character, against io.StringIO(newline="") of the whole text.
+    rng = np.random.default_rng(0)
+    alphabet = np.array(["a", ",", '"', "\n", "\r", "\r\n", "\u2028", "\x1c", " "])
+    for size in rng.integers(0, 40, size=300):
+        text = "".join(rng.choice(alphabet, size=size))
+        whole = list(io.StringIO(text, newline=""))
+        for chunk in (1, 2, 3, 7, 1 << 24):
+            assert list(_text_lines(text, chunk)) == whole, (text, chunk)
+
+
+def test_many_rows_across_the_reader_s_batches(write):
+    # Rows are moved into columns in batches (_BATCH rows): counts of a file of many batches,
+    # a quoted field spanning two lines and blank lines among them, against pandas; and a bad
+    # row after the first batch is named by its row and line.
+    rng = np.random.default_rng(1)
+    rows = 5 * _BATCH + 3
+    frame = pd.DataFrame(
+        {
+            "model": rng.choice(["m1", "m 2"], size=rows),
+            "problem_id": rng.choice(["p1", "p2", "p3", 'a "quoted"\nlabel'], size=rows),
+            "success": rng.integers(0, 2, size=rows),
+        }
+    )
+    text = frame.to_csv(index=False).replace("\nm1,p2,", "\n\nm1,p2,", 7)
+    data = load_attempts(write("attempts.csv", text))
+    expected = frame.groupby(["model", "problem_id"], sort=False)["success"].agg(["size", "sum"])
+    assert data.group.tolist() == expected.index.get_level_values(0).tolist()
+    assert data.problem_id.tolist() == expected.index.get_level_values(1).tolist()
+    assert data.n.tolist() == expected["size"].tolist()
+    assert data.c.tolist() == expected["sum"].tolist()
+    rows = "problem_id,success\n" + "a,1\n" * (2 * _BATCH) + "\n"
+    with pytest.raises(InputError, match=rf"row {2 * _BATCH + 1} \(line {2 * _BATCH + 3}\): "):
+        load_attempts(write("attempts.csv", rows + "a,1,extra\n"))
+    # A record over two lines is labelled with its last, as the csv module counts lines.
+    with pytest.raises(InputError, match=rf"row {2 * _BATCH + 1} \(line {2 * _BATCH + 4}\), "):
+        load_attempts(write("attempts.csv", rows + '"a\nb",maybe\n'))
 
 
 def test_every_spelling_of_an_outcome_reads_as_written(write):

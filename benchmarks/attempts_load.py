@@ -1,0 +1,91 @@
+"""Seconds and peak memory of loading a large per-attempt CSV (one row per attempt).
+
+    python benchmarks/attempts_load.py                       # 9,000,000 rows, this checkout
+    python benchmarks/attempts_load.py --small               # 1,000,000 rows
+    python benchmarks/attempts_load.py --against OTHER_TREE  # and another checkout, alternating
+
+The file: ``model, problem_id, attempt, success`` for 4 models x 250 problems x 9,000 attempts
+(1,000 with ``--small``), success at random with probability 0.3, seed 0; 163 MB at full size.
+Each load runs `bayes_passk.data.load` in a fresh interpreter in the checkout (its ``PYTHONPATH``),
+so its peak resident memory (``ru_maxrss``) is its own; the interpreter's memory after its
+imports is printed beside it. Runs of two checkouts alternate to share the machine's noise;
+the medians of the repeats are printed, and their ratios.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CHILD = """
+import json, resource, sys, time
+from bayes_passk.data import load
+imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+data = load(sys.argv[1])
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": seconds, "peak_mb": peak / 1024, "imports_mb": imports / 1024,
+                  "attempts": int(data.n.sum()), "successes": int(data.c.sum())}))
+"""
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--small", action="store_true", help="1,000,000 rows, not 9,000,000")
+parser.add_argument("--against", type=Path, help="another checkout to load with, alternating")
+parser.add_argument("--repeats", type=int, default=3)
+args = parser.parse_args()
+trees = {"this": Path(__file__).resolve().parents[1]}
+if args.against:
+    trees["against"] = args.against.resolve()
+print(f"{platform.node()}, {platform.processor() or platform.machine()}, pandas {pd.__version__}")
+
+attempts = 1000 if args.small else 9000
+index = pd.MultiIndex.from_product(
+    [[f"m{j}" for j in range(4)], [f"p{j}" for j in range(250)], range(attempts)],
+    names=["model", "problem_id", "attempt"],
+)
+frame = index.to_frame(index=False)
+frame["success"] = np.random.default_rng(0).random(len(frame)) < 0.3
+path = Path(tempfile.mkdtemp()) / "attempts.csv"
+frame.to_csv(path, index=False)
+print(f"{len(frame):,} rows, {path.stat().st_size / 1e6:.0f} MB")
+
+runs = {name: [] for name in trees}
+for _ in range(args.repeats):
+    for name, tree in trees.items():
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(path)],
+            env=env,
+            cwd=tree,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        run = json.loads(out.stdout)
+        assert (run["attempts"], run["successes"]) == (len(frame), int(frame.success.sum()))
+        runs[name].append(run)
+        print(f"  {name}: {run['seconds']:.2f} s, peak {run['peak_mb']:.0f} MB", flush=True)
+median = {
+    name: {key: statistics.median(run[key] for run in done) for key in ("seconds", "peak_mb")}
+    for name, done in runs.items()
+}
+for name, tree in trees.items():
+    imports, seconds, peak = runs[name][0]["imports_mb"], *median[name].values()
+    print(
+        f"{name} ({tree}): median {seconds:.2f} s, peak {peak:.0f} MB ({imports:.0f} after imports)"
+    )
+if args.against:
+    this, other = median["this"], median["against"]
+    print(
+        f"this / against: time {this['seconds'] / other['seconds']:.2f}, "
+        f"peak memory {this['peak_mb'] / other['peak_mb']:.2f}"
+    )

@@ -22,7 +22,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 CHILD = """
@@ -37,6 +36,21 @@ print(json.dumps({"seconds": seconds, "peak_mb": peak / 1024, "imports_mb": impo
                   "attempts": int(data.n.sum()), "successes": int(data.c.sum())}))
 """
 
+WRITE = """
+import sys
+from pathlib import Path
+import numpy as np, pandas as pd
+path, attempts = Path(sys.argv[1]), int(sys.argv[2])
+index = pd.MultiIndex.from_product(
+    [[f"m{j}" for j in range(4)], [f"p{j}" for j in range(250)], range(attempts)],
+    names=["model", "problem_id", "attempt"],
+)
+frame = index.to_frame(index=False)
+frame["success"] = np.random.default_rng(0).random(len(frame)) < 0.3
+frame.to_csv(path, index=False)
+path.with_suffix(".txt").write_text(f"{len(frame)} {frame.success.sum()}")
+"""
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", help="1,000,000 rows, not 9,000,000")
 parser.add_argument("--against", type=Path, help="another checkout to load with, alternating")
@@ -47,16 +61,14 @@ if args.against:
     trees["against"] = args.against.resolve()
 print(f"{platform.node()}, {platform.processor() or platform.machine()}, pandas {pd.__version__}")
 
-attempts = 1000 if args.small else 9000
-index = pd.MultiIndex.from_product(
-    [[f"m{j}" for j in range(4)], [f"p{j}" for j in range(250)], range(attempts)],
-    names=["model", "problem_id", "attempt"],
-)
-frame = index.to_frame(index=False)
-frame["success"] = np.random.default_rng(0).random(len(frame)) < 0.3
+# Written by a child, so that this process stays small: a child's peak resident memory starts
+# from its parent's at the fork.
 path = Path(tempfile.mkdtemp()) / "attempts.csv"
-frame.to_csv(path, index=False)
-print(f"{len(frame):,} rows, {path.stat().st_size / 1e6:.0f} MB")
+subprocess.run(
+    [sys.executable, "-c", WRITE, str(path), "1000" if args.small else "9000"], check=True
+)
+rows, successes = map(int, path.with_suffix(".txt").read_text().split())
+print(f"{rows:,} rows, {path.stat().st_size / 1e6:.0f} MB")
 
 runs = {name: [] for name in trees}
 for _ in range(args.repeats):
@@ -71,7 +83,7 @@ for _ in range(args.repeats):
             text=True,
         )
         run = json.loads(out.stdout)
-        assert (run["attempts"], run["successes"]) == (len(frame), int(frame.success.sum()))
+        assert (run["attempts"], run["successes"]) == (rows, successes)
         runs[name].append(run)
         print(f"  {name}: {run['seconds']:.2f} s, peak {run['peak_mb']:.0f} MB", flush=True)
 median = {

@@ -37,9 +37,11 @@ line number follows, e.g. ``counts.csv, row 3 (line 4), column 'c': ...``.
 from __future__ import annotations
 
 import array
+import collections
 import contextlib
 import csv
 import io
+import itertools
 import json
 import math
 import os
@@ -554,15 +556,23 @@ def _has_text(fields: list[str]) -> bool:
 
 
 def _text_lines(text: str, chunk: int = 1 << 24):
-    r"""Yield the lines of `text` as ``io.StringIO(text, newline="")`` does, a chunk at a time.
+    """Yield the lines of `text` as ``io.StringIO(text, newline="")`` does, a chunk at a time.
 
     One StringIO of the whole text would hold a second copy of it, four bytes a character.
-    Each chunk ends just after a "\n", where no line ending (\r\n) is cut in two.
+    """
+    for part in _chunks(text, chunk):
+        yield from io.StringIO(part, newline="")
+
+
+def _chunks(text: str, size: int):
+    r"""Yield `text` in parts of about `size` characters, each ending just after a "\n".
+
+    A line ending (\r\n) is never cut in two, so lines split part by part are the whole's.
     """
     start = 0
     while start < len(text):
-        end = text.find("\n", start + chunk) + 1 or len(text)
-        yield from io.StringIO(text[start:end], newline="")
+        end = text.find("\n", start + size) + 1 or len(text)
+        yield text[start:end]
         start = end
 
 
@@ -605,28 +615,70 @@ def _read_json(path: str, text: str) -> _Table:
             )
         records, lines = [whole], np.array([1], dtype=np.int64)
     else:
-        records, line_list = [], []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise InputError(f"{path}, line {number}: invalid JSON ({error.msg})") from None
-            line_list.append(number)
-        lines = np.array(line_list, dtype=np.int64)
+        lines = array.array("q")
+        records = _json_lines(path, text, lines)
+    columns = _json_columns(path, records, lines)
+    if lines is not None:
+        lines = np.frombuffer(lines, dtype=np.int64) if isinstance(lines, array.array) else lines
+    return _Table(_Rows(path, lines), columns, is_json=True)
+
+
+def _json_lines(path: str, text: str, lines: array.array):
+    """Yield the records of JSON lines, appending each one's line number to `lines`."""
+    every_line = itertools.chain.from_iterable(part.splitlines() for part in _chunks(text, 1 << 24))
+    for number, line in enumerate(every_line, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{path}, line {number}: invalid JSON ({error.msg})") from None
+        lines.append(number)
+        yield record
+
+
+def _json_columns(path: str, records, lines) -> dict[str, np.ndarray]:
+    """Columns of JSON objects, named in order of first appearance; None where a key is absent.
+
+    Read a batch at a time into columns, each text value once per distinct value: a dict per
+    row would cost several times the file. Nested values (lists, objects) become JSON text.
+    """
+    columns: dict[str, tuple[list, dict]] = {}
+    batch: list[dict] = []
+    done = 0
+    records = iter(records)
     for row, record in enumerate(records):
         if not isinstance(record, dict):
+            collections.deque(records, maxlen=0)  # invalid JSON further on is reported first
             location = f"row {row + 1}" if lines is None else f"line {lines[row]}"
             raise InputError(f"{path}, {location}: expected a JSON object, got {record!r}")
-    names = list(dict.fromkeys(key for record in records for key in record))
-    _check_unique_names(path, names)
-    columns = {}
-    for name in names:
-        column = np.empty(len(records), dtype=object)
-        column[:] = [_hashable(record.get(name)) for record in records]
-        columns[name] = column
-    return _Table(_Rows(path, lines), columns, is_json=True)
+        batch.append(record)
+        if len(batch) == _BATCH:
+            done = _move_records(batch, columns, done)
+    _move_records(batch, columns, done)
+    _check_unique_names(path, list(columns))
+    cells = {}
+    for name, (values, _) in columns.items():
+        if not {list, dict}.isdisjoint(map(type, values)):
+            values = [_hashable(value) for value in values]
+        cells[name] = np.empty(len(values), dtype=object)
+        cells[name][:] = values
+    return cells
+
+
+def _move_records(records: list[dict], columns: dict[str, tuple[list, dict]], done: int) -> int:
+    """Append a batch of records to the columns after `done` rows; empty the batch; the rows."""
+    for name in dict.fromkeys(itertools.chain.from_iterable(records)):
+        if name not in columns:
+            columns[name] = ([None] * done, {})
+    for name, (values, distinct) in columns.items():
+        column = [record.get(name) for record in records]
+        if set(map(type, column)) == {str}:  # only text: 7 == 7.0 == True would merge numbers
+            column = list(map(distinct.setdefault, column, column))
+        values.extend(column)
+    done += len(records)
+    records.clear()
+    return done
 
 
 def _json_or_none(text: str):

@@ -11,6 +11,7 @@ from bayes_passk.data import (
     ALIASES,
     InputError,
     PassData,
+    _read_table,
     _text_lines,
     load,
     load_attempts,
@@ -264,6 +265,37 @@ def test_many_rows_across_the_reader_s_batches(write):
     # A record over two lines is labelled with its last, as the csv module counts lines.
     with pytest.raises(InputError, match=rf"row {2 * _BATCH + 1} \(line {2 * _BATCH + 4}\), "):
         load_attempts(write("attempts.csv", rows + '"a\nb",maybe\n'))
+
+
+def test_json_lines_across_the_reader_s_batches(write):
+    # JSON records are moved into columns in batches too: a key first seen in a later batch is
+    # None before it, nested values become JSON text, counts match a direct count, and errors
+    # after the first batch name their line.
+    rows = 3 * _BATCH + 5
+    records = [{"problem_id": f"p{i % 7}", "success": i % 3 == 0} for i in range(rows)]
+    records[2 * _BATCH + 1]["late"] = [1, {"a": 2}]
+    records[3 * _BATCH + 2]["late"] = "x"
+    path = write("attempts.jsonl", jsonl(records))
+    late = [None] * rows
+    late[2 * _BATCH + 1], late[3 * _BATCH + 2] = '[1, {"a": 2}]', "x"
+    assert _read_table(path).columns["late"].tolist() == late
+    data = load_attempts(path)
+    assert data.problem_id.tolist() == [f"p{j}" for j in range(7)]
+    assert data.n.tolist() == [len(range(j, rows, 7)) for j in range(7)]
+    assert data.c.tolist() == [sum(i % 3 == 0 for i in range(j, rows, 7)) for j in range(7)]
+    # Text is stored once per distinct value, numbers never: true is no count, even where 1
+    # came first.
+    counts = [{"problem_id": f"p{i}", "n": 1, "c": 0} for i in range(2 * _BATCH)]
+    counts[-1]["n"] = True
+    with pytest.raises(
+        InputError, match=rf"row {2 * _BATCH} \(line {2 * _BATCH}\), column .n.: expected a"
+    ):
+        load_counts(write("counts.jsonl", jsonl(counts)))
+    text = jsonl(counts[:-1]) + "\n[1]\n"
+    with pytest.raises(InputError, match=rf"line {2 * _BATCH + 1}: expected a JSON object, got"):
+        load_counts(write("counts.jsonl", text))
+    with pytest.raises(InputError, match=rf"line {2 * _BATCH + 2}: invalid JSON"):  # the first
+        load_counts(write("counts.jsonl", text + "nul\n"))  # problem found reading every line
 
 
 def test_every_spelling_of_an_outcome_reads_as_written(write):

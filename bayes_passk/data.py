@@ -721,11 +721,25 @@ def _table_from_frame(frame: pd.DataFrame, rows: _Rows) -> _Table:
     columns = {}
     for position, name in enumerate(names):
         column = frame.iloc[:, position]
-        values = column.to_numpy(dtype=object, copy=True)
         if column.dtype == object:  # text, or nested lists and structs
+            values = column.to_numpy(dtype=object, copy=True)
             values[:] = [_hashable(value) for value in values]
+        else:
+            values = _objects_once(column)
         columns[name] = values
     return _Table(rows, columns, is_json=False)
+
+
+def _objects_once(column: pd.Series) -> np.ndarray:
+    """Return ``column.to_numpy(dtype=object)``, with one object per distinct value.
+
+    A row then costs a pointer: a million-row column of text or counts is not a million
+    objects. Each distinct value is the object that ``to_numpy`` gives at its first row (0.0
+    and -0.0 are one value, read alike as counts, outcomes and labels).
+    """
+    codes, _ = pd.factorize(column, use_na_sentinel=False)
+    _, first = np.unique(codes, return_index=True)
+    return column.iloc[first].to_numpy(dtype=object)[codes]
 
 
 def _check_unique_names(path: str, names: list[str]) -> None:

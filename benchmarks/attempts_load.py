@@ -3,11 +3,12 @@
     python benchmarks/attempts_load.py                       # 9,000,000 rows, this checkout
     python benchmarks/attempts_load.py --small               # 1,000,000 rows
     python benchmarks/attempts_load.py --against OTHER_TREE  # and another checkout, alternating
-    python benchmarks/attempts_load.py --format jsonl        # JSON lines, not CSV
+    python benchmarks/attempts_load.py --format jsonl        # JSON lines (or parquet), not CSV
 
 The file: ``model, problem_id, attempt, success`` for 4 models x 250 problems x 9,000 attempts
 (1,000 with ``--small``), success at random with probability 0.3, seed 0; at full size 163 MB
-as CSV, 580 MB as JSON lines (``{"model":"m0","problem_id":"p0","attempt":0,"success":false}``).
+as CSV, 586 MB as JSON lines (``{"model":"m0","problem_id":"p0","attempt":0,"success":false}``),
+17 MB as Parquet (pandas' default, text as strings).
 Each load runs `bayes_passk.data.load` in a fresh interpreter in the checkout (its ``PYTHONPATH``),
 so its peak resident memory (``ru_maxrss``) is its own; the interpreter's memory after its
 imports is printed beside it. Runs of two checkouts alternate to share the machine's noise;
@@ -51,8 +52,10 @@ frame = index.to_frame(index=False)
 frame["success"] = np.random.default_rng(0).random(len(frame)) < 0.3
 if path.suffix == ".csv":
     frame.to_csv(path, index=False)
-else:
+elif path.suffix == ".jsonl":
     frame.to_json(path, orient="records", lines=True)
+else:
+    frame.to_parquet(path, index=False)
 path.with_suffix(".txt").write_text(f"{len(frame)} {frame.success.sum()}")
 """
 
@@ -60,7 +63,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--small", action="store_true", help="1,000,000 rows, not 9,000,000")
 parser.add_argument("--against", type=Path, help="another checkout to load with, alternating")
 parser.add_argument("--repeats", type=int, default=3)
-parser.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+parser.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
 args = parser.parse_args()
 trees = {"this": Path(__file__).resolve().parents[1]}
 if args.against:

@@ -12,6 +12,8 @@ from bayes_passk.data import (
     InputError,
     PassData,
     _read_table,
+    _Rows,
+    _table_from_frame,
     _text_lines,
     load,
     load_attempts,
@@ -296,6 +298,27 @@ def test_json_lines_across_the_reader_s_batches(write):
         load_counts(write("counts.jsonl", text))
     with pytest.raises(InputError, match=rf"line {2 * _BATCH + 2}: invalid JSON"):  # the first
         load_counts(write("counts.jsonl", text + "nul\n"))  # problem found reading every line
+
+
+def test_frame_columns_hold_each_distinct_value_once_as_to_numpy_gives_it():
+    # Parquet files and DataFrames: a column's cells are the objects to_numpy(dtype=object)
+    # gives, missing values included, but one object per distinct value.
+    rows = 3000
+    frame = pd.DataFrame(
+        {
+            "text": pd.Series(["a", None, "b"] * (rows // 3), dtype="str"),
+            "count": pd.Series([1, None, 300] * (rows // 3), dtype="Int64"),
+            "rate": [0.5, np.nan, 7.0] * (rows // 3),
+            "outcome": [True, False, True] * (rows // 3),
+            "category": pd.Series(["x", "y", "x"] * (rows // 3), dtype="category"),
+            "attempt": np.arange(rows) % 7,
+        }
+    )
+    columns = _table_from_frame(frame, _Rows("frame")).columns
+    for name in frame.columns:
+        expected = frame[name].to_numpy(dtype=object)
+        assert [repr(v) for v in columns[name]] == [repr(v) for v in expected], name
+        assert len({id(v) for v in columns[name]}) == len({repr(v) for v in expected}), name
 
 
 def test_every_spelling_of_an_outcome_reads_as_written(write):

@@ -77,7 +77,7 @@ subprocess.run(
     [sys.executable, "-c", WRITE, str(path), "1000" if args.small else "9000"], check=True
 )
 rows, successes = map(int, path.with_suffix(".txt").read_text().split())
-print(f"{rows:,} rows, {path.stat().st_size / 1e6:.0f} MB")
+print(f"{rows:,} rows, {path.stat().st_size / 1e6:.1f} MB")
 
 runs = {name: [] for name in trees}
 for _ in range(args.repeats):

@@ -624,9 +624,12 @@ def _read_json(path: str, text: str) -> _Table:
 
 
 def _json_lines(path: str, text: str, lines: array.array):
-    """Yield the records of JSON lines, appending each one's line number to `lines`."""
-    every_line = itertools.chain.from_iterable(part.splitlines() for part in _chunks(text, 1 << 24))
-    for number, line in enumerate(every_line, start=1):
+    r"""Yield the records of JSON lines, appending each one's line number to `lines`.
+
+    Lines end at \n, \r\n or \r only: a string may hold U+2028 or U+0085 unescaped, which
+    `str.splitlines` would take for line ends.
+    """
+    for number, line in enumerate(_text_lines(text), start=1):
         if not line.strip():
             continue
         try:

@@ -300,6 +300,21 @@ def test_json_lines_across_the_reader_s_batches(write):
         load_counts(write("counts.jsonl", text + "nul\n"))  # problem found reading every line
 
 
+def test_json_lines_end_at_line_breaks_only(write):
+    # json.dumps(..., ensure_ascii=False) leaves U+2028, U+2029 and U+0085 unescaped in strings
+    # (a model's completion may hold them); str.splitlines would cut such a record in two.
+    records = [
+        {"task_id": f"t{i}", "completion": f"a{odd}b", "passed": i == 1}
+        for i, odd in enumerate(["\u2028", "\u2029", "\x85"])
+    ]
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    assert_counts(
+        load_humaneval(write("samples.jsonl", text)), ["t0", "t1", "t2"], [1, 1, 1], [0, 1, 0]
+    )
+    with pytest.raises(InputError, match=r"line 4: invalid JSON"):
+        load_humaneval(write("samples.jsonl", text + "{\n"))
+
+
 def test_frame_columns_hold_each_distinct_value_once_as_to_numpy_gives_it():
     # Parquet files and DataFrames: a column's cells are the objects to_numpy(dtype=object)
     # gives, missing values included, but one object per distinct value.

@@ -195,7 +195,7 @@ def load_input(
 ) -> PassData:
     """Load one group's counts (every group's if ``several``) from a file or an embedded dataset."""
     if data_module.path_kind(_not_empty("PATH_OR_DATASET", source)) is not None:
-        data = data_module.load(source, format=format, group=group)
+        data = _read_file(source, format, group)
     elif source in _embedded_names():
         _refuse_format(format, source)
         from bayes_passk import datasets
@@ -207,6 +207,17 @@ def load_input(
     if group is None and not several:
         _refuse_several_groups(source, data.groups)
     return data
+
+
+# Files this large say that they are being read: millions of attempt rows take seconds.
+LARGE_FILE_BYTES = 50_000_000
+
+
+def _read_file(path: str, format: str, group: str | None = None) -> PassData:
+    size = os.path.getsize(path)
+    if size >= LARGE_FILE_BYTES:
+        _say(f"reading {path} ({size / 1e6:,.0f} MB)")
+    return data_module.load(path, format=format, group=group)
 
 
 def _refuse_several_groups(source: str, groups) -> None:
@@ -1587,7 +1598,7 @@ def _select_group(source: str, everything: PassData, group: str) -> PassData:
 
 def _load_all_groups(source: str, format: str) -> PassData:
     if data_module.path_kind(_not_empty("--dataset", source)) is not None:
-        return data_module.load(source, format=format)
+        return _read_file(source, format)
     if source in _embedded_names():
         from bayes_passk import datasets
 

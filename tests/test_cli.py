@@ -159,6 +159,19 @@ def test_every_bad_input_is_one_clear_error_and_writes_nothing(bad_input, tmp_pa
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_large_file_says_it_is_being_read(write, capsys, monkeypatch):
+    # Millions of attempt rows take seconds to read: a file of LARGE_FILE_BYTES or more says so
+    # on stderr before any other line; smaller files read silently.
+    path = write("counts.csv", GOOD)
+    assert main(["estimate", path, "--k", "1", "--json"]) == 0
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr("bayes_passk.cli.LARGE_FILE_BYTES", len(GOOD))
+    assert main(["estimate", path, "--k", "1", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == f"bayes-passk: reading {path} (0 MB)\n"
+    assert json.loads(captured.out)["k"] == [1]
+
+
 def test_nonexistent_file(tmp_path, capsys):
     out = tmp_path / "out.csv"
     rc = main(["estimate", str(tmp_path / "nope.csv"), "--out", str(out)])

@@ -542,7 +542,7 @@ def _read_csv(path: str, text: str, delimiter: str | None = None) -> _Table:
 _BATCH = 1 << 7
 
 
-def _move_into_columns(rows: list[list[str]], columns: list[dict[str, str]]) -> None:
+def _move_into_columns(rows: list[list[str]], columns: list[tuple[list, dict]]) -> None:
     """Append a batch of rows to the columns, one object per distinct value; empty the batch."""
     if not rows:
         return
@@ -552,6 +552,7 @@ def _move_into_columns(rows: list[list[str]], columns: list[dict[str, str]]) -> 
 
 
 def _has_text(fields: list[str]) -> bool:
+    """Whether a row has a field that is not blank."""
     return bool("".join(fields).strip())
 
 
@@ -618,8 +619,8 @@ def _read_json(path: str, text: str) -> _Table:
         lines = array.array("q")
         records = _json_lines(path, text, lines)
     columns = _json_columns(path, records, lines)
-    if lines is not None:
-        lines = np.frombuffer(lines, dtype=np.int64) if isinstance(lines, array.array) else lines
+    if isinstance(lines, array.array):
+        lines = np.frombuffer(lines, dtype=np.int64)
     return _Table(_Rows(path, lines), columns, is_json=True)
 
 
@@ -670,7 +671,7 @@ def _json_columns(path: str, records, lines) -> dict[str, np.ndarray]:
 
 
 def _move_records(records: list[dict], columns: dict[str, tuple[list, dict]], done: int) -> int:
-    """Append a batch of records to the columns after `done` rows; empty the batch; the rows."""
+    """Append a batch of records to the columns after `done` rows; return the rows now there."""
     for name in dict.fromkeys(itertools.chain.from_iterable(records)):
         if name not in columns:
             columns[name] = ([None] * done, {})

@@ -531,9 +531,10 @@ def _read_csv(path: str, text: str, delimiter: str | None = None) -> _Table:
     ]
     header = [header[i] for i in kept]
     _check_unique_names(path, header)
-    cells = {
-        name: np.array(columns[i][0], dtype=object) for name, i in zip(header, kept, strict=True)
-    }
+    cells = {}
+    for name, i in zip(header, kept, strict=True):
+        cells[name] = np.array(columns[i][0], dtype=object)
+        columns[i] = None  # each list freed as its array is made
     return _Table(_Rows(path, np.frombuffer(lines, dtype=np.int64)), cells, is_json=False)
 
 
@@ -662,7 +663,8 @@ def _json_columns(path: str, records, lines) -> dict[str, np.ndarray]:
     _move_records(batch, columns, done)
     _check_unique_names(path, list(columns))
     cells = {}
-    for name, (values, _) in columns.items():
+    for name in list(columns):
+        values, _ = columns.pop(name)  # each list freed as its array is made
         if not {list, dict}.isdisjoint(map(type, values)):
             values = [_hashable(value) for value in values]
         cells[name] = np.empty(len(values), dtype=object)
@@ -739,9 +741,17 @@ def _objects_once(column: pd.Series) -> np.ndarray:
 
     A row then costs a pointer: a million-row column of text or counts is not a million
     objects. Each distinct value is the object that ``to_numpy`` gives at its first row (0.0
-    and -0.0 are one value, read alike as counts, outcomes and labels).
+    and -0.0 are one value, read alike as counts, outcomes and labels). Text whose first rows
+    are mostly distinct (a completion per row), and columns pandas cannot factorize (Arrow
+    lists and structs), are left one object a row.
     """
-    codes, _ = pd.factorize(column, use_na_sentinel=False)
+    head = column.iloc[:4096]
+    if isinstance(column.dtype, pd.StringDtype) and 2 * head.nunique(dropna=False) > len(head):
+        return column.to_numpy(dtype=object)  # mostly distinct text: hashing costs, saves little
+    try:
+        codes, _ = pd.factorize(column, use_na_sentinel=False)
+    except (TypeError, NotImplementedError):  # Arrow lists and structs
+        return column.to_numpy(dtype=object, copy=True)
     _, first = np.unique(codes, return_index=True)
     return column.iloc[first].to_numpy(dtype=object)[codes]
 
@@ -851,7 +861,7 @@ def _label_codes(table: _Table, column: str | None) -> tuple[np.ndarray, np.ndar
     if column is None:
         return np.zeros(table.num_rows, dtype=np.intp), np.array([""], dtype=object)
     codes, parsed = _parse_distinct(table.columns[column], column, table.rows, _parse_label)
-    merged, labels = pd.factorize(parsed)
+    merged, labels = pd.factorize(parsed.astype(str))  # as text: NumPy drops a trailing NUL
     return merged[codes], np.asarray(labels, dtype=object)
 
 

@@ -4,11 +4,13 @@
     python benchmarks/attempts_load.py --small               # 1,000,000 rows
     python benchmarks/attempts_load.py --against OTHER_TREE  # and another checkout, alternating
     python benchmarks/attempts_load.py --format jsonl        # JSON lines (or parquet), not CSV
+    python benchmarks/attempts_load.py --small --completion  # and a unique text a row
 
 The file: ``model, problem_id, attempt, success`` for 4 models x 250 problems x 9,000 attempts
 (1,000 with ``--small``), success at random with probability 0.3, seed 0; at full size 163 MB
 as CSV, 586 MB as JSON lines (``{"model":"m0","problem_id":"p0","attempt":0,"success":false}``),
-17 MB as Parquet (pandas' default, text as strings).
+17 MB as Parquet (pandas' default, text as strings). With ``--completion``, a fifth column holds
+a different text of about 200 characters in every row, as a log of completions would.
 Each load runs `bayes_passk.data.load` in a fresh interpreter in the checkout (its ``PYTHONPATH``),
 so its peak resident memory (``ru_maxrss``) is its own; the interpreter's memory after its
 imports is printed beside it. Runs of two checkouts alternate to share the machine's noise;
@@ -43,13 +45,15 @@ WRITE = """
 import sys
 from pathlib import Path
 import numpy as np, pandas as pd
-path, attempts = Path(sys.argv[1]), int(sys.argv[2])
+path, attempts, completion = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 index = pd.MultiIndex.from_product(
     [[f"m{j}" for j in range(4)], [f"p{j}" for j in range(250)], range(attempts)],
     names=["model", "problem_id", "attempt"],
 )
 frame = index.to_frame(index=False)
 frame["success"] = np.random.default_rng(0).random(len(frame)) < 0.3
+if completion:
+    frame["completion"] = [f"completion {i:09d} " + "x" * 180 for i in range(len(frame))]
 if path.suffix == ".csv":
     frame.to_csv(path, index=False)
 elif path.suffix == ".jsonl":
@@ -64,6 +68,7 @@ parser.add_argument("--small", action="store_true", help="1,000,000 rows, not 9,
 parser.add_argument("--against", type=Path, help="another checkout to load with, alternating")
 parser.add_argument("--repeats", type=int, default=3)
 parser.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
+parser.add_argument("--completion", action="store_true", help="a unique text column too")
 args = parser.parse_args()
 trees = {"this": Path(__file__).resolve().parents[1]}
 if args.against:
@@ -73,8 +78,9 @@ print(f"{platform.node()}, {platform.processor() or platform.machine()}, pandas 
 # Written by a child, so that this process stays small: a child's peak resident memory starts
 # from its parent's at the fork.
 path = Path(tempfile.mkdtemp()) / f"attempts.{args.format}"
+size = "1000" if args.small else "9000"
 subprocess.run(
-    [sys.executable, "-c", WRITE, str(path), "1000" if args.small else "9000"], check=True
+    [sys.executable, "-c", WRITE, str(path), size, str(int(args.completion))], check=True
 )
 rows, successes = map(int, path.with_suffix(".txt").read_text().split())
 print(f"{rows:,} rows, {path.stat().st_size / 1e6:.1f} MB")

@@ -243,8 +243,8 @@ def test_lines_come_as_one_stringio_gives_them_whatever_the_chunk():
 
 def test_many_rows_across_the_reader_s_batches(write):
     # Rows are moved into columns in batches (_BATCH rows): counts of a file of many batches,
-    # a quoted field spanning two lines and blank lines among them, against pandas; and a bad
-    # row after the first batch is named by its row and line.
+    # a quoted field spanning two lines and blank lines and rows among them, against pandas;
+    # and a bad row after the first batch is named by its row and line.
     rng = np.random.default_rng(1)
     rows = 5 * _BATCH + 3
     frame = pd.DataFrame(
@@ -255,6 +255,7 @@ def test_many_rows_across_the_reader_s_batches(write):
         }
     )
     text = frame.to_csv(index=False).replace("\nm1,p2,", "\n\nm1,p2,", 7)
+    text = text.replace("\nm1,p3,", "\n  , \t,\nm1,p3,", 5)  # rows of blanks are no rows
     data = load_attempts(write("attempts.csv", text))
     expected = frame.groupby(["model", "problem_id"], sort=False)["success"].agg(["size", "sum"])
     assert data.group.tolist() == expected.index.get_level_values(0).tolist()
@@ -295,9 +296,33 @@ def test_json_lines_across_the_reader_s_batches(write):
         load_counts(write("counts.jsonl", jsonl(counts)))
     text = jsonl(counts[:-1]) + "\n[1]\n"
     with pytest.raises(InputError, match=rf"line {2 * _BATCH + 1}: expected a JSON object, got"):
-        load_counts(write("counts.jsonl", text))
+        load_counts(write("counts.jsonl", text + jsonl(counts[:2])))
     with pytest.raises(InputError, match=rf"line {2 * _BATCH + 2}: invalid JSON"):  # the first
         load_counts(write("counts.jsonl", text + "nul\n"))  # problem found reading every line
+
+
+def test_labels_that_read_alike_are_one_and_blank_attempts_no_repeat(write):
+    # A label is its text: 7, 7.0 and " 7" are one problem, and so are "a" and "a" with a
+    # trailing NUL (NumPy text drops it). Blank attempts sit between others without a repeat.
+    records = [{"problem_id": p, "success": 1} for p in (7, 7.0, " 7", "7", "a", "a\u0000")]
+    assert_counts(
+        load_attempts(write("attempts.jsonl", jsonl(records))), ["7", "a"], [4, 2], [4, 2]
+    )
+    rows = "model,problem_id,attempt,success\nm\x00,a,0,1\nm,a,1,0\nm,a,,1\nm,a,2,1\nm,b,0,0\n"
+    assert_counts(
+        load_attempts(write("attempts.csv", rows)), ["a", "b"], [4, 1], [3, 0], ["m", "m"]
+    )
+
+
+def test_a_frame_with_arrow_list_columns_loads(write):
+    # Columns that pandas cannot factorize (Arrow lists and structs) stay one object a row.
+    pa = pytest.importorskip("pyarrow")
+    frame = pd.DataFrame({"problem_id": ["a", "a", "b"], "success": [1, 0, 1]})
+    frame["meta"] = pd.Series([[1], [2], None], dtype=pd.ArrowDtype(pa.list_(pa.int64())))
+    frame["info"] = pd.Series(
+        [{"x": 1}, {"x": 2}, None], dtype=pd.ArrowDtype(pa.struct([("x", pa.int64())]))
+    )
+    assert_counts(load(frame), ["a", "b"], [2, 1], [1, 1])
 
 
 def test_json_lines_end_at_line_breaks_only(write):

@@ -256,7 +256,9 @@ def test_many_rows_across_the_reader_s_batches(write):
     )
     text = frame.to_csv(index=False).replace("\nm1,p2,", "\n\nm1,p2,", 7)
     text = text.replace("\nm1,p3,", "\n  , \t,\nm1,p3,", 5)  # rows of blanks are no rows
-    data = load_attempts(write("attempts.csv", text))
+    path = write("attempts.csv", text)
+    assert len({id(v) for v in _read_table(path).columns["model"]}) == 2  # each value once
+    data = load_attempts(path)
     expected = frame.groupby(["model", "problem_id"], sort=False)["success"].agg(["size", "sum"])
     assert data.group.tolist() == expected.index.get_level_values(0).tolist()
     assert data.problem_id.tolist() == expected.index.get_level_values(1).tolist()
@@ -281,7 +283,9 @@ def test_json_lines_across_the_reader_s_batches(write):
     path = write("attempts.jsonl", jsonl(records))
     late = [None] * rows
     late[2 * _BATCH + 1], late[3 * _BATCH + 2] = '[1, {"a": 2}]', "x"
-    assert _read_table(path).columns["late"].tolist() == late
+    columns = _read_table(path).columns
+    assert columns["late"].tolist() == late
+    assert len({id(v) for v in columns["problem_id"]}) == 7  # each text once
     data = load_attempts(path)
     assert data.problem_id.tolist() == [f"p{j}" for j in range(7)]
     assert data.n.tolist() == [len(range(j, rows, 7)) for j in range(7)]
@@ -342,16 +346,18 @@ def test_json_lines_end_at_line_breaks_only(write):
 
 def test_frame_columns_hold_each_distinct_value_once_as_to_numpy_gives_it():
     # Parquet files and DataFrames: a column's cells are the objects to_numpy(dtype=object)
-    # gives, missing values included, but one object per distinct value.
+    # gives, missing values included, but one object per distinct value (text that is mostly
+    # distinct is left as to_numpy gives it).
     rows = 3000
     frame = pd.DataFrame(
         {
-            "text": pd.Series(["a", None, "b"] * (rows // 3), dtype="str"),
+            "text": pd.Series(["text a", None, "text b"] * (rows // 3), dtype="str"),
             "count": pd.Series([1, None, 300] * (rows // 3), dtype="Int64"),
             "rate": [0.5, np.nan, 7.0] * (rows // 3),
             "outcome": [True, False, True] * (rows // 3),
             "category": pd.Series(["x", "y", "x"] * (rows // 3), dtype="category"),
             "attempt": np.arange(rows) % 7,
+            "unique": pd.Series([f"t{i}" for i in range(rows)], dtype="str"),  # one a row
         }
     )
     columns = _table_from_frame(frame, _Rows("frame")).columns

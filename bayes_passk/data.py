@@ -843,13 +843,14 @@ def _attempts_from(table: _Table, problem_aliases=None, success_aliases=None) ->
     attempt_column = None
     with contextlib.suppress(InputError):  # several attempt columns: which one counts is unclear
         attempt_column = _find_column(table, "attempt", required=False)
+    pair_problem, pair_group = problems[pairs % len(problems)], groups[pairs // len(problems)]
     if attempt_column is not None:
-        _check_attempts_once(table, attempt_column, pair, groups[group], problems[problem])
+        _check_attempts_once(table, attempt_column, pair, pair_group, pair_problem)
     return PassData.from_counts(
-        problems[pairs % len(problems)],
+        pair_problem,
         np.bincount(pair, minlength=len(pairs)),
         np.bincount(pair[success], minlength=len(pairs)),
-        groups[pairs // len(problems)],
+        pair_group,
     )
 
 
@@ -870,9 +871,9 @@ def _check_attempts_once(
 ) -> None:
     """Raise `InputError` at the first row whose (group, problem, attempt) came before.
 
-    ``pair`` numbers each row's (group, problem) from 0; ``group`` and ``problem`` are its
-    labels, for the message. Attempts are labels as problems are (`_parse_label`); blank cells
-    are left unchecked.
+    ``pair`` numbers each row's (group, problem) from 0; ``group`` and ``problem`` are each
+    pair's labels, for the message. Attempts are labels as problems are (`_parse_label`); blank
+    cells are left unchecked.
     """
     codes, uniques = pd.factorize(np.asarray(table.columns[column], dtype=object))
     labels = [_label_or_blank(_plain(value)) for value in uniques]
@@ -883,7 +884,8 @@ def _check_attempts_once(
     if again.any():
         row = int(np.argmax(again))
         first = table.rows.label(int(np.argmax(key == key[row])))
-        of = f"problem {str(problem[row])!r}" + (f" in group {group[row]!r}" if group[row] else "")
+        label, group_label = problem[pair[row]], group[pair[row]]
+        of = f"problem {str(label)!r}" + (f" in group {group_label!r}" if group_label else "")
         raise InputError(
             f"{table.rows.at(row, column)}: attempt {str(distinct[attempt[row]])!r} of {of} is "
             f"given again (first at {first}); each attempt counts once"

@@ -176,8 +176,17 @@ def _run_bayes(cells, family: PriorFamily, seed, config, say) -> pd.DataFrame:
     def chunk_done(done, total):
         say(f"{method}: {done}/{total} fits")
 
+    # Each fit's key from its cell's name and its replicate, not its place in the batch, so
+    # that a cell's rows are the same whatever other cells the run holds.
+    key_ids = [
+        (_cell_number((cell.design, cell.group, cell.budget)), replicate)
+        for cell in cells
+        for replicate in range(cell.n.shape[0])
+    ]
     say(f"{method}: fitting {len(n)} datasets (the first chunk compiles)")
-    summary = fit_batch(seed, n, c, ks, prior=family, config=config, progress=chunk_done)
+    summary = fit_batch(
+        seed, n, c, ks, prior=family, config=config, progress=chunk_done, key_ids=key_ids
+    )
     unsolved = unsolved_parts(family, summary.hyper_draws, n, c, ks)
     frames, start = [], 0
     for cell in cells:

@@ -274,14 +274,16 @@ def fit_batch(
     config: BatchConfig = DEFAULT_CONFIG,
     progress: Callable[[int, int], None] | None = None,
     rows: int | None = None,
+    key_ids=None,
 ) -> FitSummary:
     """Fit every dataset of a batch: `fit_one`'s chains vmapped, in segments, over the devices.
 
     Datasets are sorted by their number of distinct (n, c) rows and cut into evenly filled
     chunks of at most ``config.chunk``: a chunk pads its rows only to its own largest dataset,
     and its lanes, being alike, take alike trajectories (a vmapped NUTS step waits for the
-    slowest lane). Dataset i always uses the key ``fold_in(key(seed), i)``, so its fit does not
-    depend on how the batch is chunked (up to rounding; benchmarks/mixed_batch.py compares).
+    slowest lane). Dataset i always uses the key ``fold_in(key(seed), i)`` (or its ``key_ids``),
+    so its fit does not depend on how the batch is chunked (up to rounding;
+    benchmarks/mixed_batch.py compares).
 
     Args:
         seed: integer seed.
@@ -294,6 +296,9 @@ def fit_batch(
         rows: distinct (n, c) rows per dataset after padding, for every chunk (default: each
             chunk's largest count rounded up to a multiple of 8, as a single fit pads, so that
             chunks of similar datasets share one compilation).
+        key_ids: an integer in [0, 2^32), or a row of them, per dataset: dataset i's key is
+            ``key(seed)`` folded with each of ``key_ids[i]`` in turn (default: i), so that a
+            dataset named by its ids is fitted alike whatever else the batch holds.
 
     Returns:
         A `FitSummary` of numpy arrays with a leading axis over datasets.
@@ -303,7 +308,8 @@ def fit_batch(
     check_config(config)
     check_seed(seed)
     n, c = _checked_counts(n, c)
-    _check_same_on_every_process(seed, n, c, ks, (family.name, config, rows))
+    key_ids = _checked_key_ids(key_ids, n.shape[0])
+    _check_same_on_every_process(seed, n, c, ks, (family.name, config, rows, key_ids.tolist()))
     datasets = n.shape[0]
     distinct = (rows_and_weights(n, c)[2] > 0).sum(axis=1)
     order = np.argsort(distinct, kind="stable")
@@ -319,7 +325,7 @@ def fit_batch(
         # Padding lanes repeat the chunk's first dataset and are dropped.
         lanes = np.concatenate([members, np.repeat(members[:1], chunk - len(members))])
         size = rows or round_up(int(distinct[members].max()))
-        inputs = chunk_inputs(root, n, c, lanes, size, shard)
+        inputs = chunk_inputs(root, n, c, lanes, size, shard, key_ids)
         out = jax.tree.map(to_host, run_in_segments(program, *inputs))
         for lane, dataset in enumerate(members):
             results[dataset] = FitSummary(*(field[lane] for field in out))
@@ -328,14 +334,25 @@ def fit_batch(
     return FitSummary(*(np.stack(field) for field in zip(*results, strict=True)))
 
 
-def chunk_inputs(root, n: np.ndarray, c: np.ndarray, lanes: np.ndarray, rows: int, shard):
+def chunk_inputs(
+    root, n: np.ndarray, c: np.ndarray, lanes: np.ndarray, rows: int, shard, key_ids=None
+):
     """Build the program's arguments for one chunk: dataset ``lanes[j]`` in lane j, on its device.
 
-    Dataset i's key is ``fold_in(root, i)``, whatever its lane; its (n, c) rows are padded to
-    ``rows``. Returns [keys, n_rows, c_rows, weight], each placed by ``shard``.
+    Dataset i's key is ``root`` folded with each of ``key_ids[i]`` in turn (default: i),
+    whatever its lane; its (n, c) rows are padded to ``rows``. Returns [keys, n_rows, c_rows,
+    weight], each placed by ``shard``.
     """
     n_rows, c_rows, weight = rows_and_weights(n[lanes], c[lanes], size=rows)
-    keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.asarray(lanes))
+    ids = _checked_key_ids(key_ids, n.shape[0])[lanes]
+
+    def key_of(row):
+        key = root
+        for column in range(ids.shape[1]):
+            key = jax.random.fold_in(key, row[column])
+        return key
+
+    keys = jax.vmap(key_of)(jnp.asarray(ids))
     # Host arrays, so that every process of a multi-host run places the same global arrays.
     key_data = np.asarray(jax.random.key_data(keys))
     placed = [jax.device_put(x, shard) for x in (key_data, n_rows, c_rows, weight)]
@@ -382,6 +399,24 @@ def thinned(chains: int, samples: int, draws: int) -> np.ndarray:
     """
     total = chains * samples
     return np.round(np.linspace(0, total - 1, min(draws, total))).astype(int)
+
+
+def _checked_key_ids(key_ids, datasets: int) -> np.ndarray:
+    """Return key ids as a (datasets, m) uint32 array (default: each dataset's index)."""
+    if key_ids is None:
+        return np.arange(datasets, dtype=np.uint32)[:, None]
+    ids = np.asarray(key_ids)
+    ids = ids[:, None] if ids.ndim == 1 else ids
+    if ids.ndim != 2 or ids.shape[0] != datasets or ids.shape[1] == 0:
+        raise InputError(
+            f"key_ids must give one id or one row of ids per dataset ({datasets}), got shape "
+            f"{np.shape(key_ids)}"
+        )
+    if not np.issubdtype(ids.dtype, np.integer) or (
+        ids.size and not 0 <= ids.min() <= ids.max() < 2**32
+    ):
+        raise InputError("key_ids must be integers in [0, 2^32)")
+    return ids.astype(np.uint32)
 
 
 def _checked_counts(n, c) -> tuple[np.ndarray, np.ndarray]:

@@ -232,9 +232,9 @@ def test_bayesian_rows_map_back_to_their_cells_and_replicates(monkeypatch):
     # Kumaraswamy draws (a, b, scale), two per dataset, each dataset's own.
     hyper_draws = np.array([[[0.2 + 0.1 * i, 3.0, 0.5], [0.3, 2.0 + i, 0.9]] for i in range(5)])
 
-    def fake_fit_batch(seed, n, c, ks, prior, config, progress):
+    def fake_fit_batch(seed, n, c, ks, prior, config, progress, key_ids):
         # Each summary field encodes (dataset, k) so that any mix-up shows.
-        calls.append((seed, n, c, prior))
+        calls.append((seed, n, c, prior, key_ids))
         code = np.arange(n.shape[0])[:, None] * 10 + np.arange(len(ks))[None, :]
         per_fit = np.arange(n.shape[0]) + 0.5
         return FitSummary(
@@ -253,8 +253,16 @@ def test_bayesian_rows_map_back_to_their_cells_and_replicates(monkeypatch):
 
     monkeypatch.setattr(backtest, "fit_batch", fake_fit_batch)
     table = backtest.run(cells, ["bayes-kumaraswamy"], seed=4)
-    ((seed, n, c, prior),) = calls
+    ((seed, n, c, prior, key_ids),) = calls
     assert seed == 4 and prior.name == "kumaraswamy" and n.shape == (5, 20)
+    # Each fit keyed by its cell's name and its replicate, whatever the cell's place.
+    names = [backtest._cell_number((cell.design, cell.group, cell.budget)) for cell in cells]
+    assert names[0] != names[1]
+    expected_ids = [(names[0], 0), (names[0], 1), (names[1], 0), (names[1], 1), (names[1], 2)]
+    np.testing.assert_array_equal(key_ids, expected_ids)
+    calls.clear()
+    backtest.run(cells[::-1], ["bayes-kumaraswamy"], seed=4)
+    np.testing.assert_array_equal(calls[0][4], expected_ids[2:] + expected_ids[:2])
     assert np.all(n[:2, 12:] == 0) and np.all(n[:2, :12] == 30)  # the smaller cell padded
     np.testing.assert_array_equal(c[2:], cells[1].c)
     assert list(table["group"]) == [cells[0].group] * 4 + [cells[1].group] * 6
@@ -281,7 +289,7 @@ def test_an_unregistered_family_is_backtested_under_its_own_name(monkeypatch):
     variant = get_family("scaled-beta")._replace(name="scaled-beta-wide")
     priors = []
 
-    def fake_fit_batch(seed, n, c, ks, prior, config, progress):
+    def fake_fit_batch(seed, n, c, ks, prior, config, progress, key_ids):
         priors.append(prior)
         shape = (n.shape[0], len(ks))
         nan = np.full(n.shape[0], np.nan)

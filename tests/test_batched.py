@@ -396,6 +396,33 @@ def test_each_dataset_gets_its_own_lane_s_results_when_chunks_are_padded(monkeyp
     own_keys = [jax.random.fold_in(jax.random.key(7), i) for i in range(datasets)]
     expected = [np.asarray(jax.random.key_data(key))[-1] for key in own_keys]
     np.testing.assert_array_equal(fitted.divergences, expected)
+    # Keys named by ids: a dataset's key follows its ids, not its place in the batch.
+    ids = np.column_stack([np.full(datasets, 2**32 - 1), np.arange(datasets)[::-1]])
+    named = batched.fit_batch(7, n[::-1], c[::-1], ks=(10,), config=config, key_ids=ids)
+    np.testing.assert_array_equal(named.mean, c.sum(axis=1)[::-1])
+    for place, (first, second) in enumerate(ids):
+        key = jax.random.fold_in(jax.random.fold_in(jax.random.key(7), first), second)
+        assert named.divergences[place] == np.asarray(jax.random.key_data(key))[-1]
+    one_column = batched.fit_batch(7, n, c, ks=(10,), config=config, key_ids=np.arange(datasets))
+    np.testing.assert_array_equal(one_column.divergences, expected)
+
+
+@pytest.mark.parametrize(
+    ("key_ids", "message"),
+    [
+        (np.arange(3), r"one id or one row of ids per dataset \(2\), got shape \(3,\)"),
+        (np.zeros((2, 0), int), r"got shape \(2, 0\)"),
+        (np.zeros((2, 1, 1), int), r"got shape \(2, 1, 1\)"),
+        ([0.5, 1.0], r"integers in \[0, 2\^32\)"),
+        ([0, -1], r"integers in \[0, 2\^32\)"),
+        ([0, 2**32], r"integers in \[0, 2\^32\)"),
+    ],
+)
+def test_key_ids_other_than_integers_per_dataset_are_refused(key_ids, message):
+    from bayes_passk.batched import fit_batch
+
+    with pytest.raises(bp.InputError, match=message):
+        fit_batch(0, np.full((2, 3), 5), np.ones((2, 3)), ks=(10,), key_ids=key_ids)
 
 
 @pytest.mark.parametrize("lanes", [1, pytest.param(2, marks=pytest.mark.slow)])

@@ -1843,10 +1843,13 @@ def _print_comparison(
         print(f"{args.target} pass@k, prior {args.prior}, {args.ci:.0%} intervals")
         shown = {"a": "A", "b": "B", "k": "k", "mean_a": "mean A", "mean_b": "mean B"}
         shown |= {"difference": "A - B", "lower": "lower", "upper": "upper"}
-        shown |= {"prob_a_greater": "P(A > B)"}
+        shown |= {"prob_a_greater": "P(A > B)", "prob_a_greater_mcse": "its MC error"}
         if "true_difference" in report["comparison"]:
             shown |= {"true_difference": "true A - B"}
-        print(formatted(report["comparison"][list(shown)].rename(columns=shown)))
+        table = report["comparison"][list(shown)].copy()
+        # A standard error is worth two significant digits.
+        table["prob_a_greater_mcse"] = [f"{e:.2g}" for e in table["prob_a_greater_mcse"]]
+        print(formatted(table.rename(columns=shown)))
         return
     # A stacking weight is not a probability near 1 whose distance to 1 matters: 3 decimals.
     print(formatted(report["loo"].round({"weight": 3})))

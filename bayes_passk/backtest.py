@@ -41,7 +41,6 @@ Example:
 from __future__ import annotations
 
 import warnings
-import zlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -50,7 +49,7 @@ from scipy import stats
 
 from bayes_passk.baselines import METHODS, BaselineFitWarning, fit_baseline
 from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, check_config, fit_batch
-from bayes_passk.data import InputError, PassData, check_seed, is_positive_int
+from bayes_passk.data import InputError, PassData, check_seed, is_positive_int, name_number
 from bayes_passk.designs import Design
 from bayes_passk.families import PriorFamily, registry
 from bayes_passk.forecast import unsolved_parts
@@ -179,7 +178,7 @@ def _run_bayes(cells, family: PriorFamily, seed, config, say) -> pd.DataFrame:
     # Each fit's key from its cell's name and its replicate, not its place in the batch, so
     # that a cell's rows are the same whatever other cells the run holds.
     key_ids = [
-        (_cell_number((cell.design, cell.group, cell.budget)), replicate)
+        (name_number(cell.design, cell.group, cell.budget), replicate)
         for cell in cells
         for replicate in range(cell.n.shape[0])
     ]
@@ -277,7 +276,7 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
         covered = (lower <= truth) & (truth <= upper)
         mse_lower = mse_upper = np.nan
         if len(squared) > 1:
-            rng = np.random.default_rng([seed, _cell_number(key)])
+            rng = np.random.default_rng([seed, name_number(*key)])
             resampled = squared[rng.integers(0, len(squared), (bootstrap, len(squared)))]
             mse_lower, mse_upper = np.quantile(resampled.mean(axis=1), [0.05, 0.95])
         relative = np.abs(ok["exponent"].to_numpy() / ok["exponent_truth"].to_numpy() - 1)
@@ -312,12 +311,6 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
 
 def _mean_where(values: np.ndarray, where: np.ndarray) -> float:
     return values[where].mean() if where.any() else np.nan
-
-
-def _cell_number(key: tuple) -> int:
-    """Return a number for a cell's key, the same for k = 1000 and 1000.0 (as read from CSV)."""
-    text = "\x1f".join(v if isinstance(v, str) else repr(float(v)) for v in key)
-    return zlib.crc32(text.encode())
 
 
 def paired_differences(table: pd.DataFrame, reference: str, level: float = 0.9) -> pd.DataFrame:

@@ -30,7 +30,6 @@ import tempfile
 import threading
 import traceback
 import warnings
-import zlib
 from collections.abc import Callable, Collection, Sequence
 from functools import partial
 from pathlib import Path
@@ -41,7 +40,7 @@ import pandas as pd
 
 from bayes_passk import __version__
 from bayes_passk import data as data_module
-from bayes_passk.data import InputError, PassData
+from bayes_passk.data import InputError, PassData, name_number
 from bayes_passk.estimators import MAX_K, mean_pass_at_k
 from bayes_passk.models import DEFAULT_PRIOR, family_names
 
@@ -1363,7 +1362,7 @@ def _backtest_cells(args: argparse.Namespace) -> list:
         for group in groups:
             full = _select_group(args.dataset, everything, group)
             # Seeded by the group's name, so a group's replicates do not depend on the others.
-            group_seed = zlib.crc32(group.encode())
+            group_seed = name_number(group)
             for budget in args.budgets:
                 seed = [args.seed, group_seed, budget]
                 cell = draw(seed, full, budget, args.replicates, args.k, args.problems)

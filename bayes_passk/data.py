@@ -47,6 +47,7 @@ import math
 import os
 import stat
 import warnings
+import zlib
 from collections.abc import Callable
 from functools import partial
 from numbers import Integral
@@ -278,6 +279,21 @@ def check_seed(seed, numpy: bool = False) -> None:
     low, shown = (0, "0") if numpy else (-(2**63), "-2^63")
     if isinstance(seed, bool) or not isinstance(seed, Integral) or not low <= seed < 2**63:
         raise InputError(f"seed must be an integer from {shown} to 2^63 - 1, got {seed!r}")
+
+
+def name_number(*parts) -> int:
+    """Return a number in [0, 2^32) for a name made of text and numbers, to seed its draws by.
+
+    Numbers are read as floats, so a budget of 100 read back from a CSV as 100.0 names the same.
+
+    Example:
+        >>> name_number("Pythia 12B") == name_number("Pythia 12B") != name_number("Pythia 1B")
+        True
+        >>> name_number("subsample", "12B", 100) == name_number("subsample", "12B", 1e2)
+        True
+    """
+    text = "\x1f".join(v if isinstance(v, str) else repr(float(v)) for v in parts)
+    return zlib.crc32(text.encode())
 
 
 def load(

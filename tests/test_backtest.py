@@ -17,7 +17,7 @@ from scipy import stats
 from bayes_passk import backtest, cli
 from bayes_passk.baselines import fit_baseline
 from bayes_passk.batched import BatchConfig, FitSummary
-from bayes_passk.data import InputError, PassData
+from bayes_passk.data import InputError, PassData, name_number
 from bayes_passk.designs import resample, synthetic
 from bayes_passk.families import get_family
 from bayes_passk.forecast import unsolved_parts
@@ -256,7 +256,7 @@ def test_bayesian_rows_map_back_to_their_cells_and_replicates(monkeypatch):
     ((seed, n, c, prior, key_ids),) = calls
     assert seed == 4 and prior.name == "kumaraswamy" and n.shape == (5, 20)
     # Each fit keyed by its cell's name and its replicate, whatever the cell's place.
-    names = [backtest._cell_number((cell.design, cell.group, cell.budget)) for cell in cells]
+    names = [name_number(cell.design, cell.group, cell.budget) for cell in cells]
     assert names[0] != names[1]
     expected_ids = [(names[0], 0), (names[0], 1), (names[1], 0), (names[1], 1), (names[1], 2)]
     np.testing.assert_array_equal(key_ids, expected_ids)

@@ -376,7 +376,7 @@ def _check_same_on_every_process(seed, n, c, ks, settings) -> None:
     if differ:
         raise InputError(
             f"process {differ[0]} of {jax.process_count()} was given other counts, k, seed, "
-            "prior or settings to fit than process 0; every process must be given the same"
+            "key ids, prior or settings to fit than process 0; every process must be given the same"
         )
 
 
@@ -405,7 +405,10 @@ def _checked_key_ids(key_ids, datasets: int) -> np.ndarray:
     """Return key ids as a (datasets, m) uint32 array (default: each dataset's index)."""
     if key_ids is None:
         return np.arange(datasets, dtype=np.uint32)[:, None]
-    ids = np.asarray(key_ids)
+    try:
+        ids = np.asarray(key_ids)
+    except ValueError:  # NumPy's "inhomogeneous shape"
+        raise InputError("key_ids' rows must all be of one length") from None
     ids = ids[:, None] if ids.ndim == 1 else ids
     if ids.ndim != 2 or ids.shape[0] != datasets or ids.shape[1] == 0:
         raise InputError(

@@ -333,7 +333,7 @@ def probability_greater(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.nd
         b: draws of B, independent of A's, the same columns.
 
     Returns:
-        P and its standard error, one per column.
+        P and its standard error, one per column; NaN for a column with a NaN draw.
 
     Example:
         >>> p, mcse = probability_greater(np.array([[0.5], [0.7]]), np.array([[0.5], [0.2]]))
@@ -344,6 +344,9 @@ def probability_greater(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.nd
     a, b = (d[:, None] if d.ndim == 1 else d for d in (a, b))
     p, mcse = np.empty(a.shape[1]), np.empty(a.shape[1])
     for column, (x, y) in enumerate(zip(a.T, b.T, strict=True)):
+        if np.isnan(x).any() or np.isnan(y).any():  # NaN is neither above nor below
+            p[column] = mcse[column] = np.nan
+            continue
         below_a = _share_below(np.sort(y), x)  # G_B(a_j)
         above_b = 1 - _share_below(np.sort(x), y)  # share of A's draws above b_i
         p[column] = below_a.mean()

@@ -416,6 +416,7 @@ def test_each_dataset_gets_its_own_lane_s_results_when_chunks_are_padded(monkeyp
         ([0.5, 1.0], r"integers in \[0, 2\^32\)"),
         ([0, -1], r"integers in \[0, 2\^32\)"),
         ([0, 2**32], r"integers in \[0, 2\^32\)"),
+        ([(1, 2), (3,)], "rows must all be of one length"),
     ],
 )
 def test_key_ids_other_than_integers_per_dataset_are_refused(key_ids, message):
@@ -423,6 +424,33 @@ def test_key_ids_other_than_integers_per_dataset_are_refused(key_ids, message):
 
     with pytest.raises(bp.InputError, match=message):
         fit_batch(0, np.full((2, 3), 5), np.ones((2, 3)), ks=(10,), key_ids=key_ids)
+
+
+def test_processes_given_other_key_ids_are_refused(monkeypatch):
+    # Each process hashes its arguments; the digests gathered from two processes must agree.
+    # Here "process 0" is the first call's digest, and the gather stops the fit before it runs.
+    import bayes_passk.batched as batched
+
+    digests = []
+
+    class Gathered(Exception):
+        pass
+
+    def gather(mine):
+        digests.append(np.asarray(mine))
+        if len(digests) < 3:
+            raise Gathered
+        return np.stack([digests[0], digests[-1]])
+
+    monkeypatch.setattr(batched.jax, "process_count", lambda: 2)
+    monkeypatch.setattr(batched.multihost_utils, "process_allgather", gather)
+    n, c = np.full((2, 3), 5), np.ones((2, 3))
+    for _ in range(2):
+        with pytest.raises(Gathered):
+            batched.fit_batch(0, n, c, ks=(10,), key_ids=[7, 8])
+    np.testing.assert_array_equal(digests[0], digests[1])  # the same arguments, one digest
+    with pytest.raises(bp.InputError, match="process 1 of 2 was given other counts, k, seed, key"):
+        batched.fit_batch(0, n, c, ks=(10,), key_ids=[7, 9])
 
 
 @pytest.mark.parametrize("lanes", [1, pytest.param(2, marks=pytest.mark.slow)])

@@ -357,6 +357,19 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--k", nargs="+", type=positive_int, help="k values (default: log grid from 1 to 1e6)"
     )
+    _add_fit_arguments(parser)
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write forecast.csv, forecast.json, forecast.png and, for a Bayesian fit, "
+        "posterior.nc there (posterior-<place>-<group>.nc each with --all-groups, <place> "
+        "zero-padded to the number of groups' digits)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+
+def _add_fit_arguments(parser) -> None:
+    """Add what `forecast` and `compare` share: --ci, --target, --attempts, the sampler's."""
     parser.add_argument("--ci", type=probability, default=0.9, help="interval level (0.9)")
     parser.add_argument(
         "--target",
@@ -372,14 +385,6 @@ def add_forecast_arguments(parser: argparse.ArgumentParser) -> None:
         " default: every attempt",
     )
     _add_sampler_arguments(parser, chains=4, warmup=1000, samples=1000)
-    parser.add_argument(
-        "--out",
-        metavar="DIR",
-        help="write forecast.csv, forecast.json, forecast.png and, for a Bayesian fit, "
-        "posterior.nc there (posterior-<place>-<group>.nc each with --all-groups, <place> "
-        "zero-padded to the number of groups' digits)",
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
 
 
 def _add_sampler_arguments(
@@ -1639,21 +1644,7 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--k", nargs="+", type=positive_int, default=[1, 100, 10_000], help="k values (1 100 10000)"
     )
-    parser.add_argument("--ci", type=probability, default=0.9, help="interval level (0.9)")
-    parser.add_argument(
-        "--target",
-        choices=["benchmark", "new"],
-        default="benchmark",
-        help=TARGET_HELP + " (benchmark)",
-    )
-    parser.add_argument(
-        "--attempts",
-        type=positive_int,
-        metavar="M",
-        help="subsample an embedded per-attempt dataset to M attempts per problem (seed --seed);"
-        " default: every attempt",
-    )
-    _add_sampler_arguments(parser, chains=4, warmup=1000, samples=1000)
+    _add_fit_arguments(parser)
     parser.add_argument(
         "--out",
         metavar="DIR",

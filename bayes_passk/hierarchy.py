@@ -20,7 +20,7 @@ moments given the hyperparameters (Rao-Blackwellisation), not by draws.
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 from typing import NamedTuple
 
 import jax
@@ -31,7 +31,11 @@ import numpyro.distributions as dist
 from numpyro.distributions import constraints
 
 from bayes_passk.families import PriorFamily
-from bayes_passk.functionals import SAMPLING, log_marginal_likelihood
+from bayes_passk.functionals import SAMPLING, log_binomial, log_marginal_likelihood
+
+# Below this the matrix-vector product of `grid_rows` has lost digits to underflow (the
+# smallest normal float64 is 2.2e-308).
+TINY = 1e-250
 
 
 class Rows(NamedTuple):
@@ -97,6 +101,43 @@ def flat_padded_draws(params):
     return type(params)(*(np.concatenate([x, np.repeat(x[:1], pad, axis=0)]) for x in flat)), count
 
 
+class GridRows(NamedTuple):
+    """A discrete family's likelihood terms of each row, fixed by the data (`grid_rows`)."""
+
+    log_top: jax.Array  # log C(n, c) + max_j [c log p_j + (n - c) log(1 - p_j)]
+    scaled: jax.Array  # exp of the terms less that max: shape (rows, grid points), in [0, 1]
+
+
+@cache
+def grid_points(family: PriorFamily) -> np.ndarray | None:
+    """Return a discrete family's fixed points (logit p), or None for a family with a density."""
+    if family.log_masses is None:
+        return None
+    with jax.ensure_compile_time_eval():  # concrete even when called inside a jitted program
+        params = numpyro.handlers.seed(family.hyperprior, 0)()
+        return np.asarray(family.log_masses(params)[0])
+
+
+def grid_rows(family: PriorFamily, n, c) -> GridRows | None:
+    r"""Each row's binomial terms on a discrete family's grid, computed once per fit.
+
+    .. math::  P(c \mid n) = \binom{n}{c} \sum_j \pi_j\, p_j^c (1 - p_j)^{n - c}
+               = e^{T} \sum_j E_j\, \pi_j, \qquad E_j = e^{\ell_j - \max_j \ell_j},
+
+    with l_j = c log p_j + (n - c) log(1 - p_j): the data fix E, so that inside NUTS the
+    likelihood of every row is one matrix-vector product with the masses pi (`IntegratedBinomial`)
+    instead of an exponential per row and point. None for a family with a density.
+    """
+    points = grid_points(family)
+    if points is None:
+        return None
+    n, c = jnp.asarray(n, dtype=float)[:, None], jnp.asarray(c, dtype=float)[:, None]
+    log_p, log1m_p = jax.nn.log_sigmoid(points), jax.nn.log_sigmoid(-points)
+    terms = c * log_p + (n - c) * log1m_p  # the points are finite: no 0 log 0
+    top = terms.max(axis=1)
+    return GridRows(log_binomial(n[:, 0], c[:, 0]) + top, jnp.exp(terms - top[:, None]))
+
+
 class IntegratedBinomial(dist.Distribution):
     r"""c ~ Binomial(n, p) with p drawn from the family's prior: P(c | n) = C(n, c) J(c, n - c).
 
@@ -111,13 +152,14 @@ class IntegratedBinomial(dist.Distribution):
         0.285714
     """
 
-    pytree_data_fields = ("params", "total_count")
+    pytree_data_fields = ("params", "total_count", "rows")
     pytree_aux_fields = ("family",)
 
-    def __init__(self, family: PriorFamily, params, total_count, *, validate_args=None):
+    def __init__(self, family: PriorFamily, params, total_count, rows=None, *, validate_args=None):
         self.family = family
         self.params = params
         self.total_count = jnp.asarray(total_count)
+        self.rows = rows  # `grid_rows` of total_count and the value log_prob will be given
         super().__init__(jnp.shape(self.total_count), validate_args=validate_args)
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)
@@ -136,10 +178,23 @@ class IntegratedBinomial(dist.Distribution):
     def log_prob(self, value):
         """Log C(n, c) + log J(c, n - c), elementwise (quadrature rule `SAMPLING`)."""
         one = partial(log_marginal_likelihood, self.family, self.params, rule=SAMPLING)
-        return jnp.vectorize(one)(self.total_count.astype(float), jnp.asarray(value, dtype=float))
+
+        def each_row():
+            return jnp.vectorize(one)(self.total_count.astype(float), jnp.asarray(value, float))
+
+        if self.rows is None:
+            return each_row()
+        # The same sum as a matrix-vector product with the masses (`grid_rows`; they sum to 1,
+        # so the largest is at least 1 / points); where the masses sit so far from a row's
+        # likelihood that the product underflows, row by row.
+        total = self.rows.scaled @ jnp.exp(self.family.log_masses(self.params)[1])
+        by_product = self.rows.log_top + jnp.log(total)
+        return jax.lax.cond(jnp.all(total > TINY), lambda: by_product, each_row)
 
 
-def hierarchical_model(family: PriorFamily, n, c=None, weight=None, marginalize=False):
+def hierarchical_model(
+    family: PriorFamily, n, c=None, weight=None, marginalize=False, rows: GridRows | None = None
+):
     """Hierarchical binomial model over rows of (n, c): rates from the family's prior.
 
     Args:
@@ -150,6 +205,8 @@ def hierarchical_model(family: PriorFamily, n, c=None, weight=None, marginalize=
             row, w > 1 counts w identical problems once. Only with ``marginalize``: in the
             latent form a row's problems would share one rate.
         marginalize: integrate p_i out of the likelihood (sample hyperparameters only).
+        rows: with ``marginalize`` and a discrete family, `grid_rows` of these n and c, so that
+            the likelihood is a matrix-vector product (what NUTS evaluates over and over).
 
     Example:
         >>> import jax
@@ -173,7 +230,7 @@ def hierarchical_model(family: PriorFamily, n, c=None, weight=None, marginalize=
     weight = 1.0 if weight is None else jnp.asarray(weight)
     with numpyro.plate("problems", n.shape[0]):
         if marginalize:
-            likelihood = IntegratedBinomial(family, params, n)
+            likelihood = IntegratedBinomial(family, params, n, rows)
         else:
             w = numpyro.sample("w", family.latent(params))
             log_p = family.log_rate(w, params)

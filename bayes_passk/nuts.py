@@ -32,7 +32,7 @@ from numpyro.infer.hmc import hmc
 from numpyro.infer.util import constrain_fn, potential_energy
 
 from bayes_passk.families import PriorFamily, hyperprior_sites
-from bayes_passk.hierarchy import hierarchical_model
+from bayes_passk.hierarchy import grid_rows, hierarchical_model
 
 SEGMENTS = 20  # calls of `advance_chains` per run (see `segment_plan`)
 
@@ -224,7 +224,8 @@ def kept(pieces, warmup: int, samples: int) -> Trace:
 
 def _kernels(family: PriorFamily, n, c, weight):
     """NumPyro's NUTS (init_kernel, sample_kernel) on the marginalised model of these rows."""
-    model_kwargs = {"c": c, "weight": weight, "marginalize": True}
+    rows = grid_rows(family, n, c)  # once, not at every gradient
+    model_kwargs = {"c": c, "weight": weight, "marginalize": True, "rows": rows}
     potential = partial(potential_energy, partial(hierarchical_model, family), (n,), model_kwargs)
     return hmc(potential_fn=potential, algo="NUTS")
 

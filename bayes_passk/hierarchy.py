@@ -124,9 +124,10 @@ def grid_rows(family: PriorFamily, n, c) -> GridRows | None:
     .. math::  P(c \mid n) = \binom{n}{c} \sum_j \pi_j\, p_j^c (1 - p_j)^{n - c}
                = e^{T} \sum_j E_j\, \pi_j, \qquad E_j = e^{\ell_j - \max_j \ell_j},
 
-    with l_j = c log p_j + (n - c) log(1 - p_j): the data fix E, so that inside NUTS the
-    likelihood of every row is one matrix-vector product with the masses pi (`IntegratedBinomial`)
-    instead of an exponential per row and point. None for a family with a density.
+    with l_j = c log p_j + (n - c) log(1 - p_j) and T = log C(n, c) + max_j l_j (``log_top``):
+    the data fix E and T, so that inside NUTS the likelihood of every row is one matrix-vector
+    product with the masses pi (`IntegratedBinomial`) instead of an exponential per row and
+    point. None for a family with a density.
     """
     points = grid_points(family)
     if points is None:

@@ -745,7 +745,6 @@ def _forecast_group(
 
     ``place`` is (this group, of how many).
     """
-    import bayes_passk as bp
     from bayes_passk import datasets
     from bayes_passk.baselines import fit_baseline
     from bayes_passk.forecast import unsolved_part
@@ -762,17 +761,7 @@ def _forecast_group(
         first = " (compiling takes part of a first run)" if place[0] == 1 else ""
         _say_fitting(method, data, args, which, first)
         prefix = f"{label}: " if args.all_groups else ""
-        with _printed_warnings(prefix):
-            # A progress bar on a terminal only (bp.fit's default).
-            result = bp.fit(
-                data,
-                prior=method.removeprefix("bayes-"),
-                seed=args.seed,
-                chains=args.chains,
-                warmup=args.warmup,
-                samples=args.samples,
-                **_tuning(args),
-            )
+        result = _fit_with_warnings(data, method.removeprefix("bayes-"), args, prefix)
         grid = f", {len(ks)} on the plot's grid" if len(ks) > len(wanted) else ""
         print(
             f"{PROG}: forecasting pass@k at {_plural(len(wanted), 'value')} of k{grid}",
@@ -1032,12 +1021,23 @@ def _with_interval(summary) -> str:
     return f"{summary.mean:.3f} [{summary.lower:.3f}, {summary.upper:.3f}]"
 
 
+# Suffixes of files that the commands read or write. A new --out folder named so is a slip for a
+# file name, and a CSV table written under another of them would mislead whoever opens it.
+FILE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".png", ".pdf", ".svg", ".nc")
+
+
 def _output_dir(value: str | None) -> Path | None:
     """Return the --out folder, checked before any work: it may be missing, not a file."""
     out = Path(_not_empty("--out", value)) if value is not None else None
     if out is not None:
-        if data_module.path_kind(out) not in (None, "dir"):
+        kind = data_module.path_kind(out)
+        if kind not in (None, "dir"):
             raise InputError(f"--out {out}: exists and is not a directory")
+        if kind is None and out.suffix.lower() in FILE_SUFFIXES:
+            raise InputError(
+                f"--out {out}: this command writes a folder of files, and {out.name} is a file "
+                "name; give a folder name (it is created if missing)"
+            )
         _check_ancestors(out)
     return out
 
@@ -1071,6 +1071,8 @@ def _output_file(value: str | None, source: str | None = None) -> Path | None:
             raise InputError(f"--out {out}: is not a regular file (a device, pipe or socket)")
         if kind == "file" and source is not None and os.path.samefile(out, source):
             raise InputError(f"--out {out}: is the input file; give another name")
+        if out.suffix.lower() in FILE_SUFFIXES and out.suffix.lower() != ".csv":
+            raise InputError(f"--out {out}: the table is CSV; give a name ending in .csv")
         _check_ancestors(out, file=True)
         if data_module.path_kind(out.absolute().parent) != "dir":
             raise InputError(f"--out {out}: the folder {out.parent} does not exist")
@@ -1896,7 +1898,7 @@ def add_allocate_arguments(parser: argparse.ArgumentParser) -> None:
     _add_sampler_arguments(parser, **sampler)
     # None until given, so that run_allocate can tell given fit options from defaults.
     parser.set_defaults(**dict.fromkeys(ALLOCATE_FIT))
-    parser.add_argument("--out", metavar="FILE", help="write the plan as CSV too")
+    parser.add_argument("--out", metavar="FILE.csv", help="write the plan as CSV too")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
 
 
@@ -1994,7 +1996,8 @@ def _group_seed(seed: int, group: str) -> int:
 def _fit_with_warnings(data, prior, args: argparse.Namespace, label: str, seed=None):
     """Fit with the sampler arguments, then print each convergence warning on a line.
 
-    ``seed`` replaces ``--seed`` (a group's own seed in a comparison of groups).
+    ``seed`` replaces ``--seed`` (a group's own seed in a comparison of groups). The progress
+    shows as a bar on a terminal, and in a log as a line at each tenth of the sampling.
     """
     import bayes_passk as bp
 
@@ -2006,7 +2009,8 @@ def _fit_with_warnings(data, prior, args: argparse.Namespace, label: str, seed=N
             chains=args.chains,
             warmup=args.warmup,
             samples=args.samples,
-            **_tuning(args),  # a progress bar on a terminal only (bp.fit's default)
+            progress=True,
+            **_tuning(args),
         )
 
 

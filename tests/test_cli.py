@@ -394,6 +394,25 @@ def test_out_into_a_missing_folder_is_an_error(write, tmp_path, capsys):
     assert not out.parent.exists()
 
 
+@pytest.mark.parametrize("command", [["estimate"], ["allocate", "--budget", "10"]])
+def test_a_table_named_as_another_format_is_refused(command, write, tmp_path, capsys):
+    data = write("counts.csv", GOOD)
+    for name in ["table.json", "table.parquet", "table.PNG"]:
+        rc = main([command[0], data, *command[1:], "--out", str(tmp_path / name)])
+        captured = capsys.readouterr()
+        assert_clean_error(rc, captured.out, captured.err, [f"--out {tmp_path / name}", ".csv"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counts.csv"]
+    for name in ["table.CSV", "table"]:  # CSV, or no format named
+        assert main([command[0], data, *command[1:], "--out", str(tmp_path / name)]) == 0
+        assert len(pd.read_csv(tmp_path / name)) > 0
+
+
+def test_an_existing_folder_named_as_a_file_is_taken(tmp_path):
+    (tmp_path / "results.csv").mkdir()
+    assert cli._output_dir(str(tmp_path / "results.csv")) == tmp_path / "results.csv"
+    assert cli._output_dir(str(tmp_path / "results.v2")) == tmp_path / "results.v2"
+
+
 def test_a_folder_in_the_way_of_an_output_leaves_the_others_untouched(write, tmp_path, capsys):
     out = tmp_path / "results"
     (out / "forecast.png").mkdir(parents=True)
@@ -569,10 +588,9 @@ FOLDER_OUTPUTS = [
 ]
 
 
-@pytest.mark.parametrize(("argv", "name"), FOLDER_OUTPUTS)
-def test_an_output_with_a_folder_or_the_input_in_its_place_is_refused_before_any_work(
-    argv, name, write, tmp_path, capsys, monkeypatch
-):
+def _refuse_work(monkeypatch):
+    """Make every command's fitting fail: what runs before it is the outputs' check."""
+
     def no_work(*args, **kwargs):
         raise AssertionError("work started before the outputs were checked")
 
@@ -583,6 +601,13 @@ def test_an_output_with_a_folder_or_the_input_in_its_place_is_refused_before_any
         (allocation, "simulate"),
     ]:
         monkeypatch.setattr(module, function, no_work)
+
+
+@pytest.mark.parametrize(("argv", "name"), FOLDER_OUTPUTS)
+def test_an_output_with_a_folder_or_the_input_in_its_place_is_refused_before_any_work(
+    argv, name, write, tmp_path, capsys, monkeypatch
+):
+    _refuse_work(monkeypatch)
     out = tmp_path / "out"
     (out / name).mkdir(parents=True)
     data = write("counts.csv", GOOD)
@@ -596,6 +621,19 @@ def test_an_output_with_a_folder_or_the_input_in_its_place_is_refused_before_any
     assert_clean_error(rc, captured.out, captured.err, [f"{name} in it is an input file"])
     assert (out / name).read_text() == GOOD
     assert sorted(p.name for p in out.iterdir()) == [name]
+
+
+@pytest.mark.parametrize(("argv", "name"), FOLDER_OUTPUTS)
+def test_a_new_output_folder_named_as_a_file_is_refused_before_any_work(
+    argv, name, write, tmp_path, capsys, monkeypatch
+):
+    _refuse_work(monkeypatch)
+    data = write("counts.csv", GOOD)
+    for out in ["results.csv", "deeper/forecast.JSON", "plot.png"]:
+        rc = main([part.format(data=data) for part in argv] + ["--out", str(tmp_path / out)])
+        captured = capsys.readouterr()
+        assert_clean_error(rc, captured.out, captured.err, ["a folder of files", "a file name"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counts.csv"]
 
 
 def test_a_full_disk_while_the_posterior_is_written_is_an_input_error(tmp_path):

@@ -539,13 +539,15 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
     assert main(argv) == 0
     captured = capsys.readouterr()
     payload = json.loads(captured.out)  # exactly one JSON object on stdout
-    # Stages on stderr; no progress lines, whose callbacks would keep the program out of the
-    # compilation cache, where nobody watches a terminal.
+    # Stages on stderr, and in a log (no terminal here) the sampling's progress by tenths.
     said = captured.err.splitlines()
     assert said[0].startswith("bayes-passk: fitting bayes-beta-spline to 24 problems, 2 chains")
+    progress = [line.split(" (")[0] for line in said if line.startswith("NUTS")]
+    assert progress == [f"NUTS: {p}%" for p in range(10, 101, 10)]
     grid = len(_plotting_grid(np.array([1, 1000]), [DATA.n.min()]))
-    assert f"bayes-passk: forecasting pass@k at 2 values of k, {grid} on the plot's grid" in said
-    assert not any(line.startswith("NUTS") for line in said)
+    forecasting = f"bayes-passk: forecasting pass@k at 2 values of k, {grid} on the plot's grid"
+    [done] = [i for i, line in enumerate(said) if line.startswith("NUTS: 100% (1200/1200 ")]
+    assert said.index(forecasting) > done
     assert set(payload) >= {
         "method",
         "target",

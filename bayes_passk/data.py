@@ -609,7 +609,7 @@ def _read_json(path: str, text: str) -> _Table:
     """JSON lines, or one JSON array of objects (then rows have no line numbers)."""
     if text.lstrip().startswith("["):
         try:
-            records = json.loads(text)
+            records = _JSON.decode(text)
         except json.JSONDecodeError as error:
             raise InputError(f"{path}: invalid JSON at line {error.lineno} ({error.msg})") from None
         lines = None
@@ -651,7 +651,7 @@ def _json_lines(path: str, text: str, lines: array.array):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = _JSON.decode(line)
         except json.JSONDecodeError as error:
             raise InputError(f"{path}, line {number}: invalid JSON ({error.msg})") from None
         lines.append(number)
@@ -669,9 +669,14 @@ def _json_columns(path: str, records, lines) -> dict[str, np.ndarray]:
     done = 0
     records = iter(records)
     for row, record in enumerate(records):
-        if not isinstance(record, dict):
+        if not isinstance(record, dict) or type(record) is _RepeatedKey:
             collections.deque(records, maxlen=0)  # invalid JSON further on is reported first
             location = f"row {row + 1}" if lines is None else f"line {lines[row]}"
+            if isinstance(record, dict):
+                raise InputError(
+                    f"{path}, {location}: the key {record.repeated!r} is given twice in one "
+                    "object; which value is meant is unclear"
+                )
             raise InputError(f"{path}, {location}: expected a JSON object, got {record!r}")
         batch.append(record)
         if len(batch) == _BATCH:
@@ -706,9 +711,28 @@ def _move_records(records: list[dict], columns: dict[str, tuple[list, dict]], do
 def _json_or_none(text: str):
     """Parse the whole file as one JSON value; None when it is not one (e.g. JSON lines)."""
     try:
-        return json.loads(text)
+        return _JSON.decode(text)
     except json.JSONDecodeError:
         return None
+
+
+class _RepeatedKey(dict):
+    """A JSON object that gives a key more than once, with the last value (as `json` keeps)."""
+
+    repeated: str
+
+
+def _json_object(pairs: list) -> dict:
+    """Build a JSON object's dict, a `_RepeatedKey` if a key repeats (nested ones too)."""
+    record = dict(pairs)
+    if len(record) < len(pairs):
+        seen = set()
+        record = _RepeatedKey(record)
+        record.repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+    return record
+
+
+_JSON = json.JSONDecoder(object_pairs_hook=_json_object)
 
 
 def _hashable(value):

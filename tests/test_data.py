@@ -569,6 +569,22 @@ def test_json_lines_must_be_objects(write):
         load(path)
 
 
+def test_a_key_given_twice_in_a_json_record_is_refused(write):
+    # Python's json keeps the last value without a word; which one the writer meant is unclear.
+    good = '{"problem_id": "a", "n": 10, "c": 3}'
+    twice = '{"problem_id": "b", "n": 10, "c": 1, "c": 3}'
+    for name, text, location in [
+        ("counts.jsonl", f"{good}\n{twice}\n", "line 2"),
+        ("counts.json", f"[{good}, {twice}]", "row 2"),
+        ("one.json", twice, "line 1"),
+    ]:
+        with pytest.raises(InputError, match=rf"{name}, {location}: the key 'c' is given twice"):
+            load(write(name, text))
+    # A repeat inside a nested value, which no column of the data reads, is no matter.
+    nested = '{"problem_id": "a", "n": 10, "c": 3, "meta": {"x": 1, "x": 2}}'
+    assert load(write("nested.jsonl", nested)).c.tolist() == [3]
+
+
 def test_a_json_cell_missing_from_one_line_is_a_missing_value(write):
     path = write(
         "counts.jsonl", jsonl([{"problem_id": "a", "n": 1, "c": 0}, {"problem_id": "b", "n": 2}])

@@ -274,13 +274,22 @@ def _fit_beta_binomial(data: PassData) -> tuple[dict[str, float], float]:
     n, c = data.n.astype(float), data.c.astype(float)
 
     def negative_log_likelihood(theta):
+        """-sum log B(c + a, n - c + b) / B(a, b) and its gradient in (log a, log b).
+
+        Exact: with difference quotients, whose rounding grows with the sum, L-BFGS-B stopped
+        6.5e-4 nats short of the optimum on Pythia 70M's 10,000 attempts a problem.
+        """
         a, b = np.exp(theta)
-        return -np.sum(special.betaln(c + a, n - c + b) - special.betaln(a, b))
+        value = -np.sum(special.betaln(c + a, n - c + b) - special.betaln(a, b))
+        both = special.digamma(n + a + b) - special.digamma(a + b)
+        d_a = -np.sum(special.digamma(c + a) - special.digamma(a) - both)
+        d_b = -np.sum(special.digamma(n - c + b) - special.digamma(b) - both)
+        return value, np.array([a * d_a, b * d_b])
 
     rate = (c / n).mean()
     starts = [np.log([a, a * (1 - rate) / max(rate, 1e-9)]) for a in (0.05, 0.3, 1.0)]
     bounds = [(-12, 8), (-12, 16)]
-    theta = _minimize(negative_log_likelihood, starts, bounds=bounds, profile=True)
+    theta = _minimize(negative_log_likelihood, starts, bounds=bounds, jac=True, profile=True)
     a, b = np.exp(theta)
     return {"a": float(a), "b": float(b)}, a
 

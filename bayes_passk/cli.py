@@ -1033,10 +1033,11 @@ def _output_dir(value: str | None) -> Path | None:
         kind = data_module.path_kind(out)
         if kind not in (None, "dir"):
             raise InputError(f"--out {out}: exists and is not a directory")
-        if kind is None and out.suffix.lower() in FILE_SUFFIXES:
+        named_as_file = out.suffix.lower() in FILE_SUFFIXES and not value.endswith(("/", os.sep))
+        if kind is None and named_as_file:
             raise InputError(
                 f"--out {out}: this command writes a folder of files, and {out.name} is a file "
-                "name; give a folder name (it is created if missing)"
+                f"name; give a folder name (it is created if missing; {out.name}/ is taken as one)"
             )
         _check_ancestors(out)
     return out
@@ -1069,8 +1070,9 @@ def _output_file(value: str | None, source: str | None = None) -> Path | None:
             raise InputError(f"--out {out}: is a directory; give a file name")
         if kind == "other":
             raise InputError(f"--out {out}: is not a regular file (a device, pipe or socket)")
-        if kind == "file" and source is not None and os.path.samefile(out, source):
-            raise InputError(f"--out {out}: is the input file; give another name")
+        if kind == "file" and source is not None and data_module.path_kind(source) == "file":
+            if os.path.samefile(out, source):
+                raise InputError(f"--out {out}: is the input file; give another name")
         if out.suffix.lower() in FILE_SUFFIXES and out.suffix.lower() != ".csv":
             raise InputError(f"--out {out}: the table is CSV; give a name ending in .csv")
         _check_ancestors(out, file=True)
@@ -1316,7 +1318,8 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         metavar="DIR",
-        help="write backtest.csv, summary.csv, error.png, coverage.png (and paired.csv)",
+        help="write backtest.csv, summary.csv, error.png, coverage.png (and paired.csv, "
+        "paired.png)",
     )
     parser.add_argument(
         "--json",
@@ -1650,8 +1653,8 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         metavar="DIR",
-        help="write forecast.png and, with --groups, comparison.csv; with --priors, loo.csv,"
-        " predictive_check.csv and forecast.csv",
+        help="write forecast.png and, with --groups, comparison.csv and difference.png; with "
+        "--priors, loo.csv, predictive_check.csv and forecast.csv",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
 
@@ -2061,7 +2064,8 @@ def add_simulate_allocation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         metavar="DIR",
-        help="write allocation.csv, summary.csv, against_dynamic.csv, error.png, coverage.png",
+        help="write allocation.csv, summary.csv, error.png, coverage.png (and "
+        "against_dynamic.csv, against_dynamic.png)",
     )
     parser.add_argument(
         "--json",

@@ -723,7 +723,7 @@ class _RepeatedKey(dict):
 
 
 def _json_object(pairs: list) -> dict:
-    """Build a JSON object's dict, a `_RepeatedKey` if a key repeats (nested ones too)."""
+    """Build a JSON object's dict; a `_RepeatedKey` if a key repeats, which a record refuses."""
     record = dict(pairs)
     if len(record) < len(pairs):
         seen = set()
@@ -831,8 +831,10 @@ def _find_column(table: _Table, field: str, aliases=None, required=True) -> str 
     if not required:
         return None
     accepted = ", ".join(repr(alias) for alias in dict.fromkeys(aliases))
+    # A format of its own (human-eval) names the field otherwise: ask for the names it reads.
+    named = f"{field!r} (accepted names: {accepted})" if field in aliases else f"{accepted}"
     raise InputError(
-        f"{table.path}: missing required column {field!r} (accepted names: {accepted}); "
+        f"{table.path}: missing required column {named}; "
         f"columns found: {', '.join(map(repr, table.columns))}"
     )
 

@@ -395,6 +395,18 @@ def test_out_into_a_missing_folder_is_an_error(write, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", [["estimate"], ["allocate", "--budget", "10"]])
+def test_a_rerun_on_an_embedded_dataset_replaces_its_output_file(command, tmp_path, capsys):
+    # The input is no file here: nothing to compare the output with.
+    out = tmp_path / "table.csv"
+    argv = [command[0], "pythia-math", "--group", "Pythia 1B", *command[1:], "--out", str(out)]
+    assert main(argv) == main(argv) == 0
+    assert "(replaced table.csv of an earlier run)" in capsys.readouterr().err
+    rc = main([command[0], str(tmp_path / "missing.csv"), *command[1:], "--out", str(out)])
+    captured = capsys.readouterr()
+    assert_clean_error(rc, captured.out, captured.err, ["missing.csv"])
+
+
+@pytest.mark.parametrize("command", [["estimate"], ["allocate", "--budget", "10"]])
 def test_a_table_named_as_another_format_is_refused(command, write, tmp_path, capsys):
     data = write("counts.csv", GOOD)
     for name in ["table.json", "table.parquet", "table.PNG"]:
@@ -405,12 +417,6 @@ def test_a_table_named_as_another_format_is_refused(command, write, tmp_path, ca
     for name in ["table.CSV", "table"]:  # CSV, or no format named
         assert main([command[0], data, *command[1:], "--out", str(tmp_path / name)]) == 0
         assert len(pd.read_csv(tmp_path / name)) > 0
-
-
-def test_an_existing_folder_named_as_a_file_is_taken(tmp_path):
-    (tmp_path / "results.csv").mkdir()
-    assert cli._output_dir(str(tmp_path / "results.csv")) == tmp_path / "results.csv"
-    assert cli._output_dir(str(tmp_path / "results.v2")) == tmp_path / "results.v2"
 
 
 def test_a_folder_in_the_way_of_an_output_leaves_the_others_untouched(write, tmp_path, capsys):
@@ -634,6 +640,13 @@ def test_a_new_output_folder_named_as_a_file_is_refused_before_any_work(
         captured = capsys.readouterr()
         assert_clean_error(rc, captured.out, captured.err, ["a folder of files", "a file name"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["counts.csv"]
+
+
+def test_an_existing_folder_or_one_with_a_trailing_slash_may_be_named_as_a_file(tmp_path):
+    (tmp_path / "results.csv").mkdir()
+    assert cli._output_dir(str(tmp_path / "results.csv")) == tmp_path / "results.csv"
+    assert cli._output_dir(f"{tmp_path / 'new.csv'}/") == tmp_path / "new.csv"
+    assert cli._output_dir(str(tmp_path / "results.v2")) == tmp_path / "results.v2"
 
 
 def test_a_full_disk_while_the_posterior_is_written_is_an_input_error(tmp_path):

@@ -387,6 +387,15 @@ def test_humaneval_results(write):
     assert_counts(load(path, format="humaneval"), *expected)
 
 
+def test_humaneval_asks_for_its_own_column_names(write):
+    path = write("samples.jsonl", '{"problem_id": "a", "success": true}\n')
+    with pytest.raises(InputError, match=r"missing required column 'task_id'; columns found: 'pr"):
+        load_humaneval(path)
+    path = write("samples.jsonl", '{"task_id": "a", "success": true}\n')
+    with pytest.raises(InputError, match=r"missing required column 'passed'; columns found: 'ta"):
+        load_humaneval(path)
+
+
 def test_humaneval_must_be_json(write):
     path = write("samples.csv", "task_id,passed\nt,true\n")
     with pytest.raises(InputError, match="must be JSON lines"):

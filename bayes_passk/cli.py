@@ -78,9 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(commands=[command])
     try:
         try:
-            args = parser.parse_args(argv)
+            args, unknown = parser.parse_known_args(argv)
         except SystemExit as exit:  # --help
             return 0 if exit.code is None else int(exit.code)
+        if unknown:  # the subcommand's options are what the user needs to see
+            raise InputError(
+                f"unrecognized arguments: {' '.join(unknown)} (see '{PROG} {args.command} --help')"
+            )
         for name, values in vars(args).items():
             if isinstance(values, list) and name != "distributed":  # a list of settings
                 _refuse_repeats(f"--{name.replace('_', '-')}", values)

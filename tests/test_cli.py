@@ -241,7 +241,10 @@ def test_several_groups_need_a_choice(write, capsys):
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["forecast", "--target-accept", "1"], "argument --target-accept:"),
         (["backtest", "--chunk", "0"], "argument --chunk:"),
-        (["forecast", "--chunk", "2"], "unrecognized arguments: --chunk"),
+        (
+            ["forecast", "--chunk", "2"],
+            "unrecognized arguments: --chunk 2 (see 'bayes-passk forecast --help')",
+        ),
         (
             ["simulate-allocation", "--group", "Pythia 1B", "--distributed", "h:1", "3", "3"],
             "--distributed: ID must be from 0 to PROCESSES - 1, got ID 3 of 3",

@@ -243,7 +243,7 @@ def test_several_groups_need_a_choice(write, capsys):
         (["backtest", "--chunk", "0"], "argument --chunk:"),
         (
             ["forecast", "--chunk", "2"],
-            "unrecognized arguments: --chunk 2 (see 'bayes-passk forecast --help')",
+            "unrecognized arguments: --chunk (see 'bayes-passk forecast --help')",
         ),
         (
             ["simulate-allocation", "--group", "Pythia 1B", "--distributed", "h:1", "3", "3"],

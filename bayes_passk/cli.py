@@ -1604,8 +1604,14 @@ def _write_scored(
 def _select_group(source: str, everything: PassData, group: str) -> PassData:
     """Return one group of `source`; `InputError` naming the file and its groups if none."""
     if group not in everything.groups:
-        known = ", ".join(everything.groups) if any(everything.groups) else "none"
-        raise InputError(f"{source} has no group {group!r}; its groups: {known}")
+        if not any(everything.groups):
+            raise InputError(
+                f"{source} has no group column, so no group {group!r}: leave out the group and "
+                "its rows are named after the file"
+            )
+        raise InputError(
+            f"{source} has no group {group!r}; its groups: {', '.join(everything.groups)}"
+        )
     return everything.select(group)
 
 

@@ -673,6 +673,11 @@ def test_simulate_allocation_names_the_file_of_an_unknown_group(write, capsys):
     rc = main(["simulate-allocation", "--dataset", data, "--group", "m3"])
     captured = capsys.readouterr()
     assert_clean_error(rc, captured.out, captured.err, ["groups.csv", "'m3'", "m1, m2"])
+    data = write("counts.csv", GOOD)  # no groups: its rows are named "counts", no group
+    for argv in (["simulate-allocation", "--group"], ["backtest", "--k", "2", "--groups"]):
+        rc = main([argv[0], "--dataset", data, *argv[1:], "counts"])
+        captured = capsys.readouterr()
+        assert_clean_error(rc, captured.out, captured.err, ["no group column", "leave out"])
 
 
 def test_every_subcommand_is_registered_with_a_runner():

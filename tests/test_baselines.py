@@ -8,6 +8,7 @@ of Schaeffer et al. (2025) with their binning, the two-parameter beta-binomial M
 from __future__ import annotations
 
 import json
+import warnings
 from functools import cache, partial
 
 import jax
@@ -23,6 +24,7 @@ from bayes_passk import cli
 from bayes_passk.baselines import (
     METHODS,
     BaselineFit,
+    BaselineFitWarning,
     _bootstrap,
     _scaled_log_survival,
     discretization_edges,
@@ -459,6 +461,62 @@ def test_bootstrap_interval_ends_are_the_replicates_equal_tailed_quantiles():
         np.testing.assert_array_equal(forecast.upper, np.nanquantile(passes, levels[1], axis=0))
         ends = [forecast.exponent.lower, forecast.exponent.upper]
         np.testing.assert_array_equal(ends, np.nanquantile(exponents, levels))
+
+
+def _resamples(seed: int, problems: int, replicates: int) -> list[np.ndarray]:
+    """The problems each bootstrap resample draws: with replacement, from all of them."""
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, problems, problems) for _ in range(replicates)]
+
+
+@pytest.mark.parametrize(
+    ("method", "options"), [("beta-binomial", {}), ("discretized-beta", {"fit_scale": True})]
+)
+def test_bootstrap_refits_resamples_of_every_problem_with_the_fit_s_options(method, options):
+    fitted = fit_baseline(pythia("Pythia 1B", 100), method, **options)
+    data, ks = fitted.data, np.array([1.0, 100.0, 10_000.0])
+    log_survivals, exponents = _bootstrap(fitted, ks, 3, 5)
+    for row, pick in enumerate(_resamples(5, data.num_problems, 3)):
+        ids = [f"r{i}" for i in range(pick.size)]  # a problem drawn twice is two problems
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BaselineFitWarning)
+            refit = fit_baseline(
+                PassData.from_counts(ids, data.n[pick], data.c[pick]), method, **options
+            )
+        np.testing.assert_allclose(log_survivals[row], refit.log_survival(ks), rtol=1e-9)
+        assert exponents[row] == pytest.approx(refit.exponent, rel=1e-9)
+
+
+def test_bootstrap_resamples_without_information_count_as_their_limits():
+    # One problem of 20 ever solved: the (19/20)^20 = 36% of resamples without it have no
+    # success and pass@k 0 at every k. Left out, they made the lower end the point itself.
+    ks = np.array([1, 10, 100])
+    data = PassData.from_counts([f"p{i}" for i in range(20)], n=[100] * 20, c=[0] * 19 + [3])
+    fitted = fit_baseline(data, "regression")
+    log_survivals, exponents = _bootstrap(fitted, ks, 40, 1)
+    without = np.array([19 not in pick for pick in _resamples(1, 20, 40)])
+    assert 0 < without.sum() < 40
+    assert (log_survivals[without] == 0).all() and np.isnan(exponents[without]).all()
+    assert (log_survivals[~without] < 0).all() and np.isfinite(exponents[~without]).all()
+    lower = fitted.forecast(ks, bootstrap=40, seed=1).lower
+    assert (lower == 0).all() and not np.signbit(lower).any()  # 0, not -0
+    # And every attempt a success: pass@k 1.
+    data = PassData.from_counts([f"p{i}" for i in range(20)], n=[100] * 20, c=[100] * 19 + [97])
+    log_survivals, _ = _bootstrap(fit_baseline(data, "beta-binomial"), ks, 40, 1)
+    assert (log_survivals[without] == -np.inf).all() and np.isfinite(log_survivals[~without]).all()
+
+
+def test_bootstrap_resamples_that_cannot_be_fitted_are_counted_in_a_warning():
+    # With n = 2 the regression has two points, k = 1 and 2; a resample of only the problems
+    # solved once or twice has pass@2 = 1, one point fewer, and no line.
+    data = PassData.from_counts(["a", "b", "c", "d"], n=[2] * 4, c=[1, 1, 0, 2])
+    fitted = fit_baseline(data, "regression")
+    picks = _resamples(2, 4, 40)
+    unfitted = sum(2 not in pick and not set(pick) <= {3} for pick in picks)
+    assert 0 < unfitted < 40
+    with pytest.warns(BaselineFitWarning, match=rf"{unfitted} of 40 bootstrap resamples could"):
+        log_survivals, _ = _bootstrap(fitted, np.array([1.0, 2.0]), 40, 2)
+    assert np.isnan(log_survivals).any(axis=1).sum() == unfitted
 
 
 @pytest.mark.slow  # 200 refits of the beta-binomial: 6 s alone, 16 s in the parallel suite

@@ -416,7 +416,8 @@ def _fit_scaled_binomial(data: PassData, family_name: str):
         for s in (min(0.999, max(2 * top, 0.01)), 0.9)
     ]
     starts = sorted(grid, key=lambda theta: objective(theta)[0])[:SCALED_STARTS]
-    theta = _minimize(objective, starts, bounds=[(-8, 5), (-10, 14), (-12, 12)], jac=True)
+    bounds = [(-8, 5), (-10, 14), (-12, 12)]
+    theta = _minimize(objective, starts, bounds=bounds, jac=True, profile=True)
     a, b, scale = np.exp(theta[0]), np.exp(theta[1]), special.expit(theta[2])
     return {"a": float(a), "b": float(b), "scale": float(scale)}, a
 

@@ -364,6 +364,13 @@ def test_a_shape_at_the_edge_of_its_range_is_reported(write, capsys):
     flat = PassData.from_counts([str(i) for i in range(400)], n=[100] * 400, c=c)
     with pytest.warns(FitAtBoundWarning, match=r"likelihood interval .* \(a = 0.64,"):
         fit_baseline(flat, "beta-binomial")
+    # Problems all at rate 0.1: the three-parameter fits stop inside (a near 7, a spike at the
+    # scale), but a sharper spike, up to the bound, is as likely within 1.92 nats.
+    alike = np.random.default_rng(0).binomial(100, 0.1, 128)
+    alike = PassData.from_counts([f"p{i}" for i in range(128)], n=[100] * 128, c=alike)
+    for method in ("kumaraswamy-binomial", "scaled-beta-binomial"):
+        with pytest.warns(FitAtBoundWarning, match=r"likelihood interval reaching .* \(a = [67]\."):
+            fit_baseline(alike, method)
     fit_baseline(spread, "beta-binomial")  # no warning
     path = write("same.csv", "problem_id,n,c\na,100,3\nb,100,3\nc,100,3\n")
     assert main(["forecast", path, "--method", "scaled-beta-binomial", "--k", "10"]) == 0

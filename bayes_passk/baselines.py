@@ -175,6 +175,7 @@ class BaselineFit(NamedTuple):
 class _Method(NamedTuple):
     fit: Callable[..., tuple[dict[str, float], float]]
     log_survival: Callable[[dict[str, float], np.ndarray], np.ndarray]  # log(1 - pass@k)
+    profiled: bool = False  # fit takes `profile`: whether to check the profile at the bounds
 
 
 def fit_baseline(
@@ -204,15 +205,20 @@ def fit_baseline(
     return fitted
 
 
-def _fit(data: PassData, method: str, options: dict) -> BaselineFit:
-    """Fit checked counts (bootstrap resamples repeat problems, which `validate_counts` refuses)."""
+def _fit(data: PassData, method: str, options: dict, profile: bool = True) -> BaselineFit:
+    """Fit checked counts (bootstrap resamples repeat problems, which `validate_counts` refuses).
+
+    ``profile=False`` skips the profile likelihood's bound check, whose only outcome is a
+    warning: for bootstrap refits, which ignore it.
+    """
     if data.c.sum() == 0:
         raise InputError(f"{method}: no problem has a success, so nothing identifies the fit")
     if (data.c == data.n).all():
         raise InputError(f"{method}: every attempt succeeded, so nothing identifies the fit")
     if method != "regression" and data.num_problems < 2:
         raise InputError(f"{method} fits a distribution over problems: needs two problems or more")
-    params, exponent = METHODS[method].fit(data, **options)
+    checks = {"profile": profile} if METHODS[method].profiled else {}
+    params, exponent = METHODS[method].fit(data, **options, **checks)
     if np.isnan(METHODS[method].log_survival(params, np.array([1.0]))).any():
         shape = ", ".join(f"{name} = {value:.3g}" for name, value in params.items())
         warnings.warn(
@@ -270,7 +276,7 @@ def _regression_log_survival(params, ks):
 # --- beta-binomial ----------------------------------------------------------------------------
 
 
-def _fit_beta_binomial(data: PassData) -> tuple[dict[str, float], float]:
+def _fit_beta_binomial(data: PassData, profile: bool = True) -> tuple[dict[str, float], float]:
     n, c = data.n.astype(float), data.c.astype(float)
 
     def negative_log_likelihood(theta):
@@ -289,7 +295,7 @@ def _fit_beta_binomial(data: PassData) -> tuple[dict[str, float], float]:
     rate = (c / n).mean()
     starts = [np.log([a, a * (1 - rate) / max(rate, 1e-9)]) for a in (0.05, 0.3, 1.0)]
     bounds = [(-12, 8), (-12, 16)]
-    theta = _minimize(negative_log_likelihood, starts, bounds=bounds, jac=True, profile=True)
+    theta = _minimize(negative_log_likelihood, starts, bounds=bounds, jac=True, profile=profile)
     a, b = np.exp(theta)
     return {"a": float(a), "b": float(b)}, a
 
@@ -397,7 +403,7 @@ def _fit_discretized(data: PassData, cdf, fit_scale: bool = False):
 # --- three-parameter binomial MLE over the scaled prior ---------------------------------------
 
 
-def _fit_scaled_binomial(data: PassData, family_name: str):
+def _fit_scaled_binomial(data: PassData, family_name: str, profile: bool = True):
     rows = distinct_rows(data.n, data.c)
     n, c, w = jnp.asarray(rows.n), jnp.asarray(rows.c), jnp.asarray(rows.weight)
     value_and_grad = _negative_log_likelihood(family_name)
@@ -417,7 +423,7 @@ def _fit_scaled_binomial(data: PassData, family_name: str):
     ]
     starts = sorted(grid, key=lambda theta: objective(theta)[0])[:SCALED_STARTS]
     bounds = [(-8, 5), (-10, 14), (-12, 12)]
-    theta = _minimize(objective, starts, bounds=bounds, jac=True, profile=True)
+    theta = _minimize(objective, starts, bounds=bounds, jac=True, profile=profile)
     a, b, scale = np.exp(theta[0]), np.exp(theta[1]), special.expit(theta[2])
     return {"a": float(a), "b": float(b), "scale": float(scale)}, a
 
@@ -552,7 +558,7 @@ def _bootstrap(fitted: BaselineFit, ks, replicates: int, seed: int):
         try:
             with warnings.catch_warnings():  # a resample at a bound is part of the spread
                 warnings.simplefilter("ignore", BaselineFitWarning)
-                refit = _fit(sample, fitted.method, fitted.options)
+                refit = _fit(sample, fitted.method, fitted.options, profile=False)
                 curve = refit.log_survival(ks)
         except InputError:
             curve = np.nan
@@ -579,13 +585,15 @@ METHODS: dict[str, _Method] = {
     "discretized-kumaraswamy": _Method(
         partial(_fit_discretized, cdf=_kumaraswamy_cdf), _scaled_log_survival("kumaraswamy")
     ),
-    "beta-binomial": _Method(_fit_beta_binomial, _beta_binomial_log_survival),
+    "beta-binomial": _Method(_fit_beta_binomial, _beta_binomial_log_survival, profiled=True),
     "scaled-beta-binomial": _Method(
         partial(_fit_scaled_binomial, family_name="scaled-beta"),
         _scaled_log_survival("scaled-beta"),
+        profiled=True,
     ),
     "kumaraswamy-binomial": _Method(
         partial(_fit_scaled_binomial, family_name="kumaraswamy"),
         _scaled_log_survival("kumaraswamy"),
+        profiled=True,
     ),
 }

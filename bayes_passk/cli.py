@@ -1070,8 +1070,8 @@ def _output_file(value: str | None, source: str | None = None) -> Path | None:
     out = Path(_not_empty("--out", value)) if value is not None else None
     if out is not None:
         kind = data_module.path_kind(out)
-        if kind == "dir":
-            raise InputError(f"--out {out}: is a directory; give a file name")
+        if kind == "dir" or value.endswith(("/", os.sep)):
+            raise InputError(f"--out {value}: names a folder; give a file name")
         if kind == "other":
             raise InputError(f"--out {out}: is not a regular file (a device, pipe or socket)")
         if kind == "file" and source is not None and data_module.path_kind(source) == "file":

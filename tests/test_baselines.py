@@ -541,6 +541,28 @@ def test_bootstrap_resamples_that_cannot_be_fitted_are_counted_in_a_warning():
     assert np.isnan(log_survivals).any(axis=1).sum() == unfitted
 
 
+def test_bootstrap_refits_forecasting_nan_are_counted_and_skip_the_bound_check(monkeypatch):
+    import bayes_passk.baselines as baselines
+
+    fitted = fit_baseline(pythia("Pythia 1B", 100), "beta-binomial")
+    method = baselines.METHODS["beta-binomial"]
+    checks = []
+
+    def fit(data, profile=True):
+        checks.append(profile)
+        return method.fit(data, profile=profile)
+
+    def nan_at_k_2(params, ks):  # as a density too narrow for some k would give
+        return np.where(np.asarray(ks) == 2, np.nan, method.log_survival(params, ks))
+
+    patched = method._replace(fit=fit, log_survival=nan_at_k_2)
+    monkeypatch.setitem(baselines.METHODS, "beta-binomial", patched)
+    with pytest.warns(BaselineFitWarning, match="6 of 6 bootstrap resamples could not be fitted"):
+        log_survivals, exponents = _bootstrap(fitted, np.array([1.0, 2.0, 10.0]), 6, 0)
+    assert np.isnan(log_survivals).all() and np.isnan(exponents).all()
+    assert checks == [False] * 6  # a refit's bound check would only warn, and is ignored
+
+
 @pytest.mark.slow  # 200 refits of the beta-binomial: 6 s alone, 16 s in the parallel suite
 def test_bootstrap_intervals_bracket_the_fit_and_have_the_standard_error_s_width():
     fitted = fit_baseline(pythia("Pythia 12B", 100), "beta-binomial")

@@ -416,6 +416,10 @@ def test_a_table_named_as_another_format_is_refused(command, write, tmp_path, ca
         rc = main([command[0], data, *command[1:], "--out", str(tmp_path / name)])
         captured = capsys.readouterr()
         assert_clean_error(rc, captured.out, captured.err, [f"--out {tmp_path / name}", ".csv"])
+    for name in ["table/", "table.csv/"]:  # a folder, by its slash
+        rc = main([command[0], data, *command[1:], "--out", f"{tmp_path}/{name}"])
+        captured = capsys.readouterr()
+        assert_clean_error(rc, captured.out, captured.err, [f"{name}: names a folder"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["counts.csv"]
     for name in ["table.CSV", "table"]:  # CSV, or no format named
         assert main([command[0], data, *command[1:], "--out", str(tmp_path / name)]) == 0

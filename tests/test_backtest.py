@@ -809,3 +809,33 @@ def test_a_bug_in_one_process_mid_run_stops_every_process_with_exit_1(
     assert "error: --distributed lost another process mid-run" in lead.stderr
     assert "Traceback" in other.stderr and "RuntimeError: an injected bug" in other.stderr
     assert "Traceback" not in lead.stderr and not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "design"),
+    [
+        (["--design", "synthetic", "--problems", "4"], "synthetic"),
+        (["--design", "resample", "--dataset", "pythia-math"], "resample"),
+        (["--design", "subsample", "--dataset", "pythia-math"], "subsample"),
+    ],
+)
+def test_every_cell_of_a_backtest_draws_from_its_own_seed(argv, design, monkeypatch):
+    # A seed shared by two cells (two budgets, or two grid points) would draw their outcomes
+    # from one stream: cells that should be independent replicates of the design would not be.
+    from bayes_passk import designs
+
+    seeds = []
+    draw = getattr(designs, design)
+
+    def recorded(seed, *args, **kwargs):
+        seeds.append(tuple(np.atleast_1d(seed)))
+        return draw(seed, *args, **kwargs)
+
+    monkeypatch.setattr(designs, design, recorded)
+    parser = cli.build_parser(commands=["backtest"])
+    argv = ["backtest", *argv, "--budgets", "10", "30", "--replicates", "2"]
+    if design != "synthetic":
+        argv += ["--groups", "Pythia 1B", "Pythia 12B"]
+    args = parser.parse_args(argv)
+    cells = cli._backtest_cells(args)
+    assert len(seeds) == len(cells) > 2 and len(set(seeds)) == len(seeds)

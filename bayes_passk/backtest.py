@@ -353,6 +353,10 @@ def paired_differences(table: pd.DataFrame, reference: str, level: float = 0.9) 
             if len(pair) == 0:
                 continue
             difference = pair[:, 0] - pair[:, 1]
+            with np.errstate(
+                divide="ignore", invalid="ignore"
+            ):  # a perfect reference: inf, 0/0 NaN
+                ratio = pair[:, 0].mean() / pair[:, 1].mean()
             lower = upper = np.nan
             if len(pair) > 1:
                 half = stats.t.ppf((1 + level) / 2, len(pair) - 1) * difference.std(ddof=1)
@@ -369,7 +373,7 @@ def paired_differences(table: pd.DataFrame, reference: str, level: float = 0.9) 
                     "difference": difference.mean(),
                     "lower": lower,
                     "upper": upper,
-                    "ratio": pair[:, 0].mean() / pair[:, 1].mean(),
+                    "ratio": ratio,
                 }
             )
     columns = ["method", "reference", *keys, "replicates", "mse", "mse_reference"]

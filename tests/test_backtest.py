@@ -193,6 +193,15 @@ def test_paired_differences_pair_replicates():
     )
     row = backtest.paired_differences(same, reference="ref").iloc[0]
     assert row["difference"] == row["lower"] == row["upper"] == 0.0
+    # A reference without error (filterwarnings = error: no division warning either).
+    exact = pd.concat(
+        [
+            _table(np.full(4, truth) + offset, np.nan, np.nan, truth).assign(method=method)
+            for method, offset in [("ref", 0.0), ("x", 0.0), ("y", 0.1)]
+        ]
+    )
+    ratios = backtest.paired_differences(exact, reference="ref").set_index("method")["ratio"]
+    assert np.isnan(ratios["x"]) and ratios["y"] == np.inf
     with pytest.raises(InputError, match="'nope' is not in the table"):
         backtest.paired_differences(table, reference="nope")
     with pytest.raises(InputError, match="level must lie strictly between 0 and 1, got 90"):

@@ -353,9 +353,8 @@ def paired_differences(table: pd.DataFrame, reference: str, level: float = 0.9) 
             if len(pair) == 0:
                 continue
             difference = pair[:, 0] - pair[:, 1]
-            with np.errstate(
-                divide="ignore", invalid="ignore"
-            ):  # a perfect reference: inf, 0/0 NaN
+            # A reference without error: the ratio is inf, or NaN for 0 / 0.
+            with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = pair[:, 0].mean() / pair[:, 1].mean()
             lower = upper = np.nan
             if len(pair) > 1:

@@ -552,8 +552,9 @@ def _bootstrap(fitted: BaselineFit, ks, replicates: int, seed: int):
     for index in range(replicates):
         pick = rng.integers(0, data.num_problems, data.num_problems)
         sample = PassData(data.problem_id[pick], data.n[pick], data.c[pick], data.group[pick])
-        if sample.c.sum() == 0 or (sample.c == sample.n).all():
-            log_survivals[index] = 0.0 if sample.c.sum() == 0 else -np.inf
+        none_solved, all_solved = sample.c.sum() == 0, (sample.c == sample.n).all()
+        if none_solved or all_solved:
+            log_survivals[index] = 0.0 if none_solved else -np.inf
             continue
         try:
             with warnings.catch_warnings():  # a resample at a bound is part of the spread

@@ -1037,8 +1037,7 @@ def _output_dir(value: str | None) -> Path | None:
         kind = data_module.path_kind(out)
         if kind not in (None, "dir"):
             raise InputError(f"--out {out}: exists and is not a directory")
-        named_as_file = out.suffix.lower() in FILE_SUFFIXES and not value.endswith(("/", os.sep))
-        if kind is None and named_as_file:
+        if kind is None and out.suffix.lower() in FILE_SUFFIXES and not _names_a_folder(value):
             raise InputError(
                 f"--out {out}: this command writes a folder of files, and {out.name} is a file "
                 f"name; give a folder name (it is created if missing; {out.name}/ is taken as one)"
@@ -1070,19 +1069,24 @@ def _output_file(value: str | None, source: str | None = None) -> Path | None:
     out = Path(_not_empty("--out", value)) if value is not None else None
     if out is not None:
         kind = data_module.path_kind(out)
-        if kind == "dir" or value.endswith(("/", os.sep)):
+        if kind == "dir" or _names_a_folder(value):
             raise InputError(f"--out {value}: names a folder; give a file name")
         if kind == "other":
             raise InputError(f"--out {out}: is not a regular file (a device, pipe or socket)")
         if kind == "file" and source is not None and data_module.path_kind(source) == "file":
             if os.path.samefile(out, source):
                 raise InputError(f"--out {out}: is the input file; give another name")
-        if out.suffix.lower() in FILE_SUFFIXES and out.suffix.lower() != ".csv":
+        if out.suffix.lower() in set(FILE_SUFFIXES) - {".csv"}:
             raise InputError(f"--out {out}: the table is CSV; give a name ending in .csv")
         _check_ancestors(out, file=True)
         if data_module.path_kind(out.absolute().parent) != "dir":
             raise InputError(f"--out {out}: the folder {out.parent} does not exist")
     return out
+
+
+def _names_a_folder(value: str) -> bool:
+    """Whether a path ends in a separator, which makes it a folder whatever its suffix."""
+    return value.endswith(("/", os.sep))
 
 
 def _not_empty(option: str, value: str) -> str:

@@ -669,10 +669,10 @@ def _json_columns(path: str, records, lines) -> dict[str, np.ndarray]:
     done = 0
     records = iter(records)
     for row, record in enumerate(records):
-        if not isinstance(record, dict) or type(record) is _RepeatedKey:
+        if not isinstance(record, dict) or isinstance(record, _RepeatedKey):
             collections.deque(records, maxlen=0)  # invalid JSON further on is reported first
             location = f"row {row + 1}" if lines is None else f"line {lines[row]}"
-            if isinstance(record, dict):
+            if isinstance(record, _RepeatedKey):
                 raise InputError(
                     f"{path}, {location}: the key {record.repeated!r} is given twice in one "
                     "object; which value is meant is unclear"

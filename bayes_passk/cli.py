@@ -81,10 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args, unknown = parser.parse_known_args(argv)
         except SystemExit as exit:  # --help
             return 0 if exit.code is None else int(exit.code)
-        if unknown:  # the subcommand's options are what the user needs to see
-            raise InputError(
-                f"unrecognized arguments: {' '.join(unknown)} (see '{PROG} {args.command} --help')"
-            )
+        if unknown:  # the options of the part of the line they were given in
+            before_command = argv.index(unknown[0]) < argv.index(args.command)
+            helper = PROG if before_command else f"{PROG} {args.command}"
+            raise InputError(f"unrecognized arguments: {' '.join(unknown)} (see '{helper} --help')")
         for name, values in vars(args).items():
             if isinstance(values, list) and name != "distributed":  # a list of settings
                 _refuse_repeats(f"--{name.replace('_', '-')}", values)

@@ -250,6 +250,10 @@ def test_several_groups_need_a_choice(write, capsys):
             "--distributed: ID must be from 0 to PROCESSES - 1, got ID 3 of 3",
         ),
         (["forecast", "--distributed"], "unrecognized arguments: --distributed"),
+        (
+            ["--quiet", "estimate", "x.csv"],
+            "unrecognized arguments: --quiet (see 'bayes-passk --help')",
+        ),
         (["forecast", "--ci", "95"], "got '95' (for 95%, write 0.95)"),
         ([], "the following arguments are required: COMMAND"),
     ],

@@ -282,33 +282,34 @@ def pass_at_k_draws(fit, ks, target="benchmark", max_draws=1000, seed=0) -> np.n
 def difference_table(draws_a, draws_b, ks, ci: float = 0.9, seed: int = 0) -> pd.DataFrame:
     """Summarise pass@k(A) - pass@k(B) from independent draws of each, shape (draws, len(ks)).
 
-    The larger set is thinned evenly to the smaller's size, every chain taking part (here B's
-    first and last draws, 0.4 and 0.2); B's draws are then paired with A's in a random order
-    (``seed``), so that chains run alike (the same seed) do not pair alike draws. Ties count
-    half in ``prob_a_greater``, taken over every pair of the thinned draws, with its Monte Carlo
-    standard error ``prob_a_greater_mcse`` (`probability_greater`).
+    The means, their ``difference`` and ``prob_a_greater`` (ties counted half, over every pair
+    of draws, with its Monte Carlo standard error ``prob_a_greater_mcse``, `probability_greater`)
+    take every draw, so that a group reads the same in every pair. The interval takes pairs:
+    the larger set is thinned evenly to the smaller's size, every chain taking part, and B's
+    draws are paired with A's in a random order (``seed``), so that chains run alike (the same
+    seed) do not pair alike draws.
 
     Example:
         >>> a, b = np.array([[0.5], [0.7]]), np.array([[0.4], [0.6], [0.9], [0.2]])
         >>> difference_table(a, b, [10])[["k", "mean_a", "mean_b", "prob_a_greater"]]
             k  mean_a  mean_b  prob_a_greater
-        0  10     0.6     0.3             1.0
+        0  10     0.6   0.525           0.625
     """
     check_seed(seed, numpy=True)
+    draws_a, draws_b = (np.asarray(d, float) for d in (draws_a, draws_b))
+    mean_a, mean_b = draws_a.mean(axis=0), draws_b.mean(axis=0)
+    greater, greater_mcse = probability_greater(draws_a, draws_b)
     size = min(len(draws_a), len(draws_b))
     a, b = (d[np.round(np.linspace(0, len(d) - 1, size)).astype(int)] for d in (draws_a, draws_b))
-    mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)  # a group reads the same in every pair
-    greater, greater_mcse = probability_greater(a, b)
     b = b[np.random.default_rng(seed).permutation(size)]
-    difference = a - b
     alpha = (1 - ci) / 2
-    lower, upper = np.quantile(difference, [alpha, 1 - alpha], axis=0)
+    lower, upper = np.quantile(a - b, [alpha, 1 - alpha], axis=0)
     return pd.DataFrame(
         {
             "k": np.ravel(ks),
             "mean_a": mean_a,
             "mean_b": mean_b,
-            "difference": difference.mean(axis=0),
+            "difference": mean_a - mean_b,
             "lower": lower,
             "upper": upper,
             "prob_a_greater": greater,

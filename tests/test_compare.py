@@ -223,6 +223,21 @@ def test_draws_alike_draw_by_draw_are_paired_at_random_and_ties_count_half():
     assert compare.difference_table(ones, ones, [10**6])["prob_a_greater"].iloc[0] == 0.5
 
 
+def test_a_group_reads_the_same_in_every_pair_whatever_the_other_s_draws():
+    # A group fitted with fewer draws (a draw cap) thins its partner for the paired interval;
+    # the means and P(A > B) take every draw, as the group's own forecast does.
+    rng = np.random.default_rng(0)
+    a, b, c = rng.normal(size=(1000, 2)), rng.normal(size=(1000, 2)), rng.normal(size=(250, 2))
+    with_b, with_c = (compare.difference_table(a, other, [1, 10]) for other in (b, c))
+    np.testing.assert_array_equal(with_b["mean_a"], a.mean(axis=0))
+    np.testing.assert_array_equal(with_c["mean_a"], a.mean(axis=0))
+    np.testing.assert_array_equal(with_c["difference"], a.mean(axis=0) - c.mean(axis=0))
+    p, _ = compare.probability_greater(a, c)
+    np.testing.assert_array_equal(with_c["prob_a_greater"], p)
+    greater = (a[:, None] > c[None, :]).mean(axis=(0, 1))  # every pair of all the draws
+    np.testing.assert_allclose(with_c["prob_a_greater"], greater, rtol=1e-12)
+
+
 def test_probability_greater_counts_every_pair_once_and_ties_half():
     rng = np.random.default_rng(4)
     a, b = rng.integers(0, 6, (30, 3)) / 5, rng.integers(0, 6, (20, 3)) / 5  # many ties

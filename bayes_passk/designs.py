@@ -103,10 +103,33 @@ def subsample(
         )
     rng = np.random.default_rng(seed)
     drawn = _drawn_problems(rng, full.num_problems, problems, replicates)
-    c = rng.hypergeometric(full.c[drawn], (full.n - full.c)[drawn], budget)
+    c = _hypergeometric(rng, full.c[drawn], (full.n - full.c)[drawn], budget)
     truth = _mean_over_drawn(pass_at_k(full.n, full.c, ks), drawn, problems)
     n = np.full(drawn.shape, budget)
     return Design("subsample", full.groups[0], budget, n, c, ks, truth, np.nan)
+
+
+HYPERGEOMETRIC_LIMIT = 10**9  # NumPy draws HG(good, bad, m) only for good, bad below this
+
+
+def _hypergeometric(rng, good: np.ndarray, bad: np.ndarray, draws: int) -> np.ndarray:
+    """Successes among ``draws`` attempts taken without replacement from ``good`` + ``bad``.
+
+    Past NumPy's limit, a problem's attempts are drawn by their numbers (`Generator.choice`),
+    its first ``good`` numbers standing for its successes: exact, and cheap for the budgets
+    of a backtest. Below it, the stream of draws is NumPy's own.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> _hypergeometric(rng, np.array([0, 3 * 10**9]), np.array([10, 0]), 5).tolist()
+        [0, 5]
+    """
+    large = (good >= HYPERGEOMETRIC_LIMIT) | (bad >= HYPERGEOMETRIC_LIMIT)
+    count = rng.hypergeometric(np.where(large, 0, good), np.where(large, draws, bad), draws)
+    for index in zip(*np.nonzero(large), strict=True):
+        picked = rng.choice(int(good[index]) + int(bad[index]), draws, replace=False)
+        count[index] = np.count_nonzero(picked < good[index])
+    return count
 
 
 def resample(

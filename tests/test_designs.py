@@ -70,6 +70,25 @@ def test_a_number_of_problems_is_drawn_anew_for_each_replicate():
         designs.resample(5, full, budget=50, replicates=2, ks=KS, problems=0)
 
 
+def test_subsample_draws_past_numpy_s_hypergeometric_limit():
+    # NumPy refuses HG(good, bad, m) with good or bad of 10^9 or more; such problems are drawn
+    # exactly another way. Rates 1/4 and 1/2 of 4 * 10^9 attempts, 50 drawn (a finite-population
+    # factor of 1 to 10^-8): binomial counts, means within 4 standard errors, variances within
+    # 5 of theirs (2%).
+    n = 4 * 10**9
+    full = PassData.from_counts(["a", "b", "c"], n=[n, n, 400], c=[n // 4, n // 2, 100])
+    design = designs.subsample(7, full, budget=50, replicates=4000, ks=KS)
+    rate = np.array([0.25, 0.5, 0.25])
+    assert np.all(
+        np.abs(design.c.mean(axis=0) - 50 * rate) <= 4 * np.sqrt(50 * rate * (1 - rate) / 4000)
+    )
+    variance = 50 * rate * (1 - rate) * (full.n - 50) / (full.n - 1)
+    assert np.all(np.abs(design.c.var(axis=0, ddof=1) / variance - 1) <= 5 * np.sqrt(2 / 3999))
+    # Every attempt a success or every one a failure: all successes or none, as below the limit.
+    sure = PassData.from_counts(["s", "f"], n=[n, n], c=[n, 0])
+    assert designs.subsample(1, sure, budget=30, replicates=5, ks=KS).c.tolist() == [[30, 0]] * 5
+
+
 def test_a_subsample_of_every_attempt_is_the_full_count():
     # Without replacement all 400 attempts of p5 are its 100 successes, in every replicate.
     design = designs.subsample(1, FULL, budget=400, replicates=50, ks=KS)

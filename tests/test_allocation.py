@@ -366,7 +366,8 @@ def _summary_stub(fits):
             exponent_upper=per_fit,
             r_hat_max=per_fit,
             divergences=per_fit,
-            hyper_draws=np.ones((len(n), 2, width)),
+            # Each fit's draws its own: fit i's are all i + 1 (and its draws' number).
+            hyper_draws=np.arange(1.0, len(n) + 1)[:, None, None] + np.zeros((len(n), 2, width)),
         )
 
     return fit_batch
@@ -374,7 +375,8 @@ def _summary_stub(fits):
 
 def test_simulate_shares_round_one_and_outcomes_and_spends_the_whole_budget(monkeypatch):
     # The bookkeeping of `simulate` alone: the fits are stubbed, `bayes` spreads evenly, and
-    # every batch handed to `draw_outcomes` is recorded (policy after policy, round by round).
+    # every batch handed to `draw_outcomes` is recorded (policy after policy, round by round),
+    # and every plan of `bayes`: its counts, budget, draws and the option passed through.
     full = PassData.from_counts(list("abcde"), n=[10] * 5, c=[5, 3, 1, 7, 2])
     rates = np.array([0.5, 0.3, 0.1, 0.7, 0.2])
     seed, budget, rounds, replicates = 5, 23, 3, 6  # 23 = 7 + 7 + 9: the remainder comes last
@@ -387,13 +389,15 @@ def test_simulate_shares_round_one_and_outcomes_and_spends_the_whole_budget(monk
         return draw(streams, rates, given)
 
     def even_bayes(rng, n, c, budget, family, params, k, *, across_problems=False):
-        refits.append((np.array(n), np.array(c), budget))
+        refits.append((np.array(n), np.array(c), budget, params, across_problems))
         return allocation.uniform(rng, n, c, budget)
 
     monkeypatch.setattr(allocation, "draw_outcomes", recording_draw)
     monkeypatch.setattr(allocation, "fit_batch", _summary_stub(fits))
     monkeypatch.setattr(allocation, "bayes", even_bayes)
-    table = allocation.simulate(seed, full, [budget], 100, policies, replicates, rounds)
+    table = allocation.simulate(
+        seed, full, [budget], 100, policies, replicates, rounds, across_problems=True
+    )
     assert len(table) == 3 * replicates and (table["budget"] == budget).all()
     assert len(batches) == 3 * rounds
     per_policy = [batches[p * rounds : (p + 1) * rounds] for p in range(3)]
@@ -429,7 +433,12 @@ def test_simulate_shares_round_one_and_outcomes_and_spends_the_whole_budget(monk
     for r in range(2):
         np.testing.assert_array_equal(fits[2 + r][0], bayes_n[r])
         np.testing.assert_array_equal(fits[2 + r][1], successes(bayes_n[r]))
-    assert [budget for _, _, budget in refits] == [7] * 6 + [9] * 6
+    assert [refit[2] for refit in refits] == [7] * 6 + [9] * 6
+    # Each replicate plans from its own fit's draws (the stub's fit i holds i + 1), as a
+    # scaled Beta's (a, b, scale), with the option it was given.
+    for i, (_, _, _, params, across) in enumerate(refits):
+        assert across is True and params._fields == ("a", "b", "scale")
+        np.testing.assert_array_equal(np.stack(params, axis=1), np.full((2, 3), i % 6 + 1.0))
     # Dynamic's later rounds go only to each replicate's problems with the fewest successes.
     dynamic_n = np.cumsum(per_policy[1], axis=0)
     for r in (1, 2):
@@ -444,7 +453,8 @@ def test_simulate_says_when_refits_have_not_converged(monkeypatch):
     def unconverged(seed, n, c, *args, **kwargs):  # unconverged, NaN, converged
         return stub(seed, n, c, *args, **kwargs)._replace(r_hat_max=np.array([1.5, np.nan, 1.0]))
 
-    def even_bayes(rng, n, c, budget, *args, **kwargs):
+    def even_bayes(rng, n, c, budget, *args, across_problems):
+        assert across_problems is False  # unless told
         return allocation.uniform(rng, n, c, budget)
 
     monkeypatch.setattr(allocation, "fit_batch", unconverged)

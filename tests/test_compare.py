@@ -468,10 +468,10 @@ def test_predictive_check_summarises_its_replicates_exactly(monkeypatch):
 
 
 def test_compare_groups_summarises_fixed_draws_exactly(monkeypatch):
-    # Fixed draws in place of the two posteriors: A has 120 in 2 chains, B 100, so A is thinned
-    # evenly over both chains to 100, and B's draws are paired with A's in the order of a
-    # permutation drawn from the seed; the interval is the equal-tailed quantiles of A - B at
-    # the level asked.
+    # Fixed draws in place of the two posteriors: A has 120 in 2 chains, B 100. The means and
+    # P(A > B) take every draw; for the interval A is thinned evenly over both chains to 100,
+    # and B's draws are paired with A's in the order of a permutation drawn from the seed: the
+    # equal-tailed quantiles of A - B at the level asked.
     rng = np.random.default_rng(2)
     draws = {"A": rng.beta(2, 3, (2, 60, 2)), "B": rng.beta(2, 4, (1, 100, 2))}
     seeds = []
@@ -483,17 +483,18 @@ def test_compare_groups_summarises_fixed_draws_exactly(monkeypatch):
     monkeypatch.setattr(compare, "posterior_pass_at_k", fixed)
     kept = np.round(np.arange(100) * 119 / 99).astype(int)
     assert kept[0] == 0 and kept[-1] == 119 and np.unique(kept).size == 100
-    a, b = draws["A"].reshape(-1, 2)[kept], draws["B"].reshape(-1, 2)
-    b = b[np.random.default_rng(0).permutation(100)]
+    every_a, b = draws["A"].reshape(-1, 2), draws["B"].reshape(-1, 2)
+    a, paired_b = every_a[kept], b[np.random.default_rng(0).permutation(100)]
     for ci in (0.9, 0.5):
         table = compare_groups("A", "B", [10, 100], ci=ci)
         tail = (1 - ci) / 2
-        np.testing.assert_allclose(table["mean_a"], a.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(table["mean_a"], every_a.mean(axis=0), rtol=1e-12)
         np.testing.assert_allclose(table["mean_b"], b.mean(axis=0), rtol=1e-12)
-        np.testing.assert_allclose(table["lower"], np.quantile(a - b, tail, axis=0), rtol=1e-12)
-        np.testing.assert_allclose(table["upper"], np.quantile(a - b, 1 - tail, axis=0), 1e-12)
-        # P(A > B) over every pair (continuous draws: no ties).
-        every_pair = (a[:, None] > b[None, :]).mean(axis=(0, 1))
+        difference = a - paired_b
+        np.testing.assert_allclose(table["lower"], np.quantile(difference, tail, axis=0), 1e-12)
+        np.testing.assert_allclose(table["upper"], np.quantile(difference, 1 - tail, axis=0), 1e-12)
+        # P(A > B) over every pair of all the draws (continuous draws: no ties).
+        every_pair = (every_a[:, None] > b[None, :]).mean(axis=(0, 1))
         np.testing.assert_allclose(table["prob_a_greater"], every_pair, rtol=1e-12)
         assert np.all((table["prob_a_greater_mcse"] > 0) & (table["prob_a_greater_mcse"] < 0.05))
     # A separate random stream for each group.

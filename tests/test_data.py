@@ -654,11 +654,18 @@ def test_from_counts_reads_labels_like_a_file():
         "problem_id;n;c\na;10;3\nb;10;0\n",  # spreadsheets with a decimal comma
         "problem_id\tn\tc\na\t10\t3\nb\t10\t0\n",
         "problem_id,n,c,,\na,10,3,,\nb,10,0,,\n",  # empty trailing columns, as spreadsheets save
+        "\ufeffproblem_id,n,c\r\na,10,3\r\nb,10,0\r\n",  # Excel's "CSV UTF-8": a BOM, CRLF
+        "\ufeffproblem_id,n,c\na,10,3\nb,10,0\n",
     ],
-    ids=["semicolons", "tabs", "empty-trailing-columns"],
+    ids=["semicolons", "tabs", "empty-trailing-columns", "bom-crlf", "bom"],
 )
 def test_spreadsheet_csv_variants(write, content):
     assert_counts(load(write("counts.csv", content)), ["a", "b"], [10, 10], [3, 0])
+
+
+def test_a_byte_order_mark_before_json_is_read_past(write):
+    lines = '\ufeff{"problem_id": "a", "n": 10, "c": 3}\r\n{"problem_id": "b", "n": 10, "c": 0}\n'
+    assert_counts(load(write("counts.jsonl", lines)), ["a", "b"], [10, 10], [3, 0])
 
 
 def test_tsv_files_are_tab_separated_even_with_commas_in_a_name(write):

@@ -179,7 +179,7 @@ class _Method(NamedTuple):
 
 
 def fit_baseline(
-    data: PassData, method: str, *, group: str | None = None, **options
+    data: PassData, method: str, *, group: str | None = None, profile: bool = True, **options
 ) -> BaselineFit:
     """Fit one of `METHODS` to `data` (one group).
 
@@ -187,6 +187,9 @@ def fit_baseline(
         data: counts per problem.
         method: a name in `METHODS`.
         group: the group to fit, when `data` holds several.
+        profile: check, for the binomial MLEs, whether the profile likelihood is flat out to a
+            bound of a shape (a `FitAtBoundWarning` if so). Its only outcome is that warning,
+            at up to 12 times the cost of the fit: backtests, which ignore it, skip it.
         **options: method options: ``fit_scale`` (discretized methods).
 
     Returns:
@@ -200,7 +203,7 @@ def fit_baseline(
     if not isinstance(options.get("fit_scale", False), (bool, np.bool_)):
         raise InputError(f"fit_scale must be True or False, got {options['fit_scale']!r}")
     data = validate_counts(require_pass_data(data).single_group(group))
-    fitted = _fit(data, method, options)  # refuses data without a success
+    fitted = _fit(data, method, options, profile)  # refuses data without a success
     warn_if_uninformative(data, "the method's assumptions")
     return fitted
 

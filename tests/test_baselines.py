@@ -387,6 +387,11 @@ def test_a_shape_at_the_edge_of_its_range_is_reported(write, capsys):
         with pytest.warns(FitAtBoundWarning, match=r"likelihood interval reaching .* \(a = [67]\."):
             fit_baseline(alike, method)
     fit_baseline(spread, "beta-binomial")  # no warning
+    # Without the profile check (as backtests fit): the same fit, and no warning of it.
+    unchecked = fit_baseline(flat, "beta-binomial", profile=False)
+    with pytest.warns(FitAtBoundWarning):
+        checked = fit_baseline(flat, "beta-binomial")
+    assert unchecked.params == checked.params
     path = write("same.csv", "problem_id,n,c\na,100,3\nb,100,3\nc,100,3\n")
     assert main(["forecast", path, "--method", "scaled-beta-binomial", "--k", "10"]) == 0
     assert "warning: scaled-beta-binomial: the fit stopped at the edge" in capsys.readouterr().err

@@ -313,11 +313,13 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
     bars = None
     for ax, k in zip(axes[0], ks, strict=True):
         part = summary[summary["k"] == k]
+        zeros = 0  # points at 0 or below, which a log scale does not draw
         wide = part.set_index(["design", "group", "budget", "method"])[metric].unstack("method")
         wide = wide[part["method"].unique()]  # the table's order of methods
         shared = wide.loc[:, wide.notna().any()].dropna()
         for place, (method, values) in enumerate(shared.items()):
             mean = values.groupby(level="budget").mean()
+            zeros += int((mean <= 0).sum())
             # Methods side by side around each budget, so that equal values do not hide.
             x = mean.index * _dodge(place, len(shared.columns))
             rows = part[part["method"] == method].set_index(list(shared.index.names))
@@ -336,17 +338,16 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
             line = ax.axhline(reference, color="0.5", linestyle="--", linewidth=1)
             entries.setdefault(shown, line)
         _budget_axis(ax, part["budget"])
-        zeros = 0
         if metric in LOG_METRICS:
             ax.set_yscale("log")
-            zeros = int((shared <= 0).sum().sum())
         elif metric == "coverage":  # a share: every panel on the same scale
             ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("attempts per problem")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         left_out = len(wide) - len(shared) if len(shared.columns) else 0
         notes = [f"{left_out} group/budget cells left out"] if left_out else []
-        notes += [f"{zeros} value{'s' * (zeros > 1)} of 0 not drawn (log scale)"] if zeros else []
+        if zeros and metric in LOG_METRICS:
+            notes.append(f"{zeros} value{'s' * (zeros > 1)} of 0 not drawn (log scale)")
         # A failed fit is not scored: that method's figure is over fewer replicates.
         if "failed" in part:
             failed = part[part["method"].isin(shared.columns)].groupby("method", sort=False)
@@ -367,8 +368,10 @@ def plot_paired(paired, title=None, level: float = 0.9):
     """One panel per k: each method's MSE minus the reference's, against the attempt budget.
 
     The rows of `bayes_passk.backtest.paired_differences`, averaged over groups as in
-    `plot_backtest`, with the paired t intervals (at ``level``) as error bars; a method below
-    the dashed line at 0 forecast better than the reference on the same replicates.
+    `plot_backtest` (every method over the same groups: those where each has a difference;
+    the panel's title says when groups were left out), with the paired t intervals (at
+    ``level``) as error bars; a method below the dashed line at 0 forecast better than the
+    reference on the same replicates.
 
     Returns:
         A matplotlib Figure.
@@ -381,8 +384,11 @@ def plot_paired(paired, title=None, level: float = 0.9):
     for ax, k in zip(axes[0], ks, strict=True):
         part = paired[paired["k"] == k]
         methods = part["method"].unique()
+        cells = ["design", "group", "budget"]
+        wide = part.set_index([*cells, "method"])["difference"].unstack("method")
+        shared = wide.dropna().index  # cells where every method has a difference
         for place, method in enumerate(methods):
-            rows = part[part["method"] == method].set_index(["design", "group", "budget"])
+            rows = part[part["method"] == method].set_index(cells).loc[shared]
             mean = rows["difference"].groupby(level="budget").mean()
             below = (rows["difference"] - rows["lower"]).clip(lower=0).fillna(0)
             above = (rows["upper"] - rows["difference"]).clip(lower=0).fillna(0)
@@ -395,7 +401,9 @@ def plot_paired(paired, title=None, level: float = 0.9):
         _budget_axis(ax, part["budget"])
         ax.set_xlabel("attempts per problem")
         ax.set_ylabel(f"MSE of pass@k minus {references}'s")
-        ax.set_title(f"k = {k}")
+        left_out = len(wide) - len(shared)
+        notes = [f"{left_out} group/budget cells left out"] if left_out else []
+        ax.set_title("\n".join([f"k = {k}", *notes]), fontsize=9 if notes else None)
     if not ks:
         axes[0][0].text(0.5, 0.5, "no paired differences", ha="center")
     else:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -66,12 +68,9 @@ def test_summarize_computes_the_metrics():
     assert row["unconverged_fits"] == 1  # r_hat 1.02 > 1.01; NaN (no fit) does not count
     assert row["abs_error"] == pytest.approx((0.05 + 0.1 + 0.0) / 3)
     assert row["mse"] == pytest.approx((0.05**2 + 0.1**2) / 3)
-    # The bootstrap of 3 squared errors (0.0025, 0.01, 0) has 27 equally likely resamples.
-    # Their means' 5% quantile is 0.0025 / 3 (1 of 27 resamples lies below, 4 of 27 at or below)
-    # and the 95% one 0.0225 / 3 (1 of 27 above): 1000 resamples miss either with probability
-    # ~2% (50 or more of them at the extreme atom, binomial(1000, 1/27)); the seed is fixed.
-    assert row["mse_lower"] == pytest.approx(0.0025 / 3, rel=1e-12)
-    assert row["mse_upper"] == pytest.approx(0.0225 / 3, rel=1e-12)
+    # 3 squared errors (0.0025, 0.01, 0): 2 of the 27 resamples repeat a value below the mean
+    # (t = -inf), more than 5%, so the studentized interval has no finite upper end: NaN.
+    assert np.isnan(row["mse_lower"]) and np.isnan(row["mse_upper"])
     assert row["coverage"] == pytest.approx(2 / 3)  # 0.6 lies outside [0.65, 0.75]
     assert row["width"] == pytest.approx(0.2 / 3 + 0.1 / 3 + 0.1 / 3)
     assert row["exponent_rel_error"] == pytest.approx((0.2 + 0.2 + 1.0) / 3)
@@ -95,8 +94,44 @@ def test_a_missing_truth_or_exponent_leaves_that_replicate_out_of_its_score_only
     assert row["failed"] == 0 and row["coverage"] == 1.0
     assert row["abs_error"] == pytest.approx(0.05 / 2)
     assert row["mse"] == pytest.approx(0.05**2 / 2)
-    assert row["mse_lower"] <= row["mse"] <= row["mse_upper"]  # finite: 2 errors resampled
+    assert np.isnan([row["mse_lower"], row["mse_upper"]]).all()  # 2 errors: no interval
     assert row["exponent_rel_error"] == pytest.approx(0.2)  # |0.2/0.25 - 1| = |0.3/0.25 - 1|
+
+
+def test_the_mse_interval_takes_the_studentized_bootstrap_s_quantiles():
+    # Five squared errors: every one of the 5^5 resamples enumerated gives the exact law of
+    # t* = (mean* - mean) / s*. The interval's ends, mapped back to t, are its 5% and 95%
+    # quantiles from 1000 resamples: each within 4 of their sd, sqrt(0.05 * 0.95 / 1000), in
+    # probability of the exact law.
+    squared = np.array([0.01, 0.04, 0.02, 0.09, 0.03])
+    mean, scale = squared.mean(), squared.std(ddof=1) / np.sqrt(5)
+    every = squared[np.array(list(itertools.product(range(5), repeat=5)))]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (every.mean(axis=1) - mean) / (every.std(axis=1, ddof=1) / np.sqrt(5))
+    t = np.where(every.mean(axis=1) == mean, 0.0, t)
+    lower, upper = backtest.mse_interval(np.random.default_rng(3), squared, 1000)
+    tolerance = 4 * np.sqrt(0.05 * 0.95 / 1000)
+    for end, level in (((mean - upper) / scale, 0.05), ((mean - lower) / scale, 0.95)):
+        assert np.mean(t < end) - tolerance <= level <= np.mean(t <= end) + tolerance
+    # Errors alike: the interval is the point; one error, or resamples of one value in more
+    # than 5% (3 errors: 3 of 27), have none.
+    assert backtest.mse_interval(np.random.default_rng(0), np.full(6, 0.04), 100) == (0.04, 0.04)
+    for few in (squared[:1], squared[:3]):
+        assert np.isnan(backtest.mse_interval(np.random.default_rng(0), few, 1000)).all()
+
+
+def test_the_mse_interval_covers_as_it_says_where_the_percentile_bootstrap_does_not():
+    # 2000 backtests of 20 replicates with normal errors (sd 0.1, MSE 0.01): the studentized
+    # interval covers within 4 Monte Carlo sd (0.027) of 0.90 (measured 0.89); the percentile
+    # bootstrap of such resamples 0.83 (benchmarks/mse_interval_coverage.py).
+    rng = np.random.default_rng(0)
+    covered = [
+        lower <= 0.01 <= upper
+        for lower, upper in (
+            backtest.mse_interval(rng, rng.normal(0, 0.1, 20) ** 2, 1000) for _ in range(2000)
+        )
+    ]
+    assert abs(np.mean(covered) - 0.9) <= 4 * np.sqrt(0.09 / 2000)
 
 
 def test_a_cell_s_bootstrap_does_not_depend_on_the_other_cells():
@@ -169,9 +204,31 @@ def test_divergent_fits_count_fits_with_a_divergent_transition():
     assert backtest.summarize(point)["divergent_fits"].iloc[0] == 0
 
 
+def test_a_table_without_groups_read_back_from_csv_summarizes_as_before(tmp_path):
+    # Data without groups have the group "", which a CSV reads back as NaN.
+    truth = 0.6
+    table = pd.concat(
+        [
+            _table(truth + np.array(e), np.nan, np.nan, truth).assign(method=name, group="")
+            for name, e in (("ref", [0.1, -0.2, 0.05, 0.3]), ("m", [0.12, -0.19, 0.0, 0.31]))
+        ],
+        ignore_index=True,
+    )
+    table.to_csv(tmp_path / "backtest.csv", index=False)
+    read_back = pd.read_csv(tmp_path / "backtest.csv")
+    assert read_back["group"].isna().all()
+    for summary in (backtest.summarize, partial(backtest.paired_differences, reference="ref")):
+        expected = summary(table)
+        assert len(expected) in (1, 2)
+        pd.testing.assert_frame_equal(summary(read_back), expected, check_dtype=False)
+
+
 def test_paired_differences_pair_replicates():
     truth = 0.6
-    errors = {"ref": [0.1, -0.2, 0.05, 0.3, np.nan], "m": [0.12, -0.19, 0.0, 0.31, -np.inf]}
+    errors = {
+        "ref": [0.1, -0.2, 0.05, 0.3, np.nan, 0.4],
+        "m": [0.12, -0.19, 0.0, 0.31, -np.inf, np.nan],
+    }
     table = pd.concat(
         [
             _table(truth + np.array(e), np.nan, np.nan, truth).assign(method=method)
@@ -179,7 +236,8 @@ def test_paired_differences_pair_replicates():
         ]
     )
     row = backtest.paired_differences(table, reference="ref").iloc[0]
-    ref, m = np.array(errors["ref"][:4]), np.array(errors["m"][:4])  # replicate 4 failed in both
+    # Replicate 4 failed in both, 5 in m alone: both left out of every figure, the ratio too.
+    ref, m = np.array(errors["ref"][:4]), np.array(errors["m"][:4])
     assert row["method"] == "m" and row["replicates"] == 4
     assert row["difference"] == pytest.approx(np.mean(m**2 - ref**2))
     assert row["ratio"] == pytest.approx(np.mean(m**2) / np.mean(ref**2))
@@ -230,6 +288,23 @@ def test_point_methods_have_no_intervals_and_match_direct_fits():
     direct = fit_baseline(data, "regression")
     np.testing.assert_allclose(rows["estimate"], direct.pass_at_k([10, 1000]), rtol=1e-12)
     np.testing.assert_allclose(rows["exponent"], direct.exponent, rtol=1e-12)
+
+
+def test_point_fits_skip_the_bound_check_whose_warning_a_backtest_ignores(monkeypatch):
+    # The profile check costs up to 12 times the fit and only warns; a backtest ignores it.
+    import bayes_passk.baselines as baselines
+
+    method = baselines.METHODS["scaled-beta-binomial"]
+    checks = []
+
+    def fit(data, family_name=None, profile=True):
+        checks.append(profile)
+        return method.fit(data, profile=profile)
+
+    monkeypatch.setitem(baselines.METHODS, "scaled-beta-binomial", method._replace(fit=fit))
+    cells = [resample(0, FULL, budget=50, replicates=3, ks=[10, 1000])]
+    table = backtest.run(cells, ["scaled-beta-binomial"])
+    assert checks == [False] * 3 and table["estimate"].notna().all()
 
 
 def test_bayesian_rows_map_back_to_their_cells_and_replicates(monkeypatch):
@@ -435,6 +510,11 @@ def test_plot_averages_every_method_over_the_same_groups():
     (_, caps, _), _ = plot_backtest(two, "mse").axes[0].containers
     expected = [2 - np.sqrt(0.5**2 + 2**2) / 2, 2 + np.sqrt(2**2 + 1**2) / 2]
     np.testing.assert_allclose(sorted(np.ravel([cap.get_ydata() for cap in caps])), expected)
+    # The note of values a log scale cannot draw counts the points, not the groups' values:
+    # a's mean over the two groups, 0.5, is drawn; b's, 0, is not.
+    zero = two.assign(mse=[0.0, 0.0, 1.0, 0.0])
+    title = plot_backtest(zero, "mse").axes[0].get_title()
+    assert title == "k = 100\n1 value of 0 not drawn (log scale)"
     # The budgets are the ticks, labelled as they are.
     several = pd.concat([summary.assign(budget=b) for b in (10, 30, 100)], ignore_index=True)
     ticks = plot_backtest(several, "mse").axes[0].get_xticklabels()
@@ -518,6 +598,13 @@ def test_the_paired_plot_averages_the_groups_differences_and_their_intervals():
     assert axes.get_ylabel() == "MSE of pass@k minus a's"
     title = "data; subsample design; mean over 2 groups; 10 replicates per cell"
     assert figure.get_suptitle() == title
+    # Every method over the same groups: c has no difference in g2 (its fits failed there),
+    # so b too is averaged over g1 alone, and the panel says a cell was left out.
+    with_c = pd.concat([paired, paired.iloc[:1].assign(method="c")], ignore_index=True)
+    axes = plot_paired(with_c).axes[0]
+    means = {c.get_label(): c.lines[0].get_ydata()[0] for c in axes.containers}
+    assert means == {"b": -2.0, "c": -2.0}
+    assert axes.get_title() == "k = 10\n1 group/budget cells left out"
 
 
 def test_cli_backtest_json_and_outputs(tmp_path, capsys):

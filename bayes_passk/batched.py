@@ -506,9 +506,12 @@ def _compiled(family: PriorFamily, ks: tuple[float, ...], config: BatchConfig, c
 
 
 def split_r_hat(draws):
-    """Split-R-hat (Gelman et al. 2013) of draws shaped (chains, samples), on device."""
+    """Split-R-hat (Gelman et al. 2013) of draws shaped (chains, samples), on device.
+
+    An odd number of samples leaves out the middle one, as ArviZ does.
+    """
     half = draws.shape[1] // 2
-    split = jnp.concatenate([draws[:, :half], draws[:, half : 2 * half]])
+    split = jnp.concatenate([draws[:, :half], draws[:, -half:]])
     length = split.shape[1]
     within = jnp.mean(jnp.var(split, axis=1, ddof=1))
     between = length * jnp.var(jnp.mean(split, axis=1), ddof=1)

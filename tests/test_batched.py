@@ -309,9 +309,12 @@ def test_rows_and_weights_pads_and_counts():
 
 def test_split_r_hat_matches_arviz():
     rng = np.random.default_rng(0)
-    draws = rng.normal(size=(3, 400)) + np.array([[0.0], [0.1], [0.3]])
-    expected = float(az.rhat(draws, method="split"))
-    assert float(split_r_hat(jnp.asarray(draws))) == pytest.approx(expected, rel=1e-10)
+    # An odd number of samples too: the middle one is left out, not the last.
+    for samples in (400, 21):
+        draws = rng.normal(size=(3, samples)) + np.array([[0.0], [0.1], [0.3]])
+        draws[:, -1] += 5.0  # a last draw far off, which only the odd case would miss
+        expected = float(az.rhat(draws, method="split"))
+        assert float(split_r_hat(jnp.asarray(draws))) == pytest.approx(expected, rel=1e-10)
     # Chains stuck at one value each (no within-chain variance) are unconverged, not NaN.
     stuck = jnp.asarray(np.repeat([[0.0], [1.0]], 10, axis=1))
     assert float(split_r_hat(stuck)) == np.inf
@@ -451,6 +454,42 @@ def test_processes_given_other_key_ids_are_refused(monkeypatch):
     np.testing.assert_array_equal(digests[0], digests[1])  # the same arguments, one digest
     with pytest.raises(bp.InputError, match="process 1 of 2 was given other counts, k, seed, key"):
         batched.fit_batch(0, n, c, ks=(10,), key_ids=[7, 9])
+
+
+def test_a_fit_s_r_hat_and_divergences_are_those_of_its_draws():
+    # `summarise` on given draws: r_hat_max is ArviZ's split R-hat, the largest over every
+    # scalar of every sampled site (here the last site's chains stand apart, and 21 samples
+    # are split around the middle one); divergences count every chain's (here the last's).
+    from functools import partial
+
+    from bayes_passk.batched import BatchConfig, start_one, summarise
+    from bayes_passk.families import get_family
+    from bayes_passk.nuts import Trace, constrained
+
+    family = get_family("scaled-beta")
+    config = BatchConfig(chains=3, warmup=5, samples=21, forecast_draws=30)
+    n, c = np.full((1, 6), 100), np.array([[0, 1, 3, 10, 50, 90]])
+    rows = [jnp.asarray(x[0]) for x in rows_and_weights(n, c)]
+    key = jax.random.key(0)
+    sites = jax.eval_shape(partial(start_one, family=family, config=config), key, *rows).z
+    rng = np.random.default_rng(0)
+    z = {name: rng.normal(size=(3, 21, *site.shape[1:])) for name, site in sites.items()}
+    z[list(z)[-1]] += np.array([0.0, 0.5, 2.0]).reshape(3, 1, *[1] * (z[list(z)[-1]].ndim - 2))
+    diverging = np.zeros((3, 21), bool)
+    diverging[2, [3, 7]] = True
+    zeros = jnp.zeros((3, 21))
+    trace = Trace({k: jnp.asarray(v) for k, v in z.items()}, jnp.asarray(diverging), *[zeros] * 3)
+    reduce = jax.jit(partial(summarise, family=family, config=config))
+    summary = reduce(key, trace, *rows, jnp.asarray(KS, float))
+    draws = constrained(family, trace.z, *rows)
+    r_hats = [
+        float(az.rhat(column, method="split"))
+        for name in z
+        for column in np.moveaxis(np.asarray(draws[name]).reshape(3, 21, -1), 2, 0)
+    ]
+    assert float(summary.r_hat_max) == pytest.approx(max(r_hats), rel=1e-8)
+    assert max(r_hats) > 1.3 and max(r_hats[:-1]) < 1.1  # the last site's
+    assert int(summary.divergences) == 2
 
 
 @pytest.mark.parametrize("lanes", [1, pytest.param(2, marks=pytest.mark.slow)])

@@ -106,6 +106,20 @@ def test_bon_jailbreak_shape_and_llama_has_no_zero_success_prompts():
     assert data.n.max() == 10_020
     assert (data.n[data.c == 0] == 10_020).all()
     assert (data.c <= data.n).all()
+    # Each model's counts, from the source table's rows with Scaling Parameter == 1: successes,
+    # attempts and prompts never jailbroken (so labels cannot trade places unnoticed).
+    source = {
+        "Claude 3.5 Opus": (733, 155_100, 8),
+        "Claude 3.5 Sonnet": (386, 454_740, 32),
+        "GPT4o": (578, 284_220, 16),
+        "GPT4o Mini": (721, 143_100, 7),
+        "Gemini 1.5 Flash": (130, 747_420, 55),
+        "Gemini 1.5 Pro": (103, 965_820, 76),
+        "Llama 3 8B IT": (471, 29_880, 0),
+    }
+    for model, expected in source.items():
+        part = data.select(model)
+        assert (part.c.sum(), part.n.sum(), (part.c == 0).sum()) == expected, model
 
 
 def test_bon_gemini_flash_attempts_match_counts():
@@ -119,6 +133,10 @@ def test_bon_gemini_flash_attempts_match_counts():
     # Padding after each prompt's last attempt is False.
     padding = np.arange(attempts.outcomes.shape[1]) >= attempts.n[:, None]
     assert not attempts.outcomes[padding].any()
+    # In the order made: attempts stop after the first batch of 60 with a success, so every
+    # success lies in a prompt's last batch.
+    last_batch = np.arange(attempts.outcomes.shape[1]) >= attempts.n[:, None] - 60
+    assert attempts.outcomes.any() and not attempts.outcomes[~last_batch].any()
 
 
 def test_pythia_checkpoints_have_ragged_attempts():
@@ -131,6 +149,17 @@ def test_pythia_checkpoints_have_ragged_attempts():
     assert data.groups[0] == "Pythia_14M_2M" and data.groups[-1] == "Pythia_12B_300B"
     assert load("pythia-checkpoints-math", group="Pythia_12B_2M").num_problems == 9
     assert load("pythia-checkpoints-math", group="Pythia_1B_300B").num_problems == 128
+    # Checkpoints' counts, from the source table's rows with k == 1: problems, attempts and
+    # successes (so labels cannot trade places unnoticed).
+    source = {
+        "Pythia_1B_2B": (128, 1_384_704, 0),
+        "Pythia_1B_200B": (128, 409_600, 1040),
+        "Pythia_12B_2M": (9, 505_472, 0),
+        "Pythia_12B_300B": (128, 337_408, 2250),
+    }
+    for checkpoint, expected in source.items():
+        part = data.select(checkpoint)
+        assert (part.num_problems, part.n.sum(), part.c.sum()) == expected, checkpoint
 
 
 def test_subsample_counts_lie_in_hypergeometric_support():

@@ -113,8 +113,11 @@ def _log_solved_share(k, log1m_p):
     """Log [1 - (1 - p)^k], 0 where k is None or 0 (see `log_moment`)."""
     if k is None:
         return 0.0
-    # Both branches are differentiated: k = 1 stands in where k = 0, whose log 0 has NaN slope.
-    share = jnp.log(-jnp.expm1(jnp.where(k == 0, 1.0, k) * log1m_p))
+    exponent = k * log1m_p
+    # Both branches are differentiated: where the exponent is 0 (k = 0, or p rounding to 0,
+    # whose log 0 = -inf has an infinite slope), -1 stands in, and the value is set apart.
+    zero = exponent == 0
+    share = jnp.where(zero, -jnp.inf, jnp.log(-jnp.expm1(jnp.where(zero, -1.0, exponent))))
     return jnp.where(k == 0, 0.0, share)
 
 

@@ -338,6 +338,41 @@ def test_marginal_likelihood_gradient_matches_finite_difference(family_name, par
         assert float(g) == pytest.approx(float(fd), rel=1e-6, abs=1e-7), i
 
 
+@pytest.mark.parametrize(
+    ("family_name", "params", "n", "c", "k"),
+    [
+        ("scaled-beta", (0.3, 3.0, 0.5), 0.0, 0.0, 100.0),
+        ("scaled-beta", (0.3, 3.0, 0.001), 100.0, 0.0, 1e8),
+        ("kumaraswamy", (0.3, 3.0, 0.5), 100.0, 3.0, 1.0),
+    ],
+)
+def test_pass_at_k_gradient_matches_finite_difference(family_name, params, n, c, k):
+    # log E[(1 - p)^k | n, c] takes log(1 - (1 - p)^k) at nodes where p rounds to 0 (log 0):
+    # its value is left out there, and so must its infinite slope be. Central difference as in
+    # the marginal likelihood's test.
+    f, grad = _SURVIVAL_VALUE_AND_GRAD[family_name]
+    gradient = grad(*params, n, c, k)
+    for i, g in enumerate(gradient):
+        h = 1e-5 * params[i]
+        up, down = list(params), list(params)
+        up[i] += h
+        down[i] -= h
+        fd = (f(*up, n, c, k) - f(*down, n, c, k)) / (up[i] - down[i])
+        assert np.isfinite(g) and float(g) == pytest.approx(float(fd), rel=1e-6, abs=1e-7), i
+
+
+def _survival_value_and_grad(family_name):
+    family, params_cls = FAMILIES[family_name]
+
+    def f(a, b, s, n, c, k):
+        return log_survival_seen(family, params_cls(a, b, s), n, c, k)
+
+    return jax.jit(f), jax.jit(jax.grad(f, argnums=(0, 1, 2)))
+
+
+_SURVIVAL_VALUE_AND_GRAD = {name: _survival_value_and_grad(name) for name in FAMILIES}
+
+
 def test_gradient_at_scale_one_is_finite():
     # u rounding to 1 puts s at exactly 1, where log(1 - s) = -inf: the gradient must stay finite
     # for NUTS (the scale component then omits the (1 - s) q term; s = 1 is a rounding artefact,

@@ -396,6 +396,9 @@ def plot_paired(paired, title=None, level: float = 0.9):
             x = mean.index * _dodge(place, len(methods))
             drawn = ax.errorbar(x, mean, yerr=yerr, marker="o", capsize=3, label=method)
             entries.setdefault(method, drawn)
+        if shared.empty:
+            text = "no group/budget cell where every method has a difference"
+            ax.text(0.5, 0.5, text, ha="center", transform=ax.transAxes)
         line = ax.axhline(0, color="0.5", linestyle="--", linewidth=1)
         entries.setdefault(f"no difference from {references}", line)
         _budget_axis(ax, part["budget"])

@@ -605,6 +605,11 @@ def test_the_paired_plot_averages_the_groups_differences_and_their_intervals():
     means = {c.get_label(): c.lines[0].get_ydata()[0] for c in axes.containers}
     assert means == {"b": -2.0, "c": -2.0}
     assert axes.get_title() == "k = 10\n1 group/budget cells left out"
+    # No cell shared by every method: nothing drawn, and the panel says why.
+    apart = with_c.iloc[1:]  # b in g2 only, c in g1 only
+    axes = plot_paired(apart).axes[0]
+    assert not any(len(c.lines[0].get_ydata()) for c in axes.containers)
+    assert "no group/budget cell where every method" in axes.texts[0].get_text()
 
 
 def test_cli_backtest_json_and_outputs(tmp_path, capsys):

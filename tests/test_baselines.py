@@ -8,6 +8,7 @@ of Schaeffer et al. (2025) with their binning, the two-parameter beta-binomial M
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from functools import cache, partial
 
@@ -633,6 +634,14 @@ def test_distributional_point_methods_forecast_a_new_problem_too(capsys):
     new = fitted.forecast([1, 100, 10_000], target="new")
     assert new.target == "new" and np.isnan(new.unbiased).all()
     np.testing.assert_array_equal(new.mean, benchmark.mean)
+    # The benchmark's unbiased estimates, 1 - C(n - c, k) / C(n, k) in exact integers averaged
+    # over the problems, where k <= n = 100.
+    pairs = [(int(n), int(c)) for n, c in zip(data.n, data.c, strict=True)]
+    exact = [
+        np.mean([1 - math.comb(n - c, k) / math.comb(n, k) for n, c in pairs]) for k in (1, 100)
+    ]
+    np.testing.assert_allclose(benchmark.unbiased[:2], exact, rtol=1e-12)
+    assert np.isnan(benchmark.unbiased[2])
     with pytest.raises(InputError, match="regression fits the benchmark"):
         fit_baseline(data, "regression").forecast([10], target="new")
     out = _run_json(capsys, "--method", "beta-binomial", "--target", "new", "--k", "10")

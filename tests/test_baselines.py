@@ -8,7 +8,6 @@ of Schaeffer et al. (2025) with their binning, the two-parameter beta-binomial M
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from functools import cache, partial
 
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate, optimize, special, stats
+from test_compare import exact_mean_pass_at_k
 
 import bayes_passk as bp
 from bayes_passk import cli
@@ -636,10 +636,7 @@ def test_distributional_point_methods_forecast_a_new_problem_too(capsys):
     np.testing.assert_array_equal(new.mean, benchmark.mean)
     # The benchmark's unbiased estimates, 1 - C(n - c, k) / C(n, k) in exact integers averaged
     # over the problems, where k <= n = 100.
-    pairs = [(int(n), int(c)) for n, c in zip(data.n, data.c, strict=True)]
-    exact = [
-        np.mean([1 - math.comb(n - c, k) / math.comb(n, k) for n, c in pairs]) for k in (1, 100)
-    ]
+    exact = exact_mean_pass_at_k(data.n, data.c, (1, 100))
     np.testing.assert_allclose(benchmark.unbiased[:2], exact, rtol=1e-12)
     assert np.isnan(benchmark.unbiased[2])
     with pytest.raises(InputError, match="regression fits the benchmark"):

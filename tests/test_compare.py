@@ -381,7 +381,7 @@ def test_predictive_check_mean_matches_the_posterior_of_new_problems():
     expected = fit.forecast(ks, target="new", max_draws=600).mean
     # The sd of a replicate's pass@k, from the replicates themselves (not from the interval).
     (counts,) = replicates
-    per_draw = np.array([_mean_unbiased(fit.data.n, row, ks) for row in counts])
+    per_draw = np.array([exact_mean_pass_at_k(fit.data.n, row, ks) for row in counts])
     sd = per_draw.std(axis=0, ddof=1)
     assert np.all(np.abs(check["mean"].to_numpy() - expected) < 4 * sd / np.sqrt(len(counts)))
     np.testing.assert_allclose(check["observed"], bp.estimators.mean_pass_at_k(fit.data, ks))
@@ -431,7 +431,7 @@ def test_compare_groups_difference_and_probability():
     assert np.all(np.abs(itself["difference"]) < 4 * sd / np.sqrt(len(deviation)))
 
 
-def _mean_unbiased(n, c, ks):
+def exact_mean_pass_at_k(n, c, ks):
     """Mean over problems of 1 - C(n - c, k) / C(n, k) (binomials in exact integers), per k."""
     pairs = list(zip(n.tolist(), c.tolist(), strict=True))
     return [np.mean([1 - math.comb(m - s, k) / math.comb(m, k) for m, s in pairs]) for k in ks]
@@ -449,8 +449,8 @@ def test_predictive_check_summarises_its_replicates_exactly(monkeypatch):
     fit = SimpleNamespace(data=data, family=None, params=(np.zeros((1, 50)),))
     monkeypatch.setattr(compare, "_replicate_counts", lambda key, family, params, n: counts)
     ks = [1, 5, 20]
-    replicated = np.array([_mean_unbiased(n, row, ks) for row in counts])
-    observed = np.array(_mean_unbiased(n, observed_c, ks))
+    replicated = np.array([exact_mean_pass_at_k(n, row, ks) for row in counts])
+    observed = np.array(exact_mean_pass_at_k(n, observed_c, ks))
     assert np.abs(replicated - observed).min() > 1e-9  # no ties for rounding to flip
     above = (replicated >= observed).mean(axis=0)
     p_value = np.minimum(1.0, 2 * np.minimum(above, 1 - above))

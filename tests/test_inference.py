@@ -1,5 +1,4 @@
 import json
-import math
 from functools import partial
 
 import arviz as az
@@ -9,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 from scipy.special import betaln
+from test_compare import exact_mean_pass_at_k
 from test_functionals import mp_log_moment_hyp2f1
 
 import bayes_passk as bp
@@ -109,11 +109,7 @@ def test_forecast_shapes_order_and_table(result):
     assert {"mean", "median", "lower", "upper", "mcse", "unbiased", "target"} <= set(table)
     # The unbiased estimator exists only where k <= n = 60: the mean over problems of
     # 1 - C(n - c, k) / C(n, k), here in exact integers.
-    pairs = list(zip(DATA.n, DATA.c, strict=True))
-    exact = [
-        np.mean([1 - math.comb(int(n - c), k) / math.comb(int(n), k) for n, c in pairs])
-        for k in ks[:3]
-    ]
+    exact = exact_mean_pass_at_k(DATA.n, DATA.c, ks[:3])
     np.testing.assert_allclose(f.unbiased[:3], exact, rtol=1e-12)
     assert np.isnan(f.unbiased[3:]).all()
     # The scaled Beta's exponent is a: the mean and the 10% and 90% quantiles of its draws.

@@ -221,7 +221,7 @@ def as_ks(k) -> np.ndarray:
     valid = (
         numeric and ks.ndim <= 1 and ks.size > 0 and np.all(ks == np.round(ks)) and np.all(ks >= 1)
     )
-    if not valid or isinstance(k, bool):
+    if not valid or any(isinstance(x, bool | np.bool_) for x in np.ravel(np.asarray(k, object))):
         raise InputError(f"k must be a positive integer or a sequence of them, got {k!r}")
     if np.any(ks > MAX_K):
         raise InputError(f"k must be at most 2^53 = {MAX_K}, got {ks[ks > MAX_K].flat[0].item()!r}")

@@ -147,7 +147,9 @@ def test_shapes_for_scalar_and_sequence_k():
     assert pass_at_k([], [], [1, 2]).shape == (2, 0)
 
 
-@pytest.mark.parametrize("k", [0, -1, 2.5, [], [1, 0], True, [[1]], "100", ["1", "2"]])
+@pytest.mark.parametrize(
+    "k", [0, -1, 2.5, [], [1, 0], True, [True, 5], np.True_, [[1]], "100", ["1", "2"]]
+)
 def test_invalid_k_raises(k):
     with pytest.raises(InputError, match="k must be a positive integer"):
         pass_at_k([10], [1], k)

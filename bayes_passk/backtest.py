@@ -24,8 +24,8 @@ method, group, budget and k:
   r_hat above 1.01 (Bayesian methods).
 
 `paired_differences` compares each method with a reference on the same replicates: the
-difference of their MSEs, with a paired t interval over replicates, far narrower than the two
-separate intervals when the errors move together.
+difference of their MSEs, with a studentized bootstrap interval of the replicates' paired
+differences, far narrower than the two separate intervals when the errors move together.
 
 Example:
     >>> from bayes_passk.data import PassData
@@ -45,7 +45,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bayes_passk.baselines import METHODS, BaselineFitWarning, fit_baseline
 from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, check_config, fit_batch
@@ -306,30 +305,29 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
     return pd.DataFrame.from_records(records)
 
 
-def mse_interval(rng, squared: np.ndarray, resamples: int, level: float = 0.9):
-    r"""Studentized bootstrap interval for the mean of squared errors (bootstrap-t).
+def mean_interval(rng, values: np.ndarray, resamples: int, level: float = 0.9):
+    r"""Studentized bootstrap (bootstrap-t) interval for the mean of ``values``.
 
     .. math:: \bigl[\bar x - t^*_{1-\alpha/2}\, s,\; \bar x - t^*_{\alpha/2}\, s\bigr],
-              \quad t^* = (\bar x^* - \bar x) / s^*, \quad s = \operatorname{sd}(x)/\sqrt R,
+              \quad t^* = (\bar x^* - \bar x) / s^*, \quad s = \operatorname{sd}(x)/\sqrt R.
 
-    the lower end clipped at 0. Squared errors are skewed, and the percentile bootstrap of
-    their mean covers too rarely at the usual 10-20 replicates (0.76-0.87 for a nominal 0.90
-    with normal errors, against 0.86-0.90 here; with heavy tails, Student t errors of 3 degrees
-    of freedom, 0.55-0.61 against 0.75; benchmarks/mse_interval_coverage.py). NaN
-    where an end is infinite: more than a tail's share of resamples repeat one value (2 or 3
-    replicates), or fewer than 2 replicates.
+    Squared errors and their paired differences are skewed; at the usual 10-20 replicates this
+    covers nearer the nominal level than the percentile bootstrap or the t interval
+    (benchmarks/mse_interval_coverage.py, benchmarks/paired_interval_coverage.py). NaN where an
+    end is infinite: more than a tail's share of resamples repeat one value (2 or 3 values), or
+    fewer than 2 values.
 
     Example:
-        >>> squared = np.array([0.1, 0.3, 0.2, 0.5, 0.4, 0.6, 0.2, 0.3]) ** 2
-        >>> lower, upper = mse_interval(np.random.default_rng(0), squared, 1000)
-        >>> bool(lower < squared.mean() < upper)
+        >>> values = np.array([0.1, -0.3, 0.2, 0.5, 0.4, -0.6, 0.2, 0.3])
+        >>> lower, upper = mean_interval(np.random.default_rng(0), values, 1000)
+        >>> bool(lower < values.mean() < upper)
         True
     """
-    count = len(squared)
+    count = len(values)
     if count < 2:
         return np.nan, np.nan
-    mean, scale = squared.mean(), squared.std(ddof=1) / np.sqrt(count)
-    resampled = squared[rng.integers(0, count, (resamples, count))]
+    mean, scale = values.mean(), values.std(ddof=1) / np.sqrt(count)
+    resampled = values[rng.integers(0, count, (resamples, count))]
     means = resampled.mean(axis=1)
     scales = resampled.std(axis=1, ddof=1) / np.sqrt(count)
     with np.errstate(divide="ignore", invalid="ignore"):  # a resample of one value: t = +-inf
@@ -338,7 +336,25 @@ def mse_interval(rng, squared: np.ndarray, resamples: int, level: float = 0.9):
     t_low, t_high = np.quantile(t, [alpha, 1 - alpha], method="inverted_cdf")
     if not np.isfinite([t_low, t_high]).all():
         return np.nan, np.nan
-    return max(mean - t_high * scale, 0.0), mean - t_low * scale
+    return mean - t_high * scale, mean - t_low * scale
+
+
+def mse_interval(rng, squared: np.ndarray, resamples: int, level: float = 0.9):
+    """`mean_interval` of squared errors, the lower end clipped at 0.
+
+    The percentile bootstrap of their mean covers too rarely at the usual 10-20 replicates
+    (0.76-0.87 for a nominal 0.90 with normal errors, against 0.86-0.90 here; with heavy tails,
+    Student t errors of 3 degrees of freedom, 0.55-0.61 against 0.75;
+    benchmarks/mse_interval_coverage.py).
+
+    Example:
+        >>> squared = np.array([0.1, 0.3, 0.2, 0.5, 0.4, 0.6, 0.2, 0.3]) ** 2
+        >>> lower, upper = mse_interval(np.random.default_rng(0), squared, 1000)
+        >>> bool(lower < squared.mean() < upper)
+        True
+    """
+    lower, upper = mean_interval(rng, squared, resamples, level)
+    return (max(lower, 0.0), upper) if np.isfinite(lower) else (lower, upper)
 
 
 def _ungrouped_named(table: pd.DataFrame) -> pd.DataFrame:
@@ -350,18 +366,21 @@ def _mean_where(values: np.ndarray, where: np.ndarray) -> float:
     return values[where].mean() if where.any() else np.nan
 
 
-def paired_differences(table: pd.DataFrame, reference: str, level: float = 0.9) -> pd.DataFrame:
+def paired_differences(
+    table: pd.DataFrame, reference: str, level: float = 0.9, bootstrap: int = 1000, seed: int = 0
+) -> pd.DataFrame:
     r"""MSE of each method minus the reference's, replicate by replicate, per cell and k.
 
     .. math::  \Delta = \frac{1}{R} \sum_r d_r, \quad d_r = (\hat y_r - y_r)^2
                - (\hat y^{\text{ref}}_r - y_r)^2,
 
     over the R replicates both methods forecast (a failed fit in either drops the replicate),
-    with the paired t interval :math:`\Delta \pm t_{R-1} \operatorname{sd}(d) / \sqrt{R}` at
-    ``level`` (``lower``, ``upper``); ``ratio`` is MSE / reference MSE. A percentile bootstrap
-    of the d_r covers too rarely at the usual 10-20 replicates (0.79-0.88 for a nominal 0.90 on
-    error distributions measured on Pythia MATH); the t interval comes nearer (0.83-0.90;
-    benchmarks/paired_interval_coverage.py).
+    with the studentized bootstrap interval of the d_r at ``level`` (`mean_interval`:
+    ``lower``, ``upper``; NaN below 4 replicates), each pair's resamples drawn from a generator
+    seeded by ``seed``, the pair and the cell; ``ratio`` is MSE / reference MSE. At 10
+    replicates, on error distributions measured on Pythia MATH, it covers 0.86-0.90 of the time
+    for a nominal 0.90, the paired t interval 0.81-0.88 and the percentile bootstrap 0.78-0.84
+    (benchmarks/paired_interval_coverage.py).
 
     Example:
         >>> table = pd.DataFrame({"method": ["a", "a", "b", "b"], "design": "d", "group": "g",
@@ -375,6 +394,9 @@ def paired_differences(table: pd.DataFrame, reference: str, level: float = 0.9) 
         raise InputError(f"the reference method {reference!r} is not in the table")
     if isinstance(level, bool) or not isinstance(level, float | int) or not 0 < level < 1:
         raise InputError(f"level must lie strictly between 0 and 1, got {level!r}")
+    if not is_positive_int(bootstrap):
+        raise InputError(f"bootstrap must be a positive number of resamples, got {bootstrap!r}")
+    check_seed(seed, numpy=True)
     keys = ["design", "group", "budget", "k"]
     records = []
     for key, cell in _ungrouped_named(table).groupby(keys, sort=False):
@@ -393,11 +415,8 @@ def paired_differences(table: pd.DataFrame, reference: str, level: float = 0.9) 
             # A reference without error: the ratio is inf, or NaN for 0 / 0.
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = pair[:, 0].mean() / pair[:, 1].mean()
-            lower = upper = np.nan
-            if len(pair) > 1:
-                half = stats.t.ppf((1 + level) / 2, len(pair) - 1) * difference.std(ddof=1)
-                half /= np.sqrt(len(pair))
-                lower, upper = difference.mean() - half, difference.mean() + half
+            rng = np.random.default_rng([seed, name_number(method, reference, *key)])
+            lower, upper = mean_interval(rng, difference, bootstrap, level)
             records.append(
                 {
                     "method": method,

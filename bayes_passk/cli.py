@@ -1407,7 +1407,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     summary = backtest.summarize(table, seed=args.seed)
     paired = None
     if args.reference is not None:
-        paired = backtest.paired_differences(table, args.reference)
+        paired = backtest.paired_differences(table, args.reference, seed=args.seed)
     if out is not None:
         extra = {} if paired is None else {"paired.csv": paired}
         title = None if args.design == "synthetic" else Path(args.dataset).name
@@ -1433,7 +1433,10 @@ def run_backtest(args: argparse.Namespace) -> int:
     for note in _scoring_notes(summary, table):
         print(note)
     if paired is not None and len(paired):
-        print(f"\nMSE minus {args.reference}'s on the same replicates (90% paired t interval):")
+        print(
+            f"\nMSE minus {args.reference}'s on the same replicates "
+            "(90% studentized bootstrap interval):"
+        )
         paired_columns = ["method", "group", "budget", "k", "difference", "lower", "upper", "ratio"]
         print(format_table(paired_columns, _text_rows(paired[paired_columns])))
     return 0
@@ -2125,7 +2128,7 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     paired_columns = ["method", "budget", "k", "difference", "lower", "upper", "ratio"]
     paired = pd.DataFrame(columns=paired_columns)
     if "dynamic" in args.policies and len(set(args.policies)) > 1:
-        paired = backtest.paired_differences(table, reference="dynamic")
+        paired = backtest.paired_differences(table, reference="dynamic", seed=args.seed)
     if out is not None:
         extra = {"against_dynamic.csv": paired} if len(paired) else {}
         _write_scored(
@@ -2152,7 +2155,10 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     for note in _scoring_notes(summary, table):
         print(note)
     if len(paired):
-        print("\nMSE minus dynamic sampling's, on the same outcomes (90% paired t interval):")
+        print(
+            "\nMSE minus dynamic sampling's, on the same outcomes "
+            "(90% studentized bootstrap interval):"
+        )
         print(format_table(["policy", *paired_columns[1:]], _text_rows(paired[paired_columns])))
     return 0
 

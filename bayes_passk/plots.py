@@ -28,6 +28,7 @@ FILLED = 3  # more forecasts than this: each band drawn as its two edges, not fi
 CROWDED = 10  # more forecasts than this: no bands, one legend entry each
 DODGE = 0.02  # decades between methods at one budget, or forecasts at one k
 TITLE_LENGTH = 70  # characters of a title; longer ones are cut in the middle
+NO_BAR = " (none under 4 replicates)"  # the key's note where a point has no interval
 
 
 def plot_forecast(
@@ -292,9 +293,10 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
     many fits failed (not scored: that method's figure is over fewer replicates). With one group
     the MSE carries its bootstrap interval (``mse_lower``, ``mse_upper``) as error bars; with
     several, the average carries the groups' half-widths combined as for a mean of independent
-    estimates, sqrt(sum h_g^2) / G. Coverage carries the 90% Wilson interval of the share of
-    the scored replicates' intervals that covered. Methods are drawn side by side around each
-    budget; the legend, beside the panels, says what the bars are.
+    estimates, sqrt(sum h_g^2) / G (no bar where a group has none: under 4 replicates).
+    Coverage carries the 90% Wilson interval of the share of the scored replicates' intervals
+    that covered. Methods are drawn side by side around each budget; the legend, beside the
+    panels, says what the bars are.
 
     Args:
         summary: the table of `bayes_passk.backtest.summarize`.
@@ -311,6 +313,7 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
     axes = figure.subplots(1, len(ks), squeeze=False)
     entries: dict[str, object] = {}  # label -> handle, across the panels
     bars = None
+    unbarred = False  # an MSE without an interval (under 4 replicates)
     for ax, k in zip(axes[0], ks, strict=True):
         part = summary[summary["k"] == k]
         zeros = 0  # points at 0 or below, which a log scale does not draw
@@ -327,6 +330,7 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
             yerr = _error_bars(metric, rows, mean)
             if yerr is not None:
                 bars = "bootstrap" if metric == "mse" else "Wilson"
+                unbarred |= bool(np.isnan(yerr[0]).any())
                 drawn = ax.errorbar(x, mean, yerr=yerr, marker="o", capsize=3, label=method)
             else:
                 (drawn,) = ax.plot(x, mean.to_numpy(), marker="o", label=method)
@@ -358,8 +362,8 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
                 notes.append(f"{total} failed fit{'s' * (total > 1)} not scored ({which})")
         ax.set_title("\n".join([f"k = {k}", *notes]), fontsize=9 if notes else None)
     if bars:
-        level = "90% bootstrap interval" if bars == "bootstrap" else "90% Wilson interval"
-        entries[f"bars: {level}"] = _bars_key()
+        level = "90% studentized bootstrap" if bars == "bootstrap" else "90% Wilson"
+        entries[f"bars: {level} interval" + (NO_BAR if unbarred else "")] = _bars_key()
     _legend_and_title(figure, entries, _backtest_title(summary, title))
     return figure
 
@@ -369,9 +373,10 @@ def plot_paired(paired, title=None, level: float = 0.9):
 
     The rows of `bayes_passk.backtest.paired_differences`, averaged over groups as in
     `plot_backtest` (every method over the same groups: those where each has a difference;
-    the panel's title says when groups were left out), with the paired t intervals (at
-    ``level``) as error bars; a method below the dashed line at 0 forecast better than the
-    reference on the same replicates.
+    the panel's title says when groups were left out), with the studentized bootstrap
+    intervals (at ``level``) as error bars, none where a group has fewer than 4 replicates; a
+    method below the dashed line at 0 forecast better than the reference on the same
+    replicates.
 
     Returns:
         A matplotlib Figure.
@@ -381,6 +386,7 @@ def plot_paired(paired, title=None, level: float = 0.9):
     axes = figure.subplots(1, max(len(ks), 1), squeeze=False)
     references = ", ".join(paired["reference"].unique())
     entries: dict[str, object] = {}
+    unbarred = False  # a point without an interval (under 4 replicates)
     for ax, k in zip(axes[0], ks, strict=True):
         part = paired[paired["k"] == k]
         methods = part["method"].unique()
@@ -390,9 +396,10 @@ def plot_paired(paired, title=None, level: float = 0.9):
         for place, method in enumerate(methods):
             rows = part[part["method"] == method].set_index(cells).loc[shared]
             mean = rows["difference"].groupby(level="budget").mean()
-            below = (rows["difference"] - rows["lower"]).clip(lower=0).fillna(0)
-            above = (rows["upper"] - rows["difference"]).clip(lower=0).fillna(0)
+            below = (rows["difference"] - rows["lower"]).clip(lower=0)
+            above = (rows["upper"] - rows["difference"]).clip(lower=0)
             yerr = [_half_width_of_mean(below), _half_width_of_mean(above)]
+            unbarred |= bool(np.isnan(yerr[0]).any())
             x = mean.index * _dodge(place, len(methods))
             drawn = ax.errorbar(x, mean, yerr=yerr, marker="o", capsize=3, label=method)
             entries.setdefault(method, drawn)
@@ -410,7 +417,8 @@ def plot_paired(paired, title=None, level: float = 0.9):
     if not ks:
         axes[0][0].text(0.5, 0.5, "no paired differences", ha="center")
     else:
-        entries[f"bars: {level:.0%} paired t interval"] = _bars_key()
+        key = f"bars: {level:.0%} studentized bootstrap interval"
+        entries[key + (NO_BAR if unbarred else "")] = _bars_key()
         _legend_and_title(figure, entries, _backtest_title(paired, title))
     return figure
 
@@ -508,9 +516,8 @@ def _legend_and_title(figure, entries: dict, title: str) -> None:
 def _error_bars(metric: str, rows, mean):
     """Error bars of a method's plotted means per budget, or None where there are none."""
     if metric == "mse" and {"mse_lower", "mse_upper"} <= set(rows):
-        # A group without an interval (one replicate) counts with half-width 0.
-        below = (rows["mse"] - rows["mse_lower"]).clip(lower=0).fillna(0)
-        above = (rows["mse_upper"] - rows["mse"]).clip(lower=0).fillna(0)
+        below = (rows["mse"] - rows["mse_lower"]).clip(lower=0)
+        above = (rows["mse_upper"] - rows["mse"]).clip(lower=0)
         return [_half_width_of_mean(below), _half_width_of_mean(above)]
     if metric == "coverage" and {"replicates", "failed"} <= set(rows):
         scored = (rows["replicates"] - rows["failed"]).groupby(level="budget").sum()
@@ -547,6 +554,10 @@ def _backtest_title(summary, title) -> str:
 
 
 def _half_width_of_mean(half_widths):
-    """sqrt(sum h_g^2) / G per budget: the half-width of a mean of G independent estimates."""
-    by_budget = half_widths.groupby(level="budget")
-    return np.sqrt((half_widths**2).groupby(level="budget").sum()) / by_budget.size()
+    """sqrt(sum h_g^2) / G per budget: the half-width of a mean of G independent estimates.
+
+    NaN, no bar, where a group has no interval (under 4 replicates: `backtest.mean_interval`).
+    """
+    squares = (half_widths**2).groupby(level="budget")
+    combined = np.sqrt(squares.sum()) / squares.size()
+    return combined.where(squares.count() == squares.size())

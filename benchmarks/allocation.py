@@ -16,7 +16,8 @@ unless told, as in the first runs, not the package's default beta-spline (``--pr
 beta-spline``, as the later runs in RESULTS.md). Forecasts are scored on pass@10,000: MSE
 with a bootstrap interval and the coverage of 90% intervals. The policies share their outcomes
 (the j-th attempt at a problem has the same outcome under every policy), and each is compared
-with dynamic sampling on the same replicates: the MSE difference with a paired t interval.
+with dynamic sampling on the same replicates: the MSE difference with a studentized bootstrap
+interval.
 """
 
 import argparse
@@ -116,7 +117,7 @@ for row in summary.itertuples():
 def print_paired(paired: pd.DataFrame, title: str, against: str, policy: str) -> None:
     """Print paired MSE differences (`backtest.paired_differences`), the policy in `policy`."""
     print(f"\n{title}\n")
-    print(f"| model | budget | policy | MSE - {against}, x 1e3 (90% paired t interval) | ratio |")
+    print(f"| model | budget | policy | MSE - {against}, x 1e3 (90% bootstrap-t) | ratio |")
     print("|---|---|---|---|---|")
     for row in paired.itertuples():
         print(
@@ -127,7 +128,7 @@ def print_paired(paired: pd.DataFrame, title: str, against: str, policy: str) ->
 
 if "dynamic" in set(table["method"]):
     print_paired(
-        backtest.paired_differences(table, reference="dynamic"),
+        backtest.paired_differences(table, reference="dynamic", seed=args.seed),
         "Against dynamic sampling on the same outcomes (common random numbers):",
         "dynamic MSE",
         "method",

@@ -276,9 +276,9 @@ for design, group in mse.index:
     print(f"| {design} | {group} | " + " | ".join(entries) + f" | {truth_slope:.2f} |")
 
 # Which of those wins and losses are more than replicate noise: the paired difference of the
-# squared errors on the same replicates, with a 90% paired t interval.
+# squared errors on the same replicates, with a 90% studentized bootstrap interval.
 at_k = table[table["k"] == target]
-print(f"\nPaired MSE differences of pass@{target} (same replicates, 90% paired t interval):")
+print(f"\nPaired MSE differences of pass@{target} (same replicates, 90% bootstrap-t interval):")
 print("cells where the Bayesian MSE is lower with the interval below 0 / undecided /")
 print("higher with the interval above 0\n")
 print("| Bayesian method | " + " | ".join(METHODS) + " |")
@@ -287,7 +287,7 @@ for bayes in args.bayes:
     entries = []
     for baseline in METHODS:
         pair = at_k[at_k["method"].isin([bayes, baseline])]
-        paired = backtest.paired_differences(pair, reference=baseline)
+        paired = backtest.paired_differences(pair, reference=baseline, seed=args.seed)
         below = int((paired["upper"] < 0).sum())
         above = int((paired["lower"] > 0).sum())
         entries.append(f"{below} / {len(paired) - below - above} / {above}")

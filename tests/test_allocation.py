@@ -13,7 +13,7 @@ import numpy as np
 import numpyro
 import pandas as pd
 import pytest
-from scipy import special, stats
+from scipy import special
 
 from bayes_passk import allocation, backtest
 from bayes_passk.batched import BatchConfig, FitSummary
@@ -665,11 +665,10 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
     )
     for policy, row in paired.items():
         assert row["difference"] == pytest.approx(mse[policy] - mse["dynamic"])
-        # The paired t interval over the 2 replicates, from the written forecasts.
+        # The difference from the written forecasts; 2 replicates are too few for an interval.
         d = (squared[policy] - squared["dynamic"]).to_numpy()
-        half = stats.t.ppf(0.95, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-        assert row["lower"] == pytest.approx(d.mean() - half, rel=1e-9, abs=1e-15)
-        assert row["upper"] == pytest.approx(d.mean() + half, rel=1e-9, abs=1e-15)
+        assert row["difference"] == pytest.approx(d.mean(), rel=1e-9, abs=1e-15)
+        assert row["replicates"] == 2 and row["lower"] is None and row["upper"] is None
     names = ["against_dynamic.csv", "against_dynamic.png", "allocation.csv", "coverage.png"]
     names += ["error.png", "summary.csv"]
     assert sorted(p.name for p in out.iterdir()) == names

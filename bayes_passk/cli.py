@@ -663,7 +663,7 @@ def run_forecast(args: argparse.Namespace) -> int:
     labels = [_label(source, data) for _, data in to_forecast]
     posteriors = _posterior_names(labels) if args.all_groups else []
     written = ["forecast.csv", "forecast.json", "forecast.png", "posterior.nc", *posteriors]
-    _check_outputs(out, written, [source])
+    _check_outputs(out, written, [source], command="forecast")
     wanted = np.array(args.k if args.k else DEFAULT_KS, dtype=np.int64)
     plot = out is not None
     runs = []
@@ -754,10 +754,10 @@ def _forecast_group(
     from bayes_passk.forecast import unsolved_part
 
     truth = None if attempts is None else datasets.load(source, group=group)  # all attempts
-    # The plot draws a curve: forecast on a fine grid too, and report the k asked for.
-    ks = wanted
-    if plot:
-        ks = _plotting_grid(wanted, [d.n.min() for d in (data, truth) if d is not None])
+    # Forecast on the plot's fine grid, with a plot or without, and report the k asked for:
+    # a Bayesian forecast's interval ends at one k move with the smaller k forecast beside it
+    # (`bayes_passk.forecast.forecast`), and --out must not change the numbers printed.
+    ks = _plotting_grid(wanted, [d.n.min() for d in (data, truth) if d is not None])
     label = _label(source, data)
     which = f" ({label}, {place[0]} of {place[1]})" if args.all_groups else ""
     idata = unsolved = None
@@ -766,7 +766,7 @@ def _forecast_group(
         _say_fitting(method, data, args, which, first)
         prefix = f"{label}: " if args.all_groups else ""
         result = _fit_with_warnings(data, method.removeprefix("bayes-"), args, prefix)
-        grid = f", {len(ks)} on the plot's grid" if len(ks) > len(wanted) else ""
+        grid = f", {len(ks)} on the plot's grid" if plot and len(ks) > len(wanted) else ""
         print(
             f"{PROG}: forecasting pass@k at {_plural(len(wanted), 'value')} of k{grid}",
             file=sys.stderr,
@@ -1046,13 +1046,19 @@ def _output_dir(value: str | None) -> Path | None:
     return out
 
 
-def _check_outputs(out: Path | None, names: Sequence[str], inputs: Sequence[str] = ()) -> None:
+def _check_outputs(
+    out: Path | None, names: Sequence[str], inputs: Sequence[str] = (), command: str = ""
+) -> None:
     """Refuse, before any work, an output file with a folder, a device or an input in its place.
 
-    ``names`` are the files the command writes in (or removes from) the folder ``out``.
+    ``names`` are the files the command writes in (or removes from) the folder ``out``. A
+    folder holding the files of another ``command`` is refused too: a rerun replaces and
+    removes its own command's earlier files, and must not mix or remove another's.
     """
     if out is None:
         return
+    if data_module.path_kind(out) == "dir":
+        _refuse_other_commands_files(out, command)
     files = [Path(p) for p in inputs if data_module.path_kind(p) == "file"]
     for name in names:
         kind = data_module.path_kind(out / name)
@@ -1062,6 +1068,32 @@ def _check_outputs(out: Path | None, names: Sequence[str], inputs: Sequence[str]
             raise InputError(f"--out {out}: {name} in it is not a regular file")
         if kind == "file" and any(os.path.samefile(out / name, p) for p in files):
             raise InputError(f"--out {out}: {name} in it is an input file; give another folder")
+
+
+def _command_files() -> dict[str, tuple[str, ...]]:
+    """Return the files (glob patterns) that each command writing a folder of files writes."""
+    scored = ("summary.csv", *SCORE_PLOTS)
+    return {
+        "forecast": ("forecast.csv", "forecast.json", "forecast.png", "posterior*.nc"),
+        "compare": (*COMPARE_TABLES, *COMPARE_PLOTS),
+        "backtest": ("backtest.csv", *scored, *_with_plots(["paired.csv"])),
+        "simulate-allocation": ("allocation.csv", *scored, *_with_plots(["against_dynamic.csv"])),
+    }
+
+
+def _refuse_other_commands_files(out: Path, command: str) -> None:
+    """Refuse a folder holding a file that another command writes and ``command`` does not."""
+    files = _command_files()
+    mine = files.get(command, ())
+    for other, patterns in files.items():
+        for pattern in (p for p in patterns if p not in mine):
+            found = sorted(out.glob(pattern))
+            if found:
+                raise InputError(
+                    f"--out {out}: holds {found[0].name}, which `{PROG} {other}` writes; give "
+                    f"another folder, so that the two commands' files are neither mixed nor "
+                    "removed one by the other"
+                )
 
 
 def _output_file(value: str | None, source: str | None = None) -> Path | None:
@@ -1395,7 +1427,8 @@ def run_backtest(args: argparse.Namespace) -> int:
 
     with _joined(args) as reports:
         out = _output_dir(args.out)
-        _check_outputs(out, _scored_files("backtest.csv", ["paired.csv"]), [args.dataset or ""])
+        written = _scored_files("backtest.csv", ["paired.csv"])
+        _check_outputs(out, written, [args.dataset or ""], command="backtest")
         cells = _backtest_cells(args)
         config = _batch_config(args)
     # Every process runs every method (the point methods take milliseconds); one reports.
@@ -1683,7 +1716,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from bayes_passk.plots import plot_differences, plot_forecast, save_figure
 
     out = _output_dir(args.out)
-    _check_outputs(out, [*COMPARE_TABLES, *COMPARE_PLOTS], [args.source])
+    _check_outputs(out, [*COMPARE_TABLES, *COMPARE_PLOTS], [args.source], command="compare")
     if args.groups is not None:
         if len(set(args.groups)) < 2:
             raise InputError("--groups needs at least two different groups")
@@ -1716,9 +1749,10 @@ def run_compare(args: argparse.Namespace) -> int:
 
         every_attempt = {group: datasets.load(args.source, group=group) for group in loaded}
     # The plot draws each curve on a fine grid through the k asked for; the prior comparison
-    # reports forecasts at those k, the group comparison none.
+    # reports forecasts at those k, the group comparison none. On that grid with --out or
+    # without, as `forecast` does, so that the numbers printed are the same.
     edges = [d.n.min() for d in [*loaded.values(), *every_attempt.values()]]
-    plot_ks = _plotting_grid(ks, edges) if out is not None else ks
+    plot_ks = _plotting_grid(ks, edges)
     fits, forecasts, unsolved, truth, truth_curve = {}, {}, {}, None, None
     curves = {group: (plot_ks, mean_pass_at_k(d, plot_ks)) for group, d in every_attempt.items()}
     truths = {name: curves[group] for name, (_, group) in runs.items()} if curves else {}
@@ -1730,7 +1764,9 @@ def run_compare(args: argparse.Namespace) -> int:
         fits[name] = _fit_with_warnings(loaded[group], prior, args, f"{name}: ", seed=seed)
         if out is not None or args.groups is None:
             with _printed_warnings(f"{name}: "):
-                forecasts[name] = fits[name].forecast(plot_ks, ci=args.ci, target=args.target)
+                forecasts[name] = fits[name].forecast(
+                    plot_ks, ci=args.ci, target=args.target, seed=seed
+                )
     at_ks = np.isin(plot_ks, ks)
 
     tables = {}
@@ -2099,7 +2135,7 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     with _joined(args) as reports:
         out = _output_dir(args.out)
         written = _scored_files("allocation.csv", ["against_dynamic.csv"])
-        _check_outputs(out, written, [args.dataset])
+        _check_outputs(out, written, [args.dataset], command="simulate-allocation")
         everything = _load_all_groups(args.dataset, args.format)
         if args.group is None:
             _refuse_several_groups(args.dataset, everything.groups)

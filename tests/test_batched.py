@@ -492,6 +492,25 @@ def test_a_fit_s_r_hat_and_divergences_are_those_of_its_draws():
     assert int(summary.divergences) == 2
 
 
+def test_a_fit_s_chains_start_apart():
+    # Chains from one key would run alike, and their r_hat could not see a stuck chain.
+    from functools import partial
+
+    from bayes_passk.batched import BatchConfig, start_one
+    from bayes_passk.families import get_family
+
+    config = BatchConfig(chains=3, warmup=5, samples=5, forecast_draws=5)
+    n, c = np.full((1, 6), 100), np.array([[0, 1, 3, 10, 50, 90]])
+    rows = [jnp.asarray(x[0]) for x in rows_and_weights(n, c)]
+    start = jax.jit(partial(start_one, family=get_family("scaled-beta"), config=config))
+    states = start(jax.random.key(0), *rows)
+    for site in states.z.values():
+        per_chain = np.asarray(site).reshape(3, -1)
+        assert len(np.unique(per_chain, axis=0)) == 3
+    keys = np.asarray(jax.random.key_data(states.rng_key)).reshape(3, -1)
+    assert len(np.unique(keys, axis=0)) == 3
+
+
 @pytest.mark.parametrize("lanes", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_a_batch_run_in_segments_is_fit_one_in_one_program(lanes):
     # fit_batch runs each chunk as start, segments, finish (bounding an execution's memory);

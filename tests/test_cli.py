@@ -640,6 +640,41 @@ def test_an_output_with_a_folder_or_the_input_in_its_place_is_refused_before_any
     assert sorted(p.name for p in out.iterdir()) == [name]
 
 
+# A file that one command alone writes, and that command.
+OWN_FILES = [
+    ("forecast.json", "forecast"),
+    ("posterior-1-m1.nc", "forecast"),
+    ("loo.csv", "compare"),
+    ("difference.png", "compare"),
+    ("backtest.csv", "backtest"),
+    ("paired.png", "backtest"),
+    ("allocation.csv", "simulate-allocation"),
+    ("against_dynamic.csv", "simulate-allocation"),
+]
+
+
+@pytest.mark.parametrize(("argv", "_"), FOLDER_OUTPUTS)
+def test_a_folder_holding_another_command_s_files_is_refused_before_any_work(
+    argv, _, write, tmp_path, capsys, monkeypatch
+):
+    # A rerun replaces its own command's files and removes those it no longer writes; into a
+    # folder of another command's it would mix the two runs, or remove the other's files.
+    _refuse_work(monkeypatch)
+    data = write("counts.csv", GOOD)
+    for name, other in OWN_FILES:
+        if other == argv[0]:
+            continue
+        out = tmp_path / f"out-{name}"
+        out.mkdir()
+        (out / name).write_text("another command's")
+        rc = main([part.format(data=data) for part in argv] + ["--out", str(out)])
+        captured = capsys.readouterr()
+        expected = [f"holds {name}, which `bayes-passk {other}` writes", "another folder"]
+        assert_clean_error(rc, captured.out, captured.err, expected)
+        assert [p.name for p in out.iterdir()] == [name]
+        assert (out / name).read_text() == "another command's"
+
+
 @pytest.mark.parametrize(("argv", "name"), FOLDER_OUTPUTS)
 def test_a_new_output_folder_named_as_a_file_is_refused_before_any_work(
     argv, name, write, tmp_path, capsys, monkeypatch

@@ -113,6 +113,17 @@ def test_compare_priors_ranks_every_prior_and_says_so(write, tmp_path, capsys, m
     np.testing.assert_allclose([row["mean"] for row in report["forecast"]], forecast["mean"])
     np.testing.assert_allclose([row["unsolved_part"] for row in report["forecast"]], parts)
     assert [row["method"] for row in report["forecast"]] == forecast["method"].tolist()
+    # --seed seeds the forecasts' intervals as in `forecast`: on the plot's grid, --out or not.
+    assert (
+        main(["compare", path, "--priors", *fits, "--k", "50", "1", "--json", "--seed", "3"]) == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    grid = cli._plotting_grid(np.array([1, 50]), [data.n.min()])
+    for prior in fits:
+        seeded = fits[prior].forecast(grid, seed=3).at([1, 50])
+        rows = [row for row in report["forecast"] if row["method"] == f"bayes-{prior}"]
+        np.testing.assert_allclose([row["lower"] for row in rows], seeded.lower, rtol=1e-12)
+        np.testing.assert_allclose([row["upper"] for row in rows], seeded.upper, rtol=1e-12)
 
 
 def test_a_prior_without_a_power_law_reports_no_exponent():

@@ -53,6 +53,19 @@ def test_a_refit_reuses_its_compiled_programs(result):
     assert max(compile_seconds, default=0.0) < 3.0
 
 
+def test_chains_start_apart_and_a_seed_gives_its_own_draws(result):
+    # Chains from one key would run alike, and their r_hat could not see a stuck chain.
+    posterior = result.idata.posterior
+    for name in ("a", "b", "scale"):
+        draws = posterior[name].values
+        assert not np.array_equal(draws[0], draws[1]), name
+    again = bp.fit(DATA, prior="scaled-beta", seed=1, check=False, **SMALL).idata.posterior
+    other = bp.fit(DATA, prior="scaled-beta", seed=2, check=False, **SMALL).idata.posterior
+    for name in ("a", "b", "scale"):
+        np.testing.assert_array_equal(again[name].values, posterior[name].values)
+        assert not np.array_equal(other[name].values, posterior[name].values), name
+
+
 def test_inference_data_groups_and_coordinates(result):
     idata = result.idata
     for group in ("posterior", "sample_stats", "observed_data", "log_likelihood"):
@@ -599,6 +612,19 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
     [solved] = plotted[0]["solved"].values()  # dotted: the mean less the unsolved part
     assert solved.size == grid and np.all(np.diff(solved) >= 0) and solved[-1] < payload["mean"][1]
     assert bp.load_fit(out / "posterior.nc").data.num_problems == 24
+    # Without --out the same numbers: forecast on the plot's grid all the same (an interval
+    # end at one k moves with the smaller k beside it; 0.01 on 3 problems).
+    forecast_ks = []
+    forecast = bp.Fit.forecast
+    monkeypatch.setattr(
+        bp.Fit,
+        "forecast",
+        lambda self, ks, **kw: forecast_ks.append(ks) or forecast(self, ks, **kw),
+    )
+    assert main(argv[: argv.index("--out")] + argv[argv.index("--out") + 2 :]) == 0
+    assert json.loads(capsys.readouterr().out) == payload
+    [ks] = forecast_ks
+    np.testing.assert_array_equal(ks, _plotting_grid(np.array([1, 1000]), [DATA.n.min()]))
 
 
 @pytest.mark.slow  # two fits, one per group, as the single-group CLI test's: 30 s

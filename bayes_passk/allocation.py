@@ -70,6 +70,7 @@ from bayes_passk.hierarchy import distinct_rows
 from bayes_passk.inference import R_HAT_MAX
 
 POLICIES = ("uniform", "dynamic", "bayes")
+MAX_ROUNDS = 1000  # rounds of a simulated run
 MAX_STEP = 4096
 """Most attempts `bayes` weighs for one problem in one batch (memory grows with it)."""
 GAIN_FLOOR = 1e-15
@@ -563,6 +564,11 @@ def simulate(
     for name, value in (("replicates", replicates), ("rounds", rounds), ("k", k)):
         if not is_positive_int(value):
             raise InputError(f"{name} must be a positive integer, got {value!r}")
+    if rounds > MAX_ROUNDS:
+        raise InputError(
+            f"rounds must be at most {MAX_ROUNDS} (each is a batch of attempts, and for the "
+            f"bayes policy a refit of every replicate), got {rounds}"
+        )
     unknown = sorted(set(policies) - set(POLICIES))
     if unknown:
         raise InputError(f"unknown policies {unknown}; choose from {', '.join(POLICIES)}")

@@ -50,7 +50,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from numpyro.infer.hmc import HMCState
 
-from bayes_passk.data import InputError, check_seed, is_positive_int
+from bayes_passk.data import InputError, check_run_length, check_seed, is_positive_int
 from bayes_passk.families import (
     PriorFamily,
     check_sites,
@@ -110,6 +110,7 @@ def check_config(config: BatchConfig) -> None:
             raise InputError(f"BatchConfig {name} must be a positive integer, got {value!r}")
     if config.samples < 4:
         raise InputError(f"samples must be at least 4 for the split r_hat, got {config.samples}")
+    check_run_length(config.chains, config.warmup, config.samples)
     for name in ["ci"] + (["target_accept"] if config.target_accept is not None else []):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, float | int) or not 0 < value < 1:

@@ -281,6 +281,29 @@ def check_seed(seed, numpy: bool = False) -> None:
         raise InputError(f"seed must be an integer from {shown} to 2^63 - 1, got {seed!r}")
 
 
+MAX_ITERATIONS = 10**7  # chains x (warmup + samples) of one fit: its draws are kept in memory
+
+
+def check_run_length(chains: int, warmup: int, samples: int, options: bool = False) -> None:
+    """Raise `InputError` where chains x (warmup + samples) is above `MAX_ITERATIONS`.
+
+    The message names the settings as the command line's ``options`` or as arguments.
+
+    Example:
+        >>> check_run_length(4, 1000, 10**12)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bayes_passk.data.InputError: chains x (warmup + samples) = 4 x (1000 + 1000000000000) ...
+    """
+    if chains * (warmup + samples) > MAX_ITERATIONS:
+        dashes = "--" if options else ""
+        names = f"{dashes}chains x ({dashes}warmup + {dashes}samples)"
+        raise InputError(
+            f"{names} = {chains} x ({warmup} + {samples}) NUTS iterations is more than "
+            f"{MAX_ITERATIONS:,}: a fit keeps its draws in memory"
+        )
+
+
 def name_number(*parts) -> int:
     """Return a number in [0, 2^32) for a name made of text and numbers, to seed its draws by.
 

@@ -41,6 +41,7 @@ from jax.sharding import Mesh, PartitionSpec
 from bayes_passk.data import (
     InputError,
     PassData,
+    check_run_length,
     check_seed,
     is_positive_int,
     require_pass_data,
@@ -259,6 +260,7 @@ def fit(
             raise InputError(f"{name} must be a positive integer, got {value!r}")
     if samples < 4:
         raise InputError(f"samples must be at least 4 for the split r_hat, got {samples}")
+    check_run_length(chains, warmup, samples)
     check_seed(seed)
     data = validate_counts(data.single_group(group))
     if data.num_problems == 0:

@@ -497,6 +497,8 @@ def test_simulate_refuses_what_it_cannot_compare():
     ]:
         with pytest.raises(InputError, match=named):
             allocation.simulate(0, full, budgets, 100, policies, replicates)
+    with pytest.raises(InputError, match="rounds must be at most 1000 .*, got 1001$"):
+        allocation.simulate(0, full, [10**15], 100, ["dynamic"], 2, rounds=1001)
     with pytest.raises(InputError, match="use at least 2 rounds"):
         allocation.simulate(0, full, [40], 100, ["uniform", "dynamic"], 2, rounds=1)
     with pytest.raises(InputError, match="policies repeat"):

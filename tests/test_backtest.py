@@ -438,6 +438,7 @@ def test_too_few_draws_for_r_hat_are_refused_before_fitting():
         (BatchConfig(chains=0), "BatchConfig chains must be a positive integer, got 0"),
         (BatchConfig(warmup=2.5), "BatchConfig warmup must be a positive integer, got 2.5"),
         (BatchConfig(chunk=0), "BatchConfig chunk must be a positive integer"),
+        (BatchConfig(chains=2, warmup=10, samples=5 * 10**6), r"2 x \(10 \+ 5000000\) NUTS"),
         ({"chains": 2}, "config must be a BatchConfig, got dict"),
     ],
 )

@@ -665,6 +665,7 @@ def test_cli_forecast_of_every_group_writes_a_posterior_each(tmp_path, capsys):
         ("problem_id,n,c\na,10,1\n", ["--ci", "1.5"], "expected a number in (0, 1)"),
         ("problem_id,n,c\na,10,1\n", ["--prior", "gauss"], "invalid choice"),
         ("problem_id,n,c\na,10,1\n", ["--attempts", "5"], "--attempts applies"),
+        ("problem_id,n,c\na,10,1\n", ["--samples", "1e12"], "NUTS iterations is more than"),
     ],
 )
 def test_cli_forecast_bad_input_exits_2_and_writes_nothing(
@@ -696,6 +697,7 @@ def test_cli_forecast_bad_input_exits_2_and_writes_nothing(
         ({"chains": 0}, "chains must be a positive integer"),
         ({"warmup": 10.5}, "warmup must be a positive integer"),
         ({"samples": 3}, "samples must be at least 4"),
+        ({"samples": 10**12}, r"x \(\d+ \+ 1000000000000\) NUTS iterations is more than 10,0"),
         ({"seed": "a"}, "seed must be an integer"),
         ({"seed": 2**63}, "seed must be an integer from -2"),
         ({"target_accept": 2.0}, "target_accept must lie strictly between 0 and 1"),

@@ -439,7 +439,8 @@ def _told(n: np.ndarray, c: np.ndarray) -> str:
 def _checked(n, c, budget) -> tuple[np.ndarray, np.ndarray]:
     """N and c as int64 arrays of one shape (P,), P >= 1, with 0 <= c <= n, or InputError.
 
-    Raises `InputError` too unless `budget` is a whole number of attempts from 1 to 2^53.
+    Raises `InputError` too unless `budget` is a whole number of attempts from 1 to 2^53
+    that leaves every problem at most 2^53 attempts in all.
     """
     _check_budget("the budget", budget)
     if isinstance(n, PassData):
@@ -450,7 +451,14 @@ def _checked(n, c, budget) -> tuple[np.ndarray, np.ndarray]:
         )
     if not np.size(n):
         raise InputError("no problems to allocate attempts to")
-    return as_counts(n, c)
+    n, c = as_counts(n, c)
+    if budget > MAX_ATTEMPTS - n.max():  # all of it may go to one problem
+        raise InputError(
+            f"the budget of {budget} attempts could take a problem past 2^53 attempts in all, "
+            f"where counts lose their units; give at most 2^53 - {n.max()} = "
+            f"{MAX_ATTEMPTS - n.max()}"
+        )
+    return n, c
 
 
 def _counter(say: Callable[[str], None], label: str, total: int) -> Callable[[int, int], None]:

@@ -88,8 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, values in vars(args).items():
             if isinstance(values, list) and name != "distributed":  # a list of settings
                 _refuse_repeats(f"--{name.replace('_', '-')}", values)
-        if {"chains", "warmup", "samples"} <= set(vars(args)):  # before any work
-            data_module.check_run_length(args.chains, args.warmup, args.samples, options=True)
+        run_length = [getattr(args, name, None) for name in ("chains", "warmup", "samples")]
+        if None not in run_length:  # before any work
+            data_module.check_run_length(*run_length, options=True)
         with warnings.catch_warnings():
             # ArviZ's once-a-day notice of its own refactor says nothing about the user's run.
             warnings.filterwarnings("ignore", r"\s*ArviZ is undergoing", FutureWarning)

@@ -515,6 +515,11 @@ def test_allocate_checks_its_input():
         allocation.allocate(rng, "uniform", N, C, 500.0)
     with pytest.raises(InputError, match="up to 2\\^53, got 10000000000000000000"):
         allocation.allocate(rng, "uniform", N, C, 10**19)  # its int64 sum wrapped
+    # Every problem's attempts stay within 2^53 in all, wherever the budget goes.
+    most = 2**53 - 10
+    assert allocation.allocate(rng, "dynamic", [10, 10], [0, 1], most).tolist() == [most, 0]
+    with pytest.raises(InputError, match=f"past 2\\^53 .* at most 2\\^53 - 10 = {most}$"):
+        allocation.allocate(rng, "dynamic", [10, 10], [0, 1], most + 1)
     with pytest.raises(InputError, match="unknown policy 'greedy'"):
         allocation.allocate(rng, "greedy", N, C, 5)
     with pytest.raises(ValueError, match="needs k and a fit"):

@@ -1782,12 +1782,15 @@ def run_compare(args: argparse.Namespace) -> int:
         # Each group's draws once, from its own stream: a group reads the same in every pair.
         streams = np.random.SeedSequence(args.seed).spawn(len(names))
         draws = {
-            name: compare.pass_at_k_draws(fits[name], ks, args.target, seed=stream)
+            name: compare.draws_and_means(fits[name], ks, args.target, seed=stream)
             for name, stream in zip(names, streams, strict=True)
         }
         frames = []
         for a, b in pairs:
-            frame = compare.difference_table(draws[a], draws[b], ks, args.ci, seed=args.seed)
+            (draws_a, mean_a), (draws_b, mean_b) = draws[a], draws[b]
+            frame = compare.difference_table(
+                draws_a, draws_b, ks, args.ci, seed=args.seed, means=(mean_a, mean_b)
+            )
             if truths:  # NaN beyond the attempts recorded
                 true_a, true_b = truths[a][1][at_ks], truths[b][1][at_ks]
                 frame = frame.assign(true_a=true_a, true_b=true_b, true_difference=true_a - true_b)

@@ -261,11 +261,11 @@ def compare_groups(
     ks = as_ks(ks).ravel()
     check_seed(seed, numpy=True)
     streams = np.random.SeedSequence(seed).spawn(2)
-    draws = [
-        pass_at_k_draws(fit, ks, target, max_draws, stream)
+    (draws_a, mean_a), (draws_b, mean_b) = (
+        draws_and_means(fit, ks, target, max_draws, stream)
         for fit, stream in zip((fit_a, fit_b), streams, strict=True)
-    ]
-    return difference_table(*draws, ks, ci, seed=seed)
+    )
+    return difference_table(draws_a, draws_b, ks, ci, seed=seed, means=(mean_a, mean_b))
 
 
 def pass_at_k_draws(fit, ks, target="benchmark", max_draws=1000, seed=0) -> np.ndarray:
@@ -274,17 +274,34 @@ def pass_at_k_draws(fit, ks, target="benchmark", max_draws=1000, seed=0) -> np.n
     Drawn once per group, they can be paired with every other group's (`difference_table`),
     so that a group reads the same in every comparison it is part of.
     """
+    return draws_and_means(fit, ks, target, max_draws, seed)[0]
+
+
+def draws_and_means(
+    fit, ks, target="benchmark", max_draws=1000, seed=0
+) -> tuple[np.ndarray, np.ndarray]:
+    """`pass_at_k_draws` and the posterior means of pass@k that `bayes_passk.forecast` reports.
+
+    The means average the conditional means given the hyperparameters (Rao-Blackwellised),
+    not the draws, which add the spread of the problems' rates: the same numbers as the
+    forecast's mean, with less Monte Carlo error.
+    """
     ks = as_ks(ks).ravel()
-    draws = posterior_pass_at_k(fit, ks, max_draws=max_draws, seed=seed)[target].values
-    return draws.reshape(-1, len(ks))
+    posterior = posterior_pass_at_k(fit, ks, max_draws=max_draws, seed=seed)
+    draws = posterior[target].values.reshape(-1, len(ks))
+    means = posterior[f"{target}_given_hyper"].mean(("chain", "draw"), skipna=False).values
+    return draws, means
 
 
-def difference_table(draws_a, draws_b, ks, ci: float = 0.9, seed: int = 0) -> pd.DataFrame:
+def difference_table(
+    draws_a, draws_b, ks, ci: float = 0.9, seed: int = 0, means=None
+) -> pd.DataFrame:
     """Summarise pass@k(A) - pass@k(B) from independent draws of each, shape (draws, len(ks)).
 
-    The means, their ``difference`` and ``prob_a_greater`` (ties counted half, over every pair
-    of draws, with its Monte Carlo standard error ``prob_a_greater_mcse``, `probability_greater`)
-    take every draw, so that a group reads the same in every pair. The interval takes pairs:
+    The means (the draws' unless ``means``, (A's, B's), are given: `draws_and_means`), their
+    ``difference`` and ``prob_a_greater`` (ties counted half, over every pair of draws, with
+    its Monte Carlo standard error ``prob_a_greater_mcse``, `probability_greater`) take every
+    draw, so that a group reads the same in every pair. The interval takes pairs:
     the larger set is thinned evenly to the smaller's size, every chain taking part, and B's
     draws are paired with A's in a random order (``seed``), so that chains run alike (the same
     seed) do not pair alike draws.
@@ -297,7 +314,11 @@ def difference_table(draws_a, draws_b, ks, ci: float = 0.9, seed: int = 0) -> pd
     """
     check_seed(seed, numpy=True)
     draws_a, draws_b = (np.asarray(d, float) for d in (draws_a, draws_b))
-    mean_a, mean_b = draws_a.mean(axis=0), draws_b.mean(axis=0)
+    mean_a, mean_b = (
+        (draws_a.mean(axis=0), draws_b.mean(axis=0))
+        if means is None
+        else (np.asarray(m, float) for m in means)
+    )
     greater, greater_mcse = probability_greater(draws_a, draws_b)
     size = min(len(draws_a), len(draws_b))
     a, b = (d[np.round(np.linspace(0, len(d) - 1, size)).astype(int)] for d in (draws_a, draws_b))

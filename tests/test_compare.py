@@ -9,6 +9,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from scipy import stats
 
 import bayes_passk as bp
@@ -411,17 +412,9 @@ def test_compare_groups_difference_and_probability():
     easy, hard = _fit("easy", "scaled-beta"), _fit("hard", "scaled-beta")
     table = compare_groups(easy, hard, [1, 10, 1000])
     np.testing.assert_allclose(table["difference"], table["mean_a"] - table["mean_b"], atol=1e-12)
-    # Each group's mean is its posterior mean of pass@k up to the Monte Carlo error of the
-    # problems' rates drawn given the hyperparameters: against the conditional means over the
-    # same draws, within 4 standard errors of those draws' deviations (measured: 1.0 or less).
-    # Not at k = 1000, where pass@k lies within 1e-6 of 1 and the deviations are so skewed
-    # that 600 draws misjudge their sd (measured: 6 of the estimated standard errors).
+    # Each group's mean is its forecast's posterior mean, what the plot of the two draws.
     for fit, column in ((easy, "mean_a"), (hard, "mean_b")):
-        draws = posterior_pass_at_k(fit, np.array([1, 10]), max_draws=1000, seed=9)
-        given = draws["benchmark_given_hyper"].values.reshape(-1, 2)
-        deviation = draws["benchmark"].values.reshape(-1, 2) - given
-        error = deviation.std(axis=0, ddof=1) / np.sqrt(len(given))
-        assert np.all(np.abs(table[column][:2] - given.mean(axis=0)) < 4 * error)
+        np.testing.assert_allclose(table[column], fit.forecast([1, 10, 1000]).mean, rtol=1e-12)
     # Rates ~ Beta(2, 2) against 0.3 Beta(0.3, 3): pass@1 0.5 against ~0.03.
     assert table["prob_a_greater"].iloc[0] == 1.0
     swapped = compare_groups(hard, easy, [1, 10, 1000])
@@ -485,11 +478,17 @@ def test_compare_groups_summarises_fixed_draws_exactly(monkeypatch):
     # equal-tailed quantiles of A - B at the level asked.
     rng = np.random.default_rng(2)
     draws = {"A": rng.beta(2, 3, (2, 60, 2)), "B": rng.beta(2, 4, (1, 100, 2))}
+    given = {
+        name: xr.DataArray(d * 0.9 + 0.05, dims=("chain", "draw", "k")) for name, d in draws.items()
+    }
     seeds = []
 
     def fixed(fit, ks, max_draws, seed):
         seeds.append(seed)
-        return {"benchmark": SimpleNamespace(values=draws[fit])}
+        return {
+            "benchmark": SimpleNamespace(values=draws[fit]),
+            "benchmark_given_hyper": given[fit],
+        }
 
     monkeypatch.setattr(compare, "posterior_pass_at_k", fixed)
     kept = np.round(np.arange(100) * 119 / 99).astype(int)
@@ -499,8 +498,10 @@ def test_compare_groups_summarises_fixed_draws_exactly(monkeypatch):
     for ci in (0.9, 0.5):
         table = compare_groups("A", "B", [10, 100], ci=ci)
         tail = (1 - ci) / 2
-        np.testing.assert_allclose(table["mean_a"], every_a.mean(axis=0), rtol=1e-12)
-        np.testing.assert_allclose(table["mean_b"], b.mean(axis=0), rtol=1e-12)
+        # The means: the conditional means given the hyperparameters, as a forecast's.
+        for column, name in (("mean_a", "A"), ("mean_b", "B")):
+            expected = given[name].values.reshape(-1, 2).mean(axis=0)
+            np.testing.assert_allclose(table[column], expected, rtol=1e-12)
         difference = a - paired_b
         np.testing.assert_allclose(table["lower"], np.quantile(difference, tail, axis=0), 1e-12)
         np.testing.assert_allclose(table["upper"], np.quantile(difference, 1 - tail, axis=0), 1e-12)
@@ -545,6 +546,11 @@ def test_compare_cli_groups_json_and_out(write, tmp_path, capsys, monkeypatch):
     report = json.loads(capsys.readouterr().out)
     assert [row["k"] for row in report["comparison"]] == [1, 100]
     assert report["comparison"][0]["prob_a_greater"] == 1.0
+    # Each group's mean as its forecast gives it (and forecast.png draws it).
+    for side, group in (("a", "m1"), ("b", "m2")):
+        expected = _fit(kinds[group], "beta-spline").forecast([1, 100]).mean
+        means = [row[f"mean_{side}"] for row in report["comparison"]]
+        np.testing.assert_allclose(means, expected, rtol=1e-12)
     files = ["comparison.csv", "difference.png", "forecast.png"]
     assert sorted(p.name for p in out.iterdir()) == files
     written = pd.read_csv(out / "comparison.csv")
@@ -570,9 +576,10 @@ def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(write, monkey
 
     def draws(fit, ks, target, seed):
         drawn.append(fit)
-        return np.random.default_rng(seed).beta(2, 3, (400, len(ks)))
+        sample = np.random.default_rng(seed).beta(2, 3, (400, len(ks)))
+        return sample, sample.mean(axis=0) + 1  # means apart from the draws': the table's
 
-    monkeypatch.setattr(compare, "pass_at_k_draws", draws)
+    monkeypatch.setattr(compare, "draws_and_means", draws)
     argv = ["compare", path, "--groups", "y", "x", "z", "--k", "10", "--json"]
     for pairs, expected in (
         ("first", [("y", "x"), ("y", "z")]),
@@ -588,17 +595,19 @@ def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(write, monkey
         for side in ("a", "b"):
             means.setdefault(row[side], set()).add(row[f"mean_{side}"])
     assert all(len(seen) == 1 for seen in means.values())  # x reads the same as A and as B
+    assert all(mean > 1 for seen in means.values() for mean in seen)  # the means given
     assert len({seen.pop() for seen in means.values()}) == 3  # and each group its own stream
 
 
 def test_compare_cli_on_subsampled_groups_reports_each_groups_truth(monkeypatch, capsys):
     # Fits and draws stand in (tested above): what is checked is the truth beside each pair.
     monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, *args, **kwargs: data.groups[0])
-    monkeypatch.setattr(
-        compare,
-        "pass_at_k_draws",
-        lambda fit, ks, target, seed: np.random.default_rng(seed).beta(2, 3, (400, len(ks))),
-    )
+
+    def draws(fit, ks, target, seed):
+        sample = np.random.default_rng(seed).beta(2, 3, (400, len(ks)))
+        return sample, sample.mean(axis=0)
+
+    monkeypatch.setattr(compare, "draws_and_means", draws)
     groups, ks = ["Pythia 12B", "Pythia 1B"], [10, 10_000, 10**6]
     argv = ["compare", "pythia-math", "--groups", *groups, "--attempts", "50", "--k"]
     assert main([*argv, *map(str, ks), "--json"]) == 0

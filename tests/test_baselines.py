@@ -453,6 +453,23 @@ def test_cli_says_one_attempt_per_problem_identifies_pass_at_1_only(write, capsy
     assert "one attempt per problem identifies pass@1 only" in capsys.readouterr().err
 
 
+def test_regression_is_least_squares_on_its_documented_grid_up_to_the_smallest_n():
+    # k on 101 log-spaced values from 1 to the smallest n, rounded to distinct integers (55 at
+    # n = 100), those with 0 < pass@k < 1; ragged n: half the problems at 60 attempts.
+    full = pythia("Pythia 2.8B", 100)
+    n = np.where(np.arange(full.num_problems) % 2, 60, 100)
+    c = np.random.default_rng(4).hypergeometric(full.c, full.n - full.c, n)
+    data = PassData.from_counts(full.problem_id, n, c)
+    assert len(np.unique(np.round(np.logspace(0, 2, 101)))) == 55
+    ks = np.unique(np.round(np.logspace(0, np.log10(60), 101))).astype(np.int64)
+    estimates = bp.estimators.mean_pass_at_k(data, ks)
+    usable = (estimates > 0) & (estimates < 1)
+    line = stats.linregress(np.log(ks[usable]), np.log(-np.log(estimates[usable])))
+    fitted = fit_baseline(data, "regression")
+    assert fitted.exponent == pytest.approx(-line.slope, rel=1e-10)
+    assert fitted.params["log_A"] == pytest.approx(line.intercept, rel=1e-10)
+
+
 def test_regression_needs_two_usable_k():
     data = PassData.from_counts(["a", "b"], n=[1, 1], c=[1, 0])
     with pytest.raises(InputError, match="fewer than two k"):

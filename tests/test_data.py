@@ -1,6 +1,7 @@
 import io
 import json
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from bayes_passk.data import (
     load_humaneval,
     save_counts,
     validate_counts,
+    warn_if_uninformative,
 )
 
 
@@ -101,6 +103,12 @@ def test_large_language_monkeys_column_names_with_ragged_n(write):
 def test_column_names_match_ignoring_case_and_spaces_and_extra_columns_are_ignored(write):
     path = write("loose.csv", " PROBLEM_ID ,N,C,notes\nx,4,1,hello\n")
     assert_counts(load_counts(path), ["x"], [4], [1])
+
+
+def test_json_and_frame_column_names_match_ignoring_case_and_spaces(write):
+    records = [{" Problem_ID ": "x", " N ": 4, "c ": 1}]
+    assert_counts(load_counts(write("loose.jsonl", jsonl(records))), ["x"], [4], [1])
+    assert_counts(PassData.from_frame(pd.DataFrame(records)), ["x"], [4], [1])
 
 
 def test_numbers_written_as_whole_floats_are_counts(write):
@@ -470,6 +478,42 @@ def test_to_frame():
 def test_from_counts_validates(n, c, group, message):
     with pytest.raises(InputError, match=message):
         PassData.from_counts(["a", "b"] if group is None else ["a", "a"], n, c, group)
+
+
+def test_from_counts_refuses_columns_of_different_lengths():
+    with pytest.raises(InputError, match="differ in length: 3, 1, 3, 3$"):
+        PassData.from_counts(["a", "b", "c"], n=[10], c=[1, 2, 3])
+    with pytest.raises(InputError, match="differ in length: 2, 2, 2, 3$"):
+        PassData.from_counts(["a", "b"], n=[10, 10], c=[1, 2], group=["g", "g", "h"])
+
+
+def test_counts_at_the_edges_of_their_range():
+    # 2^53 attempts are exact in double precision, and allowed; above, refused. Counts of
+    # 2^62 and beyond are "too large" however they come: text, or unsigned integers that a
+    # blind cast would wrap to negative numbers.
+    assert PassData.from_counts(["a"], [2**53], [1]).n.tolist() == [2**53]
+    with pytest.raises(InputError, match="9007199254740993 attempts exceed the supported 2"):
+        PassData.from_counts(["a"], [2**53 + 1], [1])
+    with pytest.raises(InputError, match="count 9223372036854775808 is too large"):
+        PassData.from_counts(["a"], np.array([2**63], np.uint64), [1])
+
+
+@pytest.mark.parametrize("count", [str(2**62), "100000000000000000000000"])
+def test_a_count_too_large_for_an_integer_in_a_file_is_named(count, write):
+    path = write("huge.csv", f"problem_id,n,c\na,{count},1\n")
+    with pytest.raises(InputError, match=f"row 1.*column 'n': count '{count}' is too large"):
+        load_counts(path)
+    path = write("large.csv", f"problem_id,n,c\na,{2**62 - 1},1\n")
+    with pytest.raises(InputError, match=f"{2**62 - 1} attempts exceed the supported 2"):
+        load_counts(path)
+
+
+def test_one_attempt_per_problem_warns_only_where_every_problem_has_one():
+    with pytest.warns(UserWarning, match="identifies pass@1 only"):
+        warn_if_uninformative(PassData.from_counts(["a", "b"], [1, 1], [0, 1]), "the prior")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_uninformative(PassData.from_counts(["a", "b"], [1, 10], [0, 3]), "the prior")
 
 
 def test_from_counts_allows_the_same_problem_in_different_groups():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 import pytest
 from scipy import stats
@@ -203,3 +204,20 @@ def test_seeds_are_checked_before_numpy_sees_them():
         assert not np.array_equal(
             same[0], designs.resample(other, FULL, budget=5, replicates=2, ks=KS).c
         )
+
+
+def test_the_synthetic_grid_is_the_published_one():
+    # Schaeffer et al. 2025: a in {0.15, 0.4}, b in {3.5, 5}, scale in {0.1, 0.8}.
+    expected = {(a, b, s) for a in (0.15, 0.4) for b in (3.5, 5.0) for s in (0.1, 0.8)}
+    assert len(designs.SYNTHETIC_GRID) == 8 and set(designs.SYNTHETIC_GRID) == expected
+
+
+def test_the_truth_of_tiny_rates_at_huge_k_keeps_its_digits():
+    # 1 - (1 - p)^k at p = 1e-12, k = 1e9: about 1e-3, where log(1 - p) in place of
+    # log1p(-p) is off by 1e-4 of the answer (1 - p rounds to a neighbour of 1).
+    rates, ks = np.array([1e-12, 3e-7]), np.array([10**9, 10**4])
+    with mpmath.workdps(50):
+        exact = [
+            float(1 - sum((1 - mpmath.mpf(p)) ** int(k) for p in rates) / len(rates)) for k in ks
+        ]
+    np.testing.assert_allclose(designs.pass_at_k_of_rates(rates, ks), exact, rtol=1e-12)

@@ -95,6 +95,7 @@ def test_matches_exact_fractions_for_moderate_n():
         (4_000_000, 3, 1000),
         (4_000_000, 1000, 3),
         (4_000_000, 50_000, 100),
+        (4_000_000, 100_000, 1000),  # log(1 - pass@k) = -25.3: every term counts
         (3_720_320, 17, 1_000_000),
         (4_000_000, 2_000_000, 2_000_000),  # stops summing early: pass@k is 1 in float64
     ],

@@ -330,8 +330,12 @@ def mean_interval(rng, values: np.ndarray, resamples: int, level: float = 0.9):
     resampled = values[rng.integers(0, count, (resamples, count))]
     means = resampled.mean(axis=1)
     scales = resampled.std(axis=1, ddof=1) / np.sqrt(count)
-    with np.errstate(divide="ignore", invalid="ignore"):  # a resample of one value: t = +-inf
-        t = np.where(means == mean, 0.0, (means - mean) / scales)
+    # A resample of one value repeated has no spread: t = +-inf (0 where that value is the
+    # mean). Its computed sd can be 1e-20 rather than 0, and t huge but finite, so say so.
+    alike = resampled.min(axis=1) == resampled.max(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(alike, np.inf * np.sign(means - mean), (means - mean) / scales)
+    t = np.where(means == mean, 0.0, t)
     alpha = (1 - level) / 2
     t_low, t_high = np.quantile(t, [alpha, 1 - alpha], method="inverted_cdf")
     if not np.isfinite([t_low, t_high]).all():

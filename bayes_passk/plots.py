@@ -78,6 +78,8 @@ def plot_forecast(
     # Forecasts of the same data (several priors) share their unbiased estimates: shown once.
     shared_estimates = len(forecasts) > 1 and _same_unbiased(list(forecasts.values()))
     for index, (name, forecast) in enumerate(forecasts.items()):
+        order = np.argsort(forecast.k, kind="stable")  # drawn along k, whatever order it has
+        forecast = forecast.at(forecast.k[order])
         color = colors[index]
         label = _literal(name or forecast.method, limit=40)
         # One forecast under a title (which names it): entries without the name.
@@ -138,11 +140,20 @@ def plot_forecast(
                 )
             part = f"{prefix}part from problems solved so far"
             curve = _curve(
-                axes, forecast.k * shift, solved[name], ":", "v", color=color, label=part
+                axes,
+                forecast.k * shift,
+                np.asarray(solved[name])[order],
+                ":",
+                "v",
+                color=color,
+                label=part,
             )
             entries.append((curve, part))
         if truth and name in truth:
             k, value = truth[name]
+            k, value = np.atleast_1d(k), np.atleast_1d(value)
+            along = np.argsort(k, kind="stable")
+            k, value = k[along], value[along]
             truth_label = f"{prefix}truth"
             # Black beside one forecast; beside several, each truth in its forecast's colour.
             shade = "black" if len(forecasts) == 1 else color

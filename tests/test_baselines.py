@@ -726,6 +726,18 @@ def test_plot_draws_the_part_from_solved_problems_dotted_under_its_forecast():
     assert dotted.get_color() == axes.lines[0].get_color()  # its forecast's colour
     with pytest.raises(ValueError, match=r"solved\['12B'\] has shape \(2,\); the forecast has 3"):
         plot_forecast({"12B": forecast}, solved={"12B": solved[:2]})
+    # k out of order (as forecast keeps it): every curve drawn along k, the band too.
+    order = [2, 0, 1]
+    shuffled = forecast.at(ks[order])
+    truth = {"12B": (ks[order], forecast.mean[order] + 0.01)}
+    axes = plot_forecast({"12B": shuffled}, solved={"12B": solved[order]}, truth=truth).axes[0]
+    for line in axes.lines:
+        if len(line.get_xdata()) == 3:
+            assert np.all(np.diff(line.get_xdata()) > 0), line.get_label()
+    drawn = {line.get_label(): line.get_ydata() for line in axes.lines}
+    np.testing.assert_array_equal(drawn["12B: estimate"], forecast.mean)
+    np.testing.assert_array_equal(drawn["12B: part from problems solved so far"], solved)
+    np.testing.assert_array_equal(drawn["12B: truth"], forecast.mean + 0.01)
 
 
 def test_plot_at_one_k_shows_truth_and_solved_part_as_markers_and_names_the_interval():

@@ -437,14 +437,26 @@ def plot_paired(paired, title=None, level: float = 0.9):
 def plot_differences(comparison, title=None):
     """pass@k(A) - pass@k(B) against k for each compared pair, with its credible interval.
 
-    ``comparison`` holds the rows of `bayes_passk.compare.difference_table` with columns ``a``
-    and ``b`` naming each pair, and optionally ``true_difference`` (drawn as a diamond) and
-    ``ci``. Pairs stand side by side around each k; with up to 3 pairs each point carries
-    P(A > B). Above the dashed line at 0, A has the higher pass@k.
+    ``comparison`` holds the rows of `bayes_passk.compare.difference_table` (or
+    `bayes_passk.compare.compare_groups`), with columns ``a`` and ``b`` naming each pair
+    (without them, one pair named A - B), and optionally ``true_difference`` (drawn as a
+    diamond) and ``ci``. Pairs stand side by side around each k; with up to 3 pairs each point
+    carries P(A > B). Above the dashed line at 0, A has the higher pass@k.
 
     Returns:
         A matplotlib Figure.
+
+    Example:
+        >>> from bayes_passk.compare import difference_table
+        >>> rng = np.random.default_rng(0)
+        >>> a, b = rng.beta(8, 2, (400, 2)), rng.beta(6, 4, (400, 2))
+        >>> axes = plot_differences(difference_table(a, b, [10, 100])).axes[0]
+        >>> axes.get_legend().get_texts()[0].get_text()
+        'A - B'
     """
+    for side in ("a", "b"):  # one pair, unnamed: A - B
+        if side not in comparison:
+            comparison = comparison.assign(**{side: side.upper()})
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     axes = figure.subplots()
     pairs = list(comparison.groupby(["a", "b"], sort=False))

@@ -396,7 +396,8 @@ def allocate(
         c: successes so far, shape (P,).
         budget: the number of attempts to place.
         k: ``bayes``: the K of the pass@K to learn.
-        fit: ``bayes``: a `bayes_passk.Fit` of these very counts (its family, 400 of its draws).
+        fit: ``bayes``: a `bayes_passk.Fit` of these very counts, those of the problems not
+            yet tried left out (its family, 400 of its draws).
         family: ``bayes`` without a fit: the prior family.
         params: ``bayes`` without a fit: hyperparameter draws, each of shape (D,).
 
@@ -417,11 +418,12 @@ def allocate(
         return dynamic(rng, n, c, budget)
     if policy == "bayes":
         if fit is not None:
-            fitted = fit.data
-            if not (np.array_equal(fitted.n, n) and np.array_equal(fitted.c, c)):
+            fitted, tried = fit.data, n > 0  # a fit cannot hold problems never tried
+            if not (np.array_equal(fitted.n, n[tried]) and np.array_equal(fitted.c, c[tried])):
                 raise InputError(
                     f"the fit is of other counts ({_told(fitted.n, fitted.c)}) than n and c "
-                    f"({_told(n, c)})"
+                    f"({_told(n[tried], c[tried])}, the problems tried so far); or give "
+                    "family and params"
                 )
             family, params = fit.family, thinned_draws(fit.params, 400)
         if k is None or family is None or params is None:

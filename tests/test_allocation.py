@@ -561,6 +561,12 @@ def test_allocate_takes_the_draws_of_a_fit_of_any_shape():
     told = r"\(7 problems, 140 attempts, 10 successes\) than n and c \(7 problems, 140 attempts, 17"
     with pytest.raises(InputError, match=told):
         allocation.allocate(np.random.default_rng(0), "bayes", N, C + 1, 40, k=10, fit=fit)
+    # Problems not yet tried (n = 0), which no fit can hold, beside those the fit is of.
+    n, c = np.append(N, 0), np.append(C, 0)
+    by_fit = allocation.allocate(np.random.default_rng(0), "bayes", n, c, 40, k=10_000, fit=fit)
+    by_draws = allocation.bayes(np.random.default_rng(0), n, c, 40, BETA, draws, 10_000)
+    np.testing.assert_array_equal(by_fit, by_draws)
+    assert by_fit[-1] > 0  # nothing known of it yet: worth attempts
 
 
 def test_allocate_cli_json_sums_to_the_budget(write, capsys):

@@ -60,7 +60,14 @@ from scipy import special
 
 from bayes_passk.backtest import COLUMNS
 from bayes_passk.batched import DEFAULT_CONFIG, BatchConfig, check_config, fit_batch
-from bayes_passk.data import MAX_ATTEMPTS, InputError, PassData, check_seed, is_positive_int
+from bayes_passk.data import (
+    MAX_ATTEMPTS,
+    InputError,
+    PassData,
+    check_seed,
+    is_positive_int,
+    require_pass_data,
+)
 from bayes_passk.designs import pass_at_k_of_rates
 from bayes_passk.estimators import as_counts, as_ks
 from bayes_passk.families import PriorFamily, get_family, thinned_draws, unstack_draws
@@ -565,7 +572,7 @@ def simulate(
     """
     check_seed(seed, numpy=True)
     check_config(config)
-    full = full.single_group()
+    full = require_pass_data(full).single_group()
     for name, values in (("policies", policies), ("budgets", budgets)):
         if isinstance(values, str | int) or not len(values):
             raise InputError(f"{name} must be a non-empty list, got {values!r}")

@@ -255,6 +255,7 @@ def summarize(table: pd.DataFrame, bootstrap: int = 1000, seed: int = 0) -> pd.D
         >>> int(row["failed"]), float(round(row["mse"], 6)), float(row["coverage"])
         (1, 0.005, 0.5)
     """
+    _require_table(table, [*COLUMNS[:7], "lower", "upper", "truth", *COLUMNS[-4:]])
     if not is_positive_int(bootstrap):
         raise InputError(f"bootstrap must be a positive number of resamples, got {bootstrap!r}")
     check_seed(seed, numpy=True)
@@ -361,6 +362,15 @@ def mse_interval(rng, squared: np.ndarray, resamples: int, level: float = 0.9):
     return (max(lower, 0.0), upper) if np.isfinite(lower) else (lower, upper)
 
 
+def _require_table(table, columns: Sequence[str]) -> None:
+    """Raise `InputError` unless `table` is a DataFrame with these columns (`run`'s table)."""
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(f"table must be a DataFrame as run returns, got {type(table).__name__}")
+    missing = [column for column in columns if column not in table]
+    if missing:
+        raise InputError(f"the table lacks the columns {missing} of a backtest's table")
+
+
 def _ungrouped_named(table: pd.DataFrame) -> pd.DataFrame:
     """Give back the group "" of data without groups, read from a CSV as NaN (groupby drops NaN)."""
     return table.assign(group=table["group"].astype(object).fillna(""))
@@ -394,6 +404,7 @@ def paired_differences(
         >>> row["method"], float(round(row["difference"], 6)), float(round(row["ratio"], 6))
         ('b', -0.0025, 0.5)
     """
+    _require_table(table, [*COLUMNS[:7], "truth"])
     if reference not in set(table["method"]):
         raise InputError(f"the reference method {reference!r} is not in the table")
     if isinstance(level, bool) or not isinstance(level, float | int) or not 0 < level < 1:

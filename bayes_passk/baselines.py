@@ -137,6 +137,7 @@ class BaselineFit(NamedTuple):
             raise InputError(
                 f"bootstrap must be 0 (no interval) or at least 2 resamples, got {bootstrap}"
             )
+        check_seed(seed, numpy=True)  # with a bootstrap or without, as every seed is taken
         all_ks = with_slope_points(ks)
         log_survival = self.log_survival(all_ks)
         point = -np.expm1(log_survival[: ks.size])

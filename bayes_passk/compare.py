@@ -77,6 +77,8 @@ def compare_priors(fits: Mapping) -> PriorComparison:
         parameters), ``weight`` (stacking), ``bad_pareto_k`` (problems with Pareto k above
         `pareto_k_threshold`, where PSIS is unreliable).
     """
+    if not isinstance(fits, Mapping):
+        raise InputError(f"fits must be a dict of fits by name, got {type(fits).__name__}")
     if len(fits) < 2:
         raise InputError("model comparison needs at least two fits")
     datasets = [fit.data for fit in fits.values()]

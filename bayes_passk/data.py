@@ -50,7 +50,7 @@ import warnings
 import zlib
 from collections.abc import Callable
 from functools import partial
-from numbers import Integral
+from numbers import Integral, Real
 from pathlib import Path
 from typing import NamedTuple
 
@@ -254,6 +254,12 @@ def validate_counts(data: PassData, source: str = "data") -> PassData:
         ...     print(error)
         results, row 1, column 'c': 4 successes exceed the 3 attempts in column 'n'
     """
+    lengths = [len(np.atleast_1d(getattr(data, name))) for name in PassData._fields]
+    if len(set(lengths)) > 1:
+        raise InputError(
+            f"{source}: problem_id, n, c and group differ in length: "
+            + ", ".join(map(str, lengths))
+        )
     rows = _Rows(source)
     checked = data._replace(
         n=_counts_column(np.asarray(data.n), "n", rows),
@@ -269,6 +275,11 @@ def validate_counts(data: PassData, source: str = "data") -> PassData:
 def is_positive_int(value) -> bool:
     """Whether `value` is a whole number of an integer type, at least 1 (a bool is not one)."""
     return not isinstance(value, bool) and isinstance(value, Integral) and value >= 1
+
+
+def is_probability(value) -> bool:
+    """Whether `value` is a real number (not a bool) strictly between 0 and 1."""
+    return not isinstance(value, bool) and isinstance(value, Real) and 0 < value < 1
 
 
 def check_seed(seed, numpy: bool = False) -> None:

@@ -33,7 +33,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bayes_passk.data import InputError, PassData, check_seed, is_positive_int
+from bayes_passk.data import (
+    InputError,
+    PassData,
+    check_seed,
+    is_positive_int,
+    require_pass_data,
+)
 from bayes_passk.estimators import as_ks, pass_at_k
 
 # Schaeffer et al.'s synthetic grid: (a, b, scale).
@@ -88,7 +94,7 @@ def subsample(
 
     With ``problems``, each replicate first draws that many problems without replacement.
     """
-    full = full.single_group()
+    full = require_pass_data(full).single_group()
     ks = _checked(seed, budget, replicates, _problem_count(full, problems), ks)
     if budget > full.n.min():
         raise InputError(
@@ -146,7 +152,7 @@ def resample(
     which the truth at k beyond its n asserts without evidence (a warning says so). With
     ``problems``, each replicate first draws that many problems without replacement.
     """
-    full = full.single_group()
+    full = require_pass_data(full).single_group()
     ks = _checked(seed, budget, replicates, _problem_count(full, problems), ks)
     unsure = (full.c == 0) & (full.n < ks.max())
     if unsure.any():

@@ -42,7 +42,7 @@ import pandas as pd
 import xarray as xr
 from scipy import special
 
-from bayes_passk.data import check_seed
+from bayes_passk.data import check_seed, is_probability
 from bayes_passk.estimators import as_ks, mean_pass_at_k
 from bayes_passk.families import (
     PriorFamily,
@@ -275,8 +275,8 @@ def check_target_and_ci(target: str, ci: float) -> None:
     """
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
-    if not 0 < ci < 1:
-        raise ValueError(f"ci must lie strictly between 0 and 1, got {ci}")
+    if not is_probability(ci):
+        raise ValueError(f"ci must lie strictly between 0 and 1, got {ci!r}")
 
 
 def posterior_pass_at_k(

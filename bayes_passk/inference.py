@@ -44,6 +44,7 @@ from bayes_passk.data import (
     check_run_length,
     check_seed,
     is_positive_int,
+    is_probability,
     require_pass_data,
     validate_counts,
     warn_if_uninformative,
@@ -268,8 +269,8 @@ def fit(
     family = get_family(prior)
     check_sites(family)
     target_accept = family.target_accept if target_accept is None else target_accept
-    if not 0 < target_accept < 1:
-        raise InputError(f"target_accept must lie strictly between 0 and 1, got {target_accept}")
+    if not is_probability(target_accept):
+        raise InputError(f"target_accept must lie strictly between 0 and 1, got {target_accept!r}")
     warn_if_uninformative(data, f"the prior ({family.name})")
     if data.num_problems == 1:
         warnings.warn(

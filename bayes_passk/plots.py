@@ -66,6 +66,8 @@ def plot_forecast(
             "plot_forecast takes a Forecast or a dict of them by name, "
             f"got {type(forecasts).__name__}"
         )
+    if not forecasts:
+        raise ValueError("plot_forecast takes at least one forecast, got an empty dict")
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     axes = figure.subplots()
     colors = _colors(len(forecasts))

@@ -164,3 +164,45 @@ from jax._src import xla_bridge
 print(json.dumps({"started": xla_bridge.backends_are_initialized()}))
 """
     assert run_python(code) == {"started": False}
+
+
+def _bad_calls() -> dict:
+    """Calls with an argument of the wrong kind, by name, and the message each should raise."""
+    import numpy as np
+    import pandas as pd
+
+    import bayes_passk as bp
+    from bayes_passk import allocation, backtest, designs
+    from bayes_passk.baselines import fit_baseline
+    from bayes_passk.compare import compare_priors
+    from bayes_passk.data import PassData, validate_counts
+    from bayes_passk.forecast import check_target_and_ci
+    from bayes_passk.plots import plot_forecast
+
+    data = PassData.from_counts(["a", "b", "c"], [20, 20, 20], [1, 4, 0])
+    uneven = PassData(*map(np.array, (["a", "b"], [9, 9, 9], [1, 2, 3], ["", ""])))
+    one_column = pd.DataFrame({"method": ["m"]})
+    not_data = "data must be a PassData"
+    return {
+        "subsample": (lambda: designs.subsample(0, (1, 2), 50, 2, [10]), not_data),
+        "resample": (lambda: designs.resample(0, (1, 2), 50, 2, [10]), not_data),
+        "simulate": (lambda: allocation.simulate(0, ([1], [0]), [9], 9), not_data),
+        "compare_priors": (lambda: compare_priors([1, 2]), "fits must be a dict of fits by name"),
+        "summarize": (lambda: backtest.summarize({"k": [1]}), "must be a DataFrame as run returns"),
+        "summarize columns": (lambda: backtest.summarize(one_column), "lacks the columns"),
+        "paired": (lambda: backtest.paired_differences(one_column, "m"), "lacks the columns"),
+        "plot_forecast": (lambda: plot_forecast({}), "at least one forecast, got an empty dict"),
+        "fit": (lambda: bp.fit(data, target_accept="0.9"), "target_accept must lie .* '0.9'"),
+        "ci": (lambda: check_target_and_ci("benchmark", "0.9"), "ci must lie .* got '0.9'"),
+        "seed": (lambda: fit_baseline(data, "regression").forecast(9, seed="x"), "seed must be"),
+        "lengths": (lambda: validate_counts(uneven), "differ in length: 2, 3, 3, 2"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_bad_calls()))
+def test_public_functions_name_a_wrong_argument(name):
+    # An argument of the wrong kind gets a message naming it, not an AttributeError or
+    # KeyError from deep inside (or, for arrays of different lengths, a silent result).
+    call, message = _bad_calls()[name]
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -94,7 +94,14 @@ class BaselineFit(NamedTuple):
         )
 
     def pass_at_k(self, ks) -> np.ndarray:
-        """Point forecast of pass@k at each k (at least 1; between whole numbers, the curve)."""
+        """Point forecast of pass@k at each k (at least 1; between whole numbers, the curve).
+
+        Example:
+            >>> from bayes_passk import datasets
+            >>> data = datasets.load("pythia-math", group="Pythia 12B", attempts_per_problem=100)
+            >>> fit_baseline(data, "regression").pass_at_k([1, 10.5, 100]).round(3).tolist()
+            [0.015, 0.172, 0.466]
+        """
         return -np.expm1(self.log_survival(ks))
 
     def log_survival(self, ks) -> np.ndarray:
@@ -123,6 +130,13 @@ class BaselineFit(NamedTuple):
         problem as much as the benchmark's: ``target="new"`` labels it so (and carries no
         unbiased estimates, as a Bayesian new-problem forecast). The regression fits the
         benchmark's curve only.
+
+        Example:
+            >>> from bayes_passk import datasets
+            >>> data = datasets.load("pythia-math", group="Pythia 12B", attempts_per_problem=100)
+            >>> forecast = fit_baseline(data, "beta-binomial").forecast([100, 10_000], bootstrap=10)
+            >>> bool(np.all((forecast.lower < forecast.mean) & (forecast.mean < forecast.upper)))
+            True
         """
         check_target_and_ci(target, ci)
         if target == "new" and self.method == "regression":
@@ -195,6 +209,13 @@ def fit_baseline(
 
     Returns:
         A `BaselineFit`.
+
+    Example:
+        >>> from bayes_passk import datasets
+        >>> data = datasets.load("pythia-math", group="Pythia 12B", attempts_per_problem=100)
+        >>> fitted = fit_baseline(data, "beta-binomial")
+        >>> round(fitted.exponent, 3), fitted.pass_at_k([100, 10_000]).round(3).tolist()
+        (0.274, [0.471, 0.846])
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known methods: {', '.join(METHODS)}")

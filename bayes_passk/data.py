@@ -88,6 +88,10 @@ class PassData(NamedTuple):
 
         Labels become text as in a file: 1.0 -> "1", surrounding spaces stripped; an empty or
         missing one is an error. ``group`` is all "" (or None) for ungrouped data, else named.
+
+        Example:
+            >>> PassData.from_counts(["a", "b"], n=[10, 20], c=[3, 0], group=["m", "m"])
+            PassData(2 problems in 1 group ('m'), n 10..20, c 3 in all)
         """
         rows = _Rows("data")
         for name, values in (("problem_id", problem_id), ("n", n), ("c", c), ("group", group)):
@@ -424,6 +428,15 @@ def save_counts(data: PassData, path: str | os.PathLike) -> None:
     """Write `data` as a counts CSV that `load_counts` reads back unchanged.
 
     The group column is left out when there is only the unnamed group "".
+
+    Example:
+        >>> import os, tempfile
+        >>> data = PassData.from_counts(["a", "b"], n=[10, 20], c=[3, 0])
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = os.path.join(folder, "counts.csv")
+        ...     save_counts(data, path)
+        ...     load_counts(path)
+        PassData(2 problems, n 10..20, c 3 in all)
     """
     frame = data.to_frame()
     if data.groups == [""]:

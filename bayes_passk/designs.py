@@ -93,6 +93,15 @@ def subsample(
     """``budget`` attempts per problem without replacement; truth from all attempts (k <= n).
 
     With ``problems``, each replicate first draws that many problems without replacement.
+
+    Returns:
+        A `Design`: counts (replicates, problems), truth (replicates, k).
+
+    Example:
+        >>> full = PassData.from_counts(["a", "b", "c"], n=[1000] * 3, c=[0, 30, 500])
+        >>> cell = subsample(0, full, budget=100, replicates=4, ks=[10, 1000])
+        >>> cell.n.shape, cell.truth[0].round(4).tolist()  # truth: all 1,000 attempts
+        ((4, 3), [0.4209, 0.6667])
     """
     full = require_pass_data(full).single_group()
     ks = _checked(seed, budget, replicates, _problem_count(full, problems), ks)
@@ -151,6 +160,15 @@ def resample(
     The rate c/n is taken as true: a problem without a success in the full data never succeeds,
     which the truth at k beyond its n asserts without evidence (a warning says so). With
     ``problems``, each replicate first draws that many problems without replacement.
+
+    Returns:
+        A `Design`: counts (replicates, problems), truth (replicates, k) at any k.
+
+    Example:
+        >>> full = PassData.from_counts(["a", "b", "c"], n=[1000] * 3, c=[1, 30, 500])
+        >>> cell = resample(0, full, budget=100, replicates=4, ks=[10, 10**6])
+        >>> cell.n.shape, cell.truth[0].round(4).tolist()  # truth: the rates c / n
+        ((4, 3), [0.4239, 1.0])
     """
     full = require_pass_data(full).single_group()
     ks = _checked(seed, budget, replicates, _problem_count(full, problems), ks)
@@ -217,7 +235,18 @@ def synthetic(
     replicates: int,
     ks,
 ) -> Design:
-    """Rates from a scaled Beta or Kumaraswamy(a, b) on (0, scale); the true exponent is a."""
+    """Rates from a scaled Beta or Kumaraswamy(a, b) on (0, scale); the true exponent is a.
+
+    Returns:
+        A `Design`: counts (replicates, problems), truth (replicates, k) from each
+        replicate's own rates.
+
+    Example:
+        >>> cell = synthetic(0, "scaled-beta", 0.4, 5.0, 0.8, problems=50, budget=100,
+        ...                  replicates=3, ks=[10, 1000])
+        >>> cell.n.shape, cell.truth.shape, cell.exponent
+        ((3, 50), (3, 2), 0.4)
+    """
     ks = _checked(seed, budget, replicates, problems, ks)
     for name, value, high in (("a", a, np.inf), ("b", b, np.inf), ("scale", scale, 1.0)):
         if isinstance(value, bool) or not isinstance(value, Real) or not 0 < value <= high:

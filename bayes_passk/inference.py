@@ -108,7 +108,20 @@ class Diagnostics(NamedTuple):
 
 
 class Fit:
-    """A fitted model: the InferenceData, the prior family and the data it was fitted to."""
+    """A fitted model: the InferenceData, the prior family and the data it was fitted to.
+
+    Example:
+        >>> import os, tempfile
+        >>> import bayes_passk as bp
+        >>> data = bp.PassData.from_counts(["a", "b", "c"], n=[50, 50, 50], c=[0, 3, 20])
+        >>> result = bp.fit(data, chains=2, warmup=200, samples=200, progress=False, check=False)
+        >>> result.data.c.tolist(), result.diagnostics().divergences >= 0
+        ([0, 3, 20], True)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     result.save(os.path.join(folder, "fit.nc"))
+        ...     bp.load_fit(os.path.join(folder, "fit.nc"))
+        Fit(prior='beta-spline', problems=3, chains=2, draws=200)
+    """
 
     def __init__(self, idata: az.InferenceData, family: PriorFamily | None = None):
         self.idata = idata
@@ -188,6 +201,9 @@ def load_fit(path, family: PriorFamily | None = None) -> Fit:
 
     The file's prior must be ``family``'s name, and its posterior must hold every site of the
     prior: draws read under another family's density would forecast silently wrong.
+
+    Returns:
+        The `Fit` (example: `Fit`).
     """
     if not os.path.isfile(path):
         raise InputError(f"file not found: {path}")

@@ -28,7 +28,7 @@ FILLED = 3  # more forecasts than this: each band drawn as its two edges, not fi
 CROWDED = 10  # more forecasts than this: no bands, one legend entry each
 DODGE = 0.02  # decades between methods at one budget, or forecasts at one k
 TITLE_LENGTH = 70  # characters of a title; longer ones are cut in the middle
-NO_BAR = " (none under 4 replicates)"  # the key's note where a point has no interval
+NO_BAR = " (none under 5 scored replicates)"  # the key's note where a point has no interval
 
 
 def plot_forecast(
@@ -306,7 +306,7 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
     many fits failed (not scored: that method's figure is over fewer replicates). With one group
     the MSE carries its bootstrap interval (``mse_lower``, ``mse_upper``) as error bars; with
     several, the average carries the groups' half-widths combined as for a mean of independent
-    estimates, sqrt(sum h_g^2) / G (no bar where a group has none: under 4 replicates).
+    estimates, sqrt(sum h_g^2) / G (no bar where a group has none: under 5 replicates).
     Coverage carries the 90% Wilson interval of the share of the scored replicates' intervals
     that covered. Methods are drawn side by side around each budget; the legend, beside the
     panels, says what the bars are.
@@ -326,7 +326,7 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
     axes = figure.subplots(1, len(ks), squeeze=False)
     entries: dict[str, object] = {}  # label -> handle, across the panels
     bars = None
-    unbarred = False  # an MSE without an interval (under 4 replicates)
+    unbarred = False  # an MSE without an interval (under 5 replicates)
     for ax, k in zip(axes[0], ks, strict=True):
         part = summary[summary["k"] == k]
         zeros = 0  # points at 0 or below, which a log scale does not draw
@@ -387,7 +387,7 @@ def plot_paired(paired, title=None, level: float = 0.9):
     The rows of `bayes_passk.backtest.paired_differences`, averaged over groups as in
     `plot_backtest` (every method over the same groups: those where each has a difference;
     the panel's title says when groups were left out), with the studentized bootstrap
-    intervals (at ``level``) as error bars, none where a group has fewer than 4 replicates; a
+    intervals (at ``level``) as error bars, none where a group has fewer than 5 replicates; a
     method below the dashed line at 0 forecast better than the reference on the same
     replicates.
 
@@ -399,7 +399,7 @@ def plot_paired(paired, title=None, level: float = 0.9):
     axes = figure.subplots(1, max(len(ks), 1), squeeze=False)
     references = ", ".join(paired["reference"].unique())
     entries: dict[str, object] = {}
-    unbarred = False  # a point without an interval (under 4 replicates)
+    unbarred = False  # a point without an interval (under 5 replicates)
     for ax, k in zip(axes[0], ks, strict=True):
         part = paired[paired["k"] == k]
         methods = part["method"].unique()
@@ -581,7 +581,7 @@ def _backtest_title(summary, title) -> str:
 def _half_width_of_mean(half_widths):
     """sqrt(sum h_g^2) / G per budget: the half-width of a mean of G independent estimates.
 
-    NaN, no bar, where a group has no interval (under 4 replicates: `backtest.mean_interval`).
+    NaN, no bar, where a group has no interval (under 5 replicates: `backtest.mean_interval`).
     """
     squares = (half_widths**2).groupby(level="budget")
     combined = np.sqrt(squares.sum()) / squares.size()

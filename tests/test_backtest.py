@@ -116,8 +116,13 @@ def test_the_mse_interval_takes_the_studentized_bootstrap_s_quantiles():
     # Errors alike: the interval is the point; one error, or resamples of one value in more
     # than 5% (3 errors: 3 of 27), have none.
     assert backtest.mse_interval(np.random.default_rng(0), np.full(6, 0.04), 100) == (0.04, 0.04)
-    for few in (squared[:1], squared[:3]):
+    for few in (squared[:1], squared[:3], squared[:4], np.full(2, 0.04)):
         assert np.isnan(backtest.mse_interval(np.random.default_rng(0), few, 1000)).all()
+    # The ends within what the mean can be: an MSE of probabilities in [0, 1].
+    skewed = np.array([0.01, 0.02, 0.03, 0.05, 0.9])  # unclipped: [-0.075, 8.4]
+    lower, upper = backtest.mean_interval(np.random.default_rng(0), skewed, 1000)
+    assert lower < 0 and upper > 1
+    assert backtest.mse_interval(np.random.default_rng(0), skewed, 1000) == (0, 1)
     # Whatever the three values: copies of some floats have an sd of 1e-20, not 0, which gave
     # t huge but finite and an interval up to 1e15 in 29% of them.
     rng = np.random.default_rng(0)
@@ -248,8 +253,8 @@ def test_a_table_without_groups_read_back_from_csv_summarizes_as_before(tmp_path
 def test_paired_differences_pair_replicates():
     truth = 0.6
     errors = {
-        "ref": [0.1, -0.2, 0.05, 0.3, np.nan, 0.4],
-        "m": [0.12, -0.19, 0.0, 0.31, -np.inf, np.nan],
+        "ref": [0.1, -0.2, 0.05, 0.3, -0.15, np.nan, 0.4],
+        "m": [0.12, -0.19, 0.0, 0.31, -0.1, -np.inf, np.nan],
     }
     table = pd.concat(
         [
@@ -258,9 +263,9 @@ def test_paired_differences_pair_replicates():
         ]
     )
     row = backtest.paired_differences(table, reference="ref").iloc[0]
-    # Replicate 4 failed in both, 5 in m alone: both left out of every figure, the ratio too.
-    ref, m = np.array(errors["ref"][:4]), np.array(errors["m"][:4])
-    assert row["method"] == "m" and row["replicates"] == 4
+    # Replicate 5 failed in both, 6 in m alone: both left out of every figure, the ratio too.
+    ref, m = np.array(errors["ref"][:5]), np.array(errors["m"][:5])
+    assert row["method"] == "m" and row["replicates"] == 5
     assert row["difference"] == pytest.approx(np.mean(m**2 - ref**2))
     assert row["ratio"] == pytest.approx(np.mean(m**2) / np.mean(ref**2))
     # The interval: the studentized bootstrap of the paired differences, from a generator
@@ -272,10 +277,16 @@ def test_paired_differences_pair_replicates():
         row = backtest.paired_differences(table, reference="ref", seed=seed).iloc[0]
         assert (row["lower"], row["upper"]) == pytest.approx(expected, rel=1e-12)
         assert row["lower"] < row["difference"] < row["upper"]
-    # Three replicates: no interval (the bootstrap-t's ends are infinite).
-    three = table[table["replicate"] < 3]
-    row = backtest.paired_differences(three, reference="ref").iloc[0]
-    assert row["replicates"] == 3 and np.isnan([row["lower"], row["upper"]]).all()
+    # The ends within what a difference of squared errors of probabilities can be, [-1, 1].
+    skewed = np.sqrt([0.01, 0.02, 0.03, 0.05, 0.9])  # unclipped: [-0.075, 8.4]
+    errors = {"m": skewed, "ref": np.zeros(5)}
+    pair = pd.concat([_table(e, np.nan, np.nan, 0.0).assign(method=m) for m, e in errors.items()])
+    row = backtest.paired_differences(pair, reference="ref").iloc[0]
+    assert row["lower"] < row["difference"] < row["upper"] == 1
+    # Four replicates: no interval (backtest.FEWEST_FOR_INTERVAL).
+    four = table[table["replicate"] < 4]
+    row = backtest.paired_differences(four, reference="ref").iloc[0]
+    assert row["replicates"] == 4 and np.isnan([row["lower"], row["upper"]]).all()
     # A method against itself: no difference, and an interval of width zero.
     same = pd.concat(
         [table[table.method == "ref"], table[table.method == "ref"].assign(method="x")]
@@ -549,14 +560,14 @@ def test_plot_averages_every_method_over_the_same_groups():
     np.testing.assert_allclose(sorted(np.ravel([cap.get_ydata() for cap in caps])), expected)
     key = figure.legends[0].get_texts()[-1].get_text()
     assert key == "bars: 90% studentized bootstrap interval"
-    # A group without an interval (under 4 replicates): no bar for that method's mean, and
+    # A group without an interval (under 5 replicates): no bar for that method's mean, and
     # the key says so; the other method keeps its bar.
     no_interval = two.assign(mse_lower=[np.nan, 1.5, 1.0, 1.0], mse_upper=[np.nan, 2.5, 4.0, 3.0])
     figure = plot_backtest(no_interval, "mse")
     a_bars, b_bars = (container.lines[2][0] for container in figure.axes[0].containers)
     assert len(a_bars.get_segments()[0]) == 0 and len(b_bars.get_segments()[0]) == 2
     key = figure.legends[0].get_texts()[-1].get_text()
-    assert key == "bars: 90% studentized bootstrap interval (none under 4 replicates)"
+    assert key == "bars: 90% studentized bootstrap interval (none under 5 scored replicates)"
     # The note of values a log scale cannot draw counts the points, not the groups' values:
     # a's mean over the two groups, 0.5, is drawn; b's, 0, is not.
     zero = two.assign(mse=[0.0, 0.0, 1.0, 0.0])
@@ -643,13 +654,13 @@ def test_the_paired_plot_averages_the_groups_differences_and_their_intervals():
     np.testing.assert_allclose(ends, expected, rtol=1e-12)
     texts = [text.get_text() for text in figure.legends[0].get_texts()]
     assert texts == ["b", "no difference from a", "bars: 90% studentized bootstrap interval"]
-    # A group without an interval (under 4 replicates): no bar for the mean, not a bar of
+    # A group without an interval (under 5 replicates): no bar for the mean, not a bar of
     # width 0, and the key says so.
     unbarred = plot_paired(paired.assign(lower=[np.nan, -1.0], upper=[np.nan, 2.0]))
     [container] = unbarred.axes[0].containers
     assert [len(bars.get_segments()[0]) for bars in container.lines[2]] == [0]
     key = unbarred.legends[0].get_texts()[-1].get_text()
-    assert key == "bars: 90% studentized bootstrap interval (none under 4 replicates)"
+    assert key == "bars: 90% studentized bootstrap interval (none under 5 scored replicates)"
     assert axes.get_ylabel() == "MSE of pass@k minus a's"
     title = "data; subsample design; mean over 2 groups; 10 replicates per cell"
     assert figure.get_suptitle() == title
@@ -681,7 +692,7 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
     ]
     argv += [
         "--replicates",
-        "4",
+        "5",
         "--methods",
         "beta-binomial",
         "regression",
@@ -697,12 +708,12 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
     summary = report["summary"]
     assert len(summary) == 2 * 2 * 2  # methods x budgets x k
     assert {row["method"] for row in summary} == {"beta-binomial", "regression"}
-    assert "regression: Pythia 12B, budget 100: 4 fits" in captured.err
+    assert "regression: Pythia 12B, budget 100: 5 fits" in captured.err
     names = sorted(p.name for p in out.iterdir())
     expected = ["backtest.csv", "coverage.png", "error.png", "paired.csv", "paired.png"]
     assert names == [*expected, "summary.csv"]
     table = pd.read_csv(out / "backtest.csv")
-    assert len(table) == 2 * 2 * 4 * 2
+    assert len(table) == 2 * 2 * 5 * 2
     # The paired comparison: one row per budget and k, the MSEs as in the summary.
     mse = {(r["method"], r["budget"], r["k"]): r["mse"] for r in summary}
     assert len(report["paired"]) == 2 * 2
@@ -713,13 +724,13 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
             mse[("regression", row["budget"], row["k"])],
         )
         assert row["difference"] == pytest.approx(mine - theirs)
-        # The interval over the 4 replicates, from the written per-replicate table.
+        # The interval over the 5 replicates, from the written per-replicate table.
         cell = table[(table["budget"] == row["budget"]) & (table["k"] == row["k"])]
         squared = cell.assign(se=(cell["estimate"] - cell["truth"]) ** 2).pivot(
             index="replicate", columns="method", values="se"
         )
         d = (squared["beta-binomial"] - squared["regression"]).dropna().to_numpy()
-        assert row["replicates"] == len(d) == 4
+        assert row["replicates"] == len(d) == 5
         cell_name = ("subsample", "Pythia 12B", row["budget"], row["k"])
         rng = np.random.default_rng([0, name_number("beta-binomial", "regression", *cell_name)])
         lower, upper = backtest.mean_interval(rng, d, 1000)

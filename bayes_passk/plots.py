@@ -204,6 +204,21 @@ def plot_forecast(
     return figure
 
 
+def _method_colors(methods) -> dict:
+    """Return a colour per method or policy, the same in every figure and panel of every run.
+
+    By its place among the package's methods and policies (bayes-<family>, the point methods,
+    then the allocation policies); other names after them, in the order given.
+    """
+    from bayes_passk.baselines import METHODS
+    from bayes_passk.models import family_names
+
+    known = [f"bayes-{name}" for name in family_names()] + list(METHODS)
+    known += ["uniform", "dynamic", "bayes"]
+    names = known + [method for method in dict.fromkeys(methods) if method not in known]
+    return dict(zip(names, _colors(len(names)), strict=True))
+
+
 def _colors(count: int) -> list:
     """One colour per curve: the style's cycle, then tab20's dark hues before its light ones.
 
@@ -327,6 +342,7 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
     entries: dict[str, object] = {}  # label -> handle, across the panels
     bars = None
     unbarred = False  # an MSE without an interval (under 5 replicates)
+    color = _method_colors(summary["method"])
     for ax, k in zip(axes[0], ks, strict=True):
         part = summary[summary["k"] == k]
         zeros = 0  # points at 0 or below, which a log scale does not draw
@@ -344,9 +360,13 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
             if yerr is not None:
                 bars = "bootstrap" if metric == "mse" else "Wilson"
                 unbarred |= bool(np.isnan(yerr[0]).any())
-                drawn = ax.errorbar(x, mean, yerr=yerr, marker="o", capsize=3, label=method)
+                drawn = ax.errorbar(
+                    x, mean, yerr=yerr, marker="o", capsize=3, label=method, color=color[method]
+                )
             else:
-                (drawn,) = ax.plot(x, mean.to_numpy(), marker="o", label=method)
+                (drawn,) = ax.plot(
+                    x, mean.to_numpy(), marker="o", label=method, color=color[method]
+                )
             entries.setdefault(method, drawn)
         if not ax.lines:  # an error-bar plot adds its line too
             ax.text(0.5, 0.5, f"no method reports {metric}", ha="center", transform=ax.transAxes)
@@ -400,6 +420,7 @@ def plot_paired(paired, title=None, level: float = 0.9):
     references = ", ".join(paired["reference"].unique())
     entries: dict[str, object] = {}
     unbarred = False  # a point without an interval (under 5 replicates)
+    color = _method_colors(paired["method"])
     for ax, k in zip(axes[0], ks, strict=True):
         part = paired[paired["k"] == k]
         methods = part["method"].unique()
@@ -414,7 +435,9 @@ def plot_paired(paired, title=None, level: float = 0.9):
             yerr = [_half_width_of_mean(below), _half_width_of_mean(above)]
             unbarred |= bool(np.isnan(yerr[0]).any())
             x = mean.index * _dodge(place, len(methods))
-            drawn = ax.errorbar(x, mean, yerr=yerr, marker="o", capsize=3, label=method)
+            drawn = ax.errorbar(
+                x, mean, yerr=yerr, marker="o", capsize=3, label=method, color=color[method]
+            )
             entries.setdefault(method, drawn)
         if shared.empty:
             text = "no group/budget cell where every method has a difference"

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from functools import partial
 
+import matplotlib.colors as mpl_colors
 import numpy as np
 import pandas as pd
 import pytest
@@ -625,6 +626,39 @@ def test_backtest_plots_say_what_they_show():
     assert mse.axes[0].get_ylabel() == "MSE of pass@k"
     key = mse.legends[0].get_texts()[-1].get_text()
     assert key == "bars: 90% studentized bootstrap interval"
+
+
+def test_a_method_has_one_colour_in_every_figure_whatever_is_beside_it():
+    # error.png, coverage.png and paired.png (which lacks the reference), and a panel where a
+    # method has no value: each method drawn in its own colour throughout.
+    from bayes_passk.plots import plot_backtest, plot_paired
+
+    def colours(figure):
+        return {c.get_label(): c.lines[0].get_color() for c in figure.axes[0].containers} | {
+            line.get_label(): line.get_color()
+            for line in figure.axes[0].lines
+            if not line.get_label().startswith("_")
+        }
+
+    methods = ["bayes-beta-spline", "regression", "beta-binomial"]
+    summary = pd.DataFrame(
+        {"method": methods, "design": "d", "group": "g", "budget": 10, "k": 100}
+        | {"mse": [1.0, 2.0, 3.0], "coverage": [0.9, np.nan, np.nan]}
+    )
+    paired = pd.DataFrame(
+        {"method": methods[1:], "reference": methods[0], "design": "d", "group": "g"}
+        | {"budget": 10, "k": 100, "difference": [1.0, 2.0], "lower": 0.0, "upper": 3.0}
+    )
+    seen = [
+        colours(plot_backtest(summary, "mse")),
+        colours(plot_backtest(summary, "coverage")),
+        colours(plot_paired(paired)),
+        colours(plot_backtest(summary.iloc[::-1], "mse")),
+    ]
+    for method in methods:
+        drawn = {mpl_colors.to_hex(figure[method]) for figure in seen if method in figure}
+        assert len(drawn) == 1, method
+    assert len({mpl_colors.to_hex(seen[0][m]) for m in methods}) == 3
 
 
 def test_the_paired_plot_averages_the_groups_differences_and_their_intervals():

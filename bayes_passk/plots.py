@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping
 
 import matplotlib as mpl
@@ -555,10 +556,16 @@ def _bars_key() -> Line2D:
 
 
 def _legend_and_title(figure, entries: dict, title: str) -> None:
-    """Put the legend (label -> handle) beside the panels and the title above them."""
+    """Put the legend (label -> handle) beside the panels and the title above them.
+
+    The title starts at the left and wraps short of the legend's column (2.2 inches, which
+    the figures' widths leave for it), so that neither covers the other.
+    """
     if entries:
         figure.legend(list(entries.values()), list(entries), fontsize=7, loc="outside right upper")
-    figure.suptitle(_literal(title, limit=2 * TITLE_LENGTH), fontsize=10)
+    characters = max(int((figure.get_figwidth() - 2.4) * 12), 30)  # at 10 points
+    text = "\n".join(textwrap.wrap(_literal(title, limit=2 * TITLE_LENGTH), characters))
+    figure.suptitle(text, fontsize=10, x=0.02, ha="left")
 
 
 def _error_bars(metric: str, rows, mean):

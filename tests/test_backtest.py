@@ -15,6 +15,7 @@ import matplotlib.colors as mpl_colors
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from scipy import stats
 
 from bayes_passk import backtest, cli
@@ -610,7 +611,13 @@ def test_backtest_plots_say_what_they_show():
     figure = plot_backtest(summary, "coverage", reference=0.9, title="pythia-math")
     axes = figure.axes[0]
     assert axes.get_ylabel() == "coverage of the intervals"
-    assert figure.get_suptitle() == "pythia-math; subsample design; g; 20 replicates per cell"
+    # Wrapped short of the legend's column: the title and the legend do not overlap.
+    assert figure.get_suptitle() == "pythia-math; subsample design; g; 20 replicates per\ncell"
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()  # the constrained layout places them
+    renderer = canvas.get_renderer()
+    title_box = figure.texts[0].get_window_extent(renderer)
+    assert not title_box.overlaps(figure.legends[0].get_window_extent(renderer))
     [legend] = figure.legends  # beside the panels, not over the data
     texts = [text.get_text() for text in legend.get_texts()]
     assert texts == ["a", "b", "nominal 90%", "bars: 90% Wilson interval"]
@@ -697,7 +704,7 @@ def test_the_paired_plot_averages_the_groups_differences_and_their_intervals():
     assert key == "bars: 90% studentized bootstrap interval (none under 5 scored replicates)"
     assert axes.get_ylabel() == "MSE of pass@k minus a's"
     title = "data; subsample design; mean over 2 groups; 10 replicates per cell"
-    assert figure.get_suptitle() == title
+    assert figure.get_suptitle().replace("\n", " ") == title
     # Every method over the same groups: c has no difference in g2 (its fits failed there),
     # so b too is averaged over g1 alone, and the panel says a cell was left out.
     with_c = pd.concat([paired, paired.iloc[:1].assign(method="c")], ignore_index=True)

@@ -80,11 +80,13 @@ def plot_forecast(
     bayesian_only = all(forecast.diagnostics is not None for forecast in forecasts.values())
     # Forecasts of the same data (several priors) share their unbiased estimates: shown once.
     shared_estimates = len(forecasts) > 1 and _same_unbiased(list(forecasts.values()))
+    names = [name or forecast.method for name, forecast in forecasts.items()]
+    labels = [_escaped(label) for label in _short_names(names, limit=40)]
     for index, (name, forecast) in enumerate(forecasts.items()):
         order = np.argsort(forecast.k, kind="stable")  # drawn along k, whatever order it has
         forecast = forecast.at(forecast.k[order])
         color = colors[index]
-        label = _literal(name or forecast.method, limit=40)
+        label = labels[index]
         # One forecast under a title (which names it): entries without the name.
         prefix = "" if len(forecasts) == 1 and title else f"{label}: "
         bayesian = forecast.diagnostics is not None  # point methods: bootstrap intervals
@@ -258,6 +260,28 @@ def _plot_unbiased(axes, forecast: Forecast, color, prefix: str) -> list:
     k, unbiased = forecast.k[seen], forecast.unbiased[seen]
     (points,) = axes.plot(k, unbiased, "o", color=color, markersize=4, label=label)
     return [(points, label)]
+
+
+def _short_names(names: list[str], limit: int) -> list[str]:
+    """Each name `shorten`ed to ``limit``, or longer where that would make two names alike.
+
+    Example:
+        >>> _short_names(["a" * 50, "b" * 50], 12)
+        ['aaaaa…aaaaaa', 'bbbbb…bbbbbb']
+        >>> _short_names(["org/model-a-temperature-0.7", "org/model-b-temperature-0.7"], 12)
+        ['org/model-a-temperature-0.7', 'org/model-b-temperature-0.7']
+    """
+    while limit < max(map(len, names), default=0):
+        short = [shorten(name, limit) for name in names]
+        if len(set(short)) == len(set(names)):
+            return short
+        limit += 10
+    return list(names)
+
+
+def _escaped(text: str) -> str:
+    """``text`` shown as written: a ``$`` is not the start of math text."""
+    return text.replace("$", r"\$")
 
 
 def _literal(text: str, limit: int) -> str:
@@ -486,10 +510,12 @@ def plot_differences(comparison, title=None):
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     axes = figure.subplots()
     pairs = list(comparison.groupby(["a", "b"], sort=False))
+    groups = list(dict.fromkeys([*comparison["a"], *comparison["b"]]))
+    short = dict(zip(groups, _short_names(groups, limit=30), strict=True))
     colors = _colors(len(pairs))
     entries = []
     for index, ((a, b), rows) in enumerate(pairs):
-        name = f"{_literal(a, 30)} - {_literal(b, 30)}"
+        name = f"{_escaped(short[a])} - {_escaped(short[b])}"
         # Wider apart than a backtest's methods: here k spans decades, not a few budgets.
         k = rows["k"].to_numpy(float) * _dodge(index, len(pairs), spread=3 * DODGE)
         difference = rows["difference"].to_numpy()

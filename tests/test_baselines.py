@@ -759,6 +759,29 @@ def test_plot_at_one_k_shows_truth_and_solved_part_as_markers_and_names_the_inte
     assert axes.get_ylim() == (-0.02, 1.02)
 
 
+def test_long_names_that_differ_in_the_middle_keep_their_difference_in_the_figures():
+    from bayes_passk.compare import difference_table
+    from bayes_passk.plots import plot_differences, plot_forecast
+
+    names = [f"organisation/very-long-family-name-{m}-instruct-temperature-0.7" for m in "ABC"]
+    forecast = fit_baseline(pythia("Pythia 12B", 100), "regression").forecast([10, 100])
+    legend = plot_forecast(dict.fromkeys(names, forecast)).axes[0].get_legend()
+    labels = [text.get_text() for text in legend.get_texts()][:3]
+    assert all(f"-{m}-instruct" in label for m, label in zip("ABC", labels, strict=True))
+    draws = np.random.default_rng(0).beta(2, 3, (100, 1))
+    table = difference_table(draws, draws, [10])
+    pairs = pd.concat([table.assign(a=names[0], b=other) for other in names[1:]])
+    legend = plot_differences(pairs).axes[0].get_legend()
+    labels = [text.get_text() for text in legend.get_texts()][:2]
+    assert len(set(labels)) == 2 and all(
+        f"-{m}-instruct" in labels[i - 1] for i, m in [(1, "B"), (2, "C")]
+    )
+    # Names apart in their first and last characters are still cut in the middle.
+    short = [f"{m}-{'x' * 60}-{m}" for m in "AB"]
+    legend = plot_forecast(dict.fromkeys(short, forecast)).axes[0].get_legend()
+    assert all(len(text.get_text()) < 60 for text in legend.get_texts())
+
+
 def test_plot_of_many_forecasts_leaves_out_bands_and_has_one_entry_each():
     from bayes_passk.plots import CROWDED, FILLED, plot_forecast
 

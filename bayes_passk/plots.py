@@ -418,6 +418,12 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
                 total = sum(counts.values())
                 which = ", ".join(f"{name} {count}" for name, count in counts.items())
                 notes.append(f"{total} failed fit{'s' * (total > 1)} not scored ({which})")
+        if {"failed", "replicates"} <= set(part):
+            # A method whose every fit failed has no value to draw: say so, not nothing.
+            lost = part.groupby("method", sort=False)[["failed", "replicates"]].sum()
+            lost = [name for name, row in lost.iterrows() if row["failed"] == row["replicates"]]
+            if lost:
+                notes.append(f"every fit failed: {', '.join(lost)}")
         ax.set_title("\n".join([f"k = {k}", *notes]), fontsize=9 if notes else None)
     if bars:
         level = "90% studentized bootstrap" if bars == "bootstrap" else "90% Wilson"

@@ -526,6 +526,11 @@ def test_plot_sets_methods_side_by_side_and_counts_the_fits_not_scored():
     assert [tick.get_text() for tick in axes.get_xticklabels()] == ["100"]
     # One outlier of a relative error does not flatten the others to zero.
     assert plot_backtest(summary, "exponent_rel_error").axes[0].get_yscale() == "log"
+    # A method whose every fit failed has nothing drawn, and the panel says so.
+    lost = summary.assign(replicates=2, coverage=[1.0, np.nan, 1.0])
+    axes = plot_backtest(lost, "coverage").axes[0]
+    assert [container.get_label() for container in axes.containers] == ["a", "c"]
+    assert axes.get_title() == "k = 10\n1 failed fit not scored (c 1)\nevery fit failed: b"
 
 
 def test_plot_averages_every_method_over_the_same_groups():

@@ -1011,6 +1011,7 @@ def test_a_process_lost_mid_run_stops_the_others_with_exit_1(
     assert ("bayes-passk: interrupted" in other_stderr) == (stop == signal.SIGINT)
 
 
+@pytest.mark.slow  # two processes compile and fit 4 chunks each: 39 s of the default suite
 def test_a_bug_in_one_process_mid_run_stops_every_process_with_exit_1(
     run_with_a_bug_in_process_1, tmp_path
 ):

@@ -186,7 +186,9 @@ def plot_forecast(
         curve = _curve(axes, *shared_truth, "--", "D", color="black", linewidth=1, label="truth")
         entries.append((curve, "truth"))
     axes.set_xscale("log")
-    _plain_ticks_within_a_decade(axes, [forecast.k for forecast in forecasts.values()])
+    drawn_ks = [forecast.k for forecast in forecasts.values()]
+    drawn_ks += [[attempts]] if attempts is not None else []  # its line spans the axis too
+    _plain_ticks_within_a_decade(axes, drawn_ks)
     axes.set_ylim(-0.02, 1.02)  # a curve or band at exactly 0 or 1 stays in view
     axes.set_xlabel("attempts per problem k")
     targets = {forecast.target for forecast in forecasts.values()}

@@ -755,6 +755,10 @@ def test_plot_at_one_k_shows_truth_and_solved_part_as_markers_and_names_the_inte
         assert drawn[label].get_ydata()[0] == pytest.approx(value or solved["12B"][0])
     labels = [text.get_text() for text in axes.get_legend().get_texts()]
     assert "12B: estimate, 90% bootstrap interval" in labels
+    # The attempts fitted drawn at 100: the axis spans two decades, labelled as such.
+    axes = plot_forecast({"12B": forecast}, attempts=100).axes[0]
+    low, high = axes.get_xlim()
+    assert [tick for tick in axes.get_xticks() if low <= tick <= high] == [100, 1000, 10_000]
     # Curves at exactly 0 or 1 stay inside the axes.
     assert axes.get_ylim() == (-0.02, 1.02)
 

@@ -698,6 +698,9 @@ def test_the_difference_plot_draws_each_pair_s_interval_beside_the_others():
     np.testing.assert_allclose(ends, sorted([0.05, 0.2, -0.1, 0.2]))
     notes = sorted(text.get_text() for text in axes.texts)
     assert notes == ["P(A > B) = 0.00", "P(A > B) = 0.70", "P(A > B) = 0.99", "P(A > B) = 1.00"]
+    # Each pair's notes a line above the last pair's: apart where the bars end alike.
+    offsets = sorted({text.xyann[1] for text in axes.texts})
+    assert offsets == [4, 13]
     texts = [text.get_text() for text in axes.get_legend().get_texts()]
     assert texts == ["A - B", "A - B: truth", "A - C", "A - C: truth"] + [
         "bars: 80% credible interval",

@@ -255,7 +255,8 @@ def compare_groups(
     Returns:
         One row per k: the posterior means of A and B, the mean of the difference and its
         equal-tailed ``ci`` interval, and ``prob_a_greater`` = P(pass@k(A) > pass@k(B)), ties
-        counted half (they arise where pass@k rounds to 1 in both).
+        counted half (they arise where pass@k rounds to 1 in both), with its Monte Carlo
+        standard error ``prob_a_greater_mcse``.
     """
     check_target_and_ci(target, ci)
     if any(isinstance(fit, PassData) for fit in (fit_a, fit_b)):

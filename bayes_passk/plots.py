@@ -57,6 +57,15 @@ def plot_forecast(
 
     Returns:
         The matplotlib Figure (save it with ``figure.savefig(path, dpi=150)``).
+
+    Example:
+        >>> from bayes_passk import datasets
+        >>> from bayes_passk.baselines import fit_baseline
+        >>> data = datasets.load("pythia-math", group="Pythia 12B", attempts_per_problem=100)
+        >>> forecast = fit_baseline(data, "regression").forecast([1, 100, 10_000])
+        >>> figure = plot_forecast({"Pythia 12B": forecast}, attempts=100)
+        >>> figure.axes[0].get_xlabel()
+        'attempts per problem k'
     """
     if isinstance(forecasts, Forecast):
         forecasts = {forecasts.method: forecasts}
@@ -362,6 +371,13 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
 
     Returns:
         A matplotlib Figure.
+
+    Example:
+        >>> import pandas as pd
+        >>> summary = pd.DataFrame({"method": ["a", "b"], "design": "d", "group": "g",
+        ...                         "budget": 10, "k": 100, "mse": [0.01, 0.02]})
+        >>> plot_backtest(summary, "mse").axes[0].get_ylabel()
+        'MSE of pass@k'
     """
     ks = sorted(summary["k"].unique())
     figure = Figure(figsize=(4.5 * len(ks) + 2.2, 3.9), layout="constrained")
@@ -446,6 +462,14 @@ def plot_paired(paired, title=None, level: float = 0.9):
 
     Returns:
         A matplotlib Figure.
+
+    Example:
+        >>> import pandas as pd
+        >>> paired = pd.DataFrame({"method": "b", "reference": "a", "design": "d", "group": "g",
+        ...                        "budget": [10, 30], "k": 100, "difference": [-0.01, -0.02],
+        ...                        "lower": [-0.03, -0.04], "upper": [0.01, 0.0]})
+        >>> plot_paired(paired).axes[0].get_ylabel()
+        "MSE of pass@k minus a's"
     """
     ks = sorted(paired["k"].unique())
     figure = Figure(figsize=(4.5 * max(len(ks), 1) + 2.2, 3.9), layout="constrained")

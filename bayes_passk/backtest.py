@@ -323,6 +323,9 @@ def mean_interval(
     fewer than `FEWEST_FOR_INTERVAL` values: with 4, a fifth of the resamples repeat one value
     three times, and the interval is 2 to 4 times as wide as the t interval in the median case
     and up to 1,000 times in the worst (the t interval covers too rarely there; none is sound).
+    Where ties leave t undefined in a tail (more than its share of resamples repeat one value:
+    most errors exactly 0, or two methods agreeing exactly), the percentile interval of the
+    same resamples' means.
     The ends are clipped to ``bounds``, what the mean can be (squared errors of probabilities
     lie in [0, 1]).
 
@@ -347,10 +350,12 @@ def mean_interval(
     t = np.where(means == mean, 0.0, t)
     alpha = (1 - level) / 2
     t_low, t_high = np.quantile(t, [alpha, 1 - alpha], method="inverted_cdf")
-    if not np.isfinite([t_low, t_high]).all():
-        return np.nan, np.nan
+    if np.isfinite([t_low, t_high]).all():
+        lower, upper = mean - t_high * scale, mean - t_low * scale
+    else:  # ties: too many resamples of one value repeated for t; their means' quantiles
+        lower, upper = np.quantile(means, [alpha, 1 - alpha], method="inverted_cdf")
     low, high = bounds
-    return min(max(mean - t_high * scale, low), high), max(min(mean - t_low * scale, high), low)
+    return min(max(lower, low), high), max(min(upper, high), low)
 
 
 def mse_interval(rng, squared: np.ndarray, resamples: int, level: float = 0.9):

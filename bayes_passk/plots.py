@@ -219,17 +219,21 @@ def plot_forecast(
 
 
 def _method_colors(methods) -> dict:
-    """Return a colour per method or policy, the same in every figure and panel of every run.
+    """Return a colour per method or policy: the same in every figure and panel of a run.
 
-    By its place among the package's methods and policies (bayes-<family>, the point methods,
-    then the allocation policies); other names after them, in the order given.
+    The methods are put in the package's order (bayes-<family>, the point methods, the
+    allocation policies; other names after them, in the order given) and take the colours in
+    turn: the figures of one backtest, given the same methods (a paired figure its
+    references too), colour each alike whatever each panel holds.
     """
     from bayes_passk.baselines import METHODS
     from bayes_passk.models import family_names
 
     known = [f"bayes-{name}" for name in family_names()] + list(METHODS)
     known += ["uniform", "dynamic", "bayes"]
-    names = known + [method for method in dict.fromkeys(methods) if method not in known]
+    present = list(dict.fromkeys(methods))
+    names = [name for name in known if name in present]
+    names += [name for name in present if name not in known]
     return dict(zip(names, _colors(len(names)), strict=True))
 
 
@@ -477,7 +481,7 @@ def plot_paired(paired, title=None, level: float = 0.9):
     references = ", ".join(paired["reference"].unique())
     entries: dict[str, object] = {}
     unbarred = False  # a point without an interval (under 5 replicates)
-    color = _method_colors(paired["method"])
+    color = _method_colors([*paired["method"], *paired["reference"]])
     for ax, k in zip(axes[0], ks, strict=True):
         part = paired[paired["k"] == k]
         methods = part["method"].unique()
@@ -622,7 +626,8 @@ def _legend_and_title(figure, entries: dict, title: str) -> None:
     if entries:
         figure.legend(list(entries.values()), list(entries), fontsize=7, loc="outside right upper")
     characters = max(int((figure.get_figwidth() - 2.4) * 12), 30)  # at 10 points
-    text = "\n".join(textwrap.wrap(_literal(title, limit=2 * TITLE_LENGTH), characters))
+    lines = textwrap.wrap(shorten(title, 2 * TITLE_LENGTH), characters)
+    text = "\n".join(_escaped(line) for line in lines)  # after the cut: "\" and "$" together
     figure.suptitle(text, fontsize=10, x=0.02, ha="left")
 
 

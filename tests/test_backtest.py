@@ -11,6 +11,7 @@ import subprocess
 import sys
 from functools import partial
 
+import matplotlib as mpl
 import matplotlib.colors as mpl_colors
 import numpy as np
 import pandas as pd
@@ -120,6 +121,13 @@ def test_the_mse_interval_takes_the_studentized_bootstrap_s_quantiles():
     assert backtest.mse_interval(np.random.default_rng(0), np.full(6, 0.04), 100) == (0.04, 0.04)
     for few in (squared[:1], squared[:3], squared[:4], np.full(2, 0.04)):
         assert np.isnan(backtest.mse_interval(np.random.default_rng(0), few, 1000)).all()
+    # Ties (8 of 10 errors exactly 0) leave t undefined in a tail: the percentile interval of
+    # the same resamples' means, not none.
+    tied = np.r_[np.zeros(8), 0.004, 0.02]
+    ends = backtest.mean_interval(np.random.default_rng(1), tied, 1000)
+    means = tied[np.random.default_rng(1).integers(0, 10, (1000, 10))].mean(axis=1)
+    assert ends == tuple(np.quantile(means, [0.05, 0.95], method="inverted_cdf"))
+    assert 0 < ends[1] < 0.02
     # The ends within what the mean can be: an MSE of probabilities in [0, 1].
     skewed = np.array([0.01, 0.02, 0.03, 0.05, 0.9])  # unclipped: [-0.075, 8.4]
     lower, upper = backtest.mean_interval(np.random.default_rng(0), skewed, 1000)
@@ -623,6 +631,9 @@ def test_backtest_plots_say_what_they_show():
     renderer = canvas.get_renderer()
     title_box = figure.texts[0].get_window_extent(renderer)
     assert not title_box.overlaps(figure.legends[0].get_window_extent(renderer))
+    # A "$" of a name is text, not math, wherever the title wraps.
+    wrapped = plot_backtest(summary, "coverage", title="x" * 50 + "$a$b" + "y" * 60)
+    assert wrapped.get_suptitle().count("$") == wrapped.get_suptitle().count("\\$") == 2
     [legend] = figure.legends  # beside the panels, not over the data
     texts = [text.get_text() for text in legend.get_texts()]
     assert texts == ["a", "b", "nominal 90%", "bars: 90% Wilson interval"]
@@ -671,6 +682,10 @@ def test_a_method_has_one_colour_in_every_figure_whatever_is_beside_it():
         drawn = {mpl_colors.to_hex(figure[method]) for figure in seen if method in figure}
         assert len(drawn) == 1, method
     assert len({mpl_colors.to_hex(seen[0][m]) for m in methods}) == 3
+    # Families of one's own take the style's first colours, distinct, as the package's do.
+    custom = colours(plot_backtest(summary.assign(method=["bayes-x1", "bayes-x2", "x3"]), "mse"))
+    cycle = [mpl_colors.to_hex(c) for c in mpl.rcParams["axes.prop_cycle"].by_key()["color"][:3]]
+    assert [mpl_colors.to_hex(custom[m]) for m in ["bayes-x1", "bayes-x2", "x3"]] == cycle
 
 
 def test_the_paired_plot_averages_the_groups_differences_and_their_intervals():

@@ -633,7 +633,9 @@ def test_backtest_plots_say_what_they_show():
     assert not title_box.overlaps(figure.legends[0].get_window_extent(renderer))
     # A "$" of a name is text, not math, wherever the title wraps.
     wrapped = plot_backtest(summary, "coverage", title="x" * 50 + "$a$b" + "y" * 60)
-    assert wrapped.get_suptitle().count("$") == wrapped.get_suptitle().count("\\$") == 2
+    title = wrapped.get_suptitle()
+    assert title.count("$") == title.count("\\$") == 2 and "\\\\$" not in title
+    assert not any(line.endswith("\\") for line in title.splitlines())
     [legend] = figure.legends  # beside the panels, not over the data
     texts = [text.get_text() for text in legend.get_texts()]
     assert texts == ["a", "b", "nominal 90%", "bars: 90% Wilson interval"]

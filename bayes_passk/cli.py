@@ -1367,7 +1367,8 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help='print JSON: {"design", "summary", "paired"}, the rows of the tables --out writes',
+        help='print JSON: {"design", "summary"} and with --reference "paired", the rows of the '
+        "tables --out writes",
     )
 
 

@@ -1074,22 +1074,23 @@ def _check_outputs(
 
 
 def _command_files() -> dict[str, tuple[str, ...]]:
-    """Return the files (glob patterns) that each command writing a folder of files writes."""
-    scored = ("summary.csv", *SCORE_PLOTS)
+    """Return the files (glob patterns) that mark a command's folder: it alone writes them.
+
+    Names two commands share (``summary.csv``, ``forecast.png``) or a user's own files may
+    have are left out: they say nothing of whose folder it is.
+    """
     return {
-        "forecast": ("forecast.csv", "forecast.json", "forecast.png", "posterior*.nc"),
-        "compare": (*COMPARE_TABLES, *COMPARE_PLOTS),
-        "backtest": ("backtest.csv", *scored, *_with_plots(["paired.csv"])),
-        "simulate-allocation": ("allocation.csv", *scored, *_with_plots(["against_dynamic.csv"])),
+        "forecast": ("forecast.json", "posterior*.nc"),
+        "compare": ("comparison.csv", "loo.csv", "predictive_check.csv", "difference.png"),
+        "backtest": ("backtest.csv", *_with_plots(["paired.csv"])),
+        "simulate-allocation": ("allocation.csv", *_with_plots(["against_dynamic.csv"])),
     }
 
 
 def _refuse_other_commands_files(out: Path, command: str) -> None:
-    """Refuse a folder holding a file that another command writes and ``command`` does not."""
-    files = _command_files()
-    mine = files.get(command, ())
-    for other, patterns in files.items():
-        for pattern in (p for p in patterns if p not in mine):
+    """Refuse a folder holding a file that marks another command's folder (`_command_files`)."""
+    for other, patterns in _command_files().items():
+        for pattern in patterns if other != command else ():
             found = sorted(out.glob(pattern))
             if found:
                 raise InputError(

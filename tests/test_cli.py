@@ -673,6 +673,12 @@ def test_a_folder_holding_another_command_s_files_is_refused_before_any_work(
         assert_clean_error(rc, captured.out, captured.err, expected)
         assert [p.name for p in out.iterdir()] == [name]
         assert (out / name).read_text() == "another command's"
+    # Names two commands share, or a user's own files may have, mark no command's folder.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for name in ("summary.csv", "forecast.csv", "forecast.png", "error.png", "notes.txt"):
+        (shared / name).write_text("mine")
+    cli._refuse_other_commands_files(shared, argv[0])  # raises InputError if it is refused
 
 
 @pytest.mark.parametrize(("argv", "name"), FOLDER_OUTPUTS)

@@ -105,21 +105,7 @@ class PassData(NamedTuple):
             group = np.atleast_1d(np.asarray(group, dtype=str))
         else:
             group = _labels(group, "group", rows)
-        lengths = {len(problem_id), len(np.asarray(n)), len(np.asarray(c)), len(group)}
-        if len(lengths) > 1:
-            raise InputError(
-                f"problem_id, n, c and group differ in length: {len(problem_id)}, "
-                f"{len(np.asarray(n))}, {len(np.asarray(c))}, {len(group)}"
-            )
-
-        data = cls(
-            problem_id,
-            _counts_column(np.asarray(n), "n", rows),
-            _counts_column(np.asarray(c), "c", rows),
-            group,
-        )
-        _check_counts(data, rows)
-        return data
+        return validate_counts(cls(problem_id, n, c, group))  # lengths, then each count
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, format: str = "auto", group: str | None = None):

@@ -308,7 +308,7 @@ def _literal(text: str, limit: int) -> str:
         >>> print(_literal("run_$a$", limit=40), _literal("model-a-" * 5 + "t0.7", limit=20))
         run_\$a\$ model-a-m…del-a-t0.7
     """
-    return shorten(text, limit).replace("$", r"\$")
+    return _escaped(shorten(text, limit))
 
 
 def shorten(text: str, limit: int) -> str:

@@ -78,6 +78,7 @@ from bayes_passk.inference import R_HAT_MAX
 
 POLICIES = ("uniform", "dynamic", "bayes")
 MAX_ROUNDS = 1000  # rounds of a simulated run
+MAX_SIMULATED_BUDGET = 10**9  # attempts of a simulated run, each drawn: seconds per replicate
 MAX_STEP = 4096
 """Most attempts `bayes` weighs for one problem in one batch (memory grows with it)."""
 GAIN_FLOOR = 1e-15
@@ -110,7 +111,10 @@ def dynamic(rng: np.random.Generator, n, c, budget: int) -> np.ndarray:
     attempts = n[fewest]
 
     def cost(level: int) -> int:
-        return int(np.maximum(level - attempts, 0).sum())
+        gaps = np.maximum(level - attempts, 0)
+        if int(gaps.max()) * gaps.size >= 2**62:  # exact, where the int64 sum could wrap
+            gaps = gaps.astype(object)
+        return int(gaps.sum())
 
     low, high = int(attempts.min()), int(attempts.min()) + budget  # cost(low) = 0 <= budget
     while low < high:  # the largest level whose filling fits in the budget
@@ -509,13 +513,22 @@ def draw_outcomes(streams, rates, given) -> np.ndarray:
     return np.array(
         [
             [
-                np.count_nonzero(stream.random(m) < rate)
+                _successes(stream, rate, m)
                 for stream, rate, m in zip(row, rates, counts, strict=True)
             ]
             for row, counts in zip(streams, np.asarray(given), strict=True)
         ],
         dtype=np.int64,
     )
+
+
+def _successes(stream: np.random.Generator, rate: float, attempts: int) -> int:
+    """Uniforms below `rate` among the next `attempts` of `stream`, drawn 2^22 at a time."""
+    # Drawn in pieces, the uniforms are the same as in one call; memory stays bounded.
+    successes, chunk = 0, 2**22
+    for start in range(0, int(attempts), chunk):
+        successes += np.count_nonzero(stream.random(min(chunk, attempts - start)) < rate)
+    return successes
 
 
 def _check_budget(name: str, budget) -> None:
@@ -578,6 +591,11 @@ def simulate(
             raise InputError(f"{name} must be a non-empty list, got {values!r}")
     for budget in budgets:
         _check_budget("each budget", budget)
+        if budget > MAX_SIMULATED_BUDGET:
+            raise InputError(
+                f"each budget must be at most 10^9 attempts: a simulation draws every attempt "
+                f"of every replicate, got {budget}"
+            )
     for name, value in (("replicates", replicates), ("rounds", rounds), ("k", k)):
         if not is_positive_int(value):
             raise InputError(f"{name} must be a positive integer, got {value!r}")

@@ -88,6 +88,18 @@ def test_dynamic_spends_a_huge_budget_at_once():
     got = allocation.dynamic(np.random.default_rng(0), N, C, 10**12 + 3)
     assert got.sum() == 10**12 + 3 and got[C > 0].sum() == 0
     assert np.ptp((N + got)[C == 0]) == 1  # 4 problems, 3 left over after levelling
+    # Over 4096 problems the levels' costs pass 2^63: summed exactly, not wrapped in int64.
+    budget = 2**53 - 10
+    got = allocation.dynamic(np.random.default_rng(0), np.full(4096, 10), np.zeros(4096), budget)
+    assert sum(got.tolist()) == budget and np.ptp(got) == 1
+
+
+def test_outcomes_drawn_in_pieces_are_those_drawn_at_once():
+    # Past 2^22 attempts a problem's uniforms are drawn in pieces, to bound memory.
+    attempts = 2 * 2**22 + 5
+    together = allocation.outcome_streams([3], 1, 1)[0][0].random(attempts) < 0.5
+    apart = allocation.draw_outcomes(allocation.outcome_streams([3], 1, 1), [0.5], [[attempts]])
+    assert apart.tolist() == [[np.count_nonzero(together)]]
 
 
 def test_outcome_streams_share_outcomes_across_policies_and_batches():
@@ -353,14 +365,18 @@ def _summary_stub(fits):
 
     def fit_batch(seed, n, c, ks, family, config, progress=None):
         fits.append((np.array(n), np.array(c)))
-        column, per_fit = np.zeros((len(n), 1)), np.zeros(len(n))
+        per_fit = np.zeros(len(n))
         width = 3  # the scaled-beta prior's a, b and scale
+
+        def column(field: int):  # told apart by field, call and replicate: 1.23 is field 1's
+            return (field + (len(fits) - 1) / 10 + np.arange(len(n)) / 100)[:, None]
+
         return FitSummary(
-            mean=column,
-            sd=column,
-            median=column,
-            lower=column,
-            upper=column,
+            mean=column(1),
+            sd=column(2),
+            median=column(3),
+            lower=column(4),
+            upper=column(5),
             exponent_mean=per_fit,
             exponent_lower=per_fit,
             exponent_upper=per_fit,
@@ -428,6 +444,11 @@ def test_simulate_shares_round_one_and_outcomes_and_spends_the_whole_budget(monk
         np.testing.assert_array_equal(final_n, sum(given))
         np.testing.assert_array_equal(final_c, successes(final_n))
         assert (final_n.sum(axis=1) == budget).all()
+    # The rows score each final fit's posterior mean and interval: calls 0, 1 and 4.
+    replicate = np.arange(replicates) / 100
+    for field, name in ((1, "estimate"), (4, "lower"), (5, "upper")):
+        expected = np.concatenate([field + call / 10 + replicate for call in (0, 1, 4)])
+        np.testing.assert_allclose(table[name], expected, rtol=1e-12)
     # The bayes policy refits after rounds 1 and 2 on its counts so far, then plans each round.
     bayes_n = np.cumsum(per_policy[2], axis=0)
     for r in range(2):
@@ -498,7 +519,11 @@ def test_simulate_refuses_what_it_cannot_compare():
         with pytest.raises(InputError, match=named):
             allocation.simulate(0, full, budgets, 100, policies, replicates)
     with pytest.raises(InputError, match="rounds must be at most 1000 .*, got 1001$"):
-        allocation.simulate(0, full, [10**15], 100, ["dynamic"], 2, rounds=1001)
+        allocation.simulate(0, full, [10**6], 100, ["dynamic"], 2, rounds=1001)
+    with pytest.raises(InputError, match="at most 10\\^9 attempts: .* got 1000000001$"):
+        allocation.simulate(0, full, [40, 10**9 + 1], 100, ["dynamic"], 2)
+    with pytest.raises(InputError, match="a budget of 8 attempts cannot give .* at least 16$"):
+        allocation.simulate(0, full, [40, 8], 100, ["dynamic"], 2)  # 4 rounds of 4 problems
     with pytest.raises(InputError, match="use at least 2 rounds"):
         allocation.simulate(0, full, [40], 100, ["uniform", "dynamic"], 2, rounds=1)
     with pytest.raises(InputError, match="policies repeat"):
@@ -520,6 +545,8 @@ def test_allocate_checks_its_input():
     assert allocation.allocate(rng, "dynamic", [10, 10], [0, 1], most).tolist() == [most, 0]
     with pytest.raises(InputError, match=f"past 2\\^53 .* at most 2\\^53 - 10 = {most}$"):
         allocation.allocate(rng, "dynamic", [10, 10], [0, 1], most + 1)
+    with pytest.raises(InputError, match="at most 2\\^53 - 9007199254740000 = 992$"):
+        allocation.allocate(rng, "dynamic", [2**53 - 992, 10], [0, 1], 993)  # the larger n
     with pytest.raises(InputError, match="unknown policy 'greedy'"):
         allocation.allocate(rng, "greedy", N, C, 5)
     with pytest.raises(ValueError, match="needs k and a fit"):
@@ -570,16 +597,24 @@ def test_allocate_takes_the_draws_of_a_fit_of_any_shape():
 
 
 def test_allocate_cli_json_sums_to_the_budget(write, capsys):
-    path = write("runs.csv", "problem_id,n,c\nA,20,0\nB,20,1\nC,20,5\nD,10,0\n")
-    assert main(["allocate", path, "--budget", "25", "--seed", "4", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    n, c = np.array([20, 20, 20, 10]), np.array([0, 1, 5, 0])
-    assert report == {
-        "policy": "dynamic",  # the default
-        "problem_id": ["A", "B", "C", "D"],
-        "next_attempts": _dynamic_oracle(np.random.default_rng(4), n, c, 25).tolist(),
-    }
-    assert sum(report["next_attempts"]) == 25
+    # Six problems tie at the level the budget fills, three attempts left over: 20 ways to
+    # place them, so the seed decides the plan.
+    rows = "A,20,0\nB,20,1\nC,20,5\nD,10,0\nE,27,0\nF,27,0\nG,27,0\nH,27,0\n"
+    path = write("runs.csv", "problem_id,n,c\n" + rows)
+    n = np.array([20, 20, 20, 10, 27, 27, 27, 27])
+    c = np.array([0, 1, 5, 0, 0, 0, 0, 0])
+    plans = []
+    for seed in (4, 5):
+        assert main(["allocate", path, "--budget", "27", "--seed", str(seed), "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report == {
+            "policy": "dynamic",  # the default
+            "problem_id": list("ABCDEFGH"),
+            "next_attempts": _dynamic_oracle(np.random.default_rng(seed), n, c, 27).tolist(),
+        }
+        assert sum(report["next_attempts"]) == 27
+        plans.append(report["next_attempts"])
+    assert plans[0] != plans[1]
 
 
 def test_allocate_cli_says_which_fit_options_a_policy_ignores(write, capsys):

@@ -596,9 +596,12 @@ def simulate(
                 f"each budget must be at most 10^9 attempts: a simulation draws every attempt "
                 f"of every replicate, got {budget}"
             )
-    for name, value in (("replicates", replicates), ("rounds", rounds), ("k", k)):
+    for name, value in (("replicates", replicates), ("rounds", rounds)):
         if not is_positive_int(value):
             raise InputError(f"{name} must be a positive integer, got {value!r}")
+    if np.ndim(k) != 0:
+        raise InputError(f"k is the one K of the pass@K to forecast, got {k!r}")
+    k = int(as_ks(k))
     if rounds > MAX_ROUNDS:
         raise InputError(
             f"rounds must be at most {MAX_ROUNDS} (each is a batch of attempts, and for the "

@@ -412,9 +412,10 @@ def test_simulate_shares_round_one_and_outcomes_and_spends_the_whole_budget(monk
     monkeypatch.setattr(allocation, "fit_batch", _summary_stub(fits))
     monkeypatch.setattr(allocation, "bayes", even_bayes)
     table = allocation.simulate(
-        seed, full, [budget], 100, policies, replicates, rounds, across_problems=True
+        seed, full, [budget], 100.0, policies, replicates, rounds, across_problems=True
     )
     assert len(table) == 3 * replicates and (table["budget"] == budget).all()
+    assert table["k"].dtype == np.int64 and (table["k"] == 100).all()  # k = 100.0 is 100
     assert len(batches) == 3 * rounds
     per_policy = [batches[p * rounds : (p + 1) * rounds] for p in range(3)]
     for given in per_policy:
@@ -528,6 +529,9 @@ def test_simulate_refuses_what_it_cannot_compare():
         allocation.simulate(0, full, [40], 100, ["uniform", "dynamic"], 2, rounds=1)
     with pytest.raises(InputError, match="policies repeat"):
         allocation.simulate(0, full, [40], 100, ["dynamic", "dynamic"], 2)
+    for k, named in ((2.5, "k must be a positive integer"), ([100], "k is the one K")):
+        with pytest.raises(InputError, match=named):
+            allocation.simulate(0, full, [40], k, ["dynamic"], 2)
     with pytest.raises(InputError, match="budgets repeat"):
         allocation.simulate(0, full, [40, 40], 100, ["dynamic"], 2)
 

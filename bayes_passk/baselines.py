@@ -25,8 +25,10 @@ Parameters are optimised in log space (scale through a logistic map) with bounde
 several starts. Data that cannot identify a method (no success at all, every problem always
 solved, or one problem for the methods that fit a distribution over problems) raise
 `InputError` instead of returning NaN; a shape (a or b) that stops at a bound of its search
-range issues a `FitAtBoundWarning`, and a regression line that misses the estimates it was
-fitted to by more than `LACK_OF_FIT` a `LackOfFitWarning` (both `BaselineFitWarning`).
+range, or whose 95% likelihood interval reaches one, or that rates in fewer than three bins
+cannot pin (discretized methods), issues a `FitAtBoundWarning`, and a regression line that
+misses the estimates it was fitted to by more than `LACK_OF_FIT` a `LackOfFitWarning` (both
+`BaselineFitWarning`).
 
 Example:
     >>> import bayes_passk as bp
@@ -202,9 +204,10 @@ def fit_baseline(
         data: counts per problem.
         method: a name in `METHODS`.
         group: the group to fit, when `data` holds several.
-        profile: check, for the binomial MLEs, whether the profile likelihood is flat out to a
-            bound of a shape (a `FitAtBoundWarning` if so). Its only outcome is that warning,
-            at up to 12 times the cost of the fit: backtests, which ignore it, skip it.
+        profile: check, for the likelihood methods (all but ``regression``), whether the
+            profile likelihood is flat out to a bound of a shape (a `FitAtBoundWarning` if
+            so). Its only outcome is that warning, at up to 10 times the cost of the fit
+            (Pythia MATH): backtests, which ignore it, skip it.
         **options: method options: ``fit_scale`` (discretized methods).
 
     Returns:
@@ -392,7 +395,7 @@ def _kumaraswamy_cdf(x, a, b):
         return -np.expm1(b * np.log1p(-(np.clip(x, 0, 1) ** a)))
 
 
-def _fit_discretized(data: PassData, cdf, fit_scale: bool = False):
+def _fit_discretized(data: PassData, cdf, fit_scale: bool = False, profile: bool = True):
     rates = data.c / data.n
     edges = discretization_edges(1.0 / data.n.max())
     counts, _ = np.histogram(rates, bins=edges)
@@ -405,6 +408,15 @@ def _fit_discretized(data: PassData, cdf, fit_scale: bool = False):
         counts[top_bin] = 0
     occupied = counts > 0
     low, high, counts = edges[:-1][occupied], edges[1:][occupied], counts[occupied]
+    if counts.size < 3:  # one proportion cannot pin two shapes: a ridge, whatever the profile
+        warnings.warn(
+            f"the rates fall in only {counts.size} bins, whose one proportion the fit matches "
+            "along a ridge of shapes (a, b): the data do not identify the shape, and the "
+            "forecast follows from where the optimiser stops",
+            FitAtBoundWarning,
+            stacklevel=4,
+        )
+        profile = False  # said already
 
     def unpack(theta):
         a, b = np.exp(theta[:2])
@@ -421,7 +433,7 @@ def _fit_discretized(data: PassData, cdf, fit_scale: bool = False):
     if fit_scale:
         starts = [np.append(start, 0.0) for start in starts]
         bounds.append((-20, 20))
-    a, b, scale = unpack(_minimize(negative_log_likelihood, starts, bounds))
+    a, b, scale = unpack(_minimize(negative_log_likelihood, starts, bounds, profile=profile))
     return {"a": float(a), "b": float(b), "scale": float(scale)}, a
 
 
@@ -523,7 +535,7 @@ def _minimize(objective, starts, bounds, jac: bool = False, profile: bool = Fals
     if best is None:
         raise InputError("the fit failed from every starting point (non-finite likelihood)")
     at_bound = np.any(np.isclose(best.x[:2], np.array(bounds)[:2].T, rtol=0, atol=1e-4))
-    flat = profile and not at_bound and _reaches_a_bound(objective, best, bounds, jac)
+    flat = profile and not at_bound and _reaches_a_bound(objective, best, bounds, jac, starts)
     if at_bound or flat:
         a, b = np.exp(best.x[:2])
         where = (
@@ -540,17 +552,27 @@ def _minimize(objective, starts, bounds, jac: bool = False, profile: bool = Fals
     return best.x
 
 
-def _reaches_a_bound(objective, best, bounds, jac: bool) -> bool:
-    """Whether log a or log b held at a bound, the rest refitted, costs < `PROFILE_DROP` nats."""
+def _reaches_a_bound(objective, best, bounds, jac: bool, starts) -> bool:
+    """Whether log a or log b held at a bound, the rest refitted, costs < `PROFILE_DROP` nats.
+
+    The refit starts from the optimum's other coordinates and then from each start's: from
+    the optimum alone it can stall where the likelihood underflows to a constant (a Beta with
+    a = e^8 and the optimum's b puts no mass where the rates are), missing a ridge that runs
+    to the bound.
+    """
+    low, high = np.array(bounds).T
     for i in (0, 1):
         for edge in bounds[i]:
             fixed = list(bounds)
             fixed[i] = (edge, edge)
-            start = np.array(best.x, dtype=float)
-            start[i] = edge
-            result = optimize.minimize(objective, start, jac=jac, method="L-BFGS-B", bounds=fixed)
-            if np.isfinite(result.fun) and result.fun - best.fun < PROFILE_DROP:
-                return True
+            candidates = np.clip(np.array([best.x, *starts], dtype=float), low, high)
+            candidates[:, i] = edge
+            for start in np.unique(candidates, axis=0):
+                result = optimize.minimize(
+                    objective, start, jac=jac, method="L-BFGS-B", bounds=fixed
+                )
+                if np.isfinite(result.fun) and result.fun - best.fun < PROFILE_DROP:
+                    return True
     return False
 
 
@@ -606,10 +628,12 @@ def _bootstrap(fitted: BaselineFit, ks, replicates: int, seed: int):
 METHODS: dict[str, _Method] = {
     "regression": _Method(_fit_regression, _regression_log_survival),
     "discretized-beta": _Method(
-        partial(_fit_discretized, cdf=_beta_cdf), _scaled_log_survival("scaled-beta")
+        partial(_fit_discretized, cdf=_beta_cdf), _scaled_log_survival("scaled-beta"), profiled=True
     ),
     "discretized-kumaraswamy": _Method(
-        partial(_fit_discretized, cdf=_kumaraswamy_cdf), _scaled_log_survival("kumaraswamy")
+        partial(_fit_discretized, cdf=_kumaraswamy_cdf),
+        _scaled_log_survival("kumaraswamy"),
+        profiled=True,
     ),
     "beta-binomial": _Method(_fit_beta_binomial, _beta_binomial_log_survival, profiled=True),
     "scaled-beta-binomial": _Method(

@@ -398,6 +398,28 @@ def test_a_shape_at_the_edge_of_its_range_is_reported(write, capsys):
     assert "warning: scaled-beta-binomial: the fit stopped at the edge" in capsys.readouterr().err
 
 
+def test_a_shape_the_rates_cannot_pin_is_reported():
+    from bayes_passk.baselines import FitAtBoundWarning
+
+    # One success in 20 problems: the rates fill two bins, [0, 0.005] and the one below the
+    # scale 0.01, so the fit matches one proportion F(0.5) along a ridge of (a, b) that
+    # forecasts pass@10^6 anywhere from 0.4 to 1.
+    one = PassData.from_counts([f"p{i}" for i in range(20)], n=[100] * 20, c=[1] + [0] * 19)
+    for method in ("discretized-beta", "discretized-kumaraswamy"):
+        with pytest.warns(FitAtBoundWarning, match="the rates fall in only 2 bins"):
+            fit_baseline(one, method)
+    # Pythia 70M at 100 attempts: the scaled Beta's profile at a bound of a is within 1.92 nats
+    # of the optimum, but a refit started from the optimum's (b, scale) stalls where the
+    # likelihood underflows; started from the other starts it finds the ridge.
+    with pytest.warns(FitAtBoundWarning, match="likelihood interval reaching"):
+        fit_baseline(pythia("Pythia 70M", 100), "scaled-beta-binomial")
+    # The discretized fits check their profile too: four bins here, but a = 8e-4 and the
+    # bound a = e^-12 are within 1.92 nats.
+    early = bp.datasets.load("pythia-checkpoints-math", group="Pythia_70M_6B")
+    with pytest.warns(FitAtBoundWarning, match=r"likelihood interval reaching .* \(a = 0.00078"):
+        fit_baseline(early, "discretized-kumaraswamy")
+
+
 def test_a_regression_line_that_misses_its_own_estimates_is_reported():
     from bayes_passk.baselines import LackOfFitWarning
     from bayes_passk.estimators import mean_pass_at_k

@@ -64,10 +64,14 @@ def _log1mexp(x):
 def _q_from_v(v, a, b_kuma):
     """Log q and log(1 - q) for the Kumaraswamy(a, b') inverse CDF q = (1 - (1 - v)^(1/b'))^(1/a).
 
-    Goes through log w, w = (1 - v)^(1/b') = 1 - q^a, so that 1 - q keeps its digits as q -> 1.
+    Goes through log w, w = (1 - v)^(1/b') = 1 - q^a, so that 1 - q keeps its digits as q -> 1;
+    where w underflows (b' << 1 puts v = 1 - 1e-4 at w = 1e-325), 1 - q = w / a (1 + O(w)).
     """
-    log_q = _log1mexp(jnp.log1p(-v) / b_kuma) / a
-    return log_q, _log1mexp(log_q)
+    log_w = jnp.log1p(-v) / b_kuma
+    log_q = _log1mexp(log_w) / a
+    tiny = log_w < -700.0
+    log1m_q = jnp.where(tiny, log_w - jnp.log(a), _log1mexp(jnp.where(tiny, -1.0, log_q)))
+    return log_q, log1m_q
 
 
 class BetaByKumaraswamy(dist.Distribution):

@@ -587,6 +587,66 @@ def test_the_tail_exponent_is_the_slope_of_the_survival_far_out(family, params):
     assert slope == pytest.approx(a, abs=1e-3)
 
 
+_TAIL = ("LogNormal", np.log(0.3), 1.0)  # a: the shared tail exponent's prior
+_UNIT = ("Uniform", 0.0, 1.0)
+_SCALED = {"a": _TAIL, "mean": _UNIT, "u": _UNIT}
+# Each family's hyperprior sites as its module docstring states them.
+DOCUMENTED_HYPERPRIORS = {
+    "beta": {"a": _TAIL, "mean": _UNIT},
+    "beta-spline": {
+        "a": _TAIL,
+        "base_mean": _UNIT,
+        "deviation_scale": ("HalfNormal", 1.0),
+        "z": ("Normal", 0.0, 1.0),
+    },
+    "kumaraswamy": _SCALED,
+    "log-gamma": _SCALED,
+    "log-spline": {
+        "slope": ("Normal", 0.0, 2.0),
+        "sigma": ("HalfNormal", 0.05),
+        "z": ("Normal", 0.0, 1.0),
+    },
+    "logit-normal": {"mu": ("Normal", 0.0, 5.0), "sigma": ("HalfNormal", 5.0)},
+    "power-law": {"a": _TAIL, "pass_at_100": _UNIT},
+    "scaled-beta": _SCALED,
+    "zero-inflated-beta": {"zero": _UNIT, **_SCALED},
+}
+
+
+def _law(fn) -> tuple:
+    """(name, parameters) of a sample site's distribution, batch expansion removed."""
+    while isinstance(
+        fn, numpyro.distributions.ExpandedDistribution | numpyro.distributions.Independent
+    ):
+        fn = fn.base_dist
+    name = type(fn).__name__
+    fields = {"Uniform": ("low", "high"), "HalfNormal": ("scale",)}.get(name, ("loc", "scale"))
+    values = [np.unique(np.asarray(getattr(fn, field))) for field in fields]
+    assert all(value.size == 1 for value in values), (name, values)  # one law for every entry
+    return (name, *(float(value[0]) for value in values))
+
+
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_the_hyperpriors_are_the_documented_ones(name):
+    # A changed prior moves every posterior on sparse data, yet no likelihood test sees it.
+    family = registry()[name]
+    with numpyro.handlers.trace() as trace, numpyro.handlers.seed(rng_seed=0):
+        params = family.hyperprior()
+    sampled = {
+        site: _law(entry["fn"]) for site, entry in trace.items() if entry["type"] == "sample"
+    }
+    assert sampled.keys() == DOCUMENTED_HYPERPRIORS[name].keys()
+    for site, law in DOCUMENTED_HYPERPRIORS[name].items():
+        assert sampled[site][0] == law[0] and sampled[site][1:] == pytest.approx(law[1:]), site
+    value = {site: float(np.asarray(entry["value"]).ravel()[0]) for site, entry in trace.items()}
+    if "u" in value:  # the scale uniform between the mean and 1
+        expected = value["mean"] + (1 - value["mean"]) * value["u"]
+        assert float(params.scale) == pytest.approx(expected, rel=1e-12)
+    if name == "power-law":  # the site is the law's pass@100
+        law_at_100 = np.exp(-float(params.A) * 100.0 ** -float(params.a))
+        assert law_at_100 == pytest.approx(value["pass_at_100"], rel=1e-12)
+
+
 @pytest.mark.parametrize("a", np.geomspace(1e-4, 1e5, 12))
 def test_log_beta_keeps_its_digits(a):
     # jax.scipy.special.betaln is off by up to 1.2e-6 near (2.8, 8.4); log_beta, and its

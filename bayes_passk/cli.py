@@ -40,7 +40,7 @@ import pandas as pd
 
 from bayes_passk import __version__
 from bayes_passk import data as data_module
-from bayes_passk.data import InputError, PassData, name_number
+from bayes_passk.data import InputError, PassData, name_number, percent
 from bayes_passk.estimators import MAX_K, mean_pass_at_k
 from bayes_passk.models import DEFAULT_PRIOR, family_names
 
@@ -958,7 +958,7 @@ def _print_forecast(source: str, data: PassData, forecast, true_values, unsolved
     named = {
         "mean": forecast.mean,
         "median": forecast.median,
-        f"{forecast.ci:.0%} lower": forecast.lower,
+        f"{percent(forecast.ci)} lower": forecast.lower,
         "upper": forecast.upper,
         "mcse": forecast.mcse,
         "unbiased": forecast.unbiased,
@@ -1896,7 +1896,7 @@ def _print_comparison(
         return format_table(list(frame.columns), _text_rows(frame))
 
     if "comparison" in report:
-        print(f"{args.target} pass@k, prior {args.prior}, {args.ci:.0%} intervals")
+        print(f"{args.target} pass@k, prior {args.prior}, {percent(args.ci)} intervals")
         shown = {"a": "A", "b": "B", "k": "k", "mean_a": "mean A", "mean_b": "mean B"}
         shown |= {"difference": "A - B", "lower": "lower", "upper": "upper"}
         shown |= {"prob_a_greater": "P(A > B)", "prob_a_greater_mcse": "its MC error"}
@@ -1910,7 +1910,7 @@ def _print_comparison(
     # A stacking weight is not a probability near 1 whose distance to 1 matters: 3 decimals.
     print(formatted(report["loo"].round({"weight": 3})))
     print(report["verdict"])
-    print(f"\nforecasts ({args.target} pass@k, mean [{args.ci:.0%} interval]):")
+    print(f"\nforecasts ({args.target} pass@k, mean [{percent(args.ci)} interval]):")
     rows = [
         [
             name,

@@ -272,6 +272,16 @@ def is_probability(value) -> bool:
     return not isinstance(value, bool) and isinstance(value, Real) and 0 < value < 1
 
 
+def percent(level: float) -> str:
+    """Write a level as a percentage to six significant digits, not rounded to a whole one.
+
+    Example:
+        >>> percent(0.9), percent(0.999), percent(0.005)
+        ('90%', '99.9%', '0.5%')
+    """
+    return f"{100 * float(level):.6g}%"
+
+
 def check_seed(seed, numpy: bool = False) -> None:
     """Raise `InputError` unless `seed` is an integer from -2^63 (from 0 ``numpy``) to 2^63 - 1.
 

@@ -42,7 +42,7 @@ import pandas as pd
 import xarray as xr
 from scipy import special
 
-from bayes_passk.data import check_seed, is_probability
+from bayes_passk.data import check_seed, is_probability, percent
 from bayes_passk.estimators import as_ks, mean_pass_at_k
 from bayes_passk.families import (
     PriorFamily,
@@ -110,7 +110,7 @@ class Forecast(NamedTuple):
         exponent = f"\nexponent a: {a.mean:.3g}" if math.isfinite(a.mean) else ""
         if exponent and math.isfinite(a.lower):
             exponent += f" [{a.lower:.3g}, {a.upper:.3g}]"
-        header = f"Forecast({self.method}, target {self.target}, {self.ci:.0%} intervals)"
+        header = f"Forecast({self.method}, target {self.target}, {percent(self.ci)} intervals)"
         return f"{header}\n{table}{exponent}"
 
     def at(self, ks) -> Forecast:
@@ -155,7 +155,7 @@ class Forecast(NamedTuple):
             {
                 "method": self.method,
                 "target": self.target,
-                "ci": self.ci,
+                "ci": float(self.ci),
                 "k": [int(k) for k in self.k],
                 **{name: [_finite(v) for v in getattr(self, name)] for name in PER_K_FIELDS},
                 "exponent": {n: exponent[n] for n in ("mean", "lower", "upper")},

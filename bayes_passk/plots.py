@@ -21,6 +21,7 @@ from matplotlib.figure import Figure  # not pyplot: no window, no display, the u
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
+from bayes_passk.data import percent
 from bayes_passk.forecast import Forecast
 
 LEGEND_INSIDE = 8  # legend entries that fit inside the axes; more go beside them
@@ -105,7 +106,7 @@ def plot_forecast(
         shift = _dodge(index, len(forecasts)) if forecast.k.size == 1 else 1
         if forecast.k.size == 1:  # one k: a point with an error bar, not a band
             if np.isfinite(forecast.lower).any():
-                center = f"{center}, {forecast.ci:.0%} {kind} interval"
+                center = f"{center}, {percent(forecast.ci)} {kind} interval"
             # A mean outside its interval (possible for a bootstrap) would be a negative bar.
             below = np.maximum(forecast.mean - forecast.lower, 0)
             above = np.maximum(forecast.upper - forecast.mean, 0)
@@ -124,7 +125,7 @@ def plot_forecast(
             entries.append((line, label))
         else:
             (line,) = axes.plot(forecast.k, forecast.mean, color=color, label=center)
-            interval = f"{forecast.ci:.0%} {kind} interval"
+            interval = f"{percent(forecast.ci)} {kind} interval"
             if np.isfinite(forecast.lower).any() and filled:  # a point method may have none
                 band = axes.fill_between(
                     forecast.k,
@@ -418,7 +419,7 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
         if not ax.lines:  # an error-bar plot adds its line too
             ax.text(0.5, 0.5, f"no method reports {metric}", ha="center", transform=ax.transAxes)
         if reference is not None:
-            shown = f"nominal {reference:.0%}" if metric == "coverage" else f"{reference:g}"
+            shown = f"nominal {percent(reference)}" if metric == "coverage" else f"{reference:g}"
             line = ax.axhline(reference, color="0.5", linestyle="--", linewidth=1)
             entries.setdefault(shown, line)
         _budget_axis(ax, part["budget"])
@@ -514,7 +515,7 @@ def plot_paired(paired, title=None, level: float = 0.9):
     if not ks:
         axes[0][0].text(0.5, 0.5, "no paired differences", ha="center")
     else:
-        key = f"bars: {level:.0%} studentized bootstrap interval"
+        key = f"bars: {percent(level)} studentized bootstrap interval"
         entries[key + (NO_BAR if unbarred else "")] = _bars_key()
         _legend_and_title(figure, entries, _backtest_title(paired, title))
     return figure
@@ -586,7 +587,7 @@ def plot_differences(comparison, title=None):
     entries.append(
         (
             _bars_key(),
-            f"bars: {ci:.0%} credible interval",
+            f"bars: {percent(ci)} credible interval",
         )
     )
     entries.append((Line2D([], [], color="0.5", linestyle="--"), "no difference"))

@@ -648,6 +648,9 @@ def test_cli_bootstrap_fills_the_intervals(capsys):
         lo < m < up for lo, m, up in zip(out["lower"], out["mean"], out["upper"], strict=True)
     )
     assert out["exponent"]["lower"] < out["exponent"]["mean"] < out["exponent"]["upper"]
+    argv = ["forecast", "--method", "regression", "--bootstrap", "5", "--k", "10", "--ci", "0.999"]
+    assert cli.main(argv) == 0
+    assert "99.9% lower" in capsys.readouterr().out  # not "100% lower"
 
 
 @pytest.mark.parametrize(
@@ -1101,6 +1104,8 @@ def test_plot_forecast_takes_one_forecast_and_refuses_a_list():
 
 
 def test_reprs_of_a_fit_and_its_forecast_are_short_tables():
+    from bayes_passk.plots import plot_forecast
+
     fitted = fit_baseline(pythia("Pythia 1B", 100), "beta-binomial")
     assert repr(fitted).startswith("BaselineFit(method='beta-binomial', a=")
     assert repr(fitted).endswith(", problems=128)")
@@ -1108,3 +1113,10 @@ def test_reprs_of_a_fit_and_its_forecast_are_short_tables():
     assert lines[0] == "Forecast(beta-binomial, target benchmark, 90% intervals)"
     assert lines[1].split() == ["k", "mean", "lower", "upper"] and len(lines) == 5
     assert lines[-1].startswith("exponent a: ") and "[" not in lines[-1]  # no interval
+    # A level that is no whole percent is shown as it is, not rounded (0.999 read "100%").
+    odd = fitted.forecast([10], ci=0.999, bootstrap=5)
+    assert repr(odd).splitlines()[0] == "Forecast(beta-binomial, target benchmark, 99.9% intervals)"
+    texts = [t.get_text() for t in plot_forecast(odd).axes[0].get_legend().get_texts()]
+    assert any("99.9% bootstrap interval" in text for text in texts), texts
+    # A NumPy float level serialises (a float32 was a TypeError in json.dumps).
+    assert json.loads(fitted.forecast([10], ci=np.float32(0.5)).to_json())["ci"] == 0.5

@@ -1104,6 +1104,8 @@ def _parse_count(value) -> int:
         text = str(value).strip()
         if not text or text.lower() in ("nan", "na", "null", "none"):
             raise ValueError(f"empty or missing value ({value!r})")
+        if "_" in text or not text.isascii():  # int() reads "1_0" and "١٠" as 10
+            raise ValueError(f"expected a whole number in ASCII digits, got {value!r}")
         try:
             number = int(text)
         except ValueError:

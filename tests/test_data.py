@@ -145,6 +145,14 @@ def test_a_json_true_is_not_a_count_even_beside_ones(write):
         load_counts(path)
 
 
+@pytest.mark.parametrize("count", ["1_0", "\u0661\u0660", "\uff11\uff10"])
+def test_a_count_is_written_in_plain_digits(write, count):
+    # Python's int() reads an underscore and other scripts' digits: a typo loaded as 10.
+    path = write("odd.csv", f"problem_id,n,c\na,{count},1\nb,10,2\n")
+    with pytest.raises(InputError, match=f"row 1 .*column 'n': .*ASCII digits, got '{count}'"):
+        load_counts(path)
+
+
 def test_one_json_object_is_one_record_or_a_clear_error(write):
     pretty = write("one.json", '{\n  "problem_id": "a",\n  "n": 10,\n  "c": 1\n}\n')
     assert load_counts(pretty).c.tolist() == [1]

@@ -206,8 +206,8 @@ def fit_baseline(
         group: the group to fit, when `data` holds several.
         profile: check, for the likelihood methods (all but ``regression``), whether the
             profile likelihood is flat out to a bound of a shape (a `FitAtBoundWarning` if
-            so). Its only outcome is that warning, at up to 10 times the cost of the fit
-            (Pythia MATH): backtests, which ignore it, skip it.
+            so). Its only outcome is that warning, and a checked fit takes 2 to 7 times as
+            long (`benchmarks/profile_check.py`): backtests, which ignore it, skip it.
         **options: method options: ``fit_scale`` (discretized methods).
 
     Returns:

@@ -273,13 +273,13 @@ def is_probability(value) -> bool:
 
 
 def percent(level: float) -> str:
-    """Write a level as a percentage to six significant digits, not rounded to a whole one.
+    """Write a level as a percentage to ten significant digits, not rounded to a whole one.
 
     Example:
-        >>> percent(0.9), percent(0.999), percent(0.005)
-        ('90%', '99.9%', '0.5%')
+        >>> percent(0.9), percent(0.999), percent(0.005), percent(0.9999999)
+        ('90%', '99.9%', '0.5%', '99.99999%')
     """
-    return f"{100 * float(level):.6g}%"
+    return f"{100 * float(level):.10g}%"
 
 
 def check_seed(seed, numpy: bool = False) -> None:

@@ -57,8 +57,14 @@ def _kumaraswamy_b(params: Params):
 
 
 def _log1mexp(x):
-    """Log(1 - e^x) for x < 0, accurate at both ends (Maechler 2012)."""
-    return jnp.where(x < -jnp.log(2.0), jnp.log1p(-jnp.exp(x)), jnp.log(-jnp.expm1(x)))
+    """Log(1 - e^x) for x < 0, accurate at both ends (Maechler 2012).
+
+    Each branch sees only the x it serves: log1p(-e^x) at x ~ -1e-17 has an infinite
+    derivative, which would make the gradient NaN through the branch not taken.
+    """
+    far = x < -jnp.log(2.0)
+    near_zero = jnp.log(-jnp.expm1(jnp.where(far, -1.0, x)))
+    return jnp.where(far, jnp.log1p(-jnp.exp(jnp.where(far, x, -1.0))), near_zero)
 
 
 def _q_from_v(v, a, b_kuma):

@@ -439,10 +439,15 @@ def allocate(
             family, params = fit.family, thinned_draws(fit.params, 400)
         if k is None or family is None or params is None:
             raise ValueError("the bayes policy needs k and a fit (or family and params)")
-        if np.ndim(k) != 0:
-            raise InputError(f"k is the one K of the pass@K to learn, got {k!r}")
-        return bayes(rng, n, c, budget, family, params, int(as_ks(k)))
+        return bayes(rng, n, c, budget, family, params, _one_k(k, "learn"))
     raise InputError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+
+
+def _one_k(k, purpose: str) -> int:
+    """Return k as an int, or raise `InputError` unless it is one whole number (100.0 is 100)."""
+    if np.ndim(k) != 0:
+        raise InputError(f"k is the one K of the pass@K to {purpose}, got {k!r}")
+    return int(as_ks(k))
 
 
 def _told(n: np.ndarray, c: np.ndarray) -> str:
@@ -599,9 +604,7 @@ def simulate(
     for name, value in (("replicates", replicates), ("rounds", rounds)):
         if not is_positive_int(value):
             raise InputError(f"{name} must be a positive integer, got {value!r}")
-    if np.ndim(k) != 0:
-        raise InputError(f"k is the one K of the pass@K to forecast, got {k!r}")
-    k = int(as_ks(k))
+    k = _one_k(k, "forecast")
     if rounds > MAX_ROUNDS:
         raise InputError(
             f"rounds must be at most {MAX_ROUNDS} (each is a batch of attempts, and for the "

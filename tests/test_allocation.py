@@ -493,9 +493,11 @@ def test_simulate_says_when_refits_have_not_converged(monkeypatch):
 
 def test_a_policy_s_runs_do_not_depend_on_the_others_run_beside_it():
     """Tie-breaking, refits and final fits are keyed by the policy's name; the top seed works."""
-    full = PassData.from_counts(list("abcdef"), n=[1000] * 6, c=[0, 1, 3, 30, 300, 0])
-    config = BatchConfig(chains=1, warmup=30, samples=30)
-    run = partial(allocation.simulate, 2**63 - 1, full, [24], 100, replicates=2, rounds=2)
+    # test_simulate_allocation_cli's data and settings: the same compiled programs.
+    c = [0, 1, 3, 10, 30, 100, 300, 0]
+    full = PassData.from_counts(list("abcdefgh"), n=[1000] * 8, c=c)
+    config = BatchConfig(chains=1, warmup=100, samples=100)
+    run = partial(allocation.simulate, 2**63 - 1, full, [64], 100, replicates=2, rounds=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # 30 draws: r_hat and ESS warnings
         alone = run(policies=["bayes"], config=config)

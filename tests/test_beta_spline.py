@@ -86,6 +86,9 @@ def test_log_masses_by_the_recursion():
     np.testing.assert_allclose(got, theta - special.logsumexp(theta), rtol=0, atol=1e-10)
 
 
+# Slow (12 to 20 s compiling): the default suite reached its 10 minutes on CI (606 s);
+# tests/test_batched.py checks the batched engine by default.
+@pytest.mark.slow
 def test_batched_engine_forecasts_beta_rates():
     rng = np.random.default_rng(7)
     rates = [rng.beta(0.4, 3.0, size=48) for _ in range(2)]

@@ -127,6 +127,7 @@ def test_compare_priors_ranks_every_prior_and_says_so(write, tmp_path, capsys, m
         np.testing.assert_allclose([row["upper"] for row in rows], seeded.upper, rtol=1e-12)
 
 
+@pytest.mark.slow  # 15 s compiling the logit-normal fit (the default suite nears 10 minutes)
 def test_a_prior_without_a_power_law_reports_no_exponent():
     forecast = _fit("hard", "logit-normal").forecast([10, 1000])
     assert np.isnan(forecast.exponent.mean)

@@ -385,8 +385,27 @@ def _require_table(table, columns: Sequence[str]) -> None:
 
 
 def _ungrouped_named(table: pd.DataFrame) -> pd.DataFrame:
-    """Give back the group "" of data without groups, read from a CSV as NaN (groupby drops NaN)."""
-    return table.assign(group=table["group"].astype(object).fillna(""))
+    """Give back the group "" of data without groups, read from a CSV as NaN (groupby drops NaN).
+
+    Raises `InputError` where two rows hold one replicate's forecast (the same method, design,
+    group, budget, replicate and k), which the scores would pool or average unseen.
+    """
+    named = table.assign(group=table["group"].astype(object).fillna(""))
+    repeated = named.duplicated(COLUMNS[:6], keep=False)
+    if repeated.any():
+        rows = named.index[repeated]
+        first = named.loc[rows[0], COLUMNS[:6]]
+        same = rows[(named.loc[rows, COLUMNS[:6]] == first).all(axis=1)].tolist()
+        first = [v.item() if isinstance(v, np.generic) else v for v in first]
+        raise InputError(
+            f"rows {same} of the table forecast the same replicate ("
+            + ", ".join(
+                f"{column} {value!r}" for column, value in zip(COLUMNS[:6], first, strict=True)
+            )
+            + "): tables of two runs joined, or group names such as 'NA' that pandas read as "
+            'missing (read the CSV with keep_default_na=False, na_values=[""])'
+        )
+    return named
 
 
 def _mean_where(values: np.ndarray, where: np.ndarray) -> float:

@@ -438,7 +438,7 @@ def allocate(
                 )
             family, params = fit.family, thinned_draws(fit.params, 400)
         if k is None or family is None or params is None:
-            raise ValueError("the bayes policy needs k and a fit (or family and params)")
+            raise InputError("the bayes policy needs k and a fit (or family and params)")
         return bayes(rng, n, c, budget, family, params, _one_k(k, "learn"))
     raise InputError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
 

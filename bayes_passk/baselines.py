@@ -221,7 +221,7 @@ def fit_baseline(
         (0.274, [0.471, 0.846])
     """
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; known methods: {', '.join(METHODS)}")
+        raise InputError(f"unknown method {method!r}; known methods: {', '.join(METHODS)}")
     unknown = set(options) - ({"fit_scale"} if method.startswith("discretized") else set())
     if unknown:
         raise InputError(f"{method} takes no option {', '.join(sorted(unknown))}")

@@ -392,7 +392,8 @@ def load(
         name: a dataset name from `list_datasets`.
         group: one group (model or checkpoint); all groups when None.
         attempts_per_problem: for attempts datasets, draw this many attempts per problem
-            without replacement (see `Attempts.subsample`); None uses all attempts.
+            without replacement (see `Attempts.subsample`); None uses all attempts. Refused
+            where the attempts stopped at a first success (`DatasetInfo.stops_at_success`).
         seed: seed of the subsample.
 
     Example:
@@ -410,6 +411,12 @@ def load(
         attempts = load_attempts(name, group)
         if attempts_per_problem is None:
             return attempts.counts()
+        if spec.stops_at_success:
+            raise InputError(
+                f"{name}'s attempts stopped at each problem's first success, so a subsample of "
+                "them leans towards success; load its counts as recorded (leave "
+                "attempts_per_problem unset)"
+            )
         return attempts.subsample(attempts_per_problem, seed=seed)
     if attempts_per_problem is not None:
         raise InputError(

@@ -304,5 +304,5 @@ def get_family(name: str | PriorFamily) -> PriorFamily:
         return name
     names = models.family_names()
     if name not in names:
-        raise ValueError(f"unknown prior {name!r}; known priors: {', '.join(names)}")
+        raise InputError(f"unknown prior {name!r}; known priors: {', '.join(names)}")
     return _load(name)

@@ -42,7 +42,7 @@ import pandas as pd
 import xarray as xr
 from scipy import special
 
-from bayes_passk.data import check_seed, is_probability, percent
+from bayes_passk.data import InputError, check_seed, is_probability, percent
 from bayes_passk.estimators import as_ks, mean_pass_at_k
 from bayes_passk.families import (
     PriorFamily,
@@ -127,7 +127,7 @@ class Forecast(NamedTuple):
         ks = np.ravel(ks)
         missing = ks[~np.isin(ks, self.k)]
         if missing.size:
-            raise ValueError(f"k = {missing[0]} is not among the forecast's k")
+            raise InputError(f"k = {missing[0]} is not among the forecast's k")
         rows = np.array([np.flatnonzero(self.k == k)[0] for k in ks], dtype=int)
         per_k = {
             name: value[rows]
@@ -264,19 +264,19 @@ def _smallest_rate(family: PriorFamily, params) -> float:
 
 
 def check_target_and_ci(target: str, ci: float) -> None:
-    """Raise ValueError unless `target` is one of `TARGETS` and 0 < `ci` < 1.
+    """Raise `InputError` unless `target` is one of `TARGETS` and 0 < `ci` < 1.
 
     Example:
         >>> check_target_and_ci("new", 0.95)
         >>> check_target_and_ci("benchmark", 95)
         Traceback (most recent call last):
         ...
-        ValueError: ci must lie strictly between 0 and 1, got 95
+        bayes_passk.data.InputError: ci must lie strictly between 0 and 1, got 95
     """
     if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+        raise InputError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     if not is_probability(ci):
-        raise ValueError(f"ci must lie strictly between 0 and 1, got {ci!r}")
+        raise InputError(f"ci must lie strictly between 0 and 1, got {ci!r}")
 
 
 def posterior_pass_at_k(

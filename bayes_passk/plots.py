@@ -21,7 +21,7 @@ from matplotlib.figure import Figure  # not pyplot: no window, no display, the u
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
-from bayes_passk.data import percent
+from bayes_passk.data import InputError, percent
 from bayes_passk.forecast import Forecast
 
 LEGEND_INSIDE = 8  # legend entries that fit inside the axes; more go beside them
@@ -78,7 +78,7 @@ def plot_forecast(
             f"got {type(forecasts).__name__}"
         )
     if not forecasts:
-        raise ValueError("plot_forecast takes at least one forecast, got an empty dict")
+        raise InputError("plot_forecast takes at least one forecast, got an empty dict")
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     axes = figure.subplots()
     colors = _colors(len(forecasts))
@@ -149,7 +149,7 @@ def plot_forecast(
             entries += [] if crowded else marks
         if solved and name in solved:
             if np.shape(solved[name]) != forecast.k.shape:
-                raise ValueError(
+                raise InputError(
                     f"solved[{name!r}] has shape {np.shape(solved[name])}; the forecast has "
                     f"{forecast.k.size} values of k"
                 )

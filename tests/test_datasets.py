@@ -133,6 +133,10 @@ def test_bon_gemini_flash_attempts_match_counts():
     # Padding after each prompt's last attempt is False.
     padding = np.arange(attempts.outcomes.shape[1]) >= attempts.n[:, None]
     assert not attempts.outcomes[padding].any()
+    # Attempts that stopped at a first success cannot be subsampled as if fixed in advance
+    # (the CLI's --attempts refused them; load returned a subsample leaning to success).
+    with pytest.raises(InputError, match="stopped at each problem's first success"):
+        load("bon-gemini-flash", attempts_per_problem=10)
     # In the order made: attempts stop after the first batch of 60 with a success, so every
     # success lies in a prompt's last batch.
     last_batch = np.arange(attempts.outcomes.shape[1]) >= attempts.n[:, None] - 60

@@ -203,6 +203,8 @@ def _bad_calls() -> dict:
 def test_public_functions_name_a_wrong_argument(name):
     # An argument of the wrong kind gets a message naming it, not an AttributeError or
     # KeyError from deep inside (or, for arrays of different lengths, a silent result).
+    from bayes_passk.data import InputError
+
     call, message = _bad_calls()[name]
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         call()

@@ -1193,9 +1193,10 @@ def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
         raise InputError(f"cannot write to {folder}: {error.strerror or error}") from None
     else:
         written = ", ".join(path.name for path in writers)
-        earlier = [f"replaced {', '.join(replaced)}"] if replaced else []
-        earlier += [f"removed {', '.join(removed)}"] if removed else []
-        note = f" ({'; '.join(earlier)} of an earlier run)" if earlier else ""
+        # Replaced files may be the user's own (`--out table.csv`); removed ones are outputs.
+        earlier = [f"replaced the existing {', '.join(replaced)}"] if replaced else []
+        earlier += [f"removed {', '.join(removed)} of an earlier run"] if removed else []
+        note = f" ({'; '.join(earlier)})" if earlier else ""
         print(f"{PROG}: wrote {written} in {folder}{note}", file=sys.stderr, flush=True)
     finally:
         for partial in partials.values():

@@ -407,7 +407,7 @@ def test_a_rerun_on_an_embedded_dataset_replaces_its_output_file(command, tmp_pa
     out = tmp_path / "table.csv"
     argv = [command[0], "pythia-math", "--group", "Pythia 1B", *command[1:], "--out", str(out)]
     assert main(argv) == main(argv) == 0
-    assert "(replaced table.csv of an earlier run)" in capsys.readouterr().err
+    assert "(replaced the existing table.csv)" in capsys.readouterr().err
     rc = main([command[0], str(tmp_path / "missing.csv"), *command[1:], "--out", str(out)])
     captured = capsys.readouterr()
     assert_clean_error(rc, captured.out, captured.err, ["missing.csv"])
@@ -457,7 +457,7 @@ def test_a_point_forecast_removes_an_earlier_posterior(write, tmp_path, capsys):
     # A second run into the same folder says which files it replaced.
     assert main([*argv, "--k", "5"]) == 0
     said = capsys.readouterr().err
-    assert f"(replaced {', '.join(files)} of an earlier run)" in said
+    assert f"(replaced the existing {', '.join(files)})" in said
 
 
 def test_forecast_of_every_group_reports_each_in_order(write, tmp_path, capsys):
@@ -552,7 +552,7 @@ def test_a_rerun_replaces_its_output_file(command, write, tmp_path, capsys):
     assert f"wrote table.csv in {tmp_path}\n" in capsys.readouterr().err
     assert main(argv) == 0
     assert out.read_text() == first
-    assert "(replaced table.csv of an earlier run)" in capsys.readouterr().err
+    assert "(replaced the existing table.csv)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", OUT_COMMANDS)

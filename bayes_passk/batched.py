@@ -4,7 +4,8 @@ r"""Many posterior fits compiled once: `fit_one` vmapped over datasets, sharded,
 (vectorised on an accelerator, one after another on a CPU core), and reduces the draws on
 device to forecast summaries: the posterior mean, median and equal-tailed interval of the
 benchmark's pass@k at each k (Rao-Blackwellised as in `bayes_passk.forecast`), the exponent a,
-the split r_hat and the divergences. Nothing of size draws x problems leaves the device.
+the rank-normalized split r_hat and the divergences. Nothing of size draws x problems leaves
+the device.
 Unlike `bayes_passk.forecast`, whose interval ends rise with k by construction, the within-draw
 Beta draws here are independent across k: each k's interval is right on its own (what a
 backtest scores), but the ends of neighbouring k may cross by Monte Carlo error.
@@ -51,6 +52,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from numpyro.infer.hmc import HMCState
 
 from bayes_passk.data import InputError, check_run_length, check_seed, is_positive_int
+from bayes_passk.estimators import as_ks
 from bayes_passk.families import (
     PriorFamily,
     check_sites,
@@ -229,7 +231,7 @@ def summarise(
     forecast_key = jax.random.split(key, config.chains + 1)[0]  # the others are the chains'
     draws = constrained(family, trace.z, n, c, weight)  # (chains, samples) per site
     r_hat = jnp.max(
-        jnp.concatenate([jax.vmap(split_r_hat, 2)(_per_scalar(draws[name])) for name in trace.z])
+        jnp.concatenate([jax.vmap(rank_r_hat, 2)(_per_scalar(draws[name])) for name in trace.z])
     )
 
     total = config.chains * config.samples
@@ -309,10 +311,17 @@ def fit_batch(
     check_config(config)
     check_seed(seed)
     n, c = _checked_counts(n, c)
+    ks = as_ks(ks).ravel()
     key_ids = _checked_key_ids(key_ids, n.shape[0])
     _check_same_on_every_process(seed, n, c, ks, (family.name, config, rows, key_ids.tolist()))
     datasets = n.shape[0]
     distinct = (rows_and_weights(n, c)[2] > 0).sum(axis=1)
+    if rows is not None and not (is_positive_int(rows) and rows >= distinct.max()):
+        most = int(np.argmax(distinct))
+        raise InputError(
+            f"rows must be a whole number of at least each dataset's distinct (n, c) rows "
+            f"(dataset {most} has {distinct[most]}), got {rows!r}"
+        )
     order = np.argsort(distinct, kind="stable")
     devices = jax.devices()
     chunk = chunk_size(datasets, config.chunk, devices)
@@ -428,6 +437,11 @@ def _checked_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
     n, c = np.atleast_2d(n), np.atleast_2d(c)
     if n.ndim != 2 or n.shape != c.shape:
         raise InputError(f"n and c must share one (datasets, problems) shape: {n.shape}, {c.shape}")
+    if 0 in n.shape:
+        raise InputError(f"n and c must hold at least one dataset of one problem: {n.shape}")
+    for name, values in (("n", n), ("c", c)):
+        if values.dtype == bool or not np.issubdtype(values.dtype, np.number):
+            raise InputError(f"{name} must hold numbers, got an array of {values.dtype}")
     for name, values in (("n", n), ("c", c)):
         bad = ~np.isfinite(values) | (values != np.round(values)) | (values < 0)
         if bad.any():
@@ -506,13 +520,32 @@ def _compiled(family: PriorFamily, ks: tuple[float, ...], config: BatchConfig, c
     )
 
 
-def split_r_hat(draws):
-    """Split-R-hat (Gelman et al. 2013) of draws shaped (chains, samples), on device.
+def rank_r_hat(draws):
+    """Rank-normalized split R-hat (Vehtari et al. 2021) of draws shaped (chains, samples).
 
-    An odd number of samples leaves out the middle one, as ArviZ does.
+    ArviZ's default, as `bayes_passk.Fit.diagnostics` reports, for which the 1.01 threshold
+    is set: the larger of the split R-hats of the draws' normal scores (bulk) and of the
+    scores of their distances from the median (tail); on device. An odd number of samples
+    leaves out the middle one, as ArviZ does.
     """
     half = draws.shape[1] // 2
     split = jnp.concatenate([draws[:, :half], draws[:, -half:]])
+    folded = jnp.abs(split - jnp.median(split))
+    return jnp.maximum(_split_r_hat(_normal_scores(split)), _split_r_hat(_normal_scores(folded)))
+
+
+def _normal_scores(draws):
+    """Phi^-1((r - 3/8) / (S + 1/4)) of each draw's rank r among all S, ties averaged."""
+    pooled = jnp.sort(draws.ravel())
+    below, up_to = (
+        jnp.searchsorted(pooled, draws, side).astype(draws.dtype) for side in ("left", "right")
+    )
+    rank = (below + up_to + 1) / 2  # (searchsorted's indices are int32: in float32, 1e-5 off)
+    return jax.scipy.special.ndtri((rank - 0.375) / (draws.size + 0.25))
+
+
+def _split_r_hat(split):
+    """R-hat (Gelman et al. 2013) of chains already split in halves, shaped (chains, samples)."""
     length = split.shape[1]
     within = jnp.mean(jnp.var(split, axis=1, ddof=1))
     between = length * jnp.var(jnp.mean(split, axis=1), ddof=1)

@@ -1496,8 +1496,8 @@ def _scoring_notes(summary, table) -> list[str]:
         )
     if (summary["unconverged_fits"] > 0).any():
         notes.append(
-            f"unconverged_fits: Bayesian fits with split r_hat above {R_HAT_MAX}, scored as they "
-            "are; run longer (--warmup, --samples) or raise --target-accept"
+            f"unconverged_fits: Bayesian fits with r_hat above {R_HAT_MAX}, scored as they are; "
+            "run longer (--warmup, --samples) or raise --target-accept"
         )
     # As summarize scores them: failed fits and replicates without truth left out.
     scored = table[np.isfinite(table[["estimate", "unsolved_part", "truth"]]).all(axis=1)]

@@ -915,7 +915,7 @@ def test_the_console_explains_failed_and_unconverged_fits():
     assert _scoring_notes(clean, points) == []
     notes = _scoring_notes(clean.assign(failed=[0, 2], unconverged_fits=[1, 0]), points)
     assert notes[0].startswith("failed: replicates whose fit gave no finite forecast")
-    assert notes[1].startswith("unconverged_fits: Bayesian fits with split r_hat above 1.01")
+    assert notes[1].startswith("unconverged_fits: Bayesian fits with r_hat above 1.01")
     # Errors -0.05 and -0.1 against parts 0.1 and 0.02 (the third replicate has no truth, the
     # fourth no estimate: left out, as summarize leaves them out).
     bayes = _table(

@@ -16,7 +16,7 @@ import pytest
 from scipy import special
 
 import bayes_passk as bp
-from bayes_passk.batched import _beta_draws, rows_and_weights, split_r_hat
+from bayes_passk.batched import _beta_draws, rank_r_hat, rows_and_weights
 from bayes_passk.designs import synthetic
 
 KS = [100, 1000]
@@ -307,18 +307,24 @@ def test_rows_and_weights_pads_and_counts():
         rows_and_weights(n, c, size=2)
 
 
-def test_split_r_hat_matches_arviz():
+def test_r_hat_is_arviz_s_rank_normalized_r_hat():
+    # What bp.fit reports and the 1.01 threshold is set for (Vehtari et al. 2021), not the
+    # classic split R-hat, blind to chains that agree in mean but not in spread.
     rng = np.random.default_rng(0)
     # An odd number of samples too: the middle one is left out, not the last.
     for samples in (400, 21):
         draws = rng.normal(size=(3, samples)) + np.array([[0.0], [0.1], [0.3]])
         draws[:, -1] += 5.0  # a last draw far off, which only the odd case would miss
-        expected = float(az.rhat(draws, method="split"))
-        assert float(split_r_hat(jnp.asarray(draws))) == pytest.approx(expected, rel=1e-10)
+        expected = float(az.rhat(draws))
+        assert float(rank_r_hat(jnp.asarray(draws))) == pytest.approx(expected, rel=1e-10)
+    ties = np.round(rng.normal(size=(2, 50)), 1)  # ranks averaged over ties
+    assert float(rank_r_hat(jnp.asarray(ties))) == pytest.approx(float(az.rhat(ties)), rel=1e-10)
+    spread = rng.normal(size=(2, 1000)) * np.array([[1.0], [3.0]])
+    assert float(az.rhat(spread, method="split")) < 1.01 < float(rank_r_hat(jnp.asarray(spread)))
     # Chains stuck at one value each (no within-chain variance) are unconverged, not NaN.
     stuck = jnp.asarray(np.repeat([[0.0], [1.0]], 10, axis=1))
-    assert float(split_r_hat(stuck)) == np.inf
-    assert float(split_r_hat(jnp.zeros((2, 10)))) == np.inf
+    assert float(rank_r_hat(stuck)) == np.inf
+    assert float(rank_r_hat(jnp.zeros((2, 10)))) == np.inf
 
 
 @pytest.mark.parametrize(
@@ -335,6 +341,25 @@ def test_fit_batch_refuses_bad_counts_before_any_work(n, c, message):
 
     with pytest.raises(bp.InputError, match=message):
         fit_batch(0, np.array(n, float), np.array(c, float), ks=[10])
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"ks": (10.0, -5.0)}, "k must be a positive integer"),  # was pass@-5 = -6.5e29
+        ({"n": np.zeros((0, 5)), "c": np.zeros((0, 5))}, r"at least one dataset .*: \(0, 5\)"),
+        ({"rows": 2}, r"at least each .* \(dataset 0 has 5\), got 2"),
+        ({"rows": -1}, "got -1"),
+        ({"n": np.full((1, 6), "50"), "c": np.full((1, 6), "1")}, "n must hold numbers"),
+        ({"c": np.ones((1, 6), bool)}, "c must hold numbers, got an array of bool"),
+    ],
+)
+def test_fit_batch_refuses_bad_arguments_before_any_work(change, message):
+    from bayes_passk.batched import fit_batch
+
+    given = {"n": np.full((1, 6), 50), "c": np.array([[0, 0, 1, 3, 10, 50]]), "ks": [10]} | change
+    with pytest.raises(bp.InputError, match=message):
+        fit_batch(0, **given)
 
 
 def test_each_chunk_pads_its_rows_to_a_multiple_of_8_of_its_own_largest(monkeypatch):
@@ -457,7 +482,7 @@ def test_processes_given_other_key_ids_are_refused(monkeypatch):
 
 
 def test_a_fit_s_r_hat_and_divergences_are_those_of_its_draws():
-    # `summarise` on given draws: r_hat_max is ArviZ's split R-hat, the largest over every
+    # `summarise` on given draws: r_hat_max is ArviZ's R-hat, the largest over every
     # scalar of every sampled site (here the last site's chains stand apart, and 21 samples
     # are split around the middle one); divergences count every chain's (here the last's).
     from functools import partial
@@ -483,7 +508,7 @@ def test_a_fit_s_r_hat_and_divergences_are_those_of_its_draws():
     summary = reduce(key, trace, *rows, jnp.asarray(KS, float))
     draws = constrained(family, trace.z, *rows)
     r_hats = [
-        float(az.rhat(column, method="split"))
+        float(az.rhat(column))
         for name in z
         for column in np.moveaxis(np.asarray(draws[name]).reshape(3, 21, -1), 2, 0)
     ]

@@ -872,6 +872,28 @@ def test_convergence_advice_follows_the_failure(r_hat, divergences, target_accep
     assert ("target_accept" in str(caught[0].message)) == (divergences > 0)
 
 
+def test_each_diagnostic_fails_just_past_its_documented_threshold():
+    # README: r_hat above 1.01, bulk or tail ESS below 400, any divergence.
+    from bayes_passk.inference import Diagnostics
+
+    good = Diagnostics(r_hat_max=1.01, ess_bulk_min=400.0, ess_tail_min=400.0, divergences=0)
+    assert good.ok and good.problems == []
+    for field, value, said in [
+        ("r_hat_max", 1.0101, "r_hat_max = 1.010 > 1.01"),
+        ("ess_bulk_min", 399.9, "ess_bulk_min = 400 < 400"),
+        ("ess_tail_min", 399.9, "ess_tail_min = 400 < 400"),
+        ("divergences", 1, "1 divergent transitions"),
+        (
+            "r_hat_max",
+            np.nan,
+            "r_hat is undefined (it needs 2 or more chains of non-constant draws)",
+        ),
+        ("ess_tail_min", np.nan, "ess_tail_min = nan < 400"),
+    ]:
+        failing = good._replace(**{field: value})
+        assert failing.problems == [said] and not failing.ok, (field, value)
+
+
 @pytest.mark.parametrize(
     ("prior", "given", "used"),
     [

@@ -31,6 +31,10 @@ CROWDED = 10  # more forecasts than this: no bands, one legend entry each
 DODGE = 0.02  # decades between methods at one budget, or forecasts at one k
 TITLE_LENGTH = 70  # characters of a title; longer ones are cut in the middle
 NO_BAR = " (none under 5 scored replicates)"  # the key's note where a point has no interval
+# Characters per line: a backtest panel's notes at 9 points in its 4.5 inches (less the y
+# axis), and a legend label at 7 points in the 2.2 inches left for the legend.
+PANEL_NOTE_CHARACTERS = 60
+LEGEND_CHARACTERS = 42
 
 
 def plot_forecast(
@@ -447,7 +451,7 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
             lost = [name for name, row in lost.iterrows() if row["failed"] == row["replicates"]]
             if lost:
                 notes.append(f"every fit failed: {', '.join(lost)}")
-        ax.set_title("\n".join([f"k = {k}", *notes]), fontsize=9 if notes else None)
+        _panel_title(ax, k, notes)
     if bars:
         level = "90% studentized bootstrap" if bars == "bootstrap" else "90% Wilson"
         entries[f"bars: {level} interval" + (NO_BAR if unbarred else "")] = _bars_key()
@@ -510,8 +514,7 @@ def plot_paired(paired, title=None, level: float = 0.9):
         ax.set_xlabel("attempts per problem")
         ax.set_ylabel(f"MSE of pass@k minus {references}'s")
         left_out = len(wide) - len(shared)
-        notes = [f"{left_out} group/budget cells left out"] if left_out else []
-        ax.set_title("\n".join([f"k = {k}", *notes]), fontsize=9 if notes else None)
+        _panel_title(ax, k, [f"{left_out} group/budget cells left out"] if left_out else [])
     if not ks:
         axes[0][0].text(0.5, 0.5, "no paired differences", ha="center")
     else:
@@ -618,14 +621,22 @@ def _bars_key() -> Line2D:
     return Line2D([], [], color="0.4", marker="|", markersize=10)
 
 
+def _panel_title(ax, k, notes: list[str]) -> None:
+    """Title a backtest panel "k = ..." with its notes below, each wrapped to the panel's width."""
+    lines = [line for note in notes for line in textwrap.wrap(note, PANEL_NOTE_CHARACTERS)]
+    ax.set_title("\n".join([f"k = {k}", *lines]), fontsize=9 if notes else None)
+
+
 def _legend_and_title(figure, entries: dict, title: str) -> None:
     """Put the legend (label -> handle) beside the panels and the title above them.
 
     The title starts at the left and wraps short of the legend's column (2.2 inches, which
-    the figures' widths leave for it), so that neither covers the other.
+    the figures' widths leave for it, its labels wrapped to fit), so that neither covers the
+    other.
     """
     if entries:
-        figure.legend(list(entries.values()), list(entries), fontsize=7, loc="outside right upper")
+        labels = [textwrap.fill(label, LEGEND_CHARACTERS) for label in entries]
+        figure.legend(list(entries.values()), labels, fontsize=7, loc="outside right upper")
     characters = max(int((figure.get_figwidth() - 2.4) * 12), 30)  # at 10 points
     lines = textwrap.wrap(shorten(title, 2 * TITLE_LENGTH), characters)
     text = "\n".join(_escaped(line) for line in lines)  # after the cut: "\" and "$" together

@@ -629,7 +629,7 @@ def test_plot_averages_every_method_over_the_same_groups():
     a_bars, b_bars = (container.lines[2][0] for container in figure.axes[0].containers)
     assert len(a_bars.get_segments()[0]) == 0 and len(b_bars.get_segments()[0]) == 2
     key = figure.legends[0].get_texts()[-1].get_text()
-    assert key == "bars: 90% studentized bootstrap interval (none under 5 scored replicates)"
+    assert key == "bars: 90% studentized bootstrap interval\n(none under 5 scored replicates)"
     # The note of values a log scale cannot draw counts the points, not the groups' values:
     # a's mean over the two groups, 0.5, is drawn; b's, 0, is not.
     zero = two.assign(mse=[0.0, 0.0, 1.0, 0.0])
@@ -648,6 +648,38 @@ def test_plot_averages_every_method_over_the_same_groups():
     # Coverage is a share: every panel from 0 to 1, whatever the values.
     covered = pd.concat([summary.assign(coverage=0.8), summary.assign(k=1000, coverage=1.0)])
     assert all(ax.get_ylim() == (-0.02, 1.02) for ax in plot_backtest(covered, "coverage").axes)
+
+
+def test_long_panel_notes_and_legend_keys_wrap_clear_of_each_other():
+    # Three methods failing: a note longer than its panel ran into the next panel's and under
+    # the legend; cells under 5 replicates: the bars' key made the legend ~4 inches wide, over
+    # the title, and squeezed the panel.
+    from bayes_passk.plots import plot_backtest
+
+    summary = pd.DataFrame(
+        [
+            {"method": method, "design": "subsample", "group": "Pythia 70M", "budget": budget,
+             "k": k, "replicates": 6, "failed": 3 * (budget == 10), "mse": 0.01,
+             "mse_lower": np.nan, "mse_upper": np.nan}
+            for k in (100, 10_000)
+            for method in ("regression", "beta-binomial", "discretized-beta")
+            for budget in (10, 50)
+        ]
+    )  # fmt: skip
+    one_panel = summary[summary["k"] == 100].assign(replicates=2, failed=0)
+    for figure in (plot_backtest(summary, "mse"), plot_backtest(one_panel, "mse")):
+        canvas = FigureCanvasAgg(figure)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        legend = figure.legends[0].get_window_extent(renderer)
+        boxes = [figure.texts[0].get_window_extent(renderer)]  # the title
+        boxes += [ax.title.get_window_extent(renderer) for ax in figure.axes]
+        for i, box in enumerate(boxes):
+            assert not box.overlaps(legend), i
+            assert figure.bbox.x0 <= box.x0 and box.x1 <= figure.bbox.x1, i
+            assert not any(box.overlaps(other) for other in boxes[i + 1 :]), i
+        widths = [ax.get_window_extent(renderer).width / figure.dpi for ax in figure.axes]
+        assert min(widths) > 3.5  # inches: the panels keep their room
 
 
 def test_backtest_plots_say_what_they_show():
@@ -770,7 +802,7 @@ def test_the_paired_plot_averages_the_groups_differences_and_their_intervals():
     [container] = unbarred.axes[0].containers
     assert [len(bars.get_segments()[0]) for bars in container.lines[2]] == [0]
     key = unbarred.legends[0].get_texts()[-1].get_text()
-    assert key == "bars: 90% studentized bootstrap interval (none under 5 scored replicates)"
+    assert key == "bars: 90% studentized bootstrap interval\n(none under 5 scored replicates)"
     assert axes.get_ylabel() == "MSE of pass@k minus a's"
     title = "data; subsample design; mean over 2 groups; 10 replicates per cell"
     assert figure.get_suptitle().replace("\n", " ") == title

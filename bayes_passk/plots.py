@@ -149,7 +149,7 @@ def plot_forecast(
             else:
                 entries.append((line, center))
         if not shared_estimates:
-            marks = _plot_unbiased(axes, forecast, color, prefix)
+            marks = _plot_unbiased(axes, forecast, color, prefix, shift)
             entries += [] if crowded else marks
         if solved and name in solved:
             if np.shape(solved[name]) != forecast.k.shape:
@@ -271,14 +271,20 @@ def _curve(axes, k, values, line: str, marker: str, **style):
     return curve
 
 
-def _plot_unbiased(axes, forecast: Forecast, color, prefix: str) -> list:
-    """Draw the unbiased estimates where k <= n; return their legend entry, if any."""
+def _plot_unbiased(axes, forecast: Forecast, color, prefix: str, shift: float = 1.0) -> list:
+    """Draw the unbiased estimates where k <= n; return their legend entry, if any.
+
+    ``shift`` sets them beside their forecast's mark where forecasts stand side by side (at
+    one k), and they are drawn over the marks: another forecast's could hide them.
+    """
     seen = np.isfinite(forecast.unbiased)
     if not seen.any():
         return []
     label = f"{prefix}unbiased estimate (k <= n)"
     k, unbiased = forecast.k[seen], forecast.unbiased[seen]
-    (points,) = axes.plot(k, unbiased, "o", color=color, markersize=4, label=label)
+    (points,) = axes.plot(
+        k * shift, unbiased, "o", color=color, markersize=4, label=label, zorder=3
+    )
     return [(points, label)]
 
 

@@ -765,6 +765,27 @@ def test_plot_draws_the_part_from_solved_problems_dotted_under_its_forecast():
     np.testing.assert_array_equal(drawn["12B: truth"], forecast.mean + 0.01)
 
 
+def test_at_one_k_each_unbiased_estimate_stands_on_top_beside_its_own_forecast():
+    # Forecasts of several groups at one k stand side by side; their unbiased estimates stood
+    # all at k, under the marks, where one group's square hid another's dot.
+    from bayes_passk.plots import plot_forecast
+
+    forecasts = {
+        name: fit_baseline(pythia(name, 100), "beta-binomial").forecast([10], bootstrap=5, seed=0)
+        for name in ("Pythia 1B", "Pythia 12B", "Pythia 70M")
+    }
+    axes = plot_forecast(forecasts).axes[0]
+    for name, forecast in forecasts.items():
+        [dot] = [
+            line for line in axes.lines if line.get_label() == f"{name}: unbiased estimate (k <= n)"
+        ]
+        [bar] = [c for c in axes.containers if c.get_label().startswith(f"{name}: estimate")]
+        assert dot.get_xdata()[0] == bar.lines[0].get_xdata()[0]  # beside its own square
+        assert dot.get_ydata()[0] == forecast.unbiased[0]
+        assert dot.get_zorder() > bar.lines[0].get_zorder()
+    assert len({line.get_xdata()[0] for line in axes.lines if "unbiased" in line.get_label()}) == 3
+
+
 def test_plot_at_one_k_shows_truth_and_solved_part_as_markers_and_names_the_interval():
     from bayes_passk.plots import plot_forecast
 

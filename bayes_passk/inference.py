@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -92,11 +93,11 @@ class Diagnostics(NamedTuple):
         if np.isnan(self.r_hat_max):
             found.append("r_hat is undefined (it needs 2 or more chains of non-constant draws)")
         elif not self.r_hat_max <= R_HAT_MAX:
-            found.append(f"r_hat_max = {self.r_hat_max:.3f} > {R_HAT_MAX}")
+            found.append(f"r_hat_max = {self.r_hat_max:.4f} > {R_HAT_MAX}")
         if not self.ess_bulk_min >= ESS_MIN:
-            found.append(f"ess_bulk_min = {self.ess_bulk_min:.0f} < {ESS_MIN}")
+            found.append(f"ess_bulk_min = {_below(self.ess_bulk_min)} < {ESS_MIN}")
         if not self.ess_tail_min >= ESS_MIN:
-            found.append(f"ess_tail_min = {self.ess_tail_min:.0f} < {ESS_MIN}")
+            found.append(f"ess_tail_min = {_below(self.ess_tail_min)} < {ESS_MIN}")
         if self.divergences > 0:
             found.append(f"{self.divergences} divergent transitions")
         return found
@@ -105,6 +106,11 @@ class Diagnostics(NamedTuple):
     def ok(self) -> bool:
         """True when r_hat, both ESS and the divergence count pass."""
         return not self.problems
+
+
+def _below(ess: float) -> str:
+    """Return an ESS rounded down, so that 399.9 does not read as 400 < 400."""
+    return str(math.floor(ess)) if math.isfinite(ess) else str(ess)
 
 
 class Fit:

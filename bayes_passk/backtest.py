@@ -40,6 +40,7 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -387,25 +388,35 @@ def _require_table(table, columns: Sequence[str]) -> None:
 def _ungrouped_named(table: pd.DataFrame) -> pd.DataFrame:
     """Give back the group "" of data without groups, read from a CSV as NaN (groupby drops NaN).
 
-    Raises `InputError` where two rows hold one replicate's forecast (the same method, design,
-    group, budget, replicate and k), which the scores would pool or average unseen.
+    Groups read back as numbers get their names as written (1000 -> "1000"), so that they
+    seed their draws as before. Raises `InputError` where two rows hold one replicate's
+    forecast (the same method, design, group, budget, replicate and k), which the scores would
+    pool or average unseen.
     """
-    named = table.assign(group=table["group"].astype(object).fillna(""))
-    repeated = named.duplicated(COLUMNS[:6], keep=False)
-    if repeated.any():
-        rows = named.index[repeated]
-        first = named.loc[rows[0], COLUMNS[:6]]
-        same = rows[(named.loc[rows, COLUMNS[:6]] == first).all(axis=1)].tolist()
-        first = [v.item() if isinstance(v, np.generic) else v for v in first]
+    named = table.assign(group=table["group"].astype(object).fillna("").map(_as_written))
+    keys = named[COLUMNS[:6]]  # located by position below: labels may repeat
+    repeated = np.flatnonzero(keys.duplicated(keep=False).to_numpy())
+    if repeated.size:
+        first = keys.iloc[repeated[0]]
+        same = repeated[(keys.iloc[repeated] == first).all(axis=1).to_numpy()]
+        values = [v.item() if isinstance(v, np.generic) else v for v in first]
         raise InputError(
-            f"rows {same} of the table forecast the same replicate ("
+            f"rows {named.index[same].tolist()} of the table forecast the same replicate ("
             + ", ".join(
-                f"{column} {value!r}" for column, value in zip(COLUMNS[:6], first, strict=True)
+                f"{column} {value!r}" for column, value in zip(COLUMNS[:6], values, strict=True)
             )
             + "): tables of two runs joined, or group names such as 'NA' that pandas read as "
-            'missing (read the CSV with keep_default_na=False, na_values=[""])'
+            'missing (read the CSV with dtype={"group": str}, keep_default_na=False, '
+            'na_values=[""])'
         )
     return named
+
+
+def _as_written(group):
+    """Return a group name that a CSV reader made a number as written: 1000.0 -> "1000"."""
+    if isinstance(group, numbers.Real) and not isinstance(group, bool | np.bool_):
+        return str(int(group)) if float(group).is_integer() else repr(float(group))
+    return group
 
 
 def _mean_where(values: np.ndarray, where: np.ndarray) -> float:

@@ -526,12 +526,13 @@ def rank_r_hat(draws):
     ArviZ's default, as `bayes_passk.Fit.diagnostics` reports, for which the 1.01 threshold
     is set: the larger of the split R-hats of the draws' normal scores (bulk) and of the
     scores of their distances from the median (tail); on device. An odd number of samples
-    leaves out the middle one, as ArviZ does.
+    leaves out the middle one, as ArviZ does. A NaN draw makes it inf: unconverged.
     """
     half = draws.shape[1] // 2
     split = jnp.concatenate([draws[:, :half], draws[:, -half:]])
     folded = jnp.abs(split - jnp.median(split))
-    return jnp.maximum(_split_r_hat(_normal_scores(split)), _split_r_hat(_normal_scores(folded)))
+    r_hat = jnp.maximum(_split_r_hat(_normal_scores(split)), _split_r_hat(_normal_scores(folded)))
+    return jnp.where(jnp.isnan(draws).any(), jnp.inf, r_hat)  # NaN ranks are arbitrary
 
 
 def _normal_scores(draws):

@@ -318,25 +318,16 @@ def check_run_length(chains: int, warmup: int, samples: int, options: bool = Fal
 def name_number(*parts) -> int:
     """Return a number in [0, 2^32) for a name made of text and numbers, to seed its draws by.
 
-    Numbers, and text that reads as one, are taken as floats: a budget of 100 read back from a
-    CSV as 100.0, or a group "1000" read back as the number 1000, names the same.
+    Numbers are read as floats, so a budget of 100 read back from a CSV as 100.0 names the same.
 
     Example:
         >>> name_number("Pythia 12B") == name_number("Pythia 12B") != name_number("Pythia 1B")
         True
         >>> name_number("subsample", "12B", 100) == name_number("subsample", "12B", 1e2)
         True
-        >>> name_number("subsample", "1000", 100) == name_number("subsample", 1000, 100)
-        True
     """
-    return zlib.crc32("\x1f".join(map(_as_name, parts)).encode())
-
-
-def _as_name(part) -> str:
-    try:
-        return repr(float(part))
-    except (TypeError, ValueError):
-        return part
+    text = "\x1f".join(v if isinstance(v, str) else repr(float(v)) for v in parts)
+    return zlib.crc32(text.encode())
 
 
 def load(

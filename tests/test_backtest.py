@@ -292,8 +292,7 @@ def test_groups_named_as_numbers_or_as_missing_read_back_from_csv(tmp_path):
     for summary in summaries:
         expected = summary(numbers)
         assert expected.filter(like="upper").notna().all().all()
-        got = summary(read_back).assign(group=lambda t: t["group"].astype(str))
-        pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+        pd.testing.assert_frame_equal(summary(read_back), expected, check_dtype=False)
     missing = written(["NA", "None"])
     missing.to_csv(tmp_path / "missing.csv", index=False)
     said = (
@@ -303,8 +302,15 @@ def test_groups_named_as_numbers_or_as_missing_read_back_from_csv(tmp_path):
     for summary in summaries:
         with pytest.raises(InputError, match=said):
             summary(pd.read_csv(tmp_path / "missing.csv"))
-        as_text = pd.read_csv(tmp_path / "missing.csv", keep_default_na=False, na_values=[""])
+        as_text = pd.read_csv(
+            tmp_path / "missing.csv", dtype={"group": str}, keep_default_na=False, na_values=[""]
+        )
         pd.testing.assert_frame_equal(summary(as_text), summary(missing), check_dtype=False)
+        # Two runs' tables joined, their labels repeated: refused by position, labels named.
+        with pytest.raises(InputError, match=r"rows \[0, 0\] of the table"):
+            summary(pd.concat([numbers, numbers]))
+    # Names that read as one number stay apart (they seed independent draws).
+    assert name_number("g", "1") != name_number("g", "1.0")
 
 
 def test_paired_differences_pair_replicates():

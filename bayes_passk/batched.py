@@ -442,7 +442,6 @@ def _checked_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
     for name, values in (("n", n), ("c", c)):
         if values.dtype == bool or not np.issubdtype(values.dtype, np.number):
             raise InputError(f"{name} must hold numbers, got an array of {values.dtype}")
-    for name, values in (("n", n), ("c", c)):
         bad = ~np.isfinite(values) | (values != np.round(values)) | (values < 0)
         if bad.any():
             i, j = np.argwhere(bad)[0]

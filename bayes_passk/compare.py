@@ -41,7 +41,7 @@ import pandas as pd
 from bayes_passk.data import InputError, PassData, check_seed
 from bayes_passk.estimators import as_ks, mean_pass_at_k, pass_at_k
 from bayes_passk.families import thinned_draws
-from bayes_passk.forecast import check_target_and_ci, posterior_pass_at_k
+from bayes_passk.forecast import DEFAULT_KS, check_target_and_ci, posterior_pass_at_k
 from bayes_passk.hierarchy import IntegratedBinomial
 
 # A difference in elpd below 4 is small whatever its standard error (Sivula et al. 2022,
@@ -237,7 +237,7 @@ def _replicate_counts(key, family, params, n):
 def compare_groups(
     fit_a,
     fit_b,
-    ks,
+    ks=None,
     ci: float = 0.9,
     target: str = "benchmark",
     max_draws: int = 1000,
@@ -250,7 +250,8 @@ def compare_groups(
     as `bayes_passk.fit`'s default is, have chains correlated draw by draw). Each draw of
     pass@k includes the spread of the problems' rates given the hyperparameters (see
     `bayes_passk.forecast`), drawn from a separate random stream for each group (one shared
-    stream would correlate A and B and shrink the interval).
+    stream would correlate A and B and shrink the interval). ``ks`` defaults to the forecast's
+    grid, `bayes_passk.forecast.DEFAULT_KS`.
 
     Returns:
         One row per k: the posterior means of A and B, the mean of the difference and its
@@ -261,7 +262,7 @@ def compare_groups(
     check_target_and_ci(target, ci)
     if any(isinstance(fit, PassData) for fit in (fit_a, fit_b)):
         raise TypeError("compare_groups takes two fits: bayes_passk.fit(data, group=...) each")
-    ks = as_ks(ks).ravel()
+    ks = as_ks(np.ravel(DEFAULT_KS if ks is None else ks))
     check_seed(seed, numpy=True)
     streams = np.random.SeedSequence(seed).spawn(2)
     (draws_a, mean_a), (draws_b, mean_b) = (

@@ -654,6 +654,25 @@ def test_compare_priors_refuses_one_problem():
         compare_priors(fits)
 
 
+def test_compare_groups_defaults_to_the_forecast_grid(monkeypatch):
+    # Without ks the comparison is at the k a forecast takes by default, as `forecast` does.
+    from bayes_passk.forecast import DEFAULT_KS
+
+    asked = []
+
+    def fixed(fit, ks, max_draws, seed):
+        asked.append(ks)
+        draws = np.full((1, 4, len(ks)), 0.5 if fit == "A" else 0.25)
+        given = xr.DataArray(draws, dims=("chain", "draw", "k"))
+        return {"benchmark": SimpleNamespace(values=draws), "benchmark_given_hyper": given}
+
+    monkeypatch.setattr(compare, "posterior_pass_at_k", fixed)
+    table = compare_groups("A", "B")
+    assert table["k"].tolist() == list(DEFAULT_KS)
+    assert [k.tolist() for k in asked] == [list(DEFAULT_KS)] * 2
+    np.testing.assert_allclose(table["mean_a"] - table["mean_b"], 0.25)
+
+
 @pytest.mark.parametrize(
     "target, ci, message",
     [("nwe", 0.9, "unknown target 'nwe'; choose one of benchmark, new"), ("new", 90, "got 90")],

@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_length = [getattr(args, name, None) for name in ("chains", "warmup", "samples")]
         if None not in run_length:  # before any work
             data_module.check_run_length(*run_length, options=True)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _ctrl_c_stops_at_once():
             # ArviZ's once-a-day notice of its own refactor says nothing about the user's run.
             warnings.filterwarnings("ignore", r"\s*ArviZ is undergoing", FutureWarning)
             warnings.showwarning = _show_warning  # restored on leaving the block
@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (e.g. piped into head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except KeyboardInterrupt:  # Ctrl-C: outputs are written only at the end, so none is left
+    except KeyboardInterrupt:  # Ctrl-C while the outputs are written: `_write_all` cleaned up
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except (RuntimeError, ValueError) as error:
@@ -135,11 +135,30 @@ def _leave_joined(code: int) -> int:
     os._exit(code)
 
 
-def _interrupted_while_joined(signum, frame) -> None:
-    """Ctrl-C in a joined process: say so and leave at once (see `_leave_joined`).
+@contextlib.contextmanager
+def _ctrl_c_stops_at_once():
+    """Until the outputs are written (`_write_all`), Ctrl-C stops the run at once (`_interrupted`).
 
-    Not a KeyboardInterrupt: raised wherever the main thread happens to be, inside JAX's
-    Python code, one was now and then lost (the run went on) or left the process hanging.
+    Left to Python, Ctrl-C raises a KeyboardInterrupt wherever the main thread happens to be;
+    inside a callback Python runs itself (JAX's garbage-collection hook, a finalizer) it is
+    printed and dropped, and the run went on to write its outputs and exit 0. In a process
+    joined to others (``--distributed``) it also left the process hanging (`_leave_joined`).
+    A Ctrl-C that is ignored (a job started in the background) stays ignored.
+    """
+    ours = threading.current_thread() is threading.main_thread()
+    ours = ours and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if ours:
+        signal.signal(signal.SIGINT, _interrupted)
+    try:
+        yield
+    finally:
+        if ours:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _interrupted(signum, frame) -> None:
+    """Ctrl-C: say so and leave at once, before any output is written (`_ctrl_c_stops_at_once`).
+
     Written straight to the file descriptor: the handler may run inside a print.
     """
     os.write(2, f"{PROG}: interrupted\n".encode())
@@ -574,8 +593,6 @@ def _joined(args: argparse.Namespace):
                 " (found no SLURM, Open MPI, Kubernetes or Cloud TPU; give ADDRESS PROCESSES ID)"
             )
         raise InputError(message) from None
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored
-        signal.signal(signal.SIGINT, _interrupted_while_joined)
     index = jax.process_index()
     if index != 0:
         warnings.simplefilter("ignore")  # process 0 says it; `main` restores the filters
@@ -1167,8 +1184,8 @@ def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
     the renames, so that a folder never mixes two runs. A line on stderr says what was written
     and which earlier files it replaced or removed.
     """
-    if signal.getsignal(signal.SIGINT) is _interrupted_while_joined:
-        # Outputs come after the last exchange between processes: Ctrl-C may clean up again.
+    if signal.getsignal(signal.SIGINT) is _interrupted:
+        # From here Ctrl-C raises KeyboardInterrupt, so that the partial files are removed.
         signal.signal(signal.SIGINT, signal.default_int_handler)
     partials = {path: path.with_name(f".{path.name}.partial") for path in writers}
     folder = next(iter(writers)).parent

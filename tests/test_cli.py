@@ -1,6 +1,7 @@
 import importlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import warnings
@@ -899,6 +900,54 @@ def test_ctrl_c_stops_with_one_line_and_code_130(monkeypatch, capsys):
     monkeypatch.setitem(cli.SUBCOMMANDS, "estimate", estimate._replace(run=interrupted))
     assert main(["estimate", "pythia-math", "--group", "Pythia 12B", "--k", "1"]) == 130
     assert capsys.readouterr().err == "bayes-passk: interrupted\n"
+
+
+def test_ctrl_c_in_a_callback_python_runs_itself_still_stops_the_run(tmp_path):
+    # Left to Python, a Ctrl-C landing in a finalizer (or in JAX's garbage-collection hook, as
+    # it did at start-up) was printed as "Exception ignored", and the run went on to write its
+    # outputs and exit 0. As from a terminal: Ctrl-C is not ignored in the child.
+    out = tmp_path / "never.csv"
+    script = f"""
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from bayes_passk import cli
+
+class Finalized:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(1000))  # the handler runs here, inside the finalizer
+
+def run(args):
+    Finalized()
+    open({str(out)!r}, "w").write("written")
+    return 0
+
+estimate = cli.SUBCOMMANDS["estimate"]
+cli.SUBCOMMANDS["estimate"] = estimate._replace(run=run)
+sys.exit(cli.main(["estimate", "pythia-math", "--k", "1"]))
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (run.returncode, run.stdout, run.stderr) == (130, "", "bayes-passk: interrupted\n")
+    assert not out.exists()
+
+
+def test_the_ctrl_c_handler_lasts_as_long_as_the_run(monkeypatch, capsys):
+    seen = []
+
+    def run(args):
+        seen.append(signal.getsignal(signal.SIGINT))
+        return 0
+
+    estimate = cli.SUBCOMMANDS["estimate"]
+    monkeypatch.setitem(cli.SUBCOMMANDS, "estimate", estimate._replace(run=run))
+    for before in (signal.default_int_handler, signal.SIG_IGN):  # an ignored Ctrl-C stays so
+        previous = signal.signal(signal.SIGINT, before)
+        try:
+            assert main(["estimate", "pythia-math", "--k", "1"]) == 0
+            assert signal.getsignal(signal.SIGINT) is before
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    assert seen == [cli._interrupted, signal.SIG_IGN]
 
 
 def test_version_is_the_installed_distribution_s(capsys):

@@ -28,6 +28,27 @@ N = np.array([10, 10, 30, 20, 10, 50, 10])
 C = np.array([0, 2, 0, 0, 0, 7, 1])
 
 
+def test_what_goes_to_one_of_equals_goes_to_each_as_often():
+    # uniform: one attempt, four problems tied on the fewest attempts (10); the bayes policy's
+    # last step: 4 attempts won by three alike problems, 1 each and 1 more to one of them.
+    # Each equal gets it a quarter (a third) of the time, within 5 binomial standard errors.
+    draws = 4000
+    first = np.zeros(N.size)
+    extra = np.zeros(3)
+    for seed in range(draws):
+        first += allocation.uniform(np.random.default_rng(seed), N, C, 1)
+        spread = allocation._spread_over_alike(
+            np.random.default_rng(seed), np.array([4, 0, 0, 5]), np.array([0, 0, 0, 1])
+        )
+        assert spread[3] == 5 and spread[:3].sum() == 4 and spread[:3].min() == 1
+        extra += spread[:3] - 1
+    tied = N == N.min()
+    for counts, share in ((first[tied], 1 / 4), (extra, 1 / 3)):
+        bound = 5 * np.sqrt(share * (1 - share) / draws)
+        np.testing.assert_array_less(np.abs(counts / draws - share), bound)
+    assert first[~tied].sum() == 0
+
+
 @pytest.mark.parametrize("budget", [1, 6, 7, 50, 1001])
 def test_uniform_evens_out_and_spends_the_budget(budget):
     given = allocation.uniform(np.random.default_rng(0), N, C, budget)

@@ -206,6 +206,23 @@ def test_seeds_are_checked_before_numpy_sees_them():
         )
 
 
+@pytest.mark.parametrize("problems", [None, 3])
+@pytest.mark.parametrize("design", [designs.subsample, designs.resample])
+def test_a_seed_fixes_the_problems_and_attempts_drawn(design, problems):
+    # The same seed draws the same problems and attempts; another seed draws others.
+    def drawn(seed):
+        cell = design(seed, FULL, budget=20, replicates=50, ks=KS, problems=problems)
+        return cell.c, cell.truth
+
+    again = drawn([7, 1])
+    for same, repeat in zip(again, drawn([7, 1]), strict=True):
+        np.testing.assert_array_equal(same, repeat)
+    other = drawn([7, 2])
+    assert not np.array_equal(again[0], other[0])
+    if problems is not None:  # which problems a replicate has shows in its truth
+        assert not np.array_equal(again[1], other[1])
+
+
 def test_the_synthetic_grid_is_the_published_one():
     # Schaeffer et al. 2025: a in {0.15, 0.4}, b in {3.5, 5}, scale in {0.1, 0.8}.
     expected = {(a, b, s) for a in (0.15, 0.4) for b in (3.5, 5.0) for s in (0.1, 0.8)}

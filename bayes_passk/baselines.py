@@ -383,6 +383,7 @@ def discretization_edges(resolution: float) -> np.ndarray:
     """
     decades = -np.log10(resolution)
     upper = np.logspace(np.log10(resolution), 0, int(round(decades * BINS_PER_DECADE)) + 1)
+    upper[0] = resolution  # 10^log10(r) can be an ulp above r, and one success below its edge
     return np.concatenate([[0.0, resolution / 2], upper])
 
 

@@ -259,6 +259,15 @@ def test_discretization_edges_follow_the_published_binning():
     assert edges[-1] == pytest.approx(1.0)
 
 
+def test_one_success_at_the_largest_n_is_binned_from_the_resolution():
+    # The edges start at r = 1 / max n exactly: 10^log10(r) came out an ulp above r for 46% of
+    # n (50 and 64 among them), and a rate of 1/n then fell into [r/2, r), empty by design.
+    for n in range(2, 3001):
+        edges = discretization_edges(1.0 / n)
+        counts, _ = np.histogram([1.0 / n], bins=edges)
+        assert edges[2] == 1.0 / n and edges[-1] == 1.0 and counts[2] == 1, n
+
+
 @pytest.mark.parametrize("method", ["discretized-beta", "discretized-kumaraswamy"])
 def test_ragged_attempts_are_binned_on_the_grid_of_the_largest_n(method):
     # The bins start at r = 1 / max n whatever each problem's n: the fit sees only the rates,

@@ -219,7 +219,7 @@ def load_input(
     source: str, format: str = "auto", group: str | None = None, several: bool = False
 ) -> PassData:
     """Load one group's counts (every group's if ``several``) from a file or an embedded dataset."""
-    if data_module.path_kind(_not_empty("PATH_OR_DATASET", source)) is not None:
+    if _is_a_path(_not_empty("PATH_OR_DATASET", source)):
         data = _read_file(source, format, group)
     elif source in _embedded_names():
         _refuse_format(format, source)
@@ -853,7 +853,7 @@ def _groups_to_forecast(args, source, group, attempts) -> list[tuple[str | None,
     if attempts is None:
         everything = load_input(source, args.format, several=True)
         return [(name or None, everything.select(name)) for name in everything.groups]
-    if data_module.path_kind(source) is not None or source not in _embedded_names():
+    if _is_a_path(source) or source not in _embedded_names():
         return [(None, _load_group(source, args.format, None, attempts, args.seed))]  # refused
     from bayes_passk import datasets
 
@@ -1300,6 +1300,16 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _is_a_path(source: str) -> bool:
+    """Whether PATH_OR_DATASET names a path to read rather than an embedded dataset.
+
+    Any path that exists does, but a folder named as an embedded dataset (the --out folder of
+    an earlier run on it, say): a folder holds no data to read, and would hide the dataset.
+    """
+    kind = data_module.path_kind(source)
+    return kind is not None and not (kind == "dir" and source in _embedded_names())
+
+
 def _embedded_names() -> list[str]:
     try:
         from bayes_passk import datasets
@@ -1552,7 +1562,7 @@ def _note_stopping_rule(source: str, what: str) -> None:
 
 def _stops_at_success(source: str) -> bool:
     """Whether ``source`` is an embedded dataset collected with a stop-at-success rule."""
-    if source not in _embedded_names() or data_module.path_kind(source) is not None:
+    if source not in _embedded_names() or _is_a_path(source):
         return False
     from bayes_passk import datasets
 
@@ -1679,7 +1689,7 @@ def _select_group(source: str, everything: PassData, group: str) -> PassData:
 
 
 def _load_all_groups(source: str, format: str) -> PassData:
-    if data_module.path_kind(_not_empty("--dataset", source)) is not None:
+    if _is_a_path(_not_empty("--dataset", source)):
         return _read_file(source, format)
     if source in _embedded_names():
         from bayes_passk import datasets
@@ -1892,8 +1902,7 @@ def _load_group(source, format, group, attempts, seed) -> PassData:
     from bayes_passk import datasets
 
     embedded = {info.name: info for info in datasets.list_datasets()}
-    exists = data_module.path_kind(source) is not None
-    if source not in embedded or embedded[source].kind != "attempts" or exists:
+    if source not in embedded or embedded[source].kind != "attempts" or _is_a_path(source):
         raise InputError("--attempts applies to embedded per-attempt datasets only")
     if embedded[source].stops_at_success:
         raise InputError(

@@ -892,6 +892,28 @@ def test_comparing_priors_on_one_problem_is_refused_before_fitting(write, capsys
     assert_clean_error(rc, captured.out, captured.err, ["needs at least 2 problems"])
 
 
+def test_a_folder_named_as_a_dataset_does_not_hide_it(tmp_path, monkeypatch, capsys):
+    # A run's --out folder named after its dataset made the dataset unreadable from there:
+    # "pythia-math is a directory, not a data file".
+    monkeypatch.chdir(tmp_path)
+    runs = [
+        ["estimate", "pythia-math", "--group", "Pythia 1B", "--k", "1", "10"],
+        ["forecast", "pythia-math", "--group", "Pythia 1B", "--attempts", "50"]
+        + ["--method", "beta-binomial", "--k", "100"],
+    ]
+    printed = []
+    for folder in (False, True):
+        if folder:
+            (tmp_path / "pythia-math").mkdir()
+        for argv in runs:
+            assert main(argv) == 0
+            printed.append(capsys.readouterr().out)
+    assert printed[:2] == printed[2:] and "0.0664639" in printed[0]
+    (tmp_path / "data.csv").mkdir()  # a folder of another name is refused as before
+    rc = main(["estimate", "data.csv", "--k", "1"])
+    assert rc == 2 and "data.csv is a directory" in capsys.readouterr().err
+
+
 def test_ctrl_c_stops_with_one_line_and_code_130(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt

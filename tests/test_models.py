@@ -653,6 +653,10 @@ def test_the_hyperpriors_are_the_documented_ones(name):
     sampled = {
         site: _law(entry["fn"]) for site, entry in trace.items() if entry["type"] == "sample"
     }
+    assert name in DOCUMENTED_HYPERPRIORS, (
+        f"a new family: add its hyperprior sites, as its docstring states them, to "
+        f"DOCUMENTED_HYPERPRIORS: {sampled}"
+    )
     assert sampled.keys() == DOCUMENTED_HYPERPRIORS[name].keys()
     for site, law in DOCUMENTED_HYPERPRIORS[name].items():
         assert sampled[site][0] == law[0] and sampled[site][1:] == pytest.approx(law[1:]), site

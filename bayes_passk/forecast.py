@@ -207,6 +207,7 @@ def forecast(
         True
     """
     check_target_and_ci(target, ci)
+    require_fit(result)
     ks = as_ks(np.ravel(DEFAULT_KS if ks is None else ks))
     if result.family.log_masses is not None and result.family.tail_exponent is None:
         smallest_p = _smallest_rate(result.family, result.params)
@@ -263,6 +264,12 @@ def _smallest_rate(family: PriorFamily, params) -> float:
     return float(jax.nn.sigmoid(jnp.min(points)))
 
 
+def require_fit(result) -> None:
+    """Raise `InputError` unless ``result`` is a fit of `bayes_passk.fit`, saying how to get one."""
+    if not all(hasattr(result, name) for name in ("family", "idata")):
+        raise InputError(f"this takes a fit, bayes_passk.fit(data), got {type(result).__name__}")
+
+
 def check_target_and_ci(target: str, ci: float) -> None:
     """Raise `InputError` unless `target` is one of `TARGETS` and 0 < `ci` < 1.
 
@@ -294,6 +301,8 @@ def posterior_pass_at_k(
     """
     if not isinstance(seed, np.random.SeedSequence):
         check_seed(seed, numpy=True)
+    require_fit(result)
+    ks = as_ks(np.ravel(ks))
     rows = distinct_rows(result.data.n, result.data.c)
     thinned = _thinned_posterior(result, max_draws, rows.n.size)
     all_ks = with_slope_points(ks)

@@ -132,6 +132,43 @@ def test_forecast_shapes_order_and_table(result):
     assert set(result.idata.posterior_predictive.data_vars) >= {"benchmark", "new"}
 
 
+def test_each_monte_carlo_error_and_json_field_is_its_own_summary_s(result):
+    # Each interval end's MCSE is ArviZ's quantile MCSE at that end, of the sampled draws (the
+    # two swapped passed before: 0.0087 and 0.0006 on 5 problems, each the other's); the
+    # mean's, of the conditional means. The JSON carries each field as it is.
+    f = result.forecast([10, 1000], ci=0.8)
+    draws = result.idata.posterior_predictive
+    for field, variable, prob in (
+        ("mcse", "benchmark_given_hyper", None),
+        ("mcse_lower", "benchmark", 0.1),
+        ("mcse_upper", "benchmark", 0.9),
+    ):
+        how = {"method": "mean"} if prob is None else {"method": "quantile", "prob": prob}
+        expected = az.mcse(draws[[variable]], **how)[variable].values
+        np.testing.assert_allclose(getattr(f, field), expected, rtol=1e-12)
+    assert np.abs(f.mcse_lower / f.mcse_upper - 1).min() > 0.01  # the ends told apart
+    payload = json.loads(f.to_json())
+    for name in ("mean", "median", "lower", "upper", "mcse", "mcse_lower", "mcse_upper"):
+        assert payload[name] == getattr(f, name).tolist(), name
+    for name in ("exponent", "local_slope"):
+        summary = getattr(f, name)
+        assert payload[name] == {n: getattr(summary, n) for n in ("mean", "lower", "upper")}
+    assert f.local_slope != f.exponent
+
+
+def test_forecasts_take_a_fit_and_whole_k(result):
+    # A PassData in place of the fit, and k of 1.5, gave an AttributeError and "pass@1.5".
+    for call in (lambda: bp.forecast.forecast(DATA, [10]), lambda: posterior_pass_at_k(DATA, [10])):
+        with pytest.raises(
+            InputError, match="this takes a fit, bayes_passk.fit\\(data\\), got PassData"
+        ):
+            call()
+    with pytest.raises(InputError, match="k must be a positive integer"):
+        posterior_pass_at_k(result, np.array([1.0, 1.5]))
+    listed = posterior_pass_at_k(result, [10, 100], max_draws=20)  # a list, as forecast takes
+    assert listed["benchmark"].shape[-1] == 2
+
+
 def test_forecast_keeps_the_order_of_k_and_its_slope_at_the_largest(result):
     ordered, shuffled = result.forecast([10, 1000, 100]), result.forecast([1000, 100, 10])
     np.testing.assert_allclose(shuffled.mean, ordered.mean[[1, 2, 0]], rtol=1e-12)

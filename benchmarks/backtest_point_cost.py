@@ -1,6 +1,7 @@
 """Seconds of a backtest's point fits of the three binomial MLEs, and what they forecast.
 
     python benchmarks/backtest_point_cost.py [--replicates 10]        # this checkout
+    python benchmarks/backtest_point_cost.py --small                  # 3 replicates
     cd OTHER && PYTHONPATH=. python /path/to/backtest_point_cost.py   # another, to compare
 
 Pythia 1B, the subsample design at 100 attempts a problem (seed 0), k = 1,000 and 10,000:
@@ -17,7 +18,10 @@ from bayes_passk import backtest, datasets, designs
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--replicates", type=int, default=10, help="replicates (default 10)")
+parser.add_argument("--small", action="store_true", help="3 replicates")
 args = parser.parse_args()
+if args.small:
+    args.replicates = 3
 
 full = datasets.load("pythia-math", group="Pythia 1B")
 cell = designs.subsample(0, full, 100, args.replicates, [1000, 10_000])

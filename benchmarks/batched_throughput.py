@@ -8,6 +8,8 @@
     JAX_PLATFORMS=cpu python benchmarks/batched_throughput.py --replicates 8 --no-batch
         # the loops alone, on the host's CPU of a GPU machine
     python benchmarks/batched_throughput.py --interleave 2   # batch and bp.fit loop, alternating
+        # (chunks of 2: the package's default on 2 CPU cores, as the README's figure; the batch
+        # arm of the other commands takes every replicate in one chunk unless --chunk says)
 
 The replicates: Pythia 12B on MATH subsampled to 100 attempts per problem, one seed each. The
 batch and loop arms run the same fits (`fit_one`'s chains in segments, same padding, same

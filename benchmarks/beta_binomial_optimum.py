@@ -1,6 +1,7 @@
 """The beta-binomial baseline's fit on the full Pythia MATH data: time, optimum and pass@10^4.
 
     python benchmarks/beta_binomial_optimum.py                  # this checkout
+    python benchmarks/beta_binomial_optimum.py --small          # Pythia 1B, one timed fit
     cd OTHER && PYTHONPATH=. python /path/to/beta_binomial_optimum.py  # another, to compare
 
 Prints one JSON object: for Pythia 70M, 1B and 12B (10,000 attempts a problem), the mean
@@ -8,6 +9,7 @@ seconds of a fit (5 fits after one warm-up), the fitted a and b, the negative lo
 there and the forecast pass@10000.
 """
 
+import argparse
 import json
 import time
 
@@ -17,9 +19,12 @@ from scipy import special
 import bayes_passk as bp
 from bayes_passk.baselines import fit_baseline
 
-REPEATS = 5
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--small", action="store_true", help="Pythia 1B alone, one timed fit")
+small = parser.parse_args().small
+REPEATS = 1 if small else 5
 report = {}
-for group in ["Pythia 70M", "Pythia 1B", "Pythia 12B"]:
+for group in ["Pythia 1B"] if small else ["Pythia 70M", "Pythia 1B", "Pythia 12B"]:
     data = bp.datasets.load("pythia-math", group=group)
     fitted = fit_baseline(data, "beta-binomial")  # a warm-up
     start = time.perf_counter()

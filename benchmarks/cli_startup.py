@@ -1,6 +1,7 @@
 """Start-up time of the commands that fit nothing: wall seconds per run, median of repeats.
 
     python benchmarks/cli_startup.py                       # this checkout
+    python benchmarks/cli_startup.py --small               # 2 repeats
     python benchmarks/cli_startup.py --against OTHER_TREE  # and another checkout, alternating
 
 Each command runs in a fresh interpreter (``python -c "from bayes_passk.cli import main; ..."``)
@@ -28,7 +29,10 @@ RUN = "import sys; from bayes_passk.cli import main; sys.exit(main(sys.argv[1:])
 parser = argparse.ArgumentParser()
 parser.add_argument("--against", type=Path, help="another checkout to time side by side")
 parser.add_argument("--repeats", type=int, default=5)
+parser.add_argument("--small", action="store_true", help="2 repeats")
 args = parser.parse_args()
+if args.small:
+    args.repeats = 2
 trees = {"this": Path(__file__).resolve().parents[1]}
 if args.against:
     trees["against"] = args.against.resolve()

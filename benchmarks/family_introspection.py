@@ -1,6 +1,7 @@
 """Cost of learning a family's hyperparameter types and shapes, which every `fit` needs.
 
     python benchmarks/family_introspection.py [--repeats 5]
+    python benchmarks/family_introspection.py --small     # 2 repeats
 
 `families.params_type`, `event_shapes` and `hyperprior_sites` trace the hyperprior abstractly
 (`jax.eval_shape`); running it for real, as they did before, compiles a score of tiny programs
@@ -21,7 +22,10 @@ from bayes_passk import families
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--repeats", type=int, default=5)
+parser.add_argument("--small", action="store_true", help="2 repeats")
 args = parser.parse_args()
+if args.small:
+    args.repeats = 2
 
 
 def concrete(family):

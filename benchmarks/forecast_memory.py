@@ -2,6 +2,7 @@
 
     python benchmarks/forecast_memory.py                  # bayes-passk forecast --json
     python benchmarks/forecast_memory.py --samples 250    # shorter chains (growth with draws)
+    python benchmarks/forecast_memory.py --small          # 200 warm-up and 200 kept draws
 
 Runs the quickstart's ``bayes-passk forecast`` in a fresh process per setting (compile cache
 off, so every run compiles) and prints its wall time and peak resident memory (``ru_maxrss``
@@ -24,7 +25,10 @@ from functools import partial
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--warmup", type=int, help="warm-up draws per chain (the command's default)")
 parser.add_argument("--samples", type=int, help="kept draws per chain (the command's default)")
+parser.add_argument("--small", action="store_true", help="200 warm-up and 200 kept draws")
 args = parser.parse_args()
+if args.small:
+    args.warmup, args.samples = 200, 200
 CHILD = (
     "import resource, sys; from bayes_passk.cli import main; code = main(sys.argv[1:]); "
     "print('peak kB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "

@@ -2,6 +2,7 @@
 
     python benchmarks/loader_differential.py --against OTHER_TREE           # 600 files a kind
     python benchmarks/loader_differential.py --against OTHER_TREE --seed 1 --files 200
+    python benchmarks/loader_differential.py --against OTHER_TREE --small   # 60 files a kind
 
 A check for changes to `bayes_passk.data` that should read every file as before (faster, or
 in less memory): random CSV/TSV files (delimiters, line endings, blank and ragged rows, quoted
@@ -197,7 +198,10 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--against", type=Path, required=True, help="the checkout to compare with")
 parser.add_argument("--files", type=int, default=600, help="files of each kind")
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--small", action="store_true", help="60 files of each kind")
 args = parser.parse_args()
+if args.small:
+    args.files = 60
 this = Path(__file__).resolve().parents[1]
 rng = random.Random(args.seed)
 folder = Path(tempfile.mkdtemp())

@@ -285,6 +285,10 @@ def fit(
         raise InputError(f"samples must be at least 4 for the split r_hat, got {samples}")
     check_run_length(chains, warmup, samples)
     check_seed(seed)
+    if not (progress is None or isinstance(progress, bool | np.bool_)):
+        raise InputError(f"progress must be True, False or None, got {progress!r}")
+    if not isinstance(check, bool | np.bool_):
+        raise InputError(f"check must be True or False, got {check!r}")
     data = validate_counts(data.single_group(group))
     if data.num_problems == 0:
         raise InputError("no problems to fit")

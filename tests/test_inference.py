@@ -738,6 +738,8 @@ def test_cli_forecast_bad_input_exits_2_and_writes_nothing(
         ({"seed": "a"}, "seed must be an integer"),
         ({"seed": 2**63}, "seed must be an integer from -2"),
         ({"target_accept": 2.0}, "target_accept must lie strictly between 0 and 1"),
+        ({"progress": "no"}, "progress must be True, False or None, got 'no'"),  # it showed one
+        ({"check": 0}, "check must be True or False, got 0"),
     ],
 )
 def test_fit_refuses_bad_data_and_settings_before_sampling(change, fragment):

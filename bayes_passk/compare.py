@@ -171,6 +171,9 @@ def verdict(table: pd.DataFrame) -> str:
     return text
 
 
+FEWEST_REPLICATES = 40  # so that a p-value can fall below 0.05 (`predictive_check`)
+
+
 def predictive_check(
     fit, ks=None, ci: float = 0.9, max_draws: int = 500, seed: int = 0
 ) -> pd.DataFrame:
@@ -180,7 +183,7 @@ def predictive_check(
         fit: a `bayes_passk.Fit`.
         ks: values of k (default: 12 log-spaced values from 1 to the smallest n).
         ci: level of the predictive interval.
-        max_draws: posterior draws, one replicate dataset each.
+        max_draws: posterior draws, one replicate dataset each (at least 40).
         seed: seed of the replicates.
 
     Returns:
@@ -198,6 +201,11 @@ def predictive_check(
     if (ks > smallest).any():
         raise InputError(f"predictive checks need 1 <= k <= {smallest} (the smallest n)")
     params = thinned_draws(fit.params, max_draws)
+    if max_draws < FEWEST_REPLICATES:
+        raise InputError(
+            f"max_draws must be at least {FEWEST_REPLICATES}, got {max_draws}: a two-sided "
+            "p-value from R replicates is at least 2/R"
+        )
     check_seed(seed)
     counts = np.asarray(_replicate_counts(jax.random.key(seed), fit.family, params, data.n))
     replicated = np.stack(

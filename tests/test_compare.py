@@ -361,6 +361,9 @@ def test_predictive_check_reads_k_ci_and_draws_as_the_forecast_does():
         ({"ci": 90}, "ci must lie strictly between 0 and 1"),
         ({"max_draws": 0}, "max_draws must be a positive integer, got 0"),
         ({"max_draws": 2.5}, "max_draws must be a positive integer, got 2.5"),
+        # One draw per chain: p-values of 0 from 2 replicates.
+        ({"max_draws": 1}, "max_draws must be at least 40, got 1: a two-sided p-value"),
+        ({"max_draws": 39}, "max_draws must be at least 40, got 39"),
     ]:
         with pytest.raises(ValueError, match=message):
             predictive_check(fit, **bad)

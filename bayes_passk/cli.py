@@ -1904,12 +1904,6 @@ def _load_group(source, format, group, attempts, seed) -> PassData:
     embedded = {info.name: info for info in datasets.list_datasets()}
     if source not in embedded or embedded[source].kind != "attempts" or _is_a_path(source):
         raise InputError("--attempts applies to embedded per-attempt datasets only")
-    if embedded[source].stops_at_success:
-        raise InputError(
-            f"{source}'s attempts stopped at each problem's first success, so a subsample of "
-            "them leans towards success and their unbiased pass@k is no truth; fit the counts "
-            "as recorded (leave out --attempts)"
-        )
     _refuse_format(format, source)
     if group is None:  # before any fit: a subsample of every group is not one model's
         _refuse_several_groups(source, embedded[source].groups)

@@ -8,7 +8,6 @@ Datasets:
   (Hughes et al. 2024), attempts collected with an outcome-dependent stopping rule.
 - ``pythia-checkpoints-math`` (counts): 72 Pythia training checkpoints on MATH with ragged
   attempt counts per problem (128 .. 3.7M).
-- ``bon-gemini-flash`` (per-attempt outcomes): the Best-of-N attempts of gemini-1.5-flash-001.
 
 Sources, licences and caveats: ``bayes_passk/embedded/DATA_NOTICE.md``.
 
@@ -125,22 +124,6 @@ _SPECS: dict[str, _Spec] = {
             "Attempts per problem differ widely (128 to about 3.7 million); "
             "checkpoint Pythia_12B_2M covers only 9 problems."
         ),
-    ),
-    "bon-gemini-flash": _Spec(
-        file_name="bon_gemini_flash.npz",
-        kind="attempts",
-        group_key="models",
-        description=(
-            "Best-of-N jailbreaking of gemini-1.5-flash-001 on 159 HarmBench prompts, "
-            "per-attempt outcomes"
-        ),
-        source=(
-            "Hughes et al. 2024, Best-of-N Jailbreaking; processed by Schaeffer et al. 2025; "
-            "no licence stated"
-        ),
-        caveat=_BON_STOPPING_CAVEAT
-        + " Subsamples of the recorded attempts inherit this stopping rule.",
-        stops_at_success=True,
     ),
 }
 
@@ -321,21 +304,11 @@ def _unpack_pythia_math(arrays: dict[str, np.ndarray]) -> Attempts:
     return Attempts(problem_id, outcomes, n, group)
 
 
-def _unpack_ragged(arrays: dict[str, np.ndarray]) -> Attempts:
-    n = arrays["n"].astype(np.int64)
-    flat = np.unpackbits(arrays["outcomes_packed"], count=int(n.sum())).view(bool)
-    outcomes = np.zeros((len(n), int(n.max())), dtype=bool)
-    outcomes[np.arange(outcomes.shape[1]) < n[:, None]] = flat
-    problem_id = arrays["problem_idx"].astype(str)
-    group = np.full(len(n), str(arrays["models"][0]))
-    return Attempts(problem_id, outcomes, n, group)
-
-
 @functools.cache
 def _attempts_table(name: str) -> Attempts:
     """All groups of an attempts dataset, unpacked once and kept read-only."""
     arrays = _read_npz(_SPECS[name].file_name)
-    attempts = _unpack_pythia_math(arrays) if name == "pythia-math" else _unpack_ragged(arrays)
+    attempts = _unpack_pythia_math(arrays)
     _read_only(*attempts)
     return attempts
 
@@ -411,12 +384,6 @@ def load(
         attempts = load_attempts(name, group)
         if attempts_per_problem is None:
             return attempts.counts()
-        if spec.stops_at_success:
-            raise InputError(
-                f"{name}'s attempts stopped at each problem's first success, so a subsample of "
-                "them leans towards success; load its counts as recorded (leave "
-                "attempts_per_problem unset)"
-            )
         return attempts.subsample(attempts_per_problem, seed=seed)
     if attempts_per_problem is not None:
         raise InputError(

@@ -38,7 +38,7 @@ draws = {"chains": 2, "warmup": 300 if args.small else 500, "samples": 300 if ar
 
 def groups():
     """(dataset, group, data) for every group of the embedded datasets with one count per row."""
-    for name in ("pythia-math", "bon-jailbreak", "bon-gemini-flash"):
+    for name in ("pythia-math", "bon-jailbreak"):
         full = bp.datasets.load(name)
         chosen = full.groups[:1] if args.small else full.groups
         chosen = [g for g in chosen if not args.groups or g in args.groups]

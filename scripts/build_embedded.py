@@ -48,11 +48,8 @@ BON_MODELS = [
 ]
 BON_BATCH = 60
 BON_CAP = 10_020
-GEMINI_FLASH_SOURCE_NAME = "gemini-1.5-flash-001"
-GEMINI_FLASH_GROUP = "Gemini 1.5 Flash"
 
 MAX_TOTAL_BYTES = 3_000_000
-MAX_GEMINI_FLASH_BYTES = 300_000
 
 
 def write_npz(path: Path, **arrays: np.ndarray) -> int:
@@ -185,67 +182,21 @@ def pythia_checkpoints_math_arrays(source_dir: Path) -> dict[str, np.ndarray]:
     }
 
 
-def bon_gemini_flash_arrays(source_dir: Path) -> dict[str, np.ndarray]:
-    """Per-attempt Best-of-N outcomes for gemini-1.5-flash-001: ragged, bit-packed end to end."""
-    table = pd.read_parquet(source_dir / "bon_gemini_flash_attempts.parquet")
-    if set(table["Model"].unique()) != {GEMINI_FLASH_SOURCE_NAME}:
-        raise ValueError(f"unexpected models: {sorted(table['Model'].unique())}")
-    table = table.sort_values(["Problem Idx", "Scaling Parameter"], kind="stable")
-    prompt_ids = np.sort(table["Problem Idx"].unique())
-    lengths = table.groupby("Problem Idx").size().loc[prompt_ids].to_numpy(dtype=np.int64)
-    attempt_index = table["Scaling Parameter"].to_numpy()
-    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    if not np.array_equal(attempt_index, np.arange(len(table)) - starts):
-        raise ValueError("gemini-flash attempt indices are not 0..n-1 per prompt")
-    outcomes = table["Score"].to_numpy(dtype=bool)
-    return {
-        "models": np.array([GEMINI_FLASH_GROUP]),
-        "source_model": np.array(GEMINI_FLASH_SOURCE_NAME),
-        "problem_idx": prompt_ids.astype(np.int64),
-        "n": lengths,
-        "outcomes_packed": np.packbits(outcomes),
-    }
-
-
-def check_gemini_flash_matches_counts(
-    attempts: dict[str, np.ndarray], counts: dict[str, np.ndarray]
-) -> None:
-    """The per-attempt Gemini Flash data must agree with its row of the BoN counts."""
-    row = list(counts["models"]).index(GEMINI_FLASH_GROUP)
-    total = int(attempts["n"].sum())
-    outcomes = np.unpackbits(attempts["outcomes_packed"], count=total).astype(bool)
-    successes = np.add.reduceat(outcomes, np.cumsum(attempts["n"]) - attempts["n"])
-    same_prompts = np.array_equal(attempts["problem_idx"], counts["problem_idx"])
-    if not (
-        same_prompts
-        and np.array_equal(attempts["n"], counts["n"][row])
-        and np.array_equal(successes, counts["c"][row])
-    ):
-        raise ValueError("gemini-flash attempts disagree with the BoN counts")
-    print("bon-gemini-flash: per-attempt outcomes agree with the BoN counts")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source_dir", nargs="?", type=Path, default=DEFAULT_SOURCE)
     args = parser.parse_args(argv)
     source_dir = args.source_dir.resolve()
 
-    bon_counts = bon_jailbreak_arrays(source_dir)
-    gemini_flash = bon_gemini_flash_arrays(source_dir)
-    check_gemini_flash_matches_counts(gemini_flash, bon_counts)
     outputs = {
         "pythia_math.npz": pythia_math_arrays(source_dir),
-        "bon_jailbreak.npz": bon_counts,
+        "bon_jailbreak.npz": bon_jailbreak_arrays(source_dir),
         "pythia_checkpoints_math.npz": pythia_checkpoints_math_arrays(source_dir),
-        "bon_gemini_flash.npz": gemini_flash,
     }
     sizes = {}
     for file_name, arrays in outputs.items():
         sizes[file_name] = write_npz(OUTPUT_DIR / file_name, **arrays)
         print(f"wrote {file_name}: {sizes[file_name]:,} bytes")
-    if sizes["bon_gemini_flash.npz"] > MAX_GEMINI_FLASH_BYTES:
-        raise ValueError("bon_gemini_flash.npz is larger than planned")
     total = sum(sizes.values())
     print(f"total embedded size: {total:,} bytes")
     if total > MAX_TOTAL_BYTES:

@@ -31,13 +31,11 @@ def test_list_datasets_names_kinds_and_groups():
         "pythia-math": "attempts",
         "bon-jailbreak": "counts",
         "pythia-checkpoints-math": "counts",
-        "bon-gemini-flash": "attempts",
     }
     assert infos["pythia-math"].groups == PYTHIA_MODELS
     assert len(infos["bon-jailbreak"].groups) == 7
     assert len(infos["pythia-checkpoints-math"].groups) == 72
     assert "batches of 60" in infos["bon-jailbreak"].caveat
-    assert "batches of 60" in infos["bon-gemini-flash"].caveat
     for info in infos.values():
         assert info.description and "\n" not in info.description
         assert info.source
@@ -122,27 +120,6 @@ def test_bon_jailbreak_shape_and_llama_has_no_zero_success_prompts():
         assert (part.c.sum(), part.n.sum(), (part.c == 0).sum()) == expected, model
 
 
-def test_bon_gemini_flash_attempts_match_counts():
-    attempts = load_attempts("bon-gemini-flash")
-    counts = load("bon-jailbreak", group="Gemini 1.5 Flash")
-    assert attempts.outcomes.shape == (159, 10_020)
-    assert int(attempts.n.sum()) == 747_420
-    np.testing.assert_array_equal(attempts.problem_id, counts.problem_id)
-    np.testing.assert_array_equal(attempts.n, counts.n)
-    np.testing.assert_array_equal(attempts.counts().c, counts.c)
-    # Padding after each prompt's last attempt is False.
-    padding = np.arange(attempts.outcomes.shape[1]) >= attempts.n[:, None]
-    assert not attempts.outcomes[padding].any()
-    # Attempts that stopped at a first success cannot be subsampled as if fixed in advance
-    # (the CLI's --attempts refused them; load returned a subsample leaning to success).
-    with pytest.raises(InputError, match="stopped at each problem's first success"):
-        load("bon-gemini-flash", attempts_per_problem=10)
-    # In the order made: attempts stop after the first batch of 60 with a success, so every
-    # success lies in a prompt's last batch.
-    last_batch = np.arange(attempts.outcomes.shape[1]) >= attempts.n[:, None] - 60
-    assert attempts.outcomes.any() and not attempts.outcomes[~last_batch].any()
-
-
 def test_pythia_checkpoints_have_ragged_attempts():
     data = load("pythia-checkpoints-math")
     assert len(data.groups) == 72
@@ -210,15 +187,20 @@ def test_subsampled_rate_is_unbiased_within_hypergeometric_error():
 
 
 def test_subsample_of_ragged_attempts_respects_each_problem():
-    attempts = load_attempts("bon-gemini-flash")
-    sub = attempts.subsample(60, seed=0)
-    full = attempts.counts()
-    assert (sub.c <= np.minimum(60, full.c)).all()
-    # Prompts with exactly 60 attempts give all of them, not attempts drawn from the padding.
-    exact = attempts.n == 60
-    assert exact.sum() > 0
-    np.testing.assert_array_equal(sub.c[exact], full.c[exact])
-    with pytest.raises(InputError, match="61"):
+    # Rows of 60 and 120 attempts, padded with True past each row's end (padding is False in
+    # the package's own rows, which would hide a draw from it): a row of exactly 60 gives all
+    # of its attempts, and no draw reaches the padding.
+    rng = np.random.default_rng(0)
+    n = np.array([60, 120, 60, 120])
+    outcomes = np.ones((4, 120), dtype=bool)
+    outcomes[np.arange(120) < n[:, None]] = rng.random(n.sum()) < 0.3
+    attempts = Attempts(np.array(["a", "b", "c", "d"]), outcomes, n, np.full(4, "g"))
+    recorded = (outcomes & (np.arange(120) < n[:, None])).sum(axis=1)
+    for seed in range(20):
+        sub = attempts.subsample(60, seed=seed)
+        assert (sub.c <= np.minimum(60, recorded)).all()
+        np.testing.assert_array_equal(sub.c[n == 60], recorded[n == 60])
+    with pytest.raises(InputError, match="61 exceeds the 60 attempts recorded for problem 'a'"):
         attempts.subsample(61)
 
 

@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from bayes_passk.data import InputError, PassData
@@ -272,3 +275,49 @@ def test_a_bad_seed_is_refused_even_where_nothing_is_drawn():
     for seed in ("zzz", -1, 1.5):
         with pytest.raises(InputError, match="seed must be an integer from 0"):
             load("pythia-math", group="Pythia 1B", seed=seed)
+
+
+SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not SOURCE.is_dir(), reason="no source tables (../shared/data) here")
+def test_the_embedded_data_are_the_source_tables_problem_by_problem():
+    # Every outcome of pythia-math in attempt order, and every (n, c) of the counts datasets,
+    # against the published tables read afresh: two problems' rows swapped kept every total
+    # the other tests check.
+    columns = ["Model", "Problem Idx", "Attempt Idx", "Score"]
+    table = pd.read_parquet(SOURCE / "pythia_math_attempts.parquet", columns=columns)
+    table = table.sort_values(columns[:3])
+    attempts = load_attempts("pythia-math")
+    assert sorted(table["Model"].unique()) == sorted(attempts.groups)
+    for model, part in table.groupby("Model"):
+        problems = part["Problem Idx"].unique()
+        outcomes = part["Score"].to_numpy().astype(bool).reshape(len(problems), -1)
+        mine = attempts.select(model)
+        order = np.argsort(mine.problem_id.astype(int))
+        np.testing.assert_array_equal(mine.problem_id[order].astype(int), problems)
+        np.testing.assert_array_equal(mine.outcomes[order], outcomes)
+    for name, file, keys in [
+        ("bon-jailbreak", "bon_jailbreaking_counts.parquet", ("Model", "Problem Idx")),
+        ("pythia-checkpoints-math", "pythia_checkpoints_math_counts.parquet", None),
+    ]:
+        source = pd.read_parquet(SOURCE / file)
+        if keys is None:
+            source = source[source["k"] == 1]
+            keys = ("Model Nickname", "prompt_idx")
+        else:
+            source = source[source["Scaling Parameter"] == 1]
+        counts = ["Num. Samples", "Num. Samples Correct"]
+        expected = {
+            (str(group), str(problem)): (int(n), int(c))
+            for group, problem, n, c in source[[*keys, *counts]].itertuples(index=False)
+        }
+        data = load(name)
+        shipped = dict(
+            zip(
+                zip(data.group.tolist(), data.problem_id.tolist(), strict=True),
+                zip(data.n.tolist(), data.c.tolist(), strict=True),
+                strict=True,
+            )
+        )
+        assert len(shipped) == data.num_problems and shipped == expected, name

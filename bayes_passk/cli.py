@@ -71,7 +71,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit code."""
+    """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit code.
+
+    Run as the command (no ``argv``), Ctrl-C stops the process at once (`_ctrl_c_stops_at_once`);
+    called from Python with ``argv``, it raises KeyboardInterrupt, and `main` returns 130.
+    """
+    on_the_command_line = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     # Only the named subcommand's arguments are set up; the others' are never built.
     command = next((word for word in argv if not word.startswith("-")), None)
@@ -91,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_length = [getattr(args, name, None) for name in ("chains", "warmup", "samples")]
         if None not in run_length:  # before any work
             data_module.check_run_length(*run_length, options=True)
-        with warnings.catch_warnings(), _ctrl_c_stops_at_once():
+        with warnings.catch_warnings(), _ctrl_c_stops_at_once(on_the_command_line):
             # ArviZ's once-a-day notice of its own refactor says nothing about the user's run.
             warnings.filterwarnings("ignore", r"\s*ArviZ is undergoing", FutureWarning)
             warnings.showwarning = _show_warning  # restored on leaving the block
@@ -102,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (e.g. piped into head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except KeyboardInterrupt:  # Ctrl-C while the outputs are written: `_write_all` cleaned up
+    except KeyboardInterrupt:  # Ctrl-C in a call from Python: `_write_all` cleans up
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except (RuntimeError, ValueError) as error:
@@ -136,16 +141,18 @@ def _leave_joined(code: int) -> int:
 
 
 @contextlib.contextmanager
-def _ctrl_c_stops_at_once():
-    """Until the outputs are written (`_write_all`), Ctrl-C stops the run at once (`_interrupted`).
+def _ctrl_c_stops_at_once(enabled: bool = True):
+    """In the block Ctrl-C stops the process at once (`_interrupted`), if ``enabled``.
 
     Left to Python, Ctrl-C raises a KeyboardInterrupt wherever the main thread happens to be;
     inside a callback Python runs itself (JAX's garbage-collection hook, a finalizer) it is
     printed and dropped, and the run went on to write its outputs and exit 0. In a process
     joined to others (``--distributed``) it also left the process hanging (`_leave_joined`).
-    A Ctrl-C that is ignored (a job started in the background) stays ignored.
+    A Ctrl-C that is ignored (a job started in the background) stays ignored, and so does
+    the handler of a Python session that calls `main` (a REPL, a Jupyter kernel, which would
+    be ended with it).
     """
-    ours = threading.current_thread() is threading.main_thread()
+    ours = enabled and threading.current_thread() is threading.main_thread()
     ours = ours and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     if ours:
         signal.signal(signal.SIGINT, _interrupted)
@@ -156,11 +163,21 @@ def _ctrl_c_stops_at_once():
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+# What an interrupted `_write_all` leaves: its partial files, then the folders it made.
+_unfinished_outputs: list[Path] = []
+
+
 def _interrupted(signum, frame) -> None:
-    """Ctrl-C: say so and leave at once, before any output is written (`_ctrl_c_stops_at_once`).
+    """Ctrl-C: remove what is half written, say so and leave at once (`_ctrl_c_stops_at_once`).
 
     Written straight to the file descriptor: the handler may run inside a print.
     """
+    for path in _unfinished_outputs:
+        with contextlib.suppress(OSError):
+            if path.is_dir():
+                path.rmdir()  # only if empty: a folder the renames had filled stays
+            else:
+                path.unlink(missing_ok=True)
     os.write(2, f"{PROG}: interrupted\n".encode())
     os._exit(130)
 
@@ -593,6 +610,8 @@ def _joined(args: argparse.Namespace):
                 " (found no SLURM, Open MPI, Kubernetes or Cloud TPU; give ADDRESS PROCESSES ID)"
             )
         raise InputError(message) from None
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored
+        signal.signal(signal.SIGINT, _interrupted)  # as on the command line, called from Python too
     index = jax.process_index()
     if index != 0:
         warnings.simplefilter("ignore")  # process 0 says it; `main` restores the filters
@@ -1184,9 +1203,6 @@ def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
     the renames, so that a folder never mixes two runs. A line on stderr says what was written
     and which earlier files it replaced or removed.
     """
-    if signal.getsignal(signal.SIGINT) is _interrupted:
-        # From here Ctrl-C raises KeyboardInterrupt, so that the partial files are removed.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     partials = {path: path.with_name(f".{path.name}.partial") for path in writers}
     folder = next(iter(writers)).parent
     replaced = [path.name for path in writers if path.exists()]
@@ -1196,6 +1212,7 @@ def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
             raise InputError(f"cannot write {path}: a folder of that name is in the way")
     created = [d for d in [folder, *folder.parents] if not d.exists()]  # leaf first
     done = False
+    _unfinished_outputs[:] = [*partials.values(), *created]  # for a Ctrl-C (`_interrupted`)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for path, write in writers.items():
@@ -1216,6 +1233,7 @@ def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
         note = f" ({'; '.join(earlier)})" if earlier else ""
         print(f"{PROG}: wrote {written} in {folder}{note}", file=sys.stderr, flush=True)
     finally:
+        _unfinished_outputs.clear()
         for partial in partials.values():
             with contextlib.suppress(OSError):
                 partial.unlink(missing_ok=True)

@@ -902,6 +902,14 @@ def test_a_folder_named_as_a_dataset_does_not_hide_it(tmp_path, monkeypatch, cap
             assert main(argv) == 0
             printed.append(capsys.readouterr().out)
     assert printed[:2] == printed[2:] and "0.0664639" in printed[0]
+    # backtest's --dataset, and what it says of data stopped at a first success.
+    backtest = ["backtest", "--groups", "Pythia 1B", "--methods", "beta-binomial"]
+    backtest += ["--budgets", "10", "--replicates", "1", "--k", "10", "--json"]
+    assert main([*backtest, "--dataset", "pythia-math"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"][0]["group"] == "Pythia 1B"
+    (tmp_path / "bon-jailbreak").mkdir()
+    rc = main(["backtest", "--dataset", "bon-jailbreak", "--design", "subsample", "--k", "10"])
+    assert rc == 2 and "attempts stopped at the first success" in capsys.readouterr().err
     (tmp_path / "data.csv").mkdir()  # a folder of another name is refused as before
     rc = main(["estimate", "data.csv", "--k", "1"])
     assert rc == 2 and "data.csv is a directory" in capsys.readouterr().err
@@ -917,14 +925,9 @@ def test_ctrl_c_stops_with_one_line_and_code_130(monkeypatch, capsys):
     assert capsys.readouterr().err == "bayes-passk: interrupted\n"
 
 
-def test_ctrl_c_in_a_callback_python_runs_itself_still_stops_the_run(tmp_path):
-    # Left to Python, a Ctrl-C landing in a finalizer (or in JAX's garbage-collection hook, as
-    # it did at start-up) was printed as "Exception ignored", and the run went on to write its
-    # outputs and exit 0. As from a terminal: Ctrl-C is not ignored in the child.
-    out = tmp_path / "never.csv"
-    script = f"""
+CTRL_C_IN_A_FINALIZER = """
 import os, signal, sys
-signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal
 from bayes_passk import cli
 
 class Finalized:
@@ -932,21 +935,56 @@ class Finalized:
         os.kill(os.getpid(), signal.SIGINT)
         sum(range(1000))  # the handler runs here, inside the finalizer
 
-def run(args):
+def write(path):
     Finalized()
-    open({str(out)!r}, "w").write("written")
+    path.write_text("written")
+
+def run(args):
+    if WHERE == "run":
+        Finalized()
+    if WHERE == "plain":  # not in a finalizer: Python raises it here
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(1000))
+    cli._write_all({OUT / "table.csv": write})
     return 0
 
 estimate = cli.SUBCOMMANDS["estimate"]
 cli.SUBCOMMANDS["estimate"] = estimate._replace(run=run)
-sys.exit(cli.main(["estimate", "pythia-math", "--k", "1"]))
+argv = ["estimate", "pythia-math", "--k", "1"]
+if CALL == "command":
+    sys.argv = ["bayes-passk", *argv]
+    sys.exit(cli.main())
+print("main returned", cli.main(argv))
+print("the session goes on")
 """
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("where", ["run", "write"])
+def test_ctrl_c_in_a_callback_python_runs_itself_still_stops_the_command(tmp_path, where):
+    # Left to Python, a Ctrl-C landing in a finalizer (or in JAX's garbage-collection hook, as
+    # it did at start-up and while the outputs were written) was printed as "Exception
+    # ignored", and the run went on to write its outputs and exit 0.
+    out = tmp_path / "out"
+    script = f"WHERE, CALL, OUT = {where!r}, 'command', __import__('pathlib').Path({str(out)!r})"
+    command = [sys.executable, "-c", script + CTRL_C_IN_A_FINALIZER]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert (run.returncode, run.stdout, run.stderr) == (130, "", "bayes-passk: interrupted\n")
-    assert not out.exists()
+    assert not out.exists()  # neither the file nor the folder made for it
 
 
-def test_the_ctrl_c_handler_lasts_as_long_as_the_run(monkeypatch, capsys):
+def test_ctrl_c_in_a_call_from_python_leaves_the_session(tmp_path):
+    # A REPL or a Jupyter kernel calling main(argv) keeps its own Ctrl-C: the call returns 130
+    # (the handler that stops a command at once would end the session with it).
+    out = tmp_path / "out"
+    script = f"WHERE, CALL, OUT = 'plain', 'python', __import__('pathlib').Path({str(out)!r})"
+    command = [sys.executable, "-c", script + CTRL_C_IN_A_FINALIZER]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "main returned 130\nthe session goes on\n"
+    assert run.stderr == "bayes-passk: interrupted\n" and not out.exists()
+
+
+def test_the_ctrl_c_handler_lasts_as_long_as_the_command(monkeypatch, capsys):
     seen = []
 
     def run(args):
@@ -955,14 +993,17 @@ def test_the_ctrl_c_handler_lasts_as_long_as_the_run(monkeypatch, capsys):
 
     estimate = cli.SUBCOMMANDS["estimate"]
     monkeypatch.setitem(cli.SUBCOMMANDS, "estimate", estimate._replace(run=run))
+    argv = ["estimate", "pythia-math", "--k", "1"]
+    monkeypatch.setattr(sys, "argv", ["bayes-passk", *argv])
     for before in (signal.default_int_handler, signal.SIG_IGN):  # an ignored Ctrl-C stays so
         previous = signal.signal(signal.SIGINT, before)
         try:
-            assert main(["estimate", "pythia-math", "--k", "1"]) == 0
+            assert main() == 0  # the command line
             assert signal.getsignal(signal.SIGINT) is before
+            assert main(argv) == 0  # a call from Python
         finally:
             signal.signal(signal.SIGINT, previous)
-    assert seen == [cli._interrupted, signal.SIG_IGN]
+    assert seen == [cli._interrupted, signal.default_int_handler, signal.SIG_IGN, signal.SIG_IGN]
 
 
 def test_version_is_the_installed_distribution_s(capsys):

@@ -259,7 +259,15 @@ def _read_file(path: str, format: str, group: str | None = None) -> PassData:
     size = os.path.getsize(path)
     if size >= LARGE_FILE_BYTES:
         _say(f"reading {path} ({size / 1e6:,.0f} MB)")
-    return data_module.load(path, format=format, group=group)
+    try:
+        return data_module.load(path, format=format, group=group)
+    except InputError as error:
+        if path not in _embedded_names():
+            raise
+        raise InputError(
+            f"{error} (the file {path} here is read, not the embedded dataset of that name; "
+            "run from another folder to use the dataset)"
+        ) from None
 
 
 def _refuse_several_groups(source: str, groups) -> None:

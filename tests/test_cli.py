@@ -910,6 +910,14 @@ def test_a_folder_named_as_a_dataset_does_not_hide_it(tmp_path, monkeypatch, cap
     (tmp_path / "bon-jailbreak").mkdir()
     rc = main(["backtest", "--dataset", "bon-jailbreak", "--design", "subsample", "--k", "10"])
     assert rc == 2 and "attempts stopped at the first success" in capsys.readouterr().err
+    # A file of the dataset's name is read (a user's own file comes first), and the error of
+    # one that cannot be read says what hides the dataset.
+    (tmp_path / "bon-jailbreak").rmdir()
+    (tmp_path / "bon-jailbreak").write_text("not data")
+    rc = main(["estimate", "bon-jailbreak", "--k", "1"])
+    error = capsys.readouterr().err
+    assert rc == 2 and "unsupported file type '(no extension)'" in error
+    assert "the file bon-jailbreak here is read, not the embedded dataset of that name" in error
     (tmp_path / "data.csv").mkdir()  # a folder of another name is refused as before
     rc = main(["estimate", "data.csv", "--k", "1"])
     assert rc == 2 and "data.csv is a directory" in capsys.readouterr().err

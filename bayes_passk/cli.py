@@ -152,15 +152,16 @@ def _ctrl_c_stops_at_once(enabled: bool = True):
     the handler of a Python session that calls `main` (a REPL, a Jupyter kernel, which would
     be ended with it).
     """
-    ours = enabled and threading.current_thread() is threading.main_thread()
-    ours = ours and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    if ours:
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if in_main_thread else None
+    if enabled and previous is signal.default_int_handler:
         signal.signal(signal.SIGINT, _interrupted)
     try:
         yield
     finally:
-        if ours:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        # Also what `--distributed` or `_write_all` set, so that a Python session gets its own.
+        if previous is not None and signal.getsignal(signal.SIGINT) is not previous:
+            signal.signal(signal.SIGINT, previous)
 
 
 # What an interrupted `_write_all` leaves: its partial files, then the folders it made.
@@ -619,7 +620,7 @@ def _joined(args: argparse.Namespace):
             )
         raise InputError(message) from None
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when ignored
-        signal.signal(signal.SIGINT, _interrupted)  # as on the command line, called from Python too
+        signal.signal(signal.SIGINT, _interrupted)  # called from Python too; `main` restores it
     index = jax.process_index()
     if index != 0:
         warnings.simplefilter("ignore")  # process 0 says it; `main` restores the filters
@@ -1225,6 +1226,10 @@ def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for path, write in writers.items():
             write(partials[path])
+        if signal.getsignal(signal.SIGINT) is _interrupted:
+            # All written: the command now finishes (renames, stale files, its report), so
+            # that a Ctrl-C cannot leave an earlier run's outputs half replaced.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         for path, partial in partials.items():
             partial.replace(path)
         for path in stale:

@@ -944,8 +944,20 @@ class Finalized:
         sum(range(1000))  # the handler runs here, inside the finalizer
 
 def write(path):
-    Finalized()
+    if WHERE == "write":
+        Finalized()
     path.write_text("written")
+
+if WHERE == "rename":  # Ctrl-C after the first of two renames
+    import pathlib
+    replace = pathlib.Path.replace
+    def replace_then_ctrl_c(self, target):
+        pathlib.Path.replace = replace
+        moved = replace(self, target)
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(1000))
+        return moved
+    pathlib.Path.replace = replace_then_ctrl_c
 
 def run(args):
     if WHERE == "run":
@@ -953,7 +965,7 @@ def run(args):
     if WHERE == "plain":  # not in a finalizer: Python raises it here
         os.kill(os.getpid(), signal.SIGINT)
         sum(range(1000))
-    cli._write_all({OUT / "table.csv": write})
+    cli._write_all({OUT / "table.csv": write, OUT / "more.csv": write})
     return 0
 
 estimate = cli.SUBCOMMANDS["estimate"]
@@ -978,6 +990,20 @@ def test_ctrl_c_in_a_callback_python_runs_itself_still_stops_the_command(tmp_pat
     run = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert (run.returncode, run.stdout, run.stderr) == (130, "", "bayes-passk: interrupted\n")
     assert not out.exists()  # neither the file nor the folder made for it
+
+
+def test_ctrl_c_once_the_outputs_are_written_lets_the_command_finish(tmp_path):
+    # Between two renames it left an earlier run's table beside the new one's, and said
+    # "interrupted": once every output is written in full, the command finishes.
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("table.csv", "more.csv"):
+        (out / name).write_text("earlier")
+    script = f"WHERE, CALL, OUT = 'rename', 'command', __import__('pathlib').Path({str(out)!r})"
+    command = [sys.executable, "-c", script + CTRL_C_IN_A_FINALIZER]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "wrote table.csv, more.csv" in run.stderr, run.stderr
+    assert [(out / name).read_text() for name in ("table.csv", "more.csv")] == ["written"] * 2
 
 
 def test_ctrl_c_in_a_call_from_python_leaves_the_session(tmp_path):
@@ -1012,6 +1038,14 @@ def test_the_ctrl_c_handler_lasts_as_long_as_the_command(monkeypatch, capsys):
         finally:
             signal.signal(signal.SIGINT, previous)
     assert seen == [cli._interrupted, signal.default_int_handler, signal.SIG_IGN, signal.SIG_IGN]
+    # What a run sets on its way (--distributed joins with the handler) is undone at its end.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with cli._ctrl_c_stops_at_once(enabled=False):
+            signal.signal(signal.SIGINT, cli._interrupted)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_version_is_the_installed_distribution_s(capsys):

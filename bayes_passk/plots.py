@@ -559,6 +559,7 @@ def plot_differences(comparison, title=None):
     groups = list(dict.fromkeys([*comparison["a"], *comparison["b"]]))
     short = dict(zip(groups, _short_names(groups, limit=30), strict=True))
     colors = _colors(len(pairs))
+    top = comparison.groupby("k")["upper"].max()  # the notes at a k stand above every bar
     entries = []
     for index, ((a, b), rows) in enumerate(pairs):
         name = f"{_escaped(short[a])} - {_escaped(short[b])}"
@@ -575,18 +576,21 @@ def plot_differences(comparison, title=None):
             (mark,) = axes.plot(k, rows["true_difference"], "D", color=colors[index], alpha=0.6)
             entries.append((mark, f"{name}: truth"))
         if len(pairs) <= 3:
-            for x, y, p in zip(k, rows["upper"], rows["prob_a_greater"], strict=True):
+            for x, y, p in zip(k, top[rows["k"]], rows["prob_a_greater"], strict=True):
                 axes.annotate(
                     f"P(A > B) = {p:.2f}",
                     (x, y),
                     textcoords="offset points",
-                    xytext=(0, 4 + 9 * index),  # each pair a line higher: apart where alike
+                    xytext=(0, 4 + 9 * index),  # each pair a line higher
                     ha="center",
                     fontsize=7,
                     color=colors[index],
                 )
     axes.axhline(0, color="0.5", linestyle="--", linewidth=1)
     axes.margins(x=0.08, y=0.12)  # room for the P(A > B) above the bars and at the ends
+    if len(pairs) <= 3:  # and a line more of it for each pair
+        low, high = axes.get_ylim()
+        axes.set_ylim(low, high + 0.05 * len(pairs) * (high - low))
     axes.set_xscale("log")
     _plain_ticks_within_a_decade(axes, [comparison["k"].to_numpy(float)])
     axes.set_xlabel("attempts per problem k")

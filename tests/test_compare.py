@@ -721,11 +721,43 @@ def test_the_difference_plot_draws_each_pair_s_interval_beside_the_others():
     np.testing.assert_allclose(ends, sorted([0.05, 0.2, -0.1, 0.2]))
     notes = sorted(text.get_text() for text in axes.texts)
     assert notes == ["P(A > B) = 0.00", "P(A > B) = 0.70", "P(A > B) = 0.99", "P(A > B) = 1.00"]
-    # Each pair's notes a line above the last pair's: apart where the bars end alike.
+    # Each pair's notes a line above the last pair's, over the highest bar at that k.
     offsets = sorted({text.xyann[1] for text in axes.texts})
     assert offsets == [4, 13]
+    assert sorted(text.xy[1] for text in axes.texts) == [0.2, 0.2, 0.4, 0.4]
     texts = [text.get_text() for text in axes.get_legend().get_texts()]
     assert texts == ["A - B", "A - B: truth", "A - C", "A - C: truth"] + [
         "bars: 80% credible interval",
         "no difference",
     ]
+
+
+def test_the_difference_plot_keeps_three_pairs_notes_apart_and_inside():
+    # --pairs all over 3 groups: each pair's P(A > B) stood over its own bar, so two notes
+    # overlapped where the bars' tops differed by about a line (and one ran into the frame).
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from bayes_passk.plots import plot_differences
+
+    comparison = pd.DataFrame(
+        {
+            "a": ["12B", "12B", "6.9B"] * 2,
+            "b": ["6.9B", "1B", "1B"] * 2,
+            "k": [1] * 3 + [10_000] * 3,
+            "difference": [0.01, 0.05, 0.04, 0.02, 0.12, 0.1],
+            "lower": [-0.01, 0.03, 0.02, -0.05, 0.02, 0.0],
+            "upper": [0.03, 0.07, 0.062, 0.09, 0.22, 0.2],
+            "prob_a_greater": [0.8, 1.0, 1.0, 0.66, 0.91, 0.88],
+        }
+    )
+    figure = plot_differences(comparison)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    axes = figure.axes[0]
+    inside = axes.get_window_extent(renderer)
+    boxes = [text.get_window_extent(renderer) for text in axes.texts]
+    assert len(boxes) == 6
+    for i, box in enumerate(boxes):
+        assert not any(box.overlaps(other) for other in boxes[i + 1 :]), axes.texts[i]
+        assert inside.y0 <= box.y0 and box.y1 <= inside.y1, axes.texts[i]

@@ -1532,7 +1532,7 @@ def run_backtest(args: argparse.Namespace) -> int:
     if paired is not None and len(paired):
         print(
             f"\nMSE minus {args.reference}'s on the same replicates "
-            "(90% studentized bootstrap interval):"
+            f"(90% studentized bootstrap interval{_none_under(paired)}):"
         )
         paired_columns = ["method", "group", "budget", "k", "difference", "lower", "upper", "ratio"]
         print(format_table(paired_columns, _text_rows(paired[paired_columns])))
@@ -1544,9 +1544,15 @@ UNSOLVED_SCORES = ["unsolved_part", "solved_below_truth", "error_within_unsolved
 
 def _scoring_notes(summary, table) -> list[str]:
     """Lines that explain a scored table's failed and unconverged counts and unsolved parts."""
+    from bayes_passk.backtest import FEWEST_FOR_INTERVAL
     from bayes_passk.inference import R_HAT_MAX
 
     notes = []
+    if "mse_lower" in summary and (summary["mse"].notna() & summary["mse_lower"].isna()).any():
+        notes.append(
+            f"mse_lower, mse_upper: none for a cell of fewer than {FEWEST_FOR_INTERVAL} scored "
+            "replicates, too few for a bootstrap interval"
+        )
     if (summary["failed"] > 0).any():
         notes.append(
             "failed: replicates whose fit gave no finite forecast, left out of mse, abs_error, "
@@ -1569,6 +1575,15 @@ def _scoring_notes(summary, table) -> list[str]:
             f"{(error.abs() <= part).sum()}"
         )
     return notes
+
+
+def _none_under(paired) -> str:
+    """'; none under 5 replicates' where a paired difference has no interval, else ''."""
+    from bayes_passk.backtest import FEWEST_FOR_INTERVAL
+
+    if (paired["difference"].notna() & paired["lower"].isna()).any():
+        return f"; none under {FEWEST_FOR_INTERVAL} replicates"
+    return ""
 
 
 def _refuse_repeats(option: str, values) -> None:
@@ -2253,7 +2268,7 @@ def run_simulate_allocation(args: argparse.Namespace) -> int:
     if len(paired):
         print(
             "\nMSE minus dynamic sampling's, on the same outcomes "
-            "(90% studentized bootstrap interval):"
+            f"(90% studentized bootstrap interval{_none_under(paired)}):"
         )
         print(format_table(["policy", *paired_columns[1:]], _text_rows(paired[paired_columns])))
     return 0

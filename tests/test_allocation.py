@@ -623,7 +623,7 @@ def test_allocate_takes_the_draws_of_a_fit_of_any_shape():
     assert by_fit[-1] > 0  # nothing known of it yet: worth attempts
 
 
-def test_allocate_cli_json_sums_to_the_budget(write, capsys):
+def test_allocate_cli_json_sums_to_the_budget(write, tmp_path, capsys):
     # Six problems tie at the level the budget fills, three attempts left over: 20 ways to
     # place them, so the seed decides the plan.
     rows = "A,20,0\nB,20,1\nC,20,5\nD,10,0\nE,27,0\nF,27,0\nG,27,0\nH,27,0\n"
@@ -642,6 +642,21 @@ def test_allocate_cli_json_sums_to_the_budget(write, capsys):
         assert sum(report["next_attempts"]) == 27
         plans.append(report["next_attempts"])
     assert plans[0] != plans[1]
+    # The table --out writes and the one printed give the same plan, row by row.
+    out = tmp_path / "plan.csv"
+    assert main(["allocate", path, "--budget", "27", "--seed", "4", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    written = pd.read_csv(out, dtype={"problem_id": str})
+    assert written["problem_id"].tolist() == list("ABCDEFGH")
+    np.testing.assert_array_equal(written[["n", "c"]], np.column_stack([n, c]))
+    assert written["next_attempts"].tolist() == plans[0]
+    assert (
+        printed[0] == f"dynamic policy: 27 attempts over {np.count_nonzero(plans[0])} of 8 problems"
+    )
+    assert printed[1].split() == ["problem_id", "n", "c", "next_attempts"]
+    shown = {row.split()[0]: [int(v) for v in row.split()[1:]] for row in printed[2:]}
+    given = {p: [n[i], c[i], plans[0][i]] for i, p in enumerate("ABCDEFGH") if plans[0][i]}
+    assert shown == given
 
 
 def test_allocate_cli_says_which_fit_options_a_policy_ignores(write, capsys):

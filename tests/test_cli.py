@@ -1048,6 +1048,21 @@ def test_the_ctrl_c_handler_lasts_as_long_as_the_command(monkeypatch, capsys):
         signal.signal(signal.SIGINT, previous)
 
 
+def test_intervals_missing_under_five_replicates_are_explained():
+    # simulate-allocation's quick look (--replicates 2) printed mse_lower, mse_upper and the
+    # paired lower, upper as nan with no word why.
+    summary = pd.DataFrame(
+        {"mse": [0.01, 0.02], "mse_lower": [np.nan, 0.01], "failed": 0, "unconverged_fits": 0}
+    )
+    table = pd.DataFrame(columns=["estimate", "unsolved_part", "truth"], dtype=float)
+    [note] = cli._scoring_notes(summary, table)
+    assert note.startswith("mse_lower, mse_upper: none for a cell of fewer than 5 scored")
+    assert cli._scoring_notes(summary.iloc[1:], table) == []
+    paired = pd.DataFrame({"difference": [0.1, np.nan], "lower": [np.nan, np.nan]})
+    assert cli._none_under(paired) == "; none under 5 replicates"
+    assert cli._none_under(paired.iloc[1:]) == ""
+
+
 def test_version_is_the_installed_distribution_s(capsys):
     from importlib import metadata
 

@@ -365,8 +365,7 @@ def load(
         name: a dataset name from `list_datasets`.
         group: one group (model or checkpoint); all groups when None.
         attempts_per_problem: for attempts datasets, draw this many attempts per problem
-            without replacement (see `Attempts.subsample`); None uses all attempts. Refused
-            where the attempts stopped at a first success (`DatasetInfo.stops_at_success`).
+            without replacement (see `Attempts.subsample`); None uses all attempts.
         seed: seed of the subsample.
 
     Example:

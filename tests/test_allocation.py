@@ -248,12 +248,18 @@ def test_the_grid_posterior_gives_each_family_s_survival(name, params):
             theta = family.hyperprior()
     else:
         theta = params_type(family)(**{key: jnp.array(value) for key, value in params.items()})
-    log_prior = allocation._grid_log_prior(family, jax.tree.map(lambda x: x[None], theta))
-    for n, c, k in [(0, 0, 10), (8, 0, 10_000), (8, 4, 100), (100, 3, 1000)]:
-        posterior = allocation._grid_posterior(log_prior, jnp.array(n, float), jnp.array(c, float))
-        on_grid = float((posterior @ jnp.exp(k * allocation.POINTS_LOG1M_P))[0])
-        exact = float(jnp.exp(log_survival_seen(family, theta, float(n), float(c), float(k))))
-        assert on_grid == pytest.approx(exact, rel=0.02), (n, c, k)
+
+    def on_grid_and_exact(n, c, k):
+        log_prior = allocation._grid_log_prior(family, jax.tree.map(lambda x: x[None], theta))
+        posterior = allocation._grid_posterior(log_prior, n, c)
+        on_grid = (posterior @ jnp.exp(k * allocation.POINTS_LOG1M_P))[0]
+        return on_grid, jnp.exp(log_survival_seen(family, theta, n, c, k))
+
+    # Rows (n, c) and k, in one program (run eagerly, each operation compiles on its own).
+    n, c = np.array([0.0, 8.0, 8.0, 100.0]), np.array([0.0, 0.0, 4.0, 3.0])
+    k = np.array([10.0, 10_000.0, 100.0, 1000.0])
+    on_grid, exact = jax.jit(jax.vmap(on_grid_and_exact))(n, c, k)
+    assert np.asarray(on_grid) == pytest.approx(np.asarray(exact), rel=0.02)
 
 
 def test_expected_variance_reduction_counts_what_a_problem_says_about_the_others():

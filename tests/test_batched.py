@@ -175,7 +175,7 @@ def _lane_moments(batched, lane):
     n, c = _datasets()
     family = get_family("scaled-beta")
     params = unstack_draws(family, np.asarray(batched["hyper_draws"])[lane])
-    rows = (jnp.asarray(x[0]) for x in rows_and_weights(n[lane : lane + 1], c[lane : lane + 1]))
+    rows = (jnp.asarray(x[lane]) for x in rows_and_weights(n, c))  # one shape for every lane
     log_survival, variance, _ = survival_moments(family, params, *rows, jnp.asarray(KS, float))
     return -np.expm1(np.asarray(log_survival)), np.asarray(variance)
 
@@ -310,26 +310,27 @@ def test_rows_and_weights_pads_and_counts():
 def test_r_hat_is_arviz_s_rank_normalized_r_hat():
     # What bp.fit reports and the 1.01 threshold is set for (Vehtari et al. 2021), not the
     # classic split R-hat, blind to chains that agree in mean but not in spread.
+    r_hat = jax.jit(rank_r_hat)  # compiled, as in the engine (eagerly, each op compiles alone)
     rng = np.random.default_rng(0)
     # An odd number of samples too: the middle one is left out, not the last.
     for samples in (400, 21):
         draws = rng.normal(size=(3, samples)) + np.array([[0.0], [0.1], [0.3]])
         draws[:, -1] += 5.0  # a last draw far off, which only the odd case would miss
         expected = float(az.rhat(draws))
-        assert float(rank_r_hat(jnp.asarray(draws))) == pytest.approx(expected, rel=1e-10)
+        assert float(r_hat(jnp.asarray(draws))) == pytest.approx(expected, rel=1e-10)
     ties = np.round(rng.normal(size=(2, 50)), 1)  # ranks averaged over ties
-    assert float(rank_r_hat(jnp.asarray(ties))) == pytest.approx(float(az.rhat(ties)), rel=1e-10)
+    assert float(r_hat(jnp.asarray(ties))) == pytest.approx(float(az.rhat(ties)), rel=1e-10)
     spread = rng.normal(size=(2, 1000)) * np.array([[1.0], [3.0]])
-    assert float(az.rhat(spread, method="split")) < 1.01 < float(rank_r_hat(jnp.asarray(spread)))
+    assert float(az.rhat(spread, method="split")) < 1.01 < float(r_hat(jnp.asarray(spread)))
     # Chains stuck at one value each (no within-chain variance) are unconverged, not NaN.
     stuck = jnp.asarray(np.repeat([[0.0], [1.0]], 10, axis=1))
-    assert float(rank_r_hat(stuck)) == np.inf
-    assert float(rank_r_hat(jnp.zeros((2, 10)))) == np.inf
+    assert float(r_hat(stuck)) == np.inf
+    assert float(r_hat(jnp.zeros((2, 10)))) == np.inf
     # A NaN draw (its rank is arbitrary: 190 of 200 such (4, 100) draws read <= 1.01).
     for shape in ((4, 100), (3, 21)):
         draws = rng.normal(size=shape)
         draws[1, 7] = np.nan
-        assert float(rank_r_hat(jnp.asarray(draws))) == np.inf
+        assert float(r_hat(jnp.asarray(draws))) == np.inf
 
 
 @pytest.mark.parametrize(

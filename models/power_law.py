@@ -104,7 +104,9 @@ def hyperprior() -> Params:
 def _alternating_series(log_x, a, shift):
     """Log of Sum_r (-1)^(r + 1) x^r / (r! Gamma(a r + shift)), and whether it kept its digits."""
     log_terms = TERMS * log_x[..., None] - gammaln(TERMS + 1) - gammaln(a * TERMS + shift)
-    largest = jnp.max(log_terms, axis=-1, keepdims=True)
+    # The largest term by argmax, not jnp.max: max's derivative finds its argument by equality
+    # with a recomputed copy, which a compiler need not round alike (then 0 / 0, a NaN).
+    largest = jnp.take_along_axis(log_terms, jnp.argmax(log_terms, axis=-1, keepdims=True), -1)
     scaled = jnp.exp(log_terms - largest)
     total = jnp.sum(jnp.where(TERMS % 2 == 1, scaled, -scaled), axis=-1)
     exact = total > KEPT_DIGITS * jnp.sum(scaled, axis=-1)

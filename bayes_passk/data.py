@@ -553,6 +553,22 @@ def _read_csv(path: str, text: str, delimiter: str | None = None) -> _Table:
     # would also split on \x1c, U+2028 and the like inside a field.
     delimiter = delimiter or _delimiter(text)
     reader = csv.reader(_text_lines(text), delimiter=delimiter)
+    with _field_size_limit(len(text)):  # no field is longer than the file
+        return _read_csv_records(path, reader)
+
+
+@contextlib.contextmanager
+def _field_size_limit(size: int):
+    """Let the csv module read fields of up to ``size`` characters (its default: 131,072)."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(max(previous, size))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _read_csv_records(path: str, reader) -> _Table:
     try:
         for header in reader:  # the first line that is not blank
             if _has_text(header):

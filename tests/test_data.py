@@ -205,6 +205,16 @@ def test_attempts_without_group(write):
     assert_counts(load_attempts(path), ["t1", "t2"], [3, 1], [2, 0])
 
 
+def test_a_field_longer_than_the_csv_module_s_limit_is_read(write):
+    # A log that keeps each completion's text (the csv module stops at 131,072 characters).
+    import csv
+
+    limit = csv.field_size_limit()
+    text = "problem_id,success,completion\na,1,x\na,0," + "x" * 200_000 + "\nb,1,y\n"
+    assert_counts(load_attempts(write("completions.csv", text)), ["a", "b"], [2, 1], [1, 1])
+    assert csv.field_size_limit() == limit  # the user's own csv reading is left as it was
+
+
 def test_an_attempt_given_twice_is_refused_naming_both_rows(write):
     # An attempt column (here sample_idx) numbers each problem's attempts: a row given twice (a
     # file concatenated onto itself, say) would count its attempt twice. Within each group.

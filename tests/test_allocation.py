@@ -519,6 +519,9 @@ def test_simulate_says_when_refits_have_not_converged(monkeypatch):
     ]
 
 
+# Slow (26-31 s, two simulations compiled for it alone): the default suite nears its 10
+# minutes on CI (570 s); test_simulate_allocation_cli still runs every policy by default.
+@pytest.mark.slow
 def test_a_policy_s_runs_do_not_depend_on_the_others_run_beside_it():
     """Tie-breaking, refits and final fits are keyed by the policy's name; the top seed works."""
     # test_simulate_allocation_cli's data and settings: the same compiled programs.

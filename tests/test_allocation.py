@@ -702,13 +702,16 @@ def test_allocate_cli_bayes_targets_k_10000_unless_told(write, monkeypatch, caps
 
 
 def test_allocate_cli_bayes_fits_then_plans(write, capsys):
-    rows = "".join(f"P{i},20,{c}\n" for i, c in enumerate([0] * 12 + [1, 2, 15, 18]))
+    # Sixteen distinct rows and the settings of tests/test_inference.py's fit: its compiled
+    # programs serve this one.
+    rows = "".join(f"P{i},{20 + i},0\n" for i in range(12))
+    rows += "".join(f"P{12 + i},20,{c}\n" for i, c in enumerate([1, 2, 15, 18]))
     path = write("runs.csv", "problem_id,n,c\n" + rows)
-    argv = ["--budget", "30", "--policy", "bayes", "--chains", "2", "--warmup", "150"]
-    assert main(["allocate", path, *argv, "--samples", "150", "--json"]) == 0
+    argv = ["--budget", "30", "--policy", "bayes", "--chains", "2", "--warmup", "300"]
+    assert main(["allocate", path, *argv, "--samples", "128", "--json"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
-    assert "fitting scaled-beta to 16 problems, 2 chains x (150 + 150) draws" in captured.err
+    assert "fitting scaled-beta to 16 problems, 2 chains x (300 + 128) draws" in captured.err
     given = np.array(report["next_attempts"])
     assert report["policy"] == "bayes" and given.sum() == 30
     # Problems solved 15 and 18 times in 20 are solved at K = 1e4 for sure: nothing to learn.

@@ -20,7 +20,7 @@ from bayes_passk.data import InputError
 from bayes_passk.estimators import mean_pass_at_k
 from bayes_passk.forecast import posterior_pass_at_k, unsolved_part
 
-SHORT = {"chains": 2, "warmup": 300, "samples": 300, "progress": False, "check": False}
+SHORT = {"chains": 2, "warmup": 300, "samples": 128, "progress": False, "check": False}
 
 
 @functools.cache

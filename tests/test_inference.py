@@ -23,7 +23,7 @@ P_TRUE = RNG.beta(0.4, 6.0, size=24)
 DATA = bp.PassData.from_counts(
     [f"p{i}" for i in range(24)], n=np.full(24, 60), c=RNG.binomial(60, P_TRUE)
 )
-SMALL = dict(chains=2, warmup=300, samples=300, progress=False)
+SMALL = dict(chains=2, warmup=300, samples=128, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +73,8 @@ def test_inference_data_groups_and_coordinates(result):
     assert list(idata.observed_data["problem"].values) == list(DATA.problem_id)
     assert idata.observed_data["group"].shape == (24,)
     np.testing.assert_array_equal(idata.observed_data["c"].values, DATA.c)
-    assert idata.posterior["p_mean"].shape == (2, 300, 24)
-    assert idata.log_likelihood["c"].shape == (2, 300, 24)
+    assert idata.posterior["p_mean"].shape == (2, SMALL["samples"], 24)
+    assert idata.log_likelihood["c"].shape == (2, SMALL["samples"], 24)
     assert idata.attrs["prior"] == "scaled-beta"
 
 
@@ -85,7 +85,7 @@ def test_p_mean_is_the_rate_s_conditional_mean_at_each_draw(result):
     rtol 1e-4); returning E[q] or the prior mean instead is off by far more.
     """
     posterior = result.idata.posterior
-    for chain, draw in [(0, 0), (1, 137), (0, 299)]:
+    for chain, draw in [(0, 0), (1, 77), (0, SMALL["samples"] - 1)]:
         a, b, s = (float(posterior[name][chain, draw]) for name in ("a", "b", "scale"))
         got = posterior["p_mean"][chain, draw].values
         for c in np.unique(DATA.c):
@@ -599,7 +599,7 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
     DATA.to_frame().drop(columns="group").to_csv(counts, index=False)
     out = tmp_path / "out"
     argv = ["forecast", str(counts), "--k", "1", "1000", "--chains", "2", "--warmup", "300"]
-    argv += ["--samples", "300", "--json", "--out", str(out), "--ci", "0.8"]
+    argv += ["--samples", "128", "--json", "--out", str(out), "--ci", "0.8"]
     assert main(argv) == 0
     captured = capsys.readouterr()
     payload = json.loads(captured.out)  # exactly one JSON object on stdout
@@ -610,7 +610,7 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
     assert progress == [f"NUTS: {p}%" for p in range(10, 101, 10)]
     grid = len(_plotting_grid(np.array([1, 1000]), [DATA.n.min()]))
     forecasting = f"bayes-passk: forecasting pass@k at 2 values of k, {grid} on the plot's grid"
-    [done] = [i for i, line in enumerate(said) if line.startswith("NUTS: 100% (1200/1200 ")]
+    [done] = [i for i, line in enumerate(said) if line.startswith("NUTS: 100% (856/856 ")]
     assert said.index(forecasting) > done
     assert set(payload) >= {
         "method",
@@ -674,7 +674,7 @@ def test_cli_forecast_of_every_group_writes_a_posterior_each(tmp_path, capsys):
     out.mkdir()
     (out / "posterior.nc").write_text("an earlier single-group run")
     argv = ["forecast", str(counts), "--all-groups", "--k", "1", "1000", "--chains", "2"]
-    argv += ["--warmup", "300", "--samples", "300", "--json", "--out", str(out)]
+    argv += ["--warmup", "300", "--samples", "128", "--json", "--out", str(out)]
     assert main(argv) == 0
     captured = capsys.readouterr()
     payload = json.loads(captured.out)

@@ -70,7 +70,7 @@ from bayes_passk.forecast import (
     with_slope_points,
 )
 from bayes_passk.functionals import log_marginal_likelihood, log_moment, log_survival_new
-from bayes_passk.hierarchy import distinct_rows
+from bayes_passk.hierarchy import distinct_rows, round_up
 
 REGRESSION_POINTS = 101
 PROFILE_DROP = 1.92  # half the 95% point of chi-square(1): a likelihood-ratio interval
@@ -497,8 +497,15 @@ def _log_survival_curve(family_name: str):
 
 def _scaled_log_survival(family_name: str):
     def log_survival(params, ks):
+        # k padded to a multiple of 8 (with k = 1), as the Bayesian forecast pads it: a fit's
+        # check at k = 1, its forecasts and their bootstrap refits share one compiled curve
+        # (compiling it takes about 2 s).
+        ks = np.asarray(ks, dtype=float)
+        flat = ks.ravel()
+        padded = np.concatenate([flat, np.ones(round_up(flat.size) - flat.size)])
         curve = _log_survival_curve(family_name)
-        return np.asarray(curve(params["a"], params["b"], params["scale"], jnp.asarray(ks, float)))
+        values = curve(params["a"], params["b"], params["scale"], jnp.asarray(padded))
+        return np.asarray(values)[: flat.size].reshape(ks.shape)
 
     return log_survival
 

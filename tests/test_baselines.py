@@ -932,6 +932,33 @@ def test_degenerate_fit_gives_nan_not_a_made_up_curve():
     assert np.all((usual > 0) & (usual < 1)) and usual[0] < usual[1]
 
 
+def test_a_scaled_fit_s_curve_at_any_number_of_k_is_one_compiled_program():
+    # k is padded to a multiple of 8: the curve compiled for the fit's own check at k = 1
+    # (about 2 s) serves forecasts at up to 8 k, each k valued as it is alone.
+    fit = fit_baseline(
+        PassData.from_counts(list("abcd"), [100] * 4, [0, 1, 3, 20]), "kumaraswamy-binomial"
+    )
+    compiles = []
+
+    def listener(event, duration_secs, **_):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(duration_secs)
+
+    ks = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e9]
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        together = fit.log_survival(ks)
+        alone = [fit.log_survival([k])[0] for k in ks]
+        square = fit.log_survival(np.reshape(ks[:4], (2, 2)))
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    # Small programs may still compile; the curve is not one of them.
+    assert max(compiles, default=0.0) < 1.0, compiles
+    np.testing.assert_allclose(together, alone, rtol=1e-13)
+    np.testing.assert_allclose(square, np.reshape(together[:4], (2, 2)), rtol=1e-13)
+    assert np.all(np.diff(together) < 0) and together[0] < 0
+
+
 @pytest.mark.parametrize(
     ("method", "params"),
     [

@@ -432,7 +432,14 @@ def test_within_draw_spread_matches_simulation(result):
     assert abs(f.lower[0] - lower) < 0.003 + 4 * f.mcse_lower[0]
     assert abs(f.upper[0] - upper) < 0.003 + 4 * f.mcse_upper[0]
     assert abs(f.mean[0] - simulated.mean()) < 4 * simulated.std() / np.sqrt(20_000)
-    draws = posterior_pass_at_k(fixed, np.array([k]), seed=0)["benchmark"].values.ravel()
+    # Four seeds' within-draw Beta draws (4 x 256): one run's 256 let a variance 0.75 times
+    # the right one pass.
+    draws = np.concatenate(
+        [
+            posterior_pass_at_k(fixed, np.array([k]), seed=seed)["benchmark"].values.ravel()
+            for seed in range(4)
+        ]
+    )
     spread = 2 + stats.kurtosis(simulated)
     tolerance = 4 * np.sqrt(spread / draws.size + spread / simulated.size)
     assert abs(draws.var(ddof=1) / simulated.var(ddof=1) - 1) < tolerance

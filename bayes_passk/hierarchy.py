@@ -189,8 +189,11 @@ class IntegratedBinomial(dist.Distribution):
         # so the largest is at least 1 / points); where the masses sit so far from a row's
         # likelihood that the product underflows, row by row.
         total = self.rows.scaled @ jnp.exp(self.family.log_masses(self.params)[1])
-        by_product = self.rows.log_top + jnp.log(total)
-        return jax.lax.cond(jnp.all(total > TINY), lambda: by_product, each_row)
+        products = jnp.all(total > TINY)
+        # log of 1 where the rows are summed one by one: the branch not taken still carries a
+        # zero derivative through its log, and 0 x (1 / 0) would make every gradient NaN.
+        by_product = self.rows.log_top + jnp.log(jnp.where(products, total, 1.0))
+        return jax.lax.cond(products, lambda: by_product, each_row)
 
 
 def hierarchical_model(

@@ -498,11 +498,33 @@ def test_potential_and_gradient_are_finite_and_consistent(family):
     # other check here but makes every transition diverge. Central differences with step h err
     # by h^2 |U'''| / 6 + eps |U| / h, ~1e-8 of |U| ~ 1e3 at h = 1e-4, well under the
     # tolerance; a dropped or wrong gradient term is off by O(1).
+    _check_potential_and_gradient(family, [100, 100, 100, 100], [0, 1, 10, 100], [40, 20, 60, 8])
+
+
+@pytest.mark.parametrize(
+    "family",
+    [
+        pytest.param(family, id=name, marks=() if name == "power-law" else _marks(name))
+        for name, family in registry().items()
+        if family.log_masses is not None
+    ],
+)
+def test_a_discrete_family_s_gradient_is_finite_where_rows_are_summed_one_by_one(family):
+    # At n = 10,000 a row's likelihood as a product with the masses underflows where they sit
+    # far from its rate (the power law's are 0 on part of its grid), and that row is summed in
+    # log space instead (`IntegratedBinomial.log_prob`). The product's log, computed and not
+    # taken, once made every gradient NaN there: 7 of 8 power-law starts, and every transition
+    # of a power-law fit at n >= 1,000 diverged.
+    n, c = [10_000] * 5, [0, 1, 50, 5_000, 10_000]
+    _check_potential_and_gradient(family, n, c, [20, 10, 30, 5, 2])
+
+
+def _check_potential_and_gradient(family, n, c, weight):
+    """The potential NUTS samples, by rows and as a product, at 3 starts in [-2, 2]: finite,
+    the two alike, the gradient the central differences'."""
     from numpyro.infer.util import potential_energy
 
-    n = jnp.array([100.0, 100.0, 100.0, 100.0])
-    c = jnp.array([0.0, 1.0, 10.0, 100.0])
-    weight = jnp.array([40.0, 20.0, 60.0, 8.0])
+    n, c, weight = (jnp.asarray(x, dtype=float) for x in (n, c, weight))
     kwargs = {"c": c, "weight": weight, "marginalize": True}
     sites = {
         name: shape for name, (kind, shape) in hyperprior_sites(family).items() if kind == "sample"

@@ -1,10 +1,11 @@
 """Plots of pass@k forecasts: the posterior curve with its credible band on a log k axis.
 
-Example:
-    >>> import bayes_passk as bp
-    >>> data = bp.PassData.from_counts(["a", "b", "c"], n=[50, 50, 50], c=[0, 3, 20])
-    >>> result = bp.fit(data, chains=2, warmup=200, samples=200, progress=False, check=False)
-    >>> figure = plot_forecast({"demo": result.forecast([1, 10, 100, 1000])})
+Example (a point method's forecast, with bootstrap intervals; a fit's `forecast` plots alike):
+    >>> from bayes_passk import datasets
+    >>> from bayes_passk.baselines import fit_baseline
+    >>> data = datasets.load("pythia-math", group="Pythia 12B", attempts_per_problem=100)
+    >>> fit = fit_baseline(data, "beta-binomial")
+    >>> figure = plot_forecast({"beta-binomial": fit.forecast([1, 10, 100, 1000], bootstrap=20)})
     >>> len(figure.axes)
     1
 """

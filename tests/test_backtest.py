@@ -1002,7 +1002,11 @@ def test_cli_backtest_across_two_processes_is_the_one_process_backtest(
 @pytest.mark.parametrize(
     "extra, messages",
     [
-        (["--seed", "1"], ["process 1 was started with another command than process 0"] * 2),
+        pytest.param(  # slow (6-8 s): tests/test_batched.py checks other data by default
+            ["--seed", "1"],
+            ["process 1 was started with another command than process 0"] * 2,
+            marks=pytest.mark.slow,
+        ),
         (  # process 1 alone asks for a file it lacks
             ["--dataset", "missing.csv", "--design", "subsample"],
             ["process 1 stopped on an input error", "file not found"],
@@ -1037,7 +1041,9 @@ def test_processes_may_differ_in_out_and_join_timeout(coordinator, run_together,
     assert (tmp_path / "0" / "summary.csv").exists() and other.stdout == ""
 
 
-@pytest.mark.parametrize("index", [0, 1])
+# Process 0 (the coordinator's host) by default; process 1 slow (5 s; the suite near its
+# 10 minutes on CI).
+@pytest.mark.parametrize("index", [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_a_process_left_alone_stops_with_exit_2_at_the_join_timeout(index, coordinator, tmp_path):
     # Without the package's own deadline, JAX aborts the process from C++ (exit 134, a trace).
     command = [sys.executable, "-m", "bayes_passk.cli", "backtest", "--design", "synthetic"]

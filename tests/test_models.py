@@ -319,8 +319,16 @@ def test_latent_and_rate_sample_the_density(family, case):
 # The hierarchical model
 
 
+# The default family's cases by default; the others' slow (4-6 s each, the default suite near
+# its 10 minutes on CI).
 @pytest.mark.parametrize("marginalize", [False, True])
-@pytest.mark.parametrize("family", _every_family())
+@pytest.mark.parametrize(
+    "family",
+    [
+        pytest.param(family, id=name, marks=() if name == DEFAULT_PRIOR else (pytest.mark.slow,))
+        for name, family in registry().items()
+    ],
+)
 def test_prior_predictive_counts_are_integers_in_range(family, marginalize):
     n = jnp.array([1, 20, 1000])
     draws = Predictive(hierarchical_model, num_samples=200)(
@@ -465,7 +473,13 @@ def test_latent_model_refuses_weighted_rows():
     model(jnp.array([10, 10]), jnp.array([2, 3]), weight=jnp.array([3.0, 1.0]), marginalize=True)
 
 
-@pytest.mark.parametrize("module", [scaled_beta, kumaraswamy], ids=["scaled-beta", "kumaraswamy"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        pytest.param(scaled_beta, id="scaled-beta"),
+        pytest.param(kumaraswamy, id="kumaraswamy", marks=pytest.mark.slow),  # 7 s, as above
+    ],
+)
 def test_latent_nuts_matches_the_exact_posterior(module):
     # Fix the hyperparameters at a = 0.5, b = 2 and u = 1, i.e. scale = 1, through the sites
     # (a, mean, u): the scaled Beta's mean is a / (a + b), the Kumaraswamy's b B(1 + 1/a, b).
@@ -504,7 +518,8 @@ def test_potential_and_gradient_are_finite_and_consistent(family):
 @pytest.mark.parametrize(
     "family",
     [
-        pytest.param(family, id=name, marks=() if name == "power-law" else _marks(name))
+        # The power law's NaN was at ordinary starts; the splines' only far out: slow.
+        pytest.param(family, id=name, marks=() if name == "power-law" else (pytest.mark.slow,))
         for name, family in registry().items()
         if family.log_masses is not None
     ],

@@ -967,6 +967,10 @@ def test_target_accept_defaults_to_the_family_s(prior, given, used, monkeypatch)
     assert seen == [used]
 
 
+# Slow (15-19 s; the default suite near its 10 minutes on CI): by default the marginal
+# likelihood is checked against sums and quadrature (tests/test_models.py), and fits against
+# each other (tests/test_batched.py).
+@pytest.mark.slow
 def test_posterior_of_the_beta_prior_matches_quadrature_on_a_grid():
     # The Beta family's posterior in (log a, mean) has two dimensions: its moments by the
     # trapezoid rule on a fine grid, with the beta-binomial likelihood from scipy, are the

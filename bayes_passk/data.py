@@ -552,7 +552,9 @@ def _read_csv(path: str, text: str, delimiter: str | None = None) -> _Table:
     # Only the csv module splits records: a quoted field may hold a newline, and str.splitlines
     # would also split on \x1c, U+2028 and the like inside a field.
     delimiter = delimiter or _delimiter(text)
-    reader = csv.reader(_text_lines(text), delimiter=delimiter)
+    # strict: a quote left open at the end of the file, or text after a closing quote, is an
+    # error, not a field that silently takes in the rest of the file.
+    reader = csv.reader(_text_lines(text), delimiter=delimiter, strict=True)
     with _field_size_limit(len(text)):  # no field is longer than the file
         return _read_csv_records(path, reader)
 
@@ -569,10 +571,12 @@ def _field_size_limit(size: int):
 
 
 def _read_csv_records(path: str, reader) -> _Table:
+    last_line = 0
     try:
         for header in reader:  # the first line that is not blank
             if _has_text(header):
                 break
+            last_line = reader.line_num
         else:
             header = []
         columns = [([], {}) for _ in header]  # values, and each distinct value once
@@ -598,6 +602,11 @@ def _read_csv_records(path: str, reader) -> _Table:
                 _move_into_columns(rows, columns)
         _move_into_columns(rows, columns)
     except csv.Error as error:
+        if "end of data" in str(error):
+            raise InputError(
+                f"{path}, line {last_line + 1}: a quoted field opened in the record starting "
+                f"here is never closed (is a quote left open?)"
+            ) from None
         raise InputError(f"{path}, line {reader.line_num}: cannot parse CSV ({error})") from None
     header = [name.strip() for name in header]
     # Spreadsheets save trailing columns without a name or a value: not data.

@@ -116,10 +116,15 @@ BAD_INPUTS = {
         "problem_id,n,c\nA,10,2,9\n",
         ["row 1 (line 2)", "expected 3 fields", "found 4"],
     ),
+    "quote closed a line late": (
+        "bad.csv",
+        'problem_id,n,c\nA,10,2\n"B,10,2\nC,10",3\n',
+        ["row 2 (line 4)", "found 2", "a quoted field spans lines 3-4", "quote left open"],
+    ),
     "unclosed quote": (
         "bad.csv",
         'problem_id,n,c\nA,10,2\n"B,10,2\nC,10,3\n',
-        ["row 2 (line 4)", "found 1", "a quoted field spans lines 3-4", "quote left open"],
+        ["line 3: a quoted field", "never closed", "quote left open"],
     ),
     "bad success value": (
         "bad.csv",

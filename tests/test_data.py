@@ -136,6 +136,21 @@ def test_csv_records_are_split_by_the_csv_rules_only(write):
     assert load_counts(path).problem_id.tolist() == ["multi\nline", "B"]
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # The last field's quote never closed: not the count 5 with a newline.
+        ('problem_id,n,c\nA,10,3\nB,10,"5\n', r"line 3: a quoted field .* never closed"),
+        ('\n\n"problem_id,n,c\nA,10,3\n', r"line 3: a quoted field .* never closed"),
+        ('problem_id,n,c\n\nA,10,3\n"B,10,4\nC,10,5\n', r"line 4: a quoted field"),
+        ('problem_id,n,c\nA,10,3\n"B"x,10,4\n', r"line 3: cannot parse CSV \(',' expected"),
+    ],
+)
+def test_a_quote_left_open_or_text_after_a_closing_quote_is_refused(write, text, message):
+    with pytest.raises(InputError, match=message):
+        load_counts(write("quotes.csv", text))
+
+
 def test_a_json_true_is_not_a_count_even_beside_ones(write):
     path = write(
         "mixed.jsonl",

@@ -90,8 +90,8 @@ class Forecast(NamedTuple):
     target: str
     ci: float
     k: np.ndarray
-    mean: np.ndarray
-    median: np.ndarray
+    mean: np.ndarray  # a point method's estimate
+    median: np.ndarray  # a point method's estimate too, not its bootstrap median
     lower: np.ndarray
     upper: np.ndarray
     mcse: np.ndarray

@@ -17,7 +17,7 @@ Example:
     ...                                c=[0, 0, 1, 3, 9, 30])
     >>> fits = {prior: bp.fit(data, prior=prior) for prior in ("beta", "logit-normal")}
     ... # doctest: +SKIP
-    >>> print(compare_priors(fits).verdict)  # doctest: +SKIP
+    >>> print(compare_priors(fits).verdict)  # doctest: +SKIP, +NORMALIZE_WHITESPACE
     LOO prefers beta (elpd -18.3 +- 3.7); logit-normal is 0.2 +- 0.4 lower: too close to call
     (under 4, or under two standard errors).
 

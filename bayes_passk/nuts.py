@@ -14,7 +14,8 @@ Example (about 30 s on 2 CPU cores, most of it compilation; every fit in tests/ 
     >>> from bayes_passk.families import get_family
     >>> keys = jax.random.split(jax.random.key(0), 2)
     >>> n, c, weight = jnp.array([50.0, 50.0]), jnp.array([0.0, 5.0]), jnp.array([3.0, 1.0])
-    >>> run = jax.jit(partial(sample_chains, family=get_family("beta"), warmup=50, samples=20))
+    >>> run = jax.jit(partial(sample_chains, family=get_family("beta"), warmup=50, samples=20,
+    ...                       target_accept=0.8))
     >>> trace = run(keys, n=n, c=c, weight=weight)  # doctest: +SKIP
     >>> trace.z["a"].shape, trace.diverging.shape  # doctest: +SKIP
     ((2, 20), (2, 20))

@@ -208,3 +208,32 @@ def test_public_functions_name_a_wrong_argument(name):
     call, message = _bad_calls()[name]
     with pytest.raises(InputError, match=message):
         call()
+
+
+@pytest.mark.slow
+def test_the_examples_skipped_in_the_doctests_still_run():
+    # Examples too slow for the default run are marked +SKIP; here they run, so that their
+    # calls and printed output keep up with the code.
+    import doctest
+    import importlib
+    import pkgutil
+
+    import bayes_passk
+    import bayes_passk.models
+
+    report, ran = [], []
+    runner = doctest.DocTestRunner()
+    for package in (bayes_passk, bayes_passk.models):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for test in doctest.DocTestFinder().find(module):
+                skipped = [
+                    example for example in test.examples if example.options.get(doctest.SKIP)
+                ]
+                if skipped:
+                    for example in skipped:
+                        del example.options[doctest.SKIP]
+                    runner.run(test, out=report.append)
+                    ran.append(test.name)
+    assert len(ran) >= 3, ran  # the examples of batched, compare and nuts at least
+    assert runner.failures == 0, "".join(report)

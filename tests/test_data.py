@@ -513,6 +513,14 @@ def test_from_counts_validates(n, c, group, message):
         PassData.from_counts(["a", "b"] if group is None else ["a", "a"], n, c, group)
 
 
+def test_a_problem_given_twice_is_named_with_its_first_row_however_far_back(write):
+    path = write("twice.csv", "problem_id,n,c\na,10,1\nb,10,2\nc,10,3\na,10,4\n")
+    with pytest.raises(
+        InputError, match=r"appears twice, in row 1 \(line 2\) and row 4 \(line 5\)"
+    ):
+        load_counts(path)
+
+
 def test_from_counts_refuses_columns_of_different_lengths():
     with pytest.raises(InputError, match="differ in length: 3, 1, 3, 3$"):
         PassData.from_counts(["a", "b", "c"], n=[10], c=[1, 2, 3])
@@ -733,8 +741,9 @@ def test_from_counts_reads_labels_like_a_file():
         "problem_id,n,c,,\na,10,3,,\nb,10,0,,\n",  # empty trailing columns, as spreadsheets save
         "\ufeffproblem_id,n,c\r\na,10,3\r\nb,10,0\r\n",  # Excel's "CSV UTF-8": a BOM, CRLF
         "\ufeffproblem_id,n,c\na,10,3\nb,10,0\n",
+        "problem_id,n,c,note;x\na,10,3,y\nb,10,0,z\n",  # a comma beats a ';' in a name
     ],
-    ids=["semicolons", "tabs", "empty-trailing-columns", "bom-crlf", "bom"],
+    ids=["semicolons", "tabs", "empty-trailing-columns", "bom-crlf", "bom", "comma-and-semicolon"],
 )
 def test_spreadsheet_csv_variants(write, content):
     assert_counts(load(write("counts.csv", content)), ["a", "b"], [10, 10], [3, 0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import mpmath
 import numpy as np
 import pytest
@@ -114,6 +116,15 @@ def test_resample_truth_is_exact_for_huge_k():
     assert (design.c[:, 0] == 0).all() and (design.c[:, 4] == 50).all()
 
 
+def test_resample_warns_only_where_k_exceeds_an_unsolved_problem_s_attempts():
+    full = PassData.from_counts(["a", "b"], [10, 10], [0, 5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # k = n: the truth needs no extrapolation
+        designs.resample(0, full, budget=5, replicates=2, ks=[10])
+    with pytest.warns(UserWarning, match=r"1 of 2 problems have no success in fewer than k = 11"):
+        designs.resample(0, full, budget=5, replicates=2, ks=[11])
+
+
 def test_resample_counts_are_binomial_at_the_full_data_rates():
     # Binomial(40, c / n) mean per problem: the mean over 4000 replicates within 4 standard
     # errors; rates at another n (p5 has 400 attempts, the others 1000) would be off by many.
@@ -144,6 +155,14 @@ def test_synthetic_rates_follow_the_family(family):
         cdf = lambda x: 1 - (1 - np.clip(x, 0, 1) ** a) ** b  # noqa: E731
     assert stats.kstest(q, cdf).pvalue > 1e-3
     assert design.exponent == a
+
+
+def test_synthetic_rates_may_fill_the_whole_unit_interval():
+    # scale = 1 is the unscaled family, inside the documented (0, 1].
+    design = designs.synthetic(0, "scaled-beta", 0.4, 5.0, 1.0, 10, 5, 2, [1])
+    assert design.c.shape == (2, 10)
+    with pytest.raises(InputError, match=r"scale of the synthetic rates must be in \(0, 1\]"):
+        designs.synthetic(0, "scaled-beta", 0.4, 5.0, 1.01, 10, 5, 2, [1])
 
 
 def test_synthetic_truth_matches_the_drawn_problems():

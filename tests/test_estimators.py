@@ -156,6 +156,11 @@ def test_invalid_k_raises(k):
         pass_at_k([10], [1], k)
 
 
+def test_the_largest_k_is_2_to_the_53():
+    assert estimators.as_ks([1, 2**53]).tolist() == [1, 2**53]
+    assert pass_at_k([2**62], [2**61], 2**53) == 1.0
+
+
 def test_too_large_a_k_is_named_alone():
     with pytest.raises(InputError, match=r"at most 2\^53 = 9007199254740992, got 1e\+300$"):
         pass_at_k([10], [1], [1, 1e300])
@@ -173,6 +178,8 @@ def test_too_large_a_k_is_named_alone():
         ([10], [True], "c must hold whole numbers, got True$"),
         ([10, 2**64], [1, 1], "n = 18446744073709551616 at index 1 is too large"),
         ([1e20], [1], r"n = 1e\+20 at index 0 is too large"),
+        ([2**63], [0], "n = 9223372036854775808 at index 0 is too large"),  # int64 + 1
+        ([2.0**63], [0], r"n = 9\.223372036854776e\+18 at index 0 is too large"),
         ([10, 10], [1, 2, 3], r"n and c differ in shape: \(2,\) and \(3,\)"),
     ],
 )

@@ -35,6 +35,7 @@ from bayes_passk.functionals import (
     FINE,
     SAMPLING,
     log_marginal_likelihood,
+    log_power_law_survival,
     log_survival_new,
     log_survival_seen,
 )
@@ -718,3 +719,14 @@ def test_forecast_moments_integrate_the_solved_parts_of_unsolved_rows_only():
     # The log of a mean of S ~ 1 holds its rounding, ~1e-16, in absolute terms.
     np.testing.assert_allclose(-np.expm1(log_mean), passes.mean(axis=0), rtol=1e-12, atol=1e-15)
     check(log_new, 0, 0)
+
+
+@pytest.mark.parametrize("a", [0.3, 1.0, 3.0])
+def test_the_power_law_tail_survival_is_exact_on_both_sides_of_its_series(a):
+    # E[exp(-x t)], t ~ Beta(a, 1): the series where x < 1e-3, the incomplete gamma above.
+    edge = -25.0
+    xs = np.array([1e-6, 1e-4, 9e-4, 1.1e-3, 9e-3, 0.05, 0.5, 5.0, 50.0])
+    got = np.asarray(log_power_law_survival(a, xs / jax.nn.sigmoid(edge), edge))
+    with mp.workdps(40):  # a x^-a times the lower incomplete gamma function gamma(a, x)
+        exact = [float(mp.log(a * mp.mpf(x) ** -a * mp.gammainc(a, 0, x))) for x in xs]
+    np.testing.assert_allclose(got, exact, rtol=0, atol=1e-12)

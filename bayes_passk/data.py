@@ -602,10 +602,21 @@ def _read_csv_records(path: str, reader) -> _Table:
                 _move_into_columns(rows, columns)
         _move_into_columns(rows, columns)
     except csv.Error as error:
+        start = last_line + 1  # of the record the csv module could not end
         if "end of data" in str(error):
             raise InputError(
-                f"{path}, line {last_line + 1}: a quoted field opened in the record starting "
-                f"here is never closed (is a quote left open?)"
+                f"{path}, line {start}: a quoted field opened in the record starting here is "
+                "never closed (is a quote left open?)"
+            ) from None
+        if "expected after" in str(error) and reader.line_num > start:
+            raise InputError(
+                f"{path}, lines {start}-{reader.line_num}: a quoted field runs over these lines "
+                f"and text follows its closing quote ({error}); is a quote left open?"
+            ) from None
+        if "expected after" in str(error):
+            raise InputError(
+                f"{path}, line {reader.line_num}: text follows a closing quote ({error}); quote "
+                'a whole field, and write a quote inside it as two ("")'
             ) from None
         raise InputError(f"{path}, line {reader.line_num}: cannot parse CSV ({error})") from None
     header = [name.strip() for name in header]

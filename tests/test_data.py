@@ -143,7 +143,8 @@ def test_csv_records_are_split_by_the_csv_rules_only(write):
         ('problem_id,n,c\nA,10,3\nB,10,"5\n', r"line 3: a quoted field .* never closed"),
         ('\n\n"problem_id,n,c\nA,10,3\n', r"line 3: a quoted field .* never closed"),
         ('problem_id,n,c\n\nA,10,3\n"B,10,4\nC,10,5\n', r"line 4: a quoted field"),
-        ('problem_id,n,c\nA,10,3\n"B"x,10,4\n', r"line 3: cannot parse CSV \(',' expected"),
+        ('problem_id,n,c\nA,10,3\n"B"x,10,4\n', r"line 3: text follows a closing quote \(','"),
+        ('problem_id,n,c\nA,10,3\n"B,10,4\nC,"10",5\n', r"lines 3-4: a quoted field runs over"),
     ],
 )
 def test_a_quote_left_open_or_text_after_a_closing_quote_is_refused(write, text, message):

@@ -344,6 +344,21 @@ def test_bayes_leaves_out_draws_that_are_not_finite():
     assert given.tolist() == allocation.dynamic(np.random.default_rng(0), N, C, 40).tolist()
 
 
+def test_a_draw_with_one_non_finite_entry_of_a_vector_hyperparameter_is_left_out():
+    # The beta-spline's z holds a vector per draw: one NaN entry is a broken draw.
+    from typing import NamedTuple
+
+    class SplineLike(NamedTuple):
+        a: np.ndarray
+        z: np.ndarray
+
+    params = SplineLike(np.linspace(0.2, 0.4, 10), np.ones((10, 3)))
+    params.z[3, 0] = np.nan
+    with pytest.warns(RuntimeWarning, match="1 of 10 posterior draws .* left out"):
+        kept = allocation._finite_draws(params)
+    assert kept.a.tolist() == np.delete(params.a, 3).tolist() and kept.z.shape == (9, 3)
+
+
 def test_bayes_split_is_the_best_of_all_splits_of_two_problems():
     # Brute force: every split of the budget over two problems, scored with the package's own
     # gains G_i(m) at every m (concave here, so spending by gain per attempt is what maximises
@@ -540,7 +555,7 @@ def test_a_policy_s_runs_do_not_depend_on_the_others_run_beside_it():
     pd.testing.assert_frame_equal(dynamic_alone, theirs)
 
 
-def test_simulate_refuses_what_it_cannot_compare():
+def test_simulate_refuses_what_it_cannot_compare(monkeypatch):
     from bayes_passk.data import PassData
 
     full = PassData.from_counts(list("abcd"), n=[100] * 4, c=[0, 1, 5, 50])
@@ -567,6 +582,16 @@ def test_simulate_refuses_what_it_cannot_compare():
             allocation.simulate(0, full, [40], k, ["dynamic"], 2)
     with pytest.raises(InputError, match="budgets repeat"):
         allocation.simulate(0, full, [40, 40], 100, ["dynamic"], 2)
+
+    class Checked(Exception):
+        """Raised where the first fit would start: every check passed."""
+
+    def first_fit(*args, **kwargs):
+        raise Checked
+
+    monkeypatch.setattr(allocation, "fit_batch", first_fit)
+    with pytest.raises(Checked):  # the least budget: one attempt a problem in each round
+        allocation.simulate(0, full, [16], 100, ["dynamic"], 2)
 
 
 def test_allocate_checks_its_input():

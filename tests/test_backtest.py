@@ -934,6 +934,8 @@ def test_cli_backtest_of_a_file_without_groups_names_its_rows_after_the_file(tmp
         (["--design", "synthetic", "--distributed", "a:1", "2", "2"], "ID must be from 0 to"),
         (["--design", "synthetic", "--distributed", "a:1", "x", "0"], "must be whole numbers"),
         (["--design", "synthetic", "--distributed", "a:70000", "2", "0"], "a port from 1 to"),
+        (["--design", "synthetic", "--distributed", "a:65536", "2", "0"], "a port from 1 to"),
+        (["--design", "synthetic", "--distributed", "a:0", "2", "0"], "a port from 1 to"),
         (["--design", "synthetic", "--join-timeout", "0"], "--join-timeout: expected a positive"),
     ],
 )

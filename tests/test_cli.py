@@ -165,6 +165,11 @@ def test_every_bad_input_is_one_clear_error_and_writes_nothing(bad_input, tmp_pa
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_the_largest_k_on_the_command_line_is_2_to_the_53(write, capsys):
+    assert main(["estimate", write("counts.csv", GOOD), "--k", str(2**53), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["k"] == [2**53]
+
+
 def test_a_large_file_says_it_is_being_read(write, capsys, monkeypatch):
     # Millions of attempt rows take seconds to read: a file of LARGE_FILE_BYTES or more says so
     # on stderr before any other line; smaller files read silently.
@@ -227,6 +232,10 @@ def test_several_groups_need_a_choice(write, capsys):
         (
             ["estimate", "x.csv", "--k", "1e30"],
             "argument --k: expected an integer up to 2^53 = 9007199254740992, got '1e30'",
+        ),
+        (
+            ["estimate", "x.csv", "--k", str(2**53 + 1)],
+            f"argument --k: expected an integer up to 2^53 = 9007199254740992, got '{2**53 + 1}'",
         ),
         (["estimate", "x.csv", "--k", "1.5"], "argument --k: expected a positive integer"),
         (["forecast", "--seed", "-1"], "argument --seed: expected an integer from 0 to 2^63 - 1"),

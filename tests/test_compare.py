@@ -154,6 +154,8 @@ def test_verdict_separates_clear_from_close_calls():
     assert "too close to call" in verdict(table(3.0, 0.5))  # small, however precise
     assert "too close to call" in verdict(table(10.0, 6.0))  # under two standard errors
     assert "(Pareto k too large): y (3)" in verdict(table(10.0, 2.0, bad=3))
+    assert "(Pareto k too large): y (1)" in verdict(table(10.0, 2.0, bad=1))  # one is enough
+    assert "Pareto" not in verdict(table(10.0, 2.0, bad=0))
 
 
 def test_printed_stacking_weights_have_three_decimals(capsys):
@@ -204,12 +206,12 @@ def test_printed_prior_comparison_of_a_subsample_shows_the_truth(capsys):
     assert forecasts[1].split() == ["truth", "(all", "attempts)", "0.457", "nan"]
 
 
-@pytest.mark.slow
-def test_fits_of_other_counts_of_the_same_problems_are_not_compared_by_loo():
+@pytest.mark.parametrize("column", ["c", "n"])
+def test_fits_of_other_counts_of_the_same_problems_are_not_compared_by_loo(column):
     data = bp.PassData.from_counts(["a", "b", "c"], n=[10, 10, 10], c=[1, 2, 3])
     fits = {
         "one": SimpleNamespace(data=data),
-        "other": SimpleNamespace(data=data._replace(c=np.array([1, 2, 4]))),
+        "other": SimpleNamespace(data=data._replace(**{column: np.array([10, 10, 9])})),
     }
     with pytest.raises(InputError, match="'other' was fitted to other data than 'one'"):
         compare_priors(fits)
@@ -329,6 +331,14 @@ def test_a_predictive_check_counts_replicates_equal_to_the_data_on_both_sides(mo
     monkeypatch.setattr(compare, "_replicate_counts", the_data_again)
     checks = predictive_check(fit, ks=[1, 10, 50])
     np.testing.assert_array_equal(checks["p_value"], [1.0, 1.0, 1.0])  # was 0: a false alarm
+    # The same where the observed value rounds an ulp below or above every replicate.
+    real = compare.mean_pass_at_k
+    for toward in (0.0, 1.0):
+        monkeypatch.setattr(
+            compare, "mean_pass_at_k", lambda *args, t=toward: np.nextafter(real(*args), t)
+        )
+        checks = predictive_check(fit, ks=[1, 10, 50])
+        np.testing.assert_array_equal(checks["p_value"], [1.0, 1.0, 1.0])
 
 
 def test_groups_of_different_problems_are_compared_with_a_note(write, monkeypatch, capsys):
@@ -367,6 +377,7 @@ def test_predictive_check_reads_k_ci_and_draws_as_the_forecast_does():
     ]:
         with pytest.raises(ValueError, match=message):
             predictive_check(fit, **bad)
+    assert len(predictive_check(fit, ks=[1], max_draws=40)) == 1  # the least allowed
     with pytest.raises(InputError, match="max_draws must be a positive integer, got -5"):
         fit.forecast([10], max_draws=-5)  # was: every draw, silently
     for call in (

@@ -552,11 +552,15 @@ def _read_csv(path: str, text: str, delimiter: str | None = None) -> _Table:
     # Only the csv module splits records: a quoted field may hold a newline, and str.splitlines
     # would also split on \x1c, U+2028 and the like inside a field.
     delimiter = delimiter or _delimiter(text)
-    # strict: a quote left open at the end of the file, or text after a closing quote, is an
-    # error, not a field that silently takes in the rest of the file.
-    reader = csv.reader(_text_lines(text), delimiter=delimiter, strict=True)
-    with _field_size_limit(len(text)):  # no field is longer than the file
-        return _read_csv_records(path, reader)
+    # After the file, a line of its own that no file holds: where a quote is left open, the
+    # csv module takes it into the open field, with the rest of the file, instead of ending
+    # there (its `strict` mode would say so, but also refuse a space after a closing quote).
+    end = "\x00end of the file\x00"
+    while end in text:
+        end += "\x00"
+    reader = csv.reader(itertools.chain(_text_lines(text), [end]), delimiter=delimiter)
+    with _field_size_limit(len(text) + len(end)):  # no field is longer than the file
+        return _read_csv_records(path, reader, end)
 
 
 @contextlib.contextmanager
@@ -570,10 +574,13 @@ def _field_size_limit(size: int):
         csv.field_size_limit(previous)
 
 
-def _read_csv_records(path: str, reader) -> _Table:
+def _read_csv_records(path: str, reader, end: str) -> _Table:
     last_line = 0
     try:
         for header in reader:  # the first line that is not blank
+            if _is_end(path, header, end, last_line + 1):
+                header = []
+                break
             if _has_text(header):
                 break
             last_line = reader.line_num
@@ -585,6 +592,8 @@ def _read_csv_records(path: str, reader) -> _Table:
         last_line = reader.line_num
         for fields in reader:
             first_line, last_line = last_line + 1, reader.line_num  # a record may span lines
+            if _is_end(path, fields, end, first_line):
+                break
             if not _has_text(fields):
                 continue
             if len(fields) != len(header):
@@ -602,22 +611,6 @@ def _read_csv_records(path: str, reader) -> _Table:
                 _move_into_columns(rows, columns)
         _move_into_columns(rows, columns)
     except csv.Error as error:
-        start = last_line + 1  # of the record the csv module could not end
-        if "end of data" in str(error):
-            raise InputError(
-                f"{path}, line {start}: a quoted field opened in the record starting here is "
-                "never closed (is a quote left open?)"
-            ) from None
-        if "expected after" in str(error) and reader.line_num > start:
-            raise InputError(
-                f"{path}, lines {start}-{reader.line_num}: a quoted field runs over these lines "
-                f"and text follows its closing quote ({error}); is a quote left open?"
-            ) from None
-        if "expected after" in str(error):
-            raise InputError(
-                f"{path}, line {reader.line_num}: text follows a closing quote ({error}); quote "
-                'a whole field, and write a quote inside it as two ("")'
-            ) from None
         raise InputError(f"{path}, line {reader.line_num}: cannot parse CSV ({error})") from None
     header = [name.strip() for name in header]
     # Spreadsheets save trailing columns without a name or a value: not data.
@@ -645,6 +638,18 @@ def _move_into_columns(rows: list[list[str]], columns: list[tuple[list, dict]]) 
     for (column, distinct), values in zip(columns, zip(*rows, strict=True), strict=True):
         column.extend(map(distinct.setdefault, values, values))
     rows.clear()
+
+
+def _is_end(path: str, fields: list[str], end: str, start: int) -> bool:
+    """Whether `fields` is the record of the `end` line alone; raise if a quote took it in."""
+    if not fields or not fields[-1].endswith(end):
+        return False
+    if fields == [end]:
+        return True
+    raise InputError(
+        f"{path}, line {start}: a quoted field opened in the record starting here is never "
+        "closed (is a quote left open?)"
+    )
 
 
 def _has_text(fields: list[str]) -> bool:

@@ -70,7 +70,7 @@ from bayes_passk.forecast import (
     with_slope_points,
 )
 from bayes_passk.functionals import log_marginal_likelihood, log_moment, log_survival_new
-from bayes_passk.hierarchy import distinct_rows, round_up
+from bayes_passk.hierarchy import distinct_rows, padded
 
 REGRESSION_POINTS = 101
 PROFILE_DROP = 1.92  # half the 95% point of chi-square(1): a likelihood-ratio interval
@@ -501,11 +501,9 @@ def _scaled_log_survival(family_name: str):
         # check at k = 1, its forecasts and their bootstrap refits share one compiled curve
         # (compiling it takes about 2 s).
         ks = np.asarray(ks, dtype=float)
-        flat = ks.ravel()
-        padded = np.concatenate([flat, np.ones(round_up(flat.size) - flat.size)])
         curve = _log_survival_curve(family_name)
-        values = curve(params["a"], params["b"], params["scale"], jnp.asarray(padded))
-        return np.asarray(values)[: flat.size].reshape(ks.shape)
+        values = curve(params["a"], params["b"], params["scale"], padded(ks.ravel(), 1.0))
+        return np.asarray(values)[: ks.size].reshape(ks.shape)
 
     return log_survival
 

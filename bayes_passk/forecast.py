@@ -51,7 +51,7 @@ from bayes_passk.families import (
     unstack_draws,
 )
 from bayes_passk.functionals import FINE, log_grid_moments, log_moment, log_survival
-from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, round_up
+from bayes_passk.hierarchy import distinct_rows, flat_padded_draws, padded, round_up
 
 DEFAULT_KS = tuple(int(k) for k in np.unique(np.round(np.logspace(0, 6, 25))))
 TARGETS = ("benchmark", "new")
@@ -438,7 +438,7 @@ def _survival_moments_of_draws(family: PriorFamily, thinned: xr.Dataset, rows, k
 def _flat_survival_moments(family: PriorFamily, flat, count: int, rows, ks):
     """`resolved_survival_moments` of `flat_padded_draws`' output, each shaped (count, k)."""
     # Padded like the rows and draws, so that forecasts share compilations.
-    padded_ks = np.concatenate([ks, np.full(round_up(ks.size) - ks.size, float(ks.max()))])
+    padded_ks = padded(ks, float(ks.max()))
     moments = resolved_survival_moments(family, flat, count, rows.n, rows.c, rows.weight, padded_ks)
     return [x[:count, : ks.size] for x in moments]
 
@@ -473,9 +473,9 @@ def resolved_survival_moments(family: PriorFamily, params, count: int, n, c, wei
     log_survivals = np.concatenate([moments[0][:count], moments[2][:count]], axis=1)
     tiny = np.flatnonzero((log_survivals < GRID_SUMS_ABOVE).any(axis=1))
     if tiny.size:
-        padded = np.resize(tiny, round_up(tiny.size))  # shared compilations, as for the rows
+        repeated = np.resize(tiny, round_up(tiny.size))  # shared compilations, as for the rows
         redone = survival_moments(
-            family, jax.tree.map(lambda x: x[padded], params), *arguments, exact_sums=True
+            family, jax.tree.map(lambda x: x[repeated], params), *arguments, exact_sums=True
         )
         for array, exact in zip(moments, redone, strict=True):
             array[tiny] = np.asarray(exact)[: tiny.size]

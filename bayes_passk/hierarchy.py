@@ -60,6 +60,16 @@ def round_up(size: int, multiple: int = 8) -> int:
     return max(multiple, -(-int(size) // multiple) * multiple)
 
 
+def padded(values: np.ndarray, fill: float) -> np.ndarray:
+    """1-d `values` followed by `fill` up to `round_up` of their size.
+
+    Example:
+        >>> padded(np.array([1.0, 10.0]), 1.0).tolist()
+        [1.0, 10.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    return np.concatenate([values, np.full(round_up(values.size) - values.size, fill)])
+
+
 def distinct_rows(n, c) -> Rows:
     """Collect the distinct (n, c) pairs with their counts, padded by weight-0 rows (1, 0).
 

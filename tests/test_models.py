@@ -222,16 +222,17 @@ _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
 CORE_FAMILIES = ("scaled-beta", "kumaraswamy", DEFAULT_PRIOR)
 
 
-def _marks(name: str) -> tuple:
-    return () if name in CORE_FAMILIES else (pytest.mark.slow,)
+def _marks(name: str, fast=CORE_FAMILIES) -> tuple:
+    return () if name in fast else (pytest.mark.slow,)
 
 
-def _every_family(everywhere: bool = False):
-    """Every registered family as a pytest param; outside `CORE_FAMILIES` slow unless
-    ``everywhere``."""
+def _every_family(everywhere: bool = False, fast=CORE_FAMILIES, discrete: bool = False):
+    """Every registered family (only the discrete ones if ``discrete``) as a pytest param;
+    outside ``fast`` slow unless ``everywhere``."""
     return [
-        pytest.param(family, id=name, marks=() if everywhere else _marks(name))
+        pytest.param(family, id=name, marks=() if everywhere else _marks(name, fast))
         for name, family in registry().items()
+        if not discrete or family.log_masses is not None
     ]
 
 
@@ -322,13 +323,7 @@ def test_latent_and_rate_sample_the_density(family, case):
 # The default family's cases by default; the others' slow (4-6 s each, the default suite near
 # its 10 minutes on CI).
 @pytest.mark.parametrize("marginalize", [False, True])
-@pytest.mark.parametrize(
-    "family",
-    [
-        pytest.param(family, id=name, marks=() if name == DEFAULT_PRIOR else (pytest.mark.slow,))
-        for name, family in registry().items()
-    ],
-)
+@pytest.mark.parametrize("family", _every_family(fast=(DEFAULT_PRIOR,)))
 def test_prior_predictive_counts_are_integers_in_range(family, marginalize):
     n = jnp.array([1, 20, 1000])
     draws = Predictive(hierarchical_model, num_samples=200)(
@@ -515,15 +510,8 @@ def test_potential_and_gradient_are_finite_and_consistent(family):
     _check_potential_and_gradient(family, [100, 100, 100, 100], [0, 1, 10, 100], [40, 20, 60, 8])
 
 
-@pytest.mark.parametrize(
-    "family",
-    [
-        # The power law's NaN was at ordinary starts; the splines' only far out: slow.
-        pytest.param(family, id=name, marks=() if name == "power-law" else (pytest.mark.slow,))
-        for name, family in registry().items()
-        if family.log_masses is not None
-    ],
-)
+# The power law's NaN was at ordinary starts; the splines' only far out: slow.
+@pytest.mark.parametrize("family", _every_family(fast=("power-law",), discrete=True))
 def test_a_discrete_family_s_gradient_is_finite_where_rows_are_summed_one_by_one(family):
     # At n = 10,000 a row's likelihood as a product with the masses underflows where they sit
     # far from its rate (the power law's are 0 on part of its grid), and that row is summed in

@@ -459,45 +459,64 @@ def test_key_ids_other_than_integers_per_dataset_are_refused(key_ids, message):
         fit_batch(0, np.full((2, 3), 5), np.ones((2, 3)), ks=(10,), key_ids=key_ids)
 
 
-def test_processes_given_other_key_ids_are_refused(monkeypatch):
+def test_processes_given_other_arguments_are_refused(monkeypatch):
     # Each process hashes its arguments; the digests gathered from two processes must agree.
-    # Here "process 0" is the first call's digest, and the gather stops the fit before it runs.
+    # Here "process 0" is the first call's digest; a digest equal to it stops the fit where it
+    # would go on, one that differs must be refused.
     import bayes_passk.batched as batched
 
     digests = []
 
-    class Gathered(Exception):
+    class SameEverywhere(Exception):
         pass
 
     def gather(mine):
         digests.append(np.asarray(mine))
-        if len(digests) < 3:
-            raise Gathered
-        return np.stack([digests[0], digests[-1]])
+        if np.array_equal(mine, digests[0]):
+            raise SameEverywhere
+        return np.stack([digests[0], mine])
 
     monkeypatch.setattr(batched.jax, "process_count", lambda: 2)
     monkeypatch.setattr(batched.multihost_utils, "process_allgather", gather)
     n, c = np.full((2, 3), 5), np.ones((2, 3))
+    arguments = dict(seed=0, n=n, c=c, ks=(10,), key_ids=[7, 8])
     for _ in range(2):
-        with pytest.raises(Gathered):
-            batched.fit_batch(0, n, c, ks=(10,), key_ids=[7, 8])
-    np.testing.assert_array_equal(digests[0], digests[1])  # the same arguments, one digest
-    with pytest.raises(bp.InputError, match="process 1 of 2 was given other counts, k, seed, key"):
-        batched.fit_batch(0, n, c, ks=(10,), key_ids=[7, 9])
+        with pytest.raises(SameEverywhere):
+            batched.fit_batch(**arguments)
+    other_c = c.copy()
+    other_c[1, 2] = 2
+    changes = [
+        {"key_ids": [7, 9]},
+        {"ks": (100,)},
+        {"seed": 1},
+        {"n": n + 1},
+        {"c": other_c},
+        {"prior": "beta"},
+        {"config": batched.BatchConfig(chains=3)},
+        {"rows": 16},
+    ]
+    for change in changes:
+        with pytest.raises(bp.InputError, match="process 1 of 2 was given other counts, k"):
+            batched.fit_batch(**{**arguments, **change})
 
 
 def test_a_fit_s_r_hat_and_divergences_are_those_of_its_draws():
-    # `summarise` on given draws: r_hat_max is ArviZ's R-hat, the largest over every
-    # scalar of every sampled site (here the last site's chains stand apart, and 21 samples
-    # are split around the middle one); divergences count every chain's (here the last's).
+    # The finish of `fit_batch`'s program on given draws: r_hat_max is ArviZ's R-hat, the
+    # largest over every scalar of every sampled site (here the last site's chains stand
+    # apart, and 21 samples are split around the middle one); divergences count every
+    # chain's (here the first's and the last's). It keeps the 21 iterations after the 5 of
+    # warmup, of 4 segments of 7 (the last 2 overrun): those left out diverge and stand far
+    # apart, so a window moved by one iteration would change every figure checked.
     from functools import partial
 
-    from bayes_passk.batched import BatchConfig, start_one, summarise
-    from bayes_passk.families import get_family
+    from jax.sharding import Mesh
+
+    from bayes_passk.batched import BatchConfig, _compiled, start_one, thinned
+    from bayes_passk.families import get_family, params_type, stack_draws, unstack_draws
     from bayes_passk.nuts import Trace, constrained
 
     family = get_family("scaled-beta")
-    config = BatchConfig(chains=3, warmup=5, samples=21, forecast_draws=30)
+    config = BatchConfig(chains=3, warmup=5, samples=21, forecast_draws=30, segments=4)
     n, c = np.full((1, 6), 100), np.array([[0, 1, 3, 10, 50, 90]])
     rows = [jnp.asarray(x[0]) for x in rows_and_weights(n, c)]
     key = jax.random.key(0)
@@ -506,12 +525,29 @@ def test_a_fit_s_r_hat_and_divergences_are_those_of_its_draws():
     z = {name: rng.normal(size=(3, 21, *site.shape[1:])) for name, site in sites.items()}
     z[list(z)[-1]] += np.array([0.0, 0.5, 2.0]).reshape(3, 1, *[1] * (z[list(z)[-1]].ndim - 2))
     diverging = np.zeros((3, 21), bool)
-    diverging[2, [3, 7]] = True
-    zeros = jnp.zeros((3, 21))
-    trace = Trace({k: jnp.asarray(v) for k, v in z.items()}, jnp.asarray(diverging), *[zeros] * 3)
-    reduce = jax.jit(partial(summarise, family=family, config=config))
-    summary = reduce(key, trace, *rows, jnp.asarray(KS, float))
-    draws = constrained(family, trace.z, *rows)
+    diverging[2, [3, 7]] = diverging[0, 20] = True
+
+    def run(kept, left_out):  # warmup, kept draws, overrun along the iterations
+        return np.concatenate(
+            [
+                np.broadcast_to(left_out, (3, 5, *kept.shape[2:])),
+                kept,
+                np.broadcast_to(left_out, (3, 2, *kept.shape[2:])),
+            ],
+            axis=1,
+        )
+
+    full = Trace(
+        {k: run(v, 3.0) for k, v in z.items()}, run(diverging, True), *[np.zeros((3, 28))] * 3
+    )
+    mesh = Mesh(np.array(jax.devices()), ("batch",))
+    program = _compiled(family, tuple(map(float, KS)), config, mesh.size, mesh)
+    lanes = partial(jax.tree.map, lambda x: np.broadcast_to(x, (mesh.size, *np.shape(x))))
+    pieces = tuple(jax.tree.map(lambda x, j=j: x[:, 7 * j : 7 * j + 7], full) for j in range(4))
+    keys = jax.random.split(key, mesh.size)
+    out = program.finish(keys, lanes(pieces), *lanes(rows))
+    summary = jax.tree.map(lambda x: np.asarray(x)[0], out)
+    draws = constrained(family, {k: jnp.asarray(v) for k, v in z.items()}, *rows)
     r_hats = [
         float(az.rhat(column))
         for name in z
@@ -519,7 +555,21 @@ def test_a_fit_s_r_hat_and_divergences_are_those_of_its_draws():
     ]
     assert float(summary.r_hat_max) == pytest.approx(max(r_hats), rel=1e-8)
     assert max(r_hats) > 1.3 and max(r_hats[:-1]) < 1.1  # the last site's
-    assert int(summary.divergences) == 2
+    assert int(summary.divergences) == 3
+    # The forecast's draws are `thinned` from the chains laid end to end (chain 0, then 1, 2),
+    # and the exponent's mean and 90% interval are those of the tail exponent over them.
+    fields = params_type(family)._fields
+    params = params_type(family)(*(np.asarray(draws[name]).reshape(63, -1) for name in fields))
+    stacked = np.asarray(stack_draws(params))[thinned(3, 21, 30)]
+    np.testing.assert_allclose(summary.hyper_draws, stacked, rtol=1e-12)
+    exponent = np.asarray(jax.vmap(family.tail_exponent)(unstack_draws(family, stacked)))
+    assert np.ptp(exponent) > 0.1
+    np.testing.assert_allclose(summary.exponent_mean, exponent.mean(), rtol=1e-10)
+    np.testing.assert_allclose(
+        [summary.exponent_lower, summary.exponent_upper],
+        np.quantile(exponent, [0.05, 0.95]),
+        rtol=1e-10,
+    )
 
 
 def test_a_fit_s_chains_start_apart():
@@ -528,6 +578,7 @@ def test_a_fit_s_chains_start_apart():
 
     from bayes_passk.batched import BatchConfig, start_one
     from bayes_passk.families import get_family
+    from bayes_passk.nuts import start_chains
 
     config = BatchConfig(chains=3, warmup=5, samples=5, forecast_draws=5)
     n, c = np.full((1, 6), 100), np.array([[0, 1, 3, 10, 50, 90]])
@@ -539,11 +590,19 @@ def test_a_fit_s_chains_start_apart():
         assert len(np.unique(per_chain, axis=0)) == 3
     keys = np.asarray(jax.random.key_data(states.rng_key)).reshape(3, -1)
     assert len(np.unique(keys, axis=0)) == 3
+    # Nor from the key of the forecast's Beta draws, the first split of the fit's key.
+    forecast_key = jax.random.split(jax.random.key(0), 4)[:1]
+    settings = {"warmup": 5, "target_accept": 0.9}
+    alone = start_chains(forecast_key, get_family("scaled-beta"), *rows, **settings)
+    for name, site in states.z.items():
+        per_chain = np.asarray(site).reshape(3, -1)
+        assert not (per_chain == np.asarray(alone.z[name]).reshape(1, -1)).all(axis=1).any()
 
 
 # Slow (30 to 40 s, compiling two beta-spline programs): the default suite reached its 10
-# minutes on CI (606 s). tests/test_inference.py checks bp.fit's run in segments by default;
-# only this test checks the window the batched engine keeps (run it after changing it).
+# minutes on CI (606 s). tests/test_inference.py checks bp.fit's run in segments by default,
+# and `test_a_fit_s_r_hat_and_divergences_are_those_of_its_draws` the window the batched
+# engine keeps from given segments; only this test runs the chains through the segments.
 @pytest.mark.slow
 @pytest.mark.parametrize("lanes", [1, 2])
 def test_a_batch_run_in_segments_is_fit_one_in_one_program(lanes):

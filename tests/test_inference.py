@@ -76,6 +76,14 @@ def test_inference_data_groups_and_coordinates(result):
     assert idata.posterior["p_mean"].shape == (2, SMALL["samples"], 24)
     assert idata.log_likelihood["c"].shape == (2, SMALL["samples"], 24)
     assert idata.attrs["prior"] == "scaled-beta"
+    # NUTS's statistics under ArviZ's names: a probability, a step count of at most
+    # 2^10 - 1 (the default tree depth), the Hamiltonian.
+    stats = idata.sample_stats
+    accept, steps = stats["acceptance_rate"].values, stats["n_steps"].values
+    assert accept.shape == steps.shape == stats["energy"].shape == (2, SMALL["samples"])
+    assert np.all((accept >= 0) & (accept <= 1)) and accept.mean() > 0.5
+    assert np.all((steps >= 1) & (steps <= 1023) & (steps == np.round(steps)))
+    assert np.ptp(stats["energy"].values) > 0 and not np.allclose(stats["energy"], accept)
 
 
 def test_p_mean_is_the_rate_s_conditional_mean_at_each_draw(result):

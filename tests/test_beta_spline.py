@@ -55,8 +55,13 @@ def test_likelihood_gradient_is_finite_at_any_a_and_the_rules_agree(a):
         assert float(values[0][0]) == pytest.approx(float(values[1][0]), abs=1e-4)
 
 
+# The prior the docstring states: knots H = 1.6 apart, correlation length ln 10 (one decade
+# of p in the tail), so neighbouring coefficients correlate at exp(-1.6 / ln 10) = 0.4994.
+RHO = float(np.exp(-1.6 / np.log(10.0)))
+
+
 def test_deviation_is_a_stationary_ar1_sequence():
-    rho = np.exp(-log_spline.KNOT_SPACING / beta_spline.CORRELATION_LENGTH)
+    rho = RHO
     lags = np.abs(np.arange(NUM_Z)[:, None] - np.arange(NUM_Z)[None, :])
     np.testing.assert_allclose(beta_spline.AR1 @ beta_spline.AR1.T, rho**lags, atol=1e-12)
     # So delta has one variance at every knot on the grid, the first and last included.
@@ -72,7 +77,7 @@ def test_log_masses_by_the_recursion():
     # log density in logit p, and the tail below the grid integrated onto its lowest point.
     a, b, scale = 0.2, 4.0, 0.8
     z = np.random.default_rng(5).normal(size=NUM_Z)
-    rho = np.exp(-log_spline.KNOT_SPACING / beta_spline.CORRELATION_LENGTH)
+    rho = RHO
     coefficients = np.empty(NUM_Z)
     coefficients[0] = scale * z[0]
     for k in range(1, NUM_Z):

@@ -1639,7 +1639,14 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 
 def _json_value(value):
-    """Return a plain Python value for `json.dumps`; None for NaN and infinities."""
+    """Return a plain Python value for `json.dumps`; None for NaN and infinities.
+
+    Example:
+        >>> [_json_value(v) for v in (np.float64("nan"), np.float32("-inf"), float("inf"))]
+        [None, None, None]
+        >>> _json_value(np.int64(3)), _json_value(np.float32(0.5))
+        (3, 0.5)
+    """
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -1656,8 +1663,8 @@ def _number(value: float) -> str:
     Example:
         >>> [_number(v) for v in (0.8372, 0.99996, 1 - 2.5e-9, 1.0, 1234567.0, -0.0)]
         ['0.8372', '0.99996', '0.9999999975', '1', '1.235e+06', '0']
-        >>> _number(1 - 3.3e-16)
-        '0.9999999999999997'
+        >>> _number(1 - 3.3e-16), _number(0.99987655), _number(0.9912345)
+        ('0.9999999999999997', '0.9998765', '0.9912')
     """
     if not 0.999 < value < 1:
         return f"{value + 0.0:.4g}"  # + 0.0: no "-0"

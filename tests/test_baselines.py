@@ -8,6 +8,7 @@ of Schaeffer et al. (2025) with their binning, the two-parameter beta-binomial M
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from functools import cache, partial
 
@@ -648,18 +649,36 @@ def test_bootstrap_intervals_bracket_the_fit_and_have_the_standard_error_s_width
 
 
 def _run_json(capsys, *argv):
+    def refuse(constant):  # NaN or Infinity: Python writes them, JSON has no such tokens
+        raise AssertionError(f"{constant} in the JSON output")
+
     assert cli.main(["forecast", *argv, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+    return json.loads(capsys.readouterr().out, parse_constant=refuse)
 
 
 def test_cli_point_method_json_has_null_intervals_and_diagnostics(capsys):
-    out = _run_json(capsys, "--method", "beta-binomial", "--k", "1", "10000")
+    out = _run_json(capsys, "--method", "beta-binomial", "--k", "1", "10000", "100000")
     assert out["method"] == "beta-binomial" and out["target"] == "benchmark"
-    assert out["lower"] == [None, None] and out["upper"] == [None, None]
+    assert out["lower"] == [None] * 3 and out["upper"] == [None] * 3
     assert out["diagnostics"] is None
+    # The truth from all 10,000 attempts, none beyond them.
+    assert 0 < out["truth"][0] < out["truth"][1] < 1 and out["truth"][2] is None
     fitted = fit_baseline(pythia("Pythia 12B", 100), "beta-binomial")
-    np.testing.assert_allclose(out["mean"], fitted.pass_at_k([1, 10_000]), rtol=1e-12)
+    np.testing.assert_allclose(out["mean"], fitted.pass_at_k([1, 10_000, 100_000]), rtol=1e-12)
     assert out["exponent"]["mean"] == pytest.approx(fitted.exponent, rel=1e-12)
+
+
+def test_cli_prints_the_numbers_its_json_holds(capsys):
+    argv = ["forecast", "--method", "regression", "--bootstrap", "40", "--k", "10", "1000"]
+    report = _run_json(capsys, *argv[1:])
+    assert cli.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["k", "estimate", "90%", "lower", "upper", "unbiased", "truth"]
+    columns = ["mean", "lower", "upper", "unbiased", "truth"]
+    for i, line in enumerate(lines[2:4]):
+        values = [math.nan if report[name][i] is None else report[name][i] for name in columns]
+        assert line.split() == [str(report["k"][i]), *map(cli._number, values)]
+    assert report["lower"][0] < report["mean"][0] < report["upper"][0]
 
 
 def test_cli_bootstrap_fills_the_intervals(capsys):
@@ -716,12 +735,21 @@ def test_cli_point_method_writes_table_report_and_plot_only(tmp_path, capsys):
     assert "discretized-beta" in printed and "truth" in printed
 
 
-def test_cli_plot_draws_a_curve_and_the_table_keeps_the_k_asked_for(tmp_path, capsys):
+def test_cli_plot_draws_a_curve_and_the_table_keeps_the_k_asked_for(tmp_path, capsys, monkeypatch):
+    from bayes_passk import plots
     from bayes_passk.plots import plot_forecast
 
+    plotted = []  # the keyword arguments forecast.png was drawn with
+    monkeypatch.setattr(
+        plots, "plot_forecast", lambda *a, **kw: plotted.append(kw) or plot_forecast(*a, **kw)
+    )
     out = tmp_path / "out"
     argv = ["forecast", "--method", "beta-binomial", "--k", "10000", "10", "--json"]
     assert cli.main([*argv, "--out", str(out)]) == 0
+    # The truth drawn is the pass@k of all 10,000 attempts on the plot's grid.
+    [(ks, truth)] = plotted[0]["truth"].values()
+    assert ks.size > 20 and plotted[0]["attempts"] == 100
+    np.testing.assert_array_equal(truth, bp.estimators.mean_pass_at_k(pythia("Pythia 12B"), ks))
     report = json.loads(capsys.readouterr().out)
     table = pd.read_csv(out / "forecast.csv")
     assert report["k"] == table["k"].tolist() == [10000, 10]

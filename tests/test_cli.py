@@ -359,8 +359,8 @@ def test_estimate_json_and_out(write, tmp_path, capsys):
         "estimate",
         write("counts.csv", GOOD),
         "--k",
-        "1",
         "2",
+        "1",
         "5",
         "--json",
         "--out",
@@ -368,8 +368,8 @@ def test_estimate_json_and_out(write, tmp_path, capsys):
     ]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
-    expected = pass_at_k([10, 250, 4], [3, 0, 4], [1, 2]).mean(axis=1)
-    assert result["k"] == [1, 2, 5]
+    expected = pass_at_k([10, 250, 4], [3, 0, 4], [2, 1]).mean(axis=1)  # in the order asked
+    assert result["k"] == [2, 1, 5]
     assert result["pass_at_k"][:2] == pytest.approx(expected.tolist(), rel=1e-15)
     assert result["pass_at_k"][2] is None
     table = pd.read_csv(out)
@@ -498,6 +498,9 @@ def test_forecast_of_every_group_reports_each_in_order(write, tmp_path, capsys):
         "posterior-2024.nc",
     ]
     assert "removed posterior-1-z.nc" in capsys.readouterr().err
+    table = pd.read_csv(out / "forecast.csv")  # the group first, then each forecast's columns
+    assert table.columns[0] == "group" and table["group"].tolist() == ["z", "z", "x", "x", "y", "y"]
+    assert table["mean"].tolist() == [m for entry in report["groups"] for m in entry["mean"]]
     rc = main([*argv, "--group", "x"])
     captured = capsys.readouterr()
     assert_clean_error(rc, captured.out, captured.err, ["--all-groups", "leave out --group"])

@@ -611,6 +611,11 @@ def test_plot_averages_every_method_over_the_same_groups():
     figure = plot_backtest(summary, "mse")
     lines = {line.get_label(): line.get_ydata().tolist() for line in figure.axes[0].lines}
     assert lines == {"a": [1.0], "b": [2.0]}  # not a = 50.5, averaged over both groups
+    three = pd.DataFrame(
+        {"method": "a", "design": "d", "group": ["g1", "g2", "g3"], "budget": 10, "k": 100}
+    ).assign(mse=[0.01, 0.02, 0.09])
+    [line] = plot_backtest(three, "mse").axes[0].lines
+    assert line.get_ydata().tolist() == pytest.approx([0.04])  # the mean, not the median
     assert "1 group/budget cells left out" in figure.axes[0].get_title()
     # One group: the MSE carries its bootstrap interval as error bars.
     one = summary[summary["group"] == "easy"].assign(mse_lower=[0.5, 1.5], mse_upper=[3.0, 2.5])
@@ -736,6 +741,32 @@ def test_backtest_plots_say_what_they_show():
     assert mse.axes[0].get_ylabel() == "MSE of pass@k"
     key = mse.legends[0].get_texts()[-1].get_text()
     assert key == "bars: 90% studentized bootstrap interval"
+
+
+def test_a_run_s_plots_carry_its_level_and_its_dataset(tmp_path, monkeypatch):
+    from bayes_passk import plots
+
+    saved = {}  # file name -> the figure written there
+    save = plots.save_figure
+
+    def record(figure, path):  # written as .name.partial, then renamed
+        saved[path.name[1 : -len(".partial")]] = figure
+        save(figure, path)
+
+    monkeypatch.setattr(plots, "save_figure", record)
+    cell = {"design": "subsample", "group": "g", "budget": 100, "k": 10}
+    summary = pd.DataFrame({"method": ["a", "b"], **cell, "coverage": [0.8, 0.5], "mse": 1e-3})
+    paired = pd.DataFrame({"method": ["b"], "reference": "a", **cell, "difference": 1e-3})
+    paired = paired.assign(lower=0.0, upper=2e-3)
+    table = pd.DataFrame({"replicate": [0]})
+    extra = {"paired.csv": paired}
+    cli._write_scored(tmp_path, "backtest.csv", table, summary, 0.8, extra=extra, title="mine")
+    assert sorted(saved) == ["coverage.png", "error.png", "paired.png"]
+    [nominal] = [line for line in saved["coverage.png"].axes[0].lines if line.get_ls() == "--"]
+    assert list(nominal.get_ydata()) == [0.8, 0.8]
+    assert "nominal 80%" in [t.get_text() for t in saved["coverage.png"].legends[0].get_texts()]
+    for figure in saved.values():
+        assert figure.get_suptitle().startswith("mine; subsample design; g")
 
 
 def test_a_method_has_one_colour_in_every_figure_whatever_is_beside_it():

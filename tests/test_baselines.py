@@ -880,6 +880,31 @@ def test_long_names_that_differ_in_the_middle_keep_their_difference_in_the_figur
     assert all(len(text.get_text()) < 60 for text in legend.get_texts())
 
 
+def test_plot_bands_edges_and_bars_span_each_forecast_s_interval():
+    from bayes_passk.plots import FILLED, plot_forecast
+
+    ks = np.array([1, 10, 100, 1000])
+    forecast = fit_baseline(pythia("Pythia 12B", 100), "regression").forecast(ks, bootstrap=5)
+    assert np.all(forecast.lower < forecast.mean) and np.all(forecast.mean < forecast.upper)
+    [band] = plot_forecast({"12B": forecast}).axes[0].collections
+    vertices = band.get_paths()[0].vertices
+    for k, lower, upper in zip(ks, forecast.lower, forecast.upper, strict=True):
+        at_k = vertices[vertices[:, 0] == k, 1]
+        assert at_k.min() == lower and at_k.max() == upper
+    # Beside more than FILLED forecasts: each band's two edges, thin lines.
+    figure = plot_forecast({f"run {i}": forecast for i in range(FILLED + 1)})
+    edges = [line.get_ydata() for line in figure.axes[0].lines if line.get_linewidth() == 0.8]
+    assert len(edges) == 2 * (FILLED + 1)
+    for lower, upper in zip(edges[::2], edges[1::2], strict=True):
+        np.testing.assert_array_equal(lower, forecast.lower)
+        np.testing.assert_array_equal(upper, forecast.upper)
+    # At one k: an error bar from the lower end to the upper.
+    one = forecast.at(ks[2:3])
+    [container] = plot_forecast({"12B": one}).axes[0].containers
+    [segment] = container.lines[2][0].get_segments()
+    np.testing.assert_array_equal(segment[:, 1], [one.lower[0], one.upper[0]])
+
+
 def test_plot_of_many_forecasts_leaves_out_bands_and_has_one_entry_each():
     from bayes_passk.plots import CROWDED, FILLED, plot_forecast
 

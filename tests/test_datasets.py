@@ -199,10 +199,16 @@ def test_subsample_of_ragged_attempts_respects_each_problem():
     outcomes[np.arange(120) < n[:, None]] = rng.random(n.sum()) < 0.3
     attempts = Attempts(np.array(["a", "b", "c", "d"]), outcomes, n, np.full(4, "g"))
     recorded = (outcomes & (np.arange(120) < n[:, None])).sum(axis=1)
+    drawn = []
     for seed in range(20):
         sub = attempts.subsample(60, seed=seed)
         assert (sub.c <= np.minimum(60, recorded)).all()
         np.testing.assert_array_equal(sub.c[n == 60], recorded[n == 60])
+        drawn.append(sub.c[n == 120])
+    # A row of 120 draws half its attempts, from all of them (hypergeometric mean and sd).
+    share = recorded[n == 120] / 120
+    sd = np.sqrt(60 * share * (1 - share) * 60 / 119 / len(drawn))
+    assert np.all(np.abs(np.mean(drawn, axis=0) - 60 * share) < 4 * sd)
     with pytest.raises(InputError, match="61 exceeds the 60 attempts recorded for problem 'a'"):
         attempts.subsample(61)
 

@@ -592,8 +592,10 @@ def test_a_fit_s_chains_start_apart():
     assert len(np.unique(keys, axis=0)) == 3
     # Nor from the key of the forecast's Beta draws, the first split of the fit's key.
     forecast_key = jax.random.split(jax.random.key(0), 4)[:1]
-    settings = {"warmup": 5, "target_accept": 0.9}
-    alone = start_chains(forecast_key, get_family("scaled-beta"), *rows, **settings)
+    family = get_family("scaled-beta")
+    alone = jax.jit(lambda *x: start_chains(*x[:1], family, *x[1:], warmup=5, target_accept=0.9))(
+        forecast_key, *rows
+    )
     for name, site in states.z.items():
         per_chain = np.asarray(site).reshape(3, -1)
         assert not (per_chain == np.asarray(alone.z[name]).reshape(1, -1)).all(axis=1).any()

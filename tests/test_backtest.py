@@ -877,6 +877,8 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
         "regression",
         "--reference",
         "regression",
+        "--seed",
+        "3",
         "--out",
         str(out),
         "--json",
@@ -885,6 +887,10 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     summary = report["summary"]
+    # The bootstrap intervals of the MSE under --seed, from the written per-replicate table.
+    again = backtest.summarize(pd.read_csv(out / "backtest.csv"), seed=3)
+    for name in ("mse", "mse_lower", "mse_upper"):
+        np.testing.assert_allclose([row[name] for row in summary], again[name], rtol=1e-9)
     assert len(summary) == 2 * 2 * 2  # methods x budgets x k
     assert {row["method"] for row in summary} == {"beta-binomial", "regression"}
     assert "regression: Pythia 12B, budget 100: 5 fits" in captured.err
@@ -911,7 +917,7 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
         d = (squared["beta-binomial"] - squared["regression"]).dropna().to_numpy()
         assert row["replicates"] == len(d) == 5
         cell_name = ("subsample", "Pythia 12B", row["budget"], row["k"])
-        rng = np.random.default_rng([0, name_number("beta-binomial", "regression", *cell_name)])
+        rng = np.random.default_rng([3, name_number("beta-binomial", "regression", *cell_name)])
         lower, upper = backtest.mean_interval(rng, d, 1000)
         assert row["lower"] == pytest.approx(lower, rel=1e-9, abs=1e-15)
         assert row["upper"] == pytest.approx(upper, rel=1e-9, abs=1e-15)
@@ -921,6 +927,24 @@ def test_cli_backtest_json_and_outputs(tmp_path, capsys):
     capsys.readouterr()
     assert not (out / "paired.csv").exists() and not (out / "paired.png").exists()
     assert (out / "backtest.csv").exists() and (out / "summary.csv").exists()
+    # Printed: the summary's columns, then the one paired row under its reference's name.
+    first = report["paired"][0]
+    one_cell = ["--budgets", str(first["budget"]), "--k", str(first["k"])]
+    cut = argv.index("--budgets")
+    printed = argv[:cut] + one_cell + argv[cut + 3 : argv.index("--out")]
+    assert cli.main(printed) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == [
+        "method", "group", "budget", "k", "mse", "abs_error", "coverage", "width", "failed",
+        "unconverged_fits",
+    ]  # fmt: skip
+    heading = lines.index(
+        "MSE minus regression's on the same replicates (90% studentized bootstrap interval):"
+    )
+    assert lines[heading + 1].split()[:2] == ["method", "group"] and len(lines) == heading + 3
+    # The same replicates as in the run of every cell (each cell draws from its own seed).
+    numbers = [cli._number(first[name]) for name in ("difference", "lower", "upper")]
+    assert lines[heading + 2].split()[5:8] == numbers  # after "Pythia 12B", budget, k
 
 
 def test_cli_backtest_of_a_file_without_groups_names_its_rows_after_the_file(tmp_path, capsys):
@@ -989,14 +1013,18 @@ def test_the_console_explains_failed_and_unconverged_fits():
     assert notes[1].startswith("unconverged_fits: Bayesian fits with r_hat above 1.01")
     # Errors -0.05 and -0.1 against parts 0.1 and 0.02 (the third replicate has no truth, the
     # fourth no estimate: left out, as summarize leaves them out).
+    # A fifth: an error of exactly its part, -0.25 against 0.25, within it.
     bayes = _table(
-        estimate=[0.5, 0.45, 0.7, np.nan], lower=0.4, upper=0.8, truth=[0.55, 0.55, np.nan, 0.5]
+        estimate=[0.5, 0.45, 0.7, np.nan, 0.5],
+        lower=0.4,
+        upper=0.8,
+        truth=[0.55, 0.55, np.nan, 0.5, 0.75],
     )
-    bayes["unsolved_part"] = [0.1, 0.02, 0.3, 0.2]
+    bayes["unsolved_part"] = [0.1, 0.02, 0.3, 0.2, 0.25]
     (note,) = _scoring_notes(clean, pd.concat([points, bayes]))
     assert note.startswith("unsolved_part (a column of the tables --out writes): the part of")
     assert note.endswith(
-        "at most the truth in 2 of 2 forecasts, the estimate's error within it in 1"
+        "at most the truth in 3 of 3 forecasts, the estimate's error within it in 2"
     )
 
 

@@ -1075,6 +1075,8 @@ def test_intervals_missing_under_five_replicates_are_explained():
     [note] = cli._scoring_notes(summary, table)
     assert note.startswith("mse_lower, mse_upper: none for a cell of fewer than 5 scored")
     assert cli._scoring_notes(summary.iloc[1:], table) == []
+    # A cell whose every fit failed has no MSE to give an interval to: no such note.
+    assert cli._scoring_notes(summary.assign(mse=[np.nan, 0.02]), table) == []
     paired = pd.DataFrame({"difference": [0.1, np.nan], "lower": [np.nan, np.nan]})
     assert cli._none_under(paired) == "; none under 5 replicates"
     assert cli._none_under(paired.iloc[1:]) == ""

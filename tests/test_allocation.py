@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import special
 
-from bayes_passk import allocation, backtest
+from bayes_passk import allocation, backtest, cli
 from bayes_passk.batched import BatchConfig, FitSummary
 from bayes_passk.cli import main
 from bayes_passk.data import InputError, PassData
@@ -767,7 +767,7 @@ def test_allocate_cli_bad_file_names_the_row(write, tmp_path, capsys):
     assert "row 2 (line 3)" in capsys.readouterr().err and not out.exists()
 
 
-def test_simulate_allocation_cli(write, tmp_path, capsys):
+def test_simulate_allocation_cli(write, tmp_path, capsys, monkeypatch):
     # In the default suite: 26 s, nearly all compiling the batched engine, which the bayes
     # policy's refits share with the final forecasts.
     rows = "".join(f"p{i},1000,{c}\n" for i, c in enumerate([0, 1, 3, 10, 30, 100, 300, 0]))
@@ -784,6 +784,7 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
     assert [row["policy"] for row in report["summary"]] == ["uniform", "dynamic", "bayes"]
     assert "bayes, budget 64, round 2: refit: 2/2 fits" in captured.err
     assert "dynamic, budget 64: final fits of 2 replicates: 2/2 fits" in captured.err
+    assert report["group"] == "full"  # a file without groups is named after the file
     paired = {row["policy"]: row for row in report["against_dynamic"]}
     mse = {row["policy"]: row["mse"] for row in report["summary"]}
     assert sorted(paired) == ["bayes", "uniform"]
@@ -819,6 +820,39 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
         assert row["solved_below_truth"] == pytest.approx(below)
         within = (error[mine].abs() <= table.loc[mine, "unsolved_part"]).mean()
         assert row["error_within_unsolved"] == pytest.approx(within)
+    # Two policies, 5 replicates (the compiled engine reused: 3 s), printed: uniform against
+    # dynamic, the intervals under --seed as the written table gives them, the plots' x axis
+    # the total attempts.
+    from bayes_passk import plots
+
+    labels = []
+    save = plots.save_figure
+    monkeypatch.setattr(
+        plots,
+        "save_figure",
+        lambda figure, path: (
+            labels.extend(a.get_xlabel() for a in figure.axes) or save(figure, path)
+        ),
+    )
+    cut = argv.index("--replicates")
+    again = [*argv[:cut], "--replicates", "5", *argv[cut + 2 : -1], "--seed", "5"]
+    assert main([*again, "--policies", "uniform", "dynamic"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    table = pd.read_csv(out / "allocation.csv")
+    paired = backtest.paired_differences(table, reference="dynamic", seed=5)
+    summary = backtest.summarize(table, seed=5)
+    assert lines[0].split()[:6] == ["policy", "budget", "k", "mse", "mse_lower", "mse_upper"]
+    for line, (_, row) in zip(lines[1:3], summary.iterrows(), strict=True):
+        assert line.split()[3:6] == [cli._number(row[x]) for x in ("mse", "mse_lower", "mse_upper")]
+    [row] = paired.itertuples()
+    assert row.method == "uniform" and np.isfinite(row.lower)
+    assert lines[-1].split() == [
+        "uniform",
+        "64",
+        "100",
+        *(cli._number(x) for x in (row.difference, row.lower, row.upper, row.ratio)),
+    ]
+    assert labels and set(labels) == {"total attempts"}
 
 
 SIMULATION_ROWS = "".join(f"p{i},1000,{c}\n" for i, c in enumerate([0, 1, 3, 10, 30, 100, 300, 0]))

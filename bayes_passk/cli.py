@@ -920,6 +920,8 @@ def _posterior_names(labels: list[str]) -> list[str]:
     Example:
         >>> _posterior_names(["Pythia 1B", "a/b", "a?b"])
         ['posterior-1-Pythia_1B.nc', 'posterior-2-a_b.nc', 'posterior-3-a_b.nc']
+        >>> _posterior_names([f"m{i}" for i in range(10)])[::9]  # listed in order
+        ['posterior-01-m0.nc', 'posterior-10-m9.nc']
     """
     width = len(str(len(labels)))
     return [
@@ -2125,6 +2127,8 @@ def _group_seed(seed: int, group: str) -> int:
 
     Example:
         >>> _group_seed(0, "Pythia 12B") == _group_seed(0, "Pythia 12B") != _group_seed(0, "x")
+        True
+        >>> _group_seed(0, "Pythia 12B") != _group_seed(1, "Pythia 12B")
         True
     """
     name = int.from_bytes(hashlib.sha256(group.encode()).digest()[:16], "little")

@@ -687,6 +687,13 @@ def test_cli_bootstrap_fills_the_intervals(capsys):
         lo < m < up for lo, m, up in zip(out["lower"], out["mean"], out["upper"], strict=True)
     )
     assert out["exponent"]["lower"] < out["exponent"]["mean"] < out["exponent"]["upper"]
+    # --seed draws the subsample and the bootstrap's resamples alike.
+    argv = ["--method", "regression", "--bootstrap", "40", "--k", "10", "1000", "--seed", "2"]
+    out = _run_json(capsys, *argv)
+    data = bp.datasets.load("pythia-math", group="Pythia 12B", attempts_per_problem=100, seed=2)
+    expected = fit_baseline(data, "regression").forecast([10, 1000], bootstrap=40, seed=2)
+    for name in ("mean", "lower", "upper"):
+        np.testing.assert_allclose(out[name], getattr(expected, name), rtol=1e-12)
     argv = ["forecast", "--method", "regression", "--bootstrap", "5", "--k", "10", "--ci", "0.999"]
     assert cli.main(argv) == 0
     assert "99.9% lower" in capsys.readouterr().out  # not "100% lower"

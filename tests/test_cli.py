@@ -789,6 +789,8 @@ def test_datasets_name_lists_its_groups(capsys):
 
     assert main(["datasets", "pythia-math"]) == 0
     lines = capsys.readouterr().out.splitlines()
+    [info] = [d for d in datasets.list_datasets() if d.name == "pythia-math"]
+    assert lines[:2] == [f"pythia-math (attempts): {info.description}", f"source: {info.source}"]
     groups = lines[lines.index("groups:") + 1 :]
     assert [g.strip() for g in groups] == datasets.load("pythia-math").groups
     rc = main(["datasets", "pythia"])

@@ -692,6 +692,8 @@ def test_allocate_cli_json_sums_to_the_budget(write, tmp_path, capsys):
     shown = {row.split()[0]: [int(v) for v in row.split()[1:]] for row in printed[2:]}
     given = {p: [n[i], c[i], plans[0][i]] for i, p in enumerate("ABCDEFGH") if plans[0][i]}
     assert shown == given
+    most = [int(row.split()[-1]) for row in printed[2:]]  # the most attempts first
+    assert most == sorted(most, reverse=True) and most[0] > most[-1]
 
 
 def test_allocate_cli_says_which_fit_options_a_policy_ignores(write, capsys):

@@ -170,6 +170,29 @@ def test_printed_stacking_weights_have_three_decimals(capsys):
     cli._print_comparison(args, report, {}, np.array([True]))
     printed = capsys.readouterr().out.splitlines()
     assert printed[1].split() == ["x", "-10", "1"] and printed[2].split() == ["y", "-30", "0"]
+    # Each prior's smallest p-value is the one shown.
+    report["checks"] = pd.concat([checks, checks.assign(k=10, p_value=0.01)], ignore_index=True)
+    cli._print_comparison(args, report, {}, np.array([True]))
+    assert capsys.readouterr().out.splitlines()[-1].split() == [
+        "x", "10", "0.5", "0.5", "0.4", "0.6", "0.01"
+    ]  # fmt: skip
+
+
+def test_printed_group_comparison_names_its_level_and_columns(capsys):
+    comparison = pd.DataFrame(
+        {"a": ["m1"], "b": ["m2"], "k": [100], "mean_a": [0.7], "mean_b": [0.5]}
+        | {"difference": [0.2], "lower": [0.1], "upper": [0.3], "prob_a_greater": [0.99]}
+        | {"prob_a_greater_mcse": [0.004]}
+    )
+    args = SimpleNamespace(target="benchmark", prior="beta", ci=0.5)
+    cli._print_comparison(args, {"comparison": comparison}, {}, np.array([True]))
+    title, header, row = capsys.readouterr().out.splitlines()
+    assert title == "benchmark pass@k, prior beta, 50% intervals"
+    assert header.split() == [
+        "A", "B", "k", "mean", "A", "mean", "B", "A", "-", "B", "lower", "upper", "P(A", ">",
+        "B)", "its", "MC", "error",
+    ]  # fmt: skip
+    assert row.split() == ["m1", "m2", "100", "0.7", "0.5", "0.2", "0.1", "0.3", "0.99", "0.004"]
 
 
 def test_printed_prior_comparison_shows_each_priors_unsolved_part(capsys):

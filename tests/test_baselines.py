@@ -769,6 +769,11 @@ def test_cli_plot_draws_a_curve_and_the_table_keeps_the_k_asked_for(tmp_path, ca
     labels = axes.get_legend_handles_labels()[1]
     assert "12B: estimate" in labels and not any("interval" in label for label in labels)
     assert len(axes.lines[0].get_xdata()) == grid.size
+    # Asked past them, the grid holds k = 10,000, where the truth's attempts end.
+    argv = ["forecast", "--method", "beta-binomial", "--k", "3", "30000", "--out", str(out)]
+    assert cli.main(argv) == 0
+    [(ks, truth)] = plotted[-1]["truth"].values()
+    assert 10_000 in ks and np.isfinite(truth[ks == 10_000]).all()
 
 
 def test_plot_legend_has_one_entry_per_forecast_and_shared_estimates_once():

@@ -588,6 +588,9 @@ def test_a_fit_s_chains_start_apart():
     for site in states.z.values():
         per_chain = np.asarray(site).reshape(3, -1)
         assert len(np.unique(per_chain, axis=0)) == 3
+    # Uniform in [-2, 2] in the unconstrained space: here 9 draws, the largest beyond 1.
+    starts = np.concatenate([np.ravel(site) for site in states.z.values()])
+    assert np.abs(starts).max() <= 2 and np.abs(starts).max() > 1
     keys = np.asarray(jax.random.key_data(states.rng_key)).reshape(3, -1)
     assert len(np.unique(keys, axis=0)) == 3
     # Nor from the key of the forecast's Beta draws, the first split of the fit's key.

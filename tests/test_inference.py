@@ -14,7 +14,7 @@ from test_functionals import mp_log_moment_hyp2f1
 import bayes_passk as bp
 from bayes_passk.cli import _plotting_grid, main
 from bayes_passk.data import InputError, PassData
-from bayes_passk.forecast import beta_quantile, posterior_pass_at_k
+from bayes_passk.forecast import PER_K_FIELDS, beta_quantile, posterior_pass_at_k
 from bayes_passk.hierarchy import IntegratedBinomial
 
 # 24 problems, 60 attempts each, rates from a Beta(0.4, 6): a small, sparse benchmark.
@@ -75,7 +75,9 @@ def test_inference_data_groups_and_coordinates(result):
     np.testing.assert_array_equal(idata.observed_data["c"].values, DATA.c)
     assert idata.posterior["p_mean"].shape == (2, SMALL["samples"], 24)
     assert idata.log_likelihood["c"].shape == (2, SMALL["samples"], 24)
-    assert idata.attrs["prior"] == "scaled-beta"
+    assert idata.attrs["prior"] == "scaled-beta" and idata.attrs["group"] == ""
+    for group in ("posterior", "log_likelihood", "observed_data"):  # each problem's group
+        assert idata[group]["group"].dims == ("problem",), group
     # NUTS's statistics under ArviZ's names: a probability, a step count of at most
     # 2^10 - 1 (the default tree depth), the Hamiltonian.
     stats = idata.sample_stats
@@ -126,8 +128,9 @@ def test_forecast_shapes_order_and_table(result):
     assert (f.lower <= f.median).all() and (f.median <= f.upper).all()
     assert (f.mcse > 0).all() and (f.mcse < 0.01).all()
     table = f.to_frame()
-    assert list(table["k"]) == ks
-    assert {"mean", "median", "lower", "upper", "mcse", "unbiased", "target"} <= set(table)
+    assert list(table["k"]) == ks and set(table["target"]) == {"benchmark"}
+    for name in PER_K_FIELDS:  # each column is the forecast's field of that name
+        np.testing.assert_array_equal(table[name], getattr(f, name), err_msg=name)
     # The unbiased estimator exists only where k <= n = 60: the mean over problems of
     # 1 - C(n - c, k) / C(n, k), here in exact integers.
     exact = exact_mean_pass_at_k(DATA.n, DATA.c, ks[:3])
@@ -138,6 +141,10 @@ def test_forecast_shapes_order_and_table(result):
     assert f.exponent.mean == pytest.approx(a.mean(), rel=1e-12)
     np.testing.assert_allclose([f.exponent.lower, f.exponent.upper], np.quantile(a, [0.1, 0.9]))
     assert set(result.idata.posterior_predictive.data_vars) >= {"benchmark", "new"}
+    # The local slope is taken at the largest k, asked in whatever order.
+    assert result.idata.posterior_predictive.attrs["local_slope_k"] == 100_000
+    result.forecast([1, 10, 1000, 100])
+    assert result.idata.posterior_predictive.attrs["local_slope_k"] == 1000
 
 
 def test_each_monte_carlo_error_and_json_field_is_its_own_summary_s(result):
@@ -156,6 +163,7 @@ def test_each_monte_carlo_error_and_json_field_is_its_own_summary_s(result):
         np.testing.assert_allclose(getattr(f, field), expected, rtol=1e-12)
     assert np.abs(f.mcse_lower / f.mcse_upper - 1).min() > 0.01  # the ends told apart
     payload = json.loads(f.to_json())
+    assert isinstance(payload["diagnostics"]["divergences"], int)
     for name in ("mean", "median", "lower", "upper", "mcse", "mcse_lower", "mcse_upper"):
         assert payload[name] == getattr(f, name).tolist(), name
     for name in ("exponent", "local_slope"):
@@ -847,8 +855,9 @@ def test_a_short_run_counts_its_progress_and_warns_naming_the_failing_diagnostic
 
     monkeypatch.setattr(tqdm, "tqdm", Recording)
     monkeypatch.setattr(inference, "_interactive", lambda: True)
-    with pytest.warns(bp.ConvergenceWarning, match=r"ess_bulk_min.*[Rr]un longer"):
+    with pytest.warns(bp.ConvergenceWarning, match=r"ess_bulk_min.*[Rr]un longer") as caught:
         bp.fit(DATA, prior="scaled-beta", chains=2, warmup=20, samples=30, progress=True)
+    assert caught[0].filename == __file__  # the warning points at the line that called fit
     [bar] = bars
     assert bar.total == bar.counted == 2 * (20 + 30)
     from bayes_passk.inference import _ProgressBar

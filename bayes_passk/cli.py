@@ -920,7 +920,7 @@ def _posterior_names(labels: list[str]) -> list[str]:
     Example:
         >>> _posterior_names(["Pythia 1B", "a/b", "a?b"])
         ['posterior-1-Pythia_1B.nc', 'posterior-2-a_b.nc', 'posterior-3-a_b.nc']
-        >>> _posterior_names([f"m{i}" for i in range(10)])[::9]  # listed in order
+        >>> _posterior_names([f"m{i}" for i in range(10)])[::9]  # the first and the tenth
         ['posterior-01-m0.nc', 'posterior-10-m9.nc']
     """
     width = len(str(len(labels)))

@@ -770,8 +770,8 @@ def test_allocate_cli_bad_file_names_the_row(write, tmp_path, capsys):
 
 
 def test_simulate_allocation_cli(write, tmp_path, capsys, monkeypatch):
-    # In the default suite: 26 s, nearly all compiling the batched engine, which the bayes
-    # policy's refits share with the final forecasts.
+    # In the default suite: 30 to 50 s, most of it compiling the batched engine, which the
+    # bayes policy's refits share with the final forecasts and the second run reuses.
     rows = "".join(f"p{i},1000,{c}\n" for i, c in enumerate([0, 1, 3, 10, 30, 100, 300, 0]))
     path = write("full.csv", "problem_id,n,c\n" + rows)
     out = tmp_path / "sim"
@@ -822,7 +822,7 @@ def test_simulate_allocation_cli(write, tmp_path, capsys, monkeypatch):
         assert row["solved_below_truth"] == pytest.approx(below)
         within = (error[mine].abs() <= table.loc[mine, "unsolved_part"]).mean()
         assert row["error_within_unsolved"] == pytest.approx(within)
-    # Two policies, 5 replicates (the compiled engine reused: 3 s), printed: uniform against
+    # Two policies, 5 replicates (the compiled engine reused), printed: uniform against
     # dynamic, the intervals under --seed as the written table gives them, the plots' x axis
     # the total attempts.
     from bayes_passk import plots

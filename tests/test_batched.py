@@ -573,35 +573,33 @@ def test_a_fit_s_r_hat_and_divergences_are_those_of_its_draws():
 
 
 def test_a_fit_s_chains_start_apart():
-    # Chains from one key would run alike, and their r_hat could not see a stuck chain.
+    # Chains from one key would run alike, and their r_hat could not see a stuck chain; nor
+    # may a chain start from the key of the forecast's Beta draws (the first split of the
+    # fit's key).
     from functools import partial
 
     from bayes_passk.batched import BatchConfig, start_one
     from bayes_passk.families import get_family
     from bayes_passk.nuts import start_chains
 
+    family = get_family("scaled-beta")
     config = BatchConfig(chains=3, warmup=5, samples=5, forecast_draws=5)
     n, c = np.full((1, 6), 100), np.array([[0, 1, 3, 10, 50, 90]])
     rows = [jnp.asarray(x[0]) for x in rows_and_weights(n, c)]
-    start = jax.jit(partial(start_one, family=get_family("scaled-beta"), config=config))
-    states = start(jax.random.key(0), *rows)
-    for site in states.z.values():
+    states = jax.jit(partial(start_one, family=family, config=config))(jax.random.key(0), *rows)
+    forecast_key = jax.random.split(jax.random.key(0), 4)[:1]
+    from_forecast_key = jax.jit(
+        lambda keys, *rows: start_chains(keys, family, *rows, warmup=5, target_accept=0.9)
+    )(forecast_key, *rows)
+    for name, site in states.z.items():
         per_chain = np.asarray(site).reshape(3, -1)
         assert len(np.unique(per_chain, axis=0)) == 3
+        assert not (per_chain == np.asarray(from_forecast_key.z[name]).reshape(1, -1)).all(1).any()
     # Uniform in [-2, 2] in the unconstrained space: here 9 draws, the largest beyond 1.
     starts = np.concatenate([np.ravel(site) for site in states.z.values()])
     assert np.abs(starts).max() <= 2 and np.abs(starts).max() > 1
     keys = np.asarray(jax.random.key_data(states.rng_key)).reshape(3, -1)
     assert len(np.unique(keys, axis=0)) == 3
-    # Nor from the key of the forecast's Beta draws, the first split of the fit's key.
-    forecast_key = jax.random.split(jax.random.key(0), 4)[:1]
-    family = get_family("scaled-beta")
-    alone = jax.jit(lambda *x: start_chains(*x[:1], family, *x[1:], warmup=5, target_accept=0.9))(
-        forecast_key, *rows
-    )
-    for name, site in states.z.items():
-        per_chain = np.asarray(site).reshape(3, -1)
-        assert not (per_chain == np.asarray(alone.z[name]).reshape(1, -1)).all(axis=1).any()
 
 
 # Slow (30 to 40 s, compiling two beta-spline programs): the default suite reached its 10

@@ -227,7 +227,12 @@ GRID_CASES = [
     ("kumaraswamy", dict(a=0.3, b=2.0, scale=0.7)),
     ("log-gamma", dict(a=0.3, shape=2.0, scale=0.6)),
     ("power-law", dict(a=0.074, A=0.56)),  # much of its mass above the grid, on its top point
-    *((name, seed) for name in ("beta-spline", "log-spline") for seed in range(3)),
+    # Discrete families at three random draws of their knots; two of each are slow (2-4 s each).
+    *(
+        pytest.param(name, seed, marks=[pytest.mark.slow] if seed else [])
+        for name in ("beta-spline", "log-spline")
+        for seed in range(3)
+    ),
 ]
 
 
@@ -769,9 +774,9 @@ def test_allocate_cli_bad_file_names_the_row(write, tmp_path, capsys):
     assert "row 2 (line 3)" in capsys.readouterr().err and not out.exists()
 
 
-def test_simulate_allocation_cli(write, tmp_path, capsys, monkeypatch):
-    # In the default suite: 30 to 50 s, most of it compiling the batched engine, which the
-    # bayes policy's refits share with the final forecasts and the second run reuses.
+def test_simulate_allocation_cli(write, tmp_path, capsys):
+    # In the default suite: 20 to 30 s, most of it compiling the batched engine, which the
+    # bayes policy's refits share with the final forecasts.
     rows = "".join(f"p{i},1000,{c}\n" for i, c in enumerate([0, 1, 3, 10, 30, 100, 300, 0]))
     path = write("full.csv", "problem_id,n,c\n" + rows)
     out = tmp_path / "sim"
@@ -822,9 +827,17 @@ def test_simulate_allocation_cli(write, tmp_path, capsys, monkeypatch):
         assert row["solved_below_truth"] == pytest.approx(below)
         within = (error[mine].abs() <= table.loc[mine, "unsolved_part"]).mean()
         assert row["error_within_unsolved"] == pytest.approx(within)
-    # Two policies, 5 replicates (the compiled engine reused), printed: uniform against
-    # dynamic, the intervals under --seed as the written table gives them, the plots' x axis
-    # the total attempts.
+
+
+SIMULATION_ROWS = "".join(f"p{i},1000,{c}\n" for i, c in enumerate([0, 1, 3, 10, 30, 100, 300, 0]))
+SIMULATION = ["simulate-allocation", "--k", "100", "--rounds", "2", "--budgets", "64"]
+SIMULATION += ["--replicates", "2", "--chains", "1", "--warmup", "100", "--samples", "100"]
+
+
+@pytest.mark.slow  # 10 to 20 s beside the default test above, whose engine it recompiles
+def test_simulate_allocation_prints_under_seed_what_it_writes(write, tmp_path, capsys, monkeypatch):
+    # Two policies, 5 replicates, printed: uniform against dynamic, the intervals under --seed
+    # as the written table gives them, the plots' x axis the total attempts.
     from bayes_passk import plots
 
     labels = []
@@ -836,9 +849,12 @@ def test_simulate_allocation_cli(write, tmp_path, capsys, monkeypatch):
             labels.extend(a.get_xlabel() for a in figure.axes) or save(figure, path)
         ),
     )
-    cut = argv.index("--replicates")
-    again = [*argv[:cut], "--replicates", "5", *argv[cut + 2 : -1], "--seed", "5"]
-    assert main([*again, "--policies", "uniform", "dynamic"]) == 0
+    out = tmp_path / "sim"
+    path = write("full.csv", "problem_id,n,c\n" + SIMULATION_ROWS)
+    argv = ["simulate-allocation", "--dataset", path, "--k", "100", "--rounds", "2"]
+    argv += ["--budgets", "64", "--replicates", "5", "--chains", "1", "--warmup", "100"]
+    argv += ["--samples", "100", "--seed", "5", "--out", str(out)]
+    assert main([*argv, "--policies", "uniform", "dynamic"]) == 0
     lines = capsys.readouterr().out.splitlines()
     table = pd.read_csv(out / "allocation.csv")
     paired = backtest.paired_differences(table, reference="dynamic", seed=5)
@@ -855,11 +871,6 @@ def test_simulate_allocation_cli(write, tmp_path, capsys, monkeypatch):
         *(cli._number(x) for x in (row.difference, row.lower, row.upper, row.ratio)),
     ]
     assert labels and set(labels) == {"total attempts"}
-
-
-SIMULATION_ROWS = "".join(f"p{i},1000,{c}\n" for i, c in enumerate([0, 1, 3, 10, 30, 100, 300, 0]))
-SIMULATION = ["simulate-allocation", "--k", "100", "--rounds", "2", "--budgets", "64"]
-SIMULATION += ["--replicates", "2", "--chains", "1", "--warmup", "100", "--samples", "100"]
 
 
 @pytest.mark.slow

@@ -1089,6 +1089,7 @@ def test_cli_processes_given_different_commands_all_stop_with_exit_2(
         assert message in run.stderr and "Traceback" not in run.stderr
 
 
+@pytest.mark.slow  # 6-10 s; the test above starts two processes by default
 def test_processes_may_differ_in_out_and_join_timeout(coordinator, run_together, tmp_path):
     command = [sys.executable, "-m", "bayes_passk.cli", "backtest", "--design", "synthetic"]
     command += ["--methods", "regression", "--problems", "16", "--replicates", "2"]

@@ -370,6 +370,7 @@ def test_cli_refuses_a_forecast_the_fit_cannot_make(write, tmp_path, monkeypatch
     assert not out.exists()
 
 
+@pytest.mark.slow  # 10-12 s, compiling fits of five sizes of data
 def test_a_shape_at_the_edge_of_its_range_is_reported(write, capsys):
     from bayes_passk.baselines import FitAtBoundWarning
     from bayes_passk.cli import main

@@ -809,6 +809,9 @@ def test_chains_run_alike_vectorised_or_one_after_another():
     np.testing.assert_array_equal(runs[True].num_steps, runs[False].num_steps)
 
 
+# Slow (15-20 s, three programs compiled for it alone): every fit runs in segments, and
+# tests/test_batched.py checks the batched finish on given segments by default.
+@pytest.mark.slow
 def test_a_run_in_segments_is_the_run_in_one_program():
     # bp.fit samples in segments (nuts.start_chains, then nuts.advance_chains again and again):
     # the state carried between calls, warm-up adaptation included, gives the same chains.

@@ -140,6 +140,14 @@ def test_forecast_shapes_order_and_table(result):
     a = result.idata.posterior["a"].values
     assert f.exponent.mean == pytest.approx(a.mean(), rel=1e-12)
     np.testing.assert_allclose([f.exponent.lower, f.exponent.upper], np.quantile(a, [0.1, 0.9]))
+    # Printed: the method, target and level, a row per k (mean, lower, upper), the exponent.
+    lines = repr(f).splitlines()
+    assert lines[0] == "Forecast(bayes-scaled-beta, target benchmark, 80% intervals)"
+    assert lines[1].split() == ["k", "mean", "lower", "upper"]
+    for line, k, *values in zip(lines[2:7], ks, f.mean, f.lower, f.upper, strict=True):
+        assert line.split() == [str(k), *(f"{v:.4g}" for v in values)]
+    a = f.exponent
+    assert lines[7:] == [f"exponent a: {a.mean:.3g} [{a.lower:.3g}, {a.upper:.3g}]"]
     assert set(result.idata.posterior_predictive.data_vars) >= {"benchmark", "new"}
     # The local slope is taken at the largest k, asked in whatever order.
     assert result.idata.posterior_predictive.attrs["local_slope_k"] == 100_000
@@ -561,7 +569,7 @@ def test_a_saved_fit_loads_only_under_its_own_prior_and_with_its_draws(result, t
         bp.load_fit(tampered("bad.nc", too_many_successes))
 
 
-def test_diagnostics_are_the_worst_site_s_by_arviz_and_every_chain_s_divergences(result):
+def test_diagnostics_are_the_worst_site_s_by_arviz_and_every_chain_s_divergences(result, capsys):
     from bayes_passk.families import hyperprior_sites
 
     idata = result.idata.copy()
@@ -584,6 +592,16 @@ def test_diagnostics_are_the_worst_site_s_by_arviz_and_every_chain_s_divergences
     assert diagnostics.ess_tail_min == min(worst["tail"])
     assert worst["tail"] != worst["bulk"] and len(set(worst["r_hat"])) > 1  # the checks bite
     assert diagnostics.divergences == 2
+    # Its forecast carries them, failed; the command line prints the verdict.
+    from bayes_passk.cli import _print_forecast
+
+    forecast = bp.Fit(idata).forecast([10, 1000])
+    assert forecast.diagnostics == {**diagnostics._asdict(), "ok": False}
+    passed = {**forecast.diagnostics, "divergences": 0, "ok": True}
+    for checks, verdict in ((forecast.diagnostics, "FAILED (see warning)"), (passed, "ok")):
+        _print_forecast("counts.csv", DATA, forecast._replace(diagnostics=checks), None, None)
+        last = capsys.readouterr().out.splitlines()[-1]
+        assert last.startswith("diagnostics: r_hat_max ") and last.endswith(f": {verdict}")
 
 
 def test_unknown_prior_and_ambiguous_groups():

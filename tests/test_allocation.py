@@ -775,7 +775,7 @@ def test_allocate_cli_bad_file_names_the_row(write, tmp_path, capsys):
 
 
 def test_simulate_allocation_cli(write, tmp_path, capsys):
-    # In the default suite: 20 to 30 s, most of it compiling the batched engine, which the
+    # In the default suite: 25 to 40 s, most of it compiling the batched engine, which the
     # bayes policy's refits share with the final forecasts.
     rows = "".join(f"p{i},1000,{c}\n" for i, c in enumerate([0, 1, 3, 10, 30, 100, 300, 0]))
     path = write("full.csv", "problem_id,n,c\n" + rows)

@@ -188,8 +188,8 @@ def forecast(
         ks: attempts per problem to forecast at (default `DEFAULT_KS`, 1 to 1e6 on a log grid).
         ci: level of the equal-tailed credible interval.
         target: ``"benchmark"`` (these problems) or ``"new"`` (a fresh problem).
-        max_draws: posterior draws used (thinned evenly within each chain; fewer, down to
-            250, for data with more than 128 distinct (n, c) pairs: see `posterior_pass_at_k`).
+        max_draws: posterior draws used at most (thinned by a whole step within each chain;
+            fewer for data with more than 131 distinct (n, c) pairs: see `posterior_pass_at_k`).
         seed: seed for the Beta draws behind the median and the interval. Each draw's curve
             is raised to its running maximum over the k forecast (`_beta_draws`), so on a few
             problems an interval end at one k can move a little (0.01 on 3 problems, nothing
@@ -291,9 +291,11 @@ def posterior_pass_at_k(
 ) -> xr.Dataset:
     """Per-draw pass@k for both targets, as a Dataset with dims (chain, draw, k).
 
-    The cost grows with draws x distinct (n, c) rows x k: past 128 rows (problems with varied
-    n) the draws are thinned further, to `ROW_DRAWS` / rows but no fewer than `FEWEST_DRAWS`
-    (the Monte Carlo errors of the summaries show what that costs).
+    The cost grows with draws x distinct (n, c) rows x k: the draws are thinned by the smallest
+    whole step that keeps at most ``max_draws``, or `ROW_DRAWS` / rows where fewer (past 131
+    rows at 1,000: problems with varied n), but that bound no lower than `FEWEST_DRAWS`; a whole
+    step may keep fewer (2 chains x 300 draws on 600 rows: every third, 200). The Monte Carlo
+    errors of the summaries show what that costs.
 
     Variables: ``benchmark_given_hyper`` and ``new_given_hyper`` (conditional means given the
     hyperparameters), ``benchmark`` and ``new`` (one draw each from the conditional
@@ -414,7 +416,7 @@ def unsolved_parts(family: PriorFamily, hyper_draws, n, c, ks) -> np.ndarray:
 
 
 def _draw_cap(max_draws: int, num_rows: int) -> int:
-    """At most `max_draws`, and no more than `ROW_DRAWS` / rows but at least `FEWEST_DRAWS`."""
+    """Return the most draws to keep: `max_draws`, or `ROW_DRAWS` / rows if fewer (>= 250)."""
     check_max_draws(max_draws)
     return min(max_draws, max(FEWEST_DRAWS, ROW_DRAWS // num_rows))
 

@@ -193,6 +193,33 @@ def test_forecasts_take_a_fit_and_whole_k(result):
     assert listed["benchmark"].shape[-1] == 2
 
 
+@pytest.mark.parametrize(
+    ("chains", "draws", "rows", "step"),
+    # 2^17 / rows caps the draws below 1,000 past 131 rows, at 250 past 524; the step is whole.
+    [
+        (2, 300, 131, 1),
+        (2, 300, 600, 3),
+        (4, 1000, 131, 4),
+        (4, 1000, 132, 5),
+        (4, 1000, 10**5, 16),
+    ],
+)
+def test_many_rows_thin_the_forecast_s_draws_by_a_whole_step(chains, draws, rows, step):
+    import types
+
+    import xarray as xr
+
+    from bayes_passk.forecast import _thinned_posterior
+
+    posterior = xr.Dataset(
+        {"a": (("chain", "draw"), np.zeros((chains, draws)))}, coords={"draw": np.arange(draws)}
+    )
+    fit = types.SimpleNamespace(idata=types.SimpleNamespace(posterior=posterior))
+    kept = _thinned_posterior(fit, 1000, rows)
+    assert kept.sizes["chain"] == chains
+    np.testing.assert_array_equal(kept["draw"], np.arange(0, draws, step))  # evenly, from 0
+
+
 def test_forecast_keeps_the_order_of_k_and_its_slope_at_the_largest(result):
     ordered, shuffled = result.forecast([10, 1000, 100]), result.forecast([1000, 100, 10])
     np.testing.assert_allclose(shuffled.mean, ordered.mean[[1, 2, 0]], rtol=1e-12)

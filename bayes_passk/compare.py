@@ -140,7 +140,8 @@ def ranking(table: pd.DataFrame) -> Ranking:
     """Read the `Ranking` off a `compare_priors` table (best first).
 
     Example:
-        >>> table = pd.DataFrame({"elpd_diff": [0.0, 5.0], "dse": [0.0, 2.0]}, index=["a", "b"])
+        >>> elpd_diff, dse = [0.0, 5.0, 50.0], [0.0, 2.0, 40.0]  # best first
+        >>> table = pd.DataFrame({"elpd_diff": elpd_diff, "dse": dse}, index=["a", "b", "c"])
         >>> ranking(table)
         Ranking(best='a', runner_up='b', lead=5.0, lead_se=2.0, clear=True)
     """

@@ -188,6 +188,10 @@ def _whole_numbers(name: str, values: np.ndarray) -> np.ndarray:
         Traceback (most recent call last):
         ...
         bayes_passk.data.InputError: n = 1e+20 at index 1 is too large for int64
+        >>> _whole_numbers("c", np.array([-1e20]))
+        Traceback (most recent call last):
+        ...
+        bayes_passk.data.InputError: c = -1e+20 at index 0 is too large for int64
     """
     given = values
     if values.dtype.kind not in "iuf":  # objects, strings, booleans: name the first non-number
@@ -201,7 +205,7 @@ def _whole_numbers(name: str, values: np.ndarray) -> np.ndarray:
             raise InputError(
                 f"{name} must hold whole numbers, got {values[~whole].flat[0].item()!r}"
             )
-    large = np.flatnonzero(values >= 2**63)
+    large = np.flatnonzero((values >= 2**63) | (values < -(2**63)))
     if large.size:
         i = large[0]
         value = np.asarray(given.flat[i]).item()

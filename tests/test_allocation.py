@@ -834,7 +834,7 @@ SIMULATION = ["simulate-allocation", "--k", "100", "--rounds", "2", "--budgets",
 SIMULATION += ["--replicates", "2", "--chains", "1", "--warmup", "100", "--samples", "100"]
 
 
-@pytest.mark.slow  # 10 to 20 s beside the default test above, whose engine it recompiles
+@pytest.mark.slow  # 40 to 50 s alone: it compiles the batched engine for itself
 def test_simulate_allocation_prints_under_seed_what_it_writes(write, tmp_path, capsys, monkeypatch):
     # Two policies, 5 replicates, printed: uniform against dynamic, the intervals under --seed
     # as the written table gives them, the plots' x axis the total attempts.

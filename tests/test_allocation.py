@@ -774,11 +774,15 @@ def test_allocate_cli_bad_file_names_the_row(write, tmp_path, capsys):
     assert "row 2 (line 3)" in capsys.readouterr().err and not out.exists()
 
 
+SIMULATION_ROWS = "".join(f"p{i},1000,{c}\n" for i, c in enumerate([0, 1, 3, 10, 30, 100, 300, 0]))
+SIMULATION = ["simulate-allocation", "--k", "100", "--rounds", "2", "--budgets", "64"]
+SIMULATION += ["--replicates", "2", "--chains", "1", "--warmup", "100", "--samples", "100"]
+
+
 def test_simulate_allocation_cli(write, tmp_path, capsys):
     # In the default suite: 25 to 40 s, most of it compiling the batched engine, which the
     # bayes policy's refits share with the final forecasts.
-    rows = "".join(f"p{i},1000,{c}\n" for i, c in enumerate([0, 1, 3, 10, 30, 100, 300, 0]))
-    path = write("full.csv", "problem_id,n,c\n" + rows)
+    path = write("full.csv", "problem_id,n,c\n" + SIMULATION_ROWS)
     out = tmp_path / "sim"
     argv = ["simulate-allocation", "--dataset", path, "--k", "100", "--rounds", "2"]
     assert main([*argv, "--budgets", "10", "--out", str(out)]) == 2
@@ -827,11 +831,6 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
         assert row["solved_below_truth"] == pytest.approx(below)
         within = (error[mine].abs() <= table.loc[mine, "unsolved_part"]).mean()
         assert row["error_within_unsolved"] == pytest.approx(within)
-
-
-SIMULATION_ROWS = "".join(f"p{i},1000,{c}\n" for i, c in enumerate([0, 1, 3, 10, 30, 100, 300, 0]))
-SIMULATION = ["simulate-allocation", "--k", "100", "--rounds", "2", "--budgets", "64"]
-SIMULATION += ["--replicates", "2", "--chains", "1", "--warmup", "100", "--samples", "100"]
 
 
 @pytest.mark.slow  # 40 to 50 s alone: it compiles the batched engine for itself

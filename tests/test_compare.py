@@ -247,6 +247,27 @@ def test_a_pareto_k_is_judged_against_arviz_s_threshold_for_the_draws_taken():
         assert compare.pareto_k_threshold(idata) == pytest.approx(expected, rel=1e-15)
 
 
+def test_each_prior_s_unreliable_problems_stay_on_its_row_of_the_ranked_table():
+    # Log-likelihoods stand in for fits: the first fit given ranks last, and only it has a
+    # problem whose importance ratios, exp of a unit exponential, have a tail index k = 1.
+    rng = np.random.default_rng(0)
+    data = bp.PassData.from_counts([f"q{i}" for i in range(20)], n=[10] * 20, c=[1] * 20)
+
+    def fake_fit(log_likelihood):
+        draws = {"x": rng.normal(size=(2, 200))}
+        return SimpleNamespace(
+            data=data, idata=az.from_dict(posterior=draws, log_likelihood={"c": log_likelihood})
+        )
+
+    steady = -1.0 + 0.01 * rng.normal(size=(2, 200, 20))
+    spiky = -3.0 + 0.01 * rng.normal(size=(2, 200, 20))
+    spiky[..., 0] = -3.0 - rng.standard_exponential(size=(2, 200))
+    comparison = compare_priors({"spiky": fake_fit(spiky), "steady": fake_fit(steady)})
+    assert list(comparison.table.index) == ["steady", "spiky"]
+    assert comparison.table["bad_pareto_k"].to_dict() == {"steady": 0, "spiky": 1}
+    assert comparison.verdict.endswith("(Pareto k too large): spiky (1).")
+
+
 def test_draws_alike_draw_by_draw_are_paired_at_random_and_ties_count_half():
     # Two fits run with the same seed can hold the same draws in the same order: paired by
     # index, every difference would be 0. Paired at random, the difference spreads as that of
@@ -636,6 +657,11 @@ def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(write, monkey
     assert all(len(seen) == 1 for seen in means.values())  # x reads the same as A and as B
     assert all(mean > 1 for seen in means.values() for mean in seen)  # the means given
     assert len({seen.pop() for seen in means.values()}) == 3  # and each group its own stream
+    # Without --k: pass@1, pass@100 and pass@10000; the JSON says which level its intervals have.
+    assert main(argv[: argv.index("--k")] + ["--ci", "0.5", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row["k"] for row in report["comparison"]] == [1, 100, 10_000, 1, 100, 10_000]
+    assert (report["target"], report["ci"]) == ("benchmark", 0.5)
 
 
 def test_compare_cli_on_subsampled_groups_reports_each_groups_truth(monkeypatch, capsys):

@@ -422,6 +422,9 @@ def test_predictive_check_reads_k_ci_and_draws_as_the_forecast_does():
         with pytest.raises(ValueError, match=message):
             predictive_check(fit, **bad)
     assert len(predictive_check(fit, ks=[1], max_draws=40)) == 1  # the least allowed
+    # By default 12 log-spaced k from 1 to the fewest attempts (50), rounded: 11 distinct.
+    checked = predictive_check(fit, max_draws=40)["k"].tolist()
+    assert checked == [1, 2, 3, 4, 6, 8, 12, 17, 25, 35, 50]
     with pytest.raises(InputError, match="max_draws must be a positive integer, got -5"):
         fit.forecast([10], max_draws=-5)  # was: every draw, silently
     for call in (
@@ -631,7 +634,13 @@ def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(write, monkey
     # pairs the command compares, in which order, and that a group reads the same in each.
     rows = ["model,problem_id,n,c"] + [f"{m},p{i},10,{i}" for m in "xyz" for i in range(3)]
     path = write("three.csv", "\n".join(rows) + "\n")
-    monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, *args, **kwargs: data.groups[0])
+    seeds = {}
+
+    def fit(data, *args, seed, **kwargs):
+        seeds[data.groups[0]] = seed
+        return data.groups[0]
+
+    monkeypatch.setattr(cli, "_fit_with_warnings", fit)
     drawn = []
 
     def draws(fit, ks, target, seed):
@@ -662,6 +671,13 @@ def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(write, monkey
     report = json.loads(capsys.readouterr().out)
     assert [row["k"] for row in report["comparison"]] == [1, 100, 10_000, 1, 100, 10_000]
     assert (report["target"], report["ci"]) == ("benchmark", 0.5)
+    # k given in any order is reported in increasing order.
+    assert main([*argv[: argv.index("--k")], "--k", "100", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row["k"] for row in report["comparison"]] == [1, 100, 1, 100]
+    # Each group's chains from a seed of its own, keyed by its name (not by its place).
+    assert seeds == {group: cli._group_seed(0, group) for group in "xyz"}
+    assert len(set(seeds.values())) == 3
 
 
 def test_compare_cli_on_subsampled_groups_reports_each_groups_truth(monkeypatch, capsys):

@@ -68,7 +68,7 @@ from bayes_passk.data import (
     is_positive_int,
     require_pass_data,
 )
-from bayes_passk.designs import pass_at_k_of_rates
+from bayes_passk.designs import MAX_ENTRIES, pass_at_k_of_rates
 from bayes_passk.estimators import as_counts, as_ks
 from bayes_passk.families import PriorFamily, get_family, thinned_draws, unstack_draws
 from bayes_passk.forecast import unsolved_parts
@@ -622,6 +622,11 @@ def simulate(
             "use at least 2 rounds to compare policies"
         )
     problems = full.num_problems
+    if replicates * problems > MAX_ENTRIES:  # the counts of a policy's runs, held at once
+        raise InputError(
+            f"{replicates} replicates x {problems} problems is more than 10^8 "
+            "entries per budget and policy; use fewer"
+        )
     if min(budgets) < rounds * problems:
         raise InputError(
             f"a budget of {min(budgets)} attempts cannot give each of the {problems} problems "

@@ -514,7 +514,9 @@ def _distributed(values: list[str] | None) -> tuple | None:
             f"--distributed: PROCESSES and ID must be whole numbers, got {values[1]!r}, "
             f"{values[2]!r}"
         ) from None
-    if processes < 1 or not 0 <= index < processes:
+    if processes < 1:
+        raise InputError(f"--distributed: PROCESSES must be at least 1, got {processes}")
+    if not 0 <= index < processes:
         raise InputError(
             f"--distributed: ID must be from 0 to PROCESSES - 1, got ID {index} of {processes}"
         )
@@ -1375,9 +1377,8 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--synthetic-prior",
         choices=["scaled-beta", "kumaraswamy"],
-        default="scaled-beta",
-        help="family of the synthetic design's rates (grid a 0.15/0.4, b 3.5/5, s 0.1/0.8;"
-        " scaled-beta)",
+        help="with --design synthetic: family of the rates (grid a 0.15/0.4, b 3.5/5, "
+        "s 0.1/0.8; scaled-beta)",
     )
     parser.add_argument(
         "--problems",
@@ -1453,7 +1454,7 @@ def _backtest_cells(args: argparse.Namespace) -> list:
                 cells.append(
                     designs.synthetic(
                         [args.seed, index, budget],
-                        args.synthetic_prior,
+                        args.synthetic_prior or "scaled-beta",
                         a,
                         b,
                         scale,
@@ -1466,6 +1467,11 @@ def _backtest_cells(args: argparse.Namespace) -> list:
     else:
         if not args.dataset:
             raise InputError(f"--design {args.design} needs --dataset NAME_OR_PATH")
+        if args.synthetic_prior is not None:
+            raise InputError(
+                f"--synthetic-prior is the family of --design synthetic's rates; with --design "
+                f"{args.design} leave it out"
+            )
         everything = _load_all_groups(args.dataset, args.format)
         if args.design == "subsample" and _stops_at_success(args.dataset):
             raise InputError(

@@ -574,6 +574,9 @@ def test_simulate_refuses_what_it_cannot_compare(monkeypatch):
             allocation.simulate(0, full, budgets, 100, policies, replicates)
     with pytest.raises(InputError, match="rounds must be at most 1000 .*, got 1001$"):
         allocation.simulate(0, full, [10**6], 100, ["dynamic"], 2, rounds=1001)
+    # Was: 1.6 GB of counts, then a list of 25 million allocations (the run was killed).
+    with pytest.raises(InputError, match="^25000001 replicates x 4 problems is more than 10\\^8"):
+        allocation.simulate(0, full, [40], 100, ["dynamic"], 25_000_001)
     with pytest.raises(InputError, match="at most 10\\^9 attempts: .* got 1000000001$"):
         allocation.simulate(0, full, [40, 10**9 + 1], 100, ["dynamic"], 2)
     with pytest.raises(InputError, match="a budget of 8 attempts cannot give .* at least 16$"):

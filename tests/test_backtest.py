@@ -987,6 +987,15 @@ def test_cli_backtest_of_a_file_without_groups_names_its_rows_after_the_file(tmp
         (["--design", "synthetic", "--distributed", "a:1", "2"], "no value or three"),
         (["--design", "synthetic", "--distributed", "a", "2", "0"], "'a' is not host:port"),
         (["--design", "synthetic", "--distributed", "a:1", "2", "2"], "ID must be from 0 to"),
+        (
+            ["--design", "synthetic", "--distributed", "a:1", "0", "0"],
+            "PROCESSES must be at least 1",
+        ),
+        (["--dataset", "pythia-math", "--synthetic-prior", "kumaraswamy"], "leave it out"),
+        (
+            ["--design", "resample", "--dataset", "x.csv", "--synthetic-prior", "scaled-beta"],
+            "with --design resample leave it out",
+        ),
         (["--design", "synthetic", "--distributed", "a:1", "x", "0"], "must be whole numbers"),
         (["--design", "synthetic", "--distributed", "a:70000", "2", "0"], "a port from 1 to"),
         (["--design", "synthetic", "--distributed", "a:65536", "2", "0"], "a port from 1 to"),

@@ -1886,12 +1886,12 @@ def run_compare(args: argparse.Namespace) -> int:
                 true_a, true_b = truths[a][1][at_ks], truths[b][1][at_ks]
                 frame = frame.assign(true_a=true_a, true_b=true_b, true_difference=true_a - true_b)
             frames.append(frame.assign(a=a, b=b))
-        comparison = pd.concat(frames, ignore_index=True)
+        # The JSON says the level once, at its top; the file on every row, with the settings.
+        comparison = pd.concat(frames, ignore_index=True).drop(columns="ci")
         report = {"prior": args.prior, "comparison": comparison}
-        # The file carries what the JSON says once at its top.
         settings = {"prior": args.prior, "target": args.target, "ci": args.ci}
         tables["comparison.csv"] = comparison.assign(**settings)[
-            [*settings, "a", "b", *frame.columns]
+            [*settings, "a", "b", *comparison.columns.drop(["a", "b"])]
         ]
     else:
         comparison = compare.compare_priors(fits)

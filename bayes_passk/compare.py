@@ -263,10 +263,10 @@ def compare_groups(
     grid, `bayes_passk.forecast.DEFAULT_KS`.
 
     Returns:
-        One row per k: the posterior means of A and B, the mean of the difference and its
-        equal-tailed ``ci`` interval, and ``prob_a_greater`` = P(pass@k(A) > pass@k(B)), ties
-        counted half (they arise where pass@k rounds to 1 in both), with its Monte Carlo
-        standard error ``prob_a_greater_mcse``.
+        One row per k: the level ``ci``, the posterior means of A and B, the mean of the
+        difference and its equal-tailed ``ci`` interval, and ``prob_a_greater`` =
+        P(pass@k(A) > pass@k(B)), ties counted half (they arise where pass@k rounds to 1 in
+        both), with its Monte Carlo standard error ``prob_a_greater_mcse``.
     """
     check_target_and_ci(target, ci)
     if any(isinstance(fit, PassData) for fit in (fit_a, fit_b)):
@@ -317,7 +317,7 @@ def difference_table(
     draw, so that a group reads the same in every pair. The interval takes pairs:
     the larger set is thinned evenly to the smaller's size, every chain taking part, and B's
     draws are paired with A's in a random order (``seed``), so that chains run alike (the same
-    seed) do not pair alike draws.
+    seed) do not pair alike draws. Each row carries its interval's level, ``ci``.
 
     Example:
         >>> a, b = np.array([[0.5], [0.7]]), np.array([[0.4], [0.6], [0.9], [0.2]])
@@ -340,6 +340,7 @@ def difference_table(
     lower, upper = np.quantile(a - b, [alpha, 1 - alpha], axis=0)
     return pd.DataFrame(
         {
+            "ci": ci,
             "k": np.ravel(ks),
             "mean_a": mean_a,
             "mean_b": mean_b,

@@ -19,6 +19,7 @@ from bayes_passk.compare import compare_groups, compare_priors, predictive_check
 from bayes_passk.data import InputError
 from bayes_passk.estimators import mean_pass_at_k
 from bayes_passk.forecast import posterior_pass_at_k, unsolved_part
+from bayes_passk.plots import plot_differences
 
 SHORT = {"chains": 2, "warmup": 300, "samples": 128, "progress": False, "check": False}
 
@@ -572,6 +573,12 @@ def test_compare_groups_summarises_fixed_draws_exactly(monkeypatch):
         every_pair = (every_a[:, None] > b[None, :]).mean(axis=(0, 1))
         np.testing.assert_allclose(table["prob_a_greater"], every_pair, rtol=1e-12)
         assert np.all((table["prob_a_greater_mcse"] > 0) & (table["prob_a_greater_mcse"] < 0.05))
+        # The table carries its level, and its plot says it (it said 90% whatever the level).
+        assert table["ci"].tolist() == [ci, ci]
+        legend = plot_differences(table).axes[0].get_legend()
+        assert f"bars: {ci:.0%} credible interval" in [
+            text.get_text() for text in legend.get_texts()
+        ]
     # A separate random stream for each group.
     first, second = seeds[:2]
     assert first.spawn_key != second.spawn_key
@@ -773,7 +780,7 @@ def test_compare_groups_takes_fits_not_data():
 
 
 def test_the_difference_plot_draws_each_pair_s_interval_beside_the_others():
-    from bayes_passk.plots import DODGE, plot_differences
+    from bayes_passk.plots import DODGE
 
     comparison = pd.DataFrame(
         {
@@ -814,7 +821,6 @@ def test_the_difference_plot_keeps_three_pairs_notes_apart_and_inside():
     # overlapped where the bars' tops differed by about a line (and one ran into the frame).
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from bayes_passk.plots import plot_differences
 
     comparison = pd.DataFrame(
         {

@@ -793,6 +793,10 @@ def test_datasets_name_lists_its_groups(capsys):
     assert lines[:2] == [f"pythia-math (attempts): {info.description}", f"source: {info.source}"]
     groups = lines[lines.index("groups:") + 1 :]
     assert [g.strip() for g in groups] == datasets.load("pythia-math").groups
+    assert not any(line.startswith("caveat:") for line in lines)  # none to keep in mind
+    [info] = [d for d in datasets.list_datasets() if d.name == "bon-jailbreak"]
+    assert info.caveat and main(["datasets", "bon-jailbreak"]) == 0
+    assert f"caveat: {info.caveat}" in capsys.readouterr().out.splitlines()
     rc = main(["datasets", "pythia"])
     captured = capsys.readouterr()
     assert_clean_error(rc, captured.out, captured.err, ["no embedded dataset 'pythia'"])

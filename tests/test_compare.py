@@ -821,7 +821,6 @@ def test_the_difference_plot_keeps_three_pairs_notes_apart_and_inside():
     # overlapped where the bars' tops differed by about a line (and one ran into the frame).
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-
     comparison = pd.DataFrame(
         {
             "a": ["12B", "12B", "6.9B"] * 2,

@@ -68,6 +68,7 @@ def test_pythia_math_all_groups_in_size_order():
     assert isinstance(data, PassData)
     assert data.num_problems == 7 * 128
     assert data.groups == PYTHIA_MODELS
+    assert load_attempts("pythia-math").groups == PYTHIA_MODELS
     # The same 128 MATH problems for every model.
     ids = data.problem_id.reshape(7, 128)
     assert (ids == ids[0]).all()
@@ -187,6 +188,34 @@ def test_subsampled_rate_is_unbiased_within_hypergeometric_error():
     # The spread across seeds matches the hypergeometric variance too: a sample variance of 200
     # draws has relative standard error sqrt(2 / 199) = 0.10, so 0.35 is 3.5 of them.
     assert np.var(rates, ddof=1) == pytest.approx(variance_per_seed, rel=0.35)
+
+
+def test_each_problem_draws_its_own_attempts():
+    # 400 copies of one row, 50 successes in 100 attempts: drawing 10 of them, each copy's
+    # count is its own Hypergeometric(100, 50, 10), variance 10 x 0.25 x 90 / 99 = 2.27 (the
+    # same draw for every problem made every count equal). The sample variance of 400 has
+    # relative standard error sqrt(2 / 399) = 0.071; 0.3 is over 4 of them.
+    row = np.arange(100) % 2 == 0
+    copies = 400
+    attempts = Attempts(
+        np.array([f"p{i}" for i in range(copies)]),
+        np.tile(row, (copies, 1)),
+        np.full(copies, 100),
+        np.full(copies, "g"),
+    )
+    counts = attempts.subsample(10, seed=0).c
+    assert np.var(counts, ddof=1) == pytest.approx(10 * 0.25 * 90 / 99, rel=0.3)
+
+
+def test_a_group_of_ragged_attempts_keeps_each_problem_s_attempts():
+    outcomes = np.array([[1, 1, 1, 1], [1, 0, 0, 0], [1, 1, 0, 0]], dtype=bool)
+    attempts = Attempts(
+        np.array(["a", "b", "c"]), outcomes, np.array([4, 2, 3]), np.array(["g", "g", "h"])
+    )
+    kept = attempts.select("g")
+    assert kept.outcomes.shape == (2, 4)  # the padding past the longest row trimmed
+    np.testing.assert_array_equal(kept.counts().c, [4, 1])
+    np.testing.assert_array_equal(attempts.select("h").outcomes, [[1, 1, 0]])
 
 
 def test_subsample_of_ragged_attempts_respects_each_problem():

@@ -585,8 +585,11 @@ def test_plot_sets_methods_side_by_side_and_counts_the_fits_not_scored():
     assert x[0] < x[1] == 100 < x[2] and x[2] / 100 == pytest.approx(100 / x[0])
     assert axes.get_title() == "k = 10\n3 failed fits not scored (b 2, c 1)"
     assert [tick.get_text() for tick in axes.get_xticklabels()] == ["100"]
-    # One outlier of a relative error does not flatten the others to zero.
-    assert plot_backtest(summary, "exponent_rel_error").axes[0].get_yscale() == "log"
+    # One outlier of a relative error does not flatten the others to zero; errors on a log scale.
+    for metric in ("exponent_rel_error", "abs_error", "mse", "log_log_se"):
+        scored = summary.assign(**{metric: [0.1, 0.2, 27.0]})
+        assert plot_backtest(scored, metric).axes[0].get_yscale() == "log", metric
+    assert plot_backtest(summary, "coverage").axes[0].get_yscale() == "linear"
     # A method whose every fit failed has nothing drawn, and the panel says so.
     lost = summary.assign(replicates=2, coverage=[1.0, np.nan, 1.0])
     axes = plot_backtest(lost, "coverage").axes[0]
@@ -806,6 +809,22 @@ def test_a_method_has_one_colour_in_every_figure_whatever_is_beside_it():
     assert [mpl_colors.to_hex(custom[m]) for m in ["bayes-x1", "bayes-x2", "x3"]] == cycle
 
 
+def test_a_backtest_title_names_its_designs_how_many_groups_and_replicates():
+    from bayes_passk.plots import _backtest_title
+
+    summary = pd.DataFrame(
+        {
+            "design": ["subsample", "subsample", "resample", "resample"],
+            "group": ["g1", "g2", "g1", "g2"],
+            "replicates": [2, 5, 5, 5],
+        }
+    )
+    title = "t; subsample design, resample design; mean over 2 groups; 2-5 replicates per cell"
+    assert _backtest_title(summary, "t") == title
+    one = summary.iloc[2:3]
+    assert _backtest_title(one, "") == "resample design; g1; 5 replicates per cell"
+
+
 def test_the_paired_plot_averages_the_groups_differences_and_their_intervals():
     from bayes_passk.plots import plot_paired
 
@@ -843,6 +862,11 @@ def test_the_paired_plot_averages_the_groups_differences_and_their_intervals():
     assert axes.get_ylabel() == "MSE of pass@k minus a's"
     title = "data; subsample design; mean over 2 groups; 10 replicates per cell"
     assert figure.get_suptitle().replace("\n", " ") == title
+    # A mean outside its interval keeps its bar on the interval's side (was: mirrored below).
+    outside = paired.iloc[:1].assign(difference=-0.01, lower=0.0, upper=0.01)
+    [container] = plot_paired(outside).axes[0].containers
+    ends = sorted(np.ravel([cap.get_ydata() for cap in container.lines[1]]))
+    np.testing.assert_allclose(ends, [-0.01, 0.01], rtol=1e-12)
     # Every method over the same groups: c has no difference in g2 (its fits failed there),
     # so b too is averaged over g1 alone, and the panel says a cell was left out.
     with_c = pd.concat([paired, paired.iloc[:1].assign(method="c")], ignore_index=True)

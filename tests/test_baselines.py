@@ -919,7 +919,7 @@ def test_plot_bands_edges_and_bars_span_each_forecast_s_interval():
 
 
 def test_plot_of_many_forecasts_leaves_out_bands_and_has_one_entry_each():
-    from bayes_passk.plots import CROWDED, FILLED, plot_forecast
+    from bayes_passk.plots import CROWDED, FILLED, LEGEND_INSIDE, plot_forecast
 
     ks = np.array([1, 10, 100, 1000])
     forecast = fit_baseline(pythia("Pythia 12B", 100), "regression").forecast(ks, bootstrap=5)
@@ -945,6 +945,23 @@ def test_plot_of_many_forecasts_leaves_out_bands_and_has_one_entry_each():
                 "truth",
                 "unbiased estimate (k <= n)",  # the same for all: once, in black
             ]
+    # The key of a crowded plot says posterior mean only where every curve is one.
+    bayesian = forecast._replace(diagnostics=object())  # the plot reads only that it has them
+    for curves, center in (
+        ([bayesian] * CROWDED + [forecast], "estimate"),
+        ([bayesian] * (CROWDED + 1), "posterior mean"),
+    ):
+        figure = plot_forecast({f"run {i}": curve for i, curve in enumerate(curves)})
+        labels = [text.get_text() for text in figure.legends[0].get_texts()]
+        assert f"{center} (no intervals: over {CROWDED} curves)" in labels
+    # Up to LEGEND_INSIDE entries the legend stays inside the axes; one more goes beside.
+    for count, attempts, inside in ((3, 100, True), (4, None, False)):
+        names = [f"run {i}" for i in range(count)]
+        truth = {name: (ks, forecast.mean) for name in names}
+        figure = plot_forecast(dict.fromkeys(names, forecast), truth=truth, attempts=attempts)
+        legend = figure.axes[0].get_legend() if inside else figure.legends[0]
+        assert len(legend.get_texts()) == LEGEND_INSIDE + (0 if inside else 1)
+        assert (figure.axes[0].get_legend() is not None) == inside == (not figure.legends)
 
 
 def test_forecasts_at_one_k_stand_side_by_side_and_k_within_a_decade_reads_plainly():
@@ -964,6 +981,13 @@ def test_forecasts_at_one_k_stand_side_by_side_and_k_within_a_decade_reads_plain
     narrow = fit_baseline(pythia("Pythia 12B", 100), "regression").forecast([150, 200, 300])
     ticks = plot_forecast(narrow).axes[0].get_xticklabels()
     assert [tick.get_text() for tick in ticks] == ["150", "200", "300"]
+    # Up to six k within a decade are each a tick; a decade or more reads on the log scale.
+    six = [100, 120, 150, 200, 300, 500]
+    narrow = fit_baseline(pythia("Pythia 12B", 100), "regression").forecast(six)
+    ticks = plot_forecast(narrow).axes[0].get_xticklabels()
+    assert [tick.get_text() for tick in ticks] == [str(k) for k in six]
+    decade = fit_baseline(pythia("Pythia 12B", 100), "regression").forecast([100, 300, 1000])
+    assert 300 not in plot_forecast(decade).axes[0].get_xticks()
 
 
 def test_the_attempts_fitted_are_marked_where_the_forecast_begins():
@@ -976,6 +1000,10 @@ def test_the_attempts_fitted_are_marked_where_the_forecast_begins():
     assert list(line.get_xdata()) == [100, 100]
     texts = [text.get_text() for text in axes.get_legend().get_texts()]
     assert texts[-1] == "attempts per problem fitted (100)"
+    assert axes.get_ylabel() == "pass@k (new problem)"
+    benchmark = fit_baseline(data, "beta-binomial").forecast([1, 100, 10_000])
+    mixed = plot_forecast({"new": forecast, "benchmark": benchmark}).axes[0]
+    assert mixed.get_ylabel() == "pass@k"
 
 
 def test_up_to_20_curves_get_20_distinct_named_colours():

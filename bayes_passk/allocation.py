@@ -71,7 +71,7 @@ from bayes_passk.data import (
 from bayes_passk.designs import MAX_ENTRIES, pass_at_k_of_rates
 from bayes_passk.estimators import as_counts, as_ks
 from bayes_passk.families import PriorFamily, get_family, thinned_draws, unstack_draws
-from bayes_passk.forecast import unsolved_parts
+from bayes_passk.forecast import require_fit, unsolved_parts
 from bayes_passk.functionals import log_binomial
 from bayes_passk.hierarchy import distinct_rows
 from bayes_passk.inference import R_HAT_MAX
@@ -429,6 +429,7 @@ def allocate(
         return dynamic(rng, n, c, budget)
     if policy == "bayes":
         if fit is not None:
+            require_fit(fit)
             fitted, tried = fit.data, n > 0  # a fit cannot hold problems never tried
             if not (np.array_equal(fitted.n, n[tried]) and np.array_equal(fitted.c, c[tried])):
                 raise InputError(
@@ -592,8 +593,10 @@ def simulate(
     check_config(config)
     full = require_pass_data(full).single_group()
     for name, values in (("policies", policies), ("budgets", budgets)):
-        if isinstance(values, str | int) or not len(values):
+        if isinstance(values, str | int) or not hasattr(values, "__len__") or not len(values):
             raise InputError(f"{name} must be a non-empty list, got {values!r}")
+    if not all(isinstance(policy, str) for policy in policies):
+        raise InputError(f"policies must be names from {', '.join(POLICIES)}, got {policies!r}")
     for budget in budgets:
         _check_budget("each budget", budget)
         if budget > MAX_SIMULATED_BUDGET:

@@ -111,7 +111,14 @@ class BaselineFit(NamedTuple):
 
         Any real k >= 1: the fitted curve runs between whole numbers too.
         """
-        ks = np.asarray(ks, dtype=float)
+        try:
+            values = np.asarray(ks)
+        except ValueError:  # ragged
+            values = np.asarray(None)
+        booleans = any(isinstance(x, bool | np.bool_) for x in np.ravel(np.asarray(ks, object)))
+        if values.dtype.kind not in "iuf" or booleans:
+            raise InputError(f"k must be real numbers at least 1 (a sequence or one), got {ks!r}")
+        ks = values.astype(float)
         if not np.all(np.isfinite(ks) & (ks >= 1)):
             raise InputError(f"k must be finite and at least 1, got {ks.tolist()!r}")
         return METHODS[self.method].log_survival(self.params, ks)
@@ -146,7 +153,7 @@ class BaselineFit(NamedTuple):
                 "target new: the regression fits the benchmark's pass@k curve, not a "
                 "distribution of rates over problems"
             )
-        ks = as_ks(np.ravel(DEFAULT_KS if ks is None else ks))
+        ks = as_ks(DEFAULT_KS if ks is None else ks).ravel()
         if isinstance(bootstrap, bool) or not isinstance(bootstrap, int | np.integer):
             raise InputError(f"bootstrap must be a whole number of resamples, got {bootstrap!r}")
         if bootstrap < 0 or bootstrap == 1:
@@ -220,7 +227,7 @@ def fit_baseline(
         >>> round(fitted.exponent, 3), fitted.pass_at_k([100, 10_000]).round(3).tolist()
         (0.274, [0.471, 0.846])
     """
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise InputError(f"unknown method {method!r}; known methods: {', '.join(METHODS)}")
     unknown = set(options) - ({"fit_scale"} if method.startswith("discretized") else set())
     if unknown:

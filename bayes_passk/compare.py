@@ -41,7 +41,12 @@ import pandas as pd
 from bayes_passk.data import InputError, PassData, check_seed
 from bayes_passk.estimators import as_ks, mean_pass_at_k, pass_at_k
 from bayes_passk.families import thinned_draws
-from bayes_passk.forecast import DEFAULT_KS, check_target_and_ci, posterior_pass_at_k
+from bayes_passk.forecast import (
+    DEFAULT_KS,
+    check_target_and_ci,
+    posterior_pass_at_k,
+    require_fit,
+)
 from bayes_passk.hierarchy import IntegratedBinomial
 
 # A difference in elpd below 4 is small whatever its standard error (Sivula et al. 2022,
@@ -81,6 +86,8 @@ def compare_priors(fits: Mapping) -> PriorComparison:
         raise InputError(f"fits must be a dict of fits by name, got {type(fits).__name__}")
     if len(fits) < 2:
         raise InputError("model comparison needs at least two fits")
+    for fit in fits.values():
+        require_fit(fit)
     datasets = [fit.data for fit in fits.values()]
     first = datasets[0]
     require_problems_for_loo(first)
@@ -194,11 +201,12 @@ def predictive_check(
         value, common where pass@k is a share of few problems, counts on both sides).
     """
     check_target_and_ci("benchmark", ci)
+    require_fit(fit)
     data = fit.data
     smallest = int(data.n.min())
     if ks is None:
         ks = np.unique(np.round(np.logspace(0, math.log10(smallest), 12)).astype(int))
-    ks = as_ks(np.ravel(ks))
+    ks = as_ks(ks).ravel()
     if (ks > smallest).any():
         raise InputError(f"predictive checks need 1 <= k <= {smallest} (the smallest n)")
     params = thinned_draws(fit.params, max_draws)
@@ -271,7 +279,9 @@ def compare_groups(
     check_target_and_ci(target, ci)
     if any(isinstance(fit, PassData) for fit in (fit_a, fit_b)):
         raise TypeError("compare_groups takes two fits: bayes_passk.fit(data, group=...) each")
-    ks = as_ks(np.ravel(DEFAULT_KS if ks is None else ks))
+    for fit in (fit_a, fit_b):  # both before the first's draws
+        require_fit(fit)
+    ks = as_ks(DEFAULT_KS if ks is None else ks).ravel()
     check_seed(seed, numpy=True)
     streams = np.random.SeedSequence(seed).spawn(2)
     (draws_a, mean_a), (draws_b, mean_b) = (

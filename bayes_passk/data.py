@@ -48,7 +48,7 @@ import os
 import stat
 import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from numbers import Integral, Real
 from pathlib import Path
@@ -95,6 +95,11 @@ class PassData(NamedTuple):
         """
         rows = _Rows("data")
         for name, values in (("problem_id", problem_id), ("n", n), ("c", c), ("group", group)):
+            if isinstance(values, Mapping | set | frozenset):
+                raise InputError(f"{name} must be a list or array, got {type(values).__name__}")
+            if np.ma.isMaskedArray(values) and np.ma.getmaskarray(values).any():
+                index = int(np.argmax(np.ma.getmaskarray(values)))
+                raise InputError(f"{name} has a masked (missing) value at index {index}")
             if np.ndim(values) > 1:
                 raise InputError(f"{name} must be one-dimensional, got shape {np.shape(values)}")
         n, c = np.atleast_1d(n), np.atleast_1d(c)
@@ -1128,6 +1133,8 @@ def _labels(values, column: str, rows: _Rows) -> np.ndarray:
 
 
 def _parse_label(value) -> str:
+    if isinstance(value, bytes | np.bytes_):  # text, as a file's cell is
+        value = value.decode()
     if isinstance(value, float | np.floating) and float(value).is_integer():
         value = int(value)
     text = str(value).strip()

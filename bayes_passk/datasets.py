@@ -141,7 +141,7 @@ def _read_npz(file_name: str) -> dict[str, np.ndarray]:
 
 def _spec(name: str) -> _Spec:
     """Look up dataset `name`; `InputError` listing the known names otherwise."""
-    if name not in _SPECS:
+    if not isinstance(name, str) or name not in _SPECS:
         raise InputError(f"unknown dataset {name!r}; known datasets: {', '.join(_SPECS)}")
     return _SPECS[name]
 

@@ -220,7 +220,10 @@ def as_ks(k) -> np.ndarray:
         >>> as_ks([1, 10.0, 1e6]).tolist()
         [1, 10, 1000000]
     """
-    ks = np.asarray(k)
+    try:
+        ks = np.asarray(k)
+    except ValueError:  # ragged: [[1, 10], [100]]
+        ks = np.asarray(None)
     numeric = np.issubdtype(ks.dtype, np.integer) or np.issubdtype(ks.dtype, np.floating)
     valid = (
         numeric and ks.ndim <= 1 and ks.size > 0 and np.all(ks == np.round(ks)) and np.all(ks >= 1)

@@ -124,7 +124,7 @@ class Forecast(NamedTuple):
             >>> forecast.at([1000, 10]).k.tolist()
             [1000, 10]
         """
-        ks = np.ravel(ks)
+        ks = as_ks(ks).ravel()
         missing = ks[~np.isin(ks, self.k)]
         if missing.size:
             raise InputError(f"k = {missing[0]} is not among the forecast's k")
@@ -208,7 +208,7 @@ def forecast(
     """
     check_target_and_ci(target, ci)
     require_fit(result)
-    ks = as_ks(np.ravel(DEFAULT_KS if ks is None else ks))
+    ks = as_ks(DEFAULT_KS if ks is None else ks).ravel()
     if result.family.log_masses is not None and result.family.tail_exponent is None:
         smallest_p = _smallest_rate(result.family, result.params)
         if ks.max() * smallest_p > 0.1:
@@ -304,7 +304,7 @@ def posterior_pass_at_k(
     if not isinstance(seed, np.random.SeedSequence):
         check_seed(seed, numpy=True)
     require_fit(result)
-    ks = as_ks(np.ravel(ks))
+    ks = as_ks(ks).ravel()
     rows = distinct_rows(result.data.n, result.data.c)
     thinned = _thinned_posterior(result, max_draws, rows.n.size)
     all_ks = with_slope_points(ks)
@@ -349,7 +349,8 @@ def unsolved_part(result, ks, max_draws: int = 1000) -> np.ndarray:
         >>> bool(0 <= part[0] < part[1] <= 1 / 3)  # one problem of three, never solved
         True
     """
-    ks = as_ks(np.ravel(ks))
+    require_fit(result)
+    ks = as_ks(ks).ravel()
     rows = distinct_rows(result.data.n, result.data.c)
     never = (rows.c == 0) & (rows.weight > 0)
     if not never.any():
@@ -390,7 +391,7 @@ def unsolved_parts(family: PriorFamily, hyper_draws, n, c, ks) -> np.ndarray:
     """
     hyper_draws = np.asarray(hyper_draws, dtype=float)
     n, c = np.atleast_2d(n), np.atleast_2d(c)
-    ks = as_ks(np.ravel(ks))
+    ks = as_ks(ks).ravel()
     datasets, num_draws, width = hyper_draws.shape
     never = (n > 0) & (c == 0)
     # Datasets whose unsolved problems have the same distinct n (in the same proportions, where

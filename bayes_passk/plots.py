@@ -22,7 +22,7 @@ from matplotlib.figure import Figure  # not pyplot: no window, no display, the u
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
-from bayes_passk.data import InputError, percent
+from bayes_passk.data import InputError, is_positive_int, percent
 from bayes_passk.forecast import Forecast
 
 LEGEND_INSIDE = 8  # legend entries that fit inside the axes; more go beside them
@@ -84,6 +84,12 @@ def plot_forecast(
         )
     if not forecasts:
         raise InputError("plot_forecast takes at least one forecast, got an empty dict")
+    if truth:
+        truth = {name: _k_and_values(f"truth[{name!r}]", pair) for name, pair in truth.items()}
+    if shared_truth is not None:
+        shared_truth = _k_and_values("shared_truth", shared_truth)
+    if attempts is not None and not is_positive_int(attempts):
+        raise InputError(f"attempts must be a positive integer, got {attempts!r}")
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     axes = figure.subplots()
     colors = _colors(len(forecasts))
@@ -264,6 +270,19 @@ def _plain_ticks_within_a_decade(axes, ks) -> None:
         ticks = np.unique(k) if np.unique(k).size <= 6 else np.geomspace(k.min(), k.max(), 5)
         axes.set_xticks(ticks, [f"{tick:.0f}" if tick < 1e6 else f"{tick:.3g}" for tick in ticks])
         axes.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _k_and_values(name: str, pair) -> tuple[np.ndarray, np.ndarray]:
+    """``pair`` as (k, pass@k), two 1-D arrays of one length; `InputError` naming it otherwise."""
+    try:
+        k, values = (np.atleast_1d(np.asarray(part, dtype=float)) for part in pair)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a pair (k, pass@k) of numbers, got {pair!r}") from None
+    if k.ndim != 1 or k.shape != values.shape:
+        raise InputError(
+            f"{name} must be (k, pass@k) of one length, got {k.size} k and {values.size} values"
+        )
+    return k, values
 
 
 def _curve(axes, k, values, line: str, marker: str, **style):

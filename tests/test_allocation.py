@@ -585,6 +585,10 @@ def test_simulate_refuses_what_it_cannot_compare(monkeypatch):
         allocation.simulate(0, full, [40], 100, ["uniform", "dynamic"], 2, rounds=1)
     with pytest.raises(InputError, match="policies repeat"):
         allocation.simulate(0, full, [40], 100, ["dynamic", "dynamic"], 2)
+    with pytest.raises(InputError, match="policies must be names from uniform, dynamic, bayes"):
+        allocation.simulate(0, full, [40], 100, [["dynamic"]], 2)  # was "unhashable type"
+    with pytest.raises(InputError, match="budgets must be a non-empty list, got <generator"):
+        allocation.simulate(0, full, (b for b in [40]), 100, ["dynamic"], 2)
     for k, named in ((2.5, "k must be a positive integer"), ([100], "k is the one K")):
         with pytest.raises(InputError, match=named):
             allocation.simulate(0, full, [40], k, ["dynamic"], 2)
@@ -650,6 +654,7 @@ def test_allocate_takes_the_draws_of_a_fit_of_any_shape():
         family=BETA,
         params=BetaParams(*(x.reshape(2, 25) for x in draws)),
         data=PassData.from_counts(list("abcdefg"), N, C),
+        idata=None,  # not read: the plan takes the draws of params
     )
     by_fit = allocation.allocate(np.random.default_rng(0), "bayes", N, C, 40, k=10_000, fit=fit)
     by_draws = allocation.bayes(np.random.default_rng(0), N, C, 40, BETA, draws, 10_000)
@@ -658,6 +663,10 @@ def test_allocate_takes_the_draws_of_a_fit_of_any_shape():
     told = r"\(7 problems, 140 attempts, 10 successes\) than n and c \(7 problems, 140 attempts, 17"
     with pytest.raises(InputError, match=told):
         allocation.allocate(np.random.default_rng(0), "bayes", N, C + 1, 40, k=10, fit=fit)
+    with pytest.raises(
+        InputError, match="this takes a fit, bayes_passk.fit\\(data\\), got PassData"
+    ):
+        allocation.allocate(np.random.default_rng(0), "bayes", N, C, 40, k=10, fit=fit.data)
     # Problems not yet tried (n = 0), which no fit can hold, beside those the fit is of.
     n, c = np.append(N, 0), np.append(C, 0)
     by_fit = allocation.allocate(np.random.default_rng(0), "bayes", n, c, 40, k=10_000, fit=fit)

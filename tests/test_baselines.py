@@ -1098,6 +1098,18 @@ def test_bad_counts_bootstrap_and_k_are_refused():
         with pytest.raises(InputError, match="k must be finite and at least 1"):
             fitted.pass_at_k(ks)
     assert 0 < fitted.pass_at_k(1.5) < fitted.pass_at_k(2)  # the curve between whole k
+    # Not numbers: refused (True was read as k = 1, "10" as 10), as is a ragged nesting.
+    for ks in ([True, True], ["10", "100"], "10", [[1, 10], [100]]):
+        with pytest.raises(InputError, match="k must be real numbers at least 1"):
+            fitted.pass_at_k(ks)
+    forecast = fitted.forecast([1, 10, 100])
+    for ks in ("10", [True], [[1, 10], [100]]):  # "10" was "not among the forecast's k"
+        with pytest.raises(InputError, match="k must be a positive integer or a sequence"):
+            forecast.at(ks)
+    with pytest.raises(InputError, match="k must be a positive integer or a sequence"):
+        fitted.forecast([[1, 10], [100]])  # was NumPy's "inhomogeneous shape"
+    with pytest.raises(InputError, match="unknown method \\['regression'\\]; known methods"):
+        fit_baseline(fitted.data, ["regression"])  # was "unhashable type: 'list'"
 
 
 def test_point_forecast_json_is_strict_json_and_one_k_plots_a_point():
@@ -1264,6 +1276,16 @@ def test_plot_forecast_takes_one_forecast_and_refuses_a_list():
     assert texts[0] == "beta-binomial: estimate"
     with pytest.raises(TypeError, match="a Forecast or a dict of them by name, got list"):
         plot_forecast([forecast])
+    # The extras are checked before anything is drawn (each was an error from inside).
+    for extra, message in (
+        ({"truth": {"x": ([1, 10], [0.1])}}, r"truth\['x'\] must be \(k, pass@k\) of one length"),
+        ({"truth": {"x": ([1, 10],)}}, r"truth\['x'\] must be a pair \(k, pass@k\)"),
+        ({"shared_truth": ([1, 10],)}, r"shared_truth must be a pair \(k, pass@k\)"),
+        ({"attempts": "100"}, "attempts must be a positive integer, got '100'"),
+        ({"attempts": 0}, "attempts must be a positive integer, got 0"),
+    ):
+        with pytest.raises(InputError, match=message):
+            plot_forecast({"x": forecast}, **extra)
 
 
 def test_reprs_of_a_fit_and_its_forecast_are_short_tables():

@@ -234,8 +234,10 @@ def test_printed_prior_comparison_of_a_subsample_shows_the_truth(capsys):
 def test_fits_of_other_counts_of_the_same_problems_are_not_compared_by_loo(column):
     data = bp.PassData.from_counts(["a", "b", "c"], n=[10, 10, 10], c=[1, 2, 3])
     fits = {
-        "one": SimpleNamespace(data=data),
-        "other": SimpleNamespace(data=data._replace(**{column: np.array([10, 10, 9])})),
+        "one": SimpleNamespace(data=data, idata=None, family=None),
+        "other": SimpleNamespace(
+            data=data._replace(**{column: np.array([10, 10, 9])}), idata=None, family=None
+        ),
     }
     with pytest.raises(InputError, match="'other' was fitted to other data than 'one'"):
         compare_priors(fits)
@@ -256,9 +258,8 @@ def test_each_prior_s_unreliable_problems_stay_on_its_row_of_the_ranked_table():
 
     def fake_fit(log_likelihood):
         draws = {"x": rng.normal(size=(2, 200))}
-        return SimpleNamespace(
-            data=data, idata=az.from_dict(posterior=draws, log_likelihood={"c": log_likelihood})
-        )
+        idata = az.from_dict(posterior=draws, log_likelihood={"c": log_likelihood})
+        return SimpleNamespace(data=data, idata=idata, family=None)
 
     steady = -1.0 + 0.01 * rng.normal(size=(2, 200, 20))
     spiky = -3.0 + 0.01 * rng.normal(size=(2, 200, 20))
@@ -514,7 +515,7 @@ def test_predictive_check_summarises_its_replicates_exactly(monkeypatch):
     data = bp.PassData.from_counts([f"q{i}" for i in range(6)], n=n, c=observed_c)
     rng = np.random.default_rng(4)
     counts = rng.binomial(n, rng.uniform(0.0, 0.4, (50, 6)))
-    fit = SimpleNamespace(data=data, family=None, params=(np.zeros((1, 50)),))
+    fit = SimpleNamespace(data=data, family=None, params=(np.zeros((1, 50)),), idata=None)
     monkeypatch.setattr(compare, "_replicate_counts", lambda key, family, params, n: counts)
     ks = [1, 5, 20]
     replicated = np.array([exact_mean_pass_at_k(n, row, ks) for row in counts])
@@ -555,6 +556,7 @@ def test_compare_groups_summarises_fixed_draws_exactly(monkeypatch):
         }
 
     monkeypatch.setattr(compare, "posterior_pass_at_k", fixed)
+    monkeypatch.setattr(compare, "require_fit", lambda fit: None)  # names stand in for fits
     kept = np.round(np.arange(100) * 119 / 99).astype(int)
     assert kept[0] == 0 and kept[-1] == 119 and np.unique(kept).size == 100
     every_a, b = draws["A"].reshape(-1, 2), draws["B"].reshape(-1, 2)
@@ -736,7 +738,9 @@ def test_compare_cli_bad_usage_is_a_clean_error(extra, fragment, write, tmp_path
 
 def test_compare_priors_refuses_one_problem():
     one = bp.PassData.from_counts(["only"], n=[50], c=[7])
-    fits = {name: SimpleNamespace(data=one, idata=None) for name in ("beta", "scaled-beta")}
+    fits = {
+        name: SimpleNamespace(data=one, idata=None, family=None) for name in ("beta", "scaled-beta")
+    }
     with pytest.raises(InputError, match="at least 2 problems"):
         compare_priors(fits)
 
@@ -754,6 +758,7 @@ def test_compare_groups_defaults_to_the_forecast_grid(monkeypatch):
         return {"benchmark": SimpleNamespace(values=draws), "benchmark_given_hyper": given}
 
     monkeypatch.setattr(compare, "posterior_pass_at_k", fixed)
+    monkeypatch.setattr(compare, "require_fit", lambda fit: None)  # names stand in for fits
     table = compare_groups("A", "B")
     assert table["k"].tolist() == list(DEFAULT_KS)
     assert [k.tolist() for k in asked] == [list(DEFAULT_KS)] * 2
@@ -769,6 +774,22 @@ def test_compare_groups_checks_its_arguments_before_any_work(target, ci, message
 
     with pytest.raises(ValueError, match=message):
         compare_groups(None, None, [10], ci=ci, target=target)
+
+
+def test_what_reads_a_fit_refuses_anything_else_before_any_work(monkeypatch):
+    data = _data("hard")
+    drawn = []
+    monkeypatch.setattr(compare, "posterior_pass_at_k", lambda *args: drawn.append(args))
+    fit = SimpleNamespace(data=data, family=None, idata=None)  # what require_fit looks for
+    for call in (
+        lambda: compare_groups(fit, None, [10]),  # was refused after the first fit's draws
+        lambda: predictive_check(data),  # these were AttributeErrors from inside
+        lambda: compare_priors({"a": fit, "b": data}),
+        lambda: unsolved_part(data, [10]),
+    ):
+        with pytest.raises(InputError, match="this takes a fit, bayes_passk.fit\\(data\\), got"):
+            call()
+    assert not drawn
 
 
 def test_compare_groups_takes_fits_not_data():

@@ -825,6 +825,20 @@ def test_from_counts_takes_a_single_problem_and_refuses_a_table():
         PassData.from_counts(["a", "b"], [[10, 10]], [1, 2])
 
 
+def test_from_counts_refuses_what_no_file_could_hold_and_reads_bytes_as_text():
+    with pytest.raises(InputError, match="^problem_id must be a list or array, got dict$"):
+        PassData.from_counts({"a": 1}, [10], [0])  # was pandas' "unhashable type: 'dict'"
+    with pytest.raises(InputError, match="^n must be a list or array, got set$"):
+        PassData.from_counts(["a"], {10}, [0])
+    masked = np.ma.masked_array([10, 20], mask=[0, 1])  # was read as n = [10, 20]
+    with pytest.raises(InputError, match="^n has a masked \\(missing\\) value at index 1$"):
+        PassData.from_counts(["a", "b"], masked, [0, 0])
+    unmasked = PassData.from_counts(["a", "b"], np.ma.masked_array([10, 20]), [0, 0])
+    assert unmasked.n.tolist() == [10, 20]
+    read = PassData.from_counts([b"a", np.bytes_(b"b")], [10, 10], [0, 0])  # was "b'a'"
+    assert read.problem_id.tolist() == ["a", "b"]
+
+
 def test_repr_is_a_summary_not_the_arrays():
     one = PassData.from_counts(["a"], [3], [1])
     assert repr(one) == "PassData(1 problem, n 3..3, c 1 in all)"

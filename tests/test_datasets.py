@@ -287,6 +287,12 @@ def test_a_group_is_named_as_select_reads_it():
     assert load_attempts("pythia-math").select("Pythia 1B ").groups == ["Pythia 1B"]
 
 
+def test_a_dataset_is_named_by_text():
+    for load_any in (load, load_attempts):
+        with pytest.raises(InputError, match=r"unknown dataset \['pythia-math'\]; known datasets"):
+            load_any(["pythia-math"])  # was "unhashable type: 'list'"
+
+
 def test_counts_datasets_cannot_give_attempts_or_subsamples():
     with pytest.raises(InputError, match="counts only"):
         load_attempts("bon-jailbreak")

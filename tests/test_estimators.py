@@ -149,7 +149,8 @@ def test_shapes_for_scalar_and_sequence_k():
 
 
 @pytest.mark.parametrize(
-    "k", [0, -1, 2.5, [], [1, 0], True, [True, 5], np.True_, [[1]], "100", ["1", "2"]]
+    "k",
+    [0, -1, 2.5, [], [1, 0], True, [True, 5], np.True_, [[1]], "100", ["1", "2"], [[1, 2], [3]]],
 )
 def test_invalid_k_raises(k):
     with pytest.raises(InputError, match="k must be a positive integer"):

@@ -924,6 +924,10 @@ def _posterior_names(labels: list[str]) -> list[str]:
         ['posterior-1-Pythia_1B.nc', 'posterior-2-a_b.nc', 'posterior-3-a_b.nc']
         >>> _posterior_names([f"m{i}" for i in range(10)])[::9]  # the first and the tenth
         ['posterior-01-m0.nc', 'posterior-10-m9.nc']
+        >>> _posterior_names(["m  2 (x)"])  # a run of other characters is one _
+        ['posterior-1-m_2_x_.nc']
+        >>> len(_posterior_names(["x" * 70])[0]) == len("posterior-1-.nc") + 60
+        True
     """
     width = len(str(len(labels)))
     return [
@@ -1223,6 +1227,9 @@ def _write_all(writers: dict, stale: Sequence[Path] = ()) -> None:
     for path in writers:  # the one thing that would stop a rename halfway through
         if path.is_dir():
             raise InputError(f"cannot write {path}: a folder of that name is in the way")
+    for path in stale:  # nor a removal, after the renames
+        if path not in writers and path.is_dir():
+            raise InputError(f"cannot remove the earlier output {path}: it is a folder")
     created = [d for d in [folder, *folder.parents] if not d.exists()]  # leaf first
     done = False
     _unfinished_outputs[:] = [*partials.values(), *created]  # for a Ctrl-C (`_interrupted`)

@@ -682,6 +682,37 @@ def test_cli_prints_the_numbers_its_json_holds(capsys):
     assert report["lower"][0] < report["mean"][0] < report["upper"][0]
 
 
+def test_a_bayesian_forecast_prints_its_columns_and_diagnostics(capsys):
+    # A point forecast dressed as a Bayesian one (fits are tested elsewhere): what is checked
+    # is that each printed column and diagnostic is the forecast's own.
+    data = pythia("Pythia 12B", 100)
+    fitted = fit_baseline(data, "regression")
+    point = fitted.forecast([10, 1000], bootstrap=5)
+    diagnostics = {"r_hat_max": 1.0089, "ess_bulk_min": 158.0, "ess_tail_min": 122.0}
+    forecast = point._replace(
+        method="bayes-scaled-beta",
+        median=point.mean * 0.99,
+        mcse=np.array([0.0012, 0.0034]),
+        mcse_upper=np.array([0.05, 0.06]),
+        diagnostics={**diagnostics, "divergences": 0, "ok": False},
+    )
+    cli._print_forecast("src", data, forecast, None, None)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["k", "mean", "median", "90%", "lower", "upper", "mcse", "unbiased"]
+    columns = ["mean", "median", "lower", "upper", "mcse", "unbiased"]
+    for i, line in enumerate(lines[2:4]):
+        values = [getattr(forecast, name)[i] for name in columns]
+        assert line.split() == [str(forecast.k[i]), *map(cli._number, values)]
+    assert lines[-1] == (
+        "diagnostics: r_hat_max 1.009, ess_bulk_min 158, ess_tail_min 122, divergences 0: "
+        "FAILED (see warning)"
+    )
+    # A point forecast without a bootstrap prints its exponent alone, no [nan, nan].
+    cli._print_forecast("src", data, fitted.forecast([10, 1000]), None, None)
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "exponent" in line]
+    assert line == f"exponent: {fitted.exponent:.3f}"
+
+
 def test_cli_bootstrap_fills_the_intervals(capsys):
     out = _run_json(capsys, "--method", "regression", "--bootstrap", "40", "--k", "10", "1000")
     assert all(

@@ -466,6 +466,47 @@ def test_a_point_forecast_removes_an_earlier_posterior(write, tmp_path, capsys):
     assert main([*argv, "--k", "5"]) == 0
     said = capsys.readouterr().err
     assert f"(replaced the existing {', '.join(files)})" in said
+    # Only the files this run does not write are listed as removed (here: none).
+    assert "removed" not in said
+    # An earlier output that is now a folder stops the run before anything is written (the
+    # outputs were renamed into place, then its removal failed: exit 2 with every file new).
+    for name in files:
+        (out / name).unlink()
+    (out / "posterior-1-old.nc").mkdir()
+    assert main([*argv, "--k", "5"]) == 2
+    assert "cannot remove the earlier output" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["posterior-1-old.nc"]
+    # Stale posteriors of any place, two digits too, are removed.
+    (out / "posterior-1-old.nc").rmdir()
+    for name in ("posterior-01-a.nc", "posterior-10-b.nc", "posterior-x.nc"):
+        (out / name).write_text("an earlier run")
+    assert main([*argv, "--k", "5"]) == 0
+    assert (
+        "removed posterior-01-a.nc, posterior-10-b.nc of an earlier run" in capsys.readouterr().err
+    )
+    assert sorted(p.name for p in out.iterdir()) == [*files, "posterior-x.nc"]  # not an output
+    # A folder where this run's posterior.nc would be removed is refused by the outputs' check.
+    (out / "posterior.nc").mkdir()
+    assert main([*argv, "--k", "5"]) == 2
+    assert "posterior.nc in it is a folder" in capsys.readouterr().err
+    # A forecast of an embedded dataset (no input file to compare with) reruns into its folder.
+    again = ["--method", "regression", "--k", "5", "--out", str(tmp_path / "again")]
+    embedded = ["forecast", "pythia-math", "--group", "Pythia 1B", *again]
+    assert main(embedded) == main(embedded) == 0
+
+
+def test_a_file_written_again_is_replaced_not_removed(tmp_path, capsys):
+    # As a Bayesian rerun's posterior.nc: among the stale names, and written again.
+    for name in ("posterior.nc", "posterior-1-a.nc"):
+        (tmp_path / name).write_text("an earlier run")
+    stale = [tmp_path / "posterior.nc", tmp_path / "posterior-1-a.nc"]
+    cli._write_all({tmp_path / "posterior.nc": lambda path: path.write_text("new")}, stale)
+    said = capsys.readouterr().err
+    assert (
+        "(replaced the existing posterior.nc; removed posterior-1-a.nc of an earlier run)" in said
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["posterior.nc"]
+    assert (tmp_path / "posterior.nc").read_text() == "new"
 
 
 def test_forecast_of_every_group_reports_each_in_order(write, tmp_path, capsys):

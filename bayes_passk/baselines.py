@@ -59,7 +59,7 @@ from bayes_passk.data import (
     validate_counts,
     warn_if_uninformative,
 )
-from bayes_passk.estimators import as_ks, mean_pass_at_k
+from bayes_passk.estimators import as_ks, mean_pass_at_k, real_array
 from bayes_passk.families import ScaledParams, get_family
 from bayes_passk.forecast import (
     DEFAULT_KS,
@@ -111,12 +111,8 @@ class BaselineFit(NamedTuple):
 
         Any real k >= 1: the fitted curve runs between whole numbers too.
         """
-        try:
-            values = np.asarray(ks)
-        except ValueError:  # ragged
-            values = np.asarray(None)
-        booleans = any(isinstance(x, bool | np.bool_) for x in np.ravel(np.asarray(ks, object)))
-        if values.dtype.kind not in "iuf" or booleans:
+        values = real_array(ks)
+        if values is None:
             raise InputError(f"k must be real numbers at least 1 (a sequence or one), got {ks!r}")
         ks = values.astype(float)
         if not np.all(np.isfinite(ks) & (ks >= 1)):

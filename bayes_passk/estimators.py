@@ -213,6 +213,26 @@ def _whole_numbers(name: str, values: np.ndarray) -> np.ndarray:
     return values.astype(np.int64)
 
 
+def real_array(values) -> np.ndarray | None:
+    """Return ``values`` as an array of integers or floats, or None if they are not numbers.
+
+    None too for a ragged nesting or a bool among them (NumPy reads ``[True, 5]`` as [1, 5]).
+
+    Example:
+        >>> real_array([1, 2.5]).tolist(), real_array([True, 5]), real_array([[1, 2], [3]])
+        ([1.0, 2.5], None, None)
+    """
+    try:
+        array = np.asarray(values)
+    except ValueError:  # ragged: [[1, 10], [100]]
+        return None
+    if array.dtype.kind not in "iuf":
+        return None
+    if any(isinstance(x, bool | np.bool_) for x in np.ravel(np.asarray(values, object))):
+        return None
+    return array
+
+
 def as_ks(k) -> np.ndarray:
     """Return k as int64 values, or raise `InputError` unless each is a whole number 1..2^53.
 
@@ -220,15 +240,15 @@ def as_ks(k) -> np.ndarray:
         >>> as_ks([1, 10.0, 1e6]).tolist()
         [1, 10, 1000000]
     """
-    try:
-        ks = np.asarray(k)
-    except ValueError:  # ragged: [[1, 10], [100]]
-        ks = np.asarray(None)
-    numeric = np.issubdtype(ks.dtype, np.integer) or np.issubdtype(ks.dtype, np.floating)
+    ks = real_array(k)
     valid = (
-        numeric and ks.ndim <= 1 and ks.size > 0 and np.all(ks == np.round(ks)) and np.all(ks >= 1)
+        ks is not None
+        and ks.ndim <= 1
+        and ks.size > 0
+        and np.all(ks == np.round(ks))
+        and np.all(ks >= 1)
     )
-    if not valid or any(isinstance(x, bool | np.bool_) for x in np.ravel(np.asarray(k, object))):
+    if not valid:
         raise InputError(f"k must be a positive integer or a sequence of them, got {k!r}")
     if np.any(ks > MAX_K):
         raise InputError(f"k must be at most 2^53 = {MAX_K}, got {ks[ks > MAX_K].flat[0].item()!r}")

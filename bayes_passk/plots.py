@@ -177,7 +177,6 @@ def plot_forecast(
             entries.append((curve, part))
         if truth and name in truth:
             k, value = truth[name]
-            k, value = np.atleast_1d(k), np.atleast_1d(value)
             along = np.argsort(k, kind="stable")
             k, value = k[along], value[along]
             truth_label = f"{prefix}truth"

@@ -70,7 +70,14 @@ from bayes_passk.data import (
 )
 from bayes_passk.designs import MAX_ENTRIES, pass_at_k_of_rates
 from bayes_passk.estimators import as_counts, as_ks
-from bayes_passk.families import PriorFamily, get_family, thinned_draws, unstack_draws
+from bayes_passk.families import (
+    PriorFamily,
+    event_shapes,
+    get_family,
+    params_type,
+    thinned_draws,
+    unstack_draws,
+)
 from bayes_passk.forecast import require_fit, unsolved_parts
 from bayes_passk.functionals import log_binomial
 from bayes_passk.hierarchy import distinct_rows
@@ -409,8 +416,9 @@ def allocate(
         k: ``bayes``: the K of the pass@K to learn.
         fit: ``bayes``: a `bayes_passk.Fit` of these very counts, those of the problems not
             yet tried left out (its family, 400 of its draws).
-        family: ``bayes`` without a fit: the prior family.
-        params: ``bayes`` without a fit: hyperparameter draws, each of shape (D,).
+        family: ``bayes`` without a fit: the prior family (a `PriorFamily` or its name).
+        params: ``bayes`` without a fit: draws of its hyperparameters (its NamedTuple of
+            arrays of shape (D, ...)).
 
     Returns:
         Attempts per problem, integers summing to `budget`.
@@ -440,8 +448,36 @@ def allocate(
             family, params = fit.family, thinned_draws(fit.params, 400)
         if k is None or family is None or params is None:
             raise InputError("the bayes policy needs k and a fit (or family and params)")
+        family = get_family(family)
+        _check_draws(family, params)
         return bayes(rng, n, c, budget, family, params, _one_k(k, "learn"))
     raise InputError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+
+
+def _check_draws(family: PriorFamily, params) -> None:
+    """Raise `InputError` unless `params` holds draws of the family's hyperparameters.
+
+    That is its NamedTuple (or one with the same fields) of arrays of shape (D, *event shape),
+    one D for all, D >= 1.
+    """
+    fields = params_type(family)._fields
+    if getattr(params, "_fields", None) != fields:
+        raise InputError(
+            f"params must be draws of {family.name}'s hyperparameters, a NamedTuple with "
+            f"fields {', '.join(fields)}, each of shape (draws, ...); got {type(params).__name__}"
+        )
+    shapes = [np.shape(x) for x in params]
+    draws = {shape[:1] for shape in shapes}
+    if len(draws) != 1 or draws == {(0,)} or tuple(s[1:] for s in shapes) != event_shapes(family):
+        wanted = ", ".join(
+            f"{name} {('D', *shape)}"
+            for name, shape in zip(fields, event_shapes(family), strict=True)
+        ).replace("'D'", "D")
+        got = ", ".join(f"{name} {shape}" for name, shape in zip(fields, shapes, strict=True))
+        raise InputError(
+            f"params must hold D >= 1 draws of {family.name}'s hyperparameters, of shapes "
+            f"{wanted}; got {got}"
+        )
 
 
 def _one_k(k, purpose: str) -> int:

@@ -644,6 +644,29 @@ def test_allocate_checks_its_input():
             allocation.allocate(rng, "bayes", N, C, 5, k=k, family=BETA, params=draws)
     with pytest.raises(InputError, match="k is the one K of the pass@K to learn"):
         allocation.allocate(rng, "bayes", N, C, 5, k=[1000], family=BETA, params=draws)
+    # The family by name or by value; the draws must be its hyperparameters, one D for all.
+    by_name = allocation.allocate(
+        np.random.default_rng(1), "bayes", N, C, 5, k=9, family="beta", params=draws
+    )
+    by_value = allocation.bayes(np.random.default_rng(1), N, C, 5, BETA, draws, 9)
+    np.testing.assert_array_equal(by_name, by_value)
+    with pytest.raises(InputError, match="unknown prior 'betta'"):
+        allocation.allocate(rng, "bayes", N, C, 5, k=9, family="betta", params=draws)
+    for params, fragment in [
+        (
+            np.ones((8, 2)),
+            "a NamedTuple with fields a, b, each of shape \\(draws, ...\\); got ndarray",
+        ),
+        (draws[:1], "a NamedTuple with fields a, b, .*got tuple"),
+        (
+            BetaParams(draws.a, draws.b[:7]),
+            "of shapes a \\(D,\\), b \\(D,\\); got a \\(8,\\), b \\(7,\\)",
+        ),
+        (BetaParams(draws.a[:0], draws.b[:0]), "got a \\(0,\\), b \\(0,\\)"),
+        (BetaParams(draws.a[:, None], draws.b[:, None]), "got a \\(8, 1\\), b \\(8, 1\\)"),
+    ]:
+        with pytest.raises(InputError, match=f"params must .*beta's hyperparameters.*{fragment}"):
+            allocation.allocate(rng, "bayes", N, C, 5, k=9, family="beta", params=params)
 
 
 def test_allocate_takes_the_draws_of_a_fit_of_any_shape():

@@ -555,8 +555,9 @@ def plot_differences(comparison, title=None):
     ``comparison`` holds the rows of `bayes_passk.compare.difference_table` (or
     `bayes_passk.compare.compare_groups`), with columns ``a`` and ``b`` naming each pair
     (without them, one pair named A - B), and optionally ``true_difference`` (drawn as a
-    diamond) and ``ci``. Pairs stand side by side around each k; with up to 3 pairs each point
-    carries P(A > B). Above the dashed line at 0, A has the higher pass@k.
+    diamond) and ``ci`` (without it, the bars' level goes unsaid). Pairs stand side by side
+    around each k; with up to 3 pairs each point carries P(A > B). Above the dashed line at 0,
+    A has the higher pass@k.
 
     Returns:
         A matplotlib Figure.
@@ -615,13 +616,8 @@ def plot_differences(comparison, title=None):
     axes.set_xlabel("attempts per problem k")
     axes.set_ylabel("pass@k(A) - pass@k(B)")
     axes.grid(True, which="major", alpha=0.3)
-    ci = comparison["ci"].iloc[0] if "ci" in comparison else 0.9
-    entries.append(
-        (
-            _bars_key(),
-            f"bars: {percent(ci)} credible interval",
-        )
-    )
+    level = f"{percent(comparison['ci'].iloc[0])} " if "ci" in comparison else ""
+    entries.append((_bars_key(), f"bars: {level}credible interval"))
     entries.append((Line2D([], [], color="0.5", linestyle="--"), "no difference"))
     location = "outside right upper" if len(entries) > LEGEND_INSIDE else "best"
     holder = figure if len(entries) > LEGEND_INSIDE else axes

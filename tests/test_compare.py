@@ -581,6 +581,9 @@ def test_compare_groups_summarises_fixed_draws_exactly(monkeypatch):
         assert f"bars: {ci:.0%} credible interval" in [
             text.get_text() for text in legend.get_texts()
         ]
+    # A table without its level (built by hand) leaves the level unsaid, not guessed.
+    legend = plot_differences(table.drop(columns="ci")).axes[0].get_legend()
+    assert "bars: credible interval" in [text.get_text() for text in legend.get_texts()]
     # A separate random stream for each group.
     first, second = seeds[:2]
     assert first.spawn_key != second.spawn_key

@@ -116,6 +116,12 @@ def run(
         raise InputError(f"methods {labels} name a method twice")
     if not cells:
         raise InputError("no design cells to backtest")
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, Design):
+            raise InputError(
+                f"cells must be design cells (bayes_passk.designs: subsample, resample, "
+                f"synthetic), got a {type(cell).__name__} at index {index}"
+            )
     ks = cells[0].ks
     if any(not np.array_equal(cell.ks, ks) for cell in cells):
         raise InputError("every design cell must use the same k values")

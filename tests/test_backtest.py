@@ -563,6 +563,8 @@ def test_run_rejects_unknown_methods_and_mixed_ks():
         backtest.run(cells, ["regression"])
     with pytest.raises(InputError, match="appears twice"):
         backtest.run([cells[0], resample(2, FULL, 20, 2, [10])], ["regression"])
+    with pytest.raises(InputError, match="must be design cells .* got a dict at index 1"):
+        backtest.run([cells[0], cells[1]._asdict()], ["regression"])
 
 
 def test_plot_sets_methods_side_by_side_and_counts_the_fits_not_scored():

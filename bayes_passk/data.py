@@ -824,11 +824,15 @@ def _json_object(pairs: list) -> dict:
 _JSON = json.JSONDecoder(object_pairs_hook=_json_object)
 
 
+class _Nested(str):
+    """A nested cell (a JSON or Parquet list or object) as its JSON text, marked as nested."""
+
+
 def _hashable(value):
     """Nested values (JSON or Parquet lists and objects) as text, to be reported as bad cells."""
     if isinstance(value, np.ndarray):
         value = value.tolist()
-    return json.dumps(value, default=str) if isinstance(value, list | dict) else value
+    return _Nested(json.dumps(value, default=str)) if isinstance(value, list | dict) else value
 
 
 def _read_parquet(path: Path) -> _Table:
@@ -1133,6 +1137,9 @@ def _labels(values, column: str, rows: _Rows) -> np.ndarray:
 
 
 def _parse_label(value) -> str:
+    if isinstance(value, _Nested):
+        kind = "a list" if value.startswith("[") else "an object"
+        raise ValueError(f"expected text or a number, got {kind} ({value})")
     if isinstance(value, bytes | np.bytes_):  # text, as a file's cell is
         value = value.decode()
     if isinstance(value, float | np.floating) and float(value).is_integer():

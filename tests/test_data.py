@@ -647,6 +647,12 @@ def test_parquet_lists_and_structs_are_bad_cells(write):
     frame = pd.DataFrame({"problem_id": ["a", "b"], "n": [3, 3], "c": [{"x": 1}, {"x": 2}]})
     with pytest.raises(InputError, match=r"row 1, column 'c': expected a whole number"):
         load_counts(write("structs.parquet", frame))
+    # Nor is a list a label (it was read as its text, "[1, 2]").
+    frame = pd.DataFrame({"problem_id": [[1, 2], [3]], "n": [3, 3], "c": [1, 1]})
+    with pytest.raises(
+        InputError, match=r"row 1, column 'problem_id': expected text or a number, got a list"
+    ):
+        load_counts(write("listed.parquet", frame))
 
 
 def test_parquet_without_pyarrow_says_how_to_install_it(write, monkeypatch):
@@ -662,6 +668,19 @@ def test_json_array_rows_and_nested_values(write):
         InputError, match=r"counts.json, row 1, column 'n': expected a whole number, got '\[1, 2\]'"
     ):
         load(path)
+    # Labels are text or numbers: a list or an object is refused where it stands, as a count.
+    records = [{"problem_id": "a", "success": 1}, {"problem_id": ["b"], "success": 0}]
+    with pytest.raises(
+        InputError,
+        match=r"row 2, column 'problem_id': expected text or a number, got a list \(\[.b.\]\)$",
+    ):
+        load(write("attempts.json", json.dumps(records)))
+    records = [{"problem_id": "a", "n": 2, "c": 1, "group": {"model": "m"}}]
+    with pytest.raises(
+        InputError,
+        match=r"row 1, column 'group': expected text or a number, got an object \(\{.model",
+    ):
+        load(write("grouped.json", json.dumps(records)))
 
 
 def test_json_lines_must_be_objects(write):

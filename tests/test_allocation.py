@@ -364,6 +364,46 @@ def test_a_draw_with_one_non_finite_entry_of_a_vector_hyperparameter_is_left_out
     assert kept.a.tolist() == np.delete(params.a, 3).tolist() and kept.z.shape == (9, 3)
 
 
+def test_bayes_steps_reach_their_documented_cap_on_a_fine_grid(monkeypatch):
+    # Steps up to min(budget, max(64, 8 budget / P), MAX_STEP), each at most ~1.7 times the
+    # last: the greedy split is then close to the best one (the test below).
+    told = []
+
+    def no_gains(family, params, n, c, k, steps, data=None):
+        told.append(np.array(steps))
+        return np.zeros((len(n), len(steps)))
+
+    monkeypatch.setattr(allocation, "expected_variance_reduction", no_gains)
+    draws = BetaParams(jnp.ones(2), jnp.ones(2))  # unused: the gains are stubbed
+    for problems, budget, cap in [
+        (10, 1000, 800),
+        (4, 100, 100),
+        (100, 500, 64),
+        (10, 10**6, 4096),
+    ]:
+        n, c = np.arange(problems) + 1, np.zeros(problems, dtype=int)
+        allocation.bayes(np.random.default_rng(0), n, c, budget, BETA, draws, 100)
+        steps = told.pop()
+        assert steps[0] == 1 and steps[-1] == cap and (np.diff(steps) > 0).all()
+        assert (steps[1:] / steps[:-1])[steps[1:] > 32].max() < 1.8  # 4096^(1/15) = 1.74
+
+
+def test_bayes_counts_gains_at_the_rounding_floor_as_none(monkeypatch):
+    # Problem 1's gains, 8e-16 an attempt, sit below GAIN_FLOOR = 1e-15 though above
+    # GAIN_RELATIVE_FLOOR x the largest (4e-16): rounding noise, no reason to favour it. After
+    # problem 0's 4 attempts, the rest goes as `dynamic` gives it, not all to problem 1.
+    def gains(family, params, n, c, k, steps, data=None):
+        n, steps = np.asarray(n)[:, None], np.asarray(steps, float)[None, :]
+        return np.where(n == 0, 1e-7 * np.minimum(steps, 4), np.where(n == 6, 8e-16 * steps, 0))
+
+    monkeypatch.setattr(allocation, "expected_variance_reduction", gains)
+    draws = BetaParams(jnp.ones(2), jnp.ones(2))  # unused: the gains are stubbed
+    n, c = np.array([0, 6, 7]), np.zeros(3, dtype=int)
+    for seed in range(3):
+        given = allocation.bayes(np.random.default_rng(seed), n, c, 12, BETA, draws, 100)
+        assert given[0] >= 4 and given[1] <= 3 and given[2] >= 1  # levelled: 8-9, 2-3, 1-2
+
+
 def test_bayes_split_is_the_best_of_all_splits_of_two_problems():
     # Brute force: every split of the budget over two problems, scored with the package's own
     # gains G_i(m) at every m (concave here, so spending by gain per attempt is what maximises
@@ -425,11 +465,11 @@ def _summary_stub(fits):
             median=column(3),
             lower=column(4),
             upper=column(5),
-            exponent_mean=per_fit,
-            exponent_lower=per_fit,
-            exponent_upper=per_fit,
-            r_hat_max=per_fit,
-            divergences=per_fit,
+            exponent_mean=column(6)[:, 0],
+            exponent_lower=column(7)[:, 0],
+            exponent_upper=column(8)[:, 0],
+            r_hat_max=column(0)[:, 0] / 100 + 1,  # 1.0, 1.0001, ...: converged
+            divergences=per_fit + len(fits),  # the call's number
             # Each fit's draws its own: fit i's are all i + 1 (and its draws' number).
             hyper_draws=np.arange(1.0, len(n) + 1)[:, None, None] + np.zeros((len(n), 2, width)),
         )
@@ -495,9 +535,13 @@ def test_simulate_shares_round_one_and_outcomes_and_spends_the_whole_budget(monk
         assert (final_n.sum(axis=1) == budget).all()
     # The rows score each final fit's posterior mean and interval: calls 0, 1 and 4.
     replicate = np.arange(replicates) / 100
-    for field, name in ((1, "estimate"), (4, "lower"), (5, "upper")):
+    for field, name in ((1, "estimate"), (4, "lower"), (5, "upper"), (6, "exponent")):
         expected = np.concatenate([field + call / 10 + replicate for call in (0, 1, 4)])
         np.testing.assert_allclose(table[name], expected, rtol=1e-12)
+    # And its diagnostics, each in its own column.
+    r_hat = np.concatenate([1 + (call / 10 + replicate) / 100 for call in (0, 1, 4)])
+    np.testing.assert_allclose(table["r_hat_max"], r_hat, rtol=1e-12)
+    assert table["divergences"].tolist() == [call for call in (1, 2, 5) for _ in replicate]
     # The bayes policy refits after rounds 1 and 2 on its counts so far, then plans each round.
     bayes_n = np.cumsum(per_policy[2], axis=0)
     for r in range(2):
@@ -537,6 +581,37 @@ def test_simulate_says_when_refits_have_not_converged(monkeypatch):
         "bayes, budget 30, round 2",
         "bayes, budget 30, round 3",
     ]
+
+
+def test_a_policy_s_plans_and_fits_do_not_depend_on_the_others_run_beside_it(monkeypatch):
+    # The stubbed, default-suite form of the slow test below: each fit's seed and counts.
+    calls = []
+
+    def recording_fit(seed, n, c, *args, **kwargs):
+        calls.append((seed, np.array(n), np.array(c)))
+        return _summary_stub([])(seed, n, c, *args, **kwargs)
+
+    def tie_breaking_bayes(rng, n, c, budget, *args, across_problems=False):
+        return allocation.dynamic(rng, n, c, budget)  # plans with the policy's generator
+
+    monkeypatch.setattr(allocation, "fit_batch", recording_fit)
+    monkeypatch.setattr(allocation, "bayes", tie_breaking_bayes)
+    monkeypatch.setattr(allocation, "unsolved_parts", lambda family, draws, n, *_: n[:, :1] * 0.0)
+    full = PassData.from_counts(list("abcdef"), n=[10] * 6, c=[0, 0, 1, 1, 5, 9])
+    run = partial(allocation.simulate, 3, full, [30], 100, replicates=4, rounds=3)
+    fits_of = {}
+    for policies in (["bayes"], ["dynamic"], ["uniform", "dynamic", "bayes"]):
+        calls.clear()
+        run(policies=policies)
+        fits_of[tuple(policies)] = list(calls)
+    beside = fits_of["uniform", "dynamic", "bayes"]  # uniform's final; dynamic's; bayes's 3
+    for alone, mine in ((fits_of["dynamic",], beside[1:2]), (fits_of["bayes",], beside[2:])):
+        assert len(alone) == len(mine)
+        for (seed, n, c), (their_seed, their_n, their_c) in zip(alone, mine, strict=True):
+            assert seed == their_seed
+            np.testing.assert_array_equal(n, their_n)
+            np.testing.assert_array_equal(c, their_c)
+    assert len({seed for seed, _, _ in beside}) == len(beside)  # every fit its own seed
 
 
 # Slow (26-31 s, two simulations compiled for it alone): the default suite nears its 10
@@ -760,11 +835,18 @@ def test_allocate_cli_bayes_targets_k_10000_unless_told(write, monkeypatch, caps
         targets.append(k)
         return np.array([budget, 0])
 
-    monkeypatch.setattr(cli, "_fit_with_warnings", lambda *args, **kwargs: "fitted")
+    priors = []
+
+    def fitted(data, prior, args, label):
+        priors.append(prior)
+        return "fitted"
+
+    monkeypatch.setattr(cli, "_fit_with_warnings", fitted)
     monkeypatch.setattr(allocation, "allocate", plan)
-    for extra in ([], ["--k", "300"]):
+    for extra in ([], ["--k", "300"], ["--prior", "kumaraswamy"]):
         assert main(["allocate", path, "--budget", "4", "--policy", "bayes", *extra]) == 0
-    assert targets == [10_000, 300]
+    assert targets == [10_000, 300, 10_000]
+    assert priors == ["scaled-beta", "scaled-beta", "kumaraswamy"]  # the plan's fit, as told
     assert "(target pass@10000)" in capsys.readouterr().out
 
 
@@ -866,6 +948,36 @@ def test_simulate_allocation_cli(write, tmp_path, capsys):
         assert row["solved_below_truth"] == pytest.approx(below)
         within = (error[mine].abs() <= table.loc[mine, "unsolved_part"]).mean()
         assert row["error_within_unsolved"] == pytest.approx(within)
+
+
+def test_simulate_allocation_cli_passes_every_option_on(write, monkeypatch):
+    class Called(Exception):
+        """Raised in place of the simulation: what reached it is recorded."""
+
+    told = []
+
+    def recording_simulate(*args):
+        told.append(args)
+        raise Called
+
+    monkeypatch.setattr(allocation, "simulate", recording_simulate)
+    path = write("full.csv", "problem_id,n,c\n" + SIMULATION_ROWS)
+    argv = ["simulate-allocation", "--dataset", path, "--k", "300", "--rounds", "4"]
+    argv += ["--budgets", "64", "640", "--replicates", "7", "--chains", "3", "--warmup", "150"]
+    argv += ["--samples", "120", "--seed", "9", "--prior", "kumaraswamy"]
+    with pytest.raises(Called):
+        main([*argv, "--policies", "bayes", "uniform"])
+    [(seed, full, budgets, k, policies, replicates, rounds, prior, config, _)] = told
+    assert (seed, budgets, k, policies, replicates, rounds) == (
+        9,
+        [64, 640],
+        300,
+        ["bayes", "uniform"],
+        7,
+        4,
+    )
+    assert prior == "kumaraswamy" and full.num_problems == 8 and full.groups == ["full"]
+    assert (config.chains, config.warmup, config.samples) == (3, 150, 120)
 
 
 @pytest.mark.slow  # 40 to 50 s alone: it compiles the batched engine for itself

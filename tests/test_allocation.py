@@ -496,9 +496,15 @@ def test_simulate_shares_round_one_and_outcomes_and_spends_the_whole_budget(monk
         refits.append((np.array(n), np.array(c), budget, params, across_problems))
         return allocation.uniform(rng, n, c, budget)
 
+    def recording_unsolved(family, draws, n, c, ks):  # fit i's part: (i + 1) / 100
+        unsolved.append((family.name, np.array(n), np.array(c), ks))
+        return draws[:, :1, 0] / 100
+
+    unsolved = []
     monkeypatch.setattr(allocation, "draw_outcomes", recording_draw)
     monkeypatch.setattr(allocation, "fit_batch", _summary_stub(fits))
     monkeypatch.setattr(allocation, "bayes", even_bayes)
+    monkeypatch.setattr(allocation, "unsolved_parts", recording_unsolved)
     table = allocation.simulate(
         seed, full, [budget], 100.0, policies, replicates, rounds, across_problems=True
     )
@@ -538,6 +544,13 @@ def test_simulate_shares_round_one_and_outcomes_and_spends_the_whole_budget(monk
     for field, name in ((1, "estimate"), (4, "lower"), (5, "upper"), (6, "exponent")):
         expected = np.concatenate([field + call / 10 + replicate for call in (0, 1, 4)])
         np.testing.assert_allclose(table[name], expected, rtol=1e-12)
+    # And the part from its unsolved problems, of the final fit's draws and counts.
+    expected = np.tile(np.arange(1, replicates + 1) / 100, 3)
+    np.testing.assert_allclose(table["unsolved_part"], expected, rtol=1e-12)
+    for (family, n, c, ks), call in zip(unsolved, (0, 1, 4), strict=True):
+        assert family == "scaled-beta" and ks == (100,)
+        np.testing.assert_array_equal(n, fits[call][0])
+        np.testing.assert_array_equal(c, fits[call][1])
     # And its diagnostics, each in its own column.
     r_hat = np.concatenate([1 + (call / 10 + replicate) / 100 for call in (0, 1, 4)])
     np.testing.assert_allclose(table["r_hat_max"], r_hat, rtol=1e-12)

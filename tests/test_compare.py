@@ -14,6 +14,7 @@ from scipy import stats
 
 import bayes_passk as bp
 from bayes_passk import cli, compare, datasets
+from bayes_passk.baselines import fit_baseline
 from bayes_passk.cli import main
 from bayes_passk.compare import compare_groups, compare_priors, predictive_check, verdict
 from bayes_passk.data import InputError
@@ -641,16 +642,26 @@ def test_compare_cli_groups_json_and_out(write, tmp_path, capsys, monkeypatch):
     assert first.split()[-1] == f"{error:.2g}"
 
 
-def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(write, monkeypatch, capsys):
+def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(
+    write, monkeypatch, capsys, tmp_path
+):
     # Fits and their draws stand in for the real ones (tested above): what is checked is which
     # pairs the command compares, in which order, and that a group reads the same in each.
     rows = ["model,problem_id,n,c"] + [f"{m},p{i},10,{i}" for m in "xyz" for i in range(3)]
     path = write("three.csv", "\n".join(rows) + "\n")
     seeds = {}
 
+    class StandIn(str):
+        """A group's name as its fit; its forecast (drawn by --out) a baseline's."""
+
+        def forecast(self, ks, **kwargs):
+            return fit_baseline(self.data, "beta-binomial").forecast(ks, **kwargs)
+
     def fit(data, *args, seed, **kwargs):
         seeds[data.groups[0]] = seed
-        return data.groups[0]
+        stand_in = StandIn(data.groups[0])
+        stand_in.data = data
+        return stand_in
 
     monkeypatch.setattr(cli, "_fit_with_warnings", fit)
     drawn = []
@@ -683,6 +694,19 @@ def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(write, monkey
     report = json.loads(capsys.readouterr().out)
     assert [row["k"] for row in report["comparison"]] == [1, 100, 10_000, 1, 100, 10_000]
     assert (report["target"], report["ci"]) == ("benchmark", 0.5)
+    # Printed and written as the JSON gives them: the level, and each bound in its place.
+    assert main([*argv, "--ci", "0.5", "--json"]) == 0
+    report = pd.DataFrame(json.loads(capsys.readouterr().out)["comparison"])
+    out = tmp_path / "cmp"
+    assert main([*argv[:-1], "--ci", "0.5", "--out", str(out)]) == 0
+    title, header, *lines = capsys.readouterr().out.splitlines()
+    assert title == "benchmark pass@k, prior beta-spline, 50% intervals"
+    assert header.split()[8:12] == ["-", "B", "lower", "upper"]
+    printed = np.array([line.split()[6:8] for line in lines], dtype=float)
+    np.testing.assert_allclose(printed, report[["lower", "upper"]], rtol=1e-3)
+    written = pd.read_csv(out / "comparison.csv")
+    assert set(written["ci"]) == {0.5}
+    np.testing.assert_allclose(written[["lower", "upper"]], report[["lower", "upper"]])
     # k given in any order is reported in increasing order.
     assert main([*argv[: argv.index("--k")], "--k", "100", "1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -545,6 +545,15 @@ def test_forecast_of_every_group_reports_each_in_order(write, tmp_path, capsys):
     rc = main([*argv, "--group", "x"])
     captured = capsys.readouterr()
     assert_clean_error(rc, captured.out, captured.err, ["--all-groups", "leave out --group"])
+    # A warning names the group and the method it is about.
+    halves = write(
+        "halves.csv", "\n".join([*rows, *(f"w,q{i},20,{20 * (i % 2)}" for i in range(8))])
+    )
+    assert main(["forecast", halves, *argv[2:]]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(said) == 1 and said[0].startswith(
+        "bayes-passk: warning: w: beta-binomial: the fit stopped at the edge of its search range"
+    )
     # A group the method cannot fit is named, and nothing is written.
     unsolved = write("unsolved.csv", "\n".join([*rows, *(f"w,q{i},20,0" for i in range(8))]))
     argv = ["forecast", unsolved, "--all-groups", "--method", "beta-binomial", "--out", str(out)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import os
@@ -1060,6 +1061,28 @@ def test_the_console_explains_failed_and_unconverged_fits():
     assert note.startswith("unsolved_part (a column of the tables --out writes): the part of")
     assert note.endswith(
         "at most the truth in 3 of 3 forecasts, the estimate's error within it in 2"
+    )
+
+
+def test_cli_synthetic_design_defaults_are_those_its_help_states(monkeypatch):
+    # --synthetic-prior: "scaled-beta"; --problems: 128 drawn from the prior; the grid's cells.
+    from bayes_passk import designs
+
+    drawn = []
+    monkeypatch.setattr(designs, "synthetic", lambda *args: drawn.append(args))
+    args = cli.build_parser().parse_args(["backtest", "--design", "synthetic"])
+    cli._backtest_cells(args)
+    assert [(family, problems) for _, family, _, _, _, problems, *_ in drawn] == [
+        ("scaled-beta", 128)
+    ] * len(designs.SYNTHETIC_GRID)
+    assert [cell[2:5] for cell in drawn] == list(designs.SYNTHETIC_GRID)
+    assert all(cell[6:8] == (100, 20) and list(cell[8]) == [1000, 10000] for cell in drawn)
+    parser = cli.build_parser(["backtest"])
+    [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    help_text = {action.dest: action.help for action in commands.choices["backtest"]._actions}
+    assert help_text["synthetic_prior"].endswith("; scaled-beta)")
+    assert help_text["problems"].startswith(
+        "problems per replicate: synthetic, drawn from the prior (128)"
     )
 
 

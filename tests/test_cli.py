@@ -1225,3 +1225,30 @@ def test_attempts_without_a_group_of_several_is_refused_before_any_fit(argv, tmp
     err = capsys.readouterr().err
     assert err.startswith("bayes-passk: error: pythia-math holds 7 groups; choose one with --group")
     assert "fitting" not in err and not out.exists()
+
+
+def test_every_option_s_help_states_its_default():
+    # What --help promises is what a command does when the option is left out.
+    import argparse
+
+    from bayes_passk.allocation import POLICIES
+    from bayes_passk.cli import build_parser
+
+    worded = {  # defaults stated in words
+        "auto": ("(default: detect from the columns)", "(auto: detected from the columns)"),
+        "dynamic": ("dynamic (default: ",),
+        " ".join(POLICIES): ("(all)",),
+    }
+    [commands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    checked = 0
+    for command, parser in commands.choices.items():
+        for action in parser._actions:
+            if action.default in (None, False, argparse.SUPPRESS) or action.dest == "help":
+                continue
+            default = action.default
+            shown = " ".join(map(str, default)) if isinstance(default, list) else str(default)
+            said = [f"({shown})", f"({shown};", f"({shown} ", f"(default: {shown})"]
+            said += worded.get(shown, ())
+            assert any(words in action.help for words in said), (command, action.dest)
+            checked += 1
+    assert checked >= 40

@@ -90,6 +90,10 @@ def test_subsample_draws_past_numpy_s_hypergeometric_limit():
     # Every attempt a success or every one a failure: all successes or none, as below the limit.
     sure = PassData.from_counts(["s", "f"], n=[n, n], c=[n, 0])
     assert designs.subsample(1, sure, budget=30, replicates=5, ks=KS).c.tolist() == [[30, 0]] * 5
+    # At the limit itself (10^9 successes or failures: NumPy refuses those too).
+    edge = PassData.from_counts(["g", "b"], n=[10**9 + 1, 10**9 + 1], c=[10**9, 1])
+    counts = designs.subsample(2, edge, budget=20, replicates=3, ks=KS).c
+    assert counts.shape == (3, 2) and (counts[:, 0] >= 19).all() and (counts[:, 1] <= 1).all()
 
 
 def test_a_subsample_of_every_attempt_is_the_full_count():
@@ -155,6 +159,7 @@ def test_synthetic_rates_follow_the_family(family):
         cdf = lambda x: 1 - (1 - np.clip(x, 0, 1) ** a) ** b  # noqa: E731
     assert stats.kstest(q, cdf).pvalue > 1e-3
     assert design.exponent == a
+    assert design.group == f"{family} a=0.4 b=3.5 s=0.8"  # rows name the cell they come from
 
 
 def test_synthetic_rates_may_fill_the_whole_unit_interval():

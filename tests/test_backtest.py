@@ -65,11 +65,11 @@ def test_summarize_computes_the_metrics():
         truth=[0.55, 0.6, 0.6, 0.9],
         exponent=[0.2, 0.3, np.nan, 0.5],
         exponent_truth=0.25,
-        r_hat=[1.0, 1.02, np.nan, 1.005],
+        r_hat=[1.0, 1.02, np.nan, 1.01],
     )
     row = backtest.summarize(table).iloc[0]
     assert row["replicates"] == 4 and row["failed"] == 1
-    assert row["unconverged_fits"] == 1  # r_hat 1.02 > 1.01; NaN (no fit) does not count
+    assert row["unconverged_fits"] == 1  # r_hat 1.02 > 1.01; 1.01 and NaN (no fit) do not count
     assert row["abs_error"] == pytest.approx((0.05 + 0.1 + 0.0) / 3)
     assert row["mse"] == pytest.approx((0.05**2 + 0.1**2) / 3)
     # 3 squared errors (0.0025, 0.01, 0): 2 of the 27 resamples repeat a value below the mean
@@ -191,6 +191,10 @@ def test_a_cell_s_bootstrap_does_not_depend_on_the_other_cells():
         assert (row["mse_lower"], row["mse_upper"]) == (alone["mse_lower"], alone["mse_upper"])
     reseeded = backtest.summarize(cell, seed=1).iloc[0]
     assert reseeded["mse_lower"] != alone["mse_lower"]
+    # Each k of a cell its own resamples, as each method, group and budget.
+    for column, value in (("k", 999), ("method", "n"), ("group", "h"), ("budget", 7)):
+        other_cell = backtest.summarize(cell.assign(**{column: value})).iloc[0]
+        assert other_cell["mse_lower"] != alone["mse_lower"], column
 
 
 def test_summarize_scores_each_estimate_against_its_unsolved_part():
@@ -210,6 +214,10 @@ def test_summarize_scores_each_estimate_against_its_unsolved_part():
         assert np.isnan(
             scored[["unsolved_part", "solved_below_truth", "error_within_unsolved"]].astype(float)
         ).all()
+    # An error of exactly the part (0.75 - 0.5 = 0.25, exact in binary) counts for both.
+    exact = _table(estimate=[0.75], lower=np.nan, upper=np.nan, truth=[0.5])
+    row = backtest.summarize(exact.assign(unsolved_part=0.25)).iloc[0]
+    assert row["solved_below_truth"] == 1.0 and row["error_within_unsolved"] == 1.0
 
 
 def test_log_log_error_leaves_out_and_counts_a_pass_at_k_of_exactly_one():
@@ -223,8 +231,9 @@ def test_log_log_error_leaves_out_and_counts_a_pass_at_k_of_exactly_one():
 
 
 def test_a_replicate_without_truth_does_not_count_as_a_miss():
-    table = _table(estimate=[0.5, 0.7], lower=[0.4, 0.6], upper=[0.6, 0.8], truth=[0.55, np.nan])
+    table = _table(estimate=[0.5, 0.7], lower=[0.4, 0.5], upper=[0.6, 0.9], truth=[0.55, np.nan])
     row = backtest.summarize(table).iloc[0]
+    # The width over the replicates coverage scores: the one with a truth.
     assert row["coverage"] == 1.0 and row["width"] == pytest.approx(0.2)
     assert np.isnan(backtest.summarize(table.iloc[1:])["coverage"].iloc[0])
 

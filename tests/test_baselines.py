@@ -34,7 +34,7 @@ from bayes_passk.baselines import (
     fit_baseline,
 )
 from bayes_passk.data import InputError, PassData
-from bayes_passk.forecast import with_slope_points
+from bayes_passk.forecast import slope_at_largest_k, with_slope_points
 from bayes_passk.functionals import log_marginal_likelihood
 from bayes_passk.models.scaled_beta import FAMILY, Params
 
@@ -420,6 +420,25 @@ def test_a_shape_at_the_edge_of_its_range_is_reported(write, capsys):
     assert "warning: scaled-beta-binomial: the fit stopped at the edge" in capsys.readouterr().err
 
 
+def test_either_shape_at_or_flat_to_its_bound_is_reported():
+    # Objectives in (log a, log b) with log a pinned at 1: log b runs to its bound, or is
+    # pinned at 2 so loosely that the bound is 0.2 nats away (within PROFILE_DROP = 1.92).
+    from bayes_passk.baselines import FitAtBoundWarning, _minimize
+
+    bounds, starts = [(-12, 8), (-12, 16)], [np.zeros(2)]
+    for loose_b, said in (
+        (lambda x: 0.01 * (16 - x[1]), r"stopped at the edge .* \(a = 2.72, b = 8.89e\+06\)"),
+        (lambda x: 0.001 * (x[1] - 2) ** 2, r"likelihood interval reaching .* \(a = 2.72,"),
+    ):
+
+        def objective(x, loose_b=loose_b):
+            return (x[0] - 1) ** 2 + loose_b(x)
+
+        with pytest.warns(FitAtBoundWarning, match=said):
+            _minimize(objective, starts, bounds, profile=True)
+    _minimize(lambda x: (x[0] - 1) ** 2 + (x[1] - 2) ** 2, starts, bounds, profile=True)  # pinned
+
+
 def test_a_shape_the_rates_cannot_pin_is_reported():
     from bayes_passk.baselines import FitAtBoundWarning
 
@@ -550,6 +569,10 @@ def test_bootstrap_interval_ends_are_the_replicates_equal_tailed_quantiles():
         np.testing.assert_array_equal(forecast.upper, np.nanquantile(passes, levels[1], axis=0))
         ends = [forecast.exponent.lower, forecast.exponent.upper]
         np.testing.assert_array_equal(ends, np.nanquantile(exponents, levels))
+        # The local slope's interval: of the resamples' own slopes, not the exponents'.
+        slopes = slope_at_largest_k(log_survivals)
+        ends = [forecast.local_slope.lower, forecast.local_slope.upper]
+        np.testing.assert_array_equal(ends, np.nanquantile(slopes, levels))
 
 
 def _resamples(seed: int, problems: int, replicates: int) -> list[np.ndarray]:
@@ -587,8 +610,11 @@ def test_bootstrap_resamples_without_information_count_as_their_limits():
     assert 0 < without.sum() < 40
     assert (log_survivals[without] == 0).all() and np.isnan(exponents[without]).all()
     assert (log_survivals[~without] < 0).all() and np.isfinite(exponents[~without]).all()
-    lower = fitted.forecast(ks, bootstrap=40, seed=1).lower
-    assert (lower == 0).all() and not np.signbit(lower).any()  # 0, not -0
+    forecast = fitted.forecast(ks, bootstrap=40, seed=1)
+    assert (forecast.lower == 0).all() and not np.signbit(forecast.lower).any()  # 0, not -0
+    # The exponent's interval is over the resamples that have one.
+    ends = [forecast.exponent.lower, forecast.exponent.upper]
+    np.testing.assert_array_equal(ends, np.quantile(exponents[~without], [0.05, 0.95]))
     # And every attempt a success: pass@k 1.
     data = PassData.from_counts([f"p{i}" for i in range(20)], n=[100] * 20, c=[100] * 19 + [97])
     log_survivals, _ = _bootstrap(fit_baseline(data, "beta-binomial"), ks, 40, 1)
@@ -606,6 +632,12 @@ def test_bootstrap_resamples_that_cannot_be_fitted_are_counted_in_a_warning():
     with pytest.warns(BaselineFitWarning, match=rf"{unfitted} of 40 bootstrap resamples could"):
         log_survivals, _ = _bootstrap(fitted, np.array([1.0, 2.0]), 40, 2)
     assert np.isnan(log_survivals).any(axis=1).sum() == unfitted
+    # The intervals are over the others, not NaN.
+    fitted_rows = -np.expm1(log_survivals[~np.isnan(log_survivals).any(axis=1)])
+    with pytest.warns(BaselineFitWarning, match="could not be fitted"):
+        forecast = fitted.forecast([1, 2], bootstrap=40, seed=2)
+    np.testing.assert_array_equal(forecast.lower, np.quantile(fitted_rows, 0.05, axis=0))
+    np.testing.assert_array_equal(forecast.upper, np.quantile(fitted_rows, 0.95, axis=0))
 
 
 def test_bootstrap_refits_forecasting_nan_are_counted_and_skip_the_bound_check(monkeypatch):
@@ -1125,7 +1157,7 @@ def test_bad_counts_bootstrap_and_k_are_refused():
         fitted.forecast([100], bootstrap=200.0)
     with pytest.raises(InputError, match="seed must be an integer from 0 to 2"):
         fitted.forecast([100], bootstrap=5, seed=-1)
-    for ks in ([0], [-1], [np.nan], [np.inf]):  # -1 gave pass@k = -0.0094
+    for ks in ([0], [0.5], [-1], [np.nan], [np.inf]):  # -1 gave pass@k = -0.0094
         with pytest.raises(InputError, match="k must be finite and at least 1"):
             fitted.pass_at_k(ks)
     assert 0 < fitted.pass_at_k(1.5) < fitted.pass_at_k(2)  # the curve between whole k

@@ -192,6 +192,8 @@ def thinned_draws(params, max_draws: int):
         >>> params = (np.zeros((2, 500)), np.zeros((2, 500, 7)))  # a scalar and a vector
         >>> [x.shape for x in thinned_draws(params, 400)]
         [(334,), (334, 7)]
+        >>> thinned_draws((np.arange(10.0).reshape(2, 5),), 4)[0].tolist()  # every third
+        [0.0, 3.0, 5.0, 8.0]
     """
     check_max_draws(max_draws)
     step = max(1, -(-int(np.prod(np.shape(params[0])[:2])) // max_draws))

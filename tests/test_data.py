@@ -863,3 +863,20 @@ def test_repr_is_a_summary_not_the_arrays():
     assert repr(one) == "PassData(1 problem, n 3..3, c 1 in all)"
     many = PassData.from_counts(list("abcd"), [5, 9, 9, 9], [0, 1, 2, 3], group=list("wxyz"))
     assert repr(many) == "PassData(4 problems in 4 groups ('w', 'x', 'y', ...), n 5..9, c 6 in all)"
+
+
+def test_uninformative_counts_are_named_without_a_fit():
+    # The checks fits and point methods run first (their slow test runs them through fits).
+    from bayes_passk.data import warn_if_uninformative
+
+    for n, c, said in [
+        ([1, 1], [0, 1], r"^one attempt per problem identifies pass@1 only; .* from the prior"),
+        ([5, 3], [0, 0], r"^no attempt succeeded in 8: .* beyond k = 5 comes from the prior$"),
+        ([1, 10], [1, 10], r"^every attempt succeeded \(11\): .* comes from the prior$"),
+    ]:
+        with pytest.warns(UserWarning, match=said) as caught:
+            warn_if_uninformative(PassData.from_counts(["a", "b"], n, c), "the prior")
+        assert len(caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_uninformative(PassData.from_counts(["a", "b"], [10, 10], [0, 10]), "the prior")

@@ -913,6 +913,18 @@ def test_a_short_run_counts_its_progress_and_warns_naming_the_failing_diagnostic
     assert _ProgressBar.active is None
 
 
+def test_a_fit_whose_every_kept_transition_diverged_says_so(monkeypatch):
+    # The divergences are counted over the kept draws (2 x 30 here, not the 100 iterations):
+    # all of them diverging points at the family's functions, not at target_accept. The
+    # fit's settings are the test above's: its compiled program serves.
+    from bayes_passk.inference import Diagnostics, Fit
+
+    every = Diagnostics(r_hat_max=1.0, ess_bulk_min=1000.0, ess_tail_min=1000.0, divergences=60)
+    monkeypatch.setattr(Fit, "diagnostics", lambda self: every)
+    with pytest.warns(bp.ConvergenceWarning, match="Every transition diverged"):
+        bp.fit(DATA, prior="scaled-beta", chains=2, warmup=20, samples=30, progress=False)
+
+
 def test_progress_in_a_log_is_a_line_at_each_tenth_of_the_run(monkeypatch, capsys):
     # Where nobody watches a terminal (a log file, a pipe), progress=True writes plain lines.
     from bayes_passk import inference
@@ -969,6 +981,7 @@ def test_a_family_with_a_nan_gradient_is_named_as_the_cause():
         (1.0, 1, 0.9999, r"Raise target_accept \(to 0\.99995; it was 0\.9999\)"),
         (1.0, 0, 0.9, r"ess_bulk_min = 100 < 400\. Run longer \(warmup/samples\), or treat"),
         (1.3, 0, 0.9, r"r_hat_max = 1\.3000 > 1\.01; .* Run longer .* if r_hat stays high"),
+        (1.0, 4000, 0.9, r"4000 divergent .* Every transition diverged: .* prior family's func"),
     ],
 )
 def test_convergence_advice_follows_the_failure(r_hat, divergences, target_accept, advice):
@@ -980,7 +993,7 @@ def test_convergence_advice_follows_the_failure(r_hat, divergences, target_accep
     )
     with pytest.warns(bp.ConvergenceWarning, match=advice) as caught:
         _warn_if_unconverged(diagnostics, "beta", 4000, target_accept)
-    assert ("target_accept" in str(caught[0].message)) == (divergences > 0)
+    assert ("target_accept" in str(caught[0].message)) == (0 < divergences < 4000)
 
 
 def test_each_diagnostic_fails_just_past_its_documented_threshold():
@@ -1000,6 +1013,7 @@ def test_each_diagnostic_fails_just_past_its_documented_threshold():
             "r_hat is undefined (it needs 2 or more chains of non-constant draws)",
         ),
         ("ess_tail_min", np.nan, "ess_tail_min = nan < 400"),
+        ("ess_bulk_min", np.nan, "ess_bulk_min = nan < 400"),
     ]:
         failing = good._replace(**{field: value})
         assert failing.problems == [said] and not failing.ok, (field, value)

@@ -800,3 +800,21 @@ def test_a_family_file_is_all_a_new_prior_needs(tmp_path, monkeypatch, write, ca
         monkeypatch.undo()
         registry.cache_clear()
         sys.modules.pop("bayes_passk.models.plugin_prior", None)
+
+
+def test_a_row_s_weight_counts_its_problems_in_the_potential():
+    # Rows (n, c) of weight 2 and 1, a padding row of weight 0: the potential NUTS samples is
+    # the one of the three problems written out, one row each.
+    from numpyro.infer.util import potential_energy
+
+    family = get_family("scaled-beta")
+    z = {"a": jnp.array(0.3), "mean": jnp.array(1.2), "u": jnp.array(-0.5)}  # unconstrained
+    model = partial(hierarchical_model, family)
+
+    @jax.jit  # one program for both: compiled, not run op by op
+    def potential(n, c, weight):
+        return potential_energy(model, (n,), {"c": c, "weight": weight, "marginalize": True}, z)
+
+    weighted = potential(*(jnp.array(x) for x in ([20, 50, 1.0], [3, 0, 0.0], [2, 1, 0.0])))
+    written_out = potential(*(jnp.array(x) for x in ([20, 20, 50.0], [3, 3, 0.0], [1, 1, 1.0])))
+    np.testing.assert_allclose(weighted, written_out, rtol=1e-12)

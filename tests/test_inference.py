@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from scipy import stats
 from scipy.special import betaln
 from test_compare import exact_mean_pass_at_k
@@ -126,6 +127,10 @@ def test_forecast_shapes_order_and_table(result):
     f = result.forecast(ks, ci=0.8)
     assert (np.diff(f.mean) > 0).all()
     assert (f.lower <= f.median).all() and (f.median <= f.upper).all()
+    # The median and the ends: the draws' 50%, 10% and 90% quantiles at each k.
+    sampled = result.idata.posterior_predictive["benchmark"].values.reshape(-1, len(ks))
+    expected = np.quantile(sampled, [0.5, 0.1, 0.9], axis=0)
+    np.testing.assert_allclose([f.median, f.lower, f.upper], expected, rtol=1e-12)
     assert (f.mcse > 0).all() and (f.mcse < 0.01).all()
     table = f.to_frame()
     assert list(table["k"]) == ks and set(table["target"]) == {"benchmark"}
@@ -1094,6 +1099,19 @@ def test_progress_shows_by_default_in_a_terminal_or_a_notebook(monkeypatch):
     assert inference._interactive()
 
 
+def test_a_summary_is_the_mean_quantiles_and_mcse_of_its_draws():
+    from bayes_passk.forecast import summarize
+
+    values = np.random.default_rng(3).gamma(2.0, size=(2, 500))
+    draws = xr.DataArray(values, dims=("chain", "draw"))
+    summary = summarize(draws, 0.8)
+    median, lower, upper = np.quantile(values, [0.5, 0.1, 0.9])
+    assert summary.mean == pytest.approx(values.mean(), rel=1e-12)
+    assert (summary.median, summary.lower, summary.upper) == pytest.approx((median, lower, upper))
+    mcse = float(az.mcse(az.convert_to_dataset(values), method="mean")["x"])
+    assert summary.mcse == pytest.approx(mcse, rel=1e-12)
+
+
 def test_beta_draws_rise_with_k_where_the_betas_are_not_ordered():
     # From k = 1 to k = 10 the mean rises (0.50 to 0.51) while the sd grows from 0.001 to 0.1:
     # the second Beta's 5% quantile (about 0.35) lies below the first's, so a shared uniform
@@ -1108,6 +1126,14 @@ def test_beta_draws_rise_with_k_where_the_betas_are_not_ordered():
     in_order = draws[:, np.argsort(ks)]
     assert np.all(np.diff(in_order, axis=1) >= 0)
     assert np.quantile(draws[:, 0], 0.05) >= np.quantile(draws[:, 1], 0.05)
+    # One uniform per curve: at two k with the same Beta, a draw is the same quantile twice.
+    same = _beta_draws(
+        np.random.default_rng(1),
+        np.full((1000, 2), 0.3),
+        np.full((1000, 2), 0.01),
+        np.array([1, 10]),
+    )
+    np.testing.assert_array_equal(same[:, 0], same[:, 1])
     first = draws[:, 1]  # Beta(mean 0.5, sd 0.001): a = b = 124999.5
     assert abs(first.mean() - 0.5) < 4 * 0.001 / np.sqrt(first.size)
     assert abs(first.std() - 0.001) < 4 * 0.001 / np.sqrt(2 * first.size)

@@ -100,6 +100,8 @@ def test_fit_forecasts_pass_at_k_of_beta_rates():
     fit.forecast([7 * 10**9])  # no warning (filterwarnings = error)
     with pytest.warns(UserWarning, match=r"k above 7\.2e\+09 reflects the edge of its grid"):
         fit.forecast([10**12])
+    with pytest.warns(UserWarning, match=r"k above 7\.2e\+09"):  # whichever k is past it
+        fit.forecast([1000, 10**12])
 
 
 @pytest.mark.slow  # the batched engine compiled for this family alone: 40 s

@@ -470,7 +470,7 @@ def _check_draws(family: PriorFamily, params) -> None:
     draws = {shape[:1] for shape in shapes}
     if len(draws) != 1 or draws == {(0,)} or tuple(s[1:] for s in shapes) != event_shapes(family):
         wanted = ", ".join(
-            f"{name} {_shape_text(('D', *shape))}"
+            f"{name} {str(('D', *shape)).replace(repr('D'), 'D')}"
             for name, shape in zip(fields, event_shapes(family), strict=True)
         )
         got = ", ".join(f"{name} {shape}" for name, shape in zip(fields, shapes, strict=True))
@@ -478,11 +478,6 @@ def _check_draws(family: PriorFamily, params) -> None:
             f"params must hold D >= 1 draws of {family.name}'s hyperparameters, of shapes "
             f"{wanted}; got {got}"
         )
-
-
-def _shape_text(shape: tuple) -> str:
-    """Write a shape as Python prints one, its entries names or numbers: ('D', 8) is (D, 8)."""
-    return f"({', '.join(map(str, shape))}{',' if len(shape) == 1 else ''})"
 
 
 def _one_k(k, purpose: str) -> int:

@@ -202,11 +202,12 @@ class Fit:
         )
 
 
-def load_fit(path, family: PriorFamily | None = None) -> Fit:
+def load_fit(path, family: str | PriorFamily | None = None) -> Fit:
     """Read a `Fit` saved with `Fit.save`; `family` for one fitted as an unregistered object.
 
-    The file's prior must be ``family``'s name, and its posterior must hold every site of the
-    prior: draws read under another family's density would forecast silently wrong.
+    ``family`` is a prior's name or a `PriorFamily`. The file's prior must be ``family``'s name,
+    and its posterior must hold every site of the prior: draws read under another family's
+    density would forecast silently wrong.
 
     Returns:
         The `Fit` (example: `Fit`).
@@ -223,6 +224,7 @@ def load_fit(path, family: PriorFamily | None = None) -> Fit:
         missing = ", ".join(sorted(needed)) if needed else "the prior's name"
         raise InputError(f"{path} is not a fit saved by Fit.save: it lacks {missing}")
     name = idata.attrs.get("prior")
+    family = None if family is None else get_family(family)
     if family is not None and name is not None and family.name != name:
         raise InputError(f"{path} was fitted under the prior {name!r}, not {family.name!r}")
     try:

@@ -313,7 +313,18 @@ def test_discretized_kumaraswamy_forecasts_with_the_kumaraswamy_density():
     np.testing.assert_allclose(fitted.forecast(ks).mean, exact, rtol=1e-6)
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+SLOW_CURVES = ("discretized-beta", "discretized-kumaraswamy", "scaled-beta-binomial")
+
+
+# Slow for the fits with a default test on real data of their own (the published fit, the nested
+# beta-binomial, the fitted scale's likelihood): 4-5 s each, compiling.
+@pytest.mark.parametrize(
+    "method",
+    [
+        pytest.param(name, marks=[pytest.mark.slow] if name in SLOW_CURVES else [])
+        for name in METHODS
+    ],
+)
 def test_every_method_gives_an_increasing_curve_on_subsampled_data(method):
     fitted = fit_baseline(pythia("Pythia 1B", 100), method)
     curve = fitted.pass_at_k(np.logspace(0, 6, 13))

@@ -572,6 +572,8 @@ def test_a_fit_s_r_hat_and_divergences_are_those_of_its_draws():
     )
 
 
+# Slow (15 s, compiling): tests/test_inference.py checks a fit's chains start apart by default.
+@pytest.mark.slow
 def test_a_fit_s_chains_start_apart():
     # Chains from one key would run alike, and their r_hat could not see a stuck chain; nor
     # may a chain start from the key of the forecast's Beta draws (the first split of the

@@ -509,6 +509,29 @@ def test_a_file_written_again_is_replaced_not_removed(tmp_path, capsys):
     assert (tmp_path / "posterior.nc").read_text() == "new"
 
 
+def test_a_forecast_without_a_source_takes_group_and_attempts_from_its_options(capsys):
+    # Without a source: pythia-math's Pythia 12B at 100 attempts, unless an option says other.
+    point = ["--method", "beta-binomial", "--k", "10", "1000", "--json"]
+    for options, group, attempts in (
+        ([], "Pythia 12B", "100"),
+        (["--attempts", "50"], "Pythia 12B", "50"),
+        (["--group", "Pythia 1B"], "Pythia 1B", "100"),
+    ):
+        assert main(["forecast", *options, *point]) == 0
+        implicit = json.loads(capsys.readouterr().out)
+        named = ["forecast", "pythia-math", "--group", group, "--attempts", attempts, *point]
+        assert main(named) == 0 and json.loads(capsys.readouterr().out) == implicit, options
+    # Every group, each subsampled to 100 attempts as a run naming it is.
+    assert main(["forecast", "--all-groups", *point]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["groups"]) == 7
+    for entry in report["groups"]:
+        alone = ["forecast", "pythia-math", "--group", entry["group"], "--attempts", "100"]
+        assert main([*alone, *point]) == 0 and json.loads(capsys.readouterr().out) == {
+            key: value for key, value in entry.items() if key != "group"
+        }
+
+
 def test_forecast_of_every_group_reports_each_in_order(write, tmp_path, capsys):
     rows = ["model,problem_id,n,c"]
     rows += [f"{m},p{i},20,{(3 * i + j) % 21}" for j, m in enumerate("zxy") for i in range(8)]

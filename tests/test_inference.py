@@ -95,8 +95,12 @@ def test_p_mean_is_the_rate_s_conditional_mean_at_each_draw(result):
     The fit computes it with the sampling quadrature rule (within 2e-5 nats for a >= 0.1, so
     rtol 1e-4); returning E[q] or the prior mean instead is off by far more.
     """
-    posterior = result.idata.posterior
-    for chain, draw in [(0, 0), (1, 77), (0, SMALL["samples"] - 1)]:
+    _check_p_mean(result.idata.posterior, [(0, 0), (1, 77), (0, SMALL["samples"] - 1)])
+
+
+def _check_p_mean(posterior, draws):
+    """Each (chain, draw)'s p_mean against J(c + 1, n - c) / J(c, n - c) (DATA's counts)."""
+    for chain, draw in draws:
         a, b, s = (float(posterior[name][chain, draw]) for name in ("a", "b", "scale"))
         got = posterior["p_mean"][chain, draw].values
         for c in np.unique(DATA.c):
@@ -580,6 +584,12 @@ def test_a_saved_fit_loads_only_under_its_own_prior_and_with_its_draws(result, t
     with pytest.raises(InputError, match=r"fit.nc was fitted under the prior 'scaled-beta', not"):
         bp.load_fit(path, family=get_family("kumaraswamy"))
     assert bp.load_fit(path, family=get_family("scaled-beta")).family.name == "scaled-beta"
+    assert bp.load_fit(path, family="scaled-beta").family.name == "scaled-beta"  # or its name
+    # A save that fails leaves nothing behind: here the path is a folder.
+    (tmp_path / "folder.nc").mkdir()
+    with pytest.raises(InputError, match=r"cannot save the fit to .*folder.nc"):
+        result.save(tmp_path / "folder.nc")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc", "folder.nc"]
 
     def tampered(name, change):
         idata = result.idata.copy()
@@ -587,6 +597,10 @@ def test_a_saved_fit_loads_only_under_its_own_prior_and_with_its_draws(result, t
         idata.to_netcdf(tmp_path / name)
         return tmp_path / name
 
+    # A site NUTS sampled but not a field of the family's parameters (scale from u).
+    no_u = tampered("no_u.nc", lambda idata: idata.posterior.__delitem__("u"))
+    with pytest.raises(InputError, match=r"no_u.nc lacks posterior draws of u, which the prior"):
+        bp.load_fit(no_u)
     renamed = tampered("renamed.nc", lambda idata: idata.attrs.update(prior="logit-normal"))
     with pytest.raises(InputError, match=r"renamed.nc lacks posterior draws of .*'logit-normal'"):
         bp.load_fit(renamed)
@@ -671,7 +685,8 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
     counts = tmp_path / "counts.csv"
     DATA.to_frame().drop(columns="group").to_csv(counts, index=False)
     out = tmp_path / "out"
-    argv = ["forecast", str(counts), "--k", "1", "1000", "--chains", "2", "--warmup", "300"]
+    # k out of order: each figure stays with the k it was asked for.
+    argv = ["forecast", str(counts), "--k", "1000", "1", "--chains", "2", "--warmup", "300"]
     argv += ["--samples", "128", "--json", "--out", str(out), "--ci", "0.8"]
     assert main(argv) == 0
     captured = capsys.readouterr()
@@ -701,7 +716,7 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
         "diagnostics",
     }
     assert payload["method"] == "bayes-beta-spline" and payload["target"] == "benchmark"
-    assert payload["ci"] == 0.8 and payload["k"] == [1, 1000]
+    assert payload["ci"] == 0.8 and payload["k"] == [1000, 1]
     for name in ("mean", "median", "lower", "upper", "mcse", "mcse_lower", "mcse_upper"):
         assert len(payload[name]) == 2 and all(isinstance(v, float) for v in payload[name])
     assert set(payload["exponent"]) == {"mean", "lower", "upper"}
@@ -716,11 +731,12 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
     assert json.loads((out / "forecast.json").read_text()) == payload  # --out keeps it all
     # Each part at most its problems' share: every problem's pass@k is at most 1.
     part, mean = np.array(payload["unsolved_part"]), np.array(payload["mean"])
-    assert np.all((0 < part) & (part < mean)) and part[1] <= np.mean(DATA.c == 0)
+    assert np.all((0 < part) & (part < mean)) and part[0] <= np.mean(DATA.c == 0)
+    assert mean[0] > mean[1] and part[0] > part[1]  # pass@1000 above pass@1, each part too
     assert np.all(mean - part <= np.mean(DATA.c > 0))
     np.testing.assert_array_equal(pd.read_csv(out / "forecast.csv")["unsolved_part"], part)
     [solved] = plotted[0]["solved"].values()  # dotted: the mean less the unsolved part
-    assert solved.size == grid and np.all(np.diff(solved) >= 0) and solved[-1] < payload["mean"][1]
+    assert solved.size == grid and np.all(np.diff(solved) >= 0) and solved[-1] < payload["mean"][0]
     assert bp.load_fit(out / "posterior.nc").data.num_problems == 24
     # Without --out the same numbers: forecast on the plot's grid all the same (an interval
     # end at one k moves with the smaller k beside it; 0.01 on 3 problems).
@@ -909,8 +925,10 @@ def test_a_short_run_counts_its_progress_and_warns_naming_the_failing_diagnostic
     monkeypatch.setattr(tqdm, "tqdm", Recording)
     monkeypatch.setattr(inference, "_interactive", lambda: True)
     with pytest.warns(bp.ConvergenceWarning, match=r"ess_bulk_min.*[Rr]un longer") as caught:
-        bp.fit(DATA, prior="scaled-beta", chains=2, warmup=20, samples=30, progress=True)
+        short = bp.fit(DATA, prior="scaled-beta", chains=2, warmup=20, samples=30, progress=True)
     assert caught[0].filename == __file__  # the warning points at the line that called fit
+    # 60 draws, padded to 256 for the per-problem summaries: each draw keeps its own.
+    _check_p_mean(short.idata.posterior, [(0, 0), (1, 29)])
     [bar] = bars
     assert bar.total == bar.counted == 2 * (20 + 30)
     from bayes_passk.inference import _ProgressBar

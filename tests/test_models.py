@@ -183,10 +183,14 @@ def test_beta_by_kumaraswamy_gradient_near_one(a, b, v):
     np.testing.assert_allclose(np.array(grad, dtype=float), finite, rtol=1e-7)
 
 
+# Two shapes by default (sampling 20,000 draws: 2-5 s each), the extreme b ones.
 @pytest.mark.parametrize(
     ("a", "b"),
     [
-        *BETA_SHAPES,
+        *(
+            pytest.param(*shape, marks=[] if shape[1] == 50.0 else [pytest.mark.slow])
+            for shape in BETA_SHAPES
+        ),
         TINY_B,
     ],
 )

@@ -672,6 +672,17 @@ def test_the_tail_exponent_is_the_slope_of_the_survival_far_out(family, seed):
     assert slope == pytest.approx(a, abs=1e-3)
 
 
+def test_the_beta_s_tail_exponent_is_its_a():
+    # E[(1 - p)^k] = B(a, b + k) / B(a, b): the slope of its log in log k between 1e12 and
+    # 1e14 is -a to within ~b / 1e12 (a closed form, nothing compiled; every family's by
+    # quadrature in the test above, most of them slow).
+    from bayes_passk.models.beta import FAMILY, Params
+
+    for a, b in [(0.3, 2.0), (1.7, 0.4)]:
+        slope = -(special.betaln(a, b + 1e14) - special.betaln(a, b + 1e12)) / np.log(100)
+        assert float(FAMILY.tail_exponent(Params(a, b))) == pytest.approx(slope, abs=1e-9)
+
+
 _TAIL = ("LogNormal", np.log(0.3), 1.0)  # a: the shared tail exponent's prior
 _UNIT = ("Uniform", 0.0, 1.0)
 _SCALED = {"a": _TAIL, "mean": _UNIT, "u": _UNIT}

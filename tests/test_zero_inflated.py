@@ -40,6 +40,20 @@ def test_moments_match_the_closed_form(params):
     np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=1e-9)
 
 
+def test_the_latent_density_holds_the_atom_s_mass_below_z_and_the_rest_above():
+    # w has density 1 on (0, z) and (1 - z)^-1 pi_v((w - z) / (1 - z)) above, whose integral
+    # is 1 - z: the mixture weight cancels the change of variables' Jacobian.
+    from scipy import integrate
+
+    from bayes_passk.models.zero_inflated_beta import ZeroInflatedLatent
+
+    latent = ZeroInflatedLatent(0.5, 2.0, 0.3)
+    density = jax.jit(lambda w: jnp.exp(latent.log_prob(w)))
+    below = integrate.quad(lambda w: float(density(w)), 0.0, 0.3, epsabs=1e-12)[0]
+    above = integrate.quad(lambda w: float(density(w)), 0.3, 1.0, epsabs=1e-12, limit=200)[0]
+    assert below == pytest.approx(0.3, abs=1e-8) and above == pytest.approx(0.7, abs=1e-8)
+
+
 def test_small_pass_at_k_leaves_the_unsolvable_atom_out_of_the_solved_part():
     # pass@k = [J(c, m) - J(c, m + k)] / J(c, m), J(0, m) = z + (1 - z) E[(1 - p)^m]: the atom at
     # p = 0 counts in J but never in the part that k attempts solve (an atom counted there gave

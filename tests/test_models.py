@@ -475,7 +475,9 @@ def test_latent_model_refuses_weighted_rows():
 @pytest.mark.parametrize(
     "module",
     [
-        pytest.param(scaled_beta, id="scaled-beta"),
+        # Slow (15 s, most of it compiling op by op): the density NUTS samples is the test's
+        # below, by default.
+        pytest.param(scaled_beta, id="scaled-beta", marks=pytest.mark.slow),
         pytest.param(kumaraswamy, id="kumaraswamy", marks=pytest.mark.slow),  # 7 s, as above
     ],
 )
@@ -502,6 +504,34 @@ def test_latent_nuts_matches_the_exact_posterior(module):
     mcse = np.std(g, ddof=1) / np.sqrt(ess)
     assert ess > 200
     assert abs(np.mean(g) - exact) < 4 * mcse, (np.mean(g), exact, mcse, ess)
+
+
+def test_the_latent_model_s_density_is_the_prior_s_times_each_binomial():
+    # The density NUTS samples with marginalize=False, at fixed hyperparameters (a = 0.5,
+    # b = 2, scale 1 through the sites a, mean, u), in the latent v = F_K(q), the CDF of the
+    # Kumaraswamy(a, b') with b' = 1 / (a B(a, b)): log Beta(q | a, b) - log pi_K(q)
+    # + log Binomial(c | n, q) per problem, by scipy. Two sets of rates, so that the
+    # hyperprior's terms cancel.
+    from numpyro.infer.util import log_density
+
+    a, b = 0.5, 2.0
+    b_k = 1 / (a * special.beta(a, b))
+    n, c = np.array([20, 20, 20, 20, 30]), np.array([0, 1, 5, 10, 30])
+    rates = [np.array([0.01, 0.2, 0.4, 0.6, 0.97]), np.array([0.3, 0.05, 0.5, 0.9, 0.8])]
+
+    @jax.jit
+    def joint(v):
+        fixed = {"a": a, "mean": a / (a + b), "u": 1.0, "w": v}
+        model = numpyro.handlers.condition(scaled_beta.model, fixed)
+        return log_density(model, (jnp.asarray(n),), {"c": jnp.asarray(c)}, {})[0]
+
+    def exact(q):
+        log_kumaraswamy = np.log(a * b_k) + (a - 1) * np.log(q) + (b_k - 1) * np.log1p(-(q**a))
+        log_v = stats.beta.logpdf(q, a, b) - log_kumaraswamy
+        return np.sum(log_v + stats.binom.logpmf(c, n, q))
+
+    got = [float(joint(jnp.asarray(-np.expm1(b_k * np.log1p(-(q**a)))))) for q in rates]
+    assert got[0] - got[1] == pytest.approx(exact(rates[0]) - exact(rates[1]), rel=1e-9)
 
 
 @pytest.mark.parametrize("family", _every_family(everywhere=True))

@@ -262,8 +262,8 @@ def log_grid_moments(family: PriorFamily, params, c, m, ks):
         >>> from bayes_passk.models.beta_spline import FAMILY, NUM_Z, Params
         >>> params = Params(jnp.array(0.4), jnp.array(3.0), jnp.array(1.0), jnp.zeros(NUM_Z))
         >>> c, m, ks = jnp.array([0.0, 3.0]), jnp.array([10.0, 7.0]), jnp.array([1.0, 1e6])
-        >>> fast = log_grid_moments(FAMILY, params, c, m, ks)  # (k, row)
-        >>> moments = jax.vmap(log_moment, (None, None, 0, 0))
+        >>> fast = jax.jit(log_grid_moments, static_argnums=0)(FAMILY, params, c, m, ks)  # (k, row)
+        >>> moments = jax.jit(jax.vmap(log_moment, (None, None, 0, 0)), static_argnums=0)
         >>> exact = moments(FAMILY, params, jnp.tile(c, 2), (m + ks[:, None]).ravel())
         >>> bool(jnp.allclose(fast.ravel(), exact, rtol=1e-12))
         True

@@ -200,7 +200,8 @@ def test_batched_summaries_follow_from_the_draws_they_report(batched):
         # the upper (NumPy's positions 9.95 and 189.05), one either way for a draw that
         # rounding may change.
         lane_key = jax.random.split(jax.random.fold_in(jax.random.key(0), lane), 3)[0]
-        sampled = np.asarray(_beta_draws(lane_key, jnp.asarray(benchmark), jnp.asarray(variance)))
+        draws = jax.jit(_beta_draws)(lane_key, jnp.asarray(benchmark), jnp.asarray(variance))
+        sampled = np.asarray(draws)
         for end, below in (("lower", 10), ("upper", 190)):
             ranks = (sampled < np.asarray(batched[end])[lane]).sum(axis=0)
             assert np.all(np.abs(ranks - below) <= 1), (lane, end, ranks)
@@ -224,7 +225,7 @@ def test_within_draw_betas_have_the_asked_mean_and_variance():
     mean = jnp.array([0.3, 0.02, 0.9])
     variance = jnp.array([0.02, 1e-4, 0.05])
     draws = np.asarray(
-        jax.vmap(lambda key: _beta_draws(key, mean, variance))(
+        jax.jit(jax.vmap(lambda key: _beta_draws(key, mean, variance)))(  # one program
             jax.random.split(jax.random.key(0), 100_000)
         )
     )
@@ -247,7 +248,7 @@ def test_loop_free_gamma_draws_follow_the_gamma(shape):
     # 200,000 draws: enough to see a sampler that skipped the accept/reject step (at shape 0.3
     # its D is about 0.0095 against the bound's 0.0044).
     draws = 200_000
-    log_g = _log_gamma_draws(jax.random.key(1), jnp.full(draws, shape))
+    log_g = jax.jit(_log_gamma_draws)(jax.random.key(1), jnp.full(draws, shape))  # one program
     levels = stats.gamma.cdf(np.exp(np.asarray(log_g)), shape)
     # Kolmogorov-Smirnov at 0.1%: sup |F_n - F| < 1.949 / sqrt(n).
     assert stats.kstest(levels, "uniform").statistic < 1.949 / np.sqrt(draws)
@@ -264,7 +265,7 @@ def test_within_draw_betas_follow_the_beta(alpha, beta):
     total = alpha + beta
     mean = jnp.full(draws, alpha / total)
     variance = mean * (1 - mean) / (total + 1)
-    sampled = np.asarray(_beta_draws(jax.random.key(2), mean, variance))
+    sampled = np.asarray(jax.jit(_beta_draws)(jax.random.key(2), mean, variance))  # one program
     levels = stats.beta.cdf(sampled, alpha, beta)
     assert stats.kstest(levels, "uniform").statistic < 1.949 / np.sqrt(draws)
 

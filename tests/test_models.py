@@ -823,12 +823,25 @@ FAMILY = beta_spline.FAMILY._replace(name="plugin-prior", description="a prior f
 '''
 
 
-def test_a_family_file_is_all_a_new_prior_needs(tmp_path, monkeypatch, write, capsys):
+# By default the CLI's fit is stubbed (it compiles its own NUTS programs: 20-25 s); with -m slow
+# the forecast runs.
+@pytest.mark.parametrize("fitted", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_a_family_file_is_all_a_new_prior_needs(fitted, tmp_path, monkeypatch, write, capsys):
     import sys
 
+    import bayes_passk as bp
     import bayes_passk.models as models
     from bayes_passk.backtest import all_methods
     from bayes_passk.cli import main
+
+    class Fitting(Exception):
+        """Raised in place of the fit: the family it was given is recorded."""
+
+    given = []
+
+    def recording_fit(data, prior, **settings):
+        given.append(prior)
+        raise Fitting
 
     (tmp_path / "plugin_prior.py").write_text(PLUGIN)
     monkeypatch.setattr(models, "__path__", [*models.__path__, str(tmp_path)])
@@ -838,9 +851,16 @@ def test_a_family_file_is_all_a_new_prior_needs(tmp_path, monkeypatch, write, ca
         assert "bayes-plugin-prior" in all_methods()
         counts = write("counts.csv", "problem_id,n,c\nA,50,0\nB,50,3\nC,50,20\n")
         argv = ["forecast", counts, "--prior", "plugin-prior", "--k", "1", "1000", "--json"]
+        argv += ["--chains", "2", "--warmup", "200", "--samples", "200"]
+        if not fitted:
+            monkeypatch.setattr(bp, "fit", recording_fit)
+            with pytest.raises(Fitting):
+                main(argv)
+            assert get_family(given[0]) is registry()["plugin-prior"]
+            return
         # The data and settings of the examples of `bp.fit` and `forecast`, whose default
         # prior this one copies: they and this test share their compiled NUTS programs.
-        assert main([*argv, "--chains", "2", "--warmup", "200", "--samples", "200"]) == 0
+        assert main(argv) == 0
         report = json.loads(capsys.readouterr().out)
         assert report["method"] == "bayes-plugin-prior"
         assert 0 < report["mean"][0] < report["mean"][1] < 1

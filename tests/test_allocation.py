@@ -909,12 +909,30 @@ SIMULATION = ["simulate-allocation", "--k", "100", "--rounds", "2", "--budgets",
 SIMULATION += ["--replicates", "2", "--chains", "1", "--warmup", "100", "--samples", "100"]
 
 
-def test_simulate_allocation_cli(write, tmp_path, capsys):
-    # In the default suite: 25 to 40 s, most of it compiling the batched engine, which the
-    # bayes policy's refits share with the final forecasts.
+def _plausible_summary_stub(fits):
+    """`_summary_stub` as a scaled Beta fit could be: a mean 1 inside each end of its interval,
+    every draw (a, b, scale) = (0.5, 2, 0.9); it reports its fits done."""
+    stub = _summary_stub(fits)
+
+    def fit_batch(seed, n, c, ks, family, config, progress=None):
+        summary = stub(seed, n, c, ks, family, config)
+        progress(len(n), len(n))
+        draws = np.broadcast_to([0.5, 2.0, 0.9], summary.hyper_draws.shape)
+        return summary._replace(lower=summary.mean - 1, upper=summary.mean + 1, hyper_draws=draws)
+
+    return fit_batch
+
+
+# By default the fits are stubbed (what `simulate` makes of them is the business of the stubbed
+# tests above); the run through the batched engine is slow: 30-50 s, compiling it.
+@pytest.mark.parametrize("fits", ["stubbed", pytest.param("real", marks=pytest.mark.slow)])
+def test_simulate_allocation_cli(fits, write, tmp_path, capsys, monkeypatch):
     path = write("full.csv", "problem_id,n,c\n" + SIMULATION_ROWS)
     out = tmp_path / "sim"
     argv = ["simulate-allocation", "--dataset", path, "--k", "100", "--rounds", "2"]
+    if fits == "stubbed":
+        monkeypatch.setattr(allocation, "fit_batch", _plausible_summary_stub([]))
+        argv += ["--prior", "scaled-beta"]  # the stub's draws are a scaled Beta's
     assert main([*argv, "--budgets", "10", "--out", str(out)]) == 2
     assert "use at least 16" in capsys.readouterr().err and not out.exists()
     argv += ["--budgets", "64", "--replicates", "2"]  # every policy, bayes refitting once

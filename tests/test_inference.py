@@ -671,6 +671,12 @@ def test_kumaraswamy_fit_and_forecast():
     assert (DATA.c > 0).mean() < f.lower[1]
 
 
+# DATA with at most 7 successes: 6 distinct rows, padded to 8 as those of the doctests' fit,
+# whose sampler settings the CLI tests take too: the compiled NUTS programs serve both.
+CLI_DATA = PassData.from_counts(DATA.problem_id, DATA.n, np.minimum(DATA.c, 7))
+CLI_SAMPLER = ["--chains", "2", "--warmup", "200", "--samples", "200"]
+
+
 def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
     from bayes_passk import plots
 
@@ -683,11 +689,11 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(plots, "plot_forecast", recorded)
     counts = tmp_path / "counts.csv"
-    DATA.to_frame().drop(columns="group").to_csv(counts, index=False)
+    CLI_DATA.to_frame().drop(columns="group").to_csv(counts, index=False)
     out = tmp_path / "out"
     # k out of order: each figure stays with the k it was asked for.
-    argv = ["forecast", str(counts), "--k", "1000", "1", "--chains", "2", "--warmup", "300"]
-    argv += ["--samples", "128", "--json", "--out", str(out), "--ci", "0.8"]
+    argv = ["forecast", str(counts), "--k", "1000", "1", *CLI_SAMPLER]
+    argv += ["--json", "--out", str(out), "--ci", "0.8"]
     assert main(argv) == 0
     captured = capsys.readouterr()
     payload = json.loads(captured.out)  # exactly one JSON object on stdout
@@ -696,9 +702,9 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
     assert said[0].startswith("bayes-passk: fitting bayes-beta-spline to 24 problems, 2 chains")
     progress = [line.split(" (")[0] for line in said if line.startswith("NUTS")]
     assert progress == [f"NUTS: {p}%" for p in range(10, 101, 10)]
-    grid = len(_plotting_grid(np.array([1, 1000]), [DATA.n.min()]))
+    grid = len(_plotting_grid(np.array([1, 1000]), [CLI_DATA.n.min()]))
     forecasting = f"bayes-passk: forecasting pass@k at 2 values of k, {grid} on the plot's grid"
-    [done] = [i for i, line in enumerate(said) if line.startswith("NUTS: 100% (856/856 ")]
+    [done] = [i for i, line in enumerate(said) if line.startswith("NUTS: 100% (800/800 ")]
     assert said.index(forecasting) > done
     assert set(payload) >= {
         "method",
@@ -731,9 +737,9 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
     assert json.loads((out / "forecast.json").read_text()) == payload  # --out keeps it all
     # Each part at most its problems' share: every problem's pass@k is at most 1.
     part, mean = np.array(payload["unsolved_part"]), np.array(payload["mean"])
-    assert np.all((0 < part) & (part < mean)) and part[0] <= np.mean(DATA.c == 0)
+    assert np.all((0 < part) & (part < mean)) and part[0] <= np.mean(CLI_DATA.c == 0)
     assert mean[0] > mean[1] and part[0] > part[1]  # pass@1000 above pass@1, each part too
-    assert np.all(mean - part <= np.mean(DATA.c > 0))
+    assert np.all(mean - part <= np.mean(CLI_DATA.c > 0))
     np.testing.assert_array_equal(pd.read_csv(out / "forecast.csv")["unsolved_part"], part)
     [solved] = plotted[0]["solved"].values()  # dotted: the mean less the unsolved part
     assert solved.size == grid and np.all(np.diff(solved) >= 0) and solved[-1] < payload["mean"][0]
@@ -750,20 +756,20 @@ def test_cli_forecast_json_schema_and_outputs(tmp_path, capsys, monkeypatch):
     assert main(argv[: argv.index("--out")] + argv[argv.index("--out") + 2 :]) == 0
     assert json.loads(capsys.readouterr().out) == payload
     [ks] = forecast_ks
-    np.testing.assert_array_equal(ks, _plotting_grid(np.array([1, 1000]), [DATA.n.min()]))
+    np.testing.assert_array_equal(ks, _plotting_grid(np.array([1, 1000]), [CLI_DATA.n.min()]))
 
 
 @pytest.mark.slow  # two fits, one per group, as the single-group CLI test's: 30 s
 def test_cli_forecast_of_every_group_writes_a_posterior_each(tmp_path, capsys):
     # Same shapes and sampler settings as the test above: the compiled program is shared.
-    frame = DATA.to_frame().drop(columns="group")
+    frame = CLI_DATA.to_frame().drop(columns="group")
     counts = tmp_path / "groups.csv"
     pd.concat([frame.assign(model="m/1"), frame.assign(model="m 2")]).to_csv(counts, index=False)
     out = tmp_path / "out"
     out.mkdir()
     (out / "posterior.nc").write_text("an earlier single-group run")
-    argv = ["forecast", str(counts), "--all-groups", "--k", "1", "1000", "--chains", "2"]
-    argv += ["--warmup", "300", "--samples", "128", "--json", "--out", str(out)]
+    argv = ["forecast", str(counts), "--all-groups", "--k", "1", "1000", *CLI_SAMPLER]
+    argv += ["--json", "--out", str(out)]
     assert main(argv) == 0
     captured = capsys.readouterr()
     payload = json.loads(captured.out)

@@ -628,11 +628,12 @@ def test_a_policy_s_plans_and_fits_do_not_depend_on_the_others_run_beside_it(mon
 
 
 # Slow (26-31 s, two simulations compiled for it alone): the default suite nears its 10
-# minutes on CI (570 s); test_simulate_allocation_cli still runs every policy by default.
+# minutes on CI (570 s); test_simulate_allocation_cli still runs every policy by default
+# (its fits stubbed; the [real] run, slow, compiles these programs).
 @pytest.mark.slow
 def test_a_policy_s_runs_do_not_depend_on_the_others_run_beside_it():
     """Tie-breaking, refits and final fits are keyed by the policy's name; the top seed works."""
-    # test_simulate_allocation_cli's data and settings: the same compiled programs.
+    # test_simulate_allocation_cli[real]'s data and settings: the same compiled programs.
     c = [0, 1, 3, 10, 30, 100, 300, 0]
     full = PassData.from_counts(list("abcdefgh"), n=[1000] * 8, c=c)
     config = BatchConfig(chains=1, warmup=100, samples=100)

@@ -323,6 +323,53 @@ def test_groups_named_as_numbers_or_as_missing_read_back_from_csv(tmp_path):
     assert name_number("g", "1") != name_number("g", "1.0")
 
 
+def test_the_mse_interval_leaves_out_replicates_without_a_truth():
+    # Six errors, and a seventh replicate without a truth: the interval is the six's.
+    errors = np.array([0.1, -0.2, 0.05, 0.3, -0.15, 0.12])
+    truth = np.r_[np.full(6, 0.5), np.nan]
+    row = backtest.summarize(_table(np.r_[0.5 + errors, 0.5], np.nan, np.nan, truth)).iloc[0]
+    rng = np.random.default_rng([0, name_number("m", "d", "g", 10, 100)])
+    expected = backtest.mse_interval(rng, errors**2, 1000)
+    assert np.isfinite(expected).all()
+    assert (row["mse_lower"], row["mse_upper"]) == pytest.approx(expected, rel=1e-12)
+
+
+def _bootstrap_t_ends(values, seed, resamples, level=0.9):
+    """The bootstrap-t interval rebuilt: t of a resample without spread is (mean* - mean) / 0,
+    -inf or +inf, and 0 where mean* is the mean."""
+    mean, scale = values.mean(), values.std(ddof=1) / np.sqrt(len(values))
+    resampled = values[
+        np.random.default_rng(seed).integers(0, len(values), (resamples, len(values)))
+    ]
+    means = resampled.mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (means - mean) / (resampled.std(axis=1, ddof=1) / np.sqrt(len(values)))
+    t = np.where(means == mean, 0.0, t)
+    alpha = (1 - level) / 2
+    t_low, t_high = np.quantile(t, [alpha, 1 - alpha], method="inverted_cdf")
+    assert np.isfinite([t_low, t_high]).all()  # the bootstrap-t, not the percentile fallback
+    return (mean - t_high * scale, mean - t_low * scale), resampled
+
+
+def test_resamples_of_one_value_repeated_count_as_t_of_infinity_or_0_at_the_mean():
+    # Resamples of the zeros alone lie below the mean: t = -inf, in fewer than 5% of them, so
+    # that both quantiles of t stay finite (+inf for them moved the lower end, 0.0032 -> 0.0024).
+    values = np.r_[np.zeros(6), 0.01, 0.02, 0.03, 0.05]
+    expected, resampled = _bootstrap_t_ends(values, 4, 1000)
+    assert 1 <= np.sum(resampled.max(axis=1) == 0) < 50
+    assert backtest.mean_interval(np.random.default_rng(4), values, 1000) == pytest.approx(
+        expected, rel=1e-12
+    )
+    # Resamples of the mean repeated: t = 0 (NaN would turn the interval into the percentile
+    # one, (0.375, 0.625) for (0.302, 0.698)).
+    values = np.array([0.25, 0.5, 0.75, 0.375, 0.625])
+    expected, resampled = _bootstrap_t_ends(values, 1, 20_000)
+    assert np.any((resampled == 0.5).all(axis=1))
+    assert backtest.mean_interval(np.random.default_rng(1), values, 20_000) == pytest.approx(
+        expected, rel=1e-12
+    )
+
+
 def test_paired_differences_pair_replicates():
     truth = 0.6
     errors = {
@@ -350,6 +397,15 @@ def test_paired_differences_pair_replicates():
         row = backtest.paired_differences(table, reference="ref", seed=seed).iloc[0]
         assert (row["lower"], row["upper"]) == pytest.approx(expected, rel=1e-12)
         assert row["lower"] < row["difference"] < row["upper"]
+    # At another level, that level's interval: the 50% one inside the 90% one.
+    intervals = {}
+    for level in (0.5, 0.9):
+        rng = np.random.default_rng([0, name_number("m", "ref", "d", "g", 10, 100)])
+        expected = backtest.mean_interval(rng, differences, 1000, level)
+        row = backtest.paired_differences(table, reference="ref", level=level).iloc[0]
+        assert (row["lower"], row["upper"]) == pytest.approx(expected, rel=1e-12)
+        intervals[level] = expected
+    assert intervals[0.9][0] < intervals[0.5][0] < intervals[0.5][1] < intervals[0.9][1]
     # The ends within what a difference of squared errors of probabilities can be, [-1, 1].
     skewed = np.sqrt([0.01, 0.02, 0.03, 0.05, 0.9])  # unclipped: [-0.075, 8.4]
     errors = {"m": skewed, "ref": np.zeros(5)}

@@ -262,3 +262,6 @@ def test_the_truth_of_tiny_rates_at_huge_k_keeps_its_digits():
             float(1 - sum((1 - mpmath.mpf(p)) ** int(k) for p in rates) / len(rates)) for k in ks
         ]
     np.testing.assert_allclose(designs.pass_at_k_of_rates(rates, ks), exact, rtol=1e-12)
+    # pass@1 is the mean rate, however small: 1 - exp(log S) in place of -expm1 kept 5 digits.
+    tiny = designs.pass_at_k_of_rates(np.array([1e-15, 3e-13]), np.array([1]))
+    np.testing.assert_allclose(tiny, [1.505e-13], rtol=1e-12)

@@ -23,7 +23,16 @@ from numpyro.infer import MCMC, NUTS, Predictive
 from scipy import integrate, special, stats
 
 import bayes_passk  # noqa: F401  (float64)
-from bayes_passk.families import get_family, hyperprior_sites, log_beta, params_type, registry
+from bayes_passk.families import (
+    event_shapes,
+    get_family,
+    hyperprior_sites,
+    log_beta,
+    params_type,
+    registry,
+    stack_draws,
+    unstack_draws,
+)
 from bayes_passk.functionals import log_marginal_likelihood, log_survival_seen
 from bayes_passk.hierarchy import IntegratedBinomial, grid_points, grid_rows, hierarchical_model
 from bayes_passk.models import DEFAULT_PRIOR, beta_spline, kumaraswamy, scaled_beta
@@ -457,6 +466,20 @@ def test_a_discrete_family_s_likelihood_as_a_product_is_its_sum_row_by_row(name)
         underflows.append(float(lowest(params)) == 0)
         np.testing.assert_allclose(by_product(params), by_rows(params), rtol=1e-9, atol=1e-12)
     assert any(underflows) == (name == "power-law")
+
+
+@pytest.mark.parametrize("name", ["beta-spline", "log-spline"])
+def test_unstack_draws_gives_each_field_its_own_columns_in_order(name):
+    # A vector site (the splines' coefficients) as a scalar one: draw by draw, column by column.
+    family = get_family(name)
+    sizes = [int(np.prod(shape)) for shape in event_shapes(family)]
+    stacked = np.arange(4.0 * sum(sizes)).reshape(4, -1)
+    params = unstack_draws(family, stacked)
+    for field, start, end in zip(
+        params, np.cumsum([0, *sizes[:-1]]), np.cumsum(sizes), strict=True
+    ):
+        np.testing.assert_array_equal(np.reshape(field, (4, -1)), stacked[:, start:end])
+    np.testing.assert_array_equal(stack_draws(params), stacked)
 
 
 def test_families_with_a_density_have_no_grid_rows():

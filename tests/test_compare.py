@@ -155,6 +155,8 @@ def test_verdict_separates_clear_from_close_calls():
     assert "clear preference" in verdict(table(10.0, 2.0))
     assert "too close to call" in verdict(table(3.0, 0.5))  # small, however precise
     assert "too close to call" in verdict(table(10.0, 6.0))  # under two standard errors
+    assert "clear preference" in verdict(table(4.0, 1.0))  # at least 4 ...
+    assert "clear preference" in verdict(table(6.0, 3.0))  # ... and at least two standard errors
     assert "(Pareto k too large): y (3)" in verdict(table(10.0, 2.0, bad=3))
     assert "(Pareto k too large): y (1)" in verdict(table(10.0, 2.0, bad=1))  # one is enough
     assert "Pareto" not in verdict(table(10.0, 2.0, bad=0))
@@ -265,8 +267,16 @@ def test_each_prior_s_unreliable_problems_stay_on_its_row_of_the_ranked_table():
     steady = -1.0 + 0.01 * rng.normal(size=(2, 200, 20))
     spiky = -3.0 + 0.01 * rng.normal(size=(2, 200, 20))
     spiky[..., 0] = -3.0 - rng.standard_exponential(size=(2, 200))
-    comparison = compare_priors({"spiky": fake_fit(spiky), "steady": fake_fit(steady)})
+    fits = {"spiky": fake_fit(spiky), "steady": fake_fit(steady)}
+    comparison = compare_priors(fits)
     assert list(comparison.table.index) == ["steady", "spiky"]
+    # On the log scale, as ArviZ's LOO: the elpd itself (not the deviance, -2 elpd).
+    with pytest.warns(UserWarning, match="Pareto"):  # the spiky fit's, which the table counts
+        loo = {name: az.loo(fit.idata).elpd_loo for name, fit in fits.items()}
+    for name in fits:
+        assert comparison.table.loc[name, "elpd_loo"] == pytest.approx(loo[name], rel=1e-12)
+    lead = comparison.table.loc["spiky", "elpd_diff"]
+    assert lead == pytest.approx(loo["steady"] - loo["spiky"], rel=1e-9)
     assert comparison.table["bad_pareto_k"].to_dict() == {"steady": 0, "spiky": 1}
     assert comparison.verdict.endswith("(Pareto k too large): spiky (1).")
 
@@ -535,6 +545,32 @@ def test_predictive_check_summarises_its_replicates_exactly(monkeypatch):
             check["upper"], np.quantile(replicated, 1 - tail, axis=0), rtol=1e-12
         )
         np.testing.assert_allclose(check["p_value"], p_value, rtol=1e-12)
+
+
+def test_compare_groups_passes_target_max_draws_and_seed_on(monkeypatch):
+    # Each group's draws at the target and number asked, from its own stream of the seed; the
+    # pairs' permutation from the seed too.
+    rng = np.random.default_rng(2)
+    draws = {g: {t: rng.beta(2, 3, (2, 50, 2)) for t in ("benchmark", "new")} for g in "AB"}
+    asked = []
+
+    def fixed(fit, ks, max_draws, seed):
+        asked.append((fit, max_draws, seed.entropy, seed.spawn_key))
+        given = {
+            f"{t}_given_hyper": xr.DataArray(d / 2, dims=("chain", "draw", "k"))
+            for t, d in draws[fit].items()
+        }
+        return {**{t: SimpleNamespace(values=d) for t, d in draws[fit].items()}, **given}
+
+    monkeypatch.setattr(compare, "posterior_pass_at_k", fixed)
+    monkeypatch.setattr(compare, "require_fit", lambda fit: None)  # names stand in for fits
+    table = compare_groups("A", "B", [10, 100], target="new", max_draws=77, seed=5)
+    assert asked == [("A", 77, 5, (0,)), ("B", 77, 5, (1,))]
+    a, b = (draws[g]["new"].reshape(-1, 2) for g in "AB")
+    np.testing.assert_allclose(table["mean_a"], a.mean(axis=0) / 2, rtol=1e-12)
+    difference = a - b[np.random.default_rng(5).permutation(100)]
+    np.testing.assert_allclose(table["lower"], np.quantile(difference, 0.05, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(table["upper"], np.quantile(difference, 0.95, axis=0), rtol=1e-12)
 
 
 def test_compare_groups_summarises_fixed_draws_exactly(monkeypatch):

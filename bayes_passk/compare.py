@@ -40,7 +40,7 @@ import pandas as pd
 
 from bayes_passk.data import InputError, PassData, check_seed
 from bayes_passk.estimators import as_ks, mean_pass_at_k, pass_at_k
-from bayes_passk.families import thinned_draws
+from bayes_passk.families import check_max_draws, thinned_draws
 from bayes_passk.forecast import (
     DEFAULT_KS,
     check_target_and_ci,
@@ -191,7 +191,8 @@ def predictive_check(
         fit: a `bayes_passk.Fit`.
         ks: values of k (default: 12 log-spaced values from 1 to the smallest n).
         ci: level of the predictive interval.
-        max_draws: posterior draws, one replicate dataset each (at least 40).
+        max_draws: posterior draws, one replicate dataset each: about this many, at least 40
+            (and the fit must have 40).
         seed: seed of the replicates.
 
     Returns:
@@ -209,13 +210,24 @@ def predictive_check(
     ks = as_ks(ks).ravel()
     if (ks > smallest).any():
         raise InputError(f"predictive checks need 1 <= k <= {smallest} (the smallest n)")
-    params = thinned_draws(fit.params, max_draws)
+    check_max_draws(max_draws)
     if max_draws < FEWEST_REPLICATES:
         raise InputError(
             f"max_draws must be at least {FEWEST_REPLICATES}, got {max_draws}: a two-sided "
             "p-value from R replicates is at least 2/R"
         )
+    total = int(np.prod(np.shape(fit.params[0])[:2]))
+    if total < FEWEST_REPLICATES:
+        raise InputError(
+            f"the fit has {total} posterior draws, a predictive check needs at least "
+            f"{FEWEST_REPLICATES} (one replicate dataset each): fit with more samples"
+        )
     check_seed(seed)
+    params = thinned_draws(fit.params, max_draws)
+    # Whole steps can fall short of max_draws (2 x 128 draws to 40 keep 38): ask for more.
+    while len(params[0]) < FEWEST_REPLICATES <= total:
+        max_draws += 1
+        params = thinned_draws(fit.params, max_draws)
     counts = np.asarray(_replicate_counts(jax.random.key(seed), fit.family, params, data.n))
     replicated = np.stack(
         [np.nanmean(pass_at_k(np.broadcast_to(data.n, c.shape), c, ks), axis=1) for c in counts]

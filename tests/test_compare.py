@@ -517,6 +517,26 @@ def exact_mean_pass_at_k(n, c, ks):
     return [np.mean([1 - math.comb(m - s, k) / math.comb(m, k) for m, s in pairs]) for k in ks]
 
 
+def test_a_predictive_check_draws_at_least_40_replicates_or_says_it_cannot(monkeypatch):
+    # Thinning by whole steps can fall short of max_draws (2 x 128 draws to 40 kept 38, whose
+    # smallest p-value above 0 is 2/38 > 0.05): the least step that keeps 40 is taken instead.
+    data = bp.PassData.from_counts(["a", "b"], n=[10, 10], c=[1, 5])
+    replicates = []
+
+    def counted(key, family, params, n):
+        replicates.append(len(params[0]))
+        return np.zeros((len(params[0]), 2), int)
+
+    monkeypatch.setattr(compare, "_replicate_counts", counted)
+    for shape, max_draws, expected in [((2, 128), 40, 44), ((4, 1000), 40, 40), ((2, 20), 500, 40)]:
+        fit = SimpleNamespace(data=data, family=None, params=(np.zeros(shape),), idata=None)
+        predictive_check(fit, [1], max_draws=max_draws)
+        assert replicates.pop() == expected, shape
+    fit = SimpleNamespace(data=data, family=None, params=(np.zeros((2, 15)),), idata=None)
+    with pytest.raises(InputError, match="the fit has 30 posterior draws, a predictive check"):
+        predictive_check(fit, [1])
+
+
 def test_predictive_check_summarises_its_replicates_exactly(monkeypatch):
     # Fixed replicate datasets in place of the posterior predictive draws: the interval is the
     # equal-tailed quantiles of the replicates' mean pass@k at the requested level, and the

@@ -1833,6 +1833,12 @@ def run_compare(args: argparse.Namespace) -> int:
         priors = family_names() if "all" in args.priors else args.priors
         if len(set(priors)) < 2:
             raise InputError("--priors needs at least two different priors (or 'all')")
+        if args.chains * args.samples < compare.FEWEST_REPLICATES:  # the predictive checks'
+            raise InputError(
+                f"--chains x --samples must be at least {compare.FEWEST_REPLICATES} with --priors"
+                f" (got {args.chains * args.samples}): the predictive checks take one replicate"
+                " dataset per draw"
+            )
         runs = {prior: (prior, args.group) for prior in dict.fromkeys(priors)}
     ks = np.sort(np.array(args.k, dtype=np.int64))
     loaded = {}

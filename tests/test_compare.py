@@ -808,6 +808,10 @@ def test_compare_cli_on_subsampled_groups_reports_each_groups_truth(monkeypatch,
         (["--groups", "m1", "m2", "--priors", "all"], "not allowed with argument"),
         (["--priors", "all"], "choose one with --group"),
         (["--priors", "all", "--group", "m1", "--pairs", "all"], "with --priors leave it out"),
+        (
+            ["--priors", "all", "--group", "m1", "--chains", "2", "--samples", "19"],
+            "--chains x --samples must be at least 40 with --priors (got 38)",
+        ),
     ],
 )
 def test_compare_cli_bad_usage_is_a_clean_error(extra, fragment, write, tmp_path, capsys):

@@ -602,11 +602,15 @@ def _check_potential_and_gradient(family, n, c, weight):
         return potential_energy(model, (n,), kwargs, z)
 
     # What NUTS runs: a discrete family's likelihood as a product (`grid_rows`), the same.
-    kwargs_nuts = {**kwargs, "rows": jax.jit(grid_rows, static_argnums=0)(family, n, c)}
+    rows = jax.jit(grid_rows, static_argnums=0)(family, n, c)
 
     def both(flat):
-        nuts = jax.value_and_grad(lambda flat: potential(flat, kwargs_nuts))(flat)
-        return jax.value_and_grad(potential)(flat), nuts
+        plain = jax.value_and_grad(potential)(flat)
+        if rows is None:  # a density: NUTS runs the potential above (one program, not two)
+            return plain, plain
+        return plain, jax.value_and_grad(lambda flat: potential(flat, {**kwargs, "rows": rows}))(
+            flat
+        )
 
     # One program for every point: 3 starts, and each start moved by +-h along each axis.
     h, size = 1e-4, sum(sizes)

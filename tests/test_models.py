@@ -608,9 +608,8 @@ def _check_potential_and_gradient(family, n, c, weight):
         plain = jax.value_and_grad(potential)(flat)
         if rows is None:  # a density: NUTS runs the potential above (one program, not two)
             return plain, plain
-        return plain, jax.value_and_grad(lambda flat: potential(flat, {**kwargs, "rows": rows}))(
-            flat
-        )
+        by_product = partial(potential, kwargs={**kwargs, "rows": rows})
+        return plain, jax.value_and_grad(by_product)(flat)
 
     # One program for every point: 3 starts, and each start moved by +-h along each axis.
     h, size = 1e-4, sum(sizes)

@@ -1450,6 +1450,8 @@ def _backtest_cells(args: argparse.Namespace) -> list:
         raise InputError(
             f"--reference {args.reference!r} is not one of --methods ({', '.join(args.methods)})"
         )
+    if args.reference is not None and set(args.methods) == {args.reference}:
+        raise InputError(f"--reference {args.reference!r} needs another of --methods to compare")
     cells = []
     if args.design == "synthetic":
         if args.dataset or args.groups or args.format != "auto":

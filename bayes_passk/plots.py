@@ -512,7 +512,7 @@ def plot_paired(paired, title=None, level: float = 0.9):
     entries: dict[str, object] = {}
     unbarred = False  # a point without an interval (under 5 replicates)
     color = _method_colors([*paired["method"], *paired["reference"]])
-    for ax, k in zip(axes[0], ks, strict=True):
+    for ax, k in zip(axes[0][: len(ks)], ks, strict=True):  # an empty table: one panel, none
         part = paired[paired["k"] == k]
         methods = part["method"].unique()
         cells = ["design", "group", "budget"]

@@ -893,6 +893,61 @@ def test_a_backtest_title_names_its_designs_how_many_groups_and_replicates():
     assert _backtest_title(one, "") == "resample design; g1; 5 replicates per cell"
 
 
+def test_budgets_lie_on_a_log_axis_and_panels_go_by_increasing_k():
+    from bayes_passk.plots import plot_backtest, plot_paired
+
+    summary = pd.DataFrame(
+        {
+            "method": "a",
+            "design": "d",
+            "group": "g",
+            "budget": [10, 100, 10, 100],
+            "k": [1000, 1000, 10, 10],  # the larger k first
+            "mse": [0.1, 0.2, 0.3, 0.4],
+        }
+    )
+    figure = plot_backtest(summary, "mse")
+    assert [ax.get_title() for ax in figure.axes] == ["k = 10", "k = 1000"]
+    paired = summary.rename(columns={"mse": "difference"}).assign(
+        reference="r", lower=-1.0, upper=1.0
+    )
+    for axes in [*figure.axes, *plot_paired(paired).axes]:
+        assert axes.get_xscale() == "log"
+    # No paired differences at all (every other method's fits failed): one panel that says so.
+    [axes] = plot_paired(paired.iloc[:0]).axes
+    assert [text.get_text() for text in axes.texts] == ["no paired differences"]
+
+
+def test_coverage_bars_pool_the_groups_scored_replicates():
+    # Wilson's interval of the groups' covered share over their scored replicates together:
+    # 0.8 of 20 and 0.9 of 16 (4 failed) plotted as 0.85 of 36, the ends the roots of
+    # (1 + z^2 / n) x^2 - (2 p + z^2 / n) x + p^2.
+    from bayes_passk.plots import plot_backtest
+
+    summary = pd.DataFrame(
+        {
+            "method": "a",
+            "design": "d",
+            "group": ["g1", "g2"],
+            "budget": 10,
+            "k": 10,
+            "coverage": [0.8, 0.9],
+            "replicates": 20,
+            "failed": [0, 4],
+        }
+    )
+    [container] = plot_backtest(summary, "coverage").axes[0].containers
+    z, share, count = stats.norm.ppf(0.95), 0.85, 36
+    roots = np.roots([1 + z**2 / count, -(2 * share + z**2 / count), share**2])
+    ends = np.ravel([cap.get_ydata() for cap in container.lines[1]])
+    np.testing.assert_allclose(sorted(ends), sorted(roots), rtol=1e-12)
+    # An interval at one budget of two: the key says the other has none.
+    mse = summary.iloc[:1].assign(budget=[10], mse=0.1, mse_lower=np.nan, mse_upper=np.nan)
+    mse = pd.concat([mse, mse.assign(budget=30, mse=0.2, mse_lower=0.1, mse_upper=0.3)])
+    key = plot_backtest(mse, "mse").legends[0].get_texts()[-1].get_text()
+    assert key.endswith("(none under 5 scored replicates)")
+
+
 def test_the_paired_plot_averages_the_groups_differences_and_their_intervals():
     from bayes_passk.plots import plot_paired
 
@@ -1071,6 +1126,10 @@ def test_cli_backtest_of_a_file_without_groups_names_its_rows_after_the_file(tmp
         (["--dataset", "pythia-math", "--budgets", "20000"], "exceeds the 10000 attempts"),
         (["--dataset", "nowhere.csv"], "file not found"),
         (["--dataset", "pythia-math", "--reference", "lasso"], "'lasso' is not one of --methods"),
+        (
+            ["--dataset", "pythia-math", "--methods", "regression", "--reference", "regression"],
+            "--reference 'regression' needs another of --methods to compare",
+        ),
         (["--dataset", "pythia-math", "--budgets", "10", "10"], "--budgets names 10 twice"),
         (["--dataset", "pythia-math", "--k", "100", "100"], "--k names 100 twice"),
         (["--dataset", "bon-jailbreak"], "use --design resample"),

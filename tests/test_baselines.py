@@ -866,6 +866,12 @@ def test_plot_legend_has_one_entry_per_forecast_and_shared_estimates_once():
         "regression: estimate, 90% bootstrap interval",
         "unbiased estimate (k <= n)",
     ]
+    # With a title (as the compare command draws them), each still named.
+    titled = plot_forecast(forecasts, title="t").axes[0].get_legend().get_texts()
+    assert [text.get_text() for text in titled][:2] == [
+        "beta-binomial: estimate, 90% bootstrap interval",
+        "regression: estimate, 90% bootstrap interval",
+    ]
     # Other data: each forecast keeps its own estimates.
     forecasts["12B"] = fit_baseline(pythia("Pythia 12B", 100), "regression").forecast(ks)
     texts = [t.get_text() for t in plot_forecast(forecasts).axes[0].get_legend().get_texts()]

@@ -887,6 +887,32 @@ def test_compare_groups_takes_fits_not_data():
         compare_groups(data, data, [10])
 
 
+def test_the_difference_plot_s_axes_and_each_pair_s_truth_beside_its_bar():
+    from bayes_passk.plots import plot_differences
+
+    comparison = pd.DataFrame(
+        {
+            "a": ["A", "A"],
+            "b": ["B", "C"],
+            "k": [1, 1],
+            "ci": 0.9,
+            "difference": [0.1, -0.1],
+            "lower": [0.0, -0.2],
+            "upper": [0.2, 0.0],
+            "prob_a_greater": [0.9, 0.1],
+            "true_difference": [0.12, -0.08],
+        }
+    )
+    comparison = pd.concat([comparison, comparison.assign(k=10_000)], ignore_index=True)
+    axes = plot_differences(comparison).axes[0]
+    assert axes.get_xscale() == "log"
+    assert axes.get_ylabel() == "pass@k(A) - pass@k(B)"
+    marks = [line for line in axes.lines if line.get_marker() == "D"]
+    for bar, mark in zip(axes.containers, marks, strict=True):
+        np.testing.assert_array_equal(mark.get_xdata(), bar.lines[0].get_xdata())
+        assert mark.get_color() == bar.lines[0].get_color()
+
+
 def test_the_difference_plot_draws_each_pair_s_interval_beside_the_others():
     from bayes_passk.plots import DODGE
 

@@ -151,6 +151,25 @@ print(json.dumps({"backend": matplotlib.get_backend(), "open": plt.get_fignums()
     assert report == {"backend": "svg", "open": [], "lines": 2}  # the mean, the unbiased estimates
 
 
+def test_a_figure_is_saved_as_png_at_150_dpi(tmp_path):
+    import numpy as np
+    from matplotlib.image import imread
+
+    from bayes_passk import plots
+    from bayes_passk.forecast import Forecast
+
+    k, mean, nan = np.array([1, 10, 100]), np.array([0.2, 0.5, 0.7]), np.full(3, np.nan)
+    forecast = Forecast(
+        "regression", "benchmark", 0.9, k, mean, mean, *[nan] * 5, mean, *[None] * 3
+    )
+    figure = plots.plot_forecast({"demo": forecast})
+    path = tmp_path / "forecast.partial"  # as the command line names it before the rename
+    plots.save_figure(figure, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    inches = figure.get_size_inches()
+    assert imread(path, format="png").shape[:2] == tuple(np.round(150 * inches[::-1]).astype(int))
+
+
 def test_importing_every_module_leaves_jax_unstarted():
     # jax.distributed.initialize() must come before JAX starts its backend: no module may
     # compute with JAX at import.

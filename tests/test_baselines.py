@@ -162,6 +162,40 @@ def test_kumaraswamy_binomial_is_the_maximum_of_an_independent_likelihood():
         assert abs(up - down) < 0.1 * (up + down - 2 * best), (axis, up - best, down - best)
 
 
+def test_the_kumaraswamy_binomial_maximises_the_kumaraswamy_s_likelihood():
+    # The slow test above's check, by default on 150 problems of 40 attempts each, whose
+    # likelihood has a closed form: P(c | n) = C(n, c) sum_j C(n - c, j) (-1)^j s^(c + j)
+    # E[q^(c + j)], with E[q^m] = b B(1 + m / a, b), summed in 60-digit arithmetic.
+    rng = np.random.default_rng(2)
+    q = (1 - (1 - rng.random(150)) ** (1 / 3.0)) ** (1 / 0.5)  # Kumaraswamy(0.5, 3), inverted
+    c = rng.binomial(40, 0.6 * q)
+    data = PassData.from_counts([f"p{i}" for i in range(150)], n=[40] * 150, c=c)
+    fitted = fit_baseline(data, method="kumaraswamy-binomial")
+    problems = np.bincount(c, minlength=41)
+
+    def nll(x):  # in the optimiser's coordinates: log a, log b, logit scale
+        with mp.workdps(60):
+            a, b, s = mp.exp(x[0]), mp.exp(x[1]), 1 / (1 + mp.exp(-x[2]))
+            total = mp.mpf(0)
+            for k in map(int, np.flatnonzero(problems)):
+                terms = (
+                    mp.binomial(40 - k, j)
+                    * (-1) ** j
+                    * s ** (k + j)
+                    * b
+                    * mp.beta(1 + (k + j) / a, b)
+                    for j in range(41 - k)
+                )
+                total -= int(problems[k]) * mp.log(mp.binomial(40, k) * mp.fsum(terms))
+            return float(total)
+
+    params = fitted.params
+    x = np.array([np.log(params["a"]), np.log(params["b"]), special.logit(params["scale"])])
+    best = nll(x)
+    for step in 0.02 * np.eye(3):
+        assert nll(x + step) > best and nll(x - step) > best, step
+
+
 @pytest.mark.parametrize("group", ["Pythia 70M", "Pythia 12B"])
 def test_the_beta_binomial_reaches_its_optimum(group):
     # 10,000 attempts a problem: a likelihood of 5e3 to 1e5 nats, where the rounding of
@@ -448,6 +482,14 @@ def test_either_shape_at_or_flat_to_its_bound_is_reported():
         with pytest.warns(FitAtBoundWarning, match=said):
             _minimize(objective, starts, bounds, profile=True)
     _minimize(lambda x: (x[0] - 1) ** 2 + (x[1] - 2) ** 2, starts, bounds, profile=True)  # pinned
+    # Flat towards the upper bound alone (steep below): of b (0.196 nats at log b = 16), then
+    # of a (0.049 at log a = 8).
+    for objective in (
+        lambda x: (x[0] - 1) ** 2 + 0.001 * (x[1] - 2) ** 2 + 10 * max(0.0, 2 - x[1]) ** 2,
+        lambda x: 0.001 * (x[0] - 1) ** 2 + 10 * max(0.0, 1 - x[0]) ** 2 + (x[1] - 2) ** 2,
+    ):
+        with pytest.warns(FitAtBoundWarning, match="likelihood interval reaching"):
+            _minimize(objective, starts, bounds, profile=True)
 
 
 def test_a_shape_the_rates_cannot_pin_is_reported():

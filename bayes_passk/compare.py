@@ -223,11 +223,7 @@ def predictive_check(
             f"{FEWEST_REPLICATES} (one replicate dataset each): fit with more samples"
         )
     check_seed(seed)
-    params = thinned_draws(fit.params, max_draws)
-    # Whole steps can fall short of max_draws (2 x 128 draws to 40 keep 38): ask for more.
-    while len(params[0]) < FEWEST_REPLICATES <= total:
-        max_draws += 1
-        params = thinned_draws(fit.params, max_draws)
+    params = thinned_draws(fit.params, max_draws, least=FEWEST_REPLICATES)
     counts = np.asarray(_replicate_counts(jax.random.key(seed), fit.family, params, data.n))
     replicated = np.stack(
         [np.nanmean(pass_at_k(np.broadcast_to(data.n, c.shape), c, ks), axis=1) for c in counts]

@@ -183,10 +183,12 @@ def check_max_draws(max_draws) -> None:
         raise InputError(f"max_draws must be a positive integer, got {max_draws!r}")
 
 
-def thinned_draws(params, max_draws: int):
+def thinned_draws(params, max_draws: int, least: int = 1):
     """Reshape draws (chain, draw, *event) to (draws, *event), thinned to about `max_draws`.
 
-    Every step-th draw of each chain is kept, chains one after the other.
+    Every step-th draw of each chain is kept, chains one after the other; the step is made
+    smaller where whole steps would keep fewer than ``least`` draws (2 x 128 draws to 40 keep
+    38), as far as the chains allow.
 
     Example:
         >>> params = (np.zeros((2, 500)), np.zeros((2, 500, 7)))  # a scalar and a vector
@@ -194,9 +196,14 @@ def thinned_draws(params, max_draws: int):
         [(334,), (334, 7)]
         >>> thinned_draws((np.arange(10.0).reshape(2, 5),), 4)[0].tolist()  # every third
         [0.0, 3.0, 5.0, 8.0]
+        >>> thinned_draws((np.arange(10.0).reshape(2, 5),), 4, least=6)[0].tolist()  # every other
+        [0.0, 2.0, 4.0, 5.0, 7.0, 9.0]
     """
     check_max_draws(max_draws)
-    step = max(1, -(-int(np.prod(np.shape(params[0])[:2])) // max_draws))
+    chains, draws = np.shape(params[0])[:2]
+    step = max(1, -(-chains * draws // max_draws))
+    while step > 1 and chains * -(-draws // step) < least:
+        step -= 1
     return jax.tree.map(lambda x: jnp.asarray(x[:, ::step].reshape(-1, *x.shape[2:])), params)
 
 

@@ -519,7 +519,7 @@ def exact_mean_pass_at_k(n, c, ks):
 
 def test_a_predictive_check_draws_at_least_40_replicates_or_says_it_cannot(monkeypatch):
     # Thinning by whole steps can fall short of max_draws (2 x 128 draws to 40 kept 38, whose
-    # smallest p-value above 0 is 2/38 > 0.05): the least step that keeps 40 is taken instead.
+    # smallest p-value above 0 is 2/38 > 0.05): the largest step that keeps 40 is taken instead.
     data = bp.PassData.from_counts(["a", "b"], n=[10, 10], c=[1, 5])
     replicates = []
 

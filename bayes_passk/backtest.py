@@ -439,7 +439,8 @@ def paired_differences(
 
     over the R replicates both methods forecast (a failed fit in either drops the replicate),
     with the studentized bootstrap interval of the d_r at ``level`` (`mean_interval`:
-    ``lower``, ``upper``, within [-1, 1]; NaN below 5 replicates), each pair's resamples drawn
+    ``lower``, ``upper``, within [-1, 1]; NaN below 5 replicates; each row carries its
+    ``level``), each pair's resamples drawn
     from a generator seeded by ``seed``, the pair and the cell; ``ratio`` is MSE / reference
     MSE. At 10
     replicates, on error distributions measured on Pythia MATH, it covers 0.86-0.90 of the time
@@ -491,11 +492,12 @@ def paired_differences(
                     "mse": pair[:, 0].mean(),
                     "mse_reference": pair[:, 1].mean(),
                     "difference": difference.mean(),
+                    "level": level,
                     "lower": lower,
                     "upper": upper,
                     "ratio": ratio,
                 }
             )
     columns = ["method", "reference", *keys, "replicates", "mse", "mse_reference"]
-    columns += ["difference", "lower", "upper", "ratio"]
+    columns += ["difference", "level", "lower", "upper", "ratio"]
     return pd.DataFrame.from_records(records, columns=columns)  # columns even when empty

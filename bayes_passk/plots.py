@@ -484,13 +484,14 @@ def plot_backtest(summary, metric: str = "mse", reference: float | None = None, 
     return figure
 
 
-def plot_paired(paired, title=None, level: float = 0.9):
+def plot_paired(paired, title=None, level: float | None = None):
     """One panel per k: each method's MSE minus the reference's, against the attempt budget.
 
     The rows of `bayes_passk.backtest.paired_differences`, averaged over groups as in
     `plot_backtest` (every method over the same groups: those where each has a difference;
     the panel's title says when groups were left out), with the studentized bootstrap
-    intervals (at ``level``) as error bars, none where a group has fewer than 5 replicates; a
+    intervals as error bars, none where a group has fewer than 5 replicates (their level:
+    ``level``, else the table's ``level`` column, else unsaid); a
     method below the dashed line at 0 forecast better than the reference on the same
     replicates.
 
@@ -543,7 +544,10 @@ def plot_paired(paired, title=None, level: float = 0.9):
     if not ks:
         axes[0][0].text(0.5, 0.5, "no paired differences", ha="center")
     else:
-        key = f"bars: {percent(level)} studentized bootstrap interval"
+        if level is None and "level" in paired and paired["level"].nunique() == 1:
+            level = paired["level"].iloc[0]
+        said = "" if level is None else f"{percent(level)} "
+        key = f"bars: {said}studentized bootstrap interval"
         entries[key + (NO_BAR if unbarred else "")] = _bars_key()
         _legend_and_title(figure, entries, _backtest_title(paired, title))
     return figure

@@ -404,6 +404,7 @@ def test_paired_differences_pair_replicates():
         expected = backtest.mean_interval(rng, differences, 1000, level)
         row = backtest.paired_differences(table, reference="ref", level=level).iloc[0]
         assert (row["lower"], row["upper"]) == pytest.approx(expected, rel=1e-12)
+        assert row["level"] == level  # recorded, so a plot of the table can say it
         intervals[level] = expected
     assert intervals[0.9][0] < intervals[0.5][0] < intervals[0.5][1] < intervals[0.9][1]
     # The ends within what a difference of squared errors of probabilities can be, [-1, 1].
@@ -961,6 +962,7 @@ def test_the_paired_plot_averages_the_groups_differences_and_their_intervals():
             "k": 10,
             "replicates": 10,
             "difference": [-2.0, 1.0],
+            "level": 0.9,
             "lower": [-3.0, -1.0],
             "upper": [-1.5, 2.0],
         }
@@ -975,6 +977,14 @@ def test_the_paired_plot_averages_the_groups_differences_and_their_intervals():
     np.testing.assert_allclose(ends, expected, rtol=1e-12)
     texts = [text.get_text() for text in figure.legends[0].get_texts()]
     assert texts == ["b", "no difference from a", "bars: 90% studentized bootstrap interval"]
+    # The level is the table's, unless one is passed; a table without one leaves it unsaid.
+    for table, level, said in [
+        (paired.assign(level=0.8), None, "80% "),
+        (paired.assign(level=0.8), 0.5, "50% "),
+        (paired.drop(columns="level"), None, ""),
+    ]:
+        key = plot_paired(table, level=level).legends[0].get_texts()[-1].get_text()
+        assert key == f"bars: {said}studentized bootstrap interval"
     # A group without an interval (under 5 replicates): no bar for the mean, not a bar of
     # width 0, and the key says so.
     unbarred = plot_paired(paired.assign(lower=[np.nan, -1.0], upper=[np.nan, 2.0]))

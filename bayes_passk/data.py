@@ -50,7 +50,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Mapping
 from functools import partial
-from numbers import Integral, Real
+from numbers import Integral, Number, Real
 from pathlib import Path
 from typing import NamedTuple
 
@@ -1079,9 +1079,9 @@ def _group_column(table: _Table, column: str | None) -> np.ndarray:
 
 
 def _counts_column(values: np.ndarray, column: str, rows: _Rows) -> np.ndarray:
-    if np.issubdtype(values.dtype, np.signedinteger):
+    if values.dtype.kind == "i":  # not issubdtype(signedinteger): it takes in timedelta64
         return values.astype(np.int64)
-    if np.issubdtype(values.dtype, np.unsignedinteger):  # beyond int64 they would wrap negative
+    if values.dtype.kind == "u":  # beyond int64 they would wrap negative
         too_large = values >= 2**62
         if too_large.any():
             row = int(np.argmax(too_large))
@@ -1110,7 +1110,12 @@ def _parse_distinct(
 
     Parsing distinct values only keeps million-row attempt tables fast.
     """
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    values = np.asarray(values, dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if parse is _parse_label and any(_equals_a_boolean(value) for value in uniques):
+        # Factorizing takes a JSON true for 1, yet the labels "True" and "1" differ.
+        text = [str(v) if isinstance(v, bool | np.bool_) else v for v in values]
+        codes, uniques = pd.factorize(np.asarray(text, dtype=object), use_na_sentinel=True)
     if (codes < 0).any():
         row = int(np.argmax(codes < 0))
         missing = _plain(values[row])
@@ -1123,6 +1128,10 @@ def _parse_distinct(
             row = int(np.argmax(codes == code))
             raise InputError(f"{rows.at(row, column)}: {reason}") from None
     return codes, parsed
+
+
+def _equals_a_boolean(value) -> bool:
+    return isinstance(value, Number | np.bool_) and value in (0, 1)
 
 
 def _plain(value):

@@ -20,6 +20,7 @@ from bayes_passk.data import (
     load_attempts,
     load_counts,
     load_humaneval,
+    name_number,
     save_counts,
     validate_counts,
     warn_if_uninformative,
@@ -880,3 +881,62 @@ def test_uninformative_counts_are_named_without_a_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_if_uninformative(PassData.from_counts(["a", "b"], [10, 10], [0, 10]), "the prior")
+
+
+def test_name_number_keeps_the_parts_apart():
+    import zlib
+
+    # The crc32 of the parts joined by a unit separator: moving a character across a boundary
+    # gives another name (without the separator, ("ab", "c") and ("a", "bc") seeded alike).
+    assert name_number("a", "b", 3) == zlib.crc32(b"a\x1fb\x1f3.0")
+    assert name_number("ab", "c") != name_number("a", "bc")
+
+
+def test_a_single_named_group_survives_saving(tmp_path):
+    data = PassData.from_counts(["a", "b"], n=[3, 4], c=[0, 4], group=["m", "m"])
+    save_counts(data, tmp_path / "counts.csv")
+    back = load_counts(tmp_path / "counts.csv")
+    assert back.group.tolist() == ["m", "m"] and back.groups == ["m"]
+
+
+def test_one_solved_attempt_each_warns_once():
+    with pytest.warns(UserWarning) as caught:
+        warn_if_uninformative(PassData.from_counts(["a", "b"], [1, 1], [1, 1]), "the prior")
+    [message] = [str(w.message) for w in caught]
+    assert message.startswith("one attempt per problem identifies pass@1 only")
+
+
+def test_an_attempts_table_may_carry_one_count_like_column(tmp_path):
+    # "correct" (a count alias) holds the reference answer here: with no n beside it, the
+    # table is per attempt, not ambiguous.
+    path = tmp_path / "attempts.csv"
+    path.write_text("problem_id,success,correct\nA,1,42\nA,0,42\nB,1,7\n")
+    data = load(path)
+    assert (data.problem_id.tolist(), data.n.tolist(), data.c.tolist()) == (
+        ["A", "B"],
+        [2, 1],
+        [1, 1],
+    )
+
+
+def test_number_labels_read_as_they_are_written(tmp_path):
+    # 2 and 2.0 are one problem; 2.5 another; a JSON true is the label "True", not 1 (a
+    # factorization that takes True for 1 had merged the two problems, or two attempt ids).
+    path = tmp_path / "attempts.jsonl"
+    records = [(2.5, 1, 0), (2, 0, 0), (2.0, 1, 1), (1, 1, 0), (True, 0, 0), (1, 0, True)]
+    path.write_text(jsonl({"problem_id": p, "success": s, "attempt": a} for p, s, a in records))
+    data = load(path)
+    assert data.problem_id.tolist() == ["2.5", "2", "1", "True"]
+    assert data.n.tolist() == [1, 2, 2, 1] and data.c.tolist() == [1, 1, 1, 0]
+    labels = PassData.from_counts([1, True, 2.0, "x"], [2, 2, 2, 2], [1, 1, 1, 1])
+    assert labels.problem_id.tolist() == ["1", "True", "2", "x"]
+
+
+def test_counts_of_the_wrong_kind_are_refused(tmp_path):
+    path = tmp_path / "counts.csv"
+    path.write_text("problem_id,n,c\na,5,-99999999999999999999\n")
+    with pytest.raises(InputError, match=r"row 1 \(line 2\), column 'c': count .* is too large"):
+        load(path)
+    durations = np.array([3], dtype="timedelta64[s]")  # numpy calls it a signed integer
+    with pytest.raises(InputError, match=r"row 1, column 'n': expected a whole number"):
+        PassData.from_counts(["a"], durations, [1])

@@ -1112,7 +1112,7 @@ def _parse_distinct(
     """
     values = np.asarray(values, dtype=object)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    if parse is _parse_label and any(_equals_a_boolean(value) for value in uniques):
+    if parse is _parse_label and _may_merge_booleans(values, uniques):
         # Factorizing takes a JSON true for 1, yet the labels "True" and "1" differ.
         text = [str(v) if isinstance(v, bool | np.bool_) else v for v in values]
         codes, uniques = pd.factorize(np.asarray(text, dtype=object), use_na_sentinel=True)
@@ -1130,8 +1130,12 @@ def _parse_distinct(
     return codes, parsed
 
 
-def _equals_a_boolean(value) -> bool:
-    return isinstance(value, Number | np.bool_) and value in (0, 1)
+def _may_merge_booleans(values: np.ndarray, uniques) -> bool:
+    """Whether factorizing ``values`` may have taken a true for 1 or a false for 0."""
+    unmixed = ("integer", "floating", "mixed-integer-float", "string", "bytes")
+    if pd.api.types.infer_dtype(values, skipna=True) in unmixed:  # no booleans; fast, in C
+        return False
+    return any(isinstance(value, Number | np.bool_) and value in (0, 1) for value in uniques)
 
 
 def _plain(value):

@@ -96,6 +96,7 @@ def test_matches_exact_fractions_for_moderate_n():
         (4_000_000, 1000, 3),
         (4_000_000, 50_000, 100),
         (4_000_000, 100_000, 1000),  # log(1 - pass@k) = -25.3: every term counts
+        (4_000_000, 130_000, 1000),  # -33.0: 1 - pass@k = 4.5e-15 still shows in float64
         (3_720_320, 17, 1_000_000),
         (4_000_000, 2_000_000, 2_000_000),  # stops summing early: pass@k is 1 in float64
     ],
@@ -104,7 +105,8 @@ def test_matches_mpmath_for_n_in_the_millions(n, c, k):
     with mpmath.workdps(60):
         all_miss = mpmath.binomial(n - c, k) / mpmath.binomial(n, k)
         all_hit = mpmath.binomial(c, k) / mpmath.binomial(n, k)
-    assert pass_at_k(n, c, k) == pytest.approx(float(1 - all_miss), rel=1e-12)
+    # Within float64's rounding (measured: at most 1.6e-16).
+    assert pass_at_k(n, c, k) == pytest.approx(float(1 - all_miss), rel=1e-15, abs=0)
     assert pass_hat_k(n, c, k) == pytest.approx(float(all_hit), rel=1e-10, abs=0)
 
 

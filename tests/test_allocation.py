@@ -887,6 +887,7 @@ def test_allocate_cli_bayes_fits_then_plans(write, capsys):
         (["--budget", "0"], "expected a positive integer, got '0'"),
         (["--budget", "5", "--policy", "greedy"], "invalid choice: 'greedy'"),
         ([], "the following arguments are required: --budget"),
+        (["--budget", "5", "--format", "attempts"], "missing required column 'success'"),
     ],
 )
 def test_allocate_cli_bad_usage(argv, fragment, write, tmp_path, capsys):

@@ -295,9 +295,12 @@ def test_target_accept_reaches_the_sampler(given, write, capsys, monkeypatch):
     monkeypatch.setattr(bp, "fit", fit)
     path = write("counts.csv", "problem_id,n,c\nA,50,0\nB,50,3\n")
     option = [] if given is None else ["--target-accept", str(given)]
+    sampler = ["--chains", "3", "--warmup", "7", "--samples", "11", "--seed", "5"]
     with pytest.raises(Stop):
-        main(["forecast", path, *option])
+        main(["forecast", path, *option, *sampler])
     assert seen.get("target_accept") == given  # unset: bp.fit's own default applies
+    settings = {name: seen[name] for name in ("chains", "warmup", "samples", "seed")}
+    assert settings == {"chains": 3, "warmup": 7, "samples": 11, "seed": 5}
 
 
 @pytest.mark.parametrize(
@@ -590,6 +593,7 @@ def test_forecast_of_every_group_reports_each_in_order(write, tmp_path, capsys):
 OUT_COMMANDS = [
     ["estimate", "{data}", "--out", "{file}/out.csv"],
     ["allocate", "{data}", "--budget", "10", "--out", "{file}/plan.csv"],
+    ["allocate", "{data}", "--budget", "10", "--policy", "bayes", "--out", "{file}/plan.csv"],
     ["forecast", "{data}", "--method", "beta-binomial", "--out", "{file}/results"],
     ["compare", "{data}", "--priors", "all", "--out", "{file}/deeper/results"],
     ["backtest", "--dataset", "{data}", "--k", "2", "--out", "{file}/bt"],
@@ -601,6 +605,7 @@ OUT_COMMANDS = [
 def test_out_where_nothing_can_be_written_is_refused_before_any_work(
     argv, write, tmp_path, capsys, monkeypatch
 ):
+    _refuse_work(monkeypatch)
     data, folder = write("counts.csv", GOOD), tmp_path / "locked"
     folder.mkdir()
 
@@ -640,7 +645,8 @@ def test_a_rerun_replaces_its_output_file(command, write, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv", OUT_COMMANDS)
-def test_out_below_a_file_is_refused_before_any_work(argv, write, tmp_path, capsys):
+def test_out_below_a_file_is_refused_before_any_work(argv, write, tmp_path, capsys, monkeypatch):
+    _refuse_work(monkeypatch)
     data, file = write("counts.csv", GOOD), tmp_path / "a_file"
     file.write_text("keep me")
     argv = [part.format(data=data, file=file) for part in argv]
@@ -652,7 +658,10 @@ def test_out_below_a_file_is_refused_before_any_work(argv, write, tmp_path, caps
 
 
 @pytest.mark.parametrize("argv", OUT_COMMANDS)
-def test_a_path_that_cannot_be_checked_is_an_input_error(argv, write, tmp_path, capsys):
+def test_a_path_that_cannot_be_checked_is_an_input_error(
+    argv, write, tmp_path, capsys, monkeypatch
+):
+    _refuse_work(monkeypatch)
     # Python 3.11's Path.exists raises on a name longer than the system allows.
     data, long_name = write("counts.csv", GOOD), tmp_path / ("x" * 300)
     rc = main([part.format(data=data, file=long_name) for part in argv])

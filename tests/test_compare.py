@@ -722,8 +722,11 @@ def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(
     monkeypatch.setattr(cli, "_fit_with_warnings", fit)
     drawn = []
 
+    streams = []
+
     def draws(fit, ks, target, seed):
         drawn.append(fit)
+        streams.append(seed)
         sample = np.random.default_rng(seed).beta(2, 3, (400, len(ks)))
         return sample, sample.mean(axis=0) + 1  # means apart from the draws': the table's
 
@@ -754,7 +757,12 @@ def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(
     assert main([*argv, "--ci", "0.5", "--json"]) == 0
     report = pd.DataFrame(json.loads(capsys.readouterr().out)["comparison"])
     out = tmp_path / "cmp"
+    out.mkdir()
+    for stale in ("loo.csv", "predictive_check.csv", "forecast.csv"):  # of a --priors run
+        (out / stale).write_text("old")
     assert main([*argv[:-1], "--ci", "0.5", "--out", str(out)]) == 0
+    files = ["comparison.csv", "difference.png", "forecast.png"]
+    assert sorted(p.name for p in out.iterdir()) == files  # the stale ones removed
     title, header, *lines = capsys.readouterr().out.splitlines()
     assert title == "benchmark pass@k, prior beta-spline, 50% intervals"
     assert header.split()[8:12] == ["-", "B", "lower", "upper"]
@@ -770,11 +778,21 @@ def test_compare_cli_pairs_each_group_with_the_first_or_every_pair(
     # Each group's chains from a seed of its own, keyed by its name (not by its place).
     assert seeds == {group: cli._group_seed(0, group) for group in "xyz"}
     assert len(set(seeds.values())) == 3
+    # --seed reaches the fits and the draws' streams (spawned in the groups' order).
+    assert main([*argv, "--seed", "3"]) == 0
+    assert seeds == {group: cli._group_seed(3, group) for group in "xyz"}
+    assert [(s.entropy, s.spawn_key) for s in streams[-3:]] == [(3, (0,)), (3, (1,)), (3, (2,))]
 
 
 def test_compare_cli_on_subsampled_groups_reports_each_groups_truth(monkeypatch, capsys):
     # Fits and draws stand in (tested above): what is checked is the truth beside each pair.
-    monkeypatch.setattr(cli, "_fit_with_warnings", lambda data, *args, **kwargs: data.groups[0])
+    fitted = {}
+
+    def fit(data, *args, **kwargs):
+        fitted[data.groups[0]] = data
+        return data.groups[0]
+
+    monkeypatch.setattr(cli, "_fit_with_warnings", fit)
 
     def draws(fit, ks, target, seed):
         sample = np.random.default_rng(seed).beta(2, 3, (400, len(ks)))
@@ -797,6 +815,14 @@ def test_compare_cli_on_subsampled_groups_reports_each_groups_truth(monkeypatch,
     header, row = capsys.readouterr().out.splitlines()[1:3]
     assert header.endswith("true A - B")
     assert float(row.split()[-1]) == pytest.approx(row_10["true_difference"], rel=1e-3)
+    # Each group fitted to its subsample drawn with --seed.
+    assert main([*argv, "10", "--seed", "3", "--json"]) == 0
+    for group in groups:
+        expected = datasets.load("pythia-math", group=group, attempts_per_problem=50, seed=3)
+        np.testing.assert_array_equal(fitted[group].c, expected.c)
+        np.testing.assert_array_equal(fitted[group].n, expected.n)
+    other = datasets.load("pythia-math", group=groups[0], attempts_per_problem=50, seed=0)
+    assert not np.array_equal(fitted[groups[0]].c, other.c)
 
 
 @pytest.mark.parametrize(
@@ -808,6 +834,7 @@ def test_compare_cli_on_subsampled_groups_reports_each_groups_truth(monkeypatch,
         (["--groups", "m1", "m2", "--priors", "all"], "not allowed with argument"),
         (["--priors", "all"], "choose one with --group"),
         (["--priors", "all", "--group", "m1", "--pairs", "all"], "with --priors leave it out"),
+        (["--groups", "m1", "m2", "--group", "m1"], "with --groups leave it out"),
         (
             ["--priors", "all", "--group", "m1", "--chains", "2", "--samples", "19"],
             "--chains x --samples must be at least 40 with --priors (got 38)",
@@ -821,6 +848,18 @@ def test_compare_cli_bad_usage_is_a_clean_error(extra, fragment, write, tmp_path
     captured = capsys.readouterr()
     assert captured.err.startswith("bayes-passk: error: ") and fragment in captured.err
     assert "Traceback" not in captured.err and not out.exists()
+
+
+def test_compare_priors_takes_exactly_40_draws(write, monkeypatch, capsys):
+    # 2 x 20 draws are the fewest a predictive check takes: refused is 38, not 40.
+    def stop(*args, **kwargs):
+        raise InputError("stopped before fitting")
+
+    monkeypatch.setattr(cli, "_fit_with_warnings", stop)
+    path = write("two.csv", "problem_id,n,c\nA,3,1\nB,4,2\n")
+    argv = ["compare", path, "--priors", "beta", "scaled-beta", "--chains", "2", "--samples"]
+    assert main([*argv, "20"]) == 2
+    assert "stopped before fitting" in capsys.readouterr().err
 
 
 def test_compare_priors_refuses_one_problem():

@@ -491,9 +491,8 @@ def plot_paired(paired, title=None, level: float | None = None):
     `plot_backtest` (every method over the same groups: those where each has a difference;
     the panel's title says when groups were left out), with the studentized bootstrap
     intervals as error bars, none where a group has fewer than 5 replicates (their level:
-    ``level``, else the table's ``level`` column, else unsaid); a
-    method below the dashed line at 0 forecast better than the reference on the same
-    replicates.
+    ``level``, else the table's ``level`` column, else unsaid); a method below the dashed line
+    at 0 forecast better than the reference on the same replicates.
 
     Returns:
         A matplotlib Figure.

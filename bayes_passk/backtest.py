@@ -442,8 +442,8 @@ def paired_differences(
     ``lower``, ``upper``, within [-1, 1]; NaN below 5 replicates; each row carries its
     ``level``), each pair's resamples drawn from a generator seeded by ``seed``, the pair and
     the cell; ``ratio`` is MSE / reference MSE. At 10 replicates, on error distributions
-    measured on Pythia MATH, it covers 0.86-0.90 of the time
-    for a nominal 0.90, the paired t interval 0.81-0.88 and the percentile bootstrap 0.78-0.84
+    measured on Pythia MATH, it covers 0.86-0.90 of the time for a nominal 0.90, the paired t
+    interval 0.81-0.88 and the percentile bootstrap 0.78-0.84
     (benchmarks/paired_interval_coverage.py).
 
     Example:

@@ -433,7 +433,7 @@ def _checked_key_ids(key_ids, datasets: int) -> np.ndarray:
 
 
 def _checked_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
-    """Return n, c as (datasets, problems) arrays, or raise unless whole, 0 <= c <= n."""
+    """Return n, c as (datasets, problems); raise unless whole, 0 <= c <= n, each some n > 0."""
     n, c = np.atleast_2d(n), np.atleast_2d(c)
     if n.ndim != 2 or n.shape != c.shape:
         raise InputError(f"n and c must share one (datasets, problems) shape: {n.shape}, {c.shape}")
@@ -450,6 +450,9 @@ def _checked_counts(n, c) -> tuple[np.ndarray, np.ndarray]:
     if bad.size:
         i, j = bad[0]
         raise InputError(f"dataset {i}, problem {j}: c = {c[i, j]} exceeds n = {n[i, j]}")
+    empty = ~(n > 0).any(axis=1)  # n = 0 marks padding: nothing left to fit (was NaN)
+    if empty.any():
+        raise InputError(f"dataset {np.argmax(empty)} has no attempts (every n is 0)")
     return n, c
 
 

@@ -198,11 +198,11 @@ def test_batched_summaries_follow_from_the_draws_they_report(batched):
         # makes from the lane's key (dataset i's key is fold_in(key(seed), i), the first of
         # its splits for the forecast): 10 of 200 draws lie below the lower end and 190 below
         # the upper (NumPy's positions 9.95 and 189.05), one either way for a draw that
-        # rounding may change.
+        # rounding may change; the median likewise (position 99.5: 100 below).
         lane_key = jax.random.split(jax.random.fold_in(jax.random.key(0), lane), 3)[0]
         draws = jax.jit(_beta_draws)(lane_key, jnp.asarray(benchmark), jnp.asarray(variance))
         sampled = np.asarray(draws)
-        for end, below in (("lower", 10), ("upper", 190)):
+        for end, below in (("lower", 10), ("median", 100), ("upper", 190)):
             ranks = (sampled < np.asarray(batched[end])[lane]).sum(axis=0)
             assert np.all(np.abs(ranks - below) <= 1), (lane, end, ranks)
         concentration = benchmark * (1 - benchmark) / variance - 1
@@ -340,6 +340,7 @@ def test_r_hat_is_arviz_s_rank_normalized_r_hat():
         ([[10, 10.5]], [[3, 1]], "dataset 0, problem 1: n = 10.5 is no count"),
         ([[10, -1]], [[3, 0]], "dataset 0, problem 1: n = -1.0 is no count"),
         ([[10, 10]], [[3]], "share one"),
+        ([[10, 10], [0, 0]], [[3, 1], [0, 0]], r"dataset 1 has no attempts \(every n is 0\)"),
     ],
 )
 def test_fit_batch_refuses_bad_counts_before_any_work(n, c, message):
@@ -425,8 +426,14 @@ def test_each_dataset_gets_its_own_lane_s_results_when_chunks_are_padded(monkeyp
         return batched.Segmented(lambda *args: None, lambda *args: (None, None), finish, count=1)
 
     monkeypatch.setattr(batched, "_compiled", fake_compiled)
-    fitted = batched.fit_batch(7, n, c, ks=(10,), config=config)
+    progress = []
+    fitted = batched.fit_batch(
+        7, n, c, ks=(10,), config=config, progress=lambda *done: progress.append(done)
+    )
     np.testing.assert_array_equal(fitted.mean, c.sum(axis=1))
+    # Progress counts datasets, not the last chunk's dummy lanes.
+    ends = [min(start + chunk, datasets) for start in range(0, datasets, chunk)]
+    assert progress == [(end, datasets) for end in ends]
     own_keys = [jax.random.fold_in(jax.random.key(7), i) for i in range(datasets)]
     expected = [np.asarray(jax.random.key_data(key))[-1] for key in own_keys]
     np.testing.assert_array_equal(fitted.divergences, expected)
@@ -681,3 +688,59 @@ def test_fit_batch_refuses_a_bad_segment_count(segments):
         fit_batch(
             0, np.full((1, 3), 10), np.zeros((1, 3)), [10], config=BatchConfig(segments=segments)
         )
+
+
+def _recording_compiled(sizes):
+    """A stand-in for `batched._compiled` that records each chunk's padded row count."""
+    import bayes_passk.batched as batched
+
+    def fake_compiled(family, ks, config, chunk, mesh):
+        def finish(keys, pieces, n_rows, c_rows, weight):
+            sizes.append(n_rows.shape[1])
+            return batched.FitSummary(*(np.zeros(chunk) for _ in batched.FitSummary._fields))
+
+        return batched.Segmented(lambda *args: None, lambda *args: (None, None), finish, count=1)
+
+    return fake_compiled
+
+
+def test_given_rows_set_every_chunk_s_padded_size(monkeypatch):
+    # `rows` pads every dataset to one size, so that calls with other data share a program.
+    import bayes_passk.batched as batched
+
+    sizes = []
+    monkeypatch.setattr(batched, "_compiled", _recording_compiled(sizes))
+    n, c = np.full((2, 3), 10), np.array([[0, 1, 2], [0, 0, 0]])
+    batched.fit_batch(0, n, c, ks=(10,), config=batched.BatchConfig(chunk=1), rows=24)
+    assert sizes and set(sizes) == {24}
+
+
+def test_the_config_s_segments_set_the_program_s_plan():
+    # 37 iterations in 4 segments: calls of 10 (`nuts.segment_plan`); nothing is compiled.
+    from jax.sharding import Mesh
+
+    import bayes_passk.batched as batched
+    from bayes_passk.families import get_family
+
+    mesh = Mesh(np.array(jax.devices()), ("batch",))
+    config = batched.BatchConfig(warmup=20, samples=17, segments=4)
+    program = batched._compiled(get_family("scaled-beta"), (10.0,), config, mesh.size, mesh)
+    assert program.count == 4
+
+
+def test_a_dataset_s_chains_start_from_the_keys_after_its_forecast_s(monkeypatch):
+    # The first split of a dataset's key draws its forecast's Beta draws; the chains start
+    # from the others (one shared with the forecast would correlate the two).
+    import bayes_passk.batched as batched
+    from bayes_passk.families import get_family
+
+    seen = {}
+
+    def recording_start(keys, family, n, c, weight, **settings):
+        seen["keys"] = np.asarray(jax.random.key_data(keys))
+
+    monkeypatch.setattr(batched, "start_chains", recording_start)
+    key, config = jax.random.key(3), batched.BatchConfig(chains=3)
+    batched.start_one(key, None, None, None, family=get_family("scaled-beta"), config=config)
+    expected = np.asarray(jax.random.key_data(jax.random.split(key, 4)[1:]))
+    np.testing.assert_array_equal(seen["keys"], expected)

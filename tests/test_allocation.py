@@ -304,6 +304,28 @@ def test_expected_variance_reduction_counts_what_a_problem_says_about_the_others
     assert (got > 10 * got_own).all()
 
 
+def test_bayes_hands_the_criterion_the_rows_only_across_problems(monkeypatch):
+    # The full criterion needs every distinct row with the number of problems it stands for.
+    seen = []
+
+    def recording(family, params, n_rows, c_rows, k, steps, data):
+        seen.append(data)
+        return jnp.zeros((len(n_rows), len(steps)))  # no gain: the plan is `dynamic`'s
+
+    monkeypatch.setattr(allocation, "expected_variance_reduction", recording)
+    params = BetaParams(jnp.array([0.2, 0.5]), jnp.array([2.0, 3.0]))
+    n, c = np.array([8, 8, 8, 16]), np.array([0, 0, 1, 0])
+    for across in (False, True):
+        rng = np.random.default_rng(0)
+        allocation.bayes(rng, n, c, 10, BETA, params, 10_000, across_problems=across)
+    rows = allocation.distinct_rows(n, c)
+    assert seen[0] is None
+    for given, expected in zip(seen[1], (rows.n, rows.c, rows.weight), strict=True):
+        np.testing.assert_array_equal(given, expected)
+    weights = np.asarray(seen[1][2])
+    assert sorted(weights[weights > 0].tolist()) == [1, 1, 2]  # (8, 0) stands for two
+
+
 def test_bayes_spends_the_budget_where_pass_at_k_is_uncertain():
     params = BetaParams(jnp.full(50, 0.3), jnp.full(50, 3.0))
     given = allocation.bayes(np.random.default_rng(0), N, C, 40, BETA, params, 10_000)
@@ -448,11 +470,14 @@ def test_bayes_levels_what_its_steps_leave_from_where_they_left_off(monkeypatch)
         assert given.tolist() == [9, 3, 0]
 
 
-def _summary_stub(fits):
-    """A `fit_batch` that records its counts and returns a summary of the right shapes."""
+def _summary_stub(fits, asked=None):
+    """A `fit_batch` that records its counts (and in ``asked`` its k) and returns a summary
+    of the right shapes."""
 
     def fit_batch(seed, n, c, ks, family, config, progress=None):
         fits.append((np.array(n), np.array(c)))
+        if asked is not None:
+            asked.append(ks)
         per_fit = np.zeros(len(n))
         width = 3  # the scaled-beta prior's a, b and scale
 
@@ -494,15 +519,16 @@ def test_simulate_shares_round_one_and_outcomes_and_spends_the_whole_budget(monk
 
     def even_bayes(rng, n, c, budget, family, params, k, *, across_problems=False):
         refits.append((np.array(n), np.array(c), budget, params, across_problems))
+        targets.append(k)
         return allocation.uniform(rng, n, c, budget)
 
     def recording_unsolved(family, draws, n, c, ks):  # fit i's part: (i + 1) / 100
         unsolved.append((family.name, np.array(n), np.array(c), ks))
         return draws[:, :1, 0] / 100
 
-    unsolved = []
+    unsolved, targets, asked = [], [], []
     monkeypatch.setattr(allocation, "draw_outcomes", recording_draw)
-    monkeypatch.setattr(allocation, "fit_batch", _summary_stub(fits))
+    monkeypatch.setattr(allocation, "fit_batch", _summary_stub(fits, asked))
     monkeypatch.setattr(allocation, "bayes", even_bayes)
     monkeypatch.setattr(allocation, "unsolved_parts", recording_unsolved)
     table = allocation.simulate(
@@ -535,6 +561,9 @@ def test_simulate_shares_round_one_and_outcomes_and_spends_the_whole_budget(monk
         )
 
     assert len(fits) == 5 and len(refits) == 2 * replicates
+    # Every plan aims at the K asked for, and every fit forecasts it, refits included.
+    assert targets == [100] * len(refits)
+    assert [tuple(map(float, ks)) for ks in asked] == [(100.0,)] * 5
     for (final_n, final_c), given in zip([fits[0], fits[1], fits[4]], per_policy, strict=True):
         np.testing.assert_array_equal(final_n, sum(given))
         np.testing.assert_array_equal(final_c, successes(final_n))

@@ -460,6 +460,27 @@ def test_local_slope_from_log_survival_survives_underflow():
     assert slope_at_largest_k(np.log(survival)) == pytest.approx(direct, rel=1e-12)
 
 
+def test_a_forecast_with_a_nan_draw_is_nan_at_that_k_throughout(result, monkeypatch):
+    # A NaN draw spreads to every summary of its k (the interval ends and median included),
+    # rather than being quietly left out of some of them.
+    from bayes_passk import forecast as forecast_module
+
+    real = forecast_module.posterior_pass_at_k
+
+    def with_a_nan(*args, **kwargs):
+        draws = real(*args, **kwargs)
+        for name in ("benchmark", "benchmark_given_hyper"):
+            draws[name].values[0, 3, 1] = np.nan  # chain 0, draw 3, k = 1000
+        return draws
+
+    monkeypatch.setattr(forecast_module, "posterior_pass_at_k", with_a_nan)
+    forecast = bp.Fit(result.idata.copy()).forecast([10, 1000])
+    fields = ["mean", "median", "lower", "upper", "mcse", "mcse_lower", "mcse_upper"]
+    for field in fields:
+        values = np.asarray(getattr(forecast, field))
+        assert np.isfinite(values[0]) and np.isnan(values[1]), field
+
+
 def test_a_summary_with_a_nan_draw_is_nan_throughout(caplog):
     import xarray as xr
 

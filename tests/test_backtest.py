@@ -228,6 +228,19 @@ def test_log_log_error_leaves_out_and_counts_a_pass_at_k_of_exactly_one():
     assert row["log_log_se"] == pytest.approx((np.log(-np.log(0.5)) - np.log(-np.log(0.6))) ** 2)
     assert row["log_log_undefined"] == 1
     assert backtest.summarize(table.iloc[:2])["mse"].iloc[0] == pytest.approx(0.1**2)
+    # Likewise an estimate of exactly 1 or 0 (a forecast rounded to 1 at a huge k).
+    table = _table(estimate=[0.5, 1.0, 0.0], lower=np.nan, upper=np.nan, truth=[0.6, 0.7, 0.3])
+    row = backtest.summarize(table).iloc[0]
+    assert row["log_log_se"] == pytest.approx((np.log(-np.log(0.5)) - np.log(-np.log(0.6))) ** 2)
+    assert row["log_log_undefined"] == 2
+
+
+def test_a_failed_fit_still_counts_as_unconverged_and_divergent():
+    # A fit without a finite forecast is left out of the scores, not out of the fit counts.
+    table = _table(estimate=[0.5, np.nan], lower=np.nan, upper=np.nan, truth=0.5)
+    table = table.assign(r_hat_max=[1.0, 1.5], divergences=[0, 3])
+    row = backtest.summarize(table).iloc[0]
+    assert (row["failed"], row["unconverged_fits"], row["divergent_fits"]) == (1, 1, 1)
 
 
 def test_a_replicate_without_truth_does_not_count_as_a_miss():

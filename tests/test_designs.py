@@ -73,6 +73,15 @@ def test_a_number_of_problems_is_drawn_anew_for_each_replicate():
         designs.resample(5, full, budget=50, replicates=2, ks=KS, problems=0)
 
 
+@pytest.mark.parametrize("draw", [designs.subsample, designs.resample])
+def test_every_part_of_a_seed_counts(draw):
+    # The command line seeds a cell by [seed, group, budget]: cells that differ in the last
+    # part alone must draw other problems (seen in their truths), not share one stream.
+    first = draw([7, 1, 10], FULL, 10, 40, [1], problems=3).truth
+    second = draw([7, 1, 20], FULL, 10, 40, [1], problems=3).truth
+    assert not np.array_equal(first, second)
+
+
 def test_subsample_draws_past_numpy_s_hypergeometric_limit():
     # NumPy refuses HG(good, bad, m) with good or bad of 10^9 or more; such problems are drawn
     # exactly another way. Rates 1/4 and 1/2 of 4 * 10^9 attempts, 50 drawn (a finite-population

@@ -1096,6 +1096,74 @@ def test_target_accept_defaults_to_the_family_s(prior, given, used, monkeypatch)
     assert seen == [used]
 
 
+class _Stop(Exception):
+    pass
+
+
+def _stop_at_the_sampler(monkeypatch, seen):
+    """Make bp.fit stop where it would build its sampler, recording (chains, warmup, samples)."""
+    from bayes_passk import inference
+
+    def sampler(family, chains, warmup, samples, accept, progress):
+        seen.append((chains, warmup, samples))
+        raise _Stop
+
+    monkeypatch.setattr(inference, "_sampler", sampler)
+
+
+def test_fit_takes_four_samples_and_warns_before_sampling_what_counts_cannot_say(monkeypatch):
+    seen = []
+    _stop_at_the_sampler(monkeypatch, seen)
+    with pytest.raises(_Stop):  # "at least 4" includes 4
+        bp.fit(DATA, prior="beta", chains=1, warmup=1, samples=4)
+    assert seen == [(1, 1, 4)]
+    one = bp.PassData.from_counts(["a"], n=[100], c=[3])
+    with pytest.warns(UserWarning, match=r"one problem: how rates vary .* \(beta\)"):
+        with pytest.raises(_Stop):
+            bp.fit(one, prior="beta")
+    unsolved = bp.PassData.from_counts(["a", "b"], n=[100, 50], c=[0, 0])
+    with pytest.warns(UserWarning, match=r"no attempt succeeded in 150"):
+        with pytest.raises(_Stop):
+            bp.fit(unsolved, prior="beta")
+
+
+def test_diagnostics_cover_every_element_of_a_vector_site():
+    # The beta-spline's z has a coefficient per knot: one coefficient whose chains disagree
+    # (5 sd apart) sets r_hat_max, one that random-walks the smallest ESS, as ArviZ has them.
+    from bayes_passk.families import get_family, hyperprior_sites
+
+    rng = np.random.default_rng(0)
+    chains, draws = 2, 200
+    sites = hyperprior_sites(get_family("beta-spline"))
+    posterior = {
+        name: rng.normal(size=(chains, draws, *shape)) for name, (_, shape) in sites.items()
+    }
+    posterior["z"][1, :, 17] += 5.0
+    posterior["z"][:, :, 3] = np.cumsum(rng.normal(size=(chains, draws)), axis=1)
+    idata = az.from_dict(
+        posterior=posterior,
+        sample_stats={"diverging": np.zeros((chains, draws), bool)},
+        attrs={"prior": "beta-spline"},
+    )
+    diagnostics = bp.Fit(idata).diagnostics()
+    z = idata.posterior[["z"]]
+    assert diagnostics.r_hat_max == float(az.rhat(z)["z"].values.max()) > 1.5
+    assert diagnostics.ess_bulk_min == float(az.ess(z, method="bulk")["z"].values.min())
+    assert diagnostics.ess_tail_min <= float(az.ess(z, method="tail")["z"].values.min())
+
+
+def test_a_fit_under_an_unregistered_family_loads_with_that_family(result, tmp_path):
+    from bayes_passk.models import scaled_beta
+
+    variant = scaled_beta.FAMILY._replace(name="my-variant")
+    idata = result.idata.copy()
+    idata.attrs["prior"] = "my-variant"
+    bp.Fit(idata, variant).save(tmp_path / "variant.nc")
+    loaded = bp.load_fit(tmp_path / "variant.nc", family=variant)
+    assert loaded.family is variant
+    np.testing.assert_array_equal(loaded.idata.posterior["a"], result.idata.posterior["a"])
+
+
 def test_warm_up_adapts_the_step_size_to_the_target_and_the_mass_matrix_to_the_posterior():
     # The chains as bp.fit runs them (start, then a segment), target 0.99. Dual averaging
     # tunes the step size so that the acceptance statistic averages the target (measured:

@@ -1284,3 +1284,59 @@ def test_every_option_s_help_states_its_default():
             assert any(words in action.help for words in said), (command, action.dest)
             checked += 1
     assert checked >= 40
+
+
+def _recording_plot(monkeypatch):
+    """Record the keywords of every `plot_forecast` call, and draw it as before."""
+    from bayes_passk import plots
+
+    seen, draw = [], plots.plot_forecast
+    monkeypatch.setattr(plots, "plot_forecast", lambda *a, **kw: seen.append(kw) or draw(*a, **kw))
+    return seen
+
+
+def test_forecast_defaults_to_the_whole_log_grid_of_k(capsys):
+    from bayes_passk.forecast import DEFAULT_KS
+
+    assert main(["forecast", "--method", "beta-binomial", "--json"]) == 0
+    ks = json.loads(capsys.readouterr().out)["k"]
+    assert ks == list(DEFAULT_KS) and (ks[0], ks[-1]) == (1, 10**6)
+
+
+def test_the_forecast_plot_marks_the_most_attempts_of_ragged_data(tmp_path, monkeypatch, capsys):
+    seen = _recording_plot(monkeypatch)
+    counts = pd.DataFrame({"problem_id": list("abcd"), "n": [100, 40, 100, 40], "c": [3, 0, 10, 1]})
+    counts.to_csv(tmp_path / "counts.csv", index=False)
+    argv = ["forecast", str(tmp_path / "counts.csv"), "--method", "beta-binomial", "--k", "10"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    assert seen[0]["attempts"] == 100
+
+
+def test_the_solved_curve_and_the_unsolved_part_follow_the_counts(tmp_path, monkeypatch, capsys):
+    # A beta-binomial forecast stands in for the Bayesian fit, and its unsolved part is half
+    # its mean: the dotted "solved so far" curve is drawn only where some problem was solved
+    # and some not, and each k's unsolved part stays with its k when k come out of order.
+    from types import SimpleNamespace
+
+    from bayes_passk import forecast as forecast_module
+    from bayes_passk.baselines import fit_baseline
+
+    stand_in = PassData.from_counts(list("abcdef"), [100] * 6, [0, 3, 10, 50, 1, 0])
+    fitted = fit_baseline(stand_in, "beta-binomial")
+
+    def fit(data, prior, args, label, seed=None):
+        return SimpleNamespace(forecast=lambda ks, **kwargs: fitted.forecast(ks), idata=None)
+
+    monkeypatch.setattr(cli, "_fit_with_warnings", fit)
+    monkeypatch.setattr(forecast_module, "unsolved_part", lambda fit, ks: fit.forecast(ks).mean / 2)
+    seen = _recording_plot(monkeypatch)
+    for c, drawn in (([0, 0, 0], False), ([0, 2, 0], True)):
+        path = tmp_path / f"counts{sum(c)}.csv"
+        pd.DataFrame({"problem_id": list("abc"), "n": 100, "c": c}).to_csv(path, index=False)
+        assert main(["forecast", str(path), "--k", "10", "--out", str(tmp_path / path.stem)]) == 0
+        assert (seen[-1]["solved"] is not None) == drawn
+    capsys.readouterr()
+    assert main(["forecast", str(path), "--k", "1000", "10", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert sorted(report["k"]) == [10, 1000]
+    np.testing.assert_allclose(report["unsolved_part"], np.array(report["mean"]) / 2, rtol=1e-12)

@@ -1016,3 +1016,62 @@ def test_the_difference_plot_keeps_three_pairs_notes_apart_and_inside():
     for i, box in enumerate(boxes):
         assert not any(box.overlaps(other) for other in boxes[i + 1 :]), axes.texts[i]
         assert inside.y0 <= box.y0 and box.y1 <= inside.y1, axes.texts[i]
+
+
+TWENTY = bp.PassData.from_counts([f"q{i}" for i in range(20)], n=[10] * 20, c=[1] * 20)
+
+
+def _loo_fit(log_likelihood, seed=0):
+    """A stand-in fit with the given pointwise log-likelihood draws, for LOO alone."""
+    draws = {"x": np.random.default_rng(seed).normal(size=log_likelihood.shape[:2])}
+    idata = az.from_dict(posterior=draws, log_likelihood={"c": log_likelihood})
+    return SimpleNamespace(data=TWENTY, idata=idata, family=None)
+
+
+def test_pareto_k_between_the_draw_dependent_threshold_and_0_7_is_flagged():
+    # 2 x 200 draws: threshold 1 - 1/log10(400) = 0.616. Problem 0's ratios are exp(0.66 E),
+    # E a stratified unit exponential: a Pareto tail with k = 0.66, between 0.616 and 0.7.
+    rng = np.random.default_rng(0)
+    u = (np.arange(400) + 0.5) / 400
+    ll = -1.0 + 0.01 * rng.normal(size=(2, 200, 20))
+    ll[..., 0] = -3.0 - 0.66 * rng.permutation(-np.log1p(-u)).reshape(2, 200)
+    other = -1.5 + 0.01 * rng.normal(size=(2, 200, 20))
+    fits = {"a": _loo_fit(ll), "b": _loo_fit(other, 1)}
+    with pytest.warns(UserWarning):
+        k = az.loo(fits["a"].idata, pointwise=True).pareto_k.values
+    threshold = compare.pareto_k_threshold(fits["a"].idata)
+    assert threshold < k[0] <= 0.7 and (k[1:] <= threshold).all()  # precondition
+    table = compare.compare_priors(fits).table
+    assert table.loc["a", "bad_pareto_k"] == 1 and table.loc["b", "bad_pareto_k"] == 0
+
+
+def test_weights_are_stacking_weights_of_the_pointwise_loo():
+    # Two priors, each better on half the problems: stacking maximises
+    # sum_i log(w exp(loo_i,a) + (1 - w) exp(loo_i,b)) over w; solved here by scipy.
+    rng = np.random.default_rng(1)
+    base = -1.0 + 0.01 * rng.normal(size=(2, 200, 20))
+    a, b = base.copy(), base.copy()
+    a[..., :10] -= 1.0
+    b[..., 10:] -= 0.5
+    fits = {"a": _loo_fit(a), "b": _loo_fit(b, 1)}
+    loo = {name: az.loo(f.idata, pointwise=True).loo_i.values for name, f in fits.items()}
+
+    def objective(w):
+        return -np.log(w * np.exp(loo["a"]) + (1 - w) * np.exp(loo["b"])).sum()
+
+    from scipy import optimize
+
+    w = optimize.minimize_scalar(
+        objective, bounds=(0, 1), method="bounded", options={"xatol": 1e-10}
+    ).x
+    table = compare.compare_priors(fits).table
+    assert table.loc["a", "weight"] == pytest.approx(w, abs=1e-4)
+    assert table.loc["b", "weight"] == pytest.approx(1 - w, abs=1e-4)
+
+
+def test_a_nan_draw_of_b_makes_p_and_its_error_nan():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(30, 3)), rng.normal(size=(20, 3))
+    b[3, 1] = np.nan
+    p, mcse = compare.probability_greater(a, b)
+    assert np.isnan(p[1]) and np.isnan(mcse[1]) and np.isfinite(p[[0, 2]]).all()

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from scipy import stats
+from scipy import optimize, stats
 
 import bayes_passk as bp
 from bayes_passk import cli, compare, datasets
@@ -1058,8 +1058,6 @@ def test_weights_are_stacking_weights_of_the_pointwise_loo():
 
     def objective(w):
         return -np.log(w * np.exp(loo["a"]) + (1 - w) * np.exp(loo["b"])).sum()
-
-    from scipy import optimize
 
     w = optimize.minimize_scalar(
         objective, bounds=(0, 1), method="bounded", options={"xatol": 1e-10}
